@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+
+import PackageDescription
+
+let package = Package(
+    name: "autointerp",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "autointerp", targets: ["autointerp"]),
+        .library(name: "AutoInterp", targets: ["AutoInterp"]),
+        .library(name: "AutoInterpLLM", targets: ["AutoInterpLLM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // MARK: - C at the edge
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+
+        // MARK: - Library
+        /// The LLM client: libcurl multi loop, chat completions, retries, limits, cache hooks.
+        .target(
+            name: "AutoInterpLLM",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        /// The core: formats, encoder, selection, scoring, store, pipeline stages, reports.
+        .target(
+            name: "AutoInterp",
+            dependencies: [
+                "AutoInterpLLM",
+                "COpenBLAS",
+                "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: - Executable
+        .executableTarget(
+            name: "autointerp",
+            dependencies: [
+                "AutoInterp",
+                "AutoInterpLLM",
+                "AutoInterpTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: - Test support and tests
+        /// Fixture writers and the local OpenAI-compatible test endpoint.
+        .target(
+            name: "AutoInterpTestSupport",
+            dependencies: ["AutoInterp", "AutoInterpLLM"]
+        ),
+        .testTarget(
+            name: "AutoInterpTests",
+            dependencies: ["AutoInterp", "AutoInterpLLM", "AutoInterpTestSupport"]
+        ),
+    ]
+)
+
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

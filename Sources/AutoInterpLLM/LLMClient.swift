@@ -1,0 +1,1 @@
+// The LLM client lives in this module (see issue 3).

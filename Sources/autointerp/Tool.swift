@@ -1,0 +1,12 @@
+import ArgumentParser
+import AutoInterp
+
+@main
+struct AutoInterpTool: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "autointerp",
+        abstract: "Explain and score the units of a language model: SAE features against neurons.",
+        version: "0.1.0",
+        subcommands: []
+    )
+}
