@@ -1,1 +1,0 @@
-// The LLM client lives in this module (see issue 3).
