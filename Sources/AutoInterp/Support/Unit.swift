@@ -1,0 +1,103 @@
+import Foundation
+
+/// What a unit is: an SAE feature or a raw neuron (a column of the dataset's activations).
+public enum UnitKind: String, Sendable, Codable, CaseIterable, Comparable {
+    case feature
+    case neuron
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// One unit of a run: its kind and its index (feature or neuron index).
+public struct UnitRef: Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
+    public var kind: UnitKind
+    public var index: Int
+
+    public init(_ kind: UnitKind, _ index: Int) {
+        self.kind = kind
+        self.index = index
+    }
+
+    public var description: String { "\(kind.rawValue) \(index)" }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.kind, a.index) < (b.kind, b.index) }
+}
+
+/// Whether an example is shown to the explainer or held out for scoring. The two are disjoint.
+public enum ExampleRole: String, Sendable, Codable, CaseIterable {
+    case explain
+    case score
+}
+
+/// How an example was drawn: top by max activation, from an activation bin, or at random.
+public enum ExampleSubset: String, Sendable, Codable, CaseIterable {
+    case top
+    case quantile
+    case random
+}
+
+/// One selected context (a record) for one unit: its tokens and the unit's raw activations.
+///
+/// Padding (mask = 0) is dropped, so `tokens`, `tokenIDs` and `activations` have equal length.
+public struct ExampleRecord: Sendable, Equatable, Codable {
+    public var role: ExampleRole
+    public var subset: ExampleSubset
+    /// Row index of the context in the dataset (`[n_contexts, context_len]`).
+    public var context: Int
+    /// For `quantile` examples: the equal-width bin of (0, max] the record was drawn from (0-based).
+    public var bin: Int?
+    public var tokenIDs: [Int32]
+    public var tokens: [String]
+    public var activations: [Float]
+
+    public init(
+        role: ExampleRole, subset: ExampleSubset, context: Int, bin: Int? = nil,
+        tokenIDs: [Int32], tokens: [String], activations: [Float]
+    ) {
+        self.role = role
+        self.subset = subset
+        self.context = context
+        self.bin = bin
+        self.tokenIDs = tokenIDs
+        self.tokens = tokens
+        self.activations = activations
+    }
+
+    /// The largest activation in the record (0 for an empty record).
+    public var maxActivation: Float { activations.max() ?? 0 }
+}
+
+/// Equal-width histogram of a unit's positive activations over (0, max], plus the count of tokens <= 0.
+public struct ActivationHistogram: Sendable, Equatable, Codable {
+    /// Upper edge of the last bin (the unit's max activation); bins are `(i*max/n, (i+1)*max/n]`.
+    public var max: Float
+    /// Counts per bin, `counts.count` bins.
+    public var counts: [Int]
+    /// Tokens with activation <= 0.
+    public var zeroCount: Int
+
+    public init(max: Float, counts: [Int], zeroCount: Int) {
+        self.max = max
+        self.counts = counts
+        self.zeroCount = zeroCount
+    }
+}
+
+/// Streaming statistics of one unit over the dataset's real (unmasked) tokens.
+public struct UnitStatistics: Sendable, Equatable, Codable {
+    public var unit: UnitRef
+    public var maxActivation: Float
+    /// Share of counted tokens with activation > 0.
+    public var density: Double
+    /// Tokens counted (real, unmasked).
+    public var tokenCount: Int
+    public var histogram: ActivationHistogram
+
+    public init(unit: UnitRef, maxActivation: Float, density: Double, tokenCount: Int, histogram: ActivationHistogram) {
+        self.unit = unit
+        self.maxActivation = maxActivation
+        self.density = density
+        self.tokenCount = tokenCount
+        self.histogram = histogram
+    }
+}
