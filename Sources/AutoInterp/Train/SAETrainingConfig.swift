@@ -1,0 +1,134 @@
+import Foundation
+
+/// Settings for `SAETrainer`: size, penalty, optimiser, schedule, resampling and seed.
+///
+/// Learning rate and L1 coefficient refer to the trainer's internal space, where inputs are
+/// rescaled to mean norm `sqrt(d_in)` when `normalizeInput` is on (the default); the scale is
+/// folded back into the saved weights, so the saved SAE reads raw activations.
+public struct SAETrainingConfig: Sendable, Codable, Equatable {
+    /// How `b_dec` starts.
+    public enum DecoderBiasInit: String, Sendable, Codable, CaseIterable {
+        /// Geometric median of a sample of the data (Weiszfeld iterations).
+        case geometricMedian = "geometric_median"
+        /// Mean of a sample of the data.
+        case mean
+        /// Zeros.
+        case zero
+    }
+
+    /// Number of features; `nil` means `expansionFactor × d_in`.
+    public var dSAE: Int?
+    /// Features per input dimension when `dSAE` is `nil`.
+    public var expansionFactor: Int
+    /// Weight λ of the penalty `Σ_i f_i ‖W_dec[i]‖`.
+    public var l1Coefficient: Float
+    /// Adam step size at the top of the schedule.
+    public var learningRate: Float
+    public var adamBeta1: Float
+    public var adamBeta2: Float
+    public var adamEpsilon: Float
+    /// Tokens per optimiser step.
+    public var batchSize: Int
+    /// Optimiser steps; `nil` means `epochs` passes over the data.
+    public var steps: Int?
+    /// Passes over the data when `steps` is `nil` (may be fractional).
+    public var epochs: Double
+    /// Share of steps over which λ ramps linearly from 0 to `l1Coefficient`.
+    public var l1WarmupFraction: Double
+    /// Share of steps at the end over which the learning rate decays linearly to 0.
+    public var learningRateDecayFraction: Double
+    /// Resample features that have not fired for this many steps, every this many steps; `nil` turns it off.
+    public var resampleEvery: Int?
+    /// No resampling after this share of the steps, so resampled features have time to settle.
+    public var resampleStopFraction: Double
+    /// Clip the global gradient norm to this value; `nil` turns clipping off.
+    public var gradientClipNorm: Float?
+    /// Rescale inputs by one constant so their mean norm is `sqrt(d_in)` (folded into the saved weights).
+    public var normalizeInput: Bool
+    /// Norm of each decoder row at initialisation (the encoder starts as the decoder's transpose).
+    public var decoderInitNorm: Float
+    public var decoderBiasInit: DecoderBiasInit
+    /// Seed for initialisation, shuffling and resampling.
+    public var seed: UInt64
+    /// Use dense matrix products for the backward pass when more than this share of activations is non-zero.
+    public var denseThreshold: Double
+
+    public init(
+        dSAE: Int? = nil,
+        expansionFactor: Int = 4,
+        l1Coefficient: Float = 5,
+        learningRate: Float = 4e-4,
+        adamBeta1: Float = 0.9,
+        adamBeta2: Float = 0.999,
+        adamEpsilon: Float = 1e-8,
+        batchSize: Int = 4096,
+        steps: Int? = nil,
+        epochs: Double = 1,
+        l1WarmupFraction: Double = 0.05,
+        learningRateDecayFraction: Double = 0.2,
+        resampleEvery: Int? = 250,
+        resampleStopFraction: Double = 0.6,
+        gradientClipNorm: Float? = 1,
+        normalizeInput: Bool = true,
+        decoderInitNorm: Float = 0.1,
+        decoderBiasInit: DecoderBiasInit = .geometricMedian,
+        seed: UInt64 = 0,
+        denseThreshold: Double = 0.08
+    ) {
+        self.dSAE = dSAE
+        self.expansionFactor = expansionFactor
+        self.l1Coefficient = l1Coefficient
+        self.learningRate = learningRate
+        self.adamBeta1 = adamBeta1
+        self.adamBeta2 = adamBeta2
+        self.adamEpsilon = adamEpsilon
+        self.batchSize = batchSize
+        self.steps = steps
+        self.epochs = epochs
+        self.l1WarmupFraction = l1WarmupFraction
+        self.learningRateDecayFraction = learningRateDecayFraction
+        self.resampleEvery = resampleEvery
+        self.resampleStopFraction = resampleStopFraction
+        self.gradientClipNorm = gradientClipNorm
+        self.normalizeInput = normalizeInput
+        self.decoderInitNorm = decoderInitNorm
+        self.decoderBiasInit = decoderBiasInit
+        self.seed = seed
+        self.denseThreshold = denseThreshold
+    }
+
+    /// The number of features for inputs of width `dIn`.
+    public func featureCount(inputWidth dIn: Int) -> Int { dSAE ?? expansionFactor * dIn }
+
+    /// The number of optimiser steps for `tokenCount` training tokens.
+    public func stepCount(tokenCount: Int) -> Int {
+        if let steps { return steps }
+        let batch = max(1, min(batchSize, tokenCount))
+        return max(1, Int((epochs * Double(tokenCount) / Double(batch)).rounded(.up)))
+    }
+
+    /// Checks the settings against the data.
+    ///
+    /// - Throws: `AutoInterpError.invalidInput` naming the setting and the allowed range.
+    public func validate(inputWidth dIn: Int, tokenCount: Int) throws {
+        func fail(_ problem: String) -> AutoInterpError { .invalidInput("train-sae: \(problem)") }
+        guard dIn > 0 else { throw fail("input width must be positive, got \(dIn)") }
+        guard tokenCount > 0 else { throw fail("no training tokens (is the mask all zeros?)") }
+        guard featureCount(inputWidth: dIn) > 0 else {
+            throw fail("d_sae must be positive (set --expansion or --d-sae to at least 1)")
+        }
+        guard batchSize > 0 else { throw fail("batch size must be positive, got \(batchSize)") }
+        if let steps, steps <= 0 { throw fail("steps must be positive, got \(steps)") }
+        guard epochs > 0 else { throw fail("epochs must be positive, got \(epochs)") }
+        guard l1Coefficient >= 0, l1Coefficient.isFinite else { throw fail("l1 coefficient must be ≥ 0, got \(l1Coefficient)") }
+        guard learningRate > 0, learningRate.isFinite else { throw fail("learning rate must be > 0, got \(learningRate)") }
+        guard (0..<1).contains(adamBeta1), (0..<1).contains(adamBeta2) else {
+            throw fail("Adam betas must lie in [0, 1), got \(adamBeta1), \(adamBeta2)")
+        }
+        guard (0...1).contains(l1WarmupFraction), (0...1).contains(learningRateDecayFraction), (0...1).contains(resampleStopFraction)
+        else { throw fail("warm-up, decay and resample-stop fractions must lie in [0, 1]") }
+        if let resampleEvery, resampleEvery <= 0 { throw fail("resample interval must be positive, got \(resampleEvery)") }
+        if let gradientClipNorm, gradientClipNorm <= 0 { throw fail("gradient clip norm must be positive, got \(gradientClipNorm)") }
+        guard decoderInitNorm > 0 else { throw fail("decoder init norm must be positive, got \(decoderInitNorm)") }
+    }
+}
