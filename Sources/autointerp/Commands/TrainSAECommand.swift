@@ -1,0 +1,174 @@
+import ArgumentParser
+import AutoInterp
+import AutoInterpTestSupport
+import Foundation
+import Logging
+
+/// `autointerp train-sae`: train a standard ReLU SAE on a dataset's activations and save an SAELens folder.
+struct TrainSAECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-sae",
+        abstract: "Train a sparse autoencoder (ReLU, L1 by decoder norm, Adam) on the CPU and save an SAELens folder.",
+        discussion: """
+            Loads the real tokens of the dataset (mask = 1, special tokens left out), holds out whole \
+            contexts for evaluation, trains, and writes cfg.json, sae_weights.safetensors and \
+            training.json to --output. Progress goes to stderr.
+            """
+    )
+
+    @Option(help: "Activation dataset (safetensors with tokens, activations[, mask]).")
+    var activations: String?
+
+    @Option(help: "Token strings (default: vocab.json beside the dataset).")
+    var vocab: String?
+
+    @Option(help: "Folder to write the SAE into (created if missing).")
+    var output: String
+
+    @Option(help: "Features per input dimension (ignored with --d-sae).")
+    var expansion = 4
+
+    @Option(name: .customLong("d-sae"), help: "Number of features.")
+    var dSAE: Int?
+
+    @Option(help: "L1 coefficient λ on Σ f·‖W_dec‖ (inputs are scaled to mean norm sqrt(d_in)).")
+    var l1: Float = 5
+
+    @Option(help: "Adam learning rate.")
+    var lr: Float = 4e-4
+
+    @Option(help: "Tokens per step.")
+    var batchSize = 4096
+
+    @Option(help: "Optimiser steps (default: --epochs passes over the training tokens).")
+    var steps: Int?
+
+    @Option(help: "Passes over the training tokens when --steps is not given.")
+    var epochs: Double = 1
+
+    @Option(help: "Resample features silent for this many steps, every this many steps (0 = never).")
+    var resampleEvery = 250
+
+    @Option(help: "Seed for initialisation, shuffling, the held-out split and resampling.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Use at most this many training tokens.")
+    var maxTokens: Int?
+
+    @Option(help: "Tokens held out (whole contexts) for the final evaluation.")
+    var evalTokens = 8192
+
+    @Flag(help: "Train on special tokens (special_token_ids) too.")
+    var includeSpecialTokens = false
+
+    @Option(help: "Print progress every this many steps.")
+    var logEvery = 10
+
+    @Option(help: "Model name for cfg.json (default: the dataset's 'model' metadata).")
+    var modelName: String?
+
+    @Option(help: "Hook name for cfg.json (default: the dataset's 'hook' metadata).")
+    var hookName: String?
+
+    @Option(help: .hidden)
+    var syntheticTokens: Int?
+
+    @Option(help: .hidden)
+    var syntheticWidth = 1536
+
+    @Option(help: .hidden)
+    var syntheticDirections = 4096
+
+    @Option(help: .hidden)
+    var syntheticActive: Double = 24
+
+    func validate() throws {
+        guard (activations == nil) != (syntheticTokens == nil) else {
+            throw ValidationError("give --activations FILE")
+        }
+        guard expansion > 0, batchSize > 0, logEvery > 0, evalTokens >= 0, resampleEvery >= 0 else {
+            throw ValidationError("--expansion, --batch-size and --log-every must be positive; --eval-tokens and --resample-every at least 0")
+        }
+        if let maxTokens, maxTokens <= 0 { throw ValidationError("--max-tokens must be positive") }
+        if let steps, steps <= 0 { throw ValidationError("--steps must be positive") }
+    }
+
+    func run() throws {
+        do {
+            try train()
+        } catch let error as AutoInterpError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    private func train() throws {
+        let loadStart = Date()
+        let data: SAETrainingData
+        var metadata = SAEFolderMetadata()
+        var source: [String: String] = [:]
+        if let path = activations {
+            let url = URL(fileURLWithPath: path)
+            let dataset = try ActivationDataset(url: url, vocabURL: vocab.map { URL(fileURLWithPath: $0) })
+            data = try SAETrainingData.load(
+                from: dataset, maxTokens: maxTokens, heldOutTokens: evalTokens, includeSpecialTokens: includeSpecialTokens, seed: seed)
+            metadata = SAEFolderMetadata(
+                modelName: modelName ?? dataset.metadata["model"] ?? "unknown",
+                hookName: hookName ?? dataset.metadata["hook"] ?? "unknown",
+                hookLayer: dataset.metadata["layer"].flatMap { Int($0) },
+                contextSize: dataset.contextLength,
+                datasetPath: url.path)
+            source = ["activations": url.path]
+        } else {
+            let total = syntheticTokens! + evalTokens
+            let generated = SparseDataset.activationLike(
+                dIn: syntheticWidth, directions: syntheticDirections, tokens: total, meanActive: syntheticActive, seed: seed)
+            let split = evalTokens * syntheticWidth
+            data = SAETrainingData(
+                width: syntheticWidth, training: Array(generated.inputs[split...]), heldOut: Array(generated.inputs[..<split]))
+            metadata = SAEFolderMetadata(modelName: modelName ?? "synthetic", hookName: hookName ?? "synthetic")
+            source = [
+                "synthetic": "activationLike d_in \(syntheticWidth), \(syntheticDirections) directions, mean \(syntheticActive) active per token"
+            ]
+        }
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        log(String(format: "loaded %d training and %d held-out tokens of width %d in %.1f s", data.trainingTokens, data.heldOutTokens, data.width, loadSeconds))
+
+        let config = SAETrainingConfig(
+            dSAE: dSAE, expansionFactor: expansion, l1Coefficient: l1, learningRate: lr, batchSize: batchSize, steps: steps,
+            epochs: epochs, resampleEvery: resampleEvery > 0 ? resampleEvery : nil, seed: seed)
+        let trainer = try SAETrainer(config: config, data: data.training, inputWidth: data.width)
+        log("training d_in \(trainer.dIn) → d_sae \(trainer.dSAE), \(trainer.totalSteps) steps of \(trainer.batchSize) tokens, λ \(l1), lr \(lr)")
+        let summary = trainer.train(progressEvery: logEvery) { p in
+            log(
+                String(
+                    format: "step %d/%d  loss %.4g  mse %.4g  fve %.3f  L0 %.1f  dead %.3f  λ %.3g  lr %.2g  %.0f tok/s",
+                    p.step, p.totalSteps, p.loss, p.meanSquaredError, p.fractionOfVarianceExplained, p.meanL0, p.deadFraction,
+                    p.l1Coefficient, p.learningRate, p.tokensPerSecond))
+        }
+        let sae = trainer.currentSAE()
+        let evaluation = data.heldOutTokens > 0 ? try SAEEvaluation.evaluate(sae, inputs: data.heldOut) : nil
+        var report = SAETrainingReport(
+            config: config, dIn: trainer.dIn, dSAE: trainer.dSAE, summary: summary, evaluation: evaluation, source: source)
+        report.source["load_seconds"] = String(format: "%.1f", loadSeconds)
+        let outputURL = URL(fileURLWithPath: output)
+        try sae.save(to: outputURL, metadata: metadata, report: report)
+
+        print(String(format: "trained %d steps, %d tokens in %.1f s (%.0f tokens/s)", summary.steps, summary.tokensSeen, summary.seconds, summary.tokensPerSecond))
+        if let evaluation {
+            print(
+                String(
+                    format: "held-out (%d tokens): FVE %.4f  mean L0 %.1f  dead %.2f %%  dense(>10%%) %.2f %%  mse %.4g",
+                    evaluation.tokenCount, evaluation.fractionOfVarianceExplained, evaluation.meanL0, 100 * evaluation.deadFraction,
+                    100 * evaluation.denseFraction, evaluation.meanSquaredError))
+        }
+        if let last = summary.last {
+            print(String(format: "last batch: FVE %.4f  mean L0 %.1f  silent features %.2f %%  resampled %d", last.fractionOfVarianceExplained, last.meanL0, 100 * last.deadFraction, summary.resampledFeatures))
+        }
+        print("saved \(outputURL.path)")
+    }
+}
+
+private func log(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
