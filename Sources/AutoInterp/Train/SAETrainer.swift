@@ -74,6 +74,7 @@ public final class SAETrainer {
     private var resampledTotal = 0
     private var resampleEvents = 0
     private var denseSteps = 0
+    private var phaseSeconds: [String: Double] = [:]
     private static let chunkCount = 8
 
     /// Prepares a trainer for `data`, raw activations `[tokens, dIn]` row-major (already shuffled or not).
@@ -128,6 +129,7 @@ public final class SAETrainer {
         order.shuffle(using: &random)
         initialiseScaleAndBias()
         initialiseWeights()
+        if let density = config.initialDensity { initialiseEncoderBias(density: density) }
     }
 
     // MARK: - Initialisation
@@ -173,6 +175,28 @@ public final class SAETrainer {
             for k in 0..<dIn { row[k] *= scale }
         }
         encoder.pointer.update(from: decoder.pointer, count: dSAE * dIn)
+    }
+
+    /// Sets `b_enc[i] = -(the ⌈density·n⌉-th largest pre-activation of feature i)` over the first batch.
+    private func initialiseEncoderBias(density: Double) {
+        gatherBatch()
+        cursor = 0
+        let batch = batchSize
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(dSAE), Int32(dIn),
+            1, shifted.pointer, Int32(dIn), encoder.pointer, Int32(dIn), 0, features.pointer, Int32(dSAE))
+        let rank = min(batch - 1, max(0, Int((density * Double(batch)).rounded()) - 1))
+        let dSAE = dSAE
+        let z = SharedPointer(features.pointer)
+        let bias = SharedPointer(encoderBias.pointer)
+        parallelChunks(dSAE, chunkCount: Self.chunkCount) { _, range in
+            var column = [Float](repeating: 0, count: batch)
+            for i in range {
+                for t in 0..<batch { column[t] = z[t * dSAE + i] }
+                column.sort(by: >)
+                bias[i] = -column[rank]
+            }
+        }
     }
 
     static func mean(_ points: [Float], width: Int) -> [Float] {
@@ -250,6 +274,7 @@ public final class SAETrainer {
             resampledFeatures: resampledTotal,
             resampleEvents: resampleEvents,
             denseSteps: denseSteps,
+            phaseSeconds: phaseSeconds,
             resampling: config.resampleEvery.map {
                 "Bricken et al. 2023: every \($0) steps, features silent for \($0) steps take the direction of a batch input drawn ∝ loss², until \(Int(config.resampleStopFraction * 100)) % of the steps"
             } ?? "off")
@@ -277,16 +302,26 @@ public final class SAETrainer {
         let lambda = l1Coefficient(at: index)
         let rate = learningRate(at: index)
         let batch = batchSize
+        var clock = ContinuousClock.now
+        func lap(_ phase: String) {
+            let now = ContinuousClock.now
+            let elapsed = now - clock
+            phaseSeconds[phase, default: 0] += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            clock = now
+        }
         gatherBatch()
         let nonZero = encodeBatch()
         computeDecoderNorms()
+        lap("encode")
         let density = Double(nonZero) / Double(batch * dSAE)
         let (squaredError, l1Sum): (Double, Double)
         if density > config.denseThreshold {
             denseSteps += 1
             (squaredError, l1Sum) = denseBackward(lambda: lambda)
+            lap("backward_dense")
         } else {
             (squaredError, l1Sum) = sparseBackward(nonZero: nonZero, lambda: lambda)
+            lap("backward_sparse")
         }
         addDecoderNormGradient(lambda: lambda)
         for i in 0..<dSAE where featureSums[i] > 0 { lastFired[i] = index }
@@ -294,12 +329,14 @@ public final class SAETrainer {
         let variance = batchVariance()
         applyAdam(rate: rate, step: index + 1)
         stepsTaken += 1
+        lap("update")
 
         var resampledNow = 0
         if let every = config.resampleEvery, stepsTaken % every == 0,
             Double(stepsTaken) < config.resampleStopFraction * Double(totalSteps)
         {
             resampledNow = resampleDeadFeatures(window: every)
+            lap("resample")
         }
         let window = config.resampleEvery ?? stepsTaken
         let silent = lastFired.filter { $0 < stepsTaken - window }.count - resampledNow

@@ -52,6 +52,9 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
     public var seed: UInt64
     /// Use dense matrix products for the backward pass when more than this share of activations is non-zero.
     public var denseThreshold: Double
+    /// Set each feature's initial encoder bias so that it fires on about this share of a sample batch,
+    /// so training starts sparse (and cheap); `nil` starts the biases at 0 (half the features fire).
+    public var initialDensity: Double?
 
     public init(
         dSAE: Int? = nil,
@@ -73,7 +76,8 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
         decoderInitNorm: Float = 0.1,
         decoderBiasInit: DecoderBiasInit = .geometricMedian,
         seed: UInt64 = 0,
-        denseThreshold: Double = 0.08
+        denseThreshold: Double = 0.08,
+        initialDensity: Double? = 0.01
     ) {
         self.dSAE = dSAE
         self.expansionFactor = expansionFactor
@@ -95,10 +99,14 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
         self.decoderBiasInit = decoderBiasInit
         self.seed = seed
         self.denseThreshold = denseThreshold
+        self.initialDensity = initialDensity
     }
 
     /// The number of features for inputs of width `dIn`.
     public func featureCount(inputWidth dIn: Int) -> Int { dSAE ?? expansionFactor * dIn }
+
+    /// A resampling interval suited to a run of `totalSteps`: an eighth of it, at least 10 steps.
+    public static func automaticResampleInterval(totalSteps: Int) -> Int { max(10, totalSteps / 8) }
 
     /// The number of optimiser steps for `tokenCount` training tokens.
     public func stepCount(tokenCount: Int) -> Int {
@@ -129,6 +137,9 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
         else { throw fail("warm-up, decay and resample-stop fractions must lie in [0, 1]") }
         if let resampleEvery, resampleEvery <= 0 { throw fail("resample interval must be positive, got \(resampleEvery)") }
         if let gradientClipNorm, gradientClipNorm <= 0 { throw fail("gradient clip norm must be positive, got \(gradientClipNorm)") }
+        if let initialDensity, !(initialDensity > 0 && initialDensity <= 1) {
+            throw fail("initial density must lie in (0, 1], got \(initialDensity)")
+        }
         guard decoderInitNorm > 0 else { throw fail("decoder init norm must be positive, got \(decoderInitNorm)") }
     }
 }

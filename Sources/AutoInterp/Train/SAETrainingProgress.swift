@@ -44,6 +44,8 @@ public struct SAETrainingSummary: Sendable, Codable, Equatable {
     public var resampleEvents: Int
     /// Steps whose backward pass used dense matrix products (activations not yet sparse).
     public var denseSteps: Int
+    /// Wall time per phase of the steps so far: encode, backward_dense, backward_sparse, update, resample.
+    public var phaseSeconds: [String: Double]
     public var resampling: String
 }
 

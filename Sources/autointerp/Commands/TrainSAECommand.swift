@@ -46,8 +46,8 @@ struct TrainSAECommand: ParsableCommand {
     @Option(help: "Passes over the training tokens when --steps is not given.")
     var epochs: Double = 1
 
-    @Option(help: "Resample features silent for this many steps, every this many steps (0 = never).")
-    var resampleEvery = 250
+    @Option(help: "Resample features silent for this many steps, every this many steps (0 = never; default: an eighth of the steps).")
+    var resampleEvery: Int?
 
     @Option(help: "Seed for initialisation, shuffling, the held-out split and resampling.")
     var seed: UInt64 = 0
@@ -70,6 +70,15 @@ struct TrainSAECommand: ParsableCommand {
     @Option(help: "Hook name for cfg.json (default: the dataset's 'hook' metadata).")
     var hookName: String?
 
+    @Option(help: "Start each feature's encoder bias so it fires on this share of tokens (0 = start at 0).")
+    var initialDensity: Double = 0.01
+
+    @Option(help: "Norm of each decoder row at initialisation.")
+    var initNorm: Float = 0.1
+
+    @Option(help: "Share of the steps over which λ warms up.")
+    var l1Warmup: Double = 0.05
+
     @Option(help: .hidden)
     var syntheticTokens: Int?
 
@@ -86,7 +95,7 @@ struct TrainSAECommand: ParsableCommand {
         guard (activations == nil) != (syntheticTokens == nil) else {
             throw ValidationError("give --activations FILE")
         }
-        guard expansion > 0, batchSize > 0, logEvery > 0, evalTokens >= 0, resampleEvery >= 0 else {
+        guard expansion > 0, batchSize > 0, logEvery > 0, evalTokens >= 0, (resampleEvery ?? 0) >= 0 else {
             throw ValidationError("--expansion, --batch-size and --log-every must be positive; --eval-tokens and --resample-every at least 0")
         }
         if let maxTokens, maxTokens <= 0 { throw ValidationError("--max-tokens must be positive") }
@@ -134,11 +143,17 @@ struct TrainSAECommand: ParsableCommand {
         let loadSeconds = Date().timeIntervalSince(loadStart)
         log(String(format: "loaded %d training and %d held-out tokens of width %d in %.1f s", data.trainingTokens, data.heldOutTokens, data.width, loadSeconds))
 
-        let config = SAETrainingConfig(
+        var config = SAETrainingConfig(
             dSAE: dSAE, expansionFactor: expansion, l1Coefficient: l1, learningRate: lr, batchSize: batchSize, steps: steps,
-            epochs: epochs, resampleEvery: resampleEvery > 0 ? resampleEvery : nil, seed: seed)
+            epochs: epochs, l1WarmupFraction: l1Warmup, resampleEvery: nil,
+            decoderInitNorm: initNorm, seed: seed, initialDensity: initialDensity > 0 ? initialDensity : nil)
+        switch resampleEvery {
+        case nil: config.resampleEvery = SAETrainingConfig.automaticResampleInterval(totalSteps: config.stepCount(tokenCount: data.trainingTokens))
+        case 0?: config.resampleEvery = nil
+        case let every?: config.resampleEvery = every
+        }
         let trainer = try SAETrainer(config: config, data: data.training, inputWidth: data.width)
-        log("training d_in \(trainer.dIn) → d_sae \(trainer.dSAE), \(trainer.totalSteps) steps of \(trainer.batchSize) tokens, λ \(l1), lr \(lr)")
+        log("training d_in \(trainer.dIn) → d_sae \(trainer.dSAE), \(trainer.totalSteps) steps of \(trainer.batchSize) tokens, λ \(l1), lr \(lr), resample every \(config.resampleEvery.map(String.init) ?? "never")")
         let summary = trainer.train(progressEvery: logEvery) { p in
             log(
                 String(
@@ -165,6 +180,7 @@ struct TrainSAECommand: ParsableCommand {
         if let last = summary.last {
             print(String(format: "last batch: FVE %.4f  mean L0 %.1f  silent features %.2f %%  resampled %d", last.fractionOfVarianceExplained, last.meanL0, 100 * last.deadFraction, summary.resampledFeatures))
         }
+        print("time by phase: " + summary.phaseSeconds.sorted { $0.key < $1.key }.map { "\($0.key) " + String(format: "%.1f s", $0.value) }.joined(separator: ", "))
         print("saved \(outputURL.path)")
     }
 }
