@@ -775,6 +775,22 @@ public final class SAETrainer {
         return dead.count
     }
 
+    /// Loss and gradients on the next batch, without updating anything (for gradient checks).
+    func lossAndGradients(lambda: Float, dense: Bool) -> (loss: Double, gradients: [[Float]]) {
+        let saved = cursor
+        gatherBatch()
+        cursor = saved
+        let nonZero = encodeBatch()
+        computeDecoderNorms()
+        let (squaredError, l1Sum) = dense ? denseBackward(lambda: lambda) : sparseBackward(nonZero: nonZero, lambda: lambda)
+        addDecoderNormGradient(lambda: lambda)
+        let loss = (squaredError + Double(lambda) * l1Sum) / Double(batchSize)
+        return (loss, [gradEncoder.array, gradEncoderBias.array, gradDecoder.array, gradDecoderBias.array])
+    }
+
+    /// The parameter buffers in the order `lossAndGradients` returns their gradients.
+    var parameterBuffers: [FloatBuffer] { [encoder, encoderBias, decoder, decoderBias] }
+
     /// Makes `indices` unable to fire (zero encoder row, very negative bias); for testing resampling.
     func silenceFeatures(_ indices: [Int]) {
         for i in indices {
