@@ -275,9 +275,16 @@ public final class SAETrainer {
             resampleEvents: resampleEvents,
             denseSteps: denseSteps,
             phaseSeconds: phaseSeconds,
+            silentFractionLastEpoch: silentFraction(steps: max(1, (tokenCount + batchSize - 1) / batchSize)),
             resampling: config.resampleEvery.map {
                 "Bricken et al. 2023: every \($0) steps, features silent for \($0) steps take the direction of a batch input drawn ∝ loss², until \(Int(config.resampleStopFraction * 100)) % of the steps"
             } ?? "off")
+    }
+
+    /// Share of features that did not fire during the last `steps` steps (all steps so far if fewer).
+    public func silentFraction(steps: Int) -> Double {
+        let since = stepsTaken - min(steps, stepsTaken)
+        return Double(lastFired.filter { $0 < since }.count) / Double(dSAE)
     }
 
     /// λ at step `index` (0-based): linear warm-up over the first `l1WarmupFraction` of the steps.

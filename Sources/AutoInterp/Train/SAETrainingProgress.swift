@@ -46,6 +46,9 @@ public struct SAETrainingSummary: Sendable, Codable, Equatable {
     public var denseSteps: Int
     /// Wall time per phase of the steps so far: encode, backward_dense, backward_sparse, update, resample.
     public var phaseSeconds: [String: Double]
+    /// Share of features that fired on none of the tokens of the last epoch's worth of steps (the
+    /// dead fraction over the whole training set size, not just the held-out slice).
+    public var silentFractionLastEpoch: Double
     public var resampling: String
 }
 

@@ -32,13 +32,13 @@ struct TrainSAECommand: ParsableCommand {
     var dSAE: Int?
 
     @Option(help: "L1 coefficient λ on Σ f·‖W_dec‖ (inputs are scaled to mean norm sqrt(d_in)).")
-    var l1: Float = 5
+    var l1: Float = 2
 
     @Option(help: "Adam learning rate.")
-    var lr: Float = 4e-4
+    var lr: Float = 2e-3
 
     @Option(help: "Tokens per step.")
-    var batchSize = 4096
+    var batchSize = 1024
 
     @Option(help: "Optimiser steps (default: --epochs passes over the training tokens).")
     var steps: Int?
@@ -74,7 +74,7 @@ struct TrainSAECommand: ParsableCommand {
     var initialDensity: Double = 0.01
 
     @Option(help: "Norm of each decoder row at initialisation.")
-    var initNorm: Float = 0.1
+    var initNorm: Float = 0.5
 
     @Option(help: "Share of the steps over which λ warms up.")
     var l1Warmup: Double = 0.05
@@ -178,7 +178,10 @@ struct TrainSAECommand: ParsableCommand {
                     100 * evaluation.denseFraction, evaluation.meanSquaredError))
         }
         if let last = summary.last {
-            print(String(format: "last batch: FVE %.4f  mean L0 %.1f  silent features %.2f %%  resampled %d", last.fractionOfVarianceExplained, last.meanL0, 100 * last.deadFraction, summary.resampledFeatures))
+            print(
+                String(
+                    format: "last batch: FVE %.4f  mean L0 %.1f  dead over the last epoch of steps %.2f %%  resampled %d",
+                    last.fractionOfVarianceExplained, last.meanL0, 100 * summary.silentFractionLastEpoch, summary.resampledFeatures))
         }
         print("time by phase: " + summary.phaseSeconds.sorted { $0.key < $1.key }.map { "\($0.key) " + String(format: "%.1f s", $0.value) }.joined(separator: ", "))
         print("saved \(outputURL.path)")
