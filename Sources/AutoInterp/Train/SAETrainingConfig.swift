@@ -59,7 +59,7 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
     public init(
         dSAE: Int? = nil,
         expansionFactor: Int = 4,
-        l1Coefficient: Float = 2,
+        l1Coefficient: Float = 4,
         learningRate: Float = 2e-3,
         adamBeta1: Float = 0.9,
         adamBeta2: Float = 0.999,

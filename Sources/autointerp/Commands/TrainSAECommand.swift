@@ -32,7 +32,7 @@ struct TrainSAECommand: ParsableCommand {
     var dSAE: Int?
 
     @Option(help: "L1 coefficient λ on Σ f·‖W_dec‖ (inputs are scaled to mean norm sqrt(d_in)).")
-    var l1: Float = 2
+    var l1: Float = 4
 
     @Option(help: "Adam learning rate.")
     var lr: Float = 2e-3
