@@ -5,7 +5,7 @@ import Testing
 @testable import AutoInterp
 
 struct ExampleSelectorTests {
-    static let (contexts, length, width) = (120, 12, 6)
+    static let (contexts, length, width) = (120, 12, 10)
 
     static func fixture(_ dir: TemporaryDirectory) throws -> ActivationDataset {
         let url = dir.path("acts.safetensors")
@@ -137,7 +137,7 @@ struct ExampleSelectorTests {
         let dataset = try Self.fixture(dir)
         let sae = SAEFixture.random(dIn: 5, dSAE: 8)
         let error = #expect(throws: AutoInterpError.self) { try Self.select(dataset, sae: sae, features: [0], neurons: []) }
-        #expect(error?.description.contains("d_in = 5") == true && error?.description.contains("width 6") == true)
+        #expect(error?.description.contains("d_in = 5") == true && error?.description.contains("width 10") == true)
     }
 
     @Test(arguments: [("0-3", [0, 1, 2, 3]), ("5,1,2-3,5", [1, 2, 3, 5]), ("none", []), ("all", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])])
