@@ -307,7 +307,8 @@ public struct SQLiteConnection {
     public func scalar(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> SQLiteValue? {
         let statement = try prepare(sql)
         try statement.bind(arguments)
-        return try statement.step() ? statement.value(at: 0) : nil
+        guard try statement.step() else { return nil }
+        return statement.value(at: 0)
     }
 
     /// The rowid of the most recent successful insert.
