@@ -356,6 +356,24 @@ struct StoreTests {
             "SELECT json_extract(tokens_json, '$[1]') FROM examples WHERE unit_id = ? AND context_idx = 9999999",
             [unitID])
         #expect(first == .text(" 日本語"))
+        #expect(
+            try store.database.scalar(
+                "SELECT MIN(json_valid(tokens_json) AND json_valid(token_ids_json) AND json_valid(acts_json)) FROM examples"
+            ) == .integer(1))
+    }
+
+    @Test func nonFiniteActivationsSurvive() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try makeStore(dir)
+        let run = try store.createRun(name: "r", configJSON: "{}")
+        let record = example(.explain, .top, context: 0, tokens: ["a", "b", "c", "d"], acts: [.infinity, -.infinity, .nan, -0.0])
+        let unitID = try store.saveUnit(runID: run.id, statistics: statistics(UnitRef(.feature, 0)), examples: [record])
+        let acts = try #require(try store.examples(unitID: unitID).first?.activations)
+        #expect(acts.count == 4)
+        #expect(acts[0] == .infinity && acts[1] == -.infinity && acts[2].isNaN)
+        #expect(acts[3] == 0 && acts[3].sign == .minus)
+        #expect(try store.database.scalar("SELECT json_valid(acts_json) FROM examples") == .integer(1))
     }
 
     // MARK: - Explanations, simulations, scores, rubric

@@ -67,8 +67,8 @@ extension RunStore {
         let createdAt = StoreFormat.string(from: Date())
         let encoded = try simulations.map { simulation in
             (
-                simulation, try StoreFormat.json(simulation.tokens), try StoreFormat.json(simulation.trueActivations),
-                try simulation.predicted.map { try StoreFormat.json($0) }
+                simulation, try StoreFormat.json(simulation.tokens), StoreFormat.json(simulation.trueActivations),
+                simulation.predicted.map { StoreFormat.json($0) }
             )
         }
         try database.transaction { db in
@@ -211,7 +211,7 @@ extension RunStore {
             )
         }
         let createdAt = StoreFormat.string(from: Date())
-        let encoded = try ratings.map { ($0, try StoreFormat.json($0.tokens), try StoreFormat.json($0.activations)) }
+        let encoded = try ratings.map { ($0, try StoreFormat.json($0.tokens), StoreFormat.json($0.activations)) }
         try database.transaction { db in
             let upsert = try db.prepare(
                 """

@@ -10,6 +10,9 @@ extension RunStore {
         SQLiteMigration(version: 1, name: "initial schema", sql: schemaV1)
     ]
 
+    /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
+    public static var schemaSQL: String { [schemaV1].joined(separator: "\n") }
+
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
     static let schemaV1 = """

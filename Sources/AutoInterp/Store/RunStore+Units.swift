@@ -17,8 +17,8 @@ extension RunStore {
         let histogram = try StoreFormat.json(statistics.histogram)
         let encoded = try examples.map { example in
             (
-                example, try StoreFormat.json(example.tokens), try StoreFormat.json(example.tokenIDs),
-                try StoreFormat.json(example.activations)
+                example, try StoreFormat.json(example.tokens), StoreFormat.json(example.tokenIDs),
+                StoreFormat.json(example.activations)
             )
         }
         return try database.transaction { db in

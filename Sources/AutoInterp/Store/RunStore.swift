@@ -117,6 +117,29 @@ enum StoreFormat {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
+    /// Fast path for activations: shortest round-trip decimal per value, same output format.
+    static func json(_ values: [Float]) -> String {
+        numbers(values.lazy.map { $0.isFinite ? $0.description : nonFinite(Double($0)) })
+    }
+
+    /// Fast path for predictions.
+    static func json(_ values: [Double]) -> String {
+        numbers(values.lazy.map { $0.isFinite ? $0.description : nonFinite($0) })
+    }
+
+    /// Fast path for token ids.
+    static func json(_ values: [Int32]) -> String {
+        numbers(values.lazy.map { $0.description })
+    }
+
+    private static func numbers(_ items: some Sequence<String>) -> String {
+        "[" + items.joined(separator: ",") + "]"
+    }
+
+    private static func nonFinite(_ value: Double) -> String {
+        value.isNaN ? "\"NaN\"" : value > 0 ? "\"Infinity\"" : "\"-Infinity\""
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, _ text: String?, column: String, path: String) throws -> T {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(

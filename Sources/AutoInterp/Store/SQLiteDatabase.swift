@@ -327,6 +327,10 @@ public struct SQLiteConnection {
     }
 }
 
+/// A connection is only valid inside the closure that received it, on that closure's thread.
+@available(*, unavailable)
+extension SQLiteConnection: Sendable {}
+
 // MARK: - Statement
 
 /// A compiled statement: bind, step, read typed columns, reset, step again.
@@ -479,3 +483,7 @@ public final class SQLiteStatement {
         return Data(bytes: bytes, count: Int(sqlite3_column_bytes(statement, i)))
     }
 }
+
+/// A statement is only valid inside the closure that prepared it.
+@available(*, unavailable)
+extension SQLiteStatement: Sendable {}
