@@ -125,9 +125,11 @@ struct StoreTests {
         do {
             let store = try RunStore(url: url)
             runID = try store.createRun(name: "first", configJSON: #"{"k": 1}"#).id
-            try store.saveUnit(runID: runID, statistics: statistics(UnitRef(.feature, 3)), examples: [
-                example(.explain, .top, context: 1)
-            ])
+            try store.saveUnit(
+                runID: runID, statistics: statistics(UnitRef(.feature, 3)),
+                examples: [
+                    example(.explain, .top, context: 1)
+                ])
         }
         let reopened = try RunStore(url: url)
         #expect(try reopened.database.migrate(RunStore.migrations) == 0)
@@ -139,7 +141,8 @@ struct StoreTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.path("m.sqlite").path
-        let v1 = SQLiteMigration(version: 1, name: "log", sql: "CREATE TABLE log (step INTEGER); INSERT INTO log VALUES (1);")
+        let v1 = SQLiteMigration(
+            version: 1, name: "log", sql: "CREATE TABLE log (step INTEGER); INSERT INTO log VALUES (1);")
         let v2 = SQLiteMigration(version: 2, name: "second", sql: "INSERT INTO log VALUES (2);")
         do {
             let db = try SQLiteDatabase(path: path)
@@ -161,7 +164,11 @@ struct StoreTests {
         defer { dir.remove() }
         let db = try SQLiteDatabase(path: dir.path("m.sqlite").path)
         let bad = SQLiteMigration(version: 1, name: "bad", sql: "CREATE TABLE t (x); INSERT INTO nowhere VALUES (1);")
-        #expect(throws: AutoInterpError.self) { try db.migrate([bad]) }
+        let error = try #require(throws: AutoInterpError.self) { try db.migrate([bad]) }
+        #expect(
+            error.description
+                == "\(db.path): migration 1 (bad) failed: no such table: nowhere (check the statement: CREATE TABLE t (x); INSERT INTO nowhere VALUES (1);)"
+        )
         #expect(try db.userVersion() == 0)
         #expect(try db.query("SELECT name FROM sqlite_master WHERE name = 't'").isEmpty)
     }
@@ -240,9 +247,11 @@ struct StoreTests {
         defer { dir.remove() }
         let store = try makeStore(dir)
         #expect(throws: AutoInterpError.self) {
-            try store.saveUnit(runID: 42, statistics: statistics(UnitRef(.feature, 0)), examples: [
-                example(.explain, .top, context: 0)
-            ])
+            try store.saveUnit(
+                runID: 42, statistics: statistics(UnitRef(.feature, 0)),
+                examples: [
+                    example(.explain, .top, context: 0)
+                ])
         }
         #expect(try count(store, "units") == 0)
         #expect(try count(store, "examples") == 0)
@@ -367,7 +376,8 @@ struct StoreTests {
         defer { dir.remove() }
         let store = try makeStore(dir)
         let run = try store.createRun(name: "r", configJSON: "{}")
-        let record = example(.explain, .top, context: 0, tokens: ["a", "b", "c", "d"], acts: [.infinity, -.infinity, .nan, -0.0])
+        let record = example(
+            .explain, .top, context: 0, tokens: ["a", "b", "c", "d"], acts: [.infinity, -.infinity, .nan, -0.0])
         let unitID = try store.saveUnit(runID: run.id, statistics: statistics(UnitRef(.feature, 0)), examples: [record])
         let acts = try #require(try store.examples(unitID: unitID).first?.activations)
         #expect(acts.count == 4)
@@ -477,14 +487,20 @@ struct StoreTests {
         let unit = UnitRef(.feature, 1)
         #expect(
             histogram == [
-                RubricHistogramRow(unitID: unitID, unit: unit, explanationID: explanationID, bin: -1, rating: 0, count: 2),
-                RubricHistogramRow(unitID: unitID, unit: unit, explanationID: explanationID, bin: 0, rating: 1, count: 1),
-                RubricHistogramRow(unitID: unitID, unit: unit, explanationID: explanationID, bin: 0, rating: 3, count: 1),
-                RubricHistogramRow(unitID: unitID, unit: unit, explanationID: explanationID, bin: 2, rating: 3, count: 2),
+                RubricHistogramRow(
+                    unitID: unitID, unit: unit, explanationID: explanationID, bin: -1, rating: 0, count: 2),
+                RubricHistogramRow(
+                    unitID: unitID, unit: unit, explanationID: explanationID, bin: 0, rating: 1, count: 1),
+                RubricHistogramRow(
+                    unitID: unitID, unit: unit, explanationID: explanationID, bin: 0, rating: 3, count: 1),
+                RubricHistogramRow(
+                    unitID: unitID, unit: unit, explanationID: explanationID, bin: 2, rating: 3, count: 2),
             ])
         #expect(try store.rubricHistogram(runID: run.id + 1).isEmpty)
         let outOfRange = StoredRubricRating(recordIndex: 9, bin: 0, activation: 1, rating: 4)
-        #expect(throws: AutoInterpError.self) { try store.saveRubricRatings(explanationID: explanationID, [outOfRange]) }
+        #expect(throws: AutoInterpError.self) {
+            try store.saveRubricRatings(explanationID: explanationID, [outOfRange])
+        }
     }
 
     // MARK: - LLM cache and log
@@ -541,7 +557,9 @@ struct StoreTests {
                         if i % 10 == 0 {
                             try store.saveUnit(
                                 runID: run.id, statistics: self.statistics(UnitRef(.feature, task * 100 + i)),
-                                examples: [self.example(.explain, .top, context: i), self.example(.score, .top, context: i)])
+                                examples: [
+                                    self.example(.explain, .top, context: i), self.example(.score, .top, context: i),
+                                ])
                         }
                     }
                 }
@@ -552,6 +570,26 @@ struct StoreTests {
         #expect(Set(try store.llmCalls().map(\.requestHash)).count == 400)
         #expect(try store.units(runID: run.id).count == 40)
         #expect(try count(store, "examples") == 80)
+    }
+
+    @Test func twoConnectionsToOneFileBothWrite() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let url = dir.path("shared.sqlite")
+        let stores = [try RunStore(url: url), try RunStore(url: url)]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<4 {
+                let store = stores[task % 2]
+                group.addTask {
+                    for i in 0..<25 {
+                        try store.storeResponse(Data([UInt8(task), UInt8(i)]), forHash: "\(task)-\(i)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try count(stores[0], "llm_cache") == 100)
+        #expect(try stores[1].cachedResponse(forHash: "3-24") == Data([3, 24]))
     }
 
     // MARK: - Errors and binding

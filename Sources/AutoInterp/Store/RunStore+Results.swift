@@ -205,10 +205,11 @@ extension RunStore {
     /// - Throws: ``AutoInterpError`` (nothing written) for a rating outside 0...3 or a bin
     ///   below -1.
     public func saveRubricRatings(explanationID: Int64, _ ratings: [StoredRubricRating]) throws {
-        for rating in ratings where !(0...3).contains(rating.rating) || rating.bin < StoredRubricRating.nonActivatingBin {
+        let nonActivating = StoredRubricRating.nonActivatingBin
+        for rating in ratings where !(0...3).contains(rating.rating) || rating.bin < nonActivating {
             throw AutoInterpError.invalidInput(
-                "rubric rating \(rating.rating) in bin \(rating.bin) for explanation \(explanationID) is out of range (ratings are 0-3, bins >= -1)"
-            )
+                "rubric rating \(rating.rating) in bin \(rating.bin) for explanation \(explanationID) is out of range"
+                    + " (ratings are 0-3, bins >= \(nonActivating))")
         }
         let createdAt = StoreFormat.string(from: Date())
         let encoded = try ratings.map { ($0, try StoreFormat.json($0.tokens), StoreFormat.json($0.activations)) }

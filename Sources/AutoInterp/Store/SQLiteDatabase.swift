@@ -171,14 +171,16 @@ public final class SQLiteDatabase: Sendable {
         for (offset, migration) in migrations.enumerated() where migration.version != offset + 1 {
             throw AutoInterpError.database(
                 path,
-                "migration \(migration.name) has version \(migration.version), expected \(offset + 1) (migrations must be numbered 1, 2, 3… in order)"
+                "migration \(migration.name) has version \(migration.version), expected \(offset + 1)"
+                    + " (migrations must be numbered 1, 2, 3… in order)"
             )
         }
         let current = try userVersion()
         if current > migrations.count {
             throw AutoInterpError.database(
                 path,
-                "schema version \(current) is newer than this build knows (\(migrations.count)) (use a newer autointerp or another run folder)"
+                "schema version \(current) is newer than this build knows (\(migrations.count))"
+                    + " (use a newer autointerp or another run folder)"
             )
         }
         var applied = 0
@@ -189,8 +191,11 @@ public final class SQLiteDatabase: Sendable {
                 do {
                     try migration.body(connection)
                 } catch let error as AutoInterpError {
+                    let prefix = "\(path): "
+                    let detail =
+                        error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message
                     throw AutoInterpError.database(
-                        path, "migration \(migration.version) (\(migration.name)) failed: \(error.message)")
+                        path, "migration \(migration.version) (\(migration.name)) failed: \(detail)")
                 }
                 try connection.execute("PRAGMA user_version = \(migration.version)")
                 return true
@@ -362,7 +367,8 @@ public final class SQLiteStatement {
         guard arguments.count == expected else {
             throw AutoInterpError.database(
                 connection.path,
-                "statement takes \(expected) arguments, got \(arguments.count) (bug: check the call of \(sql.prefix(60)))"
+                "statement takes \(expected) arguments, got \(arguments.count)"
+                    + " (bug: check the call of \(sql.prefix(60)))"
             )
         }
         for (offset, argument) in arguments.enumerated() {
