@@ -79,7 +79,8 @@ struct ExampleSelectorTests {
                     #expect(m > top * Double(bin - 1) / 10 && m <= top * Double(bin) / 10 + 1e-9)
                 }
             }
-            #expect(unit.examples.filter { $0.subset == .quantile && $0.bin == 0 }.count == config.nonActivating)
+            let silent = maxima.filter { !poolContexts.contains($0.key) && $0.value <= 0 }.count
+            #expect(unit.examples.filter { $0.subset == .quantile && $0.bin == 0 }.count == min(config.nonActivating, silent))
             #expect(score.filter { $0.subset == .random }.count == config.scoreRandom)
             // Records drop padding and special tokens, and carry the unit's own activations.
             for example in unit.examples {

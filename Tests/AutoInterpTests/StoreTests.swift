@@ -473,11 +473,11 @@ struct StoreTests {
         let store = try makeStore(dir)
         let (run, unitID, explanationID) = try explained(store)
         let ratings = [
-            (StoredRubricRating.nonActivatingBin, 0), (StoredRubricRating.nonActivatingBin, 0), (0, 1), (0, 3),
-            (2, 3), (2, 3),
+            (StoredRubricRating.nonActivatingBin, 0), (StoredRubricRating.nonActivatingBin, 0), (1, 1), (1, 3),
+            (3, 3), (3, 3),
         ].enumerated().map { i, pair in
             StoredRubricRating(
-                recordIndex: i, bin: pair.0, activation: pair.0 < 0 ? 0 : Float(pair.0) + 0.5, rating: pair.1,
+                recordIndex: i, bin: pair.0, activation: pair.0 == 0 ? 0 : Float(pair.0) - 0.5, rating: pair.1,
                 context: i, tokens: ["x"], activations: [1], judgeModel: "judge", reason: "because")
         }
         try store.saveRubricRatings(explanationID: explanationID, ratings)
@@ -488,13 +488,13 @@ struct StoreTests {
         #expect(
             histogram == [
                 RubricHistogramRow(
-                    unitID: unitID, unit: unit, explanationID: explanationID, bin: -1, rating: 0, count: 2),
+                    unitID: unitID, unit: unit, explanationID: explanationID, bin: 0, rating: 0, count: 2),
                 RubricHistogramRow(
-                    unitID: unitID, unit: unit, explanationID: explanationID, bin: 0, rating: 1, count: 1),
+                    unitID: unitID, unit: unit, explanationID: explanationID, bin: 1, rating: 1, count: 1),
                 RubricHistogramRow(
-                    unitID: unitID, unit: unit, explanationID: explanationID, bin: 0, rating: 3, count: 1),
+                    unitID: unitID, unit: unit, explanationID: explanationID, bin: 1, rating: 3, count: 1),
                 RubricHistogramRow(
-                    unitID: unitID, unit: unit, explanationID: explanationID, bin: 2, rating: 3, count: 2),
+                    unitID: unitID, unit: unit, explanationID: explanationID, bin: 3, rating: 3, count: 2),
             ])
         #expect(try store.rubricHistogram(runID: run.id + 1).isEmpty)
         let outOfRange = StoredRubricRating(recordIndex: 9, bin: 0, activation: 1, rating: 4)

@@ -97,7 +97,7 @@ extension RunStore {
             id             INTEGER PRIMARY KEY,
             explanation_id INTEGER NOT NULL REFERENCES explanations(id) ON DELETE CASCADE,
             record_idx     INTEGER NOT NULL,            -- position in the rubric sample
-            bin            INTEGER NOT NULL CHECK (bin >= -1), -- -1 = non-activating example
+            bin            INTEGER NOT NULL CHECK (bin >= 0), -- 0 = non-activating example, 1..n = activation bins
             activation     REAL NOT NULL,
             rating         INTEGER NOT NULL CHECK (rating BETWEEN 0 AND 3),
             context_idx    INTEGER,

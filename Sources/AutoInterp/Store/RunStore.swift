@@ -59,6 +59,15 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// Deletes a run and everything recorded under it (units, examples, explanations, scores, ratings).
+    ///
+    /// The LLM cache and call log are kept: they are keyed by request, not by run.
+    public func deleteRun(id: Int64) throws {
+        try database.transaction { db in
+            _ = try db.run("DELETE FROM runs WHERE id = ?", [id])
+        }
+    }
+
     /// The run named `name`, or nil.
     public func run(named name: String) throws -> RunInfo? {
         try database.query("SELECT * FROM runs WHERE name = ?", [name]).first.map(runInfo)

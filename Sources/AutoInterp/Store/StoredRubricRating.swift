@@ -2,16 +2,16 @@ import Foundation
 
 /// One row of `rubric_ratings`: the judge's 0-3 specificity rating of one example.
 ///
-/// `bin` is the 0-based equal-width bin of (0, max] the example's activation falls in, or
-/// ``StoredRubricRating/nonActivatingBin`` (-1, never NULL) for non-activating examples, so
+/// `bin` follows the examples table: ``StoredRubricRating/nonActivatingBin`` (0, never NULL) for
+/// non-activating examples, else the equal-width bin 1...n of (0, max] the example falls in, so
 /// `GROUP BY bin` and `WHERE bin = ?` work the same for every row. Keyed by (explanation,
 /// `recordIndex`), `recordIndex` being the example's position in the rubric sample.
 public struct StoredRubricRating: Sendable, Equatable {
     /// The `bin` of non-activating examples.
-    public static let nonActivatingBin = -1
+    public static let nonActivatingBin = 0
 
     public var recordIndex: Int
-    /// 0-based activation bin, or -1 for non-activating.
+    /// Activation bin 1...n, or 0 for non-activating.
     public var bin: Int
     /// The example's max activation (0 for non-activating examples).
     public var activation: Float

@@ -14,6 +14,7 @@ public final class ProgressBar: @unchecked Sendable {
     private var lastDraw = Date.distantPast
     private var done = 0
     private var detail = ""
+    private var drawnDone = -1
 
     /// - Parameters:
     ///   - label: what is being done ("encode").
@@ -54,10 +55,11 @@ public final class ProgressBar: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard enabled else { return }
-        draw(final: true)
+        if interactive || drawnDone != done { draw(final: true) }
     }
 
     private func draw(final: Bool) {
+        drawnDone = done
         let elapsed = Date().timeIntervalSince(start)
         let fraction = min(1, Double(done) / Double(total))
         let width = 24

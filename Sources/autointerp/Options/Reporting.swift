@@ -1,9 +1,21 @@
 import ArgumentParser
 import AutoInterp
 import Foundation
+import Logging
+
+/// Logs go to stderr at `warning` unless AUTOINTERP_LOG_LEVEL says otherwise (trace … critical).
+let loggingBootstrap: Void = {
+    let level = ProcessInfo.processInfo.environment["AUTOINTERP_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}()
 
 /// Runs a command body and turns library errors into one line on stderr and exit code 1.
 func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
+    _ = loggingBootstrap
     do {
         return try await body()
     } catch let error as AutoInterpError {
