@@ -99,6 +99,15 @@ struct LLMChatTests {
         #expect(throws: LLMError.self) { try LLMEndpointConfig(baseURL: url, model: "m").validate() }
     }
 
+    @Test func pastedKeyAsVariableNameIsRejectedWithoutEchoingIt() {
+        let key = "sk-proj-PASTED0123456789"
+        let config = LLMEndpointConfig(baseURL: "http://127.0.0.1:1/v1", model: "m", apiKeyEnv: key)
+        let error = #expect(throws: LLMError.self) { try config.validate() }
+        #expect(error?.description.contains("name of an environment variable") == true)
+        #expect(error?.description.contains(key) == false)
+        #expect(error?.isFatalForRun == true)
+    }
+
     // MARK: - Limits
 
     @Test func retryAfterParsesSecondsAndDates() {

@@ -260,6 +260,33 @@ struct LLMClientTests {
         #expect(cached.content == "echo: unit 3")
     }
 
+    @Test func identicalCallsInFlightShareOneRequest() async throws {
+        let f = try Fixture(latency: .milliseconds(50))
+        defer { f.endpoint.stop() }
+        let answers = try await withThrowingTaskGroup(of: LLMCompletion.self) { group in
+            for _ in 0..<6 { group.addTask { try await f.ask("same question") } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(f.endpoint.requestCount == 1)
+        #expect(answers.allSatisfy { $0.content == "echo: same question" })
+        #expect(answers.filter(\.cached).count == 5)
+        #expect(f.store.calls.count == 6)
+        #expect(f.client.usage.cachedCalls == 5)
+    }
+
+    @Test func identicalCallsInFlightShareAFailure() async throws {
+        let f = try Fixture(latency: .milliseconds(50), faults: .random(probability: 1, .status(400)))
+        defer { f.endpoint.stop() }
+        let failures = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<4 { group.addTask { (try? await f.ask("bad question")) == nil } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(failures == 4)
+        #expect(f.endpoint.requestCount == 1)
+        #expect(f.store.calls.count == 4)
+        #expect(f.client.usage.failedCalls == 4)
+    }
+
     @Test func noCacheBypassesReadsButStillWrites() async throws {
         let f = try Fixture(configure: { $0.useCache = false })
         defer { f.endpoint.stop() }

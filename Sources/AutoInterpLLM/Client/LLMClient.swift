@@ -28,9 +28,13 @@ public struct LLMCompletion: Sendable {
 ///
 /// All requests of all clients share one libcurl event loop. Safe to use from any task.
 public final class LLMClient: Sendable {
+    private typealias Waiter = CheckedContinuation<Result<ChatCompletionResponse, any Error>?, Never>
+
     private struct State {
         var usage = LLMUsage()
         var halted = false
+        /// Requests on the network now, by hash, with the identical calls waiting for their answer.
+        var pending: [String: [Waiter]] = [:]
     }
 
     /// The endpoint this client talks to.
@@ -112,18 +116,36 @@ public final class LLMClient: Sendable {
             throw error
         }
 
-        if useCache ?? config.useCache, let cached = cachedAnswer(hash: hash) {
-            let latency = milliseconds(since: started)
-            state.withLock { s in
-                s.usage.calls += 1
-                s.usage.cachedCalls += 1
+        let readCache = useCache ?? config.useCache
+        if readCache, let cached = cachedAnswer(hash: hash) {
+            return answeredWithoutNetwork(cached, hash: hash, model: model, started: started, how: "from cache")
+        }
+
+        // An identical request already on the network answers this one too: never pay twice.
+        while readCache {
+            let shared: Result<ChatCompletionResponse, any Error>? = await withCheckedContinuation { (waiter: Waiter) in
+                let joined = state.withLock { s -> Bool in
+                    guard s.pending[hash] != nil else {
+                        s.pending[hash] = []
+                        return false
+                    }
+                    s.pending[hash]?.append(waiter)
+                    return true
+                }
+                if !joined { waiter.resume(returning: nil) }
             }
-            record(LLMCallRecord(
-                requestHash: hash, endpoint: endpoint, model: model, statusCode: 200, latencyMs: latency,
-                promptTokens: cached.usage?.promptTokens, completionTokens: cached.usage?.completionTokens,
-                error: nil, cached: true, attempts: 0))
-            logger.debug("LLM call answered from cache", metadata: ["endpoint": "\(endpoint)", "hash": "\(hash.prefix(12))"])
-            return LLMCompletion(response: cached, requestHash: hash, cached: true, attempts: 0, latencyMs: latency)
+            switch shared {
+            case nil:
+                break  // this call leads
+            case .success(let response)?:
+                return answeredWithoutNetwork(response, hash: hash, model: model, started: started, how: "by an identical call in flight")
+            case .failure(let error)? where error is CancellationError:
+                continue  // the leader was cancelled, not this call: try again
+            case .failure(let error)?:
+                finishFailure(hash: hash, model: model, started: started, status: (error as? LLMError)?.statusCode, attempts: 0, error: error)
+                throw error
+            }
+            break
         }
 
         let key = environment(config.apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
@@ -158,11 +180,36 @@ public final class LLMClient: Sendable {
             logger.debug(
                 "LLM call done",
                 metadata: ["endpoint": "\(endpoint)", "hash": "\(hash.prefix(12))", "attempts": "\(progress.attempts)", "ms": "\(Int(latency))"])
+            if readCache { resolveFollowers(hash: hash, with: .success(response)) }
             return LLMCompletion(response: response, requestHash: hash, cached: false, attempts: progress.attempts, latencyMs: latency)
         } catch {
+            if readCache { resolveFollowers(hash: hash, with: .failure(error)) }
             finishFailure(hash: hash, model: model, started: started, status: progress.lastStatus, attempts: progress.attempts, error: error)
             throw error
         }
+    }
+
+    /// Counts, logs and returns an answer that needed no network request of this call.
+    private func answeredWithoutNetwork(
+        _ response: ChatCompletionResponse, hash: String, model: String, started: ContinuousClock.Instant, how: String
+    ) -> LLMCompletion {
+        let latency = milliseconds(since: started)
+        state.withLock { s in
+            s.usage.calls += 1
+            s.usage.cachedCalls += 1
+        }
+        record(LLMCallRecord(
+            requestHash: hash, endpoint: endpoint, model: model, statusCode: 200, latencyMs: latency,
+            promptTokens: response.usage?.promptTokens, completionTokens: response.usage?.completionTokens,
+            error: nil, cached: true, attempts: 0))
+        logger.debug("LLM call answered \(how)", metadata: ["endpoint": "\(endpoint)", "hash": "\(hash.prefix(12))"])
+        return LLMCompletion(response: response, requestHash: hash, cached: true, attempts: 0, latencyMs: latency)
+    }
+
+    /// Ends the wait of the identical calls that joined the leading call for `hash`.
+    private func resolveFollowers(hash: String, with result: Result<ChatCompletionResponse, any Error>) {
+        let followers = state.withLock { $0.pending.removeValue(forKey: hash) } ?? []
+        for follower in followers { follower.resume(returning: result) }
     }
 
     // MARK: - Network with retries
@@ -384,3 +431,4 @@ public final class LLMClient: Sendable {
 
     private func milliseconds(since start: ContinuousClock.Instant) -> Double { seconds(since: start) * 1000 }
 }
+

@@ -130,6 +130,12 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
         else {
             throw LLMError.invalidConfiguration(endpoint: endpointName, "base URL \"\(endpointName)\" is not an http(s) URL; pass e.g. --endpoint http://127.0.0.1:8000/v1")
         }
+        let nameCharacters = apiKeyEnv.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
+        if apiKeyEnv.isEmpty || !nameCharacters || apiKeyEnv.first!.isNumber {
+            // Never echo the value: users sometimes paste the key itself here.
+            throw LLMError.invalidConfiguration(
+                endpoint: endpointName, "--api-key-env takes the name of an environment variable (like OPENAI_API_KEY), not the key itself")
+        }
         if model.isEmpty { throw LLMError.invalidConfiguration(endpoint: endpointName, "no model given; pass --model NAME") }
         if maxInFlight < 1 { throw LLMError.invalidConfiguration(endpoint: endpointName, "max in flight must be at least 1") }
         if requestTimeout <= 0 || connectTimeout <= 0 {

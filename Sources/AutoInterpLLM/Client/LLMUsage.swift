@@ -8,7 +8,8 @@ import Foundation
 public struct LLMUsage: Sendable, Equatable, CustomStringConvertible {
     /// Calls made through the client (cached, succeeded or failed).
     public var calls = 0
-    /// Calls answered from the response store without a network request.
+    /// Calls answered without a network request: from the response store, or by an identical
+    /// call that was already in flight.
     public var cachedCalls = 0
     /// Calls that ended in an error.
     public var failedCalls = 0
