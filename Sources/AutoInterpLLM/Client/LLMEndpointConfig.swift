@@ -48,8 +48,10 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
     public var connectTimeout: Double
     /// Seconds for one whole attempt, connect to last byte.
     public var requestTimeout: Double
-    /// Abort an attempt when no byte arrives for this many seconds; nil = off (long generations
-    /// may be silent until done, so only set it below `requestTimeout` for streaming-fast servers).
+    /// Abort an attempt when under one byte per second moves for this many seconds; nil = off.
+    /// Long generations may be silent until done, so leave it off unless the server is fast. curl
+    /// averages the speed over about five seconds (the upload included), so a silent server is
+    /// dropped some five seconds later than this value.
     public var lowSpeedTime: Double?
     /// Most requests in flight to this endpoint at once.
     public var maxInFlight: Int

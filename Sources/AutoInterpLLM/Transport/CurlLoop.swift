@@ -91,6 +91,7 @@ final class CurlLoop: @unchecked Sendable {
                 if let transfer = active[id] {
                     finish(transfer, with: .failure(CancellationError()))
                 } else {
+                    // Not started yet (or, rarely, already finished: then the id just lingers here).
                     cancelledBeforeStart.insert(id)
                 }
             }

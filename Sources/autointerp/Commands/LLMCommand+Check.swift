@@ -14,7 +14,10 @@ extension LLMCommand {
         @OptionGroup var llm: LLMOptions
 
         func run() async throws {
-            let client = try LLMClient(config: try llm.endpointConfig(), logger: Logger(label: "autointerp.llm"))
+            var config = try llm.endpointConfig()
+            // A check should answer quickly: one retry at most.
+            config.retry.maxAttempts = min(config.retry.maxAttempts, 2)
+            let client = try LLMClient(config: config, logger: Logger(label: "autointerp.llm"))
             let capabilities = try await LLMCapabilities.probe(client)
             print(capabilities)
             print("usage         \(client.usage)")
