@@ -8,8 +8,9 @@ struct AutoInterpTool: AsyncParsableCommand {
         abstract: "Explain and score the units of a language model: SAE features against neurons.",
         version: "0.1.0",
         subcommands: [
-            EncodeCommand.self,
             SelectCommand.self,
+            EncodeCommand.self,
+            LLMCommand.self,
             ExampleCommand.self,
             BenchCommand.self,
         ]
