@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// The run database, `results/<run>/autointerp.sqlite`: everything a run learns, in one file.

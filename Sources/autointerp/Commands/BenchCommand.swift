@@ -87,7 +87,7 @@ struct EncodeBench: AsyncParsableCommand {
         let encodeRate = flops / encodeSeconds / 1e9
         print(
             String(
-                format: "%-22@ %5d   %13.1f   %14.1f   %15.0f   %4.0f%%   %9.1f", "\(dIn) x \(dSAE)" as NSString, batch, sgemmRate, encodeRate,
+                format: "%@ %5d   %13.1f   %14.1f   %15.0f   %4.0f%%   %9.1f", "\(dIn) x \(dSAE)".padding(toLength: 22, withPad: " ", startingAt: 0), batch, sgemmRate, encodeRate,
                 Double(batch) / encodeSeconds, 100 * encodeRate / sgemmRate, Double(rows.nonZeroCount) / Double(batch)))
     }
 
