@@ -9,6 +9,7 @@ struct AutoInterpTool: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             SelectCommand.self,
+            RunCommand.self,
             EncodeCommand.self,
             LLMCommand.self,
             ExampleCommand.self,

@@ -12,8 +12,10 @@ public enum SimulationScoring {
         let scored = simulations.filter { $0.subset == .top || $0.subset == .random }
         var scores: [StoredScore] = []
         for subset in StoredScore.Subset.allCases {
+            // The order of the simulations table (subset, then record index), so that a
+            // recomputation from the table gives the same bits.
             let records = scored.filter { subset == .all || $0.subset.rawValue == subset.rawValue }
-                .sorted { ($0.subset == .top ? 0 : 1, $0.recordIndex) < ($1.subset == .top ? 0 : 1, $1.recordIndex) }
+                .sorted { ($0.subset.rawValue, $0.recordIndex) < ($1.subset.rawValue, $1.recordIndex) }
             let ok = records.compactMap { simulation in simulation.predicted.map { (true: simulation.trueActivations, pred: $0) } }
             guard !ok.isEmpty else {
                 let reason = records.isEmpty
