@@ -26,3 +26,11 @@ public enum SimulatorMode: String, Sendable, Codable, CaseIterable {
     /// One value per token in a JSON answer, parsed strictly.
     case json
 }
+
+extension StoredSimulation.Outcome {
+    /// The predictions, nil for a failure.
+    public var values: [Double]? {
+        if case .predicted(let values) = self { return values }
+        return nil
+    }
+}
