@@ -13,8 +13,7 @@ import Foundation
 ///   excerpt holds such a token, else 0;
 /// - probe (`Reply with the single digit 7…`): answers with logprobs when `logprobs` is true.
 ///
-/// Token counts in `usage` are estimates: characters / 4 for the prompt, answer characters / 4
-/// (or answer tokens in logprob mode) for the completion.
+/// Token counts in `usage` are estimates (``estimateTokens(_:)``; answer tokens in logprob mode).
 public struct ScriptedLLM: Sendable {
     /// How the simulator answers.
     public enum SimulatorBehaviour: Sendable, Equatable {
@@ -77,7 +76,7 @@ public struct ScriptedLLM: Sendable {
         guard let request = seen.request else { return TestReply(content: "") }
         let user = request.messages.first { $0.role == "user" }?.content ?? ""
         let isRetry = request.messages.count > 2
-        let promptTokens = max(1, request.messages.reduce(0) { $0 + $1.content.count } / 4)
+        let promptTokens = max(1, request.messages.reduce(0) { $0 + Self.estimateTokens($1.content) + 4 })
         var reply: TestReply
         if user.hasPrefix("Reply with the single digit 7") {
             reply = probe(request)
@@ -91,7 +90,7 @@ public struct ScriptedLLM: Sendable {
             reply = explain(user)
         }
         reply.promptTokens = promptTokens
-        if reply.logprobs == nil { reply.completionTokens = max(1, reply.content.count / 4) }
+        if reply.logprobs == nil { reply.completionTokens = max(1, Self.estimateTokens(reply.content)) }
         return reply
     }
 
@@ -199,6 +198,23 @@ public struct ScriptedLLM: Sendable {
         let plain = excerpt.replacingOccurrences(of: "[[", with: " ").replacingOccurrences(of: "]]", with: " ")
         let related = plain.split(separator: " ").contains { words.contains(String($0)) }
         return TestReply(content: related ? "1 - related words nearby, not the marked one" : "0 - unrelated")
+    }
+
+    /// A BPE-like token estimate: each run of letters or digits (one more per 6 characters
+    /// beyond the first 6), each punctuation mark, newline and tab; spaces join the next word.
+    public static func estimateTokens(_ text: String) -> Int {
+        var count = 0
+        var run = 0
+        for character in text {
+            if character.isLetter || character.isNumber {
+                if run % 6 == 0 { count += 1 }
+                run += 1
+            } else {
+                run = 0
+                if character != " " { count += 1 }
+            }
+        }
+        return count
     }
 
     // MARK: - Reading prompts
