@@ -30,10 +30,18 @@ public enum ScriptedRun {
         return (dataset, dir.path("sae"))
     }
 
+    /// A small selection for tests: the default explain/score sizes, 1 rubric context per bin and 2 non-activating.
+    public static var smallSelection: SelectionConfig {
+        var selection = SelectionConfig()
+        selection.quantilePerBin = 1
+        selection.nonActivating = 2
+        return selection
+    }
+
     /// A run request against `endpoint` with the repository's prompts and quick retries.
     public static func request(
         name: String = "run", dir: TemporaryDirectory, dataset: URL, sae: URL? = nil, features: String = "none", neurons: String,
-        endpoint: String, model: String = "test-model", selection: SelectionConfig = SelectionConfig()
+        endpoint: String, model: String = "test-model", selection: SelectionConfig = ScriptedRun.smallSelection
     ) throws -> RunPipeline.Request {
         var llm = LLMEndpointConfig(baseURL: endpoint, model: model, apiKeyEnv: "AUTOINTERP_TEST_NO_KEY", maxInFlight: 8)
         llm.retry = .init(maxAttempts: 2, maxTotalTime: 10, baseBackoff: 0.01, maxBackoff: 0.05, jitter: 0)
@@ -84,5 +92,13 @@ public final class ScriptedProcess: @unchecked Sendable {
         return CLIRunner.Result(
             status: process.terminationStatus, stdout: String(decoding: outData.value ?? Data(), as: UTF8.self),
             stderr: String(decoding: errData.value ?? Data(), as: UTF8.self))
+    }
+}
+
+/// Runs blocking work (process waits, polling loops) on a global dispatch queue, so async tests
+/// do not hold one of the few cooperative threads other tests need.
+public func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }

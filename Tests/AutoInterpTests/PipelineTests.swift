@@ -6,7 +6,13 @@ import Testing
 
 @testable import AutoInterp
 
+/// The heavy pipeline suites, one test at a time: they send hundreds of requests and spawn
+/// processes, and running them side by side would starve the timing-sensitive client tests
+/// on a small machine.
+@Suite(.serialized) struct PipelineSuites {}
+
 /// `autointerp run` end to end in process, against the local test endpoint scripted by ``ScriptedLLM``.
+extension PipelineSuites {
 struct PipelineTests {
     static func quietLogger() -> Logger {
         var logger = Logger(label: "test.pipeline")
@@ -212,4 +218,5 @@ struct PipelineTests {
         #expect(try store.explanations(runID: run.id).count == 1)
         #expect(try store.scores(runID: run.id).count == 6)
     }
+}
 }

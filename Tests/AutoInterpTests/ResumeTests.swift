@@ -7,6 +7,7 @@ import Testing
 
 /// Killing `autointerp run` (kill -9) and running the same command again finishes the run with
 /// no duplicate rows, no lost rows and no network request for work answered before the kill.
+extension PipelineSuites {
 struct ResumeTests {
     @Test func killedRunResumesWithoutDuplicatesOrRepeatedCalls() async throws {
         let dir = try TemporaryDirectory()
@@ -21,12 +22,16 @@ struct ResumeTests {
         ]
 
         // First invocation: killed with SIGKILL once the endpoint has answered some requests.
+        // Waiting and polling happen off the cooperative pool, so other suites' tasks keep running.
         let child = try ScriptedProcess(args)
-        let deadline = Date().addingTimeInterval(60)
-        while endpoint.requestCount < 40, child.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(child.isRunning, "the run finished before it could be killed")
-        child.kill9()
-        let killed = child.wait()
+        let (wasRunning, killed) = try await offCooperativePool {
+            let deadline = Date().addingTimeInterval(60)
+            while endpoint.requestCount < 40, child.isRunning, Date() < deadline { usleep(2000) }
+            let running = child.isRunning
+            child.kill9()
+            return (running, child.wait())
+        }
+        #expect(wasRunning, "the run finished before it could be killed")
         #expect(killed.status != 0)
         let seenBeforeKill = endpoint.requestCount
 
@@ -45,7 +50,7 @@ struct ResumeTests {
         #expect(!cachedAtKill.isEmpty && !explanationsAtKill.isEmpty)
 
         // Second invocation: the same command runs to completion.
-        let resumed = try CLIRunner.run(args, timeout: 120)
+        let resumed = try await offCooperativePool { try CLIRunner.run(args, timeout: 120) }
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("run finished: every unit has its results"), "\(resumed.stdout)")
 
@@ -94,4 +99,5 @@ struct ResumeTests {
         #expect(try count("SELECT COUNT(*) FROM scores") == 11 * 6)
         #expect(try count("SELECT COUNT(*) FROM (SELECT explanation_id, record_idx FROM rubric_ratings GROUP BY 1, 2 HAVING COUNT(*) > 1)") == 0)
     }
+}
 }
