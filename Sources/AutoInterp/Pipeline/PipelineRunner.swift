@@ -72,7 +72,8 @@ public struct PipelineRunner: Sendable {
                     done += 1
                     bar?.update(done, detail: detail())
                     if report.status == .failed {
-                        logger.warning("unit failed", metadata: ["unit": "\(report.unit)", "kind": "\(report.failureKind ?? "")", "reason": "\(report.reason ?? "")"])
+                        // Counted and listed in the summary; warn only for failed calls.
+                        logger.log(level: report.failureKind == "llm-call" ? .warning : .info, "unit failed", metadata: ["unit": "\(report.unit)", "kind": "\(report.failureKind ?? "")", "reason": "\(report.reason ?? "")"])
                     }
                     if stoppedEarly == nil { addNext() }
                 } catch let error as LLMError where error.isFatalForRun {

@@ -36,6 +36,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var byKind: [String: KindScores]
     /// Ratings stored, by rating 0...3.
     public var ratings: [Int: Int]
+    /// Rubric rating counts per bin, by unit kind (`feature`, `neuron`).
+    public var rubricByKind: [String: RubricHistogram]
     /// Dead, failed and waiting units with their reasons (this invocation).
     public var notes: [UnitNote]
     /// Whether the run stopped early, and why.
@@ -113,8 +115,10 @@ public struct RunSummary: Sendable, Codable, Equatable {
                 unit: report.unit.description, kind: report.status == .dead ? "dead" : report.failureKind ?? report.status.rawValue,
                 reason: report.reason ?? report.status.rawValue)
         }
+        let histograms = RubricHistogram.byKind(try store.rubricHistogram(runID: run.id))
         return RunSummary(
             run: run.name, database: store.path, units: units.count, scored: scored, failures: failures, byKind: byKind, ratings: ratings,
+            rubricByKind: Dictionary(uniqueKeysWithValues: histograms.map { ($0.key.rawValue, $0.value) }),
             notes: notes, stoppedEarly: stoppedEarly, calls: usage?.calls ?? 0, cachedCalls: usage?.cachedCalls ?? 0,
             promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0, cost: usage?.cost,
             unitsWorked: reports.count { $0.storedSomething || $0.status == .failed }, simulatorMode: simulatorMode)

@@ -72,7 +72,10 @@ struct RunCommand: AsyncParsableCommand {
             }
             bar?.finish()
             print(summary.text)
-            if summary.stoppedEarly != nil { throw ExitCode.failure }
+            if let reason = summary.stoppedEarly {
+                note("autointerp: error: the run stopped early: \(reason)")
+                throw ExitCode.failure
+            }
         }
     }
 }
