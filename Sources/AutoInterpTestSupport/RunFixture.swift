@@ -132,6 +132,8 @@ public enum RunFixture {
         let concept = concepts[(unit.index + (unit.kind == .neuron ? 3 : 0)) % concepts.count]
         let second = concepts[(unit.index + 1) % concepts.count]
         let isFeature = unit.kind == .feature
+        // Units differ in how well they can be explained: scale the simulation noise per unit.
+        let difficulty = exp(rng.nextGaussian() * 0.8)
         let maxActivation = Float(Double.random(in: 1...12, using: &rng))
 
         /// One context: filler with some concept tokens; neurons also fire on a second concept and carry dense noise.
@@ -209,7 +211,7 @@ public enum RunFixture {
         let constant = options.undefinedEvery > 0 && ordinal % options.undefinedEvery == options.undefinedEvery - 1
         let (spearman, failed) = try writeScores(
             explanationID: explanation.id, store: store, scoreTop: scoreTop, scoreRandom: scoreRandom,
-            maxActivation: maxActivation, noise: isFeature ? options.featureNoise : options.neuronNoise,
+            maxActivation: maxActivation, noise: difficulty * (isFeature ? options.featureNoise : options.neuronNoise),
             constant: constant, failureRate: options.failureRate, rng: &rng)
         totals.failedSimulations += failed
 

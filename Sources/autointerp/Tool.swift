@@ -12,6 +12,9 @@ struct AutoInterpTool: AsyncParsableCommand {
             SelectCommand.self,
             ExampleCommand.self,
             BenchCommand.self,
+            ReportCommand.self,
+            CompareCommand.self,
+            ExportCommand.self,
         ]
     )
 }
