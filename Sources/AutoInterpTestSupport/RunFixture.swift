@@ -81,7 +81,7 @@ public enum RunFixture {
         ("html", "HTML tags like <script> and </b>, & entities like &amp;", ["<script>", "</b>", "&amp;", "<div>", "&"]),
         ("numbers", "number words (one, two, 'seven')", [" one", " two", " seven", " ten", " 12"]),
         ("unicode", "non-ASCII text: café, 日本語, emoji 🙂", [" café", "日本", "語", "🙂", " naïve"]),
-        ("quotes", "quotation marks \" and ' around speech", ["\"", "'", " “", "”", " «"]),
+        ("quotes", "quotation marks \" and ' around speech, as in \"hi,\" she said", ["\"", "'", " “", "”", " «"]),
         ("code", "code punctuation: { } [ ] ; and ]]> in CDATA", ["{", "}", "];", "]]>", " =>"]),
     ]
 
