@@ -7,7 +7,7 @@ extension HTMLReport {
     static let css = """
         :root { --ink: #1f2933; --muted: #667085; --line: #d8dee6; --feature: #2b6cb0; --neuron: #dd8a2b; }
         * { box-sizing: border-box; }
-        body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink);
+        body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans CJK SC", sans-serif, "Noto Color Emoji"; color: var(--ink);
                margin: 0 auto; max-width: 1180px; padding: 16px 24px 48px; background: #fbfcfd; }
         h1 { font-size: 22px; margin: 8px 0 4px; } h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
         h3 { font-size: 15px; margin: 18px 0 6px; }
@@ -214,7 +214,7 @@ extension HTMLReport {
 
           // Activation histogram: the positive bins of (0, max]; the zero count is a label (it dwarfs the rest).
           function histogram(u) {
-            var w = 260, hgt = 120, left = 8, base = 96, bins = u.h.slice(1), n = bins.length;
+            var w = 230, hgt = 120, left = 8, base = 96, bins = u.h.slice(1), n = bins.length;
             var s = sv("svg", { width: w, height: hgt, viewBox: "0 0 " + w + " " + hgt, "class": "chart" });
             var top = Math.max.apply(null, bins.concat([1])), slot = (w - 2 * left) / Math.max(1, n);
             bins.forEach(function (count, i) {
@@ -234,7 +234,7 @@ extension HTMLReport {
           }
 
           function rubric(u) {
-            var w = 280, hgt = 120, left = 8, base = 96, n = u.r.length, slot = (w - 2 * left) / n;
+            var w = 250, hgt = 120, left = 8, base = 96, n = u.r.length, slot = (w - 2 * left) / n;
             var s = sv("svg", { width: w, height: hgt, viewBox: "0 0 " + w + " " + hgt, "class": "chart" });
             var l = sv("text", { x: left, y: 12, "class": "label" }); l.textContent = "rubric ratings 0\u20133 per bin"; s.appendChild(l);
             u.r.forEach(function (counts, bin) {

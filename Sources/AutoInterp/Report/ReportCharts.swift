@@ -36,14 +36,14 @@ public enum ReportCharts {
             shares[kind] = histogram.map { defined.isEmpty ? 0 : Double($0) / Double(defined.count) }
         }
         let top = LinearScale.niceMax(shares.values.flatMap { $0 }.max() ?? 0.1, count: 5)
-        let (width, height) = (680.0, 280.0)
-        let (left, right, topMargin, bottom) = (52.0, 16.0, 34.0, 44.0)
+        let (width, height) = (1000.0, 300.0)
+        let (left, right, topMargin, bottom) = (52.0, 16.0, 40.0, 44.0)
         let x = LinearScale(domain: -1...1, range: left...(width - right))
         let y = LinearScale(domain: 0...top, range: topMargin...(height - bottom), flipped: true)
         var svg = SVG(width: width, height: height)
         axes(&svg, x: x, y: y, xTicks: stride(from: -1.0, through: 1.0, by: 0.25).map { $0 }, yPercent: true)
         svg.text("Spearman correlation (subset all)", x: (left + width - right) / 2, y: height - 8, anchor: "middle")
-        svg.text("share of scored units", x: 12, y: topMargin - 14, cssClass: "label")
+        svg.text("share of scored units", x: 12, y: 16, cssClass: "label")
 
         let slot = (x.range.upperBound - x.range.lowerBound) / Double(bins)
         let barWidth = (slot - 2) / Double(Swift.max(1, kinds.count))
@@ -72,7 +72,7 @@ public enum ReportCharts {
                         "stroke": kindColours[kind]!, "data-kind": kind.rawValue, "data-value": ReportText.json(median),
                     ])
             }
-            let legendX = left + 190 + Double(k) * 230
+            let legendX = left + 200 + Double(k) * 340
             svg.rect(x: legendX, y: 8, width: 12, height: 12, fill: kindColours[kind]!, cssClass: "swatch")
             svg.text(
                 "\(kind.rawValue)s: n = \(summary.definedCount), median \(ReportText.fixed(summary.median, 2))"
@@ -87,7 +87,7 @@ public enum ReportCharts {
     /// One horizontal box per kind: quartiles, median and 1.5 IQR whiskers of the defined scores.
     public static func scoreBoxes(_ report: RunReport) -> String {
         let kinds = report.kinds
-        let (width, rowHeight) = (680.0, 34.0)
+        let (width, rowHeight) = (1000.0, 34.0)
         let (left, right, topMargin) = (80.0, 16.0, 8.0)
         let height = topMargin + Double(kinds.count) * rowHeight + 30
         let x = LinearScale(domain: -1...1, range: left...(width - right))
@@ -98,7 +98,7 @@ public enum ReportCharts {
             svg.line(
                 x1: x(tick), y1: topMargin, x2: x(tick), y2: axisY + 4, cssClass: tick == 0 ? "grid zero" : "grid",
                 extra: ["data-tick": ReportText.json(tick)])
-            svg.text(ReportText.fixed(tick, 2), x: x(tick), y: axisY + 17, anchor: "middle", cssClass: "tick-label")
+            svg.text(String(format: "%g", tick), x: x(tick), y: axisY + 17, anchor: "middle", cssClass: "tick-label")
         }
         for (row, kind) in kinds.enumerated() {
             let values = report.scores(kind).compactMap { $0 }.sorted()

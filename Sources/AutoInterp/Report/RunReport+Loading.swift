@@ -104,12 +104,14 @@ extension RunReport {
         let decoder = JSONDecoder()
         let rows = try store.database.query(
             """
-            SELECT unit_id, tokens_json, acts_json FROM (
-                SELECT x.unit_id, x.tokens_json, x.acts_json,
+            WITH ranked AS (
+                SELECT x.id,
                        ROW_NUMBER() OVER (PARTITION BY x.unit_id ORDER BY x.max_activation DESC, x.record_idx) AS rank
                 FROM examples x JOIN units u ON u.id = x.unit_id
                 WHERE u.run_id = ? AND x.role = 'explain' AND x.subset = 'top'
-            ) WHERE rank <= ? ORDER BY unit_id, rank
+            )
+            SELECT x.unit_id, x.tokens_json, x.acts_json FROM ranked r JOIN examples x ON x.id = r.id
+            WHERE r.rank <= ? ORDER BY x.unit_id, r.rank
             """, [runID, options.examplesPerUnit])
         for row in rows {
             guard let tokens = try? decoder.decode([String].self, from: Data((row.string("tokens_json") ?? "[]").utf8))
