@@ -277,6 +277,8 @@ struct ReportTests {
         #expect(decoded == "</script><!--]]>&\u{2028}\"\\\n")
         #expect(ReportText.json(nil as Double?) == "null" && ReportText.json(Double.nan) == "null" && ReportText.json(2.0) == "2")
         #expect(ReportText.markdown("a|b <c>\nd") == "a\\|b \\<c\\> d")
+        #expect(ReportText.markdown("a & b &amp; c") == "a & b \\&amp; c")
+        #expect(ReportText.displayWidth("日本 a🙂") == 8)
         #expect(ReportText.csv("plain") == "plain" && ReportText.csv("a,\"b\"") == "\"a,\"\"b\"\"\"")
         #expect(ReportText.compact(1.5) == "1.5" && ReportText.compact(0.004) == "0" && ReportText.compact(-0.07) == "-0.07")
         #expect(ReportText.compact(3) == "3" && ReportText.compact(12.345) == "12.35" && ReportText.compact(.nan) == "0")

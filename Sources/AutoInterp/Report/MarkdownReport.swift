@@ -188,14 +188,16 @@ public struct MarkdownReport: Sendable {
 
     /// A Markdown table with columns padded to equal width (cells must already be escaped).
     public static func table(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
-        var widths = header.map(\.count)
+        var widths = header.map(ReportText.displayWidth)
         for row in rows {
-            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = Swift.max(widths[i], cell.count) }
+            for (i, cell) in row.enumerated() where i < widths.count {
+                widths[i] = Swift.max(widths[i], ReportText.displayWidth(cell))
+            }
         }
         widths = widths.map { Swift.max(3, $0) }
         func line(_ cells: [String]) -> String {
             let padded = cells.enumerated().map { i, cell in
-                let pad = String(repeating: " ", count: Swift.max(0, widths[i] - cell.count))
+                let pad = String(repeating: " ", count: Swift.max(0, widths[i] - ReportText.displayWidth(cell)))
                 return rightAligned.contains(i) ? pad + cell : cell + pad
             }
             return "| " + padded.joined(separator: " | ") + " |"

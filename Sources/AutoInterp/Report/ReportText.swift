@@ -74,16 +74,34 @@ public enum ReportText {
 
     /// `text` on one line, safe in a Markdown table cell: `|`, `<`, `>`, `` ` ``, `*`, `_`, `[`, `]`
     /// and `\` are backslash-escaped and line breaks become spaces.
+    /// An `&` that starts something like an entity (`&amp;`, `&#60;`) is escaped too, so it shows as typed.
     public static func markdown(_ text: String) -> String {
         var out = ""
-        for character in text {
+        let characters = Array(text)
+        for (i, character) in characters.enumerated() {
             switch character {
             case "\n", "\r", "\r\n": out += " "
             case "|", "<", ">", "`", "*", "_", "[", "]", "\\": out += "\\" + String(character)
+            case "&" where i + 1 < characters.count && (characters[i + 1].isLetter || characters[i + 1] == "#"):
+                out += "\\&"
             default: out.append(character)
             }
         }
         return out
+    }
+
+    /// Terminal columns `text` takes: 2 for East Asian wide characters and emoji, 0 for combining marks, else 1.
+    public static func displayWidth(_ text: String) -> Int {
+        text.reduce(0) { width, character in
+            guard let scalar = character.unicodeScalars.first?.value else { return width }
+            switch scalar {
+            case 0x1100...0x115F, 0x2E80...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60,
+                0xFFE0...0xFFE6, 0x1F300...0x1FAFF, 0x20000...0x3FFFD:
+                return width + 2
+            default:
+                return width + 1
+            }
+        }
     }
 
     /// `text` as a CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
