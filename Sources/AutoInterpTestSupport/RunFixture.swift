@@ -40,7 +40,7 @@ public enum RunFixture {
         public var failureRate = 0.08
         /// A second explanation per unit by this explainer (written first, so the main one is latest).
         public var secondExplainer: String?
-        /// Extra keys merged into the run configuration (e.g. `prices`).
+        /// Extra keys merged into the run configuration, values as JSON text (e.g. `"prices": "{\"prompt\": 0.15, …}"`).
         public var config: [String: String] = [:]
         /// Whether to log LLM calls.
         public var llmCalls = true

@@ -286,6 +286,21 @@ struct ReportTests {
         #expect(RunReport.parseNumbers("[0,1.5,\"NaN\",-2]").map(\.description) == ["0.0", "1.5", "nan", "-2.0"])
     }
 
+    @Test func fastArrayParsersAgreeWithJSONDecoder() throws {
+        let strings = ["<script>", "\"", "\\", "a/b", "\n\t\r\u{8}\u{c}", "\u{1}", "日本", "🙂", "", " café", "]]>", "&amp;", "\u{2028}"]
+        for encoded in [try StoreFormat.json(strings), String(decoding: try JSONEncoder().encode(strings), as: UTF8.self),
+                        #"["\u65e5\ud83d\ude42", "x\/y"]"#, "[ ]", "[\"a\" , \"b\"]"] {
+            let expected = try JSONDecoder().decode([String].self, from: Data(encoded.utf8))
+            #expect(RunReport.parseStrings(encoded) == expected, "\(encoded)")
+        }
+        for bad in ["", "[", "[\"a\"", "[\"a\",]x", "{}", "[1]", "[\"\\u12\"]"] {
+            #expect(RunReport.parseStrings(bad) == nil, "\(bad)")
+        }
+        let numbers: [Float] = [0, 1.5, -2.25, 3, 0.001, 123456.7, 1e-7, 3.4e38, -0.1]
+        #expect(RunReport.parseNumbers(StoreFormat.json(numbers)) == numbers)
+        #expect(RunReport.parseNumbers("[]") == [])
+    }
+
     @Test func examplesAreCutAroundTheirPeak() {
         let tokens = (0..<100).map { "t\($0)" }
         var acts = [Float](repeating: 0, count: 100)
@@ -342,6 +357,20 @@ struct ReportTests {
         baseline.explainer = "nope"
         let error = #expect(throws: AutoInterpError.self) { try RunReport.load(from: store, run: generated.run, options: baseline) }
         #expect(error?.message.contains("explainers there: baseline, llm") == true)
+    }
+
+    @Test func unscoredExplanationsAreNeitherScoredNorUndefined() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (store, generated) = try RunFixture.create(in: dir.url, name: "u", options: Self.fixtureOptions())
+        let first = generated.units[0]
+        _ = try store.addExplanation(unitID: first.unitID, explainer: "llm", model: "m", text: "not scored yet")
+        let report = try RunReport.load(from: store, run: generated.run)
+        let unit = try #require(report.units.first { $0.unitID == first.unitID })
+        #expect(unit.explanation?.text == "not scored yet" && unit.spearman == nil && unit.score == nil)
+        let features = generated.units.filter { $0.unit.kind == .feature }
+        #expect(report.scores(.feature).count == features.count - 1)
+        #expect(report.summary(.feature, threshold: 0).undefinedCount == features.dropFirst().count { $0.spearman == nil })
     }
 
     @Test func locatorNamesTheFileAndTheRuns() throws {

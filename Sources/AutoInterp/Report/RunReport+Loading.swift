@@ -101,7 +101,6 @@ extension RunReport {
     {
         guard options.examplesPerUnit > 0 else { return [:] }
         var result: [Int64: [ReportExample]] = [:]
-        let decoder = JSONDecoder()
         let rows = try store.database.query(
             """
             WITH ranked AS (
@@ -114,8 +113,7 @@ extension RunReport {
             WHERE r.rank <= ? ORDER BY x.unit_id, r.rank
             """, [runID, options.examplesPerUnit])
         for row in rows {
-            guard let tokens = try? decoder.decode([String].self, from: Data((row.string("tokens_json") ?? "[]").utf8))
-            else {
+            guard let tokens = parseStrings(row.string("tokens_json") ?? "[]") else {
                 throw AutoInterpError.database(
                     store.path, "column examples.tokens_json does not hold a JSON array of strings (was it edited by hand?)")
             }
@@ -126,22 +124,157 @@ extension RunReport {
         return result
     }
 
+    // MARK: Fast JSON arrays
+
+    /// A JSON array of strings, parsed byte by byte (tens of thousands of them make a report); nil when malformed.
+    static func parseStrings(_ text: String) -> [String]? {
+        var text = text
+        return text.withUTF8 { bytes -> [String]? in
+            var strings: [String] = []
+            var i = 0
+            let n = bytes.count
+            func skipSpace() { while i < n, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 } }
+            func hex4() -> UInt32? {
+                guard i + 4 <= n else { return nil }
+                var value: UInt32 = 0
+                for k in 0..<4 {
+                    let c = bytes[i + k]
+                    let digit: UInt32
+                    switch c {
+                    case 0x30...0x39: digit = UInt32(c - 0x30)
+                    case 0x41...0x46: digit = UInt32(c - 0x41 + 10)
+                    case 0x61...0x66: digit = UInt32(c - 0x61 + 10)
+                    default: return nil
+                    }
+                    value = value * 16 + digit
+                }
+                i += 4
+                return value
+            }
+            skipSpace()
+            guard i < n, bytes[i] == UInt8(ascii: "[") else { return nil }
+            i += 1
+            skipSpace()
+            if i < n, bytes[i] == UInt8(ascii: "]") { return [] }
+            while i < n {
+                skipSpace()
+                guard i < n, bytes[i] == UInt8(ascii: "\"") else { return nil }
+                i += 1
+                var start = i
+                var scalars: [UInt8] = []
+                var escaped = false
+                while i < n, bytes[i] != UInt8(ascii: "\"") {
+                    guard bytes[i] == UInt8(ascii: "\\") else {
+                        i += 1
+                        continue
+                    }
+                    if !escaped {
+                        escaped = true
+                    }
+                    scalars.append(contentsOf: bytes[start..<i])
+                    i += 1
+                    guard i < n else { return nil }
+                    let c = bytes[i]
+                    i += 1
+                    switch c {
+                    case UInt8(ascii: "n"): scalars.append(0x0A)
+                    case UInt8(ascii: "t"): scalars.append(0x09)
+                    case UInt8(ascii: "r"): scalars.append(0x0D)
+                    case UInt8(ascii: "b"): scalars.append(0x08)
+                    case UInt8(ascii: "f"): scalars.append(0x0C)
+                    case UInt8(ascii: "u"):
+                        guard var code = hex4() else { return nil }
+                        if (0xD800...0xDBFF).contains(code), i + 1 < n, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
+                            i += 2
+                            guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        }
+                        scalars.append(contentsOf: String(Unicode.Scalar(code) ?? "\u{FFFD}").utf8)
+                    default: scalars.append(c)  // \" \\ \/
+                    }
+                    start = i
+                }
+                guard i < n else { return nil }
+                if escaped {
+                    scalars.append(contentsOf: bytes[start..<i])
+                    strings.append(String(decoding: scalars, as: UTF8.self))
+                } else {
+                    strings.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
+                }
+                i += 1
+                skipSpace()
+                guard i < n else { return nil }
+                if bytes[i] == UInt8(ascii: "]") { return strings }
+                guard bytes[i] == UInt8(ascii: ",") else { return nil }
+                i += 1
+            }
+            return nil
+        }
+    }
+
     /// A JSON array of numbers (non-finite ones written as strings) without a JSON decoder.
     static func parseNumbers(_ text: String) -> [Float] {
         var values: [Float] = []
-        for piece in text.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true) {
-            var item = Substring(piece)
-            item = item.drop { $0 == "[" || $0 == " " || $0 == "\"" }
-            while let last = item.last, last == "]" || last == " " || last == "\"" { item = item.dropLast() }
-            if item.isEmpty { continue }
-            if let value = Float(item) {
-                values.append(value)
-            } else {
-                values.append(item == "Infinity" ? .infinity : item == "-Infinity" ? -.infinity : .nan)
+        var text = text
+        text.withUTF8 { bytes in
+            var i = 0
+            let n = bytes.count
+            while i < n {
+                let c = bytes[i]
+                if c == UInt8(ascii: "[") || c == UInt8(ascii: "]") || c == UInt8(ascii: ",") || c == 0x20 {
+                    i += 1
+                    continue
+                }
+                var end = i
+                while end < n, bytes[end] != UInt8(ascii: ","), bytes[end] != UInt8(ascii: "]") { end += 1 }
+                let token = UnsafeBufferPointer(rebasing: bytes[i..<end])
+                if let value = parseFloat(token) {
+                    values.append(value)
+                } else {
+                    let word = String(decoding: token, as: UTF8.self).trimmingCharacters(in: .init(charactersIn: "\" "))
+                    values.append(word == "Infinity" ? .infinity : word == "-Infinity" ? -.infinity : .nan)
+                }
+                i = end
             }
         }
         return values
     }
+
+    /// A plain decimal (`-12.5`, `3`, `0.001`) as a Float; nil for anything else (exponents and long
+    /// forms go through `Float(String)`). Short forms are computed as one correctly rounded Double
+    /// division and then rounded to Float, which can differ from `Float(String)` by one ulp in rare
+    /// ties: invisible in a report that shows two decimals.
+    private static func parseFloat(_ token: UnsafeBufferPointer<UInt8>) -> Float? {
+        var i = 0
+        var negative = false
+        if i < token.count, token[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fraction = 0
+        var seenPoint = false
+        while i < token.count {
+            let c = token[i]
+            if c >= 0x30 && c <= 0x39 {
+                guard digits < 15 else { return Float(String(decoding: token, as: UTF8.self)) }
+                mantissa = mantissa * 10 + UInt64(c - 0x30)
+                digits += 1
+                if seenPoint { fraction += 1 }
+            } else if c == UInt8(ascii: "."), !seenPoint {
+                seenPoint = true
+            } else {
+                return Float(String(decoding: token, as: UTF8.self))
+            }
+            i += 1
+        }
+        guard digits > 0 else { return nil }
+        let value = Float(Double(mantissa) / pow10[fraction])
+        return negative ? -value : value
+    }
+
+    private static let pow10: [Double] = (0...15).map { pow(10, Double($0)) }
 
     /// The call log by model.
     private static func usage(_ db: SQLiteDatabase) throws -> [LLMUsage] {

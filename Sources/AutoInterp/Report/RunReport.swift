@@ -77,7 +77,11 @@ public struct RunReport: Sendable {
 
     /// Scores of the units of `kind` that have a report explanation with a Spearman/all row (nil = undefined).
     public func scores(_ kind: UnitKind) -> [Double?] {
-        units(kind).compactMap { $0.spearman }.map(\.value)
+        var scores: [Double?] = []
+        for unit in units where unit.unit.kind == kind {
+            if let spearman = unit.spearman { scores.append(spearman.value) }
+        }
+        return scores
     }
 
     /// Summary of the scores of `kind` against `threshold`.
