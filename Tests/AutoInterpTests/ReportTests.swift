@@ -283,6 +283,8 @@ struct ReportTests {
         #expect(ReportText.compact(1.5) == "1.5" && ReportText.compact(0.004) == "0" && ReportText.compact(-0.07) == "-0.07")
         #expect(ReportText.compact(3) == "3" && ReportText.compact(12.345) == "12.35" && ReportText.compact(.nan) == "0")
         #expect(ReportText.count(1_234_567) == "1,234,567" && ReportText.count(12) == "12")
+        #expect([950, 1234, 10_000, 99_999, 999_499, 3_400_000].map(ReportText.shortCount) == ["950", "1.2k", "10k", "100k", "999k", "3.4M"])
+        #expect(ReportText.pValue(0) == "< 1e-300" && ReportText.pValue(0.5) == "0.500" && ReportText.pValue(1e-5) == "1.00e-05")
         #expect(RunReport.parseNumbers("[0,1.5,\"NaN\",-2]").map(\.description) == ["0.0", "1.5", "nan", "-2.0"])
     }
 

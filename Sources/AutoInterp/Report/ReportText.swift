@@ -126,6 +126,18 @@ public enum ReportText {
         return String(format: "%.1f%%", share * 100)
     }
 
+    /// A count in at most four characters: `950`, `1.2k`, `10k`, `3.4M`.
+    public static func shortCount(_ value: Int) -> String {
+        func scaled(_ divisor: Double, _ suffix: String) -> String {
+            let x = Double(value) / divisor
+            return (x < 9.95 ? String(format: "%.1f", x).replacingOccurrences(of: ".0", with: "") : String(Int(x.rounded())))
+                + suffix
+        }
+        if abs(value) < 1000 { return String(value) }
+        if abs(value) < 999_500 { return scaled(1000, "k") }
+        return scaled(1_000_000, "M")
+    }
+
     /// A count with thousands separators (`12345` → `12,345`).
     public static func count(_ value: Int) -> String {
         let digits = String(abs(value))
@@ -137,8 +149,9 @@ public enum ReportText {
         return value < 0 ? "-" + out : out
     }
 
-    /// A p-value: `< 1e-300`-style scientific below 0.001, else three decimals.
+    /// A p-value: scientific below 0.001 (`< 1e-300` when it underflows), else three decimals.
     public static func pValue(_ p: Double) -> String {
+        if p < 1e-300 { return "< 1e-300" }
         if p < 0.001 { return String(format: "%.2e", p) }
         return String(format: "%.3f", p)
     }
