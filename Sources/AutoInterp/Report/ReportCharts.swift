@@ -176,10 +176,10 @@ public enum ReportCharts {
             let centre = left + (Double(bin) + 0.5) * slot
             svg.text(RubricTable.label(bin: bin), x: centre, y: height - bottom + 14, anchor: "middle", cssClass: "tick-label")
             svg.text(
-                ReportText.shortCount(table.total(bin: bin)), x: centre, y: topMargin - 4, anchor: "middle",
+                ReportText.shortCount(table.total(bin: bin)), x: centre, y: topMargin - 10, anchor: "middle",
                 cssClass: "count-label", extra: ["data-count": String(table.total(bin: bin))])
         }
-        svg.text("n", x: left - 7, y: topMargin - 4, anchor: "end", cssClass: "count-label")
+        svg.text("n", x: left - 7, y: topMargin - 10, anchor: "end", cssClass: "count-label")
         svg.text("activation bin (none = non-activating; 1–\(bins - 1) = tenths of max)", x: (left + width - right) / 2,
                  y: height - 8, anchor: "middle")
         return svg.render(label: title, cssClass: "chart")
