@@ -31,6 +31,33 @@ struct ReportTests {
         return Rendered(dir: dir, store: store, generated: generated, report: report, html: html, document: document)
     }
 
+    /// One rendered fixture shared by the read-only tests (rendering once keeps the suite light
+    /// for the timing-sensitive suites running beside it). Its folder stays in the temp directory.
+    static let sharedText = Result<RenderedText, any Error> { try renderText() }
+
+    /// The shared fixture with its own freshly parsed document (XMLDocument is not shared between tests).
+    static func shared() throws -> Rendered {
+        let text = try sharedText.get()
+        return Rendered(
+            dir: text.dir, store: text.store, generated: text.generated, report: text.report, html: text.html,
+            document: try XMLDocument(xmlString: text.html, options: []))
+    }
+
+    struct RenderedText: Sendable {
+        var dir: TemporaryDirectory
+        var store: RunStore
+        var generated: RunFixture.Generated
+        var report: RunReport
+        var html: String
+    }
+
+    static func renderText() throws -> RenderedText {
+        let rendered = try render()
+        return RenderedText(
+            dir: rendered.dir, store: rendered.store, generated: rendered.generated, report: rendered.report,
+            html: rendered.html)
+    }
+
     static func fixtureOptions() -> RunFixture.Options {
         var options = RunFixture.Options()
         options.features = 9
@@ -65,8 +92,7 @@ struct ReportTests {
     // MARK: - Completeness
 
     @Test func htmlIsWellFormedAndHoldsEveryUnitAndScore() throws {
-        let rendered = try Self.render()
-        defer { rendered.dir.remove() }
+        let rendered = try Self.shared()
         #expect(rendered.document.rootElement()?.localName == "html")
         #expect(rendered.html.hasPrefix("<!DOCTYPE html>"))
 
@@ -97,8 +123,7 @@ struct ReportTests {
     }
 
     @Test func overviewTableMatchesTheSummaries() throws {
-        let rendered = try Self.render()
-        defer { rendered.dir.remove() }
+        let rendered = try Self.shared()
         let table = try #require(try Self.elements(rendered.document, "table", where: "[@id='summary-table']").first)
         var cells: [String: [String]] = [:]
         for row in try Self.elements(table, "tr") {
@@ -133,8 +158,7 @@ struct ReportTests {
     // MARK: - Charts
 
     @Test func svgBarsAndAxesMatchTheData() throws {
-        let rendered = try Self.render()
-        defer { rendered.dir.remove() }
+        let rendered = try Self.shared()
         let plots = try Self.elements(rendered.document, "g", where: "[@class='plot']")
         #expect(plots.count == 3, "score histogram and two rubric charts")
         var checkedBars = 0
@@ -248,8 +272,7 @@ struct ReportTests {
     // MARK: - Escaping
 
     @Test func specialCharactersAreEscapedEverywhere() throws {
-        let rendered = try Self.render()
-        defer { rendered.dir.remove() }
+        let rendered = try Self.shared()
         // The only script elements are the report's own two.
         #expect(rendered.html.components(separatedBy: "<script").count - 1 == 2)
         #expect(!rendered.html.contains("like <script>") && !rendered.html.contains("and </b>"))
@@ -320,8 +343,7 @@ struct ReportTests {
     // MARK: - Markdown
 
     @Test func markdownHasTheSameNumbers() throws {
-        let rendered = try Self.render()
-        defer { rendered.dir.remove() }
+        let rendered = try Self.shared()
         let markdown = try String(contentsOf: rendered.dir.path("fx/report.md"), encoding: .utf8)
         for kind in UnitKind.allCases {
             let summary = rendered.report.summary(kind, threshold: 0)
