@@ -13,6 +13,9 @@ struct AutoInterpTool: AsyncParsableCommand {
             LLMCommand.self,
             ExampleCommand.self,
             BenchCommand.self,
+            ReportCommand.self,
+            CompareCommand.self,
+            ExportCommand.self,
         ]
     )
 }
