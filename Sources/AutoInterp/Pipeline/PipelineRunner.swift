@@ -13,12 +13,12 @@ public struct PipelineRunner: Sendable {
     public let pipeline: UnitPipeline
     public let unitsInFlight: Int
     /// Totals for the progress line (calls, tokens, cost); nil shows none.
-    public let usage: (@Sendable () -> LLMUsage)?
+    public let usage: (@Sendable () -> AutoInterpLLM.LLMUsage)?
     public let showProgress: Bool
     public let logger: Logger
 
     public init(
-        pipeline: UnitPipeline, unitsInFlight: Int = 8, usage: (@Sendable () -> LLMUsage)? = nil, showProgress: Bool = false,
+        pipeline: UnitPipeline, unitsInFlight: Int = 8, usage: (@Sendable () -> AutoInterpLLM.LLMUsage)? = nil, showProgress: Bool = false,
         logger: Logger = Logger(label: "autointerp.run")
     ) {
         self.pipeline = pipeline
@@ -29,15 +29,15 @@ public struct PipelineRunner: Sendable {
     }
 
     /// The reports of every unit of `run`, and why the run stopped early (nil when it did not).
-    public func run(_ run: RunInfo) async throws -> (reports: [UnitReport], stoppedEarly: String?) {
+    public func run(_ run: RunInfo) async throws -> (reports: [UnitOutcome], stoppedEarly: String?) {
         let units = try pipeline.store.units(runID: run.id)
-        var reports: [UnitReport] = []
+        var reports: [UnitOutcome] = []
         var todo: [StoredUnit] = []
         for unit in units {
             if unit.statistics.maxActivation <= 0 {
                 reports.append(try await pipeline.run(unit))  // dead: recorded, no work
             } else if try pipeline.isComplete(unit) {
-                reports.append(UnitReport(unit: unit.unit, status: .complete))
+                reports.append(UnitOutcome(unit: unit.unit, status: .complete))
             } else {
                 todo.append(unit)
             }
@@ -55,7 +55,7 @@ public struct PipelineRunner: Sendable {
 
         let pipeline = pipeline
         var stoppedEarly: String?
-        try await withThrowingTaskGroup(of: UnitReport.self) { group in
+        try await withThrowingTaskGroup(of: UnitOutcome.self) { group in
             var next = 0
             var done = 0
             func addNext() {
@@ -88,7 +88,7 @@ public struct PipelineRunner: Sendable {
         bar?.finish()
         // Units never started (stopped early) are reported as cancelled.
         let seen = Set(reports.map(\.unit))
-        for unit in todo where !seen.contains(unit.unit) { reports.append(UnitReport(unit: unit.unit, status: .cancelled, reason: "the run stopped early")) }
+        for unit in todo where !seen.contains(unit.unit) { reports.append(UnitOutcome(unit: unit.unit, status: .cancelled, reason: "the run stopped early")) }
         return (reports, stoppedEarly)
     }
 }

@@ -77,7 +77,7 @@ public struct RunPipeline {
 
         let client = try LLMClient(config: request.llm, store: store, logger: logger)
         var stoppedEarly: String?
-        var reports: [UnitReport] = []
+        var reports: [UnitOutcome] = []
         var mode: String?
         do {
             let decision = request.stages.contains(.simulate)

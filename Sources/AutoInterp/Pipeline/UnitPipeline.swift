@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 /// What happened to one unit in one invocation of the pipeline.
-public struct UnitReport: Sendable, Equatable {
+public struct UnitOutcome: Sendable, Equatable {
     public enum Status: String, Sendable, Codable {
         /// Every requested stage is stored for the unit.
         case complete
@@ -98,10 +98,10 @@ public struct UnitPipeline: Sendable {
     /// Runs the requested stages that `unit` still lacks.
     ///
     /// - Throws: `LLMError` with `isFatalForRun`, `CancellationError`, or a store error; every
-    ///   other failure is reported in the ``UnitReport``.
-    public func run(_ unit: StoredUnit) async throws -> UnitReport {
+    ///   other failure is reported in the ``UnitOutcome``.
+    public func run(_ unit: StoredUnit) async throws -> UnitOutcome {
         let ref = unit.unit
-        var report = UnitReport(unit: ref, status: .complete)
+        var report = UnitOutcome(unit: ref, status: .complete)
         if unit.statistics.maxActivation <= 0 {
             report.status = .dead
             report.reason = "never fires on a selectable token (max activation \(unit.statistics.maxActivation) <= 0)"
@@ -113,7 +113,7 @@ public struct UnitPipeline: Sendable {
             var simulatedNow = false
             if explanation == nil {
                 guard stages.contains(.explain) else {
-                    return UnitReport(unit: ref, status: .waiting, reason: "no explanation yet (add explain to --stages)")
+                    return UnitOutcome(unit: ref, status: .waiting, reason: "no explanation yet (add explain to --stages)")
                 }
                 let examples = try store.examples(unitID: unit.id, role: .explain, subset: .top)
                 if samples > 1, stages.contains(.simulate) {
@@ -272,7 +272,7 @@ public struct UnitPipeline: Sendable {
 
     /// Samples `samples` explanations, simulates and scores each, and stores the best one (by
     /// Spearman over `all`; undefined counts as worst) with its simulations and scores.
-    private func explainBestOfSamples(_ unit: StoredUnit, examples: [ExampleRecord], report: inout UnitReport) async throws -> StoredExplanation {
+    private func explainBestOfSamples(_ unit: StoredUnit, examples: [ExampleRecord], report: inout UnitOutcome) async throws -> StoredExplanation {
         let items = try scoredExamples(unit.id)
         var best: (result: ExplanationResult, simulations: [StoredSimulation], scores: [StoredScore], value: Double)?
         var lastFailure: ExplanationFailure?
