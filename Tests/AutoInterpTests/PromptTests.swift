@@ -55,6 +55,10 @@ struct PromptTests {
         }
         try "=== system ===\nMy own words.\n=== user ===\n{{records}}\n".write(to: folder.appendingPathComponent(PromptSet.explainerFile), atomically: true, encoding: .utf8)
         #expect(throws: AutoInterpError.self) { try PromptSet.locate(prompts: folder, rubric: nil) }  // no ../rubrics beside it
+        // An unknown placeholder is refused when the set is loaded, naming the file.
+        try "=== system ===\nx\n=== user ===\n{{records}} {{recrods}}\n".write(to: folder.appendingPathComponent(PromptSet.explainerFile), atomically: true, encoding: .utf8)
+        #expect(throws: AutoInterpError.self) { try PromptSet.locate(prompts: folder, rubric: ScriptedRun.rubricFile) }
+        try "=== system ===\nMy own words.\n=== user ===\n{{records}}\n".write(to: folder.appendingPathComponent(PromptSet.explainerFile), atomically: true, encoding: .utf8)
         let prompts = try PromptSet.locate(prompts: folder, rubric: ScriptedRun.rubricFile)
         #expect(prompts.explainer.system == "My own words.")
         #expect(prompts.explainer.file == folder.appendingPathComponent(PromptSet.explainerFile).standardizedFileURL.path)

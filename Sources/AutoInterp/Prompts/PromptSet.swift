@@ -35,6 +35,20 @@ public struct PromptSet: Sendable, Equatable {
         simulatorLogprobs = try PromptTemplate(
             contentsOf: prompts.appendingPathComponent(Self.simulatorLogprobsFile), required: ["explanation", "records"])
         self.rubric = try PromptTemplate(contentsOf: rubric, required: ["explanation", "excerpt"])
+        // Refuse unknown placeholders now, before any call is made.
+        _ = try explainer.render(Self.blank(Self.explainerPlaceholders))
+        _ = try simulatorJSON.render(Self.blank(Self.simulatorPlaceholders))
+        _ = try simulatorLogprobs.render(Self.blank(Self.simulatorPlaceholders))
+        _ = try self.rubric.render(Self.blank(Self.rubricPlaceholders))
+    }
+
+    /// The placeholders each template may use.
+    public static let explainerPlaceholders = ["few_shot", "records", "sparse"]
+    public static let simulatorPlaceholders = ["few_shot", "explanation", "records", "answer_shape"]
+    public static let rubricPlaceholders = ["explanation", "excerpt"]
+
+    private static func blank(_ names: [String]) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: names.map { ($0, "") })
     }
 
     /// Finds and loads the templates: `prompts` (or the default folder) and `rubric` (or `<prompts>/../rubrics/specificity.txt`).
