@@ -107,15 +107,15 @@ struct PipelineTests {
         let (dataset, _) = try ScriptedRun.writeDataset(in: dir)
         let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(simulator: .badJSON, judge: .garbage).handler))
         defer { endpoint.stop() }
-        var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "1", endpoint: endpoint.baseURL)
         request.simulatorMode = .json
         let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
         let store = try RunStore(url: request.preparation.databaseURL)
         let run = try #require(try store.run(named: "run"))
         let quantile = try store.units(runID: run.id).reduce(0) { $0 + (try store.examples(unitID: $1.id, role: .score, subset: .quantile).count) }
         #expect(summary.stoppedEarly == nil)
-        #expect(summary.failures["simulation"] == 30)
-        #expect(summary.failures["undefined-score"] == 2)
+        #expect(summary.failures["simulation"] == 15)
+        #expect(summary.failures["undefined-score"] == 1)
         #expect(summary.failures["rubric"] == quantile)
         #expect(summary.ratings.isEmpty)
         #expect(!summary.isComplete)
