@@ -426,7 +426,7 @@ struct ReportTests {
 
     @Test func pricesFromTheConfig() throws {
         let flat = TokenPrices.parse(configJSON: #"{"prices": {"prompt": 1, "completion": 2}}"#)
-        var usage = LLMUsage(model: "m")
+        var usage = ModelUsage(model: "m")
         usage.billedPromptTokens = 1_000_000
         usage.billedCompletionTokens = 500_000
         #expect(flat?.cost(of: usage) == 2)

@@ -13,12 +13,12 @@ public struct PipelineRunner: Sendable {
     public let pipeline: UnitPipeline
     public let unitsInFlight: Int
     /// Totals for the progress line (calls, tokens, cost); nil shows none.
-    public let usage: (@Sendable () -> AutoInterpLLM.LLMUsage)?
+    public let usage: (@Sendable () -> LLMUsage)?
     public let showProgress: Bool
     public let logger: Logger
 
     public init(
-        pipeline: UnitPipeline, unitsInFlight: Int = 8, usage: (@Sendable () -> AutoInterpLLM.LLMUsage)? = nil, showProgress: Bool = false,
+        pipeline: UnitPipeline, unitsInFlight: Int = 8, usage: (@Sendable () -> LLMUsage)? = nil, showProgress: Bool = false,
         logger: Logger = Logger(label: "autointerp.run")
     ) {
         self.pipeline = pipeline

@@ -62,7 +62,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
 
     /// Counts the run's stored results.
     public static func collect(
-        store: RunStore, run: RunInfo, reports: [UnitOutcome], usage: AutoInterpLLM.LLMUsage?, stoppedEarly: String?, simulatorMode: String?
+        store: RunStore, run: RunInfo, reports: [UnitOutcome], usage: LLMUsage?, stoppedEarly: String?, simulatorMode: String?
     ) throws -> RunSummary {
         let units = try store.units(runID: run.id)
         var failures: [String: Int] = [:]

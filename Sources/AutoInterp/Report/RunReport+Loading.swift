@@ -277,7 +277,7 @@ extension RunReport {
     private static let pow10: [Double] = (0...15).map { pow(10, Double($0)) }
 
     /// The call log by model.
-    private static func usage(_ db: SQLiteDatabase) throws -> [LLMUsage] {
+    private static func usage(_ db: SQLiteDatabase) throws -> [ModelUsage] {
         try db.query(
             """
             SELECT model, COUNT(*) AS calls, SUM(cached) AS cached,
@@ -289,7 +289,7 @@ extension RunReport {
             FROM llm_calls GROUP BY model ORDER BY model
             """
         ).map { row in
-            var usage = LLMUsage(model: row.string("model") ?? "")
+            var usage = ModelUsage(model: row.string("model") ?? "")
             usage.calls = row.int("calls") ?? 0
             usage.cached = row.int("cached") ?? 0
             usage.failed = row.int("failed") ?? 0

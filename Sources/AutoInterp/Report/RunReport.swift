@@ -41,7 +41,7 @@ public struct RunReport: Sendable {
     /// Every unit of the run, by kind then index.
     public var units: [UnitReport]
     /// The database's LLM call log by model (shared by all runs in the database).
-    public var usage: [LLMUsage]
+    public var usage: [ModelUsage]
     /// Prices from the run configuration, if it has any.
     public var prices: TokenPrices?
     /// Failed simulations grouped by kind and error.
@@ -51,7 +51,7 @@ public struct RunReport: Sendable {
 
     public init(
         run: RunInfo, databasePath: String, options: ReportOptions, explainer: String?, explainerCounts: [String: Int],
-        otherRuns: [String], units: [UnitReport], usage: [LLMUsage], prices: TokenPrices?, failures: [FailureGroup],
+        otherRuns: [String], units: [UnitReport], usage: [ModelUsage], prices: TokenPrices?, failures: [FailureGroup],
         undefinedScores: [FailureGroup]
     ) {
         self.run = run
@@ -105,8 +105,8 @@ public struct RunReport: Sendable {
     }
 
     /// Totals over ``usage``.
-    public var totalUsage: LLMUsage {
-        usage.reduce(into: LLMUsage(model: "all")) { $0.add($1) }
+    public var totalUsage: ModelUsage {
+        usage.reduce(into: ModelUsage(model: "all")) { $0.add($1) }
     }
 
     /// Money spent (non-cached calls) at ``prices``; nil without prices or when a model has no price.
@@ -223,7 +223,7 @@ public struct ReportExample: Sendable, Equatable {
 // MARK: - Cost and failures
 
 /// LLM calls and tokens of one model.
-public struct LLMUsage: Sendable, Equatable {
+public struct ModelUsage: Sendable, Equatable {
     public var model: String
     public var calls = 0
     /// Calls answered from the cache (no request, no cost).
@@ -239,7 +239,7 @@ public struct LLMUsage: Sendable, Equatable {
 
     public init(model: String) { self.model = model }
 
-    mutating func add(_ other: LLMUsage) {
+    mutating func add(_ other: ModelUsage) {
         calls += other.calls
         cached += other.cached
         failed += other.failed
@@ -280,7 +280,7 @@ public struct TokenPrices: Sendable, Equatable {
     }
 
     /// The cost of the billed tokens of `usage`; nil when its model has no price.
-    public func cost(of usage: LLMUsage) -> Double? {
+    public func cost(of usage: ModelUsage) -> Double? {
         guard let price = byModel[usage.model] ?? fallback else { return nil }
         return (Double(usage.billedPromptTokens) * price.promptPerMillion
             + Double(usage.billedCompletionTokens) * price.completionPerMillion) / 1_000_000
