@@ -72,6 +72,9 @@ struct RunCommand: AsyncParsableCommand {
             }
             bar?.finish()
             print(summary.text)
+            let (store, run) = try RunLocator.open(results: URL(fileURLWithPath: inputs.results), name: inputs.name)
+            let report = try ReportWriter.write(store: store, run: run)
+            print("report: \(report.html.path) and \(report.markdown.lastPathComponent)")
             if let reason = summary.stoppedEarly {
                 note("autointerp: error: the run stopped early: \(reason)")
                 throw ExitCode.failure
