@@ -1,0 +1,247 @@
+import Foundation
+
+/// A minimal strict JSON reader for safetensors headers.
+///
+/// Foundation's parser silently keeps one of two duplicate keys and turns integers into doubles;
+/// the header rules need both seen, so this reader keeps object members in order, with duplicates,
+/// and numbers as their source text.
+indirect enum HeaderJSON {
+    /// One `"key": value` pair of an object.
+    struct Member {
+        var key: String
+        var value: HeaderJSON
+    }
+
+    case object([Member])
+    case array([HeaderJSON])
+    case string(String)
+    case number(String)
+    case bool(Bool)
+    case null
+
+    /// Parses `bytes` as one JSON value surrounded by optional whitespace; nil if it is not valid JSON.
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> HeaderJSON? {
+        var parser = Parser(bytes: bytes)
+        guard let value = parser.value() else { return nil }
+        parser.skipWhitespace()
+        return parser.index == bytes.count ? value : nil
+    }
+
+    /// The value as a non-negative integer, nil for anything else (fractions, exponents, negatives).
+    var nonNegativeInteger: Int? {
+        guard case .number(let text) = self, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            return nil
+        }
+        return Int(text)
+    }
+
+    private struct Parser {
+        let bytes: UnsafeRawBufferPointer
+        var index = 0
+        var depth = 0
+
+        init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+        mutating func skipWhitespace() {
+            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        }
+
+        mutating func value() -> HeaderJSON? {
+            skipWhitespace()
+            guard index < bytes.count else { return nil }
+            switch bytes[index] {
+            case UInt8(ascii: "{"): return object()
+            case UInt8(ascii: "["): return array()
+            case UInt8(ascii: "\""): return string().map(HeaderJSON.string)
+            case UInt8(ascii: "t"): return literal("true", .bool(true))
+            case UInt8(ascii: "f"): return literal("false", .bool(false))
+            case UInt8(ascii: "n"): return literal("null", .null)
+            default: return number()
+            }
+        }
+
+        mutating func literal(_ word: String, _ result: HeaderJSON) -> HeaderJSON? {
+            for byte in word.utf8 {
+                guard index < bytes.count, bytes[index] == byte else { return nil }
+                index += 1
+            }
+            return result
+        }
+
+        mutating func object() -> HeaderJSON? {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth < 64 else { return nil }
+            index += 1
+            var members: [Member] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
+                index += 1
+                guard let member = value() else { return nil }
+                members.append(Member(key: key, value: member))
+                skipWhitespace()
+                guard index < bytes.count else { return nil }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return .object(members)
+                } else {
+                    return nil
+                }
+            }
+        }
+
+        mutating func array() -> HeaderJSON? {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth < 64 else { return nil }
+            index += 1
+            var items: [HeaderJSON] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
+            while true {
+                guard let item = value() else { return nil }
+                items.append(item)
+                skipWhitespace()
+                guard index < bytes.count else { return nil }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return .array(items)
+                } else {
+                    return nil
+                }
+            }
+        }
+
+        mutating func number() -> HeaderJSON? {
+            let start = index
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            let digitsStart = index
+            while index < bytes.count, (48...57).contains(bytes[index]) { index += 1 }
+            guard index > digitsStart else { return nil }
+            if bytes[digitsStart] == 48, index - digitsStart > 1 { return nil }  // no leading zeros
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                let fraction = index
+                while index < bytes.count, (48...57).contains(bytes[index]) { index += 1 }
+                guard index > fraction else { return nil }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
+                let exponent = index
+                while index < bytes.count, (48...57).contains(bytes[index]) { index += 1 }
+                guard index > exponent else { return nil }
+            }
+            return .number(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
+        }
+
+        mutating func string() -> String? {
+            index += 1  // opening quote
+            var runStart = index
+            var out = ""
+            func flush(_ end: Int) -> Bool {
+                guard let run = String(validating: UnsafeRawBufferPointer(rebasing: bytes[runStart..<end]), as: UTF8.self)
+                else { return false }
+                out += run
+                return true
+            }
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    guard flush(index) else { return nil }
+                    index += 1
+                    return out
+                }
+                if byte < 0x20 { return nil }
+                if byte == UInt8(ascii: "\\") {
+                    guard flush(index) else { return nil }
+                    index += 1
+                    guard index < bytes.count else { return nil }
+                    let escape = bytes[index]
+                    index += 1
+                    switch escape {
+                    case UInt8(ascii: "\""): out += "\""
+                    case UInt8(ascii: "\\"): out += "\\"
+                    case UInt8(ascii: "/"): out += "/"
+                    case UInt8(ascii: "b"): out += "\u{08}"
+                    case UInt8(ascii: "f"): out += "\u{0C}"
+                    case UInt8(ascii: "n"): out += "\n"
+                    case UInt8(ascii: "r"): out += "\r"
+                    case UInt8(ascii: "t"): out += "\t"
+                    case UInt8(ascii: "u"):
+                        guard var code = hex4() else { return nil }
+                        if (0xD800..<0xDC00).contains(code) {
+                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                                bytes[index + 1] == UInt8(ascii: "u")
+                            else { return nil }
+                            index += 2
+                            guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        }
+                        guard let scalar = Unicode.Scalar(code) else { return nil }
+                        out.unicodeScalars.append(scalar)
+                    default: return nil
+                    }
+                    runStart = index
+                    continue
+                }
+                index += 1
+            }
+            return nil
+        }
+
+        mutating func hex4() -> UInt32? {
+            guard index + 4 <= bytes.count else { return nil }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[index]
+                let digit: UInt32
+                switch byte {
+                case 48...57: digit = UInt32(byte - 48)
+                case 65...70: digit = UInt32(byte - 55)
+                case 97...102: digit = UInt32(byte - 87)
+                default: return nil
+                }
+                value = value << 4 | digit
+                index += 1
+            }
+            return value
+        }
+    }
+}
+
+/// Writes a JSON string literal (with quotes) for `text`.
+func jsonStringLiteral(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+            out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                + String(scalar.value, radix: 16)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
