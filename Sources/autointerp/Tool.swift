@@ -7,6 +7,6 @@ struct AutoInterpTool: AsyncParsableCommand {
         commandName: "autointerp",
         abstract: "Explain and score the units of a language model: SAE features against neurons.",
         version: "0.1.0",
-        subcommands: []
+        subcommands: [HarvestCommand.self]
     )
 }
