@@ -80,6 +80,18 @@ struct TokenizerTests {
         #expect(t.tokenize("  \n ") == [])
     }
 
+    /// Hugging Face `tokenizers` classifies characters with Unicode 8.0 tables; later additions are "unassigned".
+    @Test func characterClassesFollowTheReferenceUnicodeTables() throws {
+        let t = try Self.tokenizer()
+        #expect(t.tokenize("cat\u{378}") == ["[UNK]"])  // unassigned: kept, not dropped as a control
+        #expect(t.tokenize("cat" + String(Unicode.Scalar(0xFDD0)!)) == ["[UNK]"])  // noncharacter: kept
+        #expect(t.tokenize("cat\u{E000}") == ["cat"])  // private use: dropped
+        #expect(t.tokenize("cat\u{61D}cat") == ["[UNK]"])  // Po since Unicode 14: not punctuation here
+        #expect(t.tokenize("cat\u{890}") == ["[UNK]"])  // Cf since Unicode 14: not a control here
+        #expect(t.tokenize("cat\u{2E2E}cat") == ["cat", "[UNK]", "cat"])  // Po in Unicode 8: punctuation
+        #expect(t.tokenize("cat\u{166D}cat") == ["cat", "[UNK]", "cat"])  // Po in Unicode 8, So today
+    }
+
     @Test func literalSpecialTokensStayWhole() throws {
         let t = try Self.tokenizer()
         #expect(t.tokenize("cat [MASK] a[SEP]") == ["cat", "[MASK]", "a", "[SEP]"])

@@ -178,7 +178,7 @@ public final class Harvester {
             metadata: metadata)
         try writer.append(tokens)
         try writer.append(mask)
-        logger.info("harvest: \(n) contexts x \(ctx) tokens, layer \(layer), width \(width) -> \(output.path)")
+        logger.debug("harvest: \(n) contexts x \(ctx) tokens, layer \(layer), width \(width) -> \(output.path)")
 
         var done = 0
         var tokensDone = 0
@@ -213,7 +213,7 @@ public final class Harvester {
         }
         try writer.finish()
         let elapsed = Date().timeIntervalSince(start)
-        logger.info("harvest: wrote \(output.path) (\(realTokens) tokens in \(String(format: "%.1f", elapsed)) s)")
+        logger.debug("harvest: wrote \(output.path) (\(realTokens) tokens in \(String(format: "%.1f", elapsed)) s)")
         return HarvestSummary(
             output: output, vocabulary: vocabURL, contexts: n, contextLength: ctx, tokens: realTokens,
             truncatedContexts: truncated, width: width, elapsedSeconds: elapsed, metadata: metadata)

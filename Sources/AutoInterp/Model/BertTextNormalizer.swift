@@ -8,6 +8,10 @@ import Foundation
 /// accents (NFD, then drop non-spacing marks), lower-case (per scalar, full mappings).
 /// Pre-tokenisation splits on whitespace (dropped) and on punctuation (kept as its own word).
 /// All work is on Unicode scalars, never on grapheme clusters, as the reference does.
+///
+/// Character classes (control, punctuation, non-spacing mark) follow the reference's Unicode
+/// 8.0 tables (the `unicode_categories` crate): a scalar assigned later counts as unassigned,
+/// and the few scalars whose category changed since are given their 8.0 category.
 public struct BertTextNormalizer: Sendable, Equatable {
     /// Drop control characters and map whitespace to a space.
     public var cleanText: Bool
@@ -78,7 +82,7 @@ public struct BertTextNormalizer: Sendable, Equatable {
         var view = String.UnicodeScalarView()
         view.append(contentsOf: scalars)
         let decomposed = String(view).decomposedStringWithCanonicalMapping
-        return decomposed.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark }
+        return decomposed.unicodeScalars.filter { $0.isASCII || referenceCategory($0) != .nonspacingMark }
     }
 
     // MARK: - Pre-tokenisation
@@ -113,14 +117,15 @@ public struct BertTextNormalizer: Sendable, Equatable {
         }
     }
 
-    /// Categories Cc, Cf, Cn, Co, Cs, except tab, newline and carriage return (counted as whitespace).
+    /// Categories Cc, Cf, Co, Cs, except tab, newline and carriage return (counted as whitespace).
+    /// Unassigned scalars (Cn) are kept, as the reference keeps them.
     static func isControl(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 0x09, 0x0A, 0x0D: return false
         case 0x20..<0x7F: return false
         default:
-            switch s.properties.generalCategory {
-            case .control, .format, .unassigned, .privateUse, .surrogate: return true
+            switch referenceCategory(s) {
+            case .control, .format, .privateUse, .surrogate: return true
             default: return false
             }
         }
@@ -133,7 +138,7 @@ public struct BertTextNormalizer: Sendable, Equatable {
             return true
         }
         if v < 0x80 { return false }
-        switch s.properties.generalCategory {
+        switch referenceCategory(s) {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation:
             return true
@@ -141,6 +146,24 @@ public struct BertTextNormalizer: Sendable, Equatable {
             return false
         }
     }
+
+    /// The general category as Unicode 8.0 gave it: what the reference's tables say.
+    static func referenceCategory(_ s: Unicode.Scalar) -> Unicode.GeneralCategory {
+        if let changed = categoryChangesSince8[s.value] { return changed }
+        guard let age = s.properties.age, age.major <= 8 else { return .unassigned }
+        return s.properties.generalCategory
+    }
+
+    /// Scalars assigned by Unicode 8.0 whose category changed later.
+    private static let categoryChangesSince8: [UInt32: Unicode.GeneralCategory] = [
+        0x166D: .otherPunctuation,  // CANADIAN SYLLABICS CHI SIGN, So since 12.0
+        0x1734: .nonspacingMark,  // HANUNOO SIGN PAMUDPOD, Mc since 14.0
+        0x1885: .otherLetter,  // MONGOLIAN LETTER ALI GALI BALUDA, Mn since 9.0
+        0x1886: .otherLetter,  // MONGOLIAN LETTER ALI GALI THREE BALUDA, Mn since 9.0
+        0xA9BD: .spacingMark,  // JAVANESE CONSONANT SIGN KERET, Mn since 12.0
+        0x111C9: .otherPunctuation,  // SHARADA SANDHI MARK, Mn since 11.0
+        0x1171E: .nonspacingMark,  // AHOM CONSONANT SIGN MEDIAL RA, Mc since 11.0
+    ]
 
     /// The CJK Unified Ideographs blocks BERT treats as one word per character.
     static func isChineseChar(_ s: Unicode.Scalar) -> Bool {
