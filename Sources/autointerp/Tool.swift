@@ -7,6 +7,13 @@ struct AutoInterpTool: AsyncParsableCommand {
         commandName: "autointerp",
         abstract: "Explain and score the units of a language model: SAE features against neurons.",
         version: "0.1.0",
-        subcommands: [HarvestCommand.self]
+        subcommands: [
+            HarvestCommand.self,
+            SelectCommand.self,
+            EncodeCommand.self,
+            LLMCommand.self,
+            ExampleCommand.self,
+            BenchCommand.self,
+        ]
     )
 }

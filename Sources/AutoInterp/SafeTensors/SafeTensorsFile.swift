@@ -264,3 +264,18 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return SafeTensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: begin..<end)
     }
 }
+
+extension SafeTensorsFile {
+    /// Advises the OS that the pages holding `elements` of `info` are no longer needed.
+    ///
+    /// The mapping stays valid; touching the pages again reads them back from disk.
+    public func releasePages(_ info: SafeTensorInfo, elements: Range<Int>) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let bytes = rawBytes(info)
+        let base = Int(bitPattern: bytes.baseAddress!)
+        let start = (base + elements.lowerBound * info.dtype.byteSize + page - 1) / page * page
+        let end = (base + elements.upperBound * info.dtype.byteSize) / page * page
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
+    }
+}

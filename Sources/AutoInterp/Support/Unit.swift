@@ -44,7 +44,8 @@ public struct ExampleRecord: Sendable, Equatable, Codable {
     public var subset: ExampleSubset
     /// Row index of the context in the dataset (`[n_contexts, context_len]`).
     public var context: Int
-    /// For `quantile` examples: the equal-width bin of (0, max] the record was drawn from (0-based).
+    /// For `quantile` examples: 0 for a non-activating context, else the equal-width bin 1...n of (0, max]
+    /// holding the context's max activation.
     public var bin: Int?
     public var tokenIDs: [Int32]
     public var tokens: [String]

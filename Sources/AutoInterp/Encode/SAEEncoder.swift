@@ -1,0 +1,239 @@
+import COpenBLAS
+import Foundation
+
+/// Encodes dense layer activations into SAE feature activations on the CPU.
+///
+/// One `cblas_sgemm` per token batch computes the pre-activations; a single pass over its output
+/// then adds the bias, applies the activation function and (for sparse output) extracts the
+/// non-zeros, split across cores. Buffers are allocated once and reused for every batch.
+/// Not thread-safe: use one encoder per thread.
+public final class SAEEncoder {
+    public let sae: SparseAutoencoder
+    /// Largest number of tokens one `encode` call takes.
+    public let batchSize: Int
+    /// Feature indices this encoder produces, in output column order (all features by default).
+    public let features: [Int]
+
+    private let weights: [Float]  // [d_in, outputs]
+    private let bias: [Float]
+    private let threshold: [Float]?
+    private let decoderNorms: [Float]?
+    private let gateBias: [Float]?
+    private let magnitudeScale: [Float]?
+    private let magnitudeBias: [Float]?
+    private var input: [Float]
+    private var preActivations: [Float]
+    private var blocks: [SparseRows]
+    private let threads: Int
+
+    /// Number of output columns (`features.count`).
+    public var outputWidth: Int { features.count }
+
+    /// Prepares an encoder.
+    ///
+    /// - Parameters:
+    ///   - sae: the autoencoder.
+    ///   - batchSize: maximum tokens per call (4096 keeps sgemm efficient and memory modest).
+    ///   - features: only compute these features (not for `topk`, whose choice depends on all of them).
+    public init(sae: SparseAutoencoder, batchSize: Int = 4096, features: [Int]? = nil, threads: Int? = nil) throws {
+        self.sae = sae
+        self.batchSize = batchSize
+        let dSAE = sae.dSAE
+        if let features {
+            guard sae.config.architecture != .topk else {
+                throw AutoInterpError.unsupported("a topk SAE cannot encode a subset of features; encode all and pick columns")
+            }
+            if let bad = features.first(where: { $0 < 0 || $0 >= dSAE }) {
+                throw AutoInterpError.invalidInput("feature \(bad) is out of range: the SAE has \(dSAE) features (0-\(dSAE - 1))")
+            }
+        }
+        let chosen = features ?? Array(0..<dSAE)
+        self.features = chosen
+        if features == nil {
+            weights = sae.encoderWeights
+        } else {
+            var w = [Float](repeating: 0, count: sae.dIn * chosen.count)
+            for r in 0..<sae.dIn {
+                for (c, f) in chosen.enumerated() { w[r * chosen.count + c] = sae.encoderWeights[r * dSAE + f] }
+            }
+            weights = w
+        }
+        bias = chosen.map { sae.encoderBias[$0] }
+        threshold = sae.threshold.map { t in chosen.map { t[$0] } }
+        decoderNorms = sae.config.rescaleActsByDecoderNorm ? sae.decoderNorms() : nil
+        gateBias = sae.gateBias.map { g in chosen.map { g[$0] } }
+        magnitudeScale = sae.magnitudeLogScale.map { r in chosen.map { Float(exp(Double(r[$0]))) } }
+        magnitudeBias = sae.magnitudeBias.map { b in chosen.map { b[$0] } }
+        input = [Float](repeating: 0, count: batchSize * sae.dIn)
+        preActivations = [Float](repeating: 0, count: batchSize * chosen.count)
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        blocks = Array(repeating: SparseRows(), count: self.threads)
+    }
+
+    // MARK: - Encoding
+
+    /// Encodes `tokens` rows of `x` (`[tokens, d_in]`, row-major) into dense activations `[tokens, outputWidth]`.
+    public func encodeDense(_ x: UnsafePointer<Float>, tokens: Int, into output: UnsafeMutablePointer<Float>) {
+        let width = outputWidth
+        computePreActivations(x, tokens: tokens)
+        preActivations.withUnsafeBufferPointer { z in
+            let z = z.baseAddress!
+            parallelRows(tokens) { rows, _ in
+                for row in rows {
+                    self.activate(row: z + row * width) { j, v in output[row * width + j] = v } zero: { j in
+                        output[row * width + j] = 0
+                    }
+                }
+            }
+        }
+    }
+
+    /// Encodes `tokens` rows of `x` and appends the non-zero activations, row by row, to `sparse`.
+    ///
+    /// Column indices are positions in `features` (feature indices when encoding all features).
+    public func encodeSparse(_ x: UnsafePointer<Float>, tokens: Int, appendingTo sparse: inout SparseRows) {
+        let width = outputWidth
+        computePreActivations(x, tokens: tokens)
+        for i in blocks.indices { blocks[i].removeAll() }
+        blocks.withUnsafeMutableBufferPointer { blocks in
+            preActivations.withUnsafeBufferPointer { z in
+                let z = z.baseAddress!
+                parallelRows(tokens) { rows, part in
+                    var block = SparseRows()
+                    swap(&block, &blocks[part])
+                    for row in rows {
+                        self.activate(row: z + row * width) { j, v in
+                            block.indices.append(Int32(j))
+                            block.values.append(v)
+                        } zero: { _ in }
+                        block.indptr.append(Int64(block.indices.count))
+                    }
+                    swap(&block, &blocks[part])
+                }
+            }
+        }
+        for block in blocks { sparse.append(contentsOf: block) }
+    }
+
+    // MARK: - Steps
+
+    /// Preprocesses the batch (normalisation, `- b_dec`) into `input`, then `z = s · W_enc` by sgemm.
+    private func computePreActivations(_ x: UnsafePointer<Float>, tokens: Int) {
+        precondition(tokens <= batchSize, "batch of \(tokens) tokens exceeds the encoder's batch size \(batchSize)")
+        let dIn = sae.dIn
+        let config = sae.config
+        let decoderBias = sae.decoderBias
+        input.withUnsafeMutableBufferPointer { s in
+            let s = s.baseAddress!
+            parallelRows(tokens) { rows, _ in
+                for row in rows {
+                    let src = x + row * dIn
+                    let dst = s + row * dIn
+                    switch config.normalizeActivations {
+                    case .none:
+                        for j in 0..<dIn { dst[j] = src[j] }
+                    case .constantNormRescale:
+                        var sum: Double = 0
+                        for j in 0..<dIn { sum += Double(src[j]) * Double(src[j]) }
+                        let scale = sum > 0 ? Float((Double(dIn) / sum).squareRoot()) : 1
+                        for j in 0..<dIn { dst[j] = src[j] * scale }
+                    case .layerNorm:
+                        var mean: Double = 0
+                        for j in 0..<dIn { mean += Double(src[j]) }
+                        mean /= Double(dIn)
+                        var variance: Double = 0
+                        for j in 0..<dIn { variance += (Double(src[j]) - mean) * (Double(src[j]) - mean) }
+                        let std = (variance / Double(max(dIn - 1, 1))).squareRoot()  // torch.std is unbiased
+                        let inv = 1 / (std + 1e-5)
+                        for j in 0..<dIn { dst[j] = Float((Double(src[j]) - mean) * inv) }
+                    }
+                    if config.applyBDecToInput {
+                        for j in 0..<dIn { dst[j] -= decoderBias[j] }
+                    }
+                }
+            }
+            let n = outputWidth
+            weights.withUnsafeBufferPointer { w in
+                preActivations.withUnsafeMutableBufferPointer { z in
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(tokens), Int32(n), Int32(dIn),
+                        1, s, Int32(dIn), w.baseAddress, Int32(n), 0, z.baseAddress, Int32(n))
+                }
+            }
+        }
+    }
+
+    /// Applies bias and activation to one row of pre-activations, reporting non-zeros and zeros.
+    @inline(__always)
+    private func activate(row z: UnsafePointer<Float>, nonZero: (Int, Float) -> Void, zero: (Int) -> Void) {
+        let n = outputWidth
+        switch sae.config.architecture {
+        case .standard:
+            bias.withUnsafeBufferPointer { b in
+                for j in 0..<n {
+                    let v = z[j] + b[j]
+                    if v > 0 { nonZero(j, v) } else { zero(j) }
+                }
+            }
+        case .jumprelu:
+            let t = threshold!
+            bias.withUnsafeBufferPointer { b in
+                t.withUnsafeBufferPointer { t in
+                    for j in 0..<n {
+                        let v = z[j] + b[j]
+                        if v > t[j] && v > 0 { nonZero(j, v) } else { zero(j) }
+                    }
+                }
+            }
+        case .gated:
+            let (gate, scale, magBias) = (gateBias!, magnitudeScale!, magnitudeBias!)
+            for j in 0..<n {
+                let magnitude = z[j] * scale[j] + magBias[j]
+                if z[j] + gate[j] > 0 && magnitude > 0 { nonZero(j, magnitude) } else { zero(j) }
+            }
+        case .topk:
+            activateTopK(row: z, nonZero: nonZero, zero: zero)
+        }
+    }
+
+    /// Keeps the k largest (optionally decoder-norm-scaled) pre-activations, ReLU'd.
+    @inline(__always)
+    private func activateTopK(row z: UnsafePointer<Float>, nonZero: (Int, Float) -> Void, zero: (Int) -> Void) {
+        let n = outputWidth
+        let k = min(sae.config.k ?? n, n)
+        // A min-heap of the k best (value, index) seen so far.
+        var heapValues = [Float](repeating: -.infinity, count: k)
+        var heapIndices = [Int](repeating: -1, count: k)
+        func value(_ j: Int) -> Float {
+            let v = z[j] + bias[j]
+            return decoderNorms.map { v * $0[j] } ?? v
+        }
+        for j in 0..<n {
+            let v = value(j)
+            guard v > heapValues[0] else { continue }
+            heapValues[0] = v
+            heapIndices[0] = j
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var smallest = i
+                if l < k && heapValues[l] < heapValues[smallest] { smallest = l }
+                if r < k && heapValues[r] < heapValues[smallest] { smallest = r }
+                if smallest == i { break }
+                heapValues.swapAt(i, smallest)
+                heapIndices.swapAt(i, smallest)
+                i = smallest
+            }
+        }
+        var kept = [Float](repeating: 0, count: n)
+        for (v, j) in zip(heapValues, heapIndices) where j >= 0 && v > 0 { kept[j] = v }
+        for j in 0..<n {
+            if kept[j] > 0 { nonZero(j, kept[j]) } else { zero(j) }
+        }
+    }
+
+    /// Runs `body` over `rows` split into `threads` contiguous parts, in parallel.
+    private func parallelRows(_ rows: Int, _ body: (Range<Int>, Int) -> Void) {
+        Parallel.chunks(rows, parts: threads, body)
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// One entry of an endpoint's `top_logprobs` at a position: a token string and its log probability.
+public struct TokenLogprob: Sendable, Equatable, Codable {
+    public var token: String
+    public var logprob: Double
+
+    public init(token: String, logprob: Double) {
+        self.token = token
+        self.logprob = logprob
+    }
+}
+
+/// The simulator's prediction at one value position from the top logprobs of the digit tokens.
+///
+/// Only the exact strings `"0"`, `"1"`, …, `"10"` count as digits; `" 1"`, `"01"`, `"1."`, `"\n"`
+/// and everything else is ignored. The probabilities of the digit tokens present are renormalised
+/// to sum to 1 and the expected digit is returned. With no usable digit token there is no
+/// prediction (nil), which callers record as such, never as 0.
+///
+/// Edge cases, all total: a digit token listed more than once has its probabilities added; an entry
+/// whose logprob is NaN or `+inf` is ignored; `-inf` is probability 0, so if every digit entry is
+/// `-inf` (or ignored) there is no prediction.
+public enum LogprobExpectation {
+    /// The digit tokens, index = value.
+    public static let digitTokens: [String] = (0...10).map { String($0) }
+
+    private static let digitValues: [String: Int] = Dictionary(
+        uniqueKeysWithValues: digitTokens.enumerated().map { ($1, $0) })
+
+    /// The value of `token` when it is exactly one of `"0"` … `"10"`, else nil.
+    public static func digitValue(_ token: String) -> Int? {
+        // Compare scalars too: `String ==` uses canonical equivalence, we want the exact bytes.
+        guard let value = digitValues[token], token.utf8.elementsEqual(digitTokens[value].utf8) else {
+            return nil
+        }
+        return value
+    }
+
+    /// The expected digit over `topLogprobs`, renormalised over exact digit tokens; nil when none is present.
+    public static func expectedValue(_ topLogprobs: [TokenLogprob]) -> Double? {
+        var values: [Double] = []
+        var logprobs: [Double] = []
+        for entry in topLogprobs {
+            guard let value = digitValue(entry.token) else { continue }
+            // NaN and +inf carry no usable probability; -inf is probability 0.
+            guard !entry.logprob.isNaN, entry.logprob < .infinity, entry.logprob > -.infinity else { continue }
+            values.append(Double(value))
+            logprobs.append(entry.logprob)
+        }
+        guard let top = logprobs.max() else { return nil }
+        // Log-sum-exp: weights relative to the largest logprob, so the largest weight is exactly 1.
+        var weightSum = 0.0
+        var weightedSum = 0.0
+        for (value, logprob) in zip(values, logprobs) {
+            let weight = exp(logprob - top)
+            weightSum += weight
+            weightedSum += weight * value
+        }
+        return weightedSum / weightSum
+    }
+
+    /// The expected digit over `(token, logprob)` pairs; same rules as the `TokenLogprob` overload.
+    public static func expectedValue(_ topLogprobs: [(token: String, logprob: Double)]) -> Double? {
+        expectedValue(topLogprobs.map { TokenLogprob(token: $0.token, logprob: $0.logprob) })
+    }
+}

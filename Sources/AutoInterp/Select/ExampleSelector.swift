@@ -1,0 +1,254 @@
+import Foundation
+
+/// The statistics and examples picked for one unit.
+public struct UnitSelection: Sendable {
+    public var statistics: UnitStatistics
+    /// Explanation and scoring examples; their contexts are disjoint.
+    public var examples: [ExampleRecord]
+
+    public var unit: UnitRef { statistics.unit }
+}
+
+/// Picks example contexts for many units in two streaming passes over the dataset.
+///
+/// Pass 1 finds each unit's max activation, density and top contexts; pass 2, knowing the max,
+/// fills the histogram and draws activation-binned, non-activating and random contexts by
+/// reservoir sampling. Memory is O(units × examples × context length); the dataset is only read
+/// in batches. Each unit has its own seeded random stream, so results do not depend on threading.
+public struct ExampleSelector {
+    public var config: SelectionConfig
+
+    public init(config: SelectionConfig = SelectionConfig()) {
+        self.config = config
+    }
+
+    /// Runs both passes over `source` and returns one selection per unit, in `source.units` order.
+    ///
+    /// - Parameter progress: called with (batches done, total batches) after each batch of each pass.
+    public func select(from source: UnitActivationSource, progress: ((Int, Int) -> Void)? = nil) throws -> [UnitSelection] {
+        let dataset = source.dataset
+        let length = dataset.contextLength
+        let batches = source.batches
+        let total = batches.count * 2
+        var states = source.units.map { UnitState(unit: $0, config: config, contextLength: length) }
+        var buffer = [Float](repeating: 0, count: source.units.count * source.contextsPerBatch * length)
+        let selectable = (0..<dataset.tokenCount).map { dataset.isSelectable(token: $0, includeSpecial: config.includeSpecialTokens) }
+
+        for pass in 1...2 {
+            for (b, contexts) in batches.enumerated() {
+                let tokens = contexts.count * length
+                try buffer.withUnsafeMutableBufferPointer { values in
+                    let values = values.baseAddress!
+                    try source.read(contexts: contexts, into: values)
+                    states.withUnsafeMutableBufferPointer { states in
+                        Parallel.forEach(states.count) { u in
+                            let row = values + u * tokens
+                            if pass == 1 {
+                                states[u].observeFirst(row, contexts: contexts, selectable: selectable)
+                            } else {
+                                states[u].observeSecond(row, contexts: contexts, selectable: selectable)
+                            }
+                        }
+                    }
+                }
+                progress?((pass - 1) * batches.count + b + 1, total)
+            }
+            if pass == 1 {
+                for u in states.indices { states[u].finishFirstPass() }
+            }
+        }
+        return states.map { $0.result(dataset: dataset, selectable: selectable) }
+    }
+}
+
+// MARK: - Per-unit streaming state
+
+/// A context kept by a heap or reservoir, with the unit's activations over it.
+struct KeptContext {
+    var context: Int
+    var maxActivation: Float
+    var activations: [Float]
+}
+
+/// Fixed-size uniform sample of a stream (Algorithm R) with its own random stream.
+struct Reservoir {
+    let capacity: Int
+    var items: [KeptContext] = []
+    var seen = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// Offers an item; `make` is only called when the item is kept.
+    mutating func offer(using rng: inout SeededGenerator, _ make: () -> KeptContext) {
+        seen += 1
+        guard capacity > 0 else { return }
+        if items.count < capacity {
+            items.append(make())
+        } else {
+            let j = Int.random(in: 0..<seen, using: &rng)
+            if j < capacity { items[j] = make() }
+        }
+    }
+}
+
+struct UnitState {
+    let unit: UnitRef
+    let config: SelectionConfig
+    let contextLength: Int
+    var rng: SeededGenerator
+
+    // Pass 1
+    var maxActivation: Float = 0
+    var positives = 0
+    var counted = 0
+    var top: [KeptContext] = []  // min-heap on maxActivation, at most config.topPool
+
+    // Between passes
+    var explainContexts: Set<Int> = []
+    var topContexts: Set<Int> = []
+
+    // Pass 2
+    var histogram: [Int]
+    var zeroCount = 0
+    var bins: [Reservoir]  // index 0: non-activating; 1...quantileBins: equal-width bins of (0, max]
+    var random: Reservoir
+
+    init(unit: UnitRef, config: SelectionConfig, contextLength: Int) {
+        self.unit = unit
+        self.config = config
+        self.contextLength = contextLength
+        rng = SeededGenerator(seed: config.seed, stream: UInt64(unit.index) &* 4 &+ (unit.kind == .feature ? 1 : 2))
+        histogram = Array(repeating: 0, count: config.histogramBins)
+        bins = [Reservoir(capacity: config.nonActivating)]
+            + Array(repeating: Reservoir(capacity: config.quantilePerBin), count: config.quantileBins)
+        random = Reservoir(capacity: config.scoreRandom)
+    }
+
+    /// The max over selectable tokens of a context, or nil when it has none.
+    @inline(__always)
+    func contextMax(_ row: UnsafePointer<Float>, start: Int, selectable: [Bool]) -> Float? {
+        var best: Float? = nil
+        for p in 0..<contextLength where selectable[start + p] {
+            best = Swift.max(best ?? -.infinity, row[p])
+        }
+        return best
+    }
+
+    mutating func observeFirst(_ values: UnsafePointer<Float>, contexts: Range<Int>, selectable: [Bool]) {
+        for (i, context) in contexts.enumerated() {
+            let row = values + i * contextLength
+            let start = context * contextLength
+            guard let best = contextMax(row, start: start, selectable: selectable) else { continue }
+            for p in 0..<contextLength where selectable[start + p] {
+                counted += 1
+                if row[p] > 0 { positives += 1 }
+            }
+            maxActivation = Swift.max(maxActivation, best)
+            guard best > 0, config.topPool > 0 else { continue }
+            if top.count < config.topPool {
+                top.append(KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: contextLength))))
+                siftUp(top.count - 1)
+            } else if best > top[0].maxActivation {
+                top[0] = KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: contextLength)))
+                siftDown(0)
+            }
+        }
+    }
+
+    mutating func finishFirstPass() {
+        // Best first, ties by context for determinism; then a seeded split into explain / score.
+        top.sort { ($0.maxActivation, -$0.context) > ($1.maxActivation, -$1.context) }
+        topContexts = Set(top.map(\.context))
+        let (explain, _) = splitCounts(top.count)
+        var order = Array(top.indices)
+        order.shuffle(using: &rng)
+        explainContexts = Set(order.prefix(explain).map { top[$0].context })
+    }
+
+    /// How many of `pool` top contexts go to explanation and to scoring.
+    func splitCounts(_ pool: Int) -> (explain: Int, score: Int) {
+        guard pool >= config.topPool else {
+            // Few activating contexts: keep about a third for scoring, the rest to explain.
+            let score = Swift.min(config.scoreTop, pool >= 2 ? Swift.max(1, pool / 3) : 0)
+            return (pool - score, score)
+        }
+        return (config.explainTop, config.scoreTop)
+    }
+
+    mutating func observeSecond(_ values: UnsafePointer<Float>, contexts: Range<Int>, selectable: [Bool]) {
+        let binCount = Double(config.quantileBins)
+        let histogramBins = Double(config.histogramBins)
+        let top = Double(maxActivation)
+        for (i, context) in contexts.enumerated() {
+            let row = values + i * contextLength
+            let start = context * contextLength
+            guard let best = contextMax(row, start: start, selectable: selectable) else { continue }
+            for p in 0..<contextLength where selectable[start + p] {
+                let v = row[p]
+                if v > 0 && top > 0 {
+                    let b = Int((Double(v) * histogramBins / top).rounded(.up)) - 1
+                    histogram[Swift.min(Swift.max(b, 0), config.histogramBins - 1)] += 1
+                } else {
+                    zeroCount += 1
+                }
+            }
+            guard !topContexts.contains(context) else { continue }
+            let keep = { KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: self.contextLength))) }
+            random.offer(using: &rng, keep)
+            if best <= 0 {
+                bins[0].offer(using: &rng, keep)
+            } else if top > 0, config.quantileBins > 0 {
+                let b = Swift.min(Swift.max(Int((Double(best) * binCount / top).rounded(.up)), 1), config.quantileBins)
+                bins[b].offer(using: &rng, keep)
+            }
+        }
+    }
+
+    func result(dataset: ActivationDataset, selectable: [Bool]) -> UnitSelection {
+        func record(_ kept: KeptContext, _ role: ExampleRole, _ subset: ExampleSubset, bin: Int? = nil) -> ExampleRecord {
+            let start = kept.context * contextLength
+            let positions = (0..<contextLength).filter { selectable[start + $0] }
+            let ids = dataset.tokens(context: kept.context)
+            let tokenIDs = positions.map { ids[ids.startIndex + $0] }
+            return ExampleRecord(
+                role: role, subset: subset, context: kept.context, bin: bin, tokenIDs: tokenIDs,
+                tokens: tokenIDs.map(dataset.string(forToken:)), activations: positions.map { kept.activations[$0] })
+        }
+        var examples: [ExampleRecord] = []
+        examples += top.filter { explainContexts.contains($0.context) }.map { record($0, .explain, .top) }
+        examples += top.filter { !explainContexts.contains($0.context) }.map { record($0, .score, .top) }
+        examples += random.items.sorted { $0.context < $1.context }.map { record($0, .score, .random) }
+        for (b, reservoir) in bins.enumerated() {
+            examples += reservoir.items.sorted { $0.context < $1.context }.map { record($0, .score, .quantile, bin: b) }
+        }
+        let statistics = UnitStatistics(
+            unit: unit, maxActivation: maxActivation, density: counted > 0 ? Double(positives) / Double(counted) : 0,
+            tokenCount: counted, histogram: ActivationHistogram(max: maxActivation, counts: histogram, zeroCount: zeroCount))
+        return UnitSelection(statistics: statistics, examples: examples)
+    }
+
+    // MARK: - Min-heap on maxActivation
+
+    private mutating func siftUp(_ index: Int) {
+        var i = index
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard top[i].maxActivation < top[parent].maxActivation else { return }
+            top.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    private mutating func siftDown(_ index: Int) {
+        var i = index
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var smallest = i
+            if l < top.count && top[l].maxActivation < top[smallest].maxActivation { smallest = l }
+            if r < top.count && top[r].maxActivation < top[smallest].maxActivation { smallest = r }
+            if smallest == i { return }
+            top.swapAt(i, smallest)
+            i = smallest
+        }
+    }
+}

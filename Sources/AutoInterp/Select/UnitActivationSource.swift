@@ -1,0 +1,88 @@
+import Foundation
+
+/// Produces the activations of a fixed list of units over batches of dataset contexts.
+///
+/// Neurons are columns of the dataset; features come from running the SAE encoder on the batch.
+/// Both go through the same selection code.
+public final class UnitActivationSource {
+    public let dataset: ActivationDataset
+    /// Units in output order: features first, then neurons, each sorted.
+    public let units: [UnitRef]
+    /// Contexts read per batch.
+    public let contextsPerBatch: Int
+
+    private let neuronColumns: [Int]
+    private let featureCount: Int
+    private let encoder: SAEEncoder?
+    private let featureColumns: [Int]  // columns of the encoder output to keep
+    private var input: [Float]
+    private var encoded: [Float]
+
+    /// - Parameters:
+    ///   - sae: required when `features` is non-empty.
+    ///   - tokensPerBatch: about how many tokens to process at once (rounded to whole contexts).
+    public init(dataset: ActivationDataset, sae: SparseAutoencoder?, features: [Int], neurons: [Int], tokensPerBatch: Int = 4096) throws {
+        self.dataset = dataset
+        if let bad = neurons.first(where: { $0 >= dataset.width }) {
+            throw AutoInterpError.invalidInput("neuron \(bad) is out of range: \(dataset.url.path) has \(dataset.width) neurons (0-\(dataset.width - 1))")
+        }
+        if !features.isEmpty {
+            guard let sae else { throw AutoInterpError.invalidInput("features were requested but no SAE was given (pass --sae DIR)") }
+            guard sae.dIn == dataset.width else {
+                throw AutoInterpError.shapeMismatch(
+                    "the SAE expects d_in = \(sae.dIn) but \(dataset.url.path) has activations of width \(dataset.width) (is it the SAE for this layer?)")
+            }
+        }
+        contextsPerBatch = max(1, tokensPerBatch / max(dataset.contextLength, 1))
+        let batchTokens = contextsPerBatch * dataset.contextLength
+        neuronColumns = neurons
+        featureCount = features.count
+        if let sae, !features.isEmpty {
+            if sae.config.architecture == .topk {
+                encoder = try SAEEncoder(sae: sae, batchSize: batchTokens)
+                featureColumns = features
+            } else {
+                encoder = try SAEEncoder(sae: sae, batchSize: batchTokens, features: features)
+                featureColumns = Array(0..<features.count)
+            }
+            encoded = [Float](repeating: 0, count: batchTokens * encoder!.outputWidth)
+        } else {
+            encoder = nil
+            featureColumns = []
+            encoded = []
+        }
+        units = features.map { UnitRef(.feature, $0) } + neurons.map { UnitRef(.neuron, $0) }
+        input = [Float](repeating: 0, count: batchTokens * dataset.width)
+    }
+
+    /// Batches covering the whole dataset.
+    public var batches: [Range<Int>] {
+        stride(from: 0, to: dataset.contextCount, by: contextsPerBatch).map { $0..<min($0 + contextsPerBatch, dataset.contextCount) }
+    }
+
+    /// Writes the units' activations over `contexts` unit-major into `output[u * tokens + t]`.
+    public func read(contexts: Range<Int>, into output: UnsafeMutablePointer<Float>) throws {
+        let tokens = contexts.count * dataset.contextLength
+        let width = dataset.width
+        try input.withUnsafeMutableBufferPointer { x in
+            let x = x.baseAddress!
+            try dataset.readActivations(contexts: contexts, into: x)
+            dataset.releasePages(contexts: contexts)
+            for (u, column) in neuronColumns.enumerated() {
+                let row = output + (featureCount + u) * tokens
+                for t in 0..<tokens { row[t] = x[t * width + column] }
+            }
+            if let encoder {
+                let encodedWidth = encoder.outputWidth
+                encoded.withUnsafeMutableBufferPointer { z in
+                    let z = z.baseAddress!
+                    encoder.encodeDense(x, tokens: tokens, into: z)
+                    for (u, column) in featureColumns.enumerated() {
+                        let row = output + u * tokens
+                        for t in 0..<tokens { row[t] = z[t * encodedWidth + column] }
+                    }
+                }
+            }
+        }
+    }
+}
