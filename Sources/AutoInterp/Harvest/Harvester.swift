@@ -50,6 +50,8 @@ public final class Harvester {
     public let layer: Int
     /// Written as the `model` metadata key.
     public let modelName: String
+    /// Batches run at once, one per thread with single-threaded BLAS; `nil` uses one per core.
+    public var workerCount: Int? = nil
     private let logger: Logger
 
     /// Loads the tokenizer and layers `0...layer` of the model in `modelDirectory`.
@@ -165,90 +167,81 @@ public final class Harvester {
         } catch {
             throw AutoInterpError.io(folder.path, "cannot create the output folder: \(error.localizedDescription)")
         }
-        let vocabURL = folder.appendingPathComponent("vocab.json")
-        try writeVocabulary(to: vocabURL)
-
-        let writer = try SafeTensorsStreamWriter(
-            url: output,
-            entries: [
-                .init(name: "tokens", dtype: .I32, shape: [n, ctx]),
-                .init(name: "mask", dtype: .U8, shape: [n, ctx]),
-                .init(name: "activations", dtype: dtype.safeTensorsDType, shape: [n, ctx, width]),
-            ],
-            metadata: metadata)
-        try writer.append(tokens)
-        try writer.append(mask)
+        let writer = try DatasetWriter(
+            url: output, contextLength: ctx, width: width, tokens: tokens, mask: mask,
+            dtype: dtype.safeTensorsDType, vocabulary: tokenizer.vocabulary, metadata: metadata)
         logger.debug("harvest: \(n) contexts x \(ctx) tokens, layer \(layer), width \(width) -> \(output.path)")
 
+        // One batch per core at a time, each on single-threaded BLAS; results appended in order.
+        let workers = max(1, workerCount ?? ProcessInfo.processInfo.activeProcessorCount)
         var done = 0
         var tokensDone = 0
-        var half = dtype == .f16 ? [Float16](repeating: 0, count: batch * ctx * width) : []
-        var single = dtype == .f32 ? [Float](repeating: 0, count: batch * ctx * width) : []
-        while done < n {
-            let upper = min(n, done + batch)
-            let sequences = Array(encoded[done..<upper])
-            let packed = try model.intermediateActivations(sequences, layer: layer)
-            let count = (upper - done) * ctx * width
-            // Scatter packed rows into [contexts, ctx, width], padding rows zero.
-            switch dtype {
-            case .f16:
-                half.withUnsafeMutableBufferPointer { out in
-                    packed.withUnsafeBufferPointer { src in
-                        scatter(sequences, ctx: ctx, width: width, from: src, into: out) { Float16($0) }
-                    }
+        try BLASThreads.withSingleThread {
+            while done < n {
+                let groups = stride(from: done, to: min(n, done + workers * batch), by: batch).map { lo in
+                    Array(encoded[lo..<min(n, lo + batch)])
                 }
-                try half.withUnsafeBytes { try writer.append(UnsafeRawBufferPointer(rebasing: $0[0..<(count * 2)])) }
-            case .f32:
-                single.withUnsafeMutableBufferPointer { out in
-                    packed.withUnsafeBufferPointer { src in
-                        scatter(sequences, ctx: ctx, width: width, from: src, into: out) { $0 }
-                    }
+                let results = BatchResults(count: groups.count)
+                let model = self.model
+                let layer = self.layer
+                DispatchQueue.concurrentPerform(iterations: groups.count) { g in
+                    results.store(g, Result { try Self.contextActivations(model, layer: layer, groups[g], contextLength: ctx) })
                 }
-                try single.withUnsafeBytes { try writer.append(UnsafeRawBufferPointer(rebasing: $0[0..<(count * 4)])) }
+                for (g, result) in results.take().enumerated() {
+                    try writer.append(try result.get())
+                    done += groups[g].count
+                    tokensDone += groups[g].reduce(0) { $0 + $1.count }
+                    progress?(HarvestProgress(
+                        contextsDone: done, contextsTotal: n, tokensDone: tokensDone,
+                        elapsedSeconds: Date().timeIntervalSince(start)))
+                }
             }
-            tokensDone += sequences.reduce(0) { $0 + $1.count }
-            done = upper
-            progress?(HarvestProgress(
-                contextsDone: done, contextsTotal: n, tokensDone: tokensDone, elapsedSeconds: Date().timeIntervalSince(start)))
         }
         try writer.finish()
         let elapsed = Date().timeIntervalSince(start)
         logger.debug("harvest: wrote \(output.path) (\(realTokens) tokens in \(String(format: "%.1f", elapsed)) s)")
         return HarvestSummary(
-            output: output, vocabulary: vocabURL, contexts: n, contextLength: ctx, tokens: realTokens,
-            truncatedContexts: truncated, width: width, elapsedSeconds: elapsed, metadata: metadata)
+            output: output, vocabulary: folder.appendingPathComponent("vocab.json"), contexts: n, contextLength: ctx,
+            tokens: realTokens, truncatedContexts: truncated, width: width, elapsedSeconds: elapsed, metadata: metadata)
     }
 
-    /// Writes packed activation rows to their `[context, position]` slots; padding slots become 0.
-    private func scatter<T>(
-        _ sequences: [[Int32]], ctx: Int, width: Int, from src: UnsafeBufferPointer<Float>,
-        into out: UnsafeMutableBufferPointer<T>, convert: (Float) -> T
-    ) {
-        let zero = convert(0)
-        var row = 0
-        for (c, sequence) in sequences.enumerated() {
-            let base = c * ctx * width
-            for t in 0..<ctx {
-                let o = base + t * width
-                if t < sequence.count {
-                    let s = row * width
-                    for k in 0..<width { out[o + k] = convert(src[s + k]) }
-                    row += 1
-                } else {
-                    for k in 0..<width { out[o + k] = zero }
+    /// Layer activations of some contexts laid out `[contexts, ctx, width]`; padding slots are 0.
+    private static func contextActivations(
+        _ model: BertModel, layer: Int, _ sequences: [[Int32]], contextLength ctx: Int
+    ) throws -> [Float] {
+        let width = model.config.intermediateSize
+        let packed = try model.intermediateActivations(sequences, layer: layer, parallel: false)
+        var out = [Float](repeating: 0, count: sequences.count * ctx * width)
+        out.withUnsafeMutableBufferPointer { out in
+            packed.withUnsafeBufferPointer { src in
+                var row = 0
+                for (c, sequence) in sequences.enumerated() {
+                    let count = sequence.count * width
+                    (out.baseAddress! + c * ctx * width).update(from: src.baseAddress! + row * width, count: count)
+                    row += sequence.count
                 }
             }
         }
+        return out
+    }
+}
+
+/// Per-slot results filled by concurrent workers.
+private final class BatchResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<[Float], any Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func store(_ index: Int, _ result: Result<[Float], any Error>) {
+        lock.lock()
+        slots[index] = result
+        lock.unlock()
     }
 
-    /// `vocab.json`: the token strings as a JSON array, index = id.
-    private func writeVocabulary(to url: URL) throws {
-        do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.withoutEscapingSlashes]
-            try encoder.encode(tokenizer.vocabulary).write(to: url, options: .atomic)
-        } catch {
-            throw AutoInterpError.io(url.path, "cannot write vocab.json: \(error.localizedDescription)")
-        }
+    func take() -> [Result<[Float], any Error>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0! }
     }
 }

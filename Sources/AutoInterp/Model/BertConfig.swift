@@ -71,6 +71,10 @@ public struct BertConfig: Sendable, Equatable, Codable {
     ///
     /// - Throws: `AutoInterpError` if the file is missing, malformed or describes a model this runner does not handle.
     public static func load(_ url: URL) throws -> BertConfig {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw AutoInterpError.invalidFile(
+                url.deletingLastPathComponent().path, "no config.json; --model must be a Hugging Face BERT model folder")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: url)

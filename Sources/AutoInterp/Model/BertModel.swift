@@ -53,8 +53,10 @@ public final class BertModel: Sendable {
     /// - Parameters:
     ///   - sequences: token ids per sequence, no padding; each at most `max_position_embeddings` long.
     ///   - layer: 0-based, as in `encoder.layer[layer]`; must be below `layerCount`.
+    ///   - parallel: split the element-wise work across cores; pass false when the caller already
+    ///     runs one call per core.
     /// - Throws: `AutoInterpError.invalidInput` for a bad layer, length or token id.
-    public func intermediateActivations(_ sequences: [[Int32]], layer: Int) throws -> [Float] {
+    public func intermediateActivations(_ sequences: [[Int32]], layer: Int, parallel: Bool = true) throws -> [Float] {
         guard (0..<layerCount).contains(layer) else {
             throw AutoInterpError.invalidInput("layer \(layer) is out of range: this model has layers 0...\(layerCount - 1) loaded")
         }
@@ -73,7 +75,7 @@ public final class BertModel: Sendable {
             let w = weights.layers[l]
             let attended = attentionBlock(hidden, sequences: sequences, rows: n, weights: w)
             var inner = linear(attended, rows: n, inputs: config.hiddenSize, weight: w.intermediateWeight, bias: w.intermediateBias, outputs: config.intermediateSize)
-            applyActivation(&inner)
+            applyActivation(&inner, parallel: parallel)
             if l == layer { return inner }
             var out = linear(inner, rows: n, inputs: config.intermediateSize, weight: w.outputWeight, bias: w.outputBias, outputs: config.hiddenSize, residual: attended)
             layerNorm(&out, rows: n, weight: w.outputNormWeight, bias: w.outputNormBias)
@@ -233,10 +235,10 @@ public final class BertModel: Sendable {
     }
 
     /// The MLP non-linearity, in place, split across cores.
-    private func applyActivation(_ x: inout [Float]) {
+    private func applyActivation(_ x: inout [Float], parallel: Bool) {
         let count = x.count
         let activation = self.activation
-        let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 65_536))
+        let chunks = parallel ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 65_536)) : 1
         x.withUnsafeMutableBufferPointer { buffer in
             let p = UnsafeMutableSendablePointer(buffer.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in

@@ -3,7 +3,7 @@ import AutoInterp
 import Foundation
 
 /// `autointerp harvest`: run texts through a BERT-family model and write one layer's MLP activations.
-struct HarvestCommand: ParsableCommand {
+struct HarvestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harvest",
         abstract: "Run texts through a BERT-family model on the CPU and write a layer's MLP neurons as an activation dataset.",
@@ -43,40 +43,28 @@ struct HarvestCommand: ParsableCommand {
     @Flag(help: "Print no progress.")
     var quiet = false
 
-    func run() throws {
-        do {
+    func run() async throws {
+        try await reportingErrors {
             guard let type = HarvestDType(rawValue: dtype.lowercased()) else {
                 throw AutoInterpError.invalidInput("--dtype \(dtype) is not supported; use f16 or f32")
             }
             guard batchSize >= 1 else { throw AutoInterpError.invalidInput("--batch-size must be at least 1") }
-            let harvester = try Harvester(
-                modelDirectory: URL(fileURLWithPath: model), layer: layer, modelName: modelName)
-            let quiet = self.quiet
-            var lastReport = Date.distantPast
+            let harvester = try Harvester(modelDirectory: URL(fileURLWithPath: model), layer: layer, modelName: modelName)
+            var bar: ProgressBar?
             let summary = try harvester.harvest(
                 textsFile: URL(fileURLWithPath: texts), output: URL(fileURLWithPath: output),
                 contextLength: contextLength, dtype: type, batchSize: batchSize
             ) { p in
-                guard !quiet else { return }
-                let now = Date()
-                guard p.contextsDone == p.contextsTotal || now.timeIntervalSince(lastReport) >= 1 else { return }
-                lastReport = now
-                let line = String(
-                    format: "\rharvest: %d/%d contexts, %.0f tokens/s", p.contextsDone, p.contextsTotal, p.tokensPerSecond)
-                FileHandle.standardError.write(Data(line.utf8))
+                if bar == nil { bar = ProgressBar("harvest", total: p.contextsTotal, unit: "contexts", enabled: !quiet) }
+                bar?.update(p.contextsDone, detail: String(format: "%.0f tokens/s", p.tokensPerSecond))
             }
-            if !quiet {
-                FileHandle.standardError.write(Data("\n".utf8))
-            }
-            print(
-                "wrote \(summary.output.path): \(summary.contexts) contexts x \(summary.contextLength), "
-                    + "\(summary.tokens) tokens (\(summary.truncatedContexts) truncated), width \(summary.width), "
-                    + String(format: "%.1f s, %.0f tokens/s", summary.elapsedSeconds,
-                             summary.elapsedSeconds > 0 ? Double(summary.tokens) / summary.elapsedSeconds : 0))
-            print("wrote \(summary.vocabulary.path)")
-        } catch let error as AutoInterpError {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-            throw ExitCode.failure
+            bar?.finish()
+            note(
+                String(
+                    format: "harvested %d contexts x %d (%d tokens, %d truncated), layer %d width %d → %@ + vocab.json: %.1f s, %.0f tokens/s",
+                    summary.contexts, summary.contextLength, summary.tokens, summary.truncatedContexts, layer, summary.width,
+                    output, summary.elapsedSeconds,
+                    summary.elapsedSeconds > 0 ? Double(summary.tokens) / summary.elapsedSeconds : 0))
         }
     }
 }
