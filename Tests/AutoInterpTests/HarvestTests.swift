@@ -91,6 +91,23 @@ struct HarvestTests {
         #expect(file.metadata["layer"] == "0")
     }
 
+    @Test func workerCountDoesNotChangeTheOutput() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try TinyBertFixture.write(to: dir.path("model"))
+        let texts = (0..<11).map { i in Array(repeating: "the cat sat on a mat", count: i % 4 + 1).joined(separator: " , ") }
+        var files: [[Float]] = []
+        for workers in [1, 3] {
+            let harvester = try Harvester(modelDirectory: dir.path("model"), layer: 1)
+            harvester.workerCount = workers
+            try harvester.harvest(
+                texts: texts, output: dir.path("w\(workers)/a.safetensors"), contextLength: 12, dtype: .f32, batchSize: 2)
+            files.append(try SafeTensorsFile(url: dir.path("w\(workers)/a.safetensors")).floats("activations"))
+        }
+        #expect(files[0].count == 11 * 12 * 16)
+        #expect(files[0] == files[1])
+    }
+
     @Test func badLinesNameFileAndLine() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
