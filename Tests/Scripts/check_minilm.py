@@ -58,7 +58,7 @@ def main():
     ap.add_argument("--binary", default=".build/debug/autointerp")
     ap.add_argument("--layers", default="0,3,5")
     ap.add_argument("--context-len", type=int, default=64)
-    ap.add_argument("--texts", help="optional JSONL whose token ids (context length 512) are also compared")
+    ap.add_argument("--texts", help="optional JSONL whose token ids (context length 128) are also compared")
     args = ap.parse_args()
     ctx = args.context_len
 
@@ -119,9 +119,9 @@ def main():
         if args.texts:
             out = os.path.join(tmp, "tokens.safetensors")
             subprocess.run([args.binary, "harvest", "--model", args.model, "--texts", args.texts, "--layer", "0",
-                            "--output", out, "--context-len", "512", "--quiet"], check=True, stdout=subprocess.DEVNULL)
+                            "--output", out, "--context-len", "128", "--quiet"], check=True, stdout=subprocess.DEVNULL)
             got = load_file(out)
-            fast.enable_truncation(max_length=512)
+            fast.enable_truncation(max_length=128)
             with open(args.texts) as f:
                 extra = [json.loads(line)["text"] for line in f if line.strip()]
             bad = 0

@@ -104,10 +104,9 @@ public final class Harvester {
         guard !encoded.isEmpty else {
             throw AutoInterpError.invalidFile(textsFile.path, "no texts; expected one {\"text\": \"...\"} object per line")
         }
-        var metadata = ["texts": textsFile.lastPathComponent]
         return try harvest(
             encoded: encoded, truncated: truncated, output: output, contextLength: contextLength, dtype: dtype,
-            batchSize: batchSize, extraMetadata: &metadata, progress: progress)
+            batchSize: batchSize, extraMetadata: ["texts": textsFile.lastPathComponent], progress: progress)
     }
 
     /// Harvests texts held in memory, one context each.
@@ -119,10 +118,9 @@ public final class Harvester {
         try checkContextLength(contextLength)
         guard !texts.isEmpty else { throw AutoInterpError.invalidInput("harvest: no texts to run") }
         let encodings = texts.map { tokenizer.encode($0, maxLength: contextLength) }
-        var metadata: [String: String] = [:]
         return try harvest(
             encoded: encodings.map(\.ids), truncated: encodings.filter(\.truncated).count, output: output,
-            contextLength: contextLength, dtype: dtype, batchSize: batchSize, extraMetadata: &metadata, progress: progress)
+            contextLength: contextLength, dtype: dtype, batchSize: batchSize, extraMetadata: [:], progress: progress)
     }
 
     private func checkContextLength(_ contextLength: Int) throws {
@@ -134,7 +132,7 @@ public final class Harvester {
 
     private func harvest(
         encoded: [[Int32]], truncated: Int, output: URL, contextLength ctx: Int, dtype: HarvestDType, batchSize: Int,
-        extraMetadata: inout [String: String], progress: ((HarvestProgress) -> Void)?
+        extraMetadata: [String: String], progress: ((HarvestProgress) -> Void)?
     ) throws -> HarvestSummary {
         let start = Date()
         let n = encoded.count
