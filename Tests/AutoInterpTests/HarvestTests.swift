@@ -74,6 +74,17 @@ struct HarvestTests {
             }
         }
         #expect(worst < 2e-3)
+
+        // The dataset reader of the later stages accepts it, special tokens and padding included.
+        let dataset = try ActivationDataset(url: dir.path("out/acts.safetensors"))
+        #expect(dataset.contextCount == 4)
+        #expect(dataset.contextLength == 8)
+        #expect(dataset.width == 16)
+        #expect(dataset.specialTokenIDs == [0, 1, 2, 3, 4])
+        #expect(dataset.vocabulary == TinyBertFixture.vocabulary)
+        #expect(dataset.isReal(token: 13) && !dataset.isReal(token: 14))
+        #expect(!dataset.isSelectable(token: 8, includeSpecial: false))  // [CLS]
+        #expect(dataset.isSelectable(token: 9, includeSpecial: false))  // "hello"
     }
 
     @Test func float32OutputAndInMemoryTexts() throws {
