@@ -156,3 +156,44 @@ struct ExampleSelectorTests {
         #expect(draw != (try UnitSpec(parsing: "random:5").resolve(count: 100, kind: .feature, seed: 4)))
     }
 }
+
+/// The whole foundation path: dataset → CSR encode → selection into a run database.
+struct FoundationRoundTripTests {
+    @Test func storedFeatureExamplesEqualTheEncodedCSR() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let datasetURL = dir.path("acts.safetensors")
+        try SyntheticDataset.write(to: datasetURL, contexts: 60, length: 12, width: 10, seed: 8, dtype: .F16)
+        try SyntheticDataset.writeSAE(to: dir.path("sae"), width: 10, seed: 8)
+        let dataset = try ActivationDataset(url: datasetURL)
+        let sae = try SparseAutoencoder(folder: dir.path("sae"))
+        let csrURL = dir.path("features.safetensors")
+        let summary = try DatasetEncoder(tokensPerBatch: 100).encode(dataset: dataset, sae: sae, output: csrURL)
+        #expect(summary.tokens == 720)
+        let csr = try SafeTensorsFile(url: csrURL)
+        let indptr = try csr.int64s("indptr"), indices = try csr.int64s("indices"), values = try csr.floats("values")
+        func feature(_ f: Int, token t: Int) -> Float {
+            for i in Int(indptr[t])..<Int(indptr[t + 1]) where indices[i] == Int64(f) { return values[i] }
+            return 0
+        }
+
+        let request = RunPreparation.Request(
+            name: "rt", resultsFolder: dir.path("results"), activations: datasetURL, sae: dir.path("sae"), features: .all, neurons: .indices([0]))
+        let outcome = try RunPreparation().prepare(request)
+        #expect(outcome.stored == 8)
+        let units = try outcome.store.units(runID: outcome.run.id)
+        #expect(units.count == 8)
+        var checked = 0
+        for unit in units where unit.unit.kind == .feature {
+            for example in try outcome.store.examples(unitID: unit.id) {
+                let positions = (0..<12).filter { dataset.isSelectable(token: example.context * 12 + $0, includeSpecial: false) }
+                #expect(positions.count == example.activations.count)
+                for (p, value) in zip(positions, example.activations) {
+                    #expect(abs(feature(unit.unit.index, token: example.context * 12 + p) - value) < 1e-5)
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 1000)
+    }
+}
