@@ -97,3 +97,27 @@ struct BertModelTests {
         -0.1645904, 0.3464523, -0.1699712, 0.5068201, -0.1698691, 0.6123654, -0.1690668, 0.6091011, -0.1584485, 0.4751198, -0.1267555, 0.2485724, -0.0668453, 0.0247503, 0.0263764, -0.1127382,
     ]
 }
+
+/// The vectorised GELU against libm's erf.
+struct BertGELUTests {
+    @Test func matchesErfFormWithinFloatPrecision() {
+        var xs: [Float] = stride(from: -12.0 as Float, through: 12, by: 0.001).map { $0 }
+        xs += [0, -0, 1e-8, -1e-8, 30, -30, 100, -100, 1e4, -1e4]
+        var got = xs
+        got.withUnsafeMutableBufferPointer { GELU.apply($0.baseAddress!, count: $0.count) }
+        var worst: Double = 0
+        for (x, g) in zip(xs, got) {
+            let exact = 0.5 * Double(x) * (1 + erf(Double(x) / 2.0.squareRoot()))
+            worst = max(worst, abs(Double(g) - exact) / max(1, abs(exact)))
+        }
+        #expect(worst < 1e-6, "worst error \(worst)")
+        #expect(got.allSatisfy { $0.isFinite })
+    }
+
+    @Test func tailsAreHandled() {
+        var xs: [Float] = [1, 2, 3]  // shorter than one vector
+        xs.withUnsafeMutableBufferPointer { GELU.apply($0.baseAddress!, count: 3) }
+        #expect(abs(xs[0] - 0.8413447) < 1e-6)
+        #expect(abs(xs[2] - 2.9959502) < 1e-6)
+    }
+}

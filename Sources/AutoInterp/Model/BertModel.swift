@@ -247,10 +247,7 @@ public final class BertModel: Sendable {
                 let x = p.pointer
                 switch activation {
                 case .gelu:
-                    for i in lo..<hi {
-                        let v = x[i]
-                        x[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752))
-                    }
+                    GELU.apply(x + lo, count: hi - lo)
                 case .geluTanh:
                     for i in lo..<hi {
                         let v = x[i]
