@@ -14,6 +14,9 @@ struct AutoInterpTool: AsyncParsableCommand {
             LLMCommand.self,
             ExampleCommand.self,
             BenchCommand.self,
+            ReportCommand.self,
+            CompareCommand.self,
+            ExportCommand.self,
         ]
     )
 }
