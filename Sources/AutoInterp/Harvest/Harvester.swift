@@ -94,19 +94,16 @@ public final class Harvester {
         progress: ((HarvestProgress) -> Void)? = nil
     ) throws -> HarvestSummary {
         try checkContextLength(contextLength)
-        var encoded: [[Int32]] = []
-        var truncated = 0
+        var contexts = EncodedContexts(contextLength: contextLength, paddingID: tokenizer.paddingID)
         try JSONLTextReader(url: textsFile).forEachText { text, _ in
-            let encoding = tokenizer.encode(text, maxLength: contextLength)
-            if encoding.truncated { truncated += 1 }
-            encoded.append(encoding.ids)
+            contexts.append(tokenizer.encode(text, maxLength: contextLength))
         }
-        guard !encoded.isEmpty else {
+        guard contexts.count > 0 else {
             throw AutoInterpError.invalidFile(textsFile.path, "no texts; expected one {\"text\": \"...\"} object per line")
         }
         return try harvest(
-            encoded: encoded, truncated: truncated, output: output, contextLength: contextLength, dtype: dtype,
-            batchSize: batchSize, extraMetadata: ["texts": textsFile.lastPathComponent], progress: progress)
+            contexts, output: output, dtype: dtype, batchSize: batchSize,
+            extraMetadata: ["texts": textsFile.lastPathComponent], progress: progress)
     }
 
     /// Harvests texts held in memory, one context each.
@@ -117,10 +114,9 @@ public final class Harvester {
     ) throws -> HarvestSummary {
         try checkContextLength(contextLength)
         guard !texts.isEmpty else { throw AutoInterpError.invalidInput("harvest: no texts to run") }
-        let encodings = texts.map { tokenizer.encode($0, maxLength: contextLength) }
-        return try harvest(
-            encoded: encodings.map(\.ids), truncated: encodings.filter(\.truncated).count, output: output,
-            contextLength: contextLength, dtype: dtype, batchSize: batchSize, extraMetadata: [:], progress: progress)
+        var contexts = EncodedContexts(contextLength: contextLength, paddingID: tokenizer.paddingID)
+        for text in texts { contexts.append(tokenizer.encode(text, maxLength: contextLength)) }
+        return try harvest(contexts, output: output, dtype: dtype, batchSize: batchSize, extraMetadata: [:], progress: progress)
     }
 
     private func checkContextLength(_ contextLength: Int) throws {
@@ -131,24 +127,15 @@ public final class Harvester {
     }
 
     private func harvest(
-        encoded: [[Int32]], truncated: Int, output: URL, contextLength ctx: Int, dtype: HarvestDType, batchSize: Int,
+        _ contexts: EncodedContexts, output: URL, dtype: HarvestDType, batchSize: Int,
         extraMetadata: [String: String], progress: ((HarvestProgress) -> Void)?
     ) throws -> HarvestSummary {
         let start = Date()
-        let n = encoded.count
+        let n = contexts.count
+        let ctx = contexts.contextLength
         let width = model.config.intermediateSize
         let batch = max(1, batchSize)
-
-        var tokens = [Int32](repeating: tokenizer.paddingID, count: n * ctx)
-        var mask = [UInt8](repeating: 0, count: n * ctx)
-        var realTokens = 0
-        for (c, ids) in encoded.enumerated() {
-            for (t, id) in ids.enumerated() {
-                tokens[c * ctx + t] = id
-                mask[c * ctx + t] = 1
-            }
-            realTokens += ids.count
-        }
+        let realTokens = contexts.lengths.reduce(0, +)
 
         let specials = tokenizer.specialTokenIDs.map(String.init).joined(separator: ",")
         var metadata = extraMetadata
@@ -166,7 +153,7 @@ public final class Harvester {
             throw AutoInterpError.io(folder.path, "cannot create the output folder: \(error.localizedDescription)")
         }
         let writer = try DatasetWriter(
-            url: output, contextLength: ctx, width: width, tokens: tokens, mask: mask,
+            url: output, contextLength: ctx, width: width, tokens: contexts.tokens, mask: contexts.mask,
             dtype: dtype.safeTensorsDType, vocabulary: tokenizer.vocabulary, metadata: metadata)
         logger.debug("harvest: \(n) contexts x \(ctx) tokens, layer \(layer), width \(width) -> \(output.path)")
 
@@ -177,7 +164,7 @@ public final class Harvester {
         try BLASThreads.withSingleThread {
             while done < n {
                 let groups = stride(from: done, to: min(n, done + workers * batch), by: batch).map { lo in
-                    Array(encoded[lo..<min(n, lo + batch)])
+                    contexts.sequences(lo..<min(n, lo + batch))
                 }
                 let results = BatchResults(count: groups.count)
                 let model = self.model
@@ -200,7 +187,7 @@ public final class Harvester {
         logger.debug("harvest: wrote \(output.path) (\(realTokens) tokens in \(String(format: "%.1f", elapsed)) s)")
         return HarvestSummary(
             output: output, vocabulary: folder.appendingPathComponent("vocab.json"), contexts: n, contextLength: ctx,
-            tokens: realTokens, truncatedContexts: truncated, width: width, elapsedSeconds: elapsed, metadata: metadata)
+            tokens: realTokens, truncatedContexts: contexts.truncated, width: width, elapsedSeconds: elapsed, metadata: metadata)
     }
 
     /// Layer activations of some contexts laid out `[contexts, ctx, width]`; padding slots are 0.
@@ -221,6 +208,39 @@ public final class Harvester {
             }
         }
         return out
+    }
+}
+
+/// Encoded contexts laid out as the dataset stores them: flat, padded `tokens` and `mask`.
+private struct EncodedContexts {
+    let contextLength: Int
+    let paddingID: Int32
+    private(set) var tokens: [Int32] = []
+    private(set) var mask: [UInt8] = []
+    /// Real tokens per context.
+    private(set) var lengths: [Int] = []
+    private(set) var truncated = 0
+
+    init(contextLength: Int, paddingID: Int32) {
+        self.contextLength = contextLength
+        self.paddingID = paddingID
+    }
+
+    var count: Int { lengths.count }
+
+    mutating func append(_ encoding: WordPieceEncoding) {
+        let ids = encoding.ids
+        tokens.append(contentsOf: ids)
+        tokens.append(contentsOf: repeatElement(paddingID, count: contextLength - ids.count))
+        mask.append(contentsOf: repeatElement(1, count: ids.count))
+        mask.append(contentsOf: repeatElement(0, count: contextLength - ids.count))
+        lengths.append(ids.count)
+        if encoding.truncated { truncated += 1 }
+    }
+
+    /// The unpadded ids of contexts `range`.
+    func sequences(_ range: Range<Int>) -> [[Int32]] {
+        range.map { c in Array(tokens[(c * contextLength)..<(c * contextLength + lengths[c])]) }
     }
 }
 
