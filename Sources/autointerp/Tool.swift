@@ -10,6 +10,7 @@ struct AutoInterpTool: AsyncParsableCommand {
         subcommands: [
             HarvestCommand.self,
             SelectCommand.self,
+            RunCommand.self,
             EncodeCommand.self,
             LLMCommand.self,
             ExampleCommand.self,

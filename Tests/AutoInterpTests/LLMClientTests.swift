@@ -119,7 +119,7 @@ struct LLMClientTests {
         let elapsed = seconds(ContinuousClock.now - start)
         #expect(answer.attempts == 2)
         #expect(elapsed >= 1.0)
-        #expect(elapsed < 3.0)
+        #expect(elapsed < 10, "bounded well above 1 s so a loaded CI machine cannot fail it")
     }
 
     @Test func hangTimesOutAndIsRetried() async throws {
@@ -130,7 +130,7 @@ struct LLMClientTests {
         let elapsed = seconds(ContinuousClock.now - start)
         #expect(answer.attempts == 2)
         #expect(elapsed >= 0.3)
-        #expect(elapsed < 1.5)
+        #expect(elapsed < 10, "the hang itself never ends; only the timeout can stop it")
         #expect(f.logs.all.contains { $0.contains("retrying") && $0.contains("imeout") })
     }
 
@@ -146,7 +146,7 @@ struct LLMClientTests {
         #expect(error?.isTimeout == true)
         #expect(error?.isFatalForRun == false)
         #expect(error?.description.contains(f.endpoint.baseURL) == true)
-        #expect(elapsed >= 0.3 && elapsed < 1.5)
+        #expect(elapsed >= 0.3 && elapsed < 10)
         #expect(f.store.calls.first?.error?.contains("timed out") == true)
         #expect(f.store.calls.first?.statusCode == nil)
     }
@@ -169,7 +169,7 @@ struct LLMClientTests {
         let start = ContinuousClock.now
         let error = await #expect(throws: LLMError.self) { try await f.ask("too slow") }
         #expect(error?.isRateLimited == true)
-        #expect(seconds(ContinuousClock.now - start) < 1)
+        #expect(seconds(ContinuousClock.now - start) < 4, "it must not sleep the 5 s Retry-After past the 2 s budget")
         #expect(f.endpoint.requestCount == 1)
     }
 
@@ -385,7 +385,7 @@ struct LLMClientTests {
         let start = ContinuousClock.now
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(seconds(ContinuousClock.now - start) < 1)
+        #expect(seconds(ContinuousClock.now - start) < 10, "far below the 120 s request timeout")
         #expect(f.store.calls.first?.error == "cancelled")
     }
 

@@ -87,7 +87,7 @@ struct LLMEndpointTests {
         let endpoint = try TestEndpoint(latency: .zero, faults: .random(probability: 1, .hang))
         let client = try client(endpoint) {
             $0.retry.maxAttempts = 1
-            $0.requestTimeout = 10
+            $0.requestTimeout = 60
         }
         let task = Task { try await client.complete(ChatCompletionRequest(messages: [.user("x")])) }
         while endpoint.requestCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
@@ -95,6 +95,6 @@ struct LLMEndpointTests {
         endpoint.stop()
         let error = try #require(await #expect(throws: LLMError.self) { try await task.value })
         #expect(error.isTransient)
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(10), "far below the 60 s request timeout")
     }
 }

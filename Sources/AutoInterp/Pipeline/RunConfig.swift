@@ -17,10 +17,13 @@ public struct RunConfig: Sendable, Equatable, Codable {
     public var features: [Int]
     public var neurons: [Int]
     public var selection: SelectionConfig
+    /// The explain / simulate / score / rubric settings, once `autointerp run` has used the run
+    /// (nil for a run only `select` has touched; left out of the JSON then).
+    public var pipeline: PipelineConfig?
 
     public init(
         activations: String, vocab: String, sae: String?, featureSpec: String, neuronSpec: String, features: [Int], neurons: [Int],
-        selection: SelectionConfig
+        selection: SelectionConfig, pipeline: PipelineConfig? = nil
     ) {
         self.activations = activations
         self.vocab = vocab
@@ -30,6 +33,7 @@ public struct RunConfig: Sendable, Equatable, Codable {
         self.features = features
         self.neurons = neurons
         self.selection = selection
+        self.pipeline = pipeline
     }
 
     /// Canonical JSON (sorted keys), the form stored and hashed.
@@ -37,5 +41,10 @@ public struct RunConfig: Sendable, Equatable, Codable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Decodes a stored `config_json`.
+    public static func decode(_ json: String) throws -> RunConfig {
+        try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8))
     }
 }

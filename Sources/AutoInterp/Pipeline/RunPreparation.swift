@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 import Logging
 
@@ -19,11 +20,15 @@ public struct RunPreparation {
         public var selection: SelectionConfig
         /// Replace an existing run of the same name whose config differs.
         public var forceNew: Bool
+        /// The pipeline settings of `autointerp run`; nil for `select`, which leaves a stored
+        /// pipeline config alone.
+        public var pipeline: PipelineConfig?
 
         public init(
             name: String, resultsFolder: URL, activations: URL, vocab: URL? = nil, sae: URL? = nil, features: UnitSpec, neurons: UnitSpec,
-            selection: SelectionConfig = SelectionConfig(), forceNew: Bool = false
+            selection: SelectionConfig = SelectionConfig(), forceNew: Bool = false, pipeline: PipelineConfig? = nil
         ) {
+            self.pipeline = pipeline
             self.name = name
             self.resultsFolder = resultsFolder
             self.activations = activations
@@ -89,22 +94,28 @@ public struct RunPreparation {
         let config = RunConfig(
             activations: dataset.url.path, vocab: dataset.vocabURL.standardizedFileURL.path, sae: request.sae?.standardizedFileURL.path,
             featureSpec: request.features.description, neuronSpec: request.neurons.description, features: features, neurons: neurons,
-            selection: request.selection)
+            selection: request.selection, pipeline: request.pipeline)
         let configJSON = try config.canonicalJSON()
 
         let store = try RunStore(url: request.databaseURL)
         var run: RunInfo
         if let existing = try store.run(named: request.name) {
-            if existing.configJSON != configJSON {
+            switch try Self.compare(stored: existing.configJSON, wanted: config) {
+            case .same:
+                run = existing
+            case .addsPipeline:
+                // A run made by `select` gains its pipeline settings on the first `run`.
+                _ = try store.database.run(
+                    "UPDATE runs SET config_json = ?, config_hash = ? WHERE id = ?", [configJSON, SHA256.hex(configJSON), existing.id])
+                run = try store.run(id: existing.id) ?? existing
+            case .differs(let what):
                 guard request.forceNew else {
                     throw AutoInterpError.invalidInput(
-                        "run '\(request.name)' in \(store.path) was made with a different config; rerun with the same options to resume, pick another --name, or pass --force-new to replace it"
+                        "run '\(request.name)' in \(store.path) was made with a different config (\(what)); rerun with the same options to resume, pick another --name, or pass --force-new to replace it"
                     )
                 }
                 try store.deleteRun(id: existing.id)
                 run = try store.createRun(name: request.name, configJSON: configJSON)
-            } else {
-                run = existing
             }
         } else {
             run = try store.createRun(name: request.name, configJSON: configJSON)
@@ -128,5 +139,33 @@ public struct RunPreparation {
             run = try store.run(id: run.id) ?? run
         }
         return Outcome(run: run, store: store, stored: todo.count, alreadyStored: done.count, dead: dead)
+    }
+
+    /// How a wanted config relates to the one stored with a run.
+    enum Comparison: Equatable {
+        case same
+        /// Equal selection; the stored config has no pipeline settings yet.
+        case addsPipeline
+        /// Something that changes results differs; the text names what.
+        case differs(String)
+    }
+
+    /// Compares configs: the selection part must match exactly; pipeline settings are compared
+    /// only when both sides have them (`select` leaves them out).
+    static func compare(stored json: String, wanted: RunConfig) throws -> Comparison {
+        guard let stored = try? RunConfig.decode(json) else { return .differs("the stored config is unreadable") }
+        var storedSelection = stored, wantedSelection = wanted
+        storedSelection.pipeline = nil
+        wantedSelection.pipeline = nil
+        if try storedSelection.canonicalJSON() != wantedSelection.canonicalJSON() {
+            return .differs("inputs, units or selection options")
+        }
+        switch (stored.pipeline, wanted.pipeline) {
+        case (_, nil): return .same
+        case (nil, _?): return .addsPipeline
+        case (let old?, let new?):
+            let changed = new.differences(from: old)
+            return changed.isEmpty ? .same : .differs(changed.joined(separator: ", "))
+        }
     }
 }

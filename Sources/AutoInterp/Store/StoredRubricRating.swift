@@ -47,7 +47,7 @@ public struct RubricHistogramRow: Sendable, Equatable, Hashable {
     public var unitID: Int64
     public var unit: UnitRef
     public var explanationID: Int64
-    /// 0-based bin, or -1 for non-activating examples.
+    /// Activation bin 1...n, or 0 for non-activating examples.
     public var bin: Int
     public var rating: Int
     public var count: Int

@@ -2,7 +2,7 @@ import ArgumentParser
 import AutoInterp
 import Foundation
 
-/// Options naming the inputs and units of a run, shared by `select` and (later) `run`.
+/// Options naming the inputs and units of a run, shared by `select` and `run`.
 struct RunInputOptions: ParsableArguments {
     @Option(help: "Activation dataset (.safetensors with tokens and activations).")
     var activations: String
