@@ -72,7 +72,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AutoInterpTests",
-            dependencies: ["AutoInterp", "AutoInterpLLM", "AutoInterpTestSupport"]
+            dependencies: [
+                "AutoInterp", "AutoInterpLLM", "AutoInterpTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

@@ -12,3 +12,13 @@ static inline CURLcode ccurl_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { r
 static inline CURLcode ccurl_easy_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ccurl_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode ccurl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+
+// curl_global_init's flag macro is an expression Swift does not import.
+static inline CURLcode ccurl_global_init_all(void) { return curl_global_init(CURL_GLOBAL_ALL); }
+
+// CURLMsg keeps its result in an anonymous union; reach it through C.
+static inline int ccurl_msg_is_done(const CURLMsg *m) { return m->msg == CURLMSG_DONE; }
+static inline CURLcode ccurl_msg_result(const CURLMsg *m) { return m->data.result; }
+
+// Typed setopt for the raw POST body copy (curl copies `POSTFIELDSIZE` bytes from it).
+static inline CURLcode ccurl_easy_setopt_copypostfields(CURL *h, const void *v) { return curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, v); }

@@ -7,6 +7,18 @@ struct AutoInterpTool: AsyncParsableCommand {
         commandName: "autointerp",
         abstract: "Explain and score the units of a language model: SAE features against neurons.",
         version: "0.1.0",
-        subcommands: [TrainSAECommand.self]
+        subcommands: [
+            HarvestCommand.self,
+            SelectCommand.self,
+            RunCommand.self,
+            EncodeCommand.self,
+            TrainSAECommand.self,
+            LLMCommand.self,
+            ExampleCommand.self,
+            BenchCommand.self,
+            ReportCommand.self,
+            CompareCommand.self,
+            ExportCommand.self,
+        ]
     )
 }

@@ -10,17 +10,17 @@ struct ActivationDatasetTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let url = dir.path("acts.safetensors")
-        try SyntheticDataset.write(to: url, contexts: 6, length: 8, width: 4, seed: 1, dtype: dtype)
-        let data = SyntheticDataset.generate(contexts: 6, length: 8, width: 4, seed: 1)
+        try SyntheticDataset.write(to: url, contexts: 6, length: 8, width: 9, seed: 1, dtype: dtype)
+        let data = SyntheticDataset.generate(contexts: 6, length: 8, width: 9, seed: 1)
         let dataset = try ActivationDataset(url: url)
-        #expect(dataset.contextCount == 6 && dataset.contextLength == 8 && dataset.width == 4)
+        #expect(dataset.contextCount == 6 && dataset.contextLength == 8 && dataset.width == 9)
         #expect(dataset.activationDType == dtype)
         #expect(dataset.specialTokenIDs == [0, 1, 2])
         #expect(Array(dataset.tokens(context: 2)) == Array(data.tokens[16..<24]))
-        var out = [Float](repeating: 0, count: 2 * 8 * 4)
+        var out = [Float](repeating: 0, count: 2 * 8 * 9)
         try out.withUnsafeMutableBufferPointer { try dataset.readActivations(contexts: 1..<3, into: $0.baseAddress!) }
         let tolerance: Float = dtype == .F32 ? 0 : (dtype == .F16 ? 2e-3 : 2e-2)
-        for (a, b) in zip(out, data.activations[32..<96]) { #expect(abs(a - b) <= tolerance * max(1, abs(b))) }
+        for (a, b) in zip(out, data.activations[(8 * 9)..<(3 * 8 * 9)]) { #expect(abs(a - b) <= tolerance * max(1, abs(b))) }
         // Padding is not selectable, special tokens are not unless asked.
         let firstPad = try #require(data.mask.firstIndex(of: 0))
         #expect(!dataset.isSelectable(token: firstPad, includeSpecial: true))

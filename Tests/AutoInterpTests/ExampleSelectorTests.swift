@@ -5,7 +5,7 @@ import Testing
 @testable import AutoInterp
 
 struct ExampleSelectorTests {
-    static let (contexts, length, width) = (120, 12, 6)
+    static let (contexts, length, width) = (120, 12, 10)
 
     static func fixture(_ dir: TemporaryDirectory) throws -> ActivationDataset {
         let url = dir.path("acts.safetensors")
@@ -79,7 +79,8 @@ struct ExampleSelectorTests {
                     #expect(m > top * Double(bin - 1) / 10 && m <= top * Double(bin) / 10 + 1e-9)
                 }
             }
-            #expect(unit.examples.filter { $0.subset == .quantile && $0.bin == 0 }.count == config.nonActivating)
+            let silent = maxima.filter { !poolContexts.contains($0.key) && $0.value <= 0 }.count
+            #expect(unit.examples.filter { $0.subset == .quantile && $0.bin == 0 }.count == min(config.nonActivating, silent))
             #expect(score.filter { $0.subset == .random }.count == config.scoreRandom)
             // Records drop padding and special tokens, and carry the unit's own activations.
             for example in unit.examples {
@@ -137,7 +138,7 @@ struct ExampleSelectorTests {
         let dataset = try Self.fixture(dir)
         let sae = SAEFixture.random(dIn: 5, dSAE: 8)
         let error = #expect(throws: AutoInterpError.self) { try Self.select(dataset, sae: sae, features: [0], neurons: []) }
-        #expect(error?.description.contains("d_in = 5") == true && error?.description.contains("width 6") == true)
+        #expect(error?.description.contains("d_in = 5") == true && error?.description.contains("width 10") == true)
     }
 
     @Test(arguments: [("0-3", [0, 1, 2, 3]), ("5,1,2-3,5", [1, 2, 3, 5]), ("none", []), ("all", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])])
@@ -153,5 +154,46 @@ struct ExampleSelectorTests {
         #expect(draw.count == 5 && Set(draw).count == 5 && draw == draw.sorted())
         #expect(draw == (try UnitSpec(parsing: "random:5").resolve(count: 100, kind: .feature, seed: 3)))
         #expect(draw != (try UnitSpec(parsing: "random:5").resolve(count: 100, kind: .feature, seed: 4)))
+    }
+}
+
+/// The whole foundation path: dataset → CSR encode → selection into a run database.
+struct FoundationRoundTripTests {
+    @Test func storedFeatureExamplesEqualTheEncodedCSR() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let datasetURL = dir.path("acts.safetensors")
+        try SyntheticDataset.write(to: datasetURL, contexts: 60, length: 12, width: 10, seed: 8, dtype: .F16)
+        try SyntheticDataset.writeSAE(to: dir.path("sae"), width: 10, seed: 8)
+        let dataset = try ActivationDataset(url: datasetURL)
+        let sae = try SparseAutoencoder(folder: dir.path("sae"))
+        let csrURL = dir.path("features.safetensors")
+        let summary = try DatasetEncoder(tokensPerBatch: 100).encode(dataset: dataset, sae: sae, output: csrURL)
+        #expect(summary.tokens == 720)
+        let csr = try SafeTensorsFile(url: csrURL)
+        let indptr = try csr.int64s("indptr"), indices = try csr.int64s("indices"), values = try csr.floats("values")
+        func feature(_ f: Int, token t: Int) -> Float {
+            for i in Int(indptr[t])..<Int(indptr[t + 1]) where indices[i] == Int64(f) { return values[i] }
+            return 0
+        }
+
+        let request = RunPreparation.Request(
+            name: "rt", resultsFolder: dir.path("results"), activations: datasetURL, sae: dir.path("sae"), features: .all, neurons: .indices([0]))
+        let outcome = try RunPreparation().prepare(request)
+        #expect(outcome.stored == 8)
+        let units = try outcome.store.units(runID: outcome.run.id)
+        #expect(units.count == 8)
+        var checked = 0
+        for unit in units where unit.unit.kind == .feature {
+            for example in try outcome.store.examples(unitID: unit.id) {
+                let positions = (0..<12).filter { dataset.isSelectable(token: example.context * 12 + $0, includeSpecial: false) }
+                #expect(positions.count == example.activations.count)
+                for (p, value) in zip(positions, example.activations) {
+                    #expect(abs(feature(unit.unit.index, token: example.context * 12 + p) - value) < 1e-5)
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 1000)
     }
 }

@@ -1,10 +1,13 @@
 import Foundation
 
-/// A small generated dataset with planted units, for tests, benchmarks and the built-in example.
+/// A small generated dataset with planted concepts, for tests, benchmarks and the built-in example.
 ///
-/// Contexts are sentences over a vocabulary of word classes. Neuron `0` fires on animal words
-/// (a clean unit), neuron `1` fires on numbers, colours and the word after "the" (a mixed unit),
-/// neuron `2` fires on the token after a comma (context-dependent); the rest are dense noise.
+/// Contexts are sentences over a vocabulary of word classes. Each *concept* (animal word, number,
+/// colour, word after "the", word after a comma, place, verb) adds a fixed direction to the
+/// token's activation vector. The animal direction is neuron 0 alone, so neuron 0 is a clean,
+/// monosemantic unit; the other directions are spread over the remaining neurons, so those
+/// neurons mix several concepts (superposition). `writeSAE` writes the SAE whose features are
+/// exactly the concept directions: the features are monosemantic where the neurons are not.
 public enum SyntheticDataset {
     public static let animals = ["cat", "dog", "horse", "owl", "fox", "whale", "mouse", "tiger"]
     public static let numbers = ["one", "two", "three", "seven", "ten", "twelve"]
@@ -14,23 +17,45 @@ public enum SyntheticDataset {
     public static let function = ["the", "a", "in", "and", "of", ",", "."]
     public static let special = ["[PAD]", "[CLS]", "[SEP]"]
 
+    /// Names of the planted concepts, in feature order of `writeSAE`.
+    public static let concepts = ["animal", "number", "colour", "after-the", "after-comma", "place", "verb"]
+
     /// Token strings by id: special tokens first.
     public static var vocabulary: [String] { special + function + animals + numbers + colours + verbs + places }
+
+    /// Unit-norm concept directions (`concepts.count × width`, row-major); concept 0 is neuron 0.
+    public static func directions(width: Int, seed: UInt64) -> [Float] {
+        precondition(width >= concepts.count + 1, "width must exceed the number of concepts")
+        var rng = SeededGenerator(seed: seed, stream: 99)
+        var rows: [[Double]] = [[1] + Array(repeating: 0, count: width - 1)]
+        while rows.count < concepts.count {
+            var v = [0] + (1..<width).map { _ in rng.nextGaussian() }
+            for r in rows {  // Gram-Schmidt: orthogonal to every earlier concept
+                let dot = zip(v, r).reduce(0) { $0 + $1.0 * $1.1 }
+                v = zip(v, r).map { $0 - dot * $1 }
+            }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            rows.append(v.map { $0 / norm })
+        }
+        return rows.flatMap { $0.map(Float.init) }
+    }
 
     /// Generates tokens, mask and activations.
     ///
     /// - Returns: row-major tokens and mask `[contexts, length]` and activations `[contexts, length, width]`.
     public static func generate(contexts: Int, length: Int, width: Int, seed: UInt64) -> (tokens: [Int32], mask: [UInt8], activations: [Float]) {
-        precondition(width >= 3 && length >= 4)
+        precondition(length >= 4)
         let vocab = vocabulary
         let id = Dictionary(uniqueKeysWithValues: vocab.enumerated().map { ($1, Int32($0)) })
+        let dirs = directions(width: width, seed: seed)
         var rng = SeededGenerator(seed: seed)
         var tokens = [Int32](repeating: id["[PAD]"]!, count: contexts * length)
         var mask = [UInt8](repeating: 0, count: contexts * length)
         var activations = [Float](repeating: 0, count: contexts * length * width)
-        let animalIDs = Set(animals.map { id[$0]! })
-        let numberIDs = Set(numbers.map { id[$0]! })
-        let colourIDs = Set(colours.map { id[$0]! })
+        let classOf: [Int32: Int] = Dictionary(
+            uniqueKeysWithValues: [(animals, 0), (numbers, 1), (colours, 2), (places, 5), (verbs, 6)].flatMap { words, concept in
+                words.map { (id[$0]!, concept) }
+            })
         let theID = id["the"]!, commaID = id[","]!
         let classes = [animals, numbers, colours, verbs, places, function, function]
         for c in 0..<contexts {
@@ -43,26 +68,25 @@ public enum SyntheticDataset {
             }
             words.append("[SEP]")
             for (p, word) in words.enumerated() {
-                let t = c * length + p
-                tokens[t] = id[word]!
-                mask[t] = 1
+                tokens[c * length + p] = id[word]!
+                mask[c * length + p] = 1
             }
             for p in 0..<length {
                 let t = c * length + p
-                let token = tokens[t]
-                let previous = p > 0 ? tokens[t - 1] : -1
                 let base = t * width
-                for n in 0..<width { activations[base + n] = Float(rng.nextGaussian()) * 0.1 }
+                for n in 0..<width { activations[base + n] = Float(rng.nextGaussian()) * 0.05 }
                 guard mask[t] == 1 else { continue }
-                if animalIDs.contains(token) { activations[base] = 2 + Float(token % 3) * 0.5 + Float(rng.nextGaussian()) * 0.05 } else {
-                    activations[base] = min(activations[base], 0)
+                var strengths: [(Int, Float)] = []
+                if let concept = classOf[tokens[t]] {
+                    // Strength varies by word so activations are graded, not binary.
+                    strengths.append((concept, 1.5 + Float(tokens[t] % 4) * 0.4))
                 }
-                var mixed: Float = 0
-                if numberIDs.contains(token) { mixed = 1.5 }
-                if colourIDs.contains(token) { mixed = 1.0 }
-                if previous == theID { mixed = max(mixed, 2.0) }
-                activations[base + 1] = mixed > 0 ? mixed + Float(rng.nextGaussian()) * 0.2 : min(activations[base + 1], 0)
-                activations[base + 2] = previous == commaID ? 3 : min(activations[base + 2], 0)
+                if p > 0 && tokens[t - 1] == theID { strengths.append((3, 2.0)) }
+                if p > 0 && tokens[t - 1] == commaID { strengths.append((4, 2.5)) }
+                for (concept, strength) in strengths {
+                    let s = strength + Float(rng.nextGaussian()) * 0.1
+                    for n in 0..<width { activations[base + n] += s * dirs[concept * width + n] }
+                }
             }
         }
         return (tokens, mask, activations)
@@ -74,8 +98,40 @@ public enum SyntheticDataset {
         let specials = special.indices.map(String.init).joined(separator: ",")
         let writer = try DatasetWriter(
             url: url, contextLength: length, width: width, tokens: data.tokens, mask: data.mask, dtype: dtype,
-            vocabulary: vocabulary, metadata: ["model": "synthetic", "layer": "0", "hook": "planted", "special_token_ids": "[\(specials)]"])
+            vocabulary: vocabulary,
+            metadata: ["model": "synthetic", "layer": "0", "hook": "planted-concepts", "special_token_ids": "[\(specials)]"])
         try writer.append(data.activations)
         try writer.finish()
+    }
+
+    /// The SAE whose features are the planted concept directions (feature i = `concepts[i]`).
+    public static func sae(width: Int, seed: UInt64) -> SparseAutoencoder {
+        let dirs = directions(width: width, seed: seed)
+        let k = concepts.count
+        var encoder = [Float](repeating: 0, count: width * k)
+        for f in 0..<k {
+            for n in 0..<width { encoder[n * k + f] = dirs[f * width + n] }
+        }
+        return SparseAutoencoder(
+            config: SAEConfig(architecture: .standard, dIn: width, dSAE: k, applyBDecToInput: true, hookName: "planted-concepts", modelName: "synthetic"),
+            encoderWeights: encoder, encoderBias: Array(repeating: -0.5, count: k), decoderWeights: dirs,
+            decoderBias: Array(repeating: 0, count: width))
+    }
+
+    /// Writes `sae(width:seed:)` as an SAELens folder.
+    public static func writeSAE(to folder: URL, width: Int, seed: UInt64) throws {
+        let model = sae(width: width, seed: seed)
+        let c = model.config
+        let config: [String: Any] = [
+            "architecture": "standard", "d_in": c.dIn, "d_sae": c.dSAE, "dtype": "float32", "apply_b_dec_to_input": true,
+            "normalize_activations": "none", "metadata": ["model_name": "synthetic", "hook_name": "planted-concepts"],
+        ]
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]).write(to: folder.appendingPathComponent("cfg.json"))
+        try SafeTensorsWriter.write(
+            [
+                .float32("W_enc", shape: [c.dIn, c.dSAE], model.encoderWeights), .float32("b_enc", shape: [c.dSAE], model.encoderBias),
+                .float32("W_dec", shape: [c.dSAE, c.dIn], model.decoderWeights), .float32("b_dec", shape: [c.dIn], model.decoderBias),
+            ], to: folder.appendingPathComponent("sae_weights.safetensors"))
     }
 }

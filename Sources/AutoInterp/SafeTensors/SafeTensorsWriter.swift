@@ -86,8 +86,14 @@ public final class SafeTensorsStreamWriter {
         guard writtenBytes + bytes.count <= expectedBytes else {
             throw AutoInterpError.invalidInput("safetensors writer for \(url.path): more data than the declared shapes hold")
         }
-        buffer.append(contentsOf: bytes)
         writtenBytes += bytes.count
+        if bytes.count >= Self.flushThreshold {
+            // Large blocks go straight to the file instead of through the buffer.
+            try flush()
+            try write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none))
+            return
+        }
+        buffer.append(contentsOf: bytes)
         if buffer.count >= Self.flushThreshold { try flush() }
     }
 
@@ -115,12 +121,16 @@ public final class SafeTensorsStreamWriter {
 
     private func flush() throws {
         guard !buffer.isEmpty else { return }
+        try write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func write(_ data: Data) throws {
         do {
-            try handle.write(contentsOf: buffer)
+            try handle.write(contentsOf: data)
         } catch {
             throw AutoInterpError.io(url.path, "write failed: \(error.localizedDescription) (disk full?)")
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 }
 

@@ -1,0 +1,51 @@
+import AutoInterpLLM
+import Foundation
+
+/// The explainer that asks an LLM, with the explainer template (``PromptSet/explainer``).
+///
+/// Sample 0 is asked at temperature 0; further samples at temperature 1 with the sample number as
+/// seed, so each sample is a distinct, cacheable request. An answer with no usable explanation
+/// is asked again once (the bad answer shown back), then reported as an ``ExplanationFailure``.
+public struct LLMExplainer: UnitExplainer {
+    public let client: LLMClient
+    public let template: PromptTemplate
+    public let model: String
+    public var name: String { "llm" }
+    /// `max_tokens` of an explainer call.
+    public static let maxTokens = 60
+
+    /// - Parameter model: the model asked; nil uses the client's.
+    public init(client: LLMClient, template: PromptTemplate, model: String? = nil) {
+        self.client = client
+        self.template = template
+        self.model = model ?? client.config.model
+    }
+
+    /// The request for a unit's examples (exposed for tests and token estimates).
+    public func request(examples: [ExampleRecord], sample: Int) throws -> ChatCompletionRequest {
+        let (records, sparse) = ExplainerPrompt.sections(for: examples)
+        let messages = try template.render(["few_shot": FewShot.explainer, "records": records, "sparse": sparse])
+        return ChatCompletionRequest(
+            model: model, messages: messages, temperature: sample == 0 ? 0 : 1, maxTokens: Self.maxTokens,
+            seed: sample == 0 ? nil : sample)
+    }
+
+    public func explain(unit: UnitRef, examples: [ExampleRecord], sample: Int) async throws -> ExplanationResult {
+        guard !examples.isEmpty else { throw ExplanationFailure("\(unit) has no explanation examples") }
+        var request = try request(examples: examples, sample: sample)
+        var reason = ""
+        for attempt in 0..<2 {
+            let answer = try await client.complete(request)
+            let content = answer.content ?? ""
+            if let text = ExplanationCleaner.clean(content) {
+                return ExplanationResult(text: text, promptFile: template.file, promptHash: template.sha256, requestHash: answer.requestHash)
+            }
+            reason = content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                ? "the explainer answered with empty text" : "the explainer's answer held no explanation: \(content.prefix(80))"
+            if attempt == 0 {
+                request.messages += [.assistant(content), .user("That answer could not be used (\(reason)). Reply with exactly one line: \"Explanation: \" followed by a short phrase.")]
+            }
+        }
+        throw ExplanationFailure("\(reason) (asked twice)")
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// One explanation an explainer produced, with what the run records about how it was made.
+public struct ExplanationResult: Sendable, Equatable {
+    /// The cleaned explanation (``ExplanationCleaner``).
+    public var text: String
+    /// The prompt template file and its hash, when a template was used.
+    public var promptFile: String?
+    public var promptHash: String?
+    /// The `llm_calls.request_hash` of the call that produced it, when an LLM did.
+    public var requestHash: String?
+
+    public init(text: String, promptFile: String? = nil, promptHash: String? = nil, requestHash: String? = nil) {
+        self.text = text
+        self.promptFile = promptFile
+        self.promptHash = promptHash
+        self.requestHash = requestHash
+    }
+}
+
+/// Why an explainer produced nothing usable for a unit (the stage records it as a failure of kind `explain`).
+public struct ExplanationFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+
+    public init(_ reason: String) { self.reason = reason }
+
+    public var description: String { reason }
+}
+
+/// Explains one unit from its explanation examples. Implementations: ``LLMExplainer``; a local
+/// pattern explainer may implement it too, and its results are stored the same way.
+///
+/// Conforming types throw ``ExplanationFailure`` for an unusable answer (the unit is counted as
+/// failed and can be retried), and anything else (e.g. `LLMError`) for a failed call.
+public protocol UnitExplainer: Sendable {
+    /// Stored in `explanations.explainer` (e.g. `llm`).
+    var name: String { get }
+    /// Stored in `explanations.model`.
+    var model: String { get }
+
+    /// Explains `unit` from `examples` (its `explain` examples, raw activations).
+    ///
+    /// - Parameter sample: which of several samples this is (0 for the first); implementations
+    ///   make samples differ (e.g. by seed) and must give the same answer for the same sample.
+    func explain(unit: UnitRef, examples: [ExampleRecord], sample: Int) async throws -> ExplanationResult
+}
+
+extension UnitExplainer {
+    /// The first sample.
+    public func explain(unit: UnitRef, examples: [ExampleRecord]) async throws -> ExplanationResult {
+        try await explain(unit: unit, examples: examples, sample: 0)
+    }
+}

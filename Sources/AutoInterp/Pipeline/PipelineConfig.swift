@@ -1,0 +1,59 @@
+import Foundation
+
+/// The settings of `autointerp run` that change its results, stored in the run config
+/// (`runs.config_json`, key `pipeline`) and compared on resume.
+///
+/// Stages to run, concurrency, rate limits, timeouts, prices and the cache switch are not here:
+/// changing them never changes what a finished run holds.
+public struct PipelineConfig: Sendable, Equatable, Codable {
+    /// `llm` (``LLMExplainer``/``LLMSimulator``/``LLMRubricJudge``), or the name of another implementation.
+    public var explainer: String
+    /// The endpoint (base URL without credentials).
+    public var endpoint: String
+    /// The explainer's model, the simulator's and the judge's.
+    public var model: String
+    public var simulatorModel: String
+    public var judgeModel: String
+    /// The simulator mode as requested (`auto` is resolved per endpoint at run time; each
+    /// simulation row records the mode used).
+    public var simulatorMode: SimulatorMode
+    /// Records sent to the simulator per call.
+    public var recordsPerCall: Int
+    /// Explanations sampled per unit; the one with the best Spearman (all) is kept.
+    public var explainerSamples: Int
+    /// Template and rubric files by role (`explainer`, `simulator-json`, `simulator-logprobs`, `rubric`).
+    public var prompts: [String: PromptFileReference]
+
+    public init(
+        explainer: String = "llm", endpoint: String, model: String, simulatorModel: String? = nil, judgeModel: String? = nil,
+        simulatorMode: SimulatorMode = .auto, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
+        prompts: [String: PromptFileReference]
+    ) {
+        self.explainer = explainer
+        self.endpoint = endpoint
+        self.model = model
+        self.simulatorModel = simulatorModel ?? model
+        self.judgeModel = judgeModel ?? model
+        self.simulatorMode = simulatorMode
+        self.recordsPerCall = recordsPerCall
+        self.explainerSamples = explainerSamples
+        self.prompts = prompts
+    }
+
+    /// Names of the settings that differ from `other` (for the "config changed" message).
+    public func differences(from other: PipelineConfig) -> [String] {
+        var names: [String] = []
+        if explainer != other.explainer { names.append("explainer") }
+        if endpoint != other.endpoint { names.append("endpoint") }
+        if model != other.model { names.append("model") }
+        if simulatorModel != other.simulatorModel { names.append("simulator model") }
+        if judgeModel != other.judgeModel { names.append("judge model") }
+        if simulatorMode != other.simulatorMode { names.append("simulator mode") }
+        if recordsPerCall != other.recordsPerCall { names.append("records per call") }
+        if explainerSamples != other.explainerSamples { names.append("explainer samples") }
+        for role in Set(prompts.keys).union(other.prompts.keys).sorted() where prompts[role] != other.prompts[role] {
+            names.append("\(role) template (\(prompts[role]?.file ?? other.prompts[role]?.file ?? role))")
+        }
+        return names
+    }
+}

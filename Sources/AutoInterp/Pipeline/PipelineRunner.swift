@@ -1,0 +1,94 @@
+import AutoInterpLLM
+import Foundation
+import Logging
+import Synchronization
+
+/// Runs ``UnitPipeline`` over every unit of a run, several units at once, with a progress bar.
+///
+/// Independent of the explainer, simulator and judge used. Units run in a task group with at
+/// most `unitsInFlight` at a time (the LLM client caps the requests). An `LLMError` that
+/// `isFatalForRun` (bad key, wrong URL or model) cancels the remaining units and is reported as
+/// `stoppedEarly`; results stored until then are kept.
+public struct PipelineRunner: Sendable {
+    public let pipeline: UnitPipeline
+    public let unitsInFlight: Int
+    /// Totals for the progress line (calls, tokens, cost); nil shows none.
+    public let usage: (@Sendable () -> LLMUsage)?
+    public let showProgress: Bool
+    public let logger: Logger
+
+    public init(
+        pipeline: UnitPipeline, unitsInFlight: Int = 8, usage: (@Sendable () -> LLMUsage)? = nil, showProgress: Bool = false,
+        logger: Logger = Logger(label: "autointerp.run")
+    ) {
+        self.pipeline = pipeline
+        self.unitsInFlight = max(1, unitsInFlight)
+        self.usage = usage
+        self.showProgress = showProgress
+        self.logger = logger
+    }
+
+    /// The reports of every unit of `run`, and why the run stopped early (nil when it did not).
+    public func run(_ run: RunInfo) async throws -> (reports: [UnitOutcome], stoppedEarly: String?) {
+        let units = try pipeline.store.units(runID: run.id)
+        var reports: [UnitOutcome] = []
+        var todo: [StoredUnit] = []
+        for unit in units {
+            if unit.statistics.maxActivation <= 0 {
+                reports.append(try await pipeline.run(unit))  // dead: recorded, no work
+            } else if try pipeline.isComplete(unit) {
+                reports.append(UnitOutcome(unit: unit.unit, status: .complete))
+            } else {
+                todo.append(unit)
+            }
+        }
+        logger.info("run \(run.name): \(units.count) units, \(todo.count) with work left")
+        let bar = showProgress && !todo.isEmpty ? ProgressBar("run", total: todo.count, unit: "units") : nil
+        let usage = usage
+        let detail: @Sendable () -> String = {
+            guard let u = usage?() else { return "" }
+            var text = "calls \(u.calls), tokens \(ProgressBar.compact(Double(u.promptTokens + u.completionTokens)))"
+            text += u.cost.map { String(format: ", cost $%.4f", $0) } ?? ""
+            return text
+        }
+        bar?.update(0, detail: detail())
+
+        let pipeline = pipeline
+        var stoppedEarly: String?
+        try await withThrowingTaskGroup(of: UnitOutcome.self) { group in
+            var next = 0
+            var done = 0
+            func addNext() {
+                guard next < todo.count else { return }
+                let unit = todo[next]
+                next += 1
+                group.addTask { try await pipeline.run(unit) }
+            }
+            for _ in 0..<min(unitsInFlight, todo.count) { addNext() }
+            while true {
+                do {
+                    guard let report = try await group.next() else { break }
+                    reports.append(report)
+                    done += 1
+                    bar?.update(done, detail: detail())
+                    if report.status == .failed {
+                        // Counted and listed in the summary; warn only for failed calls.
+                        logger.log(level: report.failureKind == "llm-call" ? .warning : .info, "unit failed", metadata: ["unit": "\(report.unit)", "kind": "\(report.failureKind ?? "")", "reason": "\(report.reason ?? "")"])
+                    }
+                    if stoppedEarly == nil { addNext() }
+                } catch let error as LLMError where error.isFatalForRun {
+                    if stoppedEarly == nil {
+                        stoppedEarly = error.message
+                        logger.error("stopping the run", metadata: ["reason": "\(error.message)"])
+                        group.cancelAll()
+                    }
+                }
+            }
+        }
+        bar?.finish()
+        // Units never started (stopped early) are reported as cancelled.
+        let seen = Set(reports.map(\.unit))
+        for unit in todo where !seen.contains(unit.unit) { reports.append(UnitOutcome(unit: unit.unit, status: .cancelled, reason: "the run stopped early")) }
+        return (reports, stoppedEarly)
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// Everything that decides what a run computes, stored as `runs.config_json`.
+///
+/// Two invocations with equal configs are the same run (the second resumes the first); a
+/// changed config is refused unless the user asks for a new run.
+public struct RunConfig: Sendable, Equatable, Codable {
+    /// The activation dataset (absolute path).
+    public var activations: String
+    /// The vocabulary file (absolute path).
+    public var vocab: String
+    /// The SAE folder (absolute path), when features are studied.
+    public var sae: String?
+    /// The feature and neuron specs as typed, and the indices they resolved to.
+    public var featureSpec: String
+    public var neuronSpec: String
+    public var features: [Int]
+    public var neurons: [Int]
+    public var selection: SelectionConfig
+    /// The explain / simulate / score / rubric settings, once `autointerp run` has used the run
+    /// (nil for a run only `select` has touched; left out of the JSON then).
+    public var pipeline: PipelineConfig?
+
+    public init(
+        activations: String, vocab: String, sae: String?, featureSpec: String, neuronSpec: String, features: [Int], neurons: [Int],
+        selection: SelectionConfig, pipeline: PipelineConfig? = nil
+    ) {
+        self.activations = activations
+        self.vocab = vocab
+        self.sae = sae
+        self.featureSpec = featureSpec
+        self.neuronSpec = neuronSpec
+        self.features = features
+        self.neurons = neurons
+        self.selection = selection
+        self.pipeline = pipeline
+    }
+
+    /// Canonical JSON (sorted keys), the form stored and hashed.
+    public func canonicalJSON() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Decodes a stored `config_json`.
+    public static func decode(_ json: String) throws -> RunConfig {
+        try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8))
+    }
+}

@@ -1,0 +1,171 @@
+import AutoInterpLLM
+import Foundation
+import Logging
+
+/// Creates (or resumes) a run: resolves the unit specs, selects examples and stores every unit.
+///
+/// The database is `<results>/<name>/autointerp.sqlite`. Each unit is saved in its own
+/// transaction; units already stored by an earlier, interrupted invocation of the same config
+/// are left as they are, so running the same command again finishes the job.
+public struct RunPreparation {
+    /// Inputs of a preparation, as the CLI gathers them.
+    public struct Request: Sendable {
+        public var name: String
+        public var resultsFolder: URL
+        public var activations: URL
+        public var vocab: URL?
+        public var sae: URL?
+        public var features: UnitSpec
+        public var neurons: UnitSpec
+        public var selection: SelectionConfig
+        /// Replace an existing run of the same name whose config differs.
+        public var forceNew: Bool
+        /// The pipeline settings of `autointerp run`; nil for `select`, which leaves a stored
+        /// pipeline config alone.
+        public var pipeline: PipelineConfig?
+
+        public init(
+            name: String, resultsFolder: URL, activations: URL, vocab: URL? = nil, sae: URL? = nil, features: UnitSpec, neurons: UnitSpec,
+            selection: SelectionConfig = SelectionConfig(), forceNew: Bool = false, pipeline: PipelineConfig? = nil
+        ) {
+            self.pipeline = pipeline
+            self.name = name
+            self.resultsFolder = resultsFolder
+            self.activations = activations
+            self.vocab = vocab
+            self.sae = sae
+            self.features = features
+            self.neurons = neurons
+            self.selection = selection
+            self.forceNew = forceNew
+        }
+
+        /// `<results>/<name>/autointerp.sqlite`.
+        public var databaseURL: URL {
+            resultsFolder.appendingPathComponent(name, isDirectory: true).appendingPathComponent("autointerp.sqlite")
+        }
+    }
+
+    /// What a preparation did.
+    public struct Outcome: Sendable {
+        public var run: RunInfo
+        public var store: RunStore
+        /// Units stored by this invocation, and units found already stored.
+        public var stored: Int
+        public var alreadyStored: Int
+        /// Units that never fire on any selectable token (stored, but with no examples to explain).
+        public var dead: [UnitRef]
+    }
+
+    public var logger: Logger
+
+    public init(logger: Logger = Logger(label: "autointerp.prepare")) {
+        self.logger = logger
+    }
+
+    /// Runs the preparation.
+    ///
+    /// - Parameter progress: called with (steps done, total steps) during selection.
+    /// - Throws: `AutoInterpError` for bad inputs, a changed config without `forceNew`, or storage failures.
+    public func prepare(_ request: Request, progress: ((Int, Int) -> Void)? = nil) throws -> Outcome {
+        guard !request.name.isEmpty, !request.name.contains("/"), request.name != ".", request.name != ".." else {
+            throw AutoInterpError.invalidInput("run name '\(request.name)' must be a plain folder name (no '/')")
+        }
+        let dataset = try ActivationDataset(url: request.activations.standardizedFileURL, vocabURL: request.vocab?.standardizedFileURL)
+        let sae = try request.sae.map { try SparseAutoencoder(folder: $0.standardizedFileURL) }
+        let seed = request.selection.seed
+        let features: [Int]
+        if let sae {
+            features = try request.features.resolve(count: sae.dSAE, kind: .feature, seed: seed)
+        } else {
+            guard try request.features.resolve(count: 0, kind: .feature, seed: seed).isEmpty else {
+                throw AutoInterpError.invalidInput("features were requested but no SAE was given (pass --sae DIR or --features none)")
+            }
+            features = []
+        }
+        if let sae, sae.dIn != dataset.width {
+            throw AutoInterpError.shapeMismatch(
+                "the SAE \(request.sae!.path) expects d_in = \(sae.dIn) but \(dataset.url.path) has activations of width \(dataset.width) (is it the SAE for this layer?)")
+        }
+        let neurons = try request.neurons.resolve(count: dataset.width, kind: .neuron, seed: seed)
+        guard !(features.isEmpty && neurons.isEmpty) else {
+            throw AutoInterpError.invalidInput("no units to study: give --features and/or --neurons (e.g. --neurons 0-99)")
+        }
+        let config = RunConfig(
+            activations: dataset.url.path, vocab: dataset.vocabURL.standardizedFileURL.path, sae: request.sae?.standardizedFileURL.path,
+            featureSpec: request.features.description, neuronSpec: request.neurons.description, features: features, neurons: neurons,
+            selection: request.selection, pipeline: request.pipeline)
+        let configJSON = try config.canonicalJSON()
+
+        let store = try RunStore(url: request.databaseURL)
+        var run: RunInfo
+        if let existing = try store.run(named: request.name) {
+            switch try Self.compare(stored: existing.configJSON, wanted: config) {
+            case .same:
+                run = existing
+            case .addsPipeline:
+                // A run made by `select` gains its pipeline settings on the first `run`.
+                _ = try store.database.run(
+                    "UPDATE runs SET config_json = ?, config_hash = ? WHERE id = ?", [configJSON, SHA256.hex(configJSON), existing.id])
+                run = try store.run(id: existing.id) ?? existing
+            case .differs(let what):
+                guard request.forceNew else {
+                    throw AutoInterpError.invalidInput(
+                        "run '\(request.name)' in \(store.path) was made with a different config (\(what)); rerun with the same options to resume, pick another --name, or pass --force-new to replace it"
+                    )
+                }
+                try store.deleteRun(id: existing.id)
+                run = try store.createRun(name: request.name, configJSON: configJSON)
+            }
+        } else {
+            run = try store.createRun(name: request.name, configJSON: configJSON)
+        }
+
+        let done = Set(try store.units(runID: run.id).map(\.unit))
+        let wanted = features.map { UnitRef(.feature, $0) } + neurons.map { UnitRef(.neuron, $0) }
+        let todo = wanted.filter { !done.contains($0) }
+        logger.info("run \(request.name): \(wanted.count) units, \(done.count) already stored")
+        var dead: [UnitRef] = []
+        if !todo.isEmpty {
+            let source = try UnitActivationSource(
+                dataset: dataset, sae: sae, features: todo.filter { $0.kind == .feature }.map(\.index),
+                neurons: todo.filter { $0.kind == .neuron }.map(\.index))
+            let selections = try ExampleSelector(config: request.selection).select(from: source, progress: progress)
+            for selection in selections {
+                _ = try store.saveUnit(runID: run.id, statistics: selection.statistics, examples: selection.examples)
+                if selection.statistics.maxActivation <= 0 { dead.append(selection.unit) }
+            }
+            try store.setStatus(runID: run.id, "selected")
+            run = try store.run(id: run.id) ?? run
+        }
+        return Outcome(run: run, store: store, stored: todo.count, alreadyStored: done.count, dead: dead)
+    }
+
+    /// How a wanted config relates to the one stored with a run.
+    enum Comparison: Equatable {
+        case same
+        /// Equal selection; the stored config has no pipeline settings yet.
+        case addsPipeline
+        /// Something that changes results differs; the text names what.
+        case differs(String)
+    }
+
+    /// Compares configs: the selection part must match exactly; pipeline settings are compared
+    /// only when both sides have them (`select` leaves them out).
+    static func compare(stored json: String, wanted: RunConfig) throws -> Comparison {
+        guard let stored = try? RunConfig.decode(json) else { return .differs("the stored config is unreadable") }
+        var storedSelection = stored, wantedSelection = wanted
+        storedSelection.pipeline = nil
+        wantedSelection.pipeline = nil
+        if try storedSelection.canonicalJSON() != wantedSelection.canonicalJSON() {
+            return .differs("inputs, units or selection options")
+        }
+        switch (stored.pipeline, wanted.pipeline) {
+        case (_, nil): return .same
+        case (nil, _?): return .addsPipeline
+        case (let old?, let new?):
+            let changed = new.differences(from: old)
+            return changed.isEmpty ? .same : .differs(changed.joined(separator: ", "))
+        }
+    }
+}

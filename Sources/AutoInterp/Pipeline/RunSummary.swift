@@ -1,0 +1,175 @@
+import AutoInterpLLM
+import Foundation
+
+/// The end-of-run summary: what the run database holds for a run, plus this invocation's costs.
+///
+/// Stored results (scores, failed simulations, undefined scores, missing ratings) are counted
+/// from the database, so a resumed run reports the whole run; calls, tokens and cost are this
+/// invocation's. Written as `summary.json` beside the database and printed as text.
+public struct RunSummary: Sendable, Codable, Equatable {
+    /// Spearman (`all`) statistics of one unit kind.
+    public struct KindScores: Sendable, Codable, Equatable {
+        public var units: Int
+        public var scored: Int
+        public var undefined: Int
+        public var meanSpearman: Double?
+        public var medianSpearman: Double?
+        public var meanPearson: Double?
+    }
+
+    /// A unit that was skipped or failed, and why.
+    public struct UnitNote: Sendable, Codable, Equatable {
+        public var unit: String
+        public var kind: String
+        public var reason: String
+    }
+
+    public var run: String
+    public var database: String
+    public var units: Int
+    /// Units with an explanation and a defined or undefined Spearman (`all`) stored.
+    public var scored: Int
+    /// Failure counts by kind: `dead` units, units with no `explanation`, failed `simulation`
+    /// records, `undefined-score` (Spearman over all), unrated `rubric` examples, `llm-call`
+    /// failures of this invocation.
+    public var failures: [String: Int]
+    public var byKind: [String: KindScores]
+    /// Ratings stored, by rating 0...3.
+    public var ratings: [Int: Int]
+    /// Rubric rating counts per bin, by unit kind (`feature`, `neuron`).
+    public var rubricByKind: [String: RubricHistogram]
+    /// Dead, failed and waiting units with their reasons (this invocation).
+    public var notes: [UnitNote]
+    /// Whether the run stopped early, and why.
+    public var stoppedEarly: String?
+    /// This invocation's LLM usage.
+    public var calls: Int
+    public var cachedCalls: Int
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var cost: Double?
+    /// Units this invocation worked on (stored something or failed).
+    public var unitsWorked: Int
+    public var simulatorMode: String?
+
+    /// Whether every unit has all its results (nothing failed or left over).
+    public var isComplete: Bool { stoppedEarly == nil && notes.allSatisfy { $0.kind == "dead" } }
+
+    /// Tokens (prompt + completion) per unit worked on in this invocation.
+    public var tokensPerUnit: Double? {
+        unitsWorked > 0 ? Double(promptTokens + completionTokens) / Double(unitsWorked) : nil
+    }
+
+    /// Counts the run's stored results.
+    public static func collect(
+        store: RunStore, run: RunInfo, reports: [UnitOutcome], usage: LLMUsage?, stoppedEarly: String?, simulatorMode: String?
+    ) throws -> RunSummary {
+        let units = try store.units(runID: run.id)
+        var failures: [String: Int] = [:]
+        var byKind: [String: KindScores] = [:]
+        var ratings: [Int: Int] = [:]
+        var spearmans: [UnitKind: [Double?]] = [:]
+        var pearsons: [UnitKind: [Double?]] = [:]
+        var scored = 0
+        for unit in units {
+            byKind[unit.unit.kind.rawValue, default: KindScores(units: 0, scored: 0, undefined: 0)].units += 1
+            if unit.statistics.maxActivation <= 0 {
+                failures["dead", default: 0] += 1
+                continue
+            }
+            guard let explanation = try store.explanations(unitID: unit.id).first else {
+                failures["explanation", default: 0] += 1
+                continue
+            }
+            let simulations = try store.simulations(explanationID: explanation.id)
+            let failedSimulations = simulations.count { !$0.isOK }
+            if failedSimulations > 0 { failures["simulation", default: 0] += failedSimulations }
+            let scores = try store.scores(explanationID: explanation.id)
+            if let spearman = scores.first(where: { $0.metric == .spearman && $0.subset == .all }) {
+                scored += 1
+                byKind[unit.unit.kind.rawValue]?.scored += 1
+                spearmans[unit.unit.kind, default: []].append(spearman.value)
+                if spearman.value == nil {
+                    failures["undefined-score", default: 0] += 1
+                    byKind[unit.unit.kind.rawValue]?.undefined += 1
+                }
+                pearsons[unit.unit.kind, default: []].append(scores.first { $0.metric == .pearson && $0.subset == .all }?.value)
+            }
+            let stored = try store.rubricRatings(explanationID: explanation.id)
+            for rating in stored { ratings[rating.rating, default: 0] += 1 }
+            let wanted = try store.examples(unitID: unit.id, role: .score, subset: .quantile).count
+            if stored.count < wanted, !stored.isEmpty || reports.contains(where: { $0.unit == unit.unit && $0.failedRatings > 0 }) {
+                failures["rubric", default: 0] += wanted - stored.count
+            }
+        }
+        for (kind, values) in spearmans {
+            let summary = Summary.summarize(values, threshold: 0)
+            byKind[kind.rawValue]?.meanSpearman = summary.mean
+            byKind[kind.rawValue]?.medianSpearman = summary.median
+            byKind[kind.rawValue]?.meanPearson = Summary.summarize(pearsons[kind] ?? [], threshold: 0).mean
+        }
+        let callFailures = reports.count { $0.failureKind == "llm-call" }
+        if callFailures > 0 { failures["llm-call"] = callFailures }
+        let notes = reports.filter { $0.status != .complete }.sorted { $0.unit < $1.unit }.map { report in
+            UnitNote(
+                unit: report.unit.description, kind: report.status == .dead ? "dead" : report.failureKind ?? report.status.rawValue,
+                reason: report.reason ?? report.status.rawValue)
+        }
+        let histograms = RubricHistogram.byKind(try store.rubricHistogram(runID: run.id))
+        return RunSummary(
+            run: run.name, database: store.path, units: units.count, scored: scored, failures: failures, byKind: byKind, ratings: ratings,
+            rubricByKind: Dictionary(uniqueKeysWithValues: histograms.map { ($0.key.rawValue, $0.value) }),
+            notes: notes, stoppedEarly: stoppedEarly, calls: usage?.calls ?? 0, cachedCalls: usage?.cachedCalls ?? 0,
+            promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0, cost: usage?.cost,
+            unitsWorked: reports.count { $0.storedSomething || $0.status == .failed }, simulatorMode: simulatorMode)
+    }
+
+    /// The summary as printed at the end of `autointerp run`.
+    public var text: String {
+        func number(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "n/a" }
+        var lines: [String] = []
+        lines.append("run '\(run)': \(units) units, \(scored) scored (\(database))")
+        for kind in byKind.keys.sorted() {
+            let k = byKind[kind]!
+            lines.append(
+                "  \(kind)s: \(k.units) units, \(k.scored) scored (\(k.undefined) undefined); Spearman mean \(number(k.meanSpearman)), median \(number(k.medianSpearman)); Pearson mean \(number(k.meanPearson))")
+        }
+        if failures.isEmpty {
+            lines.append("failures: none")
+        } else {
+            lines.append("failures: " + failures.keys.sorted().map { "\($0) \(failures[$0]!)" }.joined(separator: ", "))
+        }
+        if !ratings.isEmpty {
+            lines.append("rubric ratings: " + (0...3).map { "\($0): \(ratings[$0] ?? 0)" }.joined(separator: ", ") + " (histogram per bin: view rubric_histogram)")
+        }
+        for note in notes.prefix(10) { lines.append("  \(note.unit): \(note.kind): \(note.reason)") }
+        if notes.count > 10 { lines.append("  … and \(notes.count - 10) more (see summary.json)") }
+        var usageLine = "LLM: \(calls) calls (\(cachedCalls) cached), \(promptTokens) prompt + \(completionTokens) completion tokens"
+        if let perUnit = tokensPerUnit { usageLine += String(format: ", %.0f tokens per unit", perUnit) }
+        if let cost {
+            usageLine += String(format: ", cost $%.4f", cost)
+            if unitsWorked > 0 { usageLine += String(format: " ($%.5f per unit)", cost / Double(unitsWorked)) }
+        }
+        if let simulatorMode { usageLine += "; simulator mode \(simulatorMode)" }
+        lines.append(usageLine)
+        if let stoppedEarly {
+            lines.append("stopped early: \(stoppedEarly)")
+        } else if isComplete {
+            lines.append("run finished: every unit has its results")
+        } else {
+            lines.append("run finished with failures (counted above); rerun the same command to retry what is missing")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Writes the summary as JSON to `url`.
+    public func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            try encoder.encode(self).write(to: url, options: .atomic)
+        } catch {
+            throw AutoInterpError.io(url.path, "cannot write the run summary: \(error.localizedDescription)")
+        }
+    }
+}

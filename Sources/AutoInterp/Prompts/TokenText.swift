@@ -1,0 +1,55 @@
+import Foundation
+
+/// How token strings are written into prompts: one per line, escaped, and joined into readable text.
+public enum TokenText {
+    /// The token as shown on its own line: backslash, newline, carriage return and tab escaped
+    /// (`\\`, `\n`, `\r`, `\t`), so every token is exactly one line and a tab can separate the value.
+    public static func display(_ token: String) -> String {
+        var out = ""
+        out.reserveCapacity(token.count)
+        for scalar in token.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// The form used to compare a token the model copied back with the token shown: the
+    /// displayed form, trimmed of surrounding spaces (models often drop a leading space).
+    public static func comparable(_ token: String) -> String {
+        token.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The tokens as running text, the token at `marked` wrapped in `[[` `]]`.
+    ///
+    /// Word-piece conventions are followed: a leading `▁` or `Ġ` (or a leading space) starts a
+    /// new word, `##` continues the previous one. Tokens of a vocabulary with none of these
+    /// markers are separated by spaces.
+    public static func join(_ tokens: [String], marked: Int? = nil) -> String {
+        let markers = tokens.contains { $0.hasPrefix(" ") || $0.hasPrefix("▁") || $0.hasPrefix("Ġ") }
+        var out = ""
+        for (i, raw) in tokens.enumerated() {
+            var token = raw
+            var space = !markers && i > 0
+            if token.hasPrefix("##") {
+                token.removeFirst(2)
+                space = false
+            } else if token.hasPrefix("▁") || token.hasPrefix("Ġ") {
+                token.removeFirst()
+                space = i > 0
+            } else if token.hasPrefix(" ") {
+                token.removeFirst()
+                space = i > 0
+            }
+            token = token.replacingOccurrences(of: "\n", with: "\\n")
+            if space { out += " " }
+            out += i == marked ? "[[\(token)]]" : token
+        }
+        return out
+    }
+}

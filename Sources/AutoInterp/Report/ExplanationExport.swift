@@ -1,0 +1,179 @@
+import Foundation
+
+/// One row per explanation of a run, with its unit, scores and rubric histogram, as JSONL or CSV.
+///
+/// Field names follow Neuronpedia's explanation exports where there is one (`modelId`, `layer`,
+/// `index`, `description`, `typeName` for the explainer, `explanationModelName`), camelCase
+/// otherwise. Fields, in order:
+/// - `run`, `modelId` and `layer` (from the run config's `model`/`layer` keys, else null),
+///   `kind` (`feature`|`neuron`), `index`, `unitId`, `maxActivation`, `density`;
+/// - `explanationId`, `typeName`, `explanationModelName`, `description`, `createdAt`,
+///   `latest` (true for the unit's latest explanation by this explainer);
+/// - scores `spearmanAll`, `spearmanTop`, `spearmanRandom`, `pearsonAll`, `pearsonTop`,
+///   `pearsonRandom` (null when missing or undefined), `undefinedReasons` (JSONL: an object
+///   `{"spearmanRandom": "…"}`; CSV: `spearmanRandom: …; …`), `n` (pairs behind Spearman/all);
+/// - `simulations`, `failedSimulations`;
+/// - `rubricHistogram`: rating counts `[[r0, r1, r2, r3], …]` indexed by bin (0 = non-activating),
+///   empty when unrated (CSV: the same JSON text in one field).
+public enum ExplanationExport {
+    /// The output format.
+    public enum Format: String, Sendable, CaseIterable {
+        case jsonl
+        case csv
+    }
+
+    /// One exported row.
+    public struct Row: Sendable {
+        public var run: String
+        public var modelId: String?
+        public var layer: String?
+        public var unit: UnitRef
+        public var unitID: Int64
+        public var maxActivation: Double?
+        public var density: Double?
+        public var explanationID: Int64
+        public var explainer: String
+        public var model: String
+        public var text: String
+        public var createdAt: String
+        public var latest: Bool
+        public var scores: [StoredScore]
+        public var simulations: Int
+        public var failedSimulations: Int
+        public var rubric: RubricTable?
+
+        /// The value of a score, nil when missing or undefined.
+        public func value(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> Double? {
+            scores.first { $0.metric == metric && $0.subset == subset }?.value
+        }
+    }
+
+    /// The export's column names, in order.
+    public static let columns = [
+        "run", "modelId", "layer", "kind", "index", "unitId", "maxActivation", "density", "explanationId", "typeName",
+        "explanationModelName", "description", "createdAt", "latest", "spearmanAll", "spearmanTop", "spearmanRandom",
+        "pearsonAll", "pearsonTop", "pearsonRandom", "undefinedReasons", "n", "simulations", "failedSimulations",
+        "rubricHistogram",
+    ]
+
+    // MARK: - Rows
+
+    /// Every explanation of `run`, by kind, index, then explanation id.
+    public static func rows(store: RunStore, run: RunInfo) throws -> [Row] {
+        let db = store.database
+        let config = (try? JSONSerialization.jsonObject(with: Data(run.configJSON.utf8))) as? [String: Any]
+        func configString(_ key: String) -> String? {
+            switch config?[key] {
+            case let text as String: text
+            case let number as NSNumber: number.stringValue
+            default: nil
+            }
+        }
+        var scores: [Int64: [StoredScore]] = [:]
+        for score in try store.scores(runID: run.id) { scores[score.explanationID, default: []].append(score.score) }
+        var rubric: [Int64: RubricTable] = [:]
+        for row in try store.rubricHistogram(runID: run.id) {
+            rubric[row.explanationID, default: RubricTable()].add(bin: row.bin, rating: row.rating, count: row.count)
+        }
+        var simulations: [Int64: (Int, Int)] = [:]
+        for row in try db.query(
+            """
+            SELECT s.explanation_id AS id, SUM(s.status = 'failed') AS failed, COUNT(*) AS total FROM simulations s
+            JOIN explanations e ON e.id = s.explanation_id JOIN units u ON u.id = e.unit_id
+            WHERE u.run_id = ? GROUP BY s.explanation_id
+            """, [run.id])
+        {
+            simulations[row.int64("id") ?? 0] = (row.int("failed") ?? 0, row.int("total") ?? 0)
+        }
+        let explanationRows = try db.query(
+            """
+            SELECT e.id, e.unit_id, e.explainer, e.model, e.text, e.created_at, u.kind, u.idx, u.max_activation, u.density,
+                   e.id = (SELECT MAX(e2.id) FROM explanations e2 WHERE e2.unit_id = e.unit_id AND e2.explainer = e.explainer)
+                   AS latest
+            FROM explanations e JOIN units u ON u.id = e.unit_id
+            WHERE u.run_id = ? ORDER BY u.kind, u.idx, e.id
+            """, [run.id])
+        return try explanationRows.map { row in
+            let id = row.int64("id") ?? 0
+            return Row(
+                run: run.name, modelId: configString("model"), layer: configString("layer"), unit: try store.unitRef(row),
+                unitID: row.int64("unit_id") ?? 0, maxActivation: row.double("max_activation"), density: row.double("density"),
+                explanationID: id, explainer: row.string("explainer") ?? "", model: row.string("model") ?? "",
+                text: row.string("text") ?? "", createdAt: row.string("created_at") ?? "", latest: row.bool("latest") ?? false,
+                scores: scores[id] ?? [], simulations: simulations[id]?.1 ?? 0, failedSimulations: simulations[id]?.0 ?? 0,
+                rubric: rubric[id])
+        }
+    }
+
+    // MARK: - Writing
+
+    /// The rows as text in `format` (JSONL: one object per line; CSV: a header line, then rows).
+    public static func render(_ rows: [Row], format: Format) -> String {
+        switch format {
+        case .jsonl:
+            return rows.map(jsonLine).joined()
+        case .csv:
+            return columns.joined(separator: ",") + "\r\n" + rows.map(csvLine).joined()
+        }
+    }
+
+    private static func scoreName(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> String {
+        metric.rawValue + subset.rawValue.prefix(1).uppercased() + subset.rawValue.dropFirst()
+    }
+
+    private static func scoreCells(_ row: Row) -> [(name: String, value: Double?)] {
+        StoredScore.Metric.allCases.flatMap { metric in
+            StoredScore.Subset.allCases.map { subset in (scoreName(metric, subset), row.value(metric, subset)) }
+        }
+    }
+
+    private static func undefinedReasons(_ row: Row) -> [(String, String)] {
+        row.scores.compactMap { score in score.undefinedReason.map { (scoreName(score.metric, score.subset), $0) } }
+    }
+
+    private static func rubricJSON(_ row: Row) -> String {
+        guard let rubric = row.rubric, rubric.total > 0 else { return "[]" }
+        return "[" + rubric.counts.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]"
+    }
+
+    private static func spearmanN(_ row: Row) -> Int? {
+        row.scores.first { $0.metric == .spearman && $0.subset == .all }?.n
+    }
+
+    private static func jsonLine(_ row: Row) -> String {
+        func string(_ text: String?) -> String { text.map(ReportText.json) ?? "null" }
+        var fields: [String] = [
+            "\"run\":\(string(row.run))", "\"modelId\":\(string(row.modelId))", "\"layer\":\(string(row.layer))",
+            "\"kind\":\"\(row.unit.kind.rawValue)\"", "\"index\":\(row.unit.index)", "\"unitId\":\(row.unitID)",
+            "\"maxActivation\":\(ReportText.json(row.maxActivation))", "\"density\":\(ReportText.json(row.density))",
+            "\"explanationId\":\(row.explanationID)", "\"typeName\":\(string(row.explainer))",
+            "\"explanationModelName\":\(string(row.model))", "\"description\":\(string(row.text))",
+            "\"createdAt\":\(string(row.createdAt))", "\"latest\":\(row.latest)",
+        ]
+        fields += scoreCells(row).map { "\"\($0.name)\":\(ReportText.json($0.value))" }
+        fields.append(
+            "\"undefinedReasons\":{" + undefinedReasons(row).map { "\"\($0.0)\":\(ReportText.json($0.1))" }.joined(separator: ",")
+                + "}")
+        fields.append("\"n\":\(spearmanN(row).map(String.init) ?? "null")")
+        fields.append("\"simulations\":\(row.simulations)")
+        fields.append("\"failedSimulations\":\(row.failedSimulations)")
+        fields.append("\"rubricHistogram\":\(rubricJSON(row))")
+        return "{" + fields.joined(separator: ",") + "}\n"
+    }
+
+    private static func csvLine(_ row: Row) -> String {
+        func number(_ value: Double?) -> String { value.flatMap { $0.isFinite ? $0.description : nil } ?? "" }
+        var cells: [String] = [
+            row.run, row.modelId ?? "", row.layer ?? "", row.unit.kind.rawValue, String(row.unit.index), String(row.unitID),
+            number(row.maxActivation), number(row.density), String(row.explanationID), row.explainer, row.model, row.text,
+            row.createdAt, row.latest ? "true" : "false",
+        ]
+        cells += scoreCells(row).map { number($0.value) }
+        cells.append(undefinedReasons(row).map { "\($0.0): \($0.1)" }.joined(separator: "; "))
+        cells.append(spearmanN(row).map(String.init) ?? "")
+        cells.append(String(row.simulations))
+        cells.append(String(row.failedSimulations))
+        cells.append(rubricJSON(row))
+        return cells.map(ReportText.csv).joined(separator: ",") + "\r\n"
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+
+/// Renders a ``RunReport`` as Markdown: the same numbers as the HTML report, as tables that read
+/// well in a terminal and in a pull request.
+public struct MarkdownReport: Sendable {
+    public var report: RunReport
+
+    public init(_ report: RunReport) {
+        self.report = report
+    }
+
+    /// The whole document.
+    public func render() -> String {
+        var lines: [String] = []
+        let run = report.run
+        lines.append("# autointerp run `\(run.name.replacingOccurrences(of: "`", with: "'"))`")
+        lines.append("")
+        var meta = [
+            "database `\(report.databasePath)`", "created \(run.createdAt.formatted(.iso8601))", "status \(run.status)",
+            "\(report.units.count) units",
+        ]
+        if let explainer = report.explainer { meta.append("explainer \(ReportText.markdown(explainer))") }
+        lines.append(meta.joined(separator: " · "))
+        lines.append("")
+        lines += scoreSection()
+        lines += rubricSection()
+        lines += costSection()
+        lines += unitLists()
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: - Sections
+
+    private func scoreSection() -> [String] {
+        var rows: [[String]] = []
+        let kinds = UnitKind.allCases
+        let summaries = kinds.map { report.summary($0, threshold: 0) }
+        rows.append(["units"] + kinds.map { String(report.units($0).count) })
+        rows.append(["explained"] + kinds.map { kind in String(report.units(kind).count { $0.explanation != nil }) })
+        rows.append(["scored (defined)"] + summaries.map { String($0.definedCount) })
+        rows.append(["undefined score"] + summaries.map { String($0.undefinedCount) })
+        rows.append(["median Spearman"] + summaries.map { ReportText.fixed($0.median, 3) })
+        rows.append(["mean Spearman"] + summaries.map { ReportText.fixed($0.mean, 3) })
+        for threshold in report.options.thresholds {
+            rows.append(
+                ["share > \(ReportText.fixed(threshold, 2))"]
+                    + kinds.map { ReportText.percent(report.summary($0, threshold: threshold).shareAbove) })
+        }
+        rows.append(
+            ["failed simulations"]
+                + kinds.map { kind in
+                    let counts = report.simulationCounts(kind)
+                    return "\(counts.failed) of \(counts.total)"
+                })
+        var lines = ["## Features vs neurons: explanation scores", ""]
+        lines.append("Score = Spearman (subset `all`) of each unit's latest explanation; undefined scores are counted apart.")
+        lines.append("")
+        lines += Self.table(header: [""] + kinds.map { "\($0.rawValue)s" }, rows: rows, rightAligned: Set(1...kinds.count))
+        lines.append("")
+        if let test = report.rankTest {
+            lines.append(
+                "Mann-Whitney U, features vs neurons (two-sided): U = \(ReportText.fixed(test.u, 1)), "
+                    + "z = \(ReportText.fixed(test.z, 2)), p = \(ReportText.pValue(test.p)); "
+                    + "P(feature > neuron) = \(ReportText.fixed(test.effectSize, 3)) (n = \(test.n1), \(test.n2)).")
+        } else {
+            lines.append("Mann-Whitney U: needs defined scores of both features and neurons.")
+        }
+        lines.append("")
+        // A text histogram of the score distribution.
+        let bins = 10
+        var histogramRows: [[String]] = []
+        let counts = kinds.map { ReportCharts.histogram(report.scores($0).compactMap { $0 }, bins: bins) }
+        let totals = counts.map { $0.reduce(0, +) }
+        for bin in (0..<bins).reversed() {
+            let low = -1 + 2 * Double(bin) / Double(bins), high = low + 2 / Double(bins)
+            var row = ["(\(ReportText.fixed(low, 1)), \(ReportText.fixed(high, 1))]"]
+            for (k, _) in kinds.enumerated() {
+                let share = totals[k] > 0 ? Double(counts[k][bin]) / Double(totals[k]) : 0
+                row.append("\(counts[k][bin]) " + String(repeating: "█", count: Int((share * 40).rounded())))
+            }
+            histogramRows.append(row)
+        }
+        lines.append("Score distribution (count and bar of the share of each kind's defined scores):")
+        lines.append("")
+        lines += Self.table(header: ["Spearman"] + kinds.map { "\($0.rawValue)s" }, rows: histogramRows)
+        lines.append("")
+        return lines
+    }
+
+    private func rubricSection() -> [String] {
+        var lines = ["## Specificity rubric", ""]
+        lines.append("Share of ratings 0 (unrelated) … 3 (cleanly identifies) per activation bin (none = non-activating).")
+        lines.append("")
+        for kind in UnitKind.allCases {
+            let table = report.rubric(kind)
+            lines.append("### \(kind.rawValue)s")
+            lines.append("")
+            guard table.total > 0 else {
+                lines.append("no ratings")
+                lines.append("")
+                continue
+            }
+            var rows: [[String]] = []
+            for bin in 0...table.maxBin {
+                var row = [RubricTable.label(bin: bin), String(table.total(bin: bin))]
+                row += RubricTable.ratings.map { ReportText.percent(table.share(bin: bin, rating: $0)) }
+                row.append(ReportText.fixed(table.meanRating(bin: bin), 2))
+                rows.append(row)
+            }
+            lines += Self.table(header: ["bin", "n", "0", "1", "2", "3", "mean"], rows: rows, rightAligned: Set(1...6))
+            lines.append("")
+        }
+        return lines
+    }
+
+    private func costSection() -> [String] {
+        var lines = ["## Cost and failures", ""]
+        if !report.otherRuns.isEmpty {
+            lines.append("The call log is shared with the other runs of this database (\(report.otherRuns.joined(separator: ", "))).")
+            lines.append("")
+        }
+        if report.usage.isEmpty {
+            lines.append("No LLM calls logged.")
+        } else {
+            var header = ["model", "calls", "cached", "failed", "prompt tokens", "completion tokens"]
+            if let prices = report.prices { header.append("cost (\(prices.currency))") }
+            let usages = report.usage.count > 1 ? report.usage + [report.totalUsage] : report.usage
+            let rows = usages.map { usage -> [String] in
+                var row = [
+                    ReportText.markdown(usage.model), String(usage.calls), String(usage.cached), String(usage.failed),
+                    String(usage.promptTokens), String(usage.completionTokens),
+                ]
+                if let prices = report.prices {
+                    let cost = usage.model == "all" && report.usage.count > 1 ? report.totalCost : prices.cost(of: usage)
+                    row.append(ReportText.fixed(cost, 4, placeholder: "no price"))
+                }
+                return row
+            }
+            lines += Self.table(header: header, rows: rows, rightAligned: Set(1..<header.count))
+        }
+        lines.append("")
+        for (title, groups) in [("Failed simulations", report.failures), ("Undefined scores", report.undefinedScores)] {
+            lines.append("### \(title)")
+            lines.append("")
+            if groups.isEmpty {
+                lines.append("none")
+            } else {
+                lines += Self.table(
+                    header: ["kind", "count", "reason"],
+                    rows: groups.prefix(20).map { [$0.kind.rawValue, String($0.count), ReportText.markdown($0.reason)] },
+                    rightAligned: [1])
+            }
+            lines.append("")
+        }
+        return lines
+    }
+
+    private func unitLists() -> [String] {
+        var lines: [String] = ["## Units", ""]
+        let count = report.options.markdownUnits
+        for kind in report.kinds {
+            let scored = report.units(kind).filter { $0.score != nil }.sorted { ($0.score!, $1.unit.index) > ($1.score!, $0.unit.index) }
+            for (title, units) in [("best", Array(scored.prefix(count))), ("worst", Array(scored.suffix(count).reversed()))] {
+                guard !units.isEmpty else { continue }
+                lines.append("### \(kind.rawValue)s, \(title) \(units.count)")
+                lines.append("")
+                lines += Self.table(
+                    header: ["unit", "score", "density", "explanation"],
+                    rows: units.map { unit in
+                        [
+                            "\(unit.unit)", ReportText.fixed(unit.score, 3), ReportText.percent(unit.statistics.density),
+                            ReportText.markdown(Self.shortened(unit.explanation?.text ?? "", to: 100)),
+                        ]
+                    }, rightAligned: [1, 2])
+                lines.append("")
+            }
+        }
+        lines.append("Every unit with its card: `report.html`; every explanation and score: `autointerp export`.")
+        return lines
+    }
+
+    // MARK: - Tables
+
+    /// `text` cut to `length` characters with an ellipsis.
+    static func shortened(_ text: String, to length: Int) -> String {
+        text.count <= length ? text : String(text.prefix(length - 1)) + "…"
+    }
+
+    /// A Markdown table with columns padded to equal width (cells must already be escaped).
+    public static func table(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
+        var widths = header.map(ReportText.displayWidth)
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count {
+                widths[i] = Swift.max(widths[i], ReportText.displayWidth(cell))
+            }
+        }
+        widths = widths.map { Swift.max(3, $0) }
+        func line(_ cells: [String]) -> String {
+            let padded = cells.enumerated().map { i, cell in
+                let pad = String(repeating: " ", count: Swift.max(0, widths[i] - ReportText.displayWidth(cell)))
+                return rightAligned.contains(i) ? pad + cell : cell + pad
+            }
+            return "| " + padded.joined(separator: " | ") + " |"
+        }
+        let rule = "|" + widths.enumerated().map { i, width in
+            rightAligned.contains(i) ? String(repeating: "-", count: width + 1) + ":" : String(repeating: "-", count: width + 2)
+        }.joined(separator: "|") + "|"
+        return [line(header), rule] + rows.map(line)
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+
+/// Features vs neurons within one run, and a second run (or explainer) against the first on the
+/// units both have, as text tables for `autointerp compare`.
+///
+/// Two sides are aligned on (kind, index). Paired statistics use the units whose score is
+/// defined on both sides; units scored on one side only are counted, never dropped silently.
+public struct RunComparison: Sendable {
+    /// One side: a loaded report and its label (run name, plus the explainer when it matters).
+    public struct Side: Sendable {
+        public var label: String
+        public var report: RunReport
+
+        public init(label: String, report: RunReport) {
+            self.label = label
+            self.report = report
+        }
+    }
+
+    /// Paired numbers for one kind, side B against side A.
+    public struct PairedRow: Sendable, Equatable {
+        public var kind: UnitKind
+        /// Units of this kind present on both sides.
+        public var shared: Int
+        /// Shared units with a defined score on both sides.
+        public var paired: Int
+        /// Shared units with a defined score on side A only, on side B only.
+        public var onlyA: Int
+        public var onlyB: Int
+        /// Medians of the paired scores on each side, and of the differences B − A.
+        public var medianA: Double?
+        public var medianB: Double?
+        public var medianDifference: Double?
+        public var meanDifference: Double?
+        /// Paired units where B scores higher, lower, the same.
+        public var bWins: Int
+        public var aWins: Int
+        public var ties: Int
+        /// Mann-Whitney U of all defined B scores against all defined A scores of this kind (unpaired).
+        public var rankTest: MannWhitneyResult?
+
+        /// Share of paired units where B scores higher, ties counting one half.
+        public var bWinRate: Double? {
+            paired > 0 ? (Double(bWins) + Double(ties) / 2) / Double(paired) : nil
+        }
+    }
+
+    public var sides: [Side]
+
+    public init(sides: [Side]) {
+        precondition((1...2).contains(sides.count), "a comparison has one or two sides")
+        self.sides = sides
+    }
+
+    // MARK: - Numbers
+
+    /// Side B against side A per kind present on both; empty with one side.
+    public var paired: [PairedRow] {
+        guard sides.count == 2 else { return [] }
+        let a = sides[0].report, b = sides[1].report
+        return UnitKind.allCases.compactMap { kind in
+            Self.pair(a: a.units(kind), b: b.units(kind), kind: kind)
+        }
+    }
+
+    /// Paired numbers of two lists of units of one kind; nil when they share no unit.
+    public static func pair(a: [UnitReport], b: [UnitReport], kind: UnitKind) -> PairedRow? {
+        let scoresA = Dictionary(a.map { ($0.unit.index, $0) }, uniquingKeysWith: { first, _ in first })
+        var row = PairedRow(
+            kind: kind, shared: 0, paired: 0, onlyA: 0, onlyB: 0, medianA: nil, medianB: nil, medianDifference: nil,
+            meanDifference: nil, bWins: 0, aWins: 0, ties: 0, rankTest: nil)
+        var pairedA: [Double] = [], pairedB: [Double] = [], differences: [Double] = []
+        for unitB in b {
+            guard let unitA = scoresA[unitB.unit.index] else { continue }
+            row.shared += 1
+            switch (unitA.score, unitB.score) {
+            case let (scoreA?, scoreB?):
+                pairedA.append(scoreA)
+                pairedB.append(scoreB)
+                differences.append(scoreB - scoreA)
+                if scoreB > scoreA { row.bWins += 1 } else if scoreB < scoreA { row.aWins += 1 } else { row.ties += 1 }
+            case (_?, nil): row.onlyA += 1
+            case (nil, _?): row.onlyB += 1
+            case (nil, nil): break
+            }
+        }
+        guard row.shared > 0 else { return nil }
+        row.paired = differences.count
+        row.medianA = Summary.summarize(pairedA, threshold: 0).median
+        row.medianB = Summary.summarize(pairedB, threshold: 0).median
+        let summary = Summary.summarize(differences, threshold: 0)
+        row.medianDifference = summary.median
+        row.meanDifference = summary.mean
+        row.rankTest = RankTest.mannWhitneyU(b.compactMap(\.score), a.compactMap(\.score))
+        return row
+    }
+
+    // MARK: - Text
+
+    /// The comparison as Markdown-style text tables.
+    public func render() -> String {
+        var lines: [String] = []
+        for side in sides {
+            lines += Self.kindTable(side)
+            lines.append("")
+        }
+        if sides.count == 2 {
+            let a = sides[0].label, b = sides[1].label
+            lines.append("## \(b) vs \(a), on shared units (kind, index)")
+            lines.append("")
+            let rows = paired
+            if rows.isEmpty {
+                lines.append("The two sides share no unit.")
+            } else {
+                lines += MarkdownReport.table(
+                    header: [
+                        "kind", "shared", "paired", "median A", "median B", "median B−A", "mean B−A", "B wins", "A wins",
+                        "ties", "B win rate", "only A scored", "only B scored",
+                    ],
+                    rows: rows.map { row in
+                        [
+                            "\(row.kind.rawValue)s", String(row.shared), String(row.paired), ReportText.fixed(row.medianA, 3),
+                            ReportText.fixed(row.medianB, 3), ReportText.fixed(row.medianDifference, 3),
+                            ReportText.fixed(row.meanDifference, 3), String(row.bWins), String(row.aWins), String(row.ties),
+                            ReportText.percent(row.bWinRate), String(row.onlyA), String(row.onlyB),
+                        ]
+                    }, rightAligned: Set(1...12))
+                lines.append("")
+                lines.append("A = \(a), B = \(b). Win rate counts ties as one half.")
+                for row in rows {
+                    guard let test = row.rankTest else { continue }
+                    lines.append(
+                        "\(row.kind.rawValue)s, all defined scores (unpaired Mann-Whitney U, B vs A): "
+                            + "p = \(ReportText.pValue(test.p)), P(B > A) = \(ReportText.fixed(test.effectSize, 3)).")
+                }
+            }
+            lines.append("")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Features vs neurons of one side.
+    static func kindTable(_ side: Side) -> [String] {
+        let report = side.report
+        let kinds = UnitKind.allCases
+        let summaries = kinds.map { report.summary($0, threshold: 0) }
+        var rows: [[String]] = [
+            ["units"] + kinds.map { String(report.units($0).count) },
+            ["scored (defined)"] + summaries.map { String($0.definedCount) },
+            ["undefined score"] + summaries.map { String($0.undefinedCount) },
+            ["median Spearman"] + summaries.map { ReportText.fixed($0.median, 3) },
+            ["mean Spearman"] + summaries.map { ReportText.fixed($0.mean, 3) },
+        ]
+        for threshold in report.options.thresholds {
+            rows.append(
+                ["share > \(ReportText.fixed(threshold, 2))"]
+                    + kinds.map { ReportText.percent(report.summary($0, threshold: threshold).shareAbove) })
+        }
+        var lines = ["## \(side.label): features vs neurons", ""]
+        lines += MarkdownReport.table(header: [""] + kinds.map { "\($0.rawValue)s" }, rows: rows, rightAligned: [1, 2])
+        lines.append("")
+        if let test = report.rankTest {
+            lines.append(
+                "Mann-Whitney U (two-sided): U = \(ReportText.fixed(test.u, 1)), z = \(ReportText.fixed(test.z, 2)), "
+                    + "p = \(ReportText.pValue(test.p)); P(feature > neuron) = \(ReportText.fixed(test.effectSize, 3)).")
+        } else {
+            lines.append("Mann-Whitney U: needs defined scores of both features and neurons.")
+        }
+        return lines
+    }
+}

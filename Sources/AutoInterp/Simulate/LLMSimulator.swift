@@ -1,0 +1,108 @@
+import AutoInterpLLM
+import Foundation
+
+/// The simulator that asks an LLM, in logprob or JSON mode.
+///
+/// Records are sent ``recordsPerCall`` at a time (batches run concurrently; the client caps
+/// requests in flight). When any record of a reply does not parse, the batch is asked once more
+/// with the bad answer and the reason shown back; records still unusable after that are
+/// `.failed` with the reason. Requests are deterministic (temperature 0), so a rerun is
+/// answered from the response cache.
+public struct LLMSimulator: ActivationSimulator {
+    /// The default number of records per call; see the README ("Simulator batching").
+    public static let defaultRecordsPerCall = 5
+    /// `top_logprobs` asked for in logprob mode when the endpoint allows it.
+    public static let defaultTopLogprobs = 20
+
+    public let client: LLMClient
+    public let template: PromptTemplate
+    public let model: String
+    /// `.logprobs` or `.json` (``SimulatorMode/auto`` is resolved before, see ``SimulatorModeProbe``).
+    public let resolvedMode: SimulatorMode
+    public let recordsPerCall: Int
+    public let topLogprobs: Int
+    public var mode: String { resolvedMode.rawValue }
+
+    /// - Parameters:
+    ///   - template: ``PromptSet/simulatorLogprobs`` or ``PromptSet/simulatorJSON``, matching `mode`.
+    ///   - model: the model asked; nil uses the client's.
+    public init(
+        client: LLMClient, template: PromptTemplate, mode: SimulatorMode, model: String? = nil,
+        recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, topLogprobs: Int = LLMSimulator.defaultTopLogprobs
+    ) {
+        precondition(mode != .auto, "resolve .auto with SimulatorModeProbe first")
+        self.client = client
+        self.template = template
+        self.model = model ?? client.config.model
+        self.resolvedMode = mode
+        self.recordsPerCall = max(1, recordsPerCall)
+        self.topLogprobs = topLogprobs
+    }
+
+    /// The request for one batch (exposed for tests and token estimates).
+    public func request(explanation: String, records: [[String]]) throws -> ChatCompletionRequest {
+        let tokenCount = records.reduce(0) { $0 + $1.count }
+        switch resolvedMode {
+        case .json:
+            let messages = try template.render([
+                "few_shot": FewShot.simulatorJSON, "explanation": explanation, "records": RecordFormat.blocks(records),
+                "answer_shape": SimulatorAnswerFormat.shape(records: records.count),
+            ])
+            return ChatCompletionRequest(
+                model: model, messages: messages, temperature: 0, maxTokens: 64 + 10 * tokenCount, responseFormat: .jsonObject)
+        case .logprobs, .auto:
+            let messages = try template.render([
+                "few_shot": FewShot.simulatorLogprobs, "explanation": explanation, "records": RecordFormat.blocks(records),
+                "answer_shape": "",
+            ])
+            return ChatCompletionRequest(
+                model: model, messages: messages, temperature: 0, maxTokens: 64 + 8 * tokenCount + 12 * records.count,
+                logprobs: true, topLogprobs: topLogprobs)
+        }
+    }
+
+    public func simulate(explanation: String, records: [[String]]) async throws -> [SimulationOutcome] {
+        guard !records.isEmpty else { return [] }
+        let batches = stride(from: 0, to: records.count, by: recordsPerCall).map { Array(records[$0..<min(records.count, $0 + recordsPerCall)]) }
+        return try await withThrowingTaskGroup(of: (Int, [SimulationOutcome]).self) { group in
+            for (b, batch) in batches.enumerated() {
+                group.addTask { (b, try await simulateBatch(explanation: explanation, records: batch)) }
+            }
+            var results = [[SimulationOutcome]](repeating: [], count: batches.count)
+            for try await (b, outcomes) in group { results[b] = outcomes }
+            return results.flatMap { $0 }
+        }
+    }
+
+    /// One call (and at most one retry) for one batch.
+    private func simulateBatch(explanation: String, records: [[String]]) async throws -> [SimulationOutcome] {
+        var request = try request(explanation: explanation, records: records)
+        let first = try await client.complete(request)
+        let firstOutcomes = parse(first.response, records: records)
+        let failures = firstOutcomes.enumerated().compactMap { i, outcome -> String? in
+            if case .failed(let reason) = outcome { return reason }
+            return nil
+        }
+        guard !failures.isEmpty else { return firstOutcomes }
+        // Retry once, showing the bad answer and what was wrong with it (a distinct, cacheable request).
+        let shownReasons = Array(Set(failures)).sorted().prefix(3).joined(separator: "; ")
+        request.messages += [
+            .assistant(first.content ?? ""),
+            .user("That answer could not be used: \(shownReasons). Answer again in exactly the format asked, covering every token of every excerpt."),
+        ]
+        let second = try await client.complete(request)
+        let secondOutcomes = parse(second.response, records: records)
+        return zip(firstOutcomes, secondOutcomes).map { firstOutcome, secondOutcome in
+            if case .predicted = firstOutcome { return firstOutcome }
+            if case .failed(let reason) = secondOutcome { return .failed(reason: "\(reason) (after one retry)") }
+            return secondOutcome
+        }
+    }
+
+    private func parse(_ response: ChatCompletionResponse, records: [[String]]) -> [SimulationOutcome] {
+        switch resolvedMode {
+        case .json: SimulationParser.parseJSON(response.content ?? "", records: records)
+        case .logprobs, .auto: SimulationParser.parseLogprobs(response.tokenLogprobs, records: records)
+        }
+    }
+}

@@ -1,0 +1,265 @@
+import Foundation
+
+// MARK: - Explanations
+
+extension RunStore {
+    /// Stores an explanation of unit `unitID` and returns it with its id.
+    @discardableResult
+    public func addExplanation(
+        unitID: Int64, explainer: String, model: String, text: String,
+        promptFile: String? = nil, promptHash: String? = nil, requestHash: String? = nil
+    ) throws -> StoredExplanation {
+        let createdAt = Date()
+        return try database.withConnection { db in
+            try db.run(
+                """
+                INSERT INTO explanations (unit_id, explainer, model, text, prompt_file, prompt_hash, request_hash,
+                                          created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    unitID, explainer, model, text, promptFile, promptHash, requestHash,
+                    StoreFormat.string(from: createdAt),
+                ])
+            return StoredExplanation(
+                id: db.lastInsertRowID, unitID: unitID, explainer: explainer, model: model, text: text,
+                promptFile: promptFile, promptHash: promptHash, requestHash: requestHash,
+                createdAt: StoreFormat.roundTrip(createdAt))
+        }
+    }
+
+    /// The explanation with id `id`, or nil.
+    public func explanation(id: Int64) throws -> StoredExplanation? {
+        try database.query("SELECT * FROM explanations WHERE id = ?", [id]).first.map(storedExplanation)
+    }
+
+    /// A unit's explanations, oldest first.
+    public func explanations(unitID: Int64) throws -> [StoredExplanation] {
+        try database.query("SELECT * FROM explanations WHERE unit_id = ? ORDER BY id", [unitID])
+            .map(storedExplanation)
+    }
+
+    /// Every explanation of a run, oldest first.
+    public func explanations(runID: Int64) throws -> [StoredExplanation] {
+        try database.query(
+            """
+            SELECT e.* FROM explanations e JOIN units u ON u.id = e.unit_id
+            WHERE u.run_id = ? ORDER BY e.id
+            """, [runID]
+        ).map(storedExplanation)
+    }
+
+    private func storedExplanation(_ row: SQLiteRow) throws -> StoredExplanation {
+        StoredExplanation(
+            id: row.int64("id") ?? 0, unitID: row.int64("unit_id") ?? 0, explainer: row.string("explainer") ?? "",
+            model: row.string("model") ?? "", text: row.string("text") ?? "", promptFile: row.string("prompt_file"),
+            promptHash: row.string("prompt_hash"), requestHash: row.string("request_hash"),
+            createdAt: try StoreFormat.date(row.string("created_at"), path: path))
+    }
+}
+
+// MARK: - Simulations
+
+extension RunStore {
+    /// Stores simulations of one explanation in one transaction, replacing any earlier row
+    /// with the same (subset, record index).
+    public func saveSimulations(explanationID: Int64, _ simulations: [StoredSimulation]) throws {
+        let createdAt = StoreFormat.string(from: Date())
+        let encoded = try simulations.map { simulation in
+            (
+                simulation, try StoreFormat.json(simulation.tokens), StoreFormat.json(simulation.trueActivations),
+                simulation.predicted.map { StoreFormat.json($0) }
+            )
+        }
+        try database.transaction { db in
+            let upsert = try db.prepare(
+                """
+                INSERT INTO simulations (explanation_id, subset, record_idx, tokens_json, true_json, pred_json,
+                                         status, error, mode, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (explanation_id, subset, record_idx) DO UPDATE SET
+                    tokens_json = excluded.tokens_json, true_json = excluded.true_json,
+                    pred_json = excluded.pred_json, status = excluded.status, error = excluded.error,
+                    mode = excluded.mode, created_at = excluded.created_at
+                """)
+            for (simulation, tokens, truth, predicted) in encoded {
+                var error: String?
+                if case .failed(let reason) = simulation.outcome { error = reason }
+                try upsert.run([
+                    explanationID, simulation.subset.rawValue, simulation.recordIndex, tokens, truth, predicted,
+                    predicted == nil ? "failed" : "ok", error, simulation.mode, createdAt,
+                ])
+            }
+        }
+    }
+
+    /// An explanation's simulations by subset, then record index.
+    public func simulations(explanationID: Int64) throws -> [StoredSimulation] {
+        try database.query(
+            "SELECT * FROM simulations WHERE explanation_id = ? ORDER BY subset, record_idx", [explanationID]
+        ).map { row in
+            guard let subset = row.string("subset").flatMap(ExampleSubset.init(rawValue:)) else {
+                throw AutoInterpError.database(path, "simulation \(row.int64("id") ?? 0) has a bad subset")
+            }
+            let outcome: StoredSimulation.Outcome =
+                row.string("status") == "ok"
+                ? .predicted(
+                    try StoreFormat.decode(
+                        [Double].self, row.string("pred_json"), column: "simulations.pred_json", path: path))
+                : .failed(reason: row.string("error") ?? "")
+            return StoredSimulation(
+                subset: subset, recordIndex: row.int("record_idx") ?? 0,
+                tokens: try StoreFormat.decode(
+                    [String].self, row.string("tokens_json"), column: "simulations.tokens_json", path: path),
+                trueActivations: try StoreFormat.decode(
+                    [Float].self, row.string("true_json"), column: "simulations.true_json", path: path),
+                outcome: outcome, mode: row.string("mode"))
+        }
+    }
+}
+
+// MARK: - Scores
+
+extension RunStore {
+    /// Stores scores of one explanation in one transaction, replacing any earlier row with the
+    /// same (metric, subset).
+    ///
+    /// - Throws: ``AutoInterpError`` (nothing written) when a score has both a value and a
+    ///   reason, neither, or a NaN value: an undefined score is `nil` plus a reason.
+    public func saveScores(explanationID: Int64, _ scores: [StoredScore]) throws {
+        for score in scores {
+            let label = "\(score.metric.rawValue)/\(score.subset.rawValue) score of explanation \(explanationID)"
+            if let value = score.value, value.isNaN {
+                throw AutoInterpError.invalidInput("\(label) is NaN (store nil with an undefined reason instead)")
+            }
+            if (score.value == nil) == (score.undefinedReason == nil) {
+                throw AutoInterpError.invalidInput(
+                    "\(label) needs exactly one of a value or an undefined reason (\(path))")
+            }
+        }
+        try database.transaction { db in
+            let upsert = try db.prepare(
+                """
+                INSERT INTO scores (explanation_id, metric, subset, value, undefined_reason, n)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (explanation_id, metric, subset) DO UPDATE SET
+                    value = excluded.value, undefined_reason = excluded.undefined_reason, n = excluded.n
+                """)
+            for score in scores {
+                try upsert.run([
+                    explanationID, score.metric.rawValue, score.subset.rawValue, score.value, score.undefinedReason,
+                    score.n,
+                ])
+            }
+        }
+    }
+
+    /// An explanation's scores by metric, then subset.
+    public func scores(explanationID: Int64) throws -> [StoredScore] {
+        try database.query(
+            "SELECT * FROM scores WHERE explanation_id = ? ORDER BY metric, subset", [explanationID]
+        ).map(storedScore)
+    }
+
+    /// Every score of a run with its unit and explanation, by kind, index, explanation, metric, subset.
+    public func scores(runID: Int64) throws -> [UnitScore] {
+        try database.query(
+            """
+            SELECT s.*, u.id AS unit_id, u.kind AS kind, u.idx AS idx, e.explainer AS explainer
+            FROM scores s JOIN explanations e ON e.id = s.explanation_id JOIN units u ON u.id = e.unit_id
+            WHERE u.run_id = ? ORDER BY u.kind, u.idx, s.explanation_id, s.metric, s.subset
+            """, [runID]
+        ).map { row in
+            UnitScore(
+                unitID: row.int64("unit_id") ?? 0, unit: try unitRef(row),
+                explanationID: row.int64("explanation_id") ?? 0, explainer: row.string("explainer") ?? "",
+                score: try storedScore(row))
+        }
+    }
+
+    private func storedScore(_ row: SQLiteRow) throws -> StoredScore {
+        guard let metric = row.string("metric").flatMap(StoredScore.Metric.init(rawValue:)),
+            let subset = row.string("subset").flatMap(StoredScore.Subset.init(rawValue:))
+        else {
+            throw AutoInterpError.database(path, "score \(row.int64("id") ?? 0) has a bad metric or subset")
+        }
+        return StoredScore(
+            metric: metric, subset: subset, value: row.double("value"),
+            undefinedReason: row.string("undefined_reason"), n: row.int("n") ?? 0)
+    }
+
+    func unitRef(_ row: SQLiteRow) throws -> UnitRef {
+        guard let kind = row.string("kind").flatMap(UnitKind.init(rawValue:)), let index = row.int("idx") else {
+            throw AutoInterpError.database(path, "a unit has a bad kind or idx (was the row edited by hand?)")
+        }
+        return UnitRef(kind, index)
+    }
+}
+
+// MARK: - Rubric
+
+extension RunStore {
+    /// Stores the judge's ratings of one explanation in one transaction, replacing any earlier
+    /// row with the same record index.
+    ///
+    /// - Throws: ``AutoInterpError`` (nothing written) for a rating outside 0...3 or a bin
+    ///   below -1.
+    public func saveRubricRatings(explanationID: Int64, _ ratings: [StoredRubricRating]) throws {
+        let nonActivating = StoredRubricRating.nonActivatingBin
+        for rating in ratings where !(0...3).contains(rating.rating) || rating.bin < nonActivating {
+            throw AutoInterpError.invalidInput(
+                "rubric rating \(rating.rating) in bin \(rating.bin) for explanation \(explanationID) is out of range"
+                    + " (ratings are 0-3, bins >= \(nonActivating))")
+        }
+        let createdAt = StoreFormat.string(from: Date())
+        let encoded = try ratings.map { ($0, try StoreFormat.json($0.tokens), StoreFormat.json($0.activations)) }
+        try database.transaction { db in
+            let upsert = try db.prepare(
+                """
+                INSERT INTO rubric_ratings (explanation_id, record_idx, bin, activation, rating, context_idx,
+                                            tokens_json, acts_json, judge_model, reason, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (explanation_id, record_idx) DO UPDATE SET
+                    bin = excluded.bin, activation = excluded.activation, rating = excluded.rating,
+                    context_idx = excluded.context_idx, tokens_json = excluded.tokens_json,
+                    acts_json = excluded.acts_json, judge_model = excluded.judge_model,
+                    reason = excluded.reason, created_at = excluded.created_at
+                """)
+            for (rating, tokens, acts) in encoded {
+                try upsert.run([
+                    explanationID, rating.recordIndex, rating.bin, rating.activation, rating.rating, rating.context,
+                    tokens, acts, rating.judgeModel, rating.reason, createdAt,
+                ])
+            }
+        }
+    }
+
+    /// An explanation's rubric ratings by record index.
+    public func rubricRatings(explanationID: Int64) throws -> [StoredRubricRating] {
+        try database.query(
+            "SELECT * FROM rubric_ratings WHERE explanation_id = ? ORDER BY record_idx", [explanationID]
+        ).map { row in
+            StoredRubricRating(
+                recordIndex: row.int("record_idx") ?? 0, bin: row.int("bin") ?? 0,
+                activation: row.get("activation", as: Float.self) ?? 0, rating: row.int("rating") ?? 0,
+                context: row.int("context_idx"),
+                tokens: try StoreFormat.decode(
+                    [String].self, row.string("tokens_json"), column: "rubric_ratings.tokens_json", path: path),
+                activations: try StoreFormat.decode(
+                    [Float].self, row.string("acts_json"), column: "rubric_ratings.acts_json", path: path),
+                judgeModel: row.string("judge_model"), reason: row.string("reason"))
+        }
+    }
+
+    /// The `rubric_histogram` view for a run: rating counts per (unit, explanation, bin).
+    public func rubricHistogram(runID: Int64) throws -> [RubricHistogramRow] {
+        try database.query(
+            "SELECT * FROM rubric_histogram WHERE run_id = ? ORDER BY kind, idx, explanation_id, bin, rating", [runID]
+        ).map { row in
+            RubricHistogramRow(
+                unitID: row.int64("unit_id") ?? 0, unit: try unitRef(row),
+                explanationID: row.int64("explanation_id") ?? 0, bin: row.int("bin") ?? 0,
+                rating: row.int("rating") ?? 0, count: row.int("count") ?? 0)
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+
+// MARK: - Schema
+
+extension RunStore {
+    /// The schema steps, in order; `PRAGMA user_version` counts those applied.
+    ///
+    /// Append new steps; never edit a released one (users' files already ran it).
+    static let migrations: [SQLiteMigration] = [
+        SQLiteMigration(version: 1, name: "initial schema", sql: schemaV1)
+    ]
+
+    /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
+    public static var schemaSQL: String { [schemaV1].joined(separator: "\n") }
+
+    /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
+    /// the rest are additions.
+    static let schemaV1 = """
+        CREATE TABLE runs (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            created_at  TEXT NOT NULL,                  -- ISO-8601, UTC
+            config_json TEXT NOT NULL,
+            config_hash TEXT NOT NULL,                  -- hex SHA-256 of config_json's UTF-8
+            status      TEXT NOT NULL DEFAULT 'created'
+        );
+
+        CREATE TABLE units (
+            id             INTEGER PRIMARY KEY,
+            run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            kind           TEXT NOT NULL CHECK (kind IN ('feature', 'neuron')),
+            idx            INTEGER NOT NULL CHECK (idx >= 0),
+            max_activation REAL,
+            density        REAL,
+            token_count    INTEGER,
+            histogram_json TEXT                         -- {"max":…, "counts":[…], "zeroCount":…}
+        );
+        CREATE UNIQUE INDEX units_by_run ON units(run_id, kind, idx);
+
+        CREATE TABLE examples (
+            id             INTEGER PRIMARY KEY,
+            unit_id        INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            role           TEXT NOT NULL CHECK (role IN ('explain', 'score')),
+            subset         TEXT NOT NULL CHECK (subset IN ('top', 'quantile', 'random')),
+            record_idx     INTEGER NOT NULL,            -- position within (unit, role, subset)
+            context_idx    INTEGER NOT NULL,            -- row of the dataset
+            bin            INTEGER,                     -- quantile bin, NULL otherwise
+            max_activation REAL NOT NULL,
+            tokens_json    TEXT NOT NULL,               -- token strings
+            token_ids_json TEXT NOT NULL,
+            acts_json      TEXT NOT NULL                -- raw activations
+        );
+        CREATE UNIQUE INDEX examples_by_unit ON examples(unit_id, role, subset, record_idx);
+
+        CREATE TABLE explanations (
+            id           INTEGER PRIMARY KEY,
+            unit_id      INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            explainer    TEXT NOT NULL,
+            model        TEXT NOT NULL,
+            text         TEXT NOT NULL,
+            prompt_file  TEXT,
+            prompt_hash  TEXT,
+            request_hash TEXT,                          -- llm_calls.request_hash
+            created_at   TEXT NOT NULL
+        );
+        CREATE INDEX explanations_by_unit ON explanations(unit_id);
+
+        CREATE TABLE simulations (
+            id             INTEGER PRIMARY KEY,
+            explanation_id INTEGER NOT NULL REFERENCES explanations(id) ON DELETE CASCADE,
+            subset         TEXT NOT NULL CHECK (subset IN ('top', 'random', 'quantile')),
+            record_idx     INTEGER NOT NULL,            -- examples.record_idx of the score example
+            tokens_json    TEXT NOT NULL,
+            true_json      TEXT NOT NULL,               -- raw true activations
+            pred_json      TEXT,                        -- NULL when failed
+            status         TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+            error          TEXT,
+            mode           TEXT,
+            created_at     TEXT NOT NULL,
+            CHECK ((status = 'ok' AND pred_json IS NOT NULL) OR (status = 'failed' AND pred_json IS NULL)),
+            UNIQUE (explanation_id, subset, record_idx)
+        );
+
+        CREATE TABLE scores (
+            id               INTEGER PRIMARY KEY,
+            explanation_id   INTEGER NOT NULL REFERENCES explanations(id) ON DELETE CASCADE,
+            metric           TEXT NOT NULL CHECK (metric IN ('spearman', 'pearson')),
+            subset           TEXT NOT NULL CHECK (subset IN ('all', 'top', 'random')),
+            value            REAL,                      -- NULL exactly when undefined
+            undefined_reason TEXT,
+            n                INTEGER NOT NULL,
+            CHECK ((value IS NULL) = (undefined_reason IS NOT NULL)),
+            UNIQUE (explanation_id, metric, subset)
+        );
+
+        CREATE TABLE rubric_ratings (
+            id             INTEGER PRIMARY KEY,
+            explanation_id INTEGER NOT NULL REFERENCES explanations(id) ON DELETE CASCADE,
+            record_idx     INTEGER NOT NULL,            -- position in the rubric sample
+            bin            INTEGER NOT NULL CHECK (bin >= 0), -- 0 = non-activating example, 1..n = activation bins
+            activation     REAL NOT NULL,
+            rating         INTEGER NOT NULL CHECK (rating BETWEEN 0 AND 3),
+            context_idx    INTEGER,
+            tokens_json    TEXT NOT NULL,
+            acts_json      TEXT NOT NULL,
+            judge_model    TEXT,
+            reason         TEXT,
+            created_at     TEXT NOT NULL,
+            UNIQUE (explanation_id, record_idx)
+        );
+        CREATE INDEX rubric_ratings_by_bin ON rubric_ratings(explanation_id, bin, rating);
+
+        CREATE TABLE llm_calls (
+            id                INTEGER PRIMARY KEY,
+            request_hash      TEXT NOT NULL,
+            endpoint          TEXT NOT NULL,
+            model             TEXT NOT NULL,
+            status_code       INTEGER,                  -- NULL when no response arrived
+            latency_ms        REAL NOT NULL,
+            prompt_tokens     INTEGER,
+            completion_tokens INTEGER,
+            error             TEXT,
+            created_at        TEXT NOT NULL,
+            cached            INTEGER NOT NULL CHECK (cached IN (0, 1)),
+            attempts          INTEGER NOT NULL
+        );
+        CREATE INDEX llm_calls_by_hash ON llm_calls(request_hash);
+
+        CREATE TABLE llm_cache (
+            request_hash TEXT PRIMARY KEY,
+            response     BLOB NOT NULL,
+            created_at   TEXT NOT NULL
+        );
+
+        CREATE VIEW rubric_histogram AS
+            SELECT u.run_id AS run_id, u.id AS unit_id, u.kind AS kind, u.idx AS idx,
+                   r.explanation_id AS explanation_id, r.bin AS bin, r.rating AS rating, COUNT(*) AS count
+            FROM rubric_ratings r
+            JOIN explanations e ON e.id = r.explanation_id
+            JOIN units u ON u.id = e.unit_id
+            GROUP BY u.run_id, u.id, u.kind, u.idx, r.explanation_id, r.bin, r.rating;
+        """
+}

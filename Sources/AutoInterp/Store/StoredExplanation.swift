@@ -1,0 +1,35 @@
+import Foundation
+
+/// One row of `explanations`: what an explainer said a unit does.
+public struct StoredExplanation: Sendable, Equatable {
+    /// `explanations.id`.
+    public var id: Int64
+    public var unitID: Int64
+    /// Which explainer produced it (e.g. the prompt template's name).
+    public var explainer: String
+    /// The LLM that wrote it.
+    public var model: String
+    public var text: String
+    /// The prompt template file used, if any.
+    public var promptFile: String?
+    /// Hex SHA-256 of the prompt template text, if known.
+    public var promptHash: String?
+    /// The `llm_calls.request_hash` of the call that produced it, if any.
+    public var requestHash: String?
+    public var createdAt: Date
+
+    public init(
+        id: Int64, unitID: Int64, explainer: String, model: String, text: String,
+        promptFile: String? = nil, promptHash: String? = nil, requestHash: String? = nil, createdAt: Date = Date()
+    ) {
+        self.id = id
+        self.unitID = unitID
+        self.explainer = explainer
+        self.model = model
+        self.text = text
+        self.promptFile = promptFile
+        self.promptHash = promptHash
+        self.requestHash = requestHash
+        self.createdAt = createdAt
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// One row of `scores`: a correlation between predicted and true activations, or why it is undefined.
+public struct StoredScore: Sendable, Equatable {
+    /// `scores.metric`.
+    public enum Metric: String, Sendable, Codable, CaseIterable {
+        case spearman
+        case pearson
+    }
+
+    /// `scores.subset`: which scored records were concatenated.
+    public enum Subset: String, Sendable, Codable, CaseIterable {
+        case all
+        case top
+        case random
+    }
+
+    public var metric: Metric
+    public var subset: Subset
+    /// The coefficient; nil exactly when it is undefined (then `undefinedReason` says why).
+    public var value: Double?
+    public var undefinedReason: String?
+    /// Number of (predicted, true) pairs the score was computed over.
+    public var n: Int
+
+    /// A score with a value.
+    public init(metric: Metric, subset: Subset, value: Double, n: Int) {
+        self.metric = metric
+        self.subset = subset
+        self.value = value
+        self.undefinedReason = nil
+        self.n = n
+    }
+
+    /// An undefined score (e.g. one side constant): stored as NULL with `reason`.
+    public init(metric: Metric, subset: Subset, undefinedBecause reason: String, n: Int) {
+        self.metric = metric
+        self.subset = subset
+        self.value = nil
+        self.undefinedReason = reason
+        self.n = n
+    }
+
+    /// The memberwise form; ``RunStore/saveScores(explanationID:_:)`` rejects a value and a
+    /// reason together, neither, or a NaN value.
+    public init(metric: Metric, subset: Subset, value: Double?, undefinedReason: String?, n: Int) {
+        self.metric = metric
+        self.subset = subset
+        self.value = value
+        self.undefinedReason = undefinedReason
+        self.n = n
+    }
+}
+
+/// A score together with the unit and explanation it belongs to (for run-wide reports).
+public struct UnitScore: Sendable, Equatable {
+    public var unitID: Int64
+    public var unit: UnitRef
+    public var explanationID: Int64
+    public var explainer: String
+    public var score: StoredScore
+
+    public init(unitID: Int64, unit: UnitRef, explanationID: Int64, explainer: String, score: StoredScore) {
+        self.unitID = unitID
+        self.unit = unit
+        self.explanationID = explanationID
+        self.explainer = explainer
+        self.score = score
+    }
+}

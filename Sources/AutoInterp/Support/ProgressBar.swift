@@ -1,0 +1,99 @@
+import Foundation
+
+/// A progress bar on stderr: redrawn in place on a terminal, a line every few seconds otherwise.
+///
+/// Thread-safe; `update` is cheap enough to call per batch or per unit.
+public final class ProgressBar: @unchecked Sendable {
+    private let label: String
+    private let total: Int
+    private let unit: String
+    private let start = Date()
+    private let lock = NSLock()
+    private let interactive: Bool
+    private let enabled: Bool
+    private var lastDraw = Date.distantPast
+    private var done = 0
+    private var detail = ""
+    private var drawnDone = -1
+
+    /// - Parameters:
+    ///   - label: what is being done ("encode").
+    ///   - total: steps to completion.
+    ///   - unit: what a step is ("tokens"), shown with the rate.
+    ///   - enabled: false silences it (tests, `--quiet`).
+    public init(_ label: String, total: Int, unit: String = "", enabled: Bool = true) {
+        self.label = label
+        self.total = max(total, 1)
+        self.unit = unit
+        self.enabled = enabled
+        interactive = isatty(STDERR_FILENO) != 0
+    }
+
+    /// Sets the steps done and an optional detail text ("calls 120, tokens 45k"), redrawing if due.
+    public func update(_ done: Int, detail: String? = nil) {
+        lock.lock()
+        defer { lock.unlock() }
+        self.done = done
+        if let detail { self.detail = detail }
+        let now = Date()
+        let interval = interactive ? 0.1 : 5.0
+        guard enabled, now.timeIntervalSince(lastDraw) >= interval || done >= total else { return }
+        lastDraw = now
+        draw(final: false)
+    }
+
+    /// Adds `steps` to the steps done.
+    public func advance(by steps: Int = 1, detail: String? = nil) {
+        lock.lock()
+        let next = done + steps
+        lock.unlock()
+        update(next, detail: detail)
+    }
+
+    /// Draws the final state and ends the line.
+    public func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard enabled else { return }
+        if interactive || drawnDone != done { draw(final: true) }
+    }
+
+    private func draw(final: Bool) {
+        drawnDone = done
+        let elapsed = Date().timeIntervalSince(start)
+        let fraction = min(1, Double(done) / Double(total))
+        let width = 24
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let eta = rate > 0 && done < total ? " ETA \(Self.duration(Double(total - done) / rate))" : ""
+        let rateText = unit.isEmpty ? "" : " \(Self.compact(rate)) \(unit)/s"
+        let extra = detail.isEmpty ? "" : "  \(detail)"
+        let line = "\(label) \(bar) \(Int(fraction * 100))% \(done)/\(total)\(rateText) \(Self.duration(elapsed))\(eta)\(extra)"
+        let text = interactive ? "\r\u{1B}[K" + line + (final ? "\n" : "") : line + "\n"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// `1234567` → `1.2M`.
+    public static func compact(_ value: Double) -> String {
+        switch abs(value) {
+        case 1e9...: String(format: "%.1fG", value / 1e9)
+        case 1e6...: String(format: "%.1fM", value / 1e6)
+        case 1e3...: String(format: "%.1fk", value / 1e3)
+        default: String(format: "%.0f", value)
+        }
+    }
+
+    /// Seconds as `m:ss` or `h:mm:ss`.
+    public static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
+/// Peak resident memory of this process so far, in bytes.
+public func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+    return Int(usage.ru_maxrss) * 1024
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+// MARK: - Errors
+
+/// Why an LLM call failed, in one line that names the endpoint and says what to check.
+///
+/// Never contains an API key: messages name the environment variable, not its value.
+public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
+    private enum Code: String, Sendable, Equatable {
+        case unauthorized
+        case forbidden
+        case badRequest
+        case notFound
+        case clientError
+        case rateLimited
+        case serverError
+        case timeout
+        case connection
+        case malformedResponse
+        case halted
+        case invalidConfiguration
+    }
+
+    private let code: Code
+    /// The endpoint (base URL) involved.
+    public let endpoint: String
+    /// HTTP status of the final attempt, when a response arrived.
+    public let statusCode: Int?
+    /// Attempts made before giving up (0 when none was made).
+    public let attempts: Int
+    /// The one-line message shown to users.
+    public let message: String
+
+    private init(_ code: Code, endpoint: String, statusCode: Int? = nil, attempts: Int = 1, _ message: String) {
+        self.code = code
+        self.endpoint = endpoint
+        self.statusCode = statusCode
+        self.attempts = attempts
+        self.message = message.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+    }
+
+    public var description: String { message }
+
+    // MARK: - Classification
+
+    /// True when every later call to this endpoint would fail the same way (bad key, wrong URL
+    /// or model): a run should stop instead of failing unit after unit.
+    public var isFatalForRun: Bool {
+        switch code {
+        case .unauthorized, .forbidden, .notFound, .halted, .invalidConfiguration: true
+        default: false
+        }
+    }
+
+    /// True for failures that a retry may cure (rate limit, 5xx, timeout, dropped connection, bad body).
+    public var isTransient: Bool {
+        switch code {
+        case .rateLimited, .serverError, .timeout, .connection, .malformedResponse: true
+        default: false
+        }
+    }
+
+    /// The endpoint rejected the key (401 or 403), or the client refused to call after one.
+    public var isAuthenticationFailure: Bool { code == .unauthorized || code == .forbidden || code == .halted }
+    public var isTimeout: Bool { code == .timeout }
+    public var isRateLimited: Bool { code == .rateLimited }
+    public var isMalformedResponse: Bool { code == .malformedResponse }
+    public var isNotFound: Bool { code == .notFound }
+    public var isBadRequest: Bool { code == .badRequest }
+
+    // MARK: - Constructors
+
+    static func unauthorized(endpoint: String, status: Int, keyEnv: String, keySet: Bool, attempts: Int) -> Self {
+        let state = keySet ? "" : " (it is not set)"
+        return .init(
+            status == 403 ? .forbidden : .unauthorized, endpoint: endpoint, statusCode: status, attempts: attempts,
+            "LLM endpoint \(endpoint) refused the request with HTTP \(status): check the API key in environment variable \(keyEnv)\(state)"
+        )
+    }
+
+    static func notFound(endpoint: String, model: String, detail: String, attempts: Int) -> Self {
+        .init(
+            .notFound, endpoint: endpoint, statusCode: 404, attempts: attempts,
+            "LLM endpoint \(endpoint) answered HTTP 404: check the base URL (requests go to <base>/chat/completions) and the model name \"\(model)\"\(detail)"
+        )
+    }
+
+    static func badRequest(endpoint: String, status: Int, detail: String, attempts: Int) -> Self {
+        .init(
+            status == 400 ? .badRequest : .clientError, endpoint: endpoint, statusCode: status, attempts: attempts,
+            "LLM endpoint \(endpoint) rejected the request with HTTP \(status): check the model and request options (max tokens, logprobs, JSON mode) the server supports\(detail)"
+        )
+    }
+
+    static func transientStatus(endpoint: String, status: Int, detail: String, attempts: Int, elapsed: Double) -> Self {
+        .init(
+            status == 429 ? .rateLimited : .serverError, endpoint: endpoint, statusCode: status, attempts: attempts,
+            "LLM endpoint \(endpoint) answered HTTP \(status) on each of \(attempts) attempt(s) over \(format(elapsed)) s: \(status == 429 ? "lower --max-in-flight, --rpm or --tpm" : "the server is failing; check its logs or retry later")\(detail)"
+        )
+    }
+
+    static func timeout(endpoint: String, detail: String, attempts: Int, elapsed: Double, timeout: Double) -> Self {
+        .init(
+            .timeout, endpoint: endpoint, attempts: attempts,
+            "LLM endpoint \(endpoint) timed out after \(attempts) attempt(s) over \(format(elapsed)) s (\(detail)): check the server is up, or raise --timeout (now \(format(timeout)) s)"
+        )
+    }
+
+    static func connection(endpoint: String, detail: String, attempts: Int, elapsed: Double) -> Self {
+        .init(
+            .connection, endpoint: endpoint, attempts: attempts,
+            "LLM endpoint \(endpoint) could not be reached after \(attempts) attempt(s) over \(format(elapsed)) s (\(detail)): check the URL and that the server is running"
+        )
+    }
+
+    static func malformedResponse(endpoint: String, status: Int?, detail: String, attempts: Int) -> Self {
+        .init(
+            .malformedResponse, endpoint: endpoint, statusCode: status, attempts: attempts,
+            "LLM endpoint \(endpoint) sent a response that is not a chat completion after \(attempts) attempt(s) (\(detail)): check the base URL points at an OpenAI-compatible API"
+        )
+    }
+
+    static func halted(endpoint: String, keyEnv: String) -> Self {
+        .init(
+            .halted, endpoint: endpoint, attempts: 0,
+            "LLM endpoint \(endpoint) already refused the API key in this run; not calling again: check the API key in environment variable \(keyEnv)"
+        )
+    }
+
+    static func invalidConfiguration(endpoint: String, _ problem: String) -> Self {
+        .init(.invalidConfiguration, endpoint: endpoint, attempts: 0, "LLM endpoint configuration: \(problem)")
+    }
+
+    private static func format(_ seconds: Double) -> String { String(format: "%.1f", seconds) }
+}

@@ -1,0 +1,122 @@
+import AutoInterpLLM
+import Foundation
+
+// MARK: - What the test endpoint saw
+
+/// One request as the test endpoint received it.
+public struct ChatRequestSeen: Sendable {
+    /// 1-based arrival number over the endpoint's lifetime.
+    public var number: Int
+    public var method: String
+    public var path: String
+    /// Header fields, names lowercased.
+    public var headers: [String: String]
+    public var body: Data
+    /// The body decoded as a chat-completions request, when it is one.
+    public var request: ChatCompletionRequest?
+
+    /// The body as UTF-8 text.
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+
+    /// The text of the last user message, or "".
+    public var lastUserMessage: String {
+        request?.messages.last { $0.role == "user" }?.content ?? ""
+    }
+}
+
+// MARK: - Scripted answers
+
+/// What the test endpoint answers to one request that is not faulted.
+public struct TestReply: Sendable {
+    public var content: String
+    /// Per-token log-probabilities; nil sends none.
+    public var logprobs: [ChatCompletionResponse.TokenLogprob]?
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var finishReason: String
+
+    public init(
+        content: String, logprobs: [ChatCompletionResponse.TokenLogprob]? = nil, promptTokens: Int = 10,
+        completionTokens: Int = 5, finishReason: String = "stop"
+    ) {
+        self.content = content
+        self.logprobs = logprobs
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.finishReason = finishReason
+    }
+
+    /// The default answer: `echo: <last user message>`, or `{"echo": …}` in JSON mode; with
+    /// `logprobs`, one entry per space-separated word and `top_logprobs` alternatives each.
+    /// Prompt tokens = characters of all messages / 4, completion tokens = words.
+    @Sendable public static func echo(_ seen: ChatRequestSeen) -> TestReply {
+        let request = seen.request
+        let said = seen.lastUserMessage
+        var content = "echo: " + said
+        if request?.responseFormat?.type == "json_object",
+            let data = try? JSONSerialization.data(withJSONObject: ["echo": said], options: [.sortedKeys]) {
+            content = String(decoding: data, as: UTF8.self)
+        }
+        let words = content.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        var logprobs: [ChatCompletionResponse.TokenLogprob]?
+        if request?.logprobs == true {
+            let top = request?.topLogprobs ?? 0
+            logprobs = words.enumerated().map { index, word in
+                let lp = -0.05 * Double(index + 1)
+                let alternatives = (0..<top).map { k in
+                    ChatCompletionResponse.TopLogprob(token: k == 0 ? word : "alt\(k)", logprob: lp - Double(k))
+                }
+                return .init(token: word, logprob: lp, topLogprobs: alternatives)
+            }
+        }
+        let promptChars = request?.messages.reduce(0) { $0 + $1.content.count } ?? seen.body.count
+        return TestReply(
+            content: content, logprobs: logprobs, promptTokens: max(1, promptChars / 4),
+            completionTokens: words.count, finishReason: "stop")
+    }
+}
+
+// MARK: - Faults
+
+/// A failure the test endpoint produces instead of an answer.
+public enum TestFault: Sendable, Equatable {
+    /// HTTP 429 with an optional `Retry-After: <seconds>` header.
+    case tooManyRequests(retryAfter: Int?)
+    /// A bare HTTP status with a JSON error body: 500, 503, 401, 400, 404, …
+    /// (401 and 400 bodies quote the `Authorization` header back, as careless servers do.)
+    case status(Int)
+    /// Read the request and never answer (until the client gives up or the endpoint stops).
+    case hang
+    /// HTTP 200 with a complete but truncated JSON body.
+    case malformedBody
+    /// Declare a Content-Length, send half the body, close the connection.
+    case cutMidBody
+}
+
+/// Which requests get which fault, by arrival number (1-based).
+public struct TestFaultPlan: Sendable {
+    private let pick: @Sendable (Int) -> TestFault?
+
+    /// A plan from any function of the request number.
+    public init(_ pick: @escaping @Sendable (Int) -> TestFault?) { self.pick = pick }
+
+    /// No faults.
+    public static let none = TestFaultPlan { _ in nil }
+
+    /// The given faults at the given request numbers.
+    public static func at(_ faults: [Int: TestFault]) -> TestFaultPlan { TestFaultPlan { faults[$0] } }
+
+    /// `fault` on each request with probability `probability`, decided by a hash of (seed, number).
+    public static func random(probability: Double, _ fault: TestFault, seed: UInt64 = 1) -> TestFaultPlan {
+        TestFaultPlan { number in
+            var z = seed &+ UInt64(number) &* 0x9e37_79b9_7f4a_7c15
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            z ^= z >> 31
+            return Double(z >> 11) / Double(1 << 53) < probability ? fault : nil
+        }
+    }
+
+    /// The fault for request `number`, if any.
+    public func fault(forRequest number: Int) -> TestFault? { pick(number) }
+}

@@ -1,0 +1,251 @@
+import AutoInterp
+import AutoInterpLLM
+import Foundation
+
+/// A test-endpoint handler that reads the prompts `autointerp run` sends and answers like a
+/// sensible model of the planted ``SyntheticDataset`` concepts, or breaks on purpose.
+///
+/// - explainer: names the word class carrying most of the activation in the excerpts shown
+///   (worked examples in `<example>` tags are ignored), e.g. "animal words";
+/// - simulator: predicts 9 for tokens of the class named by the explanation and 0 otherwise,
+///   as JSON or as tab lines with top logprobs at each value;
+/// - judge: rates 3 when the marked token belongs to the explanation's class, else 1 if the
+///   excerpt holds such a token, else 0;
+/// - probe (`Reply with the single digit 7…`): answers with logprobs when `logprobs` is true.
+///
+/// Token counts in `usage` are estimates (``estimateTokens(_:)``; answer tokens in logprob mode).
+public struct ScriptedLLM: Sendable {
+    /// How the simulator answers.
+    public enum SimulatorBehaviour: Sendable, Equatable {
+        case sensible
+        /// A record with one value too few.
+        case wrongLength
+        /// Text that is not JSON (in logprob mode: no excerpt blocks).
+        case badJSON
+        /// Tokens copied back wrongly.
+        case misaligned
+        /// Logprob mode: no digit among the top logprobs at the value positions.
+        case noDigits
+        /// Logprob mode: an answer without logprobs.
+        case noLogprobs
+        /// Bad JSON on the first attempt, sensible on the retry.
+        case badJSONOnce
+    }
+
+    /// How the judge answers.
+    public enum JudgeBehaviour: Sendable, Equatable {
+        case sensible
+        case garbage
+    }
+
+    public var simulator: SimulatorBehaviour
+    public var judge: JudgeBehaviour
+    /// Whether the endpoint returns logprobs (decides the `auto` simulator mode).
+    public var logprobs: Bool
+    /// Whether the explainer answers with nothing usable.
+    public var emptyExplanations: Bool
+
+    public init(simulator: SimulatorBehaviour = .sensible, judge: JudgeBehaviour = .sensible, logprobs: Bool = true, emptyExplanations: Bool = false) {
+        self.simulator = simulator
+        self.judge = judge
+        self.logprobs = logprobs
+        self.emptyExplanations = emptyExplanations
+    }
+
+    /// Word classes by the explanation naming them.
+    public static let classes: [(name: String, words: Set<String>)] = [
+        ("animal words", Set(SyntheticDataset.animals)), ("number words", Set(SyntheticDataset.numbers)),
+        ("colour words", Set(SyntheticDataset.colours)), ("verbs", Set(SyntheticDataset.verbs)),
+        ("place words", Set(SyntheticDataset.places)), ("function words", Set(SyntheticDataset.function)),
+    ]
+
+    /// The class an explanation names (nil when none).
+    public static func words(for explanation: String) -> Set<String>? {
+        classes.first { explanation.lowercased().contains($0.name) }?.words
+    }
+
+    /// The handler to give a ``TestEndpoint``.
+    public var handler: @Sendable (ChatRequestSeen) -> TestReply {
+        let script = self
+        return { seen in script.reply(seen) }
+    }
+
+    // MARK: - Answers
+
+    public func reply(_ seen: ChatRequestSeen) -> TestReply {
+        guard let request = seen.request else { return TestReply(content: "") }
+        let user = request.messages.first { $0.role == "user" }?.content ?? ""
+        let isRetry = request.messages.count > 2
+        let promptTokens = max(1, request.messages.reduce(0) { $0 + Self.estimateTokens($1.content) + 4 })
+        var reply: TestReply
+        if user.hasPrefix("Reply with the single digit 7") {
+            reply = probe(request)
+        } else if request.logprobs == true {
+            reply = simulateLogprobs(user, isRetry: isRetry)
+        } else if request.responseFormat?.type == "json_object" {
+            reply = simulateJSON(user, isRetry: isRetry)
+        } else if user.contains("Excerpt:") {
+            reply = rate(user)
+        } else {
+            reply = explain(user)
+        }
+        reply.promptTokens = promptTokens
+        if reply.logprobs == nil { reply.completionTokens = max(1, Self.estimateTokens(reply.content)) }
+        return reply
+    }
+
+    private func probe(_ request: ChatCompletionRequest) -> TestReply {
+        guard logprobs, request.logprobs == true else { return TestReply(content: "7") }
+        let top = (request.topLogprobs ?? 0)
+        var alternatives: [ChatCompletionResponse.TopLogprob] = []
+        for k in 0..<min(top, 11) {
+            let logprob: Double = k == 0 ? -0.01 : -5.0 - Double(k)
+            alternatives.append(ChatCompletionResponse.TopLogprob(token: String((7 + k) % 11), logprob: logprob))
+        }
+        return TestReply(content: "7", logprobs: [.init(token: "7", logprob: -0.01, topLogprobs: alternatives)], completionTokens: 1)
+    }
+
+    private func explain(_ user: String) -> TestReply {
+        if emptyExplanations { return TestReply(content: "   ") }
+        var weight: [String: Int] = [:]
+        for record in Self.excerpts(Self.withoutExamples(user)) {
+            for (token, value) in record where value > 0 {
+                if let name = Self.classes.first(where: { $0.words.contains(token) })?.name { weight[name, default: 0] += value }
+            }
+        }
+        var best = "function words"
+        var bestWeight = 0
+        for (name, total) in weight.sorted(by: { $0.key < $1.key }) where total > bestWeight {
+            best = name
+            bestWeight = total
+        }
+        return TestReply(content: "Explanation: \(best).")
+    }
+
+    private func predictions(_ user: String) -> (tokens: [[String]], values: [[Int]]) {
+        let text = Self.withoutExamples(user)
+        let explanation = text.split(separator: "\n").first { $0.hasPrefix("Explanation of the unit: ") }
+            .map { String($0.dropFirst("Explanation of the unit: ".count)) } ?? ""
+        let words = Self.words(for: explanation) ?? []
+        let tokens = Self.excerpts(text).map { $0.map(\.token) }
+        return (tokens, tokens.map { $0.map { words.contains($0) ? 9 : 0 } })
+    }
+
+    private func simulateJSON(_ user: String, isRetry: Bool) -> TestReply {
+        var (tokens, values) = predictions(user)
+        switch simulator {
+        case .badJSON: return TestReply(content: "{\"1\": [[\"the\", 0], oops")
+        case .badJSONOnce where !isRetry: return TestReply(content: "not json at all")
+        case .wrongLength:
+            if !values.isEmpty, !values[0].isEmpty {
+                values[0].removeLast()
+                tokens[0].removeLast()
+            }
+        case .misaligned: tokens = tokens.map { $0.map { $0 + "x" } }
+        default: break
+        }
+        return TestReply(content: SimulatorAnswerFormat.json(tokens: tokens, values: values))
+    }
+
+    private func simulateLogprobs(_ user: String, isRetry: Bool) -> TestReply {
+        var (tokens, values) = predictions(user)
+        if simulator == .badJSON || (simulator == .badJSONOnce && !isRetry) {
+            return TestReply(content: "I cannot do that.", logprobs: [.init(token: "I cannot do that.", logprob: -0.1)])
+        }
+        if simulator == .wrongLength, !tokens.isEmpty, !tokens[0].isEmpty {
+            tokens[0].removeLast()
+            values[0].removeLast()
+        }
+        if simulator == .misaligned { tokens = tokens.map { $0.map { $0 + "x" } } }
+        var pieces: [ChatCompletionResponse.TokenLogprob] = []
+        func add(_ text: String) { pieces.append(.init(token: text, logprob: -0.01, topLogprobs: [.init(token: text, logprob: -0.01)])) }
+        for (r, record) in tokens.enumerated() {
+            add(RecordFormat.openTag(r + 1))
+            add("\n")
+            for (i, token) in record.enumerated() {
+                add(token)
+                add("\t")
+                let v = values[r][i]
+                let top: [ChatCompletionResponse.TopLogprob]
+                if simulator == .noDigits {
+                    top = [.init(token: " \(v)", logprob: -0.1), .init(token: "x", logprob: -3)]
+                } else if v > 0 {
+                    top = [.init(token: "\(v)", logprob: log(0.85)), .init(token: "\(v - 1)", logprob: log(0.1)), .init(token: "0", logprob: log(0.05))]
+                } else {
+                    top = [.init(token: "0", logprob: log(0.9)), .init(token: "1", logprob: log(0.07)), .init(token: "9", logprob: log(0.03))]
+                }
+                pieces.append(.init(token: "\(v)", logprob: top[0].logprob, topLogprobs: top))
+                add("\n")
+            }
+            add(RecordFormat.closeTag)
+            add("\n")
+        }
+        let content = pieces.map(\.token).joined()
+        return TestReply(content: content, logprobs: simulator == .noLogprobs ? nil : pieces, completionTokens: pieces.count)
+    }
+
+    private func rate(_ user: String) -> TestReply {
+        if judge == .garbage { return TestReply(content: "Hmm, hard to say.") }
+        let lines = user.split(separator: "\n")
+        let explanation = lines.first { $0.hasPrefix("Explanation: ") }.map { String($0.dropFirst("Explanation: ".count)) } ?? ""
+        let excerpt = lines.first { $0.hasPrefix("Excerpt: ") }.map { String($0.dropFirst("Excerpt: ".count)) } ?? ""
+        let words = Self.words(for: explanation) ?? []
+        var marked = ""
+        if let open = excerpt.range(of: "[["), let close = excerpt.range(of: "]]", range: open.upperBound..<excerpt.endIndex) {
+            marked = String(excerpt[open.upperBound..<close.lowerBound])
+        }
+        if words.contains(marked) { return TestReply(content: "3 - the marked token is one of the \(explanation)") }
+        let plain = excerpt.replacingOccurrences(of: "[[", with: " ").replacingOccurrences(of: "]]", with: " ")
+        let related = plain.split(separator: " ").contains { words.contains(String($0)) }
+        return TestReply(content: related ? "1 - related words nearby, not the marked one" : "0 - unrelated")
+    }
+
+    /// A BPE-like token estimate: each run of letters or digits (one more per 6 characters
+    /// beyond the first 6), each punctuation mark, newline and tab; spaces join the next word.
+    public static func estimateTokens(_ text: String) -> Int {
+        var count = 0
+        var run = 0
+        for character in text {
+            if character.isLetter || character.isNumber {
+                if run % 6 == 0 { count += 1 }
+                run += 1
+            } else {
+                run = 0
+                if character != " " { count += 1 }
+            }
+        }
+        return count
+    }
+
+    // MARK: - Reading prompts
+
+    /// The text with every `<example> … </example>` part removed.
+    public static func withoutExamples(_ text: String) -> String {
+        var out = ""
+        var rest = text[...]
+        while let open = rest.range(of: "<example>") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest.range(of: "</example>", range: open.upperBound..<rest.endIndex) else { return out }
+            rest = rest[close.upperBound...]
+        }
+        return out + rest
+    }
+
+    /// The excerpt blocks of a prompt: per excerpt, (token, value) lines (value 0 when absent).
+    public static func excerpts(_ text: String) -> [[(token: String, value: Int)]] {
+        var records: [[(token: String, value: Int)]] = []
+        var current: [(token: String, value: Int)]?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if RecordFormat.openTagNumber(line) != nil {
+                current = []
+            } else if line.trimmingCharacters(in: .whitespaces) == RecordFormat.closeTag {
+                if let current { records.append(current) }
+                current = nil
+            } else if current != nil {
+                let parts = line.split(separator: "\t", omittingEmptySubsequences: false)
+                current?.append((String(parts[0]), parts.count > 1 ? Int(parts[1]) ?? 0 : 0))
+            }
+        }
+        return records
+    }
+}

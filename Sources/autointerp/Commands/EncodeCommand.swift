@@ -1,0 +1,53 @@
+import ArgumentParser
+import AutoInterp
+import Foundation
+
+struct EncodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode",
+        abstract: "Encode every token of a dataset with an SAE on the CPU.",
+        discussion: """
+            Writes CSR (indptr I64 [n_tokens+1], indices I32 [nnz], values F32 [nnz]) by default, \
+            or dense `features` F32 [n_tokens, d_sae] with --dense. Tokens are in row-major order \
+            of [n_contexts, context_len].
+            """
+    )
+
+    @Option(help: "SAELens folder (cfg.json + sae_weights.safetensors).")
+    var sae: String
+
+    @Option(help: "Activation dataset (.safetensors with tokens and activations).")
+    var activations: String
+
+    @Option(help: "Token strings (JSON array); default vocab.json beside the dataset.")
+    var vocab: String?
+
+    @Option(help: "Output .safetensors file.")
+    var output: String
+
+    @Flag(help: "Write dense features instead of CSR.")
+    var dense = false
+
+    @Option(help: "Tokens per sgemm batch.")
+    var batchTokens = 4096
+
+    @Flag(help: "No progress bar.")
+    var quiet = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let dataset = try ActivationDataset(url: URL(fileURLWithPath: activations), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
+            let model = try SparseAutoencoder(folder: URL(fileURLWithPath: sae))
+            let bar = ProgressBar("encode", total: dataset.tokenCount, unit: "tok", enabled: !quiet)
+            let summary = try DatasetEncoder(tokensPerBatch: batchTokens).encode(
+                dataset: dataset, sae: model, output: URL(fileURLWithPath: output), dense: dense
+            ) { done, _ in bar.update(done) }
+            bar.finish()
+            note(
+                String(
+                    format: "encoded %d tokens → %@: %d non-zeros (%.1f per token), %.0f tokens/s, peak memory %@",
+                    summary.tokens, output, summary.nonZeros, summary.meanActive, summary.tokensPerSecond,
+                    formatBytes(peakResidentBytes())))
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import AutoInterp
+import Foundation
+
+struct ExampleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "example",
+        abstract: "Write the built-in synthetic example: a dataset with planted units and a small SAE."
+    )
+
+    @Option(help: "Folder to write into.")
+    var output = "results/example"
+
+    @Option(help: "Contexts to generate.")
+    var contexts = 400
+
+    @Option(help: "Tokens per context.")
+    var contextLength = 24
+
+    @Option(help: "Neurons (width of the activations).")
+    var width = 32
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 0
+
+    func run() async throws {
+        try await reportingErrors {
+            let folder = URL(fileURLWithPath: output)
+            let datasetURL = folder.appendingPathComponent("activations.safetensors")
+            try SyntheticDataset.write(to: datasetURL, contexts: contexts, length: contextLength, width: width, seed: seed)
+            try SyntheticDataset.writeSAE(to: folder.appendingPathComponent("sae"), width: width, seed: seed)
+            print("wrote \(datasetURL.path), vocab.json and sae/ (\(contexts) contexts × \(contextLength) tokens, \(width) neurons)")
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+// MARK: - llm
+
+/// `autointerp llm …`: check, benchmark and serve a test LLM endpoint.
+struct LLMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llm",
+        abstract: "Check or benchmark an OpenAI-compatible LLM endpoint.",
+        subcommands: [Check.self, Bench.self, ServeTest.self]
+    )
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import AutoInterp
+import AutoInterpTestSupport
+import Foundation
+
+/// Options naming one run: `--run NAME` and `--results DIR`.
+struct RunNameOptions: ParsableArguments {
+    @Option(help: "Run name; the database is <results>/<name>/autointerp.sqlite.")
+    var run: String
+
+    @Option(help: "Folder holding runs.")
+    var results = "results"
+
+    func open() throws -> (store: RunStore, run: RunInfo) {
+        try RunLocator.open(results: URL(fileURLWithPath: results), name: run)
+    }
+}
+
+struct ReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write results/<run>/report.html (self-contained, inline SVG) and report.md for a run.",
+        discussion: """
+            A unit's score is the Spearman correlation (subset all) of its latest explanation by the report's \
+            explainer (default: the explainer with the most explanations). Undefined scores are counted apart.
+            """
+    )
+
+    @OptionGroup var runOptions: RunNameOptions
+
+    @Option(help: "Explainer whose explanations are reported (default: the one with the most explanations).")
+    var explainer: String?
+
+    @Option(help: "Top examples per unit card.")
+    var examples = 5
+
+    @Option(help: "Tokens shown per example, around its peak.")
+    var window = 32
+
+    @Option(help: "Folder to write into (default: the run's folder).")
+    var output: String?
+
+    @Option(help: .hidden)
+    var fixtureUnits: Int?
+
+    func run() async throws {
+        try await reportingErrors {
+            if let fixtureUnits { try makeFixture(units: fixtureUnits) }
+            let (store, run) = try runOptions.open()
+            var options = ReportOptions()
+            options.explainer = explainer
+            options.examplesPerUnit = max(0, examples)
+            options.exampleWindow = max(1, window)
+            let start = Date()
+            let written = try ReportWriter.write(
+                store: store, run: run, folder: output.map { URL(fileURLWithPath: $0) }, options: options)
+            let seconds = Date().timeIntervalSince(start)
+            print(
+                "wrote \(written.html.path) (\(formatBytes(written.htmlBytes)), \(written.units) units) and "
+                    + "\(written.markdown.lastPathComponent) in \(String(format: "%.2f", seconds)) s")
+        }
+    }
+
+    /// Writes a synthetic run (test fixture) of `units` units, half features and half neurons, for timing checks.
+    private func makeFixture(units: Int) throws {
+        let url = RunLocator.databaseURL(results: URL(fileURLWithPath: runOptions.results), name: runOptions.run)
+        guard !FileManager.default.fileExists(atPath: url.path) else {
+            throw AutoInterpError.invalidInput("\(url.path) already exists (remove it or pick another --run for a fixture)")
+        }
+        var options = RunFixture.Options()
+        options.features = (units + 1) / 2
+        options.neurons = units / 2
+        options.contextLength = 48
+        options.explainTop = 10
+        options.scoreTop = 5
+        options.scoreRandom = 5
+        let start = Date()
+        _ = try RunFixture.create(in: URL(fileURLWithPath: runOptions.results), name: runOptions.run, options: options)
+        note("fixture: \(units) units written to \(url.path) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import AutoInterp
+import Foundation
+
+/// Options naming the inputs and units of a run, shared by `select` and `run`.
+struct RunInputOptions: ParsableArguments {
+    @Option(help: "Activation dataset (.safetensors with tokens and activations).")
+    var activations: String
+
+    @Option(help: "Token strings (JSON array); default vocab.json beside the dataset.")
+    var vocab: String?
+
+    @Option(help: "SAELens folder for features (cfg.json + sae_weights.safetensors).")
+    var sae: String?
+
+    @Option(help: "Features to study: 0-99, 3,7,10-12, random:200, all, none.")
+    var features = "none"
+
+    @Option(help: "Neurons to study (dataset columns): same forms as --features.")
+    var neurons = "none"
+
+    @Option(help: "Run name; the database is <results>/<name>/autointerp.sqlite.")
+    var name: String
+
+    @Option(help: "Folder holding runs.")
+    var results = "results"
+
+    @Option(help: "Seed for unit draws and example selection.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Top contexts shown to the explainer per unit.")
+    var explainTop = 10
+
+    @Option(help: "Held-out top contexts scored per unit.")
+    var scoreTop = 5
+
+    @Option(help: "Random contexts scored per unit.")
+    var scoreRandom = 10
+
+    @Option(help: "Samples per activation bin (10 equal-width bins of (0, max]).")
+    var perBin = 5
+
+    @Option(help: "Non-activating contexts per unit.")
+    var nonActivating = 5
+
+    @Flag(help: "Keep special tokens ([CLS], [SEP], …) in examples and statistics.")
+    var includeSpecialTokens = false
+
+    @Flag(help: "Replace an existing run of this name whose config differs.")
+    var forceNew = false
+
+    func request() throws -> RunPreparation.Request {
+        var selection = SelectionConfig()
+        selection.seed = seed
+        selection.explainTop = explainTop
+        selection.scoreTop = scoreTop
+        selection.scoreRandom = scoreRandom
+        selection.quantilePerBin = perBin
+        selection.nonActivating = nonActivating
+        selection.includeSpecialTokens = includeSpecialTokens
+        return RunPreparation.Request(
+            name: name, resultsFolder: URL(fileURLWithPath: results), activations: URL(fileURLWithPath: activations),
+            vocab: vocab.map { URL(fileURLWithPath: $0) }, sae: sae.map { URL(fileURLWithPath: $0) },
+            features: try UnitSpec(parsing: features), neurons: try UnitSpec(parsing: neurons), selection: selection, forceNew: forceNew)
+    }
+}
+
+struct SelectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "select",
+        abstract: "Create a run: compute unit statistics and pick explanation and scoring examples.",
+        discussion: "Running the same command again resumes an interrupted run; a changed config is refused unless --force-new."
+    )
+
+    @OptionGroup var inputs: RunInputOptions
+
+    @Flag(help: "No progress bar.")
+    var quiet = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let request = try inputs.request()
+            var bar: ProgressBar?
+            let outcome = try RunPreparation().prepare(request) { done, total in
+                if bar == nil { bar = ProgressBar("select", total: total, unit: "batch", enabled: !quiet) }
+                bar?.update(done)
+            }
+            bar?.finish()
+            let units = try outcome.store.units(runID: outcome.run.id)
+            let kinds = Dictionary(grouping: units, by: \.unit.kind).mapValues(\.count)
+            print("run '\(outcome.run.name)': \(units.count) units (\(kinds[.feature] ?? 0) features, \(kinds[.neuron] ?? 0) neurons) in \(outcome.store.path)")
+            print("stored now: \(outcome.stored), already stored: \(outcome.alreadyStored), never firing: \(outcome.dead.count)")
+        }
+    }
+}

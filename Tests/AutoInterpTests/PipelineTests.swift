@@ -1,0 +1,222 @@
+import AutoInterpLLM
+import AutoInterpTestSupport
+import Foundation
+import Logging
+import Testing
+
+@testable import AutoInterp
+
+/// The heavy pipeline suites, one test at a time: they send hundreds of requests and spawn
+/// processes, and running them side by side would starve the timing-sensitive client tests
+/// on a small machine.
+@Suite(.serialized) struct PipelineSuites {}
+
+/// `autointerp run` end to end in process, against the local test endpoint scripted by ``ScriptedLLM``.
+extension PipelineSuites {
+struct PipelineTests {
+    static func quietLogger() -> Logger {
+        var logger = Logger(label: "test.pipeline")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// Recomputes the six scores of an explanation from its stored simulations.
+    static func recomputed(_ simulations: [StoredSimulation], subset: StoredScore.Subset, metric: StoredScore.Metric) -> Double? {
+        let records = simulations.filter { subset == .all || $0.subset.rawValue == subset.rawValue }
+            .compactMap { s in s.predicted.map { (true: s.trueActivations, pred: $0) } }
+        let result = CorrelationScorer.score(records: records)
+        return metric == .spearman ? result.spearman.value : result.pearson.value
+    }
+
+    @Test(arguments: [SimulatorMode.auto, .json])
+    func endToEndCleanUnitOutscoresMixedUnit(mode: SimulatorMode) async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0", neurons: "0-2", endpoint: endpoint.baseURL)
+        request.simulatorMode = mode
+        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        #expect(summary.stoppedEarly == nil)
+        #expect(summary.simulatorMode == (mode == .json ? "json" : "logprobs"))
+        #expect(summary.units == 4 && summary.scored == 4, "\(summary.text)")
+        #expect(summary.failures.isEmpty, "\(summary.text)")
+
+        let store = try RunStore(url: request.preparation.databaseURL)
+        let run = try #require(try store.run(named: "run"))
+        #expect(run.status == "done")
+        let config = try RunConfig.decode(run.configJSON)
+        let pipeline = try #require(config.pipeline)
+        #expect(pipeline.prompts.keys.sorted() == ["explainer", "rubric", "simulator-json", "simulator-logprobs"])
+        #expect(pipeline.prompts["explainer"]?.sha256.count == 64)
+
+        var spearman: [UnitRef: Double] = [:]
+        for unit in try store.units(runID: run.id) {
+            let explanations = try store.explanations(unitID: unit.id)
+            #expect(explanations.count == 1)
+            let explanation = try #require(explanations.first)
+            #expect(explanation.promptHash == pipeline.prompts["explainer"]?.sha256)
+            #expect(explanation.requestHash != nil && explanation.explainer == "llm" && explanation.model == "test-model")
+            let simulations = try store.simulations(explanationID: explanation.id)
+            #expect(simulations.count == 15)
+            #expect(simulations.allSatisfy { $0.isOK && $0.mode == summary.simulatorMode && $0.predicted?.count == $0.tokens.count })
+            let scores = try store.scores(explanationID: explanation.id)
+            #expect(scores.count == 6)
+            for score in scores {
+                let again = Self.recomputed(simulations, subset: score.subset, metric: score.metric)
+                #expect(score.value == again, "\(unit.unit) \(score.metric) \(score.subset)")
+            }
+            spearman[unit.unit] = scores.first { $0.metric == .spearman && $0.subset == .all }?.value ?? -2
+            let ratings = try store.rubricRatings(explanationID: explanation.id)
+            let quantile = try store.examples(unitID: unit.id, role: .score, subset: .quantile)
+            #expect(ratings.count == quantile.count && !ratings.isEmpty)
+            #expect(Set(ratings.map(\.bin)).contains(0))
+            #expect(ratings.allSatisfy { $0.judgeModel == "test-model" && (0...3).contains($0.rating) })
+        }
+        // The clean units fire on animal words and are explained as such. The SAE feature (exact
+        // zeros elsewhere) outscores the neurons that mix several concepts; neuron 0 carries the
+        // animal direction alone but with noise on every other token, which caps its Spearman.
+        for clean in [UnitRef(.feature, 0), UnitRef(.neuron, 0)] {
+            let id = try #require(try store.unitID(runID: run.id, unit: clean))
+            #expect(try store.explanations(unitID: id).first?.text == "animal words")
+        }
+        let clean = try #require(spearman[UnitRef(.feature, 0)])
+        #expect(clean > 0.9)
+        #expect(clean > spearman[UnitRef(.neuron, 1)]! + 0.2 && clean > spearman[UnitRef(.neuron, 2)]! + 0.2)
+        // Histogram view: per unit and bin, rating counts add up to the ratings stored.
+        let histogram = try store.rubricHistogram(runID: run.id)
+        #expect(histogram.reduce(0) { $0 + $1.count } == summary.ratings.values.reduce(0, +))
+        // The clean unit's activating examples are rated 3, its non-activating ones lower.
+        let cleanRows = histogram.filter { $0.unit == UnitRef(.feature, 0) }
+        #expect(cleanRows.filter { $0.bin >= 1 }.allSatisfy { $0.rating == 3 })
+        #expect(cleanRows.filter { $0.bin == 0 }.allSatisfy { $0.rating < 3 })
+
+        // Running again: nothing left, no network request, nothing duplicated.
+        let before = endpoint.requestCount
+        let again = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        #expect(endpoint.requestCount == before)
+        #expect(again.scored == 4 && again.unitsWorked == 0)
+        #expect(try store.explanations(runID: run.id).count == 4)
+        #expect(FileManager.default.fileExists(atPath: dir.path("results/run/summary.json").path))
+    }
+
+    @Test func garbageSimulatorGivesFailedSimulationsAndUndefinedScores() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(simulator: .badJSON, judge: .garbage).handler))
+        defer { endpoint.stop() }
+        var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "1", endpoint: endpoint.baseURL)
+        request.simulatorMode = .json
+        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let store = try RunStore(url: request.preparation.databaseURL)
+        let run = try #require(try store.run(named: "run"))
+        let quantile = try store.units(runID: run.id).reduce(0) { $0 + (try store.examples(unitID: $1.id, role: .score, subset: .quantile).count) }
+        #expect(summary.stoppedEarly == nil)
+        #expect(summary.failures["simulation"] == 15)
+        #expect(summary.failures["undefined-score"] == 1)
+        #expect(summary.failures["rubric"] == quantile)
+        #expect(summary.ratings.isEmpty)
+        #expect(!summary.isComplete)
+        #expect(summary.text.contains("run finished with failures"))
+        #expect(run.status == "incomplete")
+        for score in try store.scores(runID: run.id) {
+            #expect(score.score.value == nil)
+            #expect(score.score.undefinedReason?.contains("failed") == true)
+        }
+        for explanation in try store.explanations(runID: run.id) {
+            for simulation in try store.simulations(explanationID: explanation.id) {
+                #expect(simulation.predicted == nil)
+                #expect(simulation.outcome == .failed(reason: "the simulator's answer is not valid JSON: {\"1\": [[\"the\", 0], oops (after one retry)"))
+            }
+        }
+    }
+
+    @Test func emptyExplanationsAreCountedAndRetriedOnRerun() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(emptyExplanations: true).handler))
+        defer { endpoint.stop() }
+        let request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
+        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        #expect(summary.failures["explanation"] == 1)
+        #expect(summary.notes.first?.kind == "explain")
+        #expect(summary.notes.first?.reason.contains("asked twice") == true)
+        // The probe and two explainer requests; a rerun is answered from the cache.
+        #expect(endpoint.requestCount == 3)
+        _ = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        #expect(endpoint.requestCount == 3)
+    }
+
+    @Test func changedConfigIsRefusedButStagesAndLimitsAreNot() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
+        request.stages = [.explain]
+        let first = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        #expect(first.scored == 0)
+        // Other stages, limits and concurrency are not config changes: the run resumes.
+        request.stages = Set(PipelineStage.allCases)
+        request.llm.maxInFlight = 3
+        request.unitsInFlight = 1
+        let second = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        #expect(second.scored == 1)
+        // A different simulator model is.
+        var changed = request
+        changed.simulatorModel = "other-model"
+        await #expect(throws: AutoInterpError.self) { try await RunPipeline(logger: Self.quietLogger()).run(changed) }
+        do {
+            _ = try await RunPipeline(logger: Self.quietLogger()).run(changed)
+        } catch let error as AutoInterpError {
+            #expect(error.message.contains("simulator model") && error.message.contains("--force-new"))
+        }
+        changed.preparation.forceNew = true
+        let replaced = try await RunPipeline(logger: Self.quietLogger()).run(changed)
+        #expect(replaced.scored == 1)
+        // `select` on the same run leaves the pipeline settings alone.
+        let prepared = try RunPreparation(logger: Self.quietLogger()).prepare(request.preparation)
+        #expect(try RunConfig.decode(prepared.run.configJSON).pipeline?.simulatorModel == "other-model")
+    }
+
+    @Test func fatalEndpointErrorStopsTheRun() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(faults: TestFaultPlan { $0 >= 2 ? .status(401) : nil }, handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        let request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0-3", endpoint: endpoint.baseURL)
+        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        #expect(summary.stoppedEarly?.contains("HTTP 401") == true)
+        #expect(summary.text.contains("stopped early"))
+        // After the first refusal only requests already in flight (at most --max-in-flight) reach the endpoint.
+        #expect(endpoint.requestCount <= 1 + request.llm.maxInFlight)
+        #expect(summary.scored == 0)
+        let store = try RunStore(url: request.preparation.databaseURL)
+        #expect(try store.run(named: "run")?.status == "stopped")
+    }
+
+    @Test func bestOfSamplesKeepsOneExplanation() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
+        request.explainerSamples = 3
+        request.stages = [.explain, .simulate, .score]
+        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        #expect(summary.scored == 1)
+        let seeds = Set(endpoint.seenRequests.compactMap { $0.request?.seed })
+        #expect(seeds == [1, 2])
+        let store = try RunStore(url: request.preparation.databaseURL)
+        let run = try #require(try store.run(named: "run"))
+        #expect(try store.explanations(runID: run.id).count == 1)
+        #expect(try store.scores(runID: run.id).count == 6)
+    }
+}
+}

@@ -1,0 +1,53 @@
+import AutoInterpLLM
+import AutoInterpTestSupport
+import Foundation
+import Logging
+import Testing
+
+@testable import AutoInterp
+
+/// The judge: reading its answers, marking the most active token, retrying a bad answer once.
+struct RubricTests {
+    @Test(arguments: [
+        ("3 - cleanly an animal", RubricVerdict.rated(3, reason: "cleanly an animal")),
+        ("Rating: 2 — close by", .rated(2, reason: "close by")),
+        ("**1**", .rated(1, reason: nil)),
+        ("0", .rated(0, reason: nil)),
+    ])
+    func answersAreRead(content: String, expected: RubricVerdict) {
+        #expect(RubricParser.parse(content) == expected)
+    }
+
+    @Test(arguments: ["", "4 - too high", "12", "2.5", "maybe 3", "Hmm, hard to say."])
+    func badAnswersFail(content: String) {
+        guard case .failed = RubricParser.parse(content) else {
+            Issue.record("accepted \(content)")
+            return
+        }
+    }
+
+    @Test func judgeSeesTheMostActiveTokenMarked() async throws {
+        for behaviour in [ScriptedLLM.JudgeBehaviour.sensible, .garbage] {
+            let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(judge: behaviour).handler))
+            defer { endpoint.stop() }
+            var logger = Logger(label: "test.rubric")
+            logger.logLevel = .critical
+            let client = try LLMClient(
+                config: LLMEndpointConfig(baseURL: endpoint.baseURL, model: "m", apiKeyEnv: "AUTOINTERP_TEST_NO_KEY"), store: InMemoryResponseStore(), logger: logger)
+            let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+            let judge = LLMRubricJudge(client: client, template: prompts.rubric, model: "judge")
+            let example = RubricExample(recordIndex: 0, bin: 7, context: 3, tokens: ["the", "cat", "sees", "a", "dog"], activations: [0, 0.4, 0, 0, 0.9])
+            #expect(example.markedIndex == 4 && example.activation == 0.9)
+            let verdict = try await judge.rate(explanation: "animal words", example: example)
+            let request = try #require(endpoint.seenRequests.first?.request)
+            #expect(request.model == "judge" && request.messages[1].content.contains("Excerpt: the cat sees a [[dog]]"))
+            if behaviour == .sensible {
+                #expect(verdict == .rated(3, reason: "the marked token is one of the animal words"))
+                #expect(endpoint.requestCount == 1)
+            } else {
+                #expect(verdict == .failed(reason: "the judge's answer does not start with a rating 0-3: Hmm, hard to say. (after one retry)"))
+                #expect(endpoint.requestCount == 2)
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import AutoInterpLLM
+import AutoInterpTestSupport
+import Foundation
+import Logging
+import Testing
+
+@testable import AutoInterp
+
+/// The simulator: strict parsing of JSON and logprob answers, the expected-value table, batching and the one retry.
+struct SimulatorTests {
+    typealias TL = ChatCompletionResponse.TokenLogprob
+    typealias Top = ChatCompletionResponse.TopLogprob
+
+    /// A logprob answer for one excerpt of tokens, the value position of token i carrying `tops[i]`.
+    static func logprobAnswer(_ tokens: [String], _ tops: [[(String, Double)]]) -> [TL] {
+        var pieces: [TL] = [TL(token: "<excerpt 1>", logprob: 0), TL(token: "\n", logprob: 0)]
+        for (i, token) in tokens.enumerated() {
+            pieces.append(TL(token: token, logprob: 0))
+            pieces.append(TL(token: "\t", logprob: 0))
+            let top = tops[i].map { Top(token: $0.0, logprob: log($0.1)) }
+            pieces.append(TL(token: top.first?.token ?? "0", logprob: top.first?.logprob ?? 0, topLogprobs: top))
+            pieces.append(TL(token: "\n", logprob: 0))
+        }
+        pieces.append(TL(token: "</excerpt>", logprob: 0))
+        return pieces
+    }
+
+    // MARK: - Logprob expected values (REFERENCE.md)
+
+    @Test(arguments: [
+        ([("0", 0.5), ("1", 0.25), ("10", 0.125), ("unknown", 0.125)], 1.714286),
+        ([("0", 0.9), ("5", 0.05)], 0.263158),
+        ([("0", 0.7), ("2", 0.2), ("7", 0.1)], 1.1),
+        ([("01", 0.6), ("3", 0.4)], 3.0),
+    ])
+    func expectedValueTable(top: [(String, Double)], expected: Double) throws {
+        let outcomes = SimulationParser.parseLogprobs(Self.logprobAnswer(["cat"], [top]), records: [["cat"]])
+        let values = try #require(outcomes.first?.values)
+        #expect(abs(values[0] - expected) < 1e-6)
+    }
+
+    @Test func noExactDigitIsNoPrediction() {
+        let answer = Self.logprobAnswer(["the", "cat"], [[("0", 0.9)], [("unknown", 0.5), (" 1", 0.3), ("\n", 0.2)]])
+        let outcomes = SimulationParser.parseLogprobs(answer, records: [["the", "cat"]])
+        guard case .failed(let reason) = outcomes[0] else { Issue.record("expected a failure"); return }
+        #expect(reason.contains("token 2") && reason.contains("no digit token"))
+    }
+
+    @Test func logprobAnswerReadsEveryRecord() throws {
+        var answer = Self.logprobAnswer(["a", "fox"], [[("0", 1)], [("9", 0.5), ("8", 0.5)]])
+        // A second excerpt, and chatter outside the blocks, which is ignored.
+        answer.insert(TL(token: "Answer:\n", logprob: 0), at: 0)
+        answer += [TL(token: "\n<excerpt 2>\n", logprob: 0), TL(token: "red", logprob: 0), TL(token: "\t", logprob: 0),
+                   TL(token: "3", logprob: 0, topLogprobs: [Top(token: "3", logprob: 0)]), TL(token: "\n</excerpt>", logprob: 0)]
+        let outcomes = SimulationParser.parseLogprobs(answer, records: [["a", "fox"], ["red"]])
+        #expect(outcomes == [.predicted([0, 8.5]), .predicted([3])])
+    }
+
+    @Test(arguments: [
+        ("missing logprobs", "carried no logprobs"),
+        ("wrong length", "wrong length"),
+        ("misaligned", "misaligned"),
+        ("no tab", "no tab"),
+        ("merged value", "not a separate answer token"),
+        ("missing excerpt", "missing"),
+    ])
+    func logprobParseFailures(kind: String, fragment: String) {
+        let tokens = ["the", "cat"]
+        var answer: [TL]? = Self.logprobAnswer(tokens, [[("0", 1)], [("9", 1)]])
+        var records = [tokens]
+        switch kind {
+        case "missing logprobs": answer = nil
+        case "wrong length": records = [["the", "cat", "sat"]]
+        case "misaligned": records = [["the", "dog"]]
+        case "no tab": answer = [TL(token: "<excerpt 1>\nthe 0\ncat 9\n</excerpt>", logprob: 0)]
+        case "merged value":
+            answer = [TL(token: "<excerpt 1>\nthe", logprob: 0), TL(token: "\t0", logprob: 0), TL(token: "\ncat", logprob: 0), TL(token: "\t9", logprob: 0), TL(token: "\n</excerpt>", logprob: 0)]
+        default: records = [tokens, tokens]
+        }
+        let outcomes = SimulationParser.parseLogprobs(answer, records: records)
+        guard case .failed(let reason) = outcomes.last else { Issue.record("expected a failure for \(kind)"); return }
+        #expect(reason.contains(fragment), "\(reason)")
+    }
+
+    // MARK: - JSON answers
+
+    @Test func jsonAnswerParses() {
+        let content = "```json\n{\"1\": [[\"the\", 0], [\" cat\", 9.5]], \"2\": [[\"\\\\n\", 2]]}\n```"
+        #expect(SimulationParser.parseJSON(content, records: [["the", "cat"], ["\n"]]) == [.predicted([0, 9.5]), .predicted([2])])
+        // The answer format the few-shot example and the test endpoint use parses back.
+        let shaped = SimulatorAnswerFormat.json(tokens: [["a", "\t"]], values: [[1, 7]])
+        #expect(SimulationParser.parseJSON(shaped, records: [["a", "\t"]]) == [.predicted([1, 7])])
+    }
+
+    @Test(arguments: [
+        ("", "empty text"),
+        ("{\"1\": [[\"the\", 0], [\"cat\"", "not valid JSON"),
+        ("[[\"the\", 0], [\"cat\", 9]]", "not an object"),
+        ("{\"1\": [[\"the\", 0], [\"cat\", 9]], \"7\": []}", "unexpected key"),
+        ("{\"1\": [[\"the\", 0]]}", "wrong length"),
+        ("{\"1\": [[\"the\", 0], [\"dog\", 9]]}", "misaligned"),
+        ("{\"1\": [[\"the\", 0], [\"cat\", 11]]}", "outside 0-10"),
+        ("{\"1\": [[\"the\", 0], [\"cat\", \"9\"]]}", "not a number"),
+        ("{\"1\": [[\"the\", 0], [\"cat\", true]]}", "not a number"),
+        ("{\"1\": [0, 9]}", "pair"),
+        ("{\"2\": [[\"the\", 0], [\"cat\", 9]]}", "unexpected key"),
+        ("{}", "missing"),
+    ])
+    func jsonParseFailures(content: String, fragment: String) {
+        let outcomes = SimulationParser.parseJSON(content, records: [["the", "cat"]])
+        guard case .failed(let reason) = outcomes.first else { Issue.record("expected a failure for \(content)"); return }
+        #expect(reason.contains(fragment), "\(reason)")
+    }
+
+    // MARK: - Against the test endpoint
+
+    static func client(_ endpoint: TestEndpoint) throws -> LLMClient {
+        var logger = Logger(label: "test.simulator")
+        logger.logLevel = .critical
+        return try LLMClient(config: LLMEndpointConfig(baseURL: endpoint.baseURL, model: "m", apiKeyEnv: "AUTOINTERP_TEST_NO_KEY"), store: InMemoryResponseStore(), logger: logger)
+    }
+
+    static let records: [[String]] = (0..<7).map { i in ["the", SyntheticDataset.animals[i % 8], "runs", "in", "the", "park"] }
+
+    @Test(arguments: [ScriptedLLM.SimulatorBehaviour.wrongLength, .badJSON, .misaligned])
+    func unparseableRepliesAreRetriedOnceThenFailed(behaviour: ScriptedLLM.SimulatorBehaviour) async throws {
+        for mode in [SimulatorMode.json, .logprobs] {
+            let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(simulator: behaviour).handler))
+            defer { endpoint.stop() }
+            let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+            let simulator = LLMSimulator(
+                client: try Self.client(endpoint), template: mode == .json ? prompts.simulatorJSON : prompts.simulatorLogprobs, mode: mode, recordsPerCall: 3)
+            let outcomes = try await simulator.simulate(explanation: "animal words", records: Self.records)
+            #expect(outcomes.count == 7)
+            // 3 batches (3 + 3 + 1), each asked twice.
+            #expect(endpoint.requestCount == 6, "\(mode)")
+            #expect(endpoint.seenRequests.allSatisfy { $0.request?.messages.count == 2 || $0.request?.messages.count == 4 })
+            let failed = outcomes.filter { if case .failed(let reason) = $0 { return reason.hasSuffix("(after one retry)") } else { return false } }
+            // Wrong length breaks the first record of each batch; bad and misaligned answers break every record.
+            #expect(failed.count == (behaviour == .wrongLength ? 3 : 7), "\(mode) \(behaviour)")
+            #expect(outcomes.allSatisfy { $0 != .predicted(Array(repeating: 0, count: 6)) })
+        }
+    }
+
+    @Test func aBadFirstAnswerIsCuredByTheRetry() async throws {
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(simulator: .badJSONOnce).handler))
+        defer { endpoint.stop() }
+        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+        let simulator = LLMSimulator(client: try Self.client(endpoint), template: prompts.simulatorJSON, mode: .json)
+        let outcomes = try await simulator.simulate(explanation: "animal words", records: Array(Self.records.prefix(5)))
+        #expect(endpoint.requestCount == 2)
+        #expect(outcomes.allSatisfy { $0 == .predicted([0, 9, 0, 0, 0, 0]) })
+        let retry = try #require(endpoint.seenRequests.last?.request)
+        #expect(retry.messages[2].role == "assistant" && retry.messages[3].content.contains("could not be used"))
+    }
+
+    @Test func batchesFollowRecordsPerCall() async throws {
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+        let client = try Self.client(endpoint)
+        let simulator = LLMSimulator(client: client, template: prompts.simulatorLogprobs, mode: .logprobs, recordsPerCall: 5)
+        let outcomes = try await simulator.simulate(explanation: "animal words", records: Self.records)
+        #expect(endpoint.requestCount == 2)
+        #expect(outcomes.count == 7)
+        for outcome in outcomes {
+            let values = try #require(outcome.values)
+            // The scripted top logprobs: "9" .85, "8" .1, "0" .05 on animals; "0" .9, "1" .07, "9" .03 elsewhere.
+            #expect(abs(values[1] - 8.45) < 1e-9)
+            #expect(abs(values[0] - 0.34) < 1e-9)
+        }
+        let request = try #require(endpoint.seenRequests.first?.request)
+        #expect(request.logprobs == true && request.topLogprobs == 20 && request.temperature == 0)
+    }
+
+    @Test func autoModeFollowsTheEndpoint() async throws {
+        for logprobs in [true, false] {
+            let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(logprobs: logprobs).handler))
+            defer { endpoint.stop() }
+            let client = try Self.client(endpoint)
+            let decision = try await SimulatorModeProbe.resolve(.auto, client: client, model: "m")
+            #expect(decision.mode == (logprobs ? .logprobs : .json))
+            // Cached: asking again makes no request.
+            let count = endpoint.requestCount
+            _ = try await SimulatorModeProbe.resolve(.auto, client: client, model: "m")
+            #expect(endpoint.requestCount == count)
+            #expect(try await SimulatorModeProbe.resolve(.json, client: client, model: "m").mode == .json)
+        }
+    }
+}
