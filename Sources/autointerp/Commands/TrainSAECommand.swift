@@ -5,7 +5,7 @@ import Foundation
 import Logging
 
 /// `autointerp train-sae`: train a standard ReLU SAE on a dataset's activations and save an SAELens folder.
-struct TrainSAECommand: ParsableCommand {
+struct TrainSAECommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-sae",
         abstract: "Train a sparse autoencoder (ReLU, L1 by decoder norm, Adam) on the CPU and save an SAELens folder.",
@@ -102,13 +102,8 @@ struct TrainSAECommand: ParsableCommand {
         if let steps, steps <= 0 { throw ValidationError("--steps must be positive") }
     }
 
-    func run() throws {
-        do {
-            try train()
-        } catch let error as AutoInterpError {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-            throw ExitCode.failure
-        }
+    func run() async throws {
+        try await reportingErrors { try train() }
     }
 
     private func train() throws {
@@ -141,7 +136,7 @@ struct TrainSAECommand: ParsableCommand {
             ]
         }
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        log(String(format: "loaded %d training and %d held-out tokens of width %d in %.1f s", data.trainingTokens, data.heldOutTokens, data.width, loadSeconds))
+        note(String(format: "loaded %d training and %d held-out tokens of width %d in %.1f s", data.trainingTokens, data.heldOutTokens, data.width, loadSeconds))
 
         var config = SAETrainingConfig(
             dSAE: dSAE, expansionFactor: expansion, l1Coefficient: l1, learningRate: lr, batchSize: batchSize, steps: steps,
@@ -153,9 +148,9 @@ struct TrainSAECommand: ParsableCommand {
         case let every?: config.resampleEvery = every
         }
         let trainer = try SAETrainer(config: config, data: data.training, inputWidth: data.width)
-        log("training d_in \(trainer.dIn) → d_sae \(trainer.dSAE), \(trainer.totalSteps) steps of \(trainer.batchSize) tokens, λ \(l1), lr \(lr), resample every \(config.resampleEvery.map(String.init) ?? "never")")
+        note("training d_in \(trainer.dIn) → d_sae \(trainer.dSAE), \(trainer.totalSteps) steps of \(trainer.batchSize) tokens, λ \(l1), lr \(lr), resample every \(config.resampleEvery.map(String.init) ?? "never")")
         let summary = trainer.train(progressEvery: logEvery) { p in
-            log(
+            note(
                 String(
                     format: "step %d/%d  loss %.4g  mse %.4g  fve %.3f  L0 %.1f  dead %.3f  λ %.3g  lr %.2g  %.0f tok/s",
                     p.step, p.totalSteps, p.loss, p.meanSquaredError, p.fractionOfVarianceExplained, p.meanL0, p.deadFraction,
@@ -186,8 +181,4 @@ struct TrainSAECommand: ParsableCommand {
         print("time by phase: " + summary.phaseSeconds.sorted { $0.key < $1.key }.map { "\($0.key) " + String(format: "%.1f s", $0.value) }.joined(separator: ", "))
         print("saved \(outputURL.path)")
     }
-}
-
-private func log(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
 }
