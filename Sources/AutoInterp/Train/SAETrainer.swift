@@ -338,15 +338,15 @@ public final class SAETrainer {
         stepsTaken += 1
         lap("update")
 
-        var resampledNow = 0
         if let every = config.resampleEvery, stepsTaken % every == 0,
             Double(stepsTaken) < config.resampleStopFraction * Double(totalSteps)
         {
-            resampledNow = resampleDeadFeatures(window: every)
+            resampleDeadFeatures(window: every)
             lap("resample")
         }
         let window = config.resampleEvery ?? stepsTaken
-        let silent = lastFired.filter { $0 < stepsTaken - window }.count - resampledNow
+        // Resampled features count as live: their last-fired step was reset.
+        let silent = lastFired.filter { $0 < stepsTaken - window }.count
         let mse = squaredError / Double(batch)
         let l1 = l1Sum / Double(batch)
         return SAETrainingProgress(
@@ -355,7 +355,7 @@ public final class SAETrainer {
             learningRate: Double(rate),
             fractionOfVarianceExplained: variance > 0 ? 1 - squaredError / variance : .nan,
             meanL0: Double(nonZero) / Double(batch),
-            deadFraction: Double(max(0, silent)) / Double(dSAE),
+            deadFraction: Double(silent) / Double(dSAE),
             resampledFeatures: resampledTotal, elapsedSeconds: 0, tokensPerSecond: 0)
     }
 
@@ -725,6 +725,7 @@ public final class SAETrainer {
     // MARK: - Resampling
 
     /// Resamples features that have not fired in the last `window` steps; returns how many.
+    @discardableResult
     private func resampleDeadFeatures(window: Int) -> Int {
         let dead = (0..<dSAE).filter { lastFired[$0] < stepsTaken - window }
         guard !dead.isEmpty else { return 0 }
