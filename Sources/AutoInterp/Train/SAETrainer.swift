@@ -7,8 +7,11 @@ import Logging
 /// Model: `z = (x - b_dec) W_enc + b_enc`, `f = ReLU(z)`, `x̂ = f W_dec + b_dec`; loss
 /// `mean_t ‖x - x̂‖² + λ Σ_i f_i ‖W_dec[i]‖`. Adam, λ warm-up, linear learning-rate decay at the
 /// end, global gradient-norm clipping, `b_dec` initialised from the data (geometric median by
-/// default), decoder rows initialised as random directions of small norm with the encoder as
-/// their transpose (Anthropic, April 2024 update).
+/// default), decoder rows initialised as random directions of norm `decoderInitNorm` with the
+/// encoder as their transpose (Anthropic, April 2024 update), and each encoder bias set so its
+/// feature fires on `initialDensity` of a first batch, so training is sparse (and cheap) from
+/// the first step. Inputs are rescaled by one constant to mean norm `sqrt(d_in)`; the scale is
+/// folded into the exported weights (`currentSAE()`), which therefore act on raw activations.
 ///
 /// Dead features are resampled as in Bricken et al. 2023 ("Towards Monosemanticity"): every
 /// `resampleEvery` steps, features that did not fire during those steps get the direction of a

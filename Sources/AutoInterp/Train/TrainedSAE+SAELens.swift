@@ -56,6 +56,10 @@ extension TrainedSAE {
             "hook_head_index": NSNull(),
             "prepend_bos": true,
             "finetuning_scaling_factor": false,
+            "sae_lens_training_version": NSNull(),
+            "model_from_pretrained_kwargs": [String: Any](),
+            "dataset_trust_remote_code": false,
+            "neuronpedia_id": NSNull(),
         ]
         if let layer = metadata.hookLayer {
             config["hook_layer"] = layer
