@@ -12,11 +12,13 @@ extension PatternSet {
     ///    explains the activation): for each pivot, candidates are tried from short to long: the
     ///    token alone, then for 1, 2, … ``Parameters/maxContext`` preceding tokens first "any
     ///    token after them" (if ``Parameters/wildcards``) and then the exact token after them.
-    ///    A candidate *disambiguates* when the mean normalised activation over all its matches in
-    ///    the records is at least ``Parameters/consistency`` × the pivot's. The first candidate
-    ///    that disambiguates with at least ``Parameters/minSupport`` matches is chosen; when none
-    ///    has that support, the first that disambiguates at all (usually the token alone, seen
-    ///    only at the pivot), and when none does, the longest exact candidate.
+    ///    A candidate *disambiguates* the pivot when at least ``Parameters/consistency`` of its
+    ///    matches in the records fire at ``Parameters/pivotFraction`` × the pivot's activation or
+    ///    more (wherever the pattern occurs, the unit fires about as strongly). The first
+    ///    candidate that disambiguates with at least ``Parameters/minSupport`` matches is chosen;
+    ///    when none has that support, the first exact (non-wildcard) candidate that disambiguates
+    ///    (usually the token alone, seen only at the pivot: no evidence against it, and a wildcard
+    ///    is never guessed from one match), and when none does, the longest exact candidate.
     /// 4. Each chosen pattern is stored with its mean normalised activation over all its matches
     ///    (not only the pivots), its match count, and as weight the sum of the pivots it explains.
     ///
@@ -36,25 +38,29 @@ extension PatternSet {
             precondition(record.count == activations[r].count, "one activation per token")
             for (p, token) in record.enumerated() { positions[token, default: []].append((r, p)) }
         }
-        var statistics: [TokenPattern: (mean: Double, matches: Int)] = [:]
-        func measure(_ pattern: TokenPattern) -> (mean: Double, matches: Int) {
-            if let known = statistics[pattern] { return known }
-            var sum = 0.0
-            var count = 0
+        // Every match's normalised activation, sorted, per pattern (memoised: pivots share candidates).
+        var matchValues: [TokenPattern: [Double]] = [:]
+        func matchesOf(_ pattern: TokenPattern) -> [Double] {
+            if let known = matchValues[pattern] { return known }
+            var found: [Double] = []
             if let token = pattern.token {
-                for (r, p) in positions[token] ?? [] where pattern.matches(tokens[r], at: p) {
-                    sum += normalised[r][p]
-                    count += 1
-                }
+                for (r, p) in positions[token] ?? [] where pattern.matches(tokens[r], at: p) { found.append(normalised[r][p]) }
             } else if let last = pattern.context.last {
-                for (r, q) in positions[last] ?? [] where pattern.matches(tokens[r], at: q + 1) {
-                    sum += normalised[r][q + 1]
-                    count += 1
-                }
+                for (r, q) in positions[last] ?? [] where pattern.matches(tokens[r], at: q + 1) { found.append(normalised[r][q + 1]) }
             }
-            let result = (mean: count > 0 ? sum / Double(count) : 0, matches: count)
-            statistics[pattern] = result
-            return result
+            found.sort()
+            matchValues[pattern] = found
+            return found
+        }
+        /// Whether at least `consistency` of the pattern's matches fire at `active` or more.
+        func isConsistent(_ found: [Double], active: Double) -> Bool {
+            guard !found.isEmpty else { return false }
+            var low = 0, high = found.count  // first index with found[i] >= active
+            while low < high {
+                let mid = (low + high) / 2
+                if found[mid] >= active { high = mid } else { low = mid + 1 }
+            }
+            return Double(found.count - low) >= parameters.consistency * Double(found.count) - 1e-9
         }
 
         var chosen: [TokenPattern: (pivots: Int, weight: Double)] = [:]
@@ -71,18 +77,19 @@ extension PatternSet {
                     if length > 0 && parameters.wildcards { candidates.append(TokenPattern(context: context, token: nil)) }
                     candidates.append(TokenPattern(context: context, token: record[p]))
                 }
-                let target = parameters.consistency * value
+                let active = parameters.pivotFraction * value
                 let pattern =
-                    candidates.first { let s = measure($0); return s.matches >= parameters.minSupport && s.mean >= target }
-                    ?? candidates.first { measure($0).mean >= target }
+                    candidates.first { let found = matchesOf($0); return found.count >= parameters.minSupport && isConsistent(found, active: active) }
+                    ?? candidates.first { $0.token != nil && isConsistent(matchesOf($0), active: active) }
                     ?? candidates.last!
                 chosen[pattern, default: (0, 0)].pivots += 1
                 chosen[pattern, default: (0, 0)].weight += value
             }
         }
         let entries = chosen.map { pattern, use in
-            let s = measure(pattern)
-            return Entry(pattern: pattern, activation: s.mean, matches: s.matches, pivots: use.pivots, weight: use.weight)
+            let found = matchesOf(pattern)
+            return Entry(
+                pattern: pattern, activation: found.reduce(0, +) / Double(found.count), matches: found.count, pivots: use.pivots, weight: use.weight)
         }
         return PatternSet(entries: entries, parameters: parameters)
     }

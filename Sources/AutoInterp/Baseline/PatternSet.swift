@@ -73,12 +73,13 @@ public struct PatternSet: Sendable, Equatable {
     /// config (``PipelineConfig/baseline``) and a change is refused on resume.
     public struct Parameters: Sendable, Equatable, Codable {
         /// A position is a *pivot* (a token to explain) when its activation is at least this
-        /// fraction of its record's max …
+        /// fraction of its record's max (and a match counts as firing, for ``consistency``, at
+        /// this fraction of the pivot's activation) …
         public var pivotFraction: Double
         /// … and at least this fraction of the max over all explanation records.
         public var minPivotActivation: Double
-        /// A pattern *disambiguates* a pivot when the mean normalised activation over all its
-        /// matches in the explanation records is at least this fraction of the pivot's.
+        /// A pattern *disambiguates* a pivot when at least this share of its matches in the
+        /// explanation records fire at ``pivotFraction`` × the pivot's activation or more.
         public var consistency: Double
         /// The most context tokens a pattern keeps before the activating token.
         public var maxContext: Int
