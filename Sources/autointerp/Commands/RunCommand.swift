@@ -37,7 +37,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Local baseline: most context tokens a pattern keeps before the activating token.")
     var patternContext = PatternSet.Parameters().maxContext
 
-    @Option(help: "Local baseline: a pattern must keep this share of the pivot's activation on average over its matches.")
+    @Option(help: "Local baseline: share of a pattern's matches in the explanation records that must fire at least half as strongly as the token it explains.")
     var patternConsistency = PatternSet.Parameters().consistency
 
     @Option(help: "Simulator mode: auto (logprobs when the endpoint returns them, else json), logprobs, json.")
@@ -67,7 +67,7 @@ struct RunCommand: AsyncParsableCommand {
                 throw ValidationError("--simulator-mode must be auto, logprobs or json")
             }
             guard let kind = RunPipeline.ExplainerKind(rawValue: explainer) else {
-                throw ValidationError("--explainer must be llm or local")
+                throw AutoInterpError.invalidInput("--explainer must be llm or local")
             }
             // The local baseline needs an endpoint only for the judge.
             let noEndpoint = kind == .local && llm.endpoint == nil && llm.llmConfig == nil
@@ -75,7 +75,7 @@ struct RunCommand: AsyncParsableCommand {
             // endpoint and says so in the summary. Asking for it explicitly is an error.
             let stageSet = try PipelineStage.parse(stages ?? "explain,simulate,score,rubric")
             if noEndpoint, stages != nil, stageSet.contains(.rubric) {
-                throw ValidationError("the rubric stage needs an LLM judge: pass --endpoint and --model, or leave rubric out of --stages")
+                throw AutoInterpError.invalidInput("the rubric stage needs an LLM judge: pass --endpoint and --model, or leave rubric out of --stages (e.g. --stages explain,simulate,score)")
             }
             var baseline = PatternSet.Parameters()
             baseline.maxContext = patternContext
