@@ -8,6 +8,7 @@ struct AutoInterpTool: AsyncParsableCommand {
         abstract: "Explain and score the units of a language model: SAE features against neurons.",
         version: "0.1.0",
         subcommands: [
+            HarvestCommand.self,
             SelectCommand.self,
             RunCommand.self,
             EncodeCommand.self,
