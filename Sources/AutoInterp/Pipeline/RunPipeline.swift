@@ -21,7 +21,6 @@ public struct RunPipeline {
         case local
     }
 
-
     /// Everything `autointerp run` takes.
     public struct Request: Sendable {
         /// Inputs, units, selection and the run name (its `pipeline` is filled in by ``RunPipeline``).
