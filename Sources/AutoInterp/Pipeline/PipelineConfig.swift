@@ -6,7 +6,8 @@ import Foundation
 /// Stages to run, concurrency, rate limits, timeouts, prices and the cache switch are not here:
 /// changing them never changes what a finished run holds.
 public struct PipelineConfig: Sendable, Equatable, Codable {
-    /// `llm` (``LLMExplainer``/``LLMSimulator``/``LLMRubricJudge``), or the name of another implementation.
+    /// `llm` (``LLMExplainer``/``LLMSimulator``/``LLMRubricJudge``), or the name of another
+    /// implementation (`local-n2g`: ``PatternExplainer``/``PatternSimulator``).
     public var explainer: String
     /// The endpoint (base URL without credentials).
     public var endpoint: String
@@ -23,11 +24,13 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     public var explainerSamples: Int
     /// Template and rubric files by role (`explainer`, `simulator-json`, `simulator-logprobs`, `rubric`).
     public var prompts: [String: PromptFileReference]
+    /// The local baseline's settings (`explainer` = `local-n2g`); nil, and left out of the JSON, for LLM runs.
+    public var baseline: PatternSet.Parameters?
 
     public init(
         explainer: String = "llm", endpoint: String, model: String, simulatorModel: String? = nil, judgeModel: String? = nil,
         simulatorMode: SimulatorMode = .auto, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
-        prompts: [String: PromptFileReference]
+        prompts: [String: PromptFileReference], baseline: PatternSet.Parameters? = nil
     ) {
         self.explainer = explainer
         self.endpoint = endpoint
@@ -38,6 +41,7 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         self.recordsPerCall = recordsPerCall
         self.explainerSamples = explainerSamples
         self.prompts = prompts
+        self.baseline = baseline
     }
 
     /// Names of the settings that differ from `other` (for the "config changed" message).
@@ -51,6 +55,7 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         if simulatorMode != other.simulatorMode { names.append("simulator mode") }
         if recordsPerCall != other.recordsPerCall { names.append("records per call") }
         if explainerSamples != other.explainerSamples { names.append("explainer samples") }
+        if baseline != other.baseline { names.append("baseline settings") }
         for role in Set(prompts.keys).union(other.prompts.keys).sorted() where prompts[role] != other.prompts[role] {
             names.append("\(role) template (\(prompts[role]?.file ?? other.prompts[role]?.file ?? role))")
         }

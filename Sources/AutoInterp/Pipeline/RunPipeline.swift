@@ -8,7 +8,19 @@ import Logging
 /// the same command again finishes an interrupted run from the cache: completed units are not
 /// redone, cached calls are not re-sent and no row is duplicated. A changed config (see
 /// ``PipelineConfig``) is refused unless `forceNew`.
+///
+/// With ``ExplainerKind/local`` the LLM-free baseline (``PatternExplainer``,
+/// ``PatternSimulator``) explains and simulates instead; no endpoint is needed unless the
+/// rubric stage is run (the judge is an LLM).
 public struct RunPipeline {
+    /// Which explainer and simulator a run uses.
+    public enum ExplainerKind: String, Sendable, Codable, CaseIterable {
+        /// ``LLMExplainer`` and ``LLMSimulator``.
+        case llm
+        /// The LLM-free pattern baseline: ``PatternExplainer`` and ``PatternSimulator``.
+        case local
+    }
+
     /// Everything `autointerp run` takes.
     public struct Request: Sendable {
         /// Inputs, units, selection and the run name (its `pipeline` is filled in by ``RunPipeline``).
@@ -27,12 +39,17 @@ public struct RunPipeline {
         /// Units worked on at once; nil = 2 × the client's max in flight.
         public var unitsInFlight: Int?
         public var showProgress: Bool
+        /// The explainer and simulator; with `.local`, `llm` may have an empty `baseURL` (no
+        /// endpoint: the rubric stage is then left out).
+        public var explainer: ExplainerKind
+        /// The local baseline's settings (used with `.local`, stored in the run config).
+        public var baseline: PatternSet.Parameters
 
         public init(
             preparation: RunPreparation.Request, llm: LLMEndpointConfig, simulatorModel: String? = nil, judgeModel: String? = nil,
             simulatorMode: SimulatorMode = .auto, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
             stages: Set<PipelineStage> = Set(PipelineStage.allCases), prompts: URL? = nil, rubric: URL? = nil, unitsInFlight: Int? = nil,
-            showProgress: Bool = false
+            showProgress: Bool = false, explainer: ExplainerKind = .llm, baseline: PatternSet.Parameters = PatternSet.Parameters()
         ) {
             self.preparation = preparation
             self.llm = llm
@@ -46,6 +63,8 @@ public struct RunPipeline {
             self.rubric = rubric
             self.unitsInFlight = unitsInFlight
             self.showProgress = showProgress
+            self.explainer = explainer
+            self.baseline = baseline
         }
     }
 
@@ -64,6 +83,7 @@ public struct RunPipeline {
     public func run(_ request: Request, selectProgress: ((Int, Int) -> Void)? = nil) async throws -> RunSummary {
         guard request.recordsPerCall >= 1 else { throw AutoInterpError.invalidInput("--records-per-call must be at least 1") }
         guard request.explainerSamples >= 1 else { throw AutoInterpError.invalidInput("--explainer-samples must be at least 1") }
+        if request.explainer == .local { return try await runLocal(request, selectProgress: selectProgress) }
         let prompts = try PromptSet.locate(prompts: request.prompts, rubric: request.rubric)
         try request.llm.validate()
         let settings = PipelineConfig(
@@ -102,6 +122,71 @@ public struct RunPipeline {
         }
         let summary = try RunSummary.collect(
             store: store, run: prepared.run, reports: reports, usage: client.usage, stoppedEarly: stoppedEarly, simulatorMode: mode)
+        try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.isComplete ? "done" : "incomplete")
+        try summary.write(to: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"))
+        return summary
+    }
+
+    // MARK: - Local baseline
+
+    /// The `.local` run: select, then explain, simulate and score with the pattern baseline
+    /// (``BaselineRunner``); rate with an LLM judge only when an endpoint is given.
+    private func runLocal(_ request: Request, selectProgress: ((Int, Int) -> Void)?) async throws -> RunSummary {
+        guard request.explainerSamples == 1 else {
+            throw AutoInterpError.invalidInput("--explainer-samples applies to the LLM explainer; the local baseline is deterministic (drop the option)")
+        }
+        try request.baseline.validate()
+        let hasEndpoint = !request.llm.baseURL.isEmpty
+        var stages = request.stages
+        var remarks: [String] = []
+        if !hasEndpoint, stages.contains(.rubric) {
+            stages.remove(.rubric)
+            remarks.append("rubric stage skipped: it needs an LLM judge (pass --endpoint and --model to rate explanations)")
+        }
+        guard !stages.isEmpty else {
+            throw AutoInterpError.invalidInput("no stage left to run: the rubric stage needs --endpoint and --model (or use --stages explain,simulate,score)")
+        }
+        var prompts: [String: PromptFileReference] = [:]
+        var rubric: PromptTemplate?
+        if hasEndpoint {
+            try request.llm.validate()
+            let set = try PromptSet.locate(prompts: request.prompts, rubric: request.rubric)
+            rubric = set.rubric
+            prompts["rubric"] = set.references["rubric"]
+        }
+        // Simulator mode and records per call do not apply: stored at their defaults so they never count as a change.
+        let settings = PipelineConfig(
+            explainer: PatternExplainer.name, endpoint: hasEndpoint ? request.llm.endpointName : "none", model: PatternExplainer.model,
+            simulatorModel: PatternExplainer.model, judgeModel: hasEndpoint ? request.judgeModel ?? request.llm.model : "none",
+            prompts: prompts, baseline: request.baseline)
+        var preparation = request.preparation
+        preparation.pipeline = settings
+        let prepared = try RunPreparation(logger: logger).prepare(preparation, progress: selectProgress)
+        let store = prepared.store
+
+        let client = hasEndpoint ? try LLMClient(config: request.llm, store: store, logger: logger) : nil
+        let judge: any RubricJudge = if let client, let rubric {
+            LLMRubricJudge(client: client, template: rubric, model: settings.judgeModel)
+        } else {
+            NoJudge()
+        }
+        var usage: (@Sendable () -> LLMUsage)?
+        if let client { usage = { client.usage } }
+        let runner = BaselineRunner(
+            store: store, explainer: PatternExplainer(parameters: request.baseline), judge: judge, stages: stages,
+            unitsInFlight: request.unitsInFlight ?? (client == nil ? 4 : 2 * request.llm.maxInFlight), usage: usage,
+            showProgress: request.showProgress, logger: logger)
+        var stoppedEarly: String?
+        var reports: [UnitOutcome] = []
+        do {
+            (reports, stoppedEarly) = try await runner.run(prepared.run)
+        } catch let error as LLMError where error.isFatalForRun {
+            stoppedEarly = error.message
+        }
+        var summary = try RunSummary.collect(
+            store: store, run: prepared.run, reports: reports, usage: client?.usage, stoppedEarly: stoppedEarly,
+            simulatorMode: PatternSimulator.mode)
+        summary.remarks = remarks
         try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.isComplete ? "done" : "incomplete")
         try summary.write(to: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"))
         return summary

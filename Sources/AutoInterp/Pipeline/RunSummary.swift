@@ -51,6 +51,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// Units this invocation worked on (stored something or failed).
     public var unitsWorked: Int
     public var simulatorMode: String?
+    /// How this invocation differed from the defaults, in words (e.g. a stage left out by the local baseline).
+    public var remarks: [String] = []
 
     /// Whether every unit has all its results (nothing failed or left over).
     public var isComplete: Bool { stoppedEarly == nil && notes.allSatisfy { $0.kind == "dead" } }
@@ -152,6 +154,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         }
         if let simulatorMode { usageLine += "; simulator mode \(simulatorMode)" }
         lines.append(usageLine)
+        for remark in remarks { lines.append("note: \(remark)") }
         if let stoppedEarly {
             lines.append("stopped early: \(stoppedEarly)")
         } else if isComplete {

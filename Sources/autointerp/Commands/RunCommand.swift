@@ -13,7 +13,9 @@ struct RunCommand: AsyncParsableCommand {
             Running the same command again resumes an interrupted run (even after kill -9): finished units are not \
             redone and cached LLM answers are not re-sent. A changed config (inputs, units, selection, endpoint, \
             models, simulator mode, records per call, samples, prompt files) is refused unless --force-new. \
-            --stages, concurrency, limits and prices may change freely.
+            --stages, concurrency, limits and prices may change freely. \
+            --explainer local uses the LLM-free pattern baseline (Neuron-to-Graph style) to explain and simulate: \
+            no --endpoint or --model is needed, and without them the stages are explain,simulate,score.
             """
     )
 
@@ -26,8 +28,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Model for the rubric judge (default: --model).")
     var judgeModel: String?
 
-    @Option(help: "Stages to run, comma-separated: explain,simulate,score,rubric.")
-    var stages = "explain,simulate,score,rubric"
+    @Option(help: "Stages to run, comma-separated (default explain,simulate,score,rubric; explain,simulate,score for --explainer local without --endpoint).")
+    var stages: String?
+
+    @Option(help: "Explainer and simulator: llm, or local (the LLM-free pattern baseline; the judge still needs --endpoint).")
+    var explainer = "llm"
+
+    @Option(help: "Local baseline: most context tokens a pattern keeps before the activating token.")
+    var patternContext = PatternSet.Parameters().maxContext
+
+    @Option(help: "Local baseline: share of a pattern's matches in the explanation records that must fire at least half as strongly as the token it explains.")
+    var patternConsistency = PatternSet.Parameters().consistency
 
     @Option(help: "Simulator mode: auto (logprobs when the endpoint returns them, else json), logprobs, json.")
     var simulatorMode = "auto"
@@ -55,11 +66,26 @@ struct RunCommand: AsyncParsableCommand {
             guard let mode = SimulatorMode(rawValue: simulatorMode) else {
                 throw ValidationError("--simulator-mode must be auto, logprobs or json")
             }
+            guard let kind = RunPipeline.ExplainerKind(rawValue: explainer) else {
+                throw AutoInterpError.invalidInput("--explainer must be llm or local")
+            }
+            // The local baseline needs an endpoint only for the judge.
+            let noEndpoint = kind == .local && llm.endpoint == nil && llm.llmConfig == nil
+            // By default all stages; the library leaves out the rubric of a local run without an
+            // endpoint and says so in the summary. Asking for it explicitly is an error.
+            let stageSet = try PipelineStage.parse(stages ?? "explain,simulate,score,rubric")
+            if noEndpoint, stages != nil, stageSet.contains(.rubric) {
+                throw AutoInterpError.invalidInput("the rubric stage needs an LLM judge: pass --endpoint and --model, or leave rubric out of --stages (e.g. --stages explain,simulate,score)")
+            }
+            var baseline = PatternSet.Parameters()
+            baseline.maxContext = patternContext
+            baseline.consistency = patternConsistency
             let request = RunPipeline.Request(
-                preparation: try inputs.request(), llm: try llm.endpointConfig(), simulatorModel: simulatorModel, judgeModel: judgeModel,
-                simulatorMode: mode, recordsPerCall: recordsPerCall, explainerSamples: explainerSamples, stages: try PipelineStage.parse(stages),
+                preparation: try inputs.request(), llm: noEndpoint ? LLMEndpointConfig(baseURL: "", model: "") : try llm.endpointConfig(),
+                simulatorModel: simulatorModel, judgeModel: judgeModel,
+                simulatorMode: mode, recordsPerCall: recordsPerCall, explainerSamples: explainerSamples, stages: stageSet,
                 prompts: prompts.map { URL(fileURLWithPath: $0) }, rubric: rubric.map { URL(fileURLWithPath: $0) }, unitsInFlight: concurrency,
-                showProgress: !quiet)
+                showProgress: !quiet, explainer: kind, baseline: baseline)
             var bar: ProgressBar?
             let summary: RunSummary
             do {
