@@ -106,66 +106,68 @@ struct TrainSAECommand: AsyncParsableCommand {
         try await reportingErrors { try train() }
     }
 
-    private func train() throws {
-        let loadStart = Date()
-        let data: SAETrainingData
-        var metadata = SAEFolderMetadata()
-        var source: [String: String] = [:]
-        if let path = activations {
-            let url = URL(fileURLWithPath: path)
-            let dataset = try ActivationDataset(url: url, vocabURL: vocab.map { URL(fileURLWithPath: $0) })
-            data = try SAETrainingData.load(
-                from: dataset, maxTokens: maxTokens, heldOutTokens: evalTokens, includeSpecialTokens: includeSpecialTokens, seed: seed)
-            metadata = SAEFolderMetadata(
-                modelName: modelName ?? dataset.metadata["model"] ?? "unknown",
-                hookName: hookName ?? dataset.metadata["hook"] ?? "unknown",
-                hookLayer: dataset.metadata["layer"].flatMap { Int($0) },
-                contextSize: dataset.contextLength,
-                datasetPath: url.path)
-            source = ["activations": url.path]
-        } else {
-            let total = syntheticTokens! + evalTokens
-            let generated = SparseDataset.activationLike(
-                dIn: syntheticWidth, directions: syntheticDirections, tokens: total, meanActive: syntheticActive, seed: seed)
-            let split = evalTokens * syntheticWidth
-            data = SAETrainingData(
-                width: syntheticWidth, training: Array(generated.inputs[split...]), heldOut: Array(generated.inputs[..<split]))
-            metadata = SAEFolderMetadata(modelName: modelName ?? "synthetic", hookName: hookName ?? "synthetic")
-            source = [
-                "synthetic": "activationLike d_in \(syntheticWidth), \(syntheticDirections) directions, mean \(syntheticActive) active per token"
-            ]
-        }
-        let loadSeconds = Date().timeIntervalSince(loadStart)
-        note(String(format: "loaded %d training and %d held-out tokens of width %d in %.1f s", data.trainingTokens, data.heldOutTokens, data.width, loadSeconds))
-
-        var config = SAETrainingConfig(
+    private var trainingConfig: SAETrainingConfig {
+        SAETrainingConfig(
             dSAE: dSAE, expansionFactor: expansion, l1Coefficient: l1, learningRate: lr, batchSize: batchSize, steps: steps,
             epochs: epochs, l1WarmupFraction: l1Warmup, resampleEvery: nil,
             decoderInitNorm: initNorm, seed: seed, initialDensity: initialDensity > 0 ? initialDensity : nil)
-        switch resampleEvery {
-        case nil: config.resampleEvery = SAETrainingConfig.automaticResampleInterval(totalSteps: config.stepCount(tokenCount: data.trainingTokens))
-        case 0?: config.resampleEvery = nil
-        case let every?: config.resampleEvery = every
-        }
-        let trainer = try SAETrainer(config: config, data: data.training, inputWidth: data.width)
-        note("training d_in \(trainer.dIn) → d_sae \(trainer.dSAE), \(trainer.totalSteps) steps of \(trainer.batchSize) tokens, λ \(l1), lr \(lr), resample every \(config.resampleEvery.map(String.init) ?? "never")")
-        let summary = trainer.train(progressEvery: logEvery) { p in
-            note(
-                String(
-                    format: "step %d/%d  loss %.4g  mse %.4g  fve %.3f  L0 %.1f  dead %.3f  λ %.3g  lr %.2g  %.0f tok/s",
-                    p.step, p.totalSteps, p.loss, p.meanSquaredError, p.fractionOfVarianceExplained, p.meanL0, p.deadFraction,
-                    p.l1Coefficient, p.learningRate, p.tokensPerSecond))
-        }
-        let sae = trainer.currentSAE()
-        let evaluation = data.heldOutTokens > 0 ? try SAEEvaluation.evaluate(sae, inputs: data.heldOut) : nil
-        var report = SAETrainingReport(
-            config: config, dIn: trainer.dIn, dSAE: trainer.dSAE, summary: summary, evaluation: evaluation, source: source)
-        report.source["load_seconds"] = String(format: "%.1f", loadSeconds)
-        let outputURL = URL(fileURLWithPath: output)
-        try sae.save(to: outputURL, metadata: metadata, report: report)
+    }
 
+    private var resampling: SAETrainingRun.Resampling {
+        switch resampleEvery {
+        case nil: .automatic
+        case 0?: .never
+        case let every?: .every(every)
+        }
+    }
+
+    private func train() throws {
+        let outputURL = URL(fileURLWithPath: output)
+        let outcome: SAETrainingRun.Outcome
+        if let path = activations {
+            let dataset = try ActivationDataset(url: URL(fileURLWithPath: path), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
+            let run = SAETrainingRun(
+                config: trainingConfig, resampling: resampling, maxTokens: maxTokens, heldOutTokens: evalTokens,
+                includeSpecialTokens: includeSpecialTokens)
+            outcome = try run.run(
+                dataset: dataset, output: outputURL, modelName: modelName, hookName: hookName, progressEvery: logEvery,
+                started: announce, progress: Self.printProgress)
+        } else {
+            outcome = try trainSynthetic(output: outputURL)
+        }
+        Self.printOutcome(outcome)
+        print("saved \(outputURL.path)")
+    }
+
+    /// Trains on generated activation-like data (hidden timing flags).
+    private func trainSynthetic(output: URL) throws -> SAETrainingRun.Outcome {
+        let total = syntheticTokens! + evalTokens
+        let generated = SparseDataset.activationLike(
+            dIn: syntheticWidth, directions: syntheticDirections, tokens: total, meanActive: syntheticActive, seed: seed)
+        let split = evalTokens * syntheticWidth
+        let data = SAETrainingData(width: syntheticWidth, training: Array(generated.inputs[split...]), heldOut: Array(generated.inputs[..<split]))
+        let source = ["synthetic": "activationLike d_in \(syntheticWidth), \(syntheticDirections) directions, mean \(syntheticActive) active per token"]
+        return try SAETrainingRun(config: trainingConfig, resampling: resampling).run(
+            data: data, output: output, metadata: SAEFolderMetadata(modelName: modelName ?? "synthetic", hookName: hookName ?? "synthetic"),
+            source: source, progressEvery: logEvery, started: announce, progress: Self.printProgress)
+    }
+
+    private func announce(_ dIn: Int, _ dSAE: Int, _ steps: Int, _ config: SAETrainingConfig) {
+        note("training d_in \(dIn) → d_sae \(dSAE), \(steps) steps of \(config.batchSize) tokens, λ \(config.l1Coefficient), lr \(config.learningRate), resample every \(config.resampleEvery.map(String.init) ?? "never")")
+    }
+
+    static func printProgress(_ p: SAETrainingProgress) {
+        note(
+            String(
+                format: "step %d/%d  loss %.4g  mse %.4g  fve %.3f  L0 %.1f  dead %.3f  λ %.3g  lr %.2g  %.0f tok/s",
+                p.step, p.totalSteps, p.loss, p.meanSquaredError, p.fractionOfVarianceExplained, p.meanL0, p.deadFraction,
+                p.l1Coefficient, p.learningRate, p.tokensPerSecond))
+    }
+
+    static func printOutcome(_ outcome: SAETrainingRun.Outcome) {
+        let summary = outcome.summary
         print(String(format: "trained %d steps, %d tokens in %.1f s (%.0f tokens/s)", summary.steps, summary.tokensSeen, summary.seconds, summary.tokensPerSecond))
-        if let evaluation {
+        if let evaluation = outcome.evaluation {
             print(
                 String(
                     format: "held-out (%d tokens): FVE %.4f  mean L0 %.1f  dead %.2f %%  dense(>10%%) %.2f %%  mse %.4g",
@@ -179,6 +181,5 @@ struct TrainSAECommand: AsyncParsableCommand {
                     last.fractionOfVarianceExplained, last.meanL0, 100 * summary.silentFractionLastEpoch, summary.resampledFeatures))
         }
         print("time by phase: " + summary.phaseSeconds.sorted { $0.key < $1.key }.map { "\($0.key) " + String(format: "%.1f s", $0.value) }.joined(separator: ", "))
-        print("saved \(outputURL.path)")
     }
 }
