@@ -8,17 +8,18 @@ struct AutoInterpTool: AsyncParsableCommand {
         abstract: "Explain and score the units of a language model: SAE features against neurons.",
         version: "0.1.0",
         subcommands: [
+            DemoCommand.self,
             HarvestCommand.self,
+            TrainSAECommand.self,
+            EncodeCommand.self,
             SelectCommand.self,
             RunCommand.self,
-            EncodeCommand.self,
-            TrainSAECommand.self,
-            LLMCommand.self,
-            ExampleCommand.self,
-            BenchCommand.self,
             ReportCommand.self,
             CompareCommand.self,
             ExportCommand.self,
+            LLMCommand.self,
+            ExampleCommand.self,
+            BenchCommand.self,
         ]
     )
 }

@@ -5,7 +5,7 @@ import Foundation
 /// Thread-safe; `update` is cheap enough to call per batch or per unit.
 public final class ProgressBar: @unchecked Sendable {
     private let label: String
-    private let total: Int
+    private var total: Int
     private let unit: String
     private let start = Date()
     private let lock = NSLock()
@@ -29,15 +29,17 @@ public final class ProgressBar: @unchecked Sendable {
         interactive = isatty(STDERR_FILENO) != 0
     }
 
-    /// Sets the steps done and an optional detail text ("calls 120, tokens 45k"), redrawing if due.
-    public func update(_ done: Int, detail: String? = nil) {
+    /// Sets the steps done (and, when it becomes known, the total) and an optional detail text
+    /// ("calls 120, tokens 45k"), redrawing if due.
+    public func update(_ done: Int, total: Int? = nil, detail: String? = nil) {
         lock.lock()
         defer { lock.unlock() }
         self.done = done
+        if let total { self.total = max(total, 1) }
         if let detail { self.detail = detail }
         let now = Date()
         let interval = interactive ? 0.1 : 5.0
-        guard enabled, now.timeIntervalSince(lastDraw) >= interval || done >= total else { return }
+        guard enabled, now.timeIntervalSince(lastDraw) >= interval || done >= self.total else { return }
         lastDraw = now
         draw(final: false)
     }

