@@ -91,6 +91,18 @@ struct ReportTests {
 
     // MARK: - Completeness
 
+    @Test func runWithoutRatingsSaysWhyInsteadOfEmptyCharts() throws {
+        var options = Self.fixtureOptions()
+        options.ratingsPerBin = 0
+        options.features = 3
+        options.neurons = 3
+        let rendered = try Self.render(options)
+        defer { rendered.dir.remove() }
+        #expect(rendered.html.contains("No rubric ratings in this run"))
+        let shared = try Self.shared()
+        #expect(!shared.html.contains("No rubric ratings in this run"))
+    }
+
     @Test func htmlIsWellFormedAndHoldsEveryUnitAndScore() throws {
         let rendered = try Self.shared()
         #expect(rendered.document.rootElement()?.localName == "html")

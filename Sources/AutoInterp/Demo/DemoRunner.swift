@@ -19,7 +19,7 @@ public struct DemoRunner {
         public var layer = 3
         public var contextLength = 64
         /// Corpus snippets (one context each).
-        public var snippets = 4000
+        public var snippets = 5200
         public var features = 100
         public var neurons = 100
         public var seed: UInt64 = 0

@@ -133,6 +133,10 @@ public struct HTMLReport: Sendable {
             (Templeton et al. 2024). Counts are over every rated example of the report explanations.</p>
 
             """
+        guard UnitKind.allCases.contains(where: { report.rubric($0).total > 0 }) else {
+            // The local baseline has no judge: say so rather than draw empty charts.
+            return html + "<p>No rubric ratings in this run (the rubric needs an LLM judge: run with --endpoint and --model).</p>\n</section>\n"
+        }
         html += ReportCharts.ratingLegend() + "\n<div class=\"charts\">\n"
         for kind in UnitKind.allCases {
             html += ReportCharts.rubric(report.rubric(kind), title: "\(kind.rawValue)s") + "\n"

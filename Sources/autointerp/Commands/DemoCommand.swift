@@ -28,7 +28,7 @@ struct DemoCommand: AsyncParsableCommand {
     var neurons = 100
 
     @Option(help: "Corpus snippets (contexts of up to 64 tokens).")
-    var snippets = 4000
+    var snippets = 5200
 
     @Option(help: "Seed for the corpus, SAE, unit draws and examples.")
     var seed: UInt64 = 0
