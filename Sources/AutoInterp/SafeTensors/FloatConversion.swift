@@ -6,7 +6,10 @@ enum FloatConversion {
     static let halfTable: [Float] = (0...UInt16.max).map { Float(Float16(bitPattern: $0)) }
 
     /// Converts `count` little-endian elements at `source` (any alignment) into `destination`.
-    static func convert(_ source: UnsafeRawPointer, dtype: SafeTensorsDType, count: Int, into destination: UnsafeMutablePointer<Float>) {
+    ///
+    /// - Returns: `count`, read back after the copy (see `SafeTensorsFile.copyFloats`).
+    @inline(never)
+    static func convert(_ source: UnsafeRawPointer, dtype: SafeTensorsDType, count: Int, into destination: UnsafeMutablePointer<Float>) -> Int {
         switch dtype {
         case .F32:
             memcpy(destination, source, count * 4)
@@ -28,5 +31,6 @@ enum FloatConversion {
         default:
             preconditionFailure("not a float dtype: \(dtype)")
         }
+        return count
     }
 }

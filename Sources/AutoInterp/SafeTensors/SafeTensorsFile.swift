@@ -101,18 +101,26 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// Converts elements `elements` (flat, row-major) of `name` to `Float` into `destination`.
-    public func copyFloats(_ name: String, elements: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
+    @discardableResult
+    public func copyFloats(_ name: String, elements: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws -> Int {
         try copyFloats(try info(name), elements: elements, into: destination)
     }
 
     /// Converts elements of an entry from this file into `destination`.
-    public func copyFloats(_ info: SafeTensorInfo, elements: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
+    ///
+    /// - Returns: the number of elements written.
+    @discardableResult
+    public func copyFloats(_ info: SafeTensorInfo, elements: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws -> Int {
         guard info.dtype.isConvertibleFloat else {
             throw AutoInterpError.invalidFile(url.path, "tensor '\(info.name)' is \(info.dtype.rawValue); expected F32, F16, BF16 or F64")
         }
         precondition(elements.lowerBound >= 0 && elements.upperBound <= info.elementCount, "element range out of bounds")
         let source = rawBytes(info).baseAddress! + elements.lowerBound * info.dtype.byteSize
-        FloatConversion.convert(source, dtype: info.dtype, count: elements.count, into: destination)
+        // Not a tail call on purpose: in a release build, a throwing function ending in a tail
+        // call to C `memcpy` returned with a stale value in the Swift error register (the byte
+        // offset above), so callers saw a bogus error and crashed. Returning a value computed
+        // after the copy keeps the call out of tail position.
+        return FloatConversion.convert(source, dtype: info.dtype, count: elements.count, into: destination)
     }
 
     // MARK: - Reading as integers

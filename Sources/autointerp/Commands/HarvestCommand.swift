@@ -50,15 +50,14 @@ struct HarvestCommand: AsyncParsableCommand {
             }
             guard batchSize >= 1 else { throw AutoInterpError.invalidInput("--batch-size must be at least 1") }
             let harvester = try Harvester(modelDirectory: URL(fileURLWithPath: model), layer: layer, modelName: modelName)
-            var bar: ProgressBar?
+            let bar = ProgressBar("harvest", total: 1, unit: "contexts", enabled: !quiet)
             let summary = try harvester.harvest(
                 textsFile: URL(fileURLWithPath: texts), output: URL(fileURLWithPath: output),
                 contextLength: contextLength, dtype: type, batchSize: batchSize
             ) { p in
-                if bar == nil { bar = ProgressBar("harvest", total: p.contextsTotal, unit: "contexts", enabled: !quiet) }
-                bar?.update(p.contextsDone, detail: String(format: "%.0f tokens/s", p.tokensPerSecond))
+                bar.update(p.contextsDone, total: p.contextsTotal, detail: String(format: "%.0f tokens/s", p.tokensPerSecond))
             }
-            bar?.finish()
+            bar.finish()
             note(
                 String(
                     format: "harvested %d contexts x %d (%d tokens, %d truncated), layer %d width %d → %@ + vocab.json: %.1f s, %.0f tokens/s",

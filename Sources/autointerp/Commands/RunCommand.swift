@@ -86,17 +86,16 @@ struct RunCommand: AsyncParsableCommand {
                 simulatorMode: mode, recordsPerCall: recordsPerCall, explainerSamples: explainerSamples, stages: stageSet,
                 prompts: prompts.map { URL(fileURLWithPath: $0) }, rubric: rubric.map { URL(fileURLWithPath: $0) }, unitsInFlight: concurrency,
                 showProgress: !quiet, explainer: kind, baseline: baseline)
-            var bar: ProgressBar?
+            let bar = ProgressBar("select", total: 1, unit: "batch", enabled: !quiet)
             let summary: RunSummary
             do {
                 summary = try await RunPipeline(logger: Logger(label: "autointerp.run")).run(request) { done, total in
-                    if bar == nil { bar = ProgressBar("select", total: total, unit: "batch", enabled: !quiet) }
-                    bar?.update(done)
+                    bar.update(done, total: total)
                 }
             } catch let error as LLMError {
                 throw AutoInterpError.invalidInput(error.message)
             }
-            bar?.finish()
+            bar.finish()
             print(summary.text)
             let (store, run) = try RunLocator.open(results: URL(fileURLWithPath: inputs.results), name: inputs.name)
             let report = try ReportWriter.write(store: store, run: run)

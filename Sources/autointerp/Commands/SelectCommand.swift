@@ -80,12 +80,11 @@ struct SelectCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let request = try inputs.request()
-            var bar: ProgressBar?
+            let bar = ProgressBar("select", total: 1, unit: "batch", enabled: !quiet)
             let outcome = try RunPreparation().prepare(request) { done, total in
-                if bar == nil { bar = ProgressBar("select", total: total, unit: "batch", enabled: !quiet) }
-                bar?.update(done)
+                bar.update(done, total: total)
             }
-            bar?.finish()
+            bar.finish()
             let units = try outcome.store.units(runID: outcome.run.id)
             let kinds = Dictionary(grouping: units, by: \.unit.kind).mapValues(\.count)
             print("run '\(outcome.run.name)': \(units.count) units (\(kinds[.feature] ?? 0) features, \(kinds[.neuron] ?? 0) neurons) in \(outcome.store.path)")
