@@ -49,71 +49,15 @@ public struct BaselineRunner: Sendable {
             logger: logger)
     }
 
-    /// The reports of every unit of `run`, and why the run stopped early (nil when it did not).
-    ///
-    /// Mirrors ``PipelineRunner/run(_:)``: dead and complete units are reported without work;
-    /// the others run `unitsInFlight` at a time; an `LLMError` that `isFatalForRun` (from the
-    /// judge) stops the run.
+    /// The reports of every unit of `run`, and why the run stopped early (nil when it did not):
+    /// ``PipelineRunner`` with a pipeline per unit.
     public func run(_ run: RunInfo) async throws -> (reports: [UnitOutcome], stoppedEarly: String?) {
-        let units = try store.units(runID: run.id)
-        let checker = pipeline(patterns: PatternSet(entries: [], parameters: explainer.parameters))
-        var reports: [UnitOutcome] = []
-        var todo: [StoredUnit] = []
-        for unit in units {
-            if unit.statistics.maxActivation <= 0 {
-                reports.append(try await checker.run(unit))  // dead: recorded, no work
-            } else if try checker.isComplete(unit) {
-                reports.append(UnitOutcome(unit: unit.unit, status: .complete))
-            } else {
-                todo.append(unit)
-            }
-        }
-        logger.info("run \(run.name) (baseline \(PatternExplainer.name)): \(units.count) units, \(todo.count) with work left")
-        let bar = showProgress && !todo.isEmpty ? ProgressBar("run", total: todo.count, unit: "units") : nil
-        let usage = usage
-        let detail: @Sendable () -> String = {
-            guard let u = usage?(), u.calls > 0 else { return "" }
-            return "judge calls \(u.calls), tokens \(ProgressBar.compact(Double(u.promptTokens + u.completionTokens)))"
-        }
-        bar?.update(0, detail: detail())
-
+        logger.info("run \(run.name) with the baseline \(PatternExplainer.name)")
         let runner = self
-        var stoppedEarly: String?
-        try await withThrowingTaskGroup(of: UnitOutcome.self) { group in
-            var next = 0
-            var done = 0
-            func addNext() {
-                guard next < todo.count else { return }
-                let unit = todo[next]
-                next += 1
-                group.addTask { try await runner.pipeline(for: unit).run(unit) }
-            }
-            for _ in 0..<min(unitsInFlight, todo.count) { addNext() }
-            while true {
-                do {
-                    guard let report = try await group.next() else { break }
-                    reports.append(report)
-                    done += 1
-                    bar?.update(done, detail: detail())
-                    if report.status == .failed {
-                        logger.log(
-                            level: report.failureKind == "llm-call" ? .warning : .info, "unit failed",
-                            metadata: ["unit": "\(report.unit)", "kind": "\(report.failureKind ?? "")", "reason": "\(report.reason ?? "")"])
-                    }
-                    if stoppedEarly == nil { addNext() }
-                } catch let error as LLMError where error.isFatalForRun {
-                    if stoppedEarly == nil {
-                        stoppedEarly = error.message
-                        logger.error("stopping the run", metadata: ["reason": "\(error.message)"])
-                        group.cancelAll()
-                    }
-                }
-            }
-        }
-        bar?.finish()
-        let seen = Set(reports.map(\.unit))
-        for unit in todo where !seen.contains(unit.unit) { reports.append(UnitOutcome(unit: unit.unit, status: .cancelled, reason: "the run stopped early")) }
-        return (reports, stoppedEarly)
+        return try await PipelineRunner(
+            store: store, pipelineFor: { try runner.pipeline(for: $0) }, unitsInFlight: unitsInFlight, usage: usage,
+            showProgress: showProgress, logger: logger
+        ).run(run)
     }
 }
 

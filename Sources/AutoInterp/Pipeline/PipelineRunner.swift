@@ -10,18 +10,34 @@ import Synchronization
 /// `isFatalForRun` (bad key, wrong URL or model) cancels the remaining units and is reported as
 /// `stoppedEarly`; results stored until then are kept.
 public struct PipelineRunner: Sendable {
-    public let pipeline: UnitPipeline
+    /// The run database the units are listed from.
+    public let store: RunStore
+    /// The pipeline of each unit: one shared pipeline for LLM runs, one per unit for the
+    /// pattern baseline (whose simulator belongs to its unit).
+    public let pipelineFor: @Sendable (StoredUnit) throws -> UnitPipeline
     public let unitsInFlight: Int
     /// Totals for the progress line (calls, tokens, cost); nil shows none.
     public let usage: (@Sendable () -> LLMUsage)?
     public let showProgress: Bool
     public let logger: Logger
 
+    /// A runner using one pipeline for every unit.
     public init(
         pipeline: UnitPipeline, unitsInFlight: Int = 8, usage: (@Sendable () -> LLMUsage)? = nil, showProgress: Bool = false,
         logger: Logger = Logger(label: "autointerp.run")
     ) {
-        self.pipeline = pipeline
+        self.init(
+            store: pipeline.store, pipelineFor: { _ in pipeline }, unitsInFlight: unitsInFlight, usage: usage, showProgress: showProgress,
+            logger: logger)
+    }
+
+    /// A runner that asks `pipelineFor` for each unit's pipeline.
+    public init(
+        store: RunStore, pipelineFor: @escaping @Sendable (StoredUnit) throws -> UnitPipeline, unitsInFlight: Int = 8,
+        usage: (@Sendable () -> LLMUsage)? = nil, showProgress: Bool = false, logger: Logger = Logger(label: "autointerp.run")
+    ) {
+        self.store = store
+        self.pipelineFor = pipelineFor
         self.unitsInFlight = max(1, unitsInFlight)
         self.usage = usage
         self.showProgress = showProgress
@@ -30,13 +46,13 @@ public struct PipelineRunner: Sendable {
 
     /// The reports of every unit of `run`, and why the run stopped early (nil when it did not).
     public func run(_ run: RunInfo) async throws -> (reports: [UnitOutcome], stoppedEarly: String?) {
-        let units = try pipeline.store.units(runID: run.id)
+        let units = try store.units(runID: run.id)
         var reports: [UnitOutcome] = []
         var todo: [StoredUnit] = []
         for unit in units {
             if unit.statistics.maxActivation <= 0 {
-                reports.append(try await pipeline.run(unit))  // dead: recorded, no work
-            } else if try pipeline.isComplete(unit) {
+                reports.append(try await pipelineFor(unit).run(unit))  // dead: recorded, no work
+            } else if try pipelineFor(unit).isComplete(unit) {
                 reports.append(UnitOutcome(unit: unit.unit, status: .complete))
             } else {
                 todo.append(unit)
@@ -46,14 +62,14 @@ public struct PipelineRunner: Sendable {
         let bar = showProgress && !todo.isEmpty ? ProgressBar("run", total: todo.count, unit: "units") : nil
         let usage = usage
         let detail: @Sendable () -> String = {
-            guard let u = usage?() else { return "" }
+            guard let u = usage?(), u.calls > 0 else { return "" }
             var text = "calls \(u.calls), tokens \(ProgressBar.compact(Double(u.promptTokens + u.completionTokens)))"
             text += u.cost.map { String(format: ", cost $%.4f", $0) } ?? ""
             return text
         }
         bar?.update(0, detail: detail())
 
-        let pipeline = pipeline
+        let pipelineFor = pipelineFor
         var stoppedEarly: String?
         try await withThrowingTaskGroup(of: UnitOutcome.self) { group in
             var next = 0
@@ -62,7 +78,7 @@ public struct PipelineRunner: Sendable {
                 guard next < todo.count else { return }
                 let unit = todo[next]
                 next += 1
-                group.addTask { try await pipeline.run(unit) }
+                group.addTask { try await pipelineFor(unit).run(unit) }
             }
             for _ in 0..<min(unitsInFlight, todo.count) { addNext() }
             while true {
