@@ -1,3 +1,4 @@
+import AutoInterp
 import Foundation
 
 /// Synthetic activations built from planted sparse directions, for SAE trainer tests and timing.
@@ -113,22 +114,12 @@ public struct SparseDataset: Sendable {
         return count
     }
 
-    /// SplitMix64 with uniform and Gaussian helpers.
+    /// The generators' random stream: a ``SeededGenerator`` (SplitMix64) with its own seed offset.
     struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed ^ 0x5851_F42D_4C95_7F2D }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Float { Float(next() >> 40) * 0x1p-24 }
-        mutating func gaussian() -> Float {
-            let u1 = max(Double(next() >> 11) * 0x1p-53, 1e-300)
-            let u2 = Double(next() >> 11) * 0x1p-53
-            return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
-        }
+        private var base: SeededGenerator
+        init(seed: UInt64) { base = SeededGenerator(seed: seed ^ 0x5851_F42D_4C95_7F2D) }
+        mutating func next() -> UInt64 { base.next() }
+        mutating func unit() -> Float { base.nextUnitFloat() }
+        mutating func gaussian() -> Float { base.nextGaussianFloat() }
     }
 }

@@ -26,4 +26,14 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         let u2 = Double.random(in: 0..<1, using: &self)
         return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
+
+    /// A uniform `Float` in [0, 1) from the top 24 bits of one draw.
+    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) * 0x1p-24 }
+
+    /// A standard normal `Float` (Box-Muller on two 53-bit uniforms).
+    public mutating func nextGaussianFloat() -> Float {
+        let u1 = max(Double(next() >> 11) * 0x1p-53, 1e-300)
+        let u2 = Double(next() >> 11) * 0x1p-53
+        return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
+    }
 }
