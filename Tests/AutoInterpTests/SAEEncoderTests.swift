@@ -87,6 +87,19 @@ struct SAEEncoderTests {
         #expect(try Self.encode(sae, SAEFixture.goldenInputs, sparse: true) == [4, 4.5, 0, 0, 0, 0, 0, 0])
     }
 
+    @Test func layerNormFollowsSAELens() throws {
+        // x = [1, 2, 3]: centred [-1, 0, 1], unbiased std 1, so s = [-1, 0, 1] / (1 + 1e-5);
+        // z = s·W_enc + b_enc = [0, 0.5, 1.25, -2] (up to the 1e-5), ReLU → [0, 0.5, 1.25, 0].
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try SAEFixture.writeGolden(
+            folder: dir.url,
+            config: ["architecture": "standard", "d_in": 3, "d_sae": 4, "apply_b_dec_to_input": false, "normalize_activations": "layer_norm"])
+        let sae = try SparseAutoencoder(folder: dir.url)
+        let got = try Self.encode(sae, [1, 2, 3], sparse: false)
+        for (g, e) in zip(got, [0, 0.5, 1.25, 0] as [Float]) { #expect(abs(g - e) < 1e-4, "\(got)") }
+    }
+
     @Test func gatedFollowsSAELens() throws {
         // z = x·W_enc (no b_dec): row 0 [4, 5, 1, 0], row 1 [-1, 0.5, 1.5, -2.5].
         // Gate z + b_gate > 0; magnitude ReLU(z·exp(r_mag) + b_mag); b_enc is unused by gated SAEs.
