@@ -59,15 +59,23 @@ public struct DemoRunner {
         let folder = options.folder
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 
+        var stepStart = Date()
+        /// Seconds since the previous step ended, as text.
+        func lap() -> String {
+            defer { stepStart = Date() }
+            return String(format: "%.1f s", Date().timeIntervalSince(stepStart))
+        }
         let model = try ModelFetcher(cache: folder.appendingPathComponent("model-cache")).minilm(say: say)
+        _ = lap()
 
         let corpus = folder.appendingPathComponent("corpus.jsonl")
         if !FileManager.default.fileExists(atPath: corpus.path) {
             say("corpus: collecting \(options.snippets) snippets from fortunes, Python sources and docs …")
             let built = try CorpusBuilder(snippets: options.snippets, seed: options.seed).build(to: corpus)
-            say("corpus: \(built.snippets) snippets, \(built.characters) characters (\(built.perSource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
+            say("corpus: \(built.snippets) snippets, \(built.characters) characters (\(built.perSource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))) in \(lap())")
         } else {
             say("corpus: reusing \(corpus.path)")
+            _ = lap()
         }
 
         let activations = folder.appendingPathComponent("activations-layer\(options.layer).safetensors")
@@ -78,9 +86,10 @@ public struct DemoRunner {
                 bar.update(p.contextsDone, total: p.contextsTotal, detail: "\(p.tokensDone) tokens")
             }
             bar.finish()
-            say("harvest: layer \(options.layer) MLP neurons of \(summary.contexts) contexts → \(activations.path)")
+            say("harvest: layer \(options.layer) MLP neurons of \(summary.contexts) contexts → \(activations.path) in \(lap())")
         } else {
             say("harvest: reusing \(activations.path)")
+            _ = lap()
         }
         let dataset = try ActivationDataset(url: activations)
 
@@ -96,16 +105,17 @@ public struct DemoRunner {
             }
             bar.finish()
             training = outcome.report
-            say(Self.describe(outcome))
+            say(Self.describe(outcome) + " (step \(lap()) with loading and evaluation)")
         } else {
             say("train-sae: reusing \(saeFolder.path)")
+            _ = lap()
             let reportURL = saeFolder.appendingPathComponent("training.json")
             training = (try? Data(contentsOf: reportURL)).flatMap { try? JSONDecoder().decode(SAETrainingReport.self, from: $0) }
         }
         let sae = try SparseAutoencoder(folder: saeFolder)
 
         let features = try Self.aliveFeatures(dataset: dataset, sae: sae, count: options.features, seed: options.seed)
-        say("units: \(features.count) random alive features and \(options.neurons) random neurons")
+        say("units: \(features.count) random alive features and \(options.neurons) random neurons (\(lap()))")
         var selection = SelectionConfig()
         selection.seed = options.seed
         let preparation = RunPreparation.Request(
@@ -118,6 +128,7 @@ public struct DemoRunner {
         let bar = ProgressBar("select", total: 1, unit: "batch", enabled: options.showProgress)
         let summary = try await RunPipeline(logger: logger).run(request) { done, total in bar.update(done, total: total) }
         bar.finish()
+        say("explain, simulate and score: \(lap())")
 
         let (store, run) = try RunLocator.open(results: folder.appendingPathComponent("runs"), name: options.runName)
         let report = try ReportWriter.write(store: store, run: run)
