@@ -148,13 +148,19 @@ final class ScratchFile {
 
     func close() throws { try handle.close() }
 
+    /// Streams the file into `writer` through one reused 16 MiB buffer (no per-chunk allocations).
     func copy(into writer: SafeTensorsStreamWriter) throws {
-        guard let reader = FileHandle(forReadingAtPath: url.path) else {
-            throw AutoInterpError.io(url.path, "cannot reopen scratch file")
-        }
-        defer { try? reader.close() }
-        while let chunk = try reader.read(upToCount: 16 << 20), !chunk.isEmpty {
-            try chunk.withUnsafeBytes { try writer.append($0) }
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { throw AutoInterpError.io(url.path, "cannot reopen scratch file: \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        let size = 16 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let count = Glibc.read(fd, buffer, size)
+            guard count >= 0 else { throw AutoInterpError.io(url.path, "read failed: \(String(cString: strerror(errno)))") }
+            if count == 0 { return }
+            try writer.append(UnsafeRawBufferPointer(start: buffer, count: count))
         }
     }
 }
