@@ -36,32 +36,7 @@ public enum ReportText {
     /// `text` as a JSON string literal (with quotes) that is also safe inside an HTML
     /// `<script>` element and in XML: `<`, `>` and `&` are written as `\u003c`, `\u003e`, `\u0026`,
     /// so the literal can never contain `</script>`, `<!--` or `]]>`.
-    public static func json(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u00" + String(format: "%02x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-        return out
-    }
+    public static func json(_ text: String) -> String { jsonStringLiteral(text, htmlSafe: true) }
 
     /// A number as JSON: shortest round-trip decimal; nil, NaN and infinities as `null`.
     public static func json(_ value: Double?) -> String {
