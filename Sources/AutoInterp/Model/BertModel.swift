@@ -240,11 +240,9 @@ public final class BertModel: Sendable {
         let activation = self.activation
         let chunks = parallel ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 65_536)) : 1
         x.withUnsafeMutableBufferPointer { buffer in
-            let p = UnsafeMutableSendablePointer(buffer.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = count * c / chunks
-                let hi = count * (c + 1) / chunks
-                let x = p.pointer
+            let x = buffer.baseAddress!
+            Parallel.chunks(count, parts: chunks) { range, _ in
+                let (lo, hi) = (range.lowerBound, range.upperBound)
                 switch activation {
                 case .gelu:
                     GELU.apply(x + lo, count: hi - lo)
@@ -259,10 +257,4 @@ public final class BertModel: Sendable {
             }
         }
     }
-}
-
-/// A pointer handed to `concurrentPerform` workers that write disjoint ranges.
-private struct UnsafeMutableSendablePointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }

@@ -21,13 +21,15 @@ public enum Parallel {
         }
     }
 
-    /// Splits `0..<count` into at most `parts` contiguous ranges and runs `body(range, part)` in parallel.
+    /// Splits `0..<count` into at most `parts` contiguous ranges of near-equal size
+    /// (`count * part / parts` boundaries) and runs `body(range, part)` in parallel.
+    ///
+    /// The split depends only on `count` and `parts`, so per-part partial sums are reproducible.
     public static func chunks(_ count: Int, parts: Int = ProcessInfo.processInfo.activeProcessorCount, _ body: (Range<Int>, Int) -> Void) {
+        guard count > 0 else { return }
         let parts = max(1, min(parts, count))
-        let chunk = (count + parts - 1) / parts
         forEach(parts) { part in
-            let start = part * chunk
-            body(start..<min(count, start + chunk), part)
+            body((count * part / parts)..<(count * (part + 1) / parts), part)
         }
     }
 }

@@ -37,7 +37,7 @@ final class FloatBuffer: @unchecked Sendable {
     }
 }
 
-/// A pointer that may cross into the closures of `parallelChunks`; writers must touch disjoint ranges.
+/// A pointer shared with the closures of `Parallel.chunks`; writers must touch disjoint ranges.
 struct SharedPointer<Element>: @unchecked Sendable {
     let base: UnsafeMutablePointer<Element>
     init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
@@ -70,20 +70,3 @@ final class Int32Buffer: @unchecked Sendable {
     }
 }
 
-/// Runs `body` over `chunkCount` fixed, contiguous pieces of `0..<total` on the available cores.
-///
-/// Chunk boundaries depend only on `total` and `chunkCount`, never on scheduling, so any
-/// per-chunk partial results combined in chunk order are deterministic.
-func parallelChunks(_ total: Int, chunkCount: Int, _ body: @Sendable (_ chunk: Int, _ range: Range<Int>) -> Void) {
-    guard total > 0 else { return }
-    let chunks = max(1, min(chunkCount, total))
-    if chunks == 1 {
-        body(0, 0..<total)
-        return
-    }
-    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-        let lower = total * chunk / chunks
-        let upper = total * (chunk + 1) / chunks
-        body(chunk, lower..<upper)
-    }
-}

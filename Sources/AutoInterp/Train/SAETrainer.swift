@@ -192,7 +192,7 @@ public final class SAETrainer {
         let dSAE = dSAE
         let z = SharedPointer(features.pointer)
         let bias = SharedPointer(encoderBias.pointer)
-        parallelChunks(dSAE, chunkCount: Self.chunkCount) { _, range in
+        Parallel.chunks(dSAE, parts: Self.chunkCount) { range, _ in
             var column = [Float](repeating: 0, count: batch)
             for i in range {
                 for t in 0..<batch { column[t] = z[t * dSAE + i] }
@@ -378,7 +378,7 @@ public final class SAETrainer {
             data.withUnsafeBufferPointer { x in
                 let rowsBase = SharedPointer(UnsafeMutablePointer(mutating: rows.baseAddress!))
                 let source = SharedPointer(UnsafeMutablePointer(mutating: x.baseAddress!))
-                parallelChunks(batchSize, chunkCount: Self.chunkCount) { _, range in
+                Parallel.chunks(batchSize, parts: Self.chunkCount) { range, _ in
                     for t in range {
                         let row = source.base + Int(rowsBase[first + t]) * dIn
                         let out = target.base + t * dIn
@@ -400,7 +400,7 @@ public final class SAETrainer {
         let f = SharedPointer(features.pointer)
         let bias = SharedPointer(encoderBias.pointer)
         let counts = SharedPointer(rowCounts.pointer)
-        parallelChunks(batch, chunkCount: Self.chunkCount) { _, range in
+        Parallel.chunks(batch, parts: Self.chunkCount) { range, _ in
             for t in range {
                 let row = f.base + t * dSAE
                 var count: Int32 = 0
@@ -424,7 +424,7 @@ public final class SAETrainer {
     private func computeDecoderNorms() {
         let (dIn, d) = (dIn, SharedPointer(decoder.pointer))
         let n = SharedPointer(norms.pointer)
-        parallelChunks(dSAE, chunkCount: Self.chunkCount) { _, range in
+        Parallel.chunks(dSAE, parts: Self.chunkCount) { range, _ in
             for i in range { n[i] = cblas_snrm2(Int32(dIn), d.base + i * dIn, 1) }
         }
     }
@@ -474,7 +474,7 @@ public final class SAETrainer {
             l1Parts.withUnsafeMutableBufferPointer { l1Buffer in
                 let errors = SharedPointer(errorBuffer.baseAddress!)
                 let l1s = SharedPointer(l1Buffer.baseAddress!)
-                parallelChunks(batch, chunkCount: Self.chunkCount) { chunk, range in
+                Parallel.chunks(batch, parts: Self.chunkCount) { range, chunk in
                     var error = 0.0
                     var l1 = 0.0
                     for t in range {
@@ -501,7 +501,7 @@ public final class SAETrainer {
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(dSAE), Int32(dIn),
             1, residual.pointer, Int32(dIn), decoder.pointer, Int32(dIn), 0, dZ.pointer, Int32(dSAE))
-        parallelChunks(batch, chunkCount: Self.chunkCount) { _, range in
+        Parallel.chunks(batch, parts: Self.chunkCount) { range, _ in
             for t in range {
                 let grad = g.base + t * dSAE
                 let act = f.base + t * dSAE
@@ -569,7 +569,7 @@ public final class SAETrainer {
             l1Parts.withUnsafeMutableBufferPointer { l1Buffer in
                 let errors = SharedPointer(errorBuffer.baseAddress!)
                 let l1s = SharedPointer(l1Buffer.baseAddress!)
-                parallelChunks(batch, chunkCount: Self.chunkCount) { chunk, range in
+                Parallel.chunks(batch, parts: Self.chunkCount) { range, chunk in
                     var error = 0.0
                     var l1 = 0.0
                     for t in range {
@@ -633,7 +633,7 @@ public final class SAETrainer {
         let sums = SharedPointer(featureSums.pointer)
         entryToken.withUnsafeMutableBufferPointer { tokensBuffer in
             let tokens = SharedPointer(tokensBuffer.baseAddress!)
-            parallelChunks(dSAE, chunkCount: Self.chunkCount) { _, range in
+            Parallel.chunks(dSAE, parts: Self.chunkCount) { range, _ in
                 for i in range {
                     let decoderRow = gd.base + i * dIn
                     let encoderRow = ge.base + i * dIn
@@ -668,7 +668,7 @@ public final class SAETrainer {
             SharedPointer(decoder.pointer), SharedPointer(gradDecoder.pointer), SharedPointer(norms.pointer),
             SharedPointer(featureSums.pointer)
         )
-        parallelChunks(dSAE, chunkCount: Self.chunkCount) { _, range in
+        Parallel.chunks(dSAE, parts: Self.chunkCount) { range, _ in
             for i in range where sums[i] > 0 && n[i] > 0 {
                 cblas_saxpy(Int32(dIn), penalty * sums[i] / n[i], d.base + i * dIn, 1, gd.base + i * dIn, 1)
             }
@@ -687,7 +687,7 @@ public final class SAETrainer {
             let g = SharedPointer(grad.pointer)
             parts.withUnsafeMutableBufferPointer { buffer in
                 let p = SharedPointer(buffer.baseAddress!)
-                parallelChunks(grad.count, chunkCount: Self.chunkCount) { chunk, range in
+                Parallel.chunks(grad.count, parts: Self.chunkCount) { range, chunk in
                     let value = cblas_sdot(Int32(range.count), g.base + range.lowerBound, 1, g.base + range.lowerBound, 1)
                     p[chunk] = Double(value)
                 }
@@ -712,7 +712,7 @@ public final class SAETrainer {
                 SharedPointer(parameter.pointer), SharedPointer(grad.pointer), SharedPointer(state.first.pointer),
                 SharedPointer(state.second.pointer)
             )
-            parallelChunks(parameter.count, chunkCount: Self.chunkCount) { _, range in
+            Parallel.chunks(parameter.count, parts: Self.chunkCount) { range, _ in
                 for k in range {
                     let gradient = g[k]
                     let first = beta1 * m[k] + (1 - beta1) * gradient

@@ -101,7 +101,7 @@ public struct TrainedSAE: Sendable, Equatable {
                 let out = SharedPointer(output)
                 let f = SharedPointer(UnsafeMutablePointer(mutating: features))
                 let (dIn, dSAE) = (dIn, dSAE)
-                parallelChunks(rows, chunkCount: 8) { _, range in
+                Parallel.chunks(rows, parts: 8) { range, _ in
                     for row in range {
                         let target = out.base + row * dIn
                         target.update(from: biasBase.base, count: dIn)
