@@ -50,7 +50,7 @@ struct PromptTests {
         defer { dir.remove() }
         let folder = dir.path("prompts")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for name in [PromptSet.explainerFile, PromptSet.simulatorJSONFile, PromptSet.simulatorLogprobsFile] {
+        for name in [PromptSet.explainerFile, PromptSet.simulatorJSONFile, PromptSet.simulatorLogprobsFile, PromptSet.simulatorSparseFile] {
             try FileManager.default.copyItem(at: ScriptedRun.promptsFolder.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
         try "=== system ===\nMy own words.\n=== user ===\n{{records}}\n".write(to: folder.appendingPathComponent(PromptSet.explainerFile), atomically: true, encoding: .utf8)
