@@ -52,4 +52,45 @@ struct ExplainerTests {
         _ = try await explainer.explain(unit: UnitRef(.neuron, 0), examples: examples, sample: 1)
         #expect(endpoint.seenRequests.last?.request?.seed == 1 && endpoint.seenRequests.last?.request?.temperature == 1)
     }
+
+    /// Explanation examples where few tokens fire, so the prompt repeats them in a sparse section.
+    static let sparseExamples = (0..<3).map { i in
+        ExampleRecord(
+            role: .explain, subset: .top, context: i, tokenIDs: Array(repeating: 0, count: 8),
+            tokens: ["the", "owl", "sees", "a", "red", "park", "in", "the"], activations: [0, 3, 0, 0, 0, 0, 0, 0])
+    }
+
+    /// Answers that are not explanations are asked again once (hotter), then refused with the reason.
+    @Test(arguments: [
+        ("Explanation: The same excerpts again, with only the tokens whose number is not 0:", "stop", "a line of the prompt"),
+        ("Explanation: number words", "stop", "worked example"),
+        ("Explanation: animals and then some more and more and more", "length", "cut off at max_tokens"),
+        ("   ", "stop", "empty text"),
+        (String(repeating: "words ", count: 80), "stop", "longer than"),
+    ])
+    func echoesAndCutOffAnswersAreRefused(answer: String, finish: String, fragment: String) async throws {
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: { _ in TestReply(content: answer, finishReason: finish) }))
+        defer { endpoint.stop() }
+        var logger = Logger(label: "test.explainer")
+        logger.logLevel = .critical
+        let client = try LLMClient(
+            config: LLMEndpointConfig(baseURL: endpoint.baseURL, model: "m", apiKeyEnv: "AUTOINTERP_TEST_NO_KEY"), store: InMemoryResponseStore(), logger: logger)
+        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+        let explainer = LLMExplainer(client: client, template: prompts.explainer)
+        let examples = Self.sparseExamples
+        let failure = try await #require(throws: ExplanationFailure.self) { try await explainer.explain(unit: UnitRef(.neuron, 0), examples: examples) }
+        #expect(failure.reason.contains(fragment) && failure.reason.hasSuffix("(asked twice)"), "\(failure.reason)")
+        #expect(endpoint.requestCount == 2)
+        #expect(endpoint.seenRequests.last?.request?.temperature == 0.7)
+    }
+
+    @Test func theExplainerPromptHoldsTheEchoedLine() throws {
+        // The echo above is a real line of our prompt (a server that echoes its input sends it back).
+        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+        let examples = Self.sparseExamples
+        let (records, sparse) = ExplainerPrompt.sections(for: examples)
+        let text = try prompts.explainer.render(["few_shot": FewShot.explainer, "records": records, "sparse": sparse]).map(\.content).joined(separator: "\n")
+        #expect(text.contains("The same excerpts again, with only the tokens whose number is not 0:"))
+        #expect(ExplanationCheck.problem(text: "names of animals", raw: "Explanation: names of animals", prompt: [text], examples: [FewShot.explanation]) == nil)
+    }
 }

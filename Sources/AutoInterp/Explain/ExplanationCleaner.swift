@@ -41,6 +41,9 @@ public enum ExplanationCleaner {
         return text.isEmpty ? nil : text
     }
 
+    /// `line` without an `Explanation:` label and surrounding decoration (for length checks).
+    static func stripped(_ line: String) -> String { stripDecoration(stripLabel(line)) }
+
     private static func stripLabel(_ text: String) -> String {
         let lower = text.lowercased()
         for echo in echoes where lower.hasPrefix(echo) {

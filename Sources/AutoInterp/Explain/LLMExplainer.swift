@@ -5,7 +5,9 @@ import Foundation
 ///
 /// Sample 0 is asked at temperature 0; further samples at temperature 1 with the sample number as
 /// seed, so each sample is a distinct, cacheable request. An answer with no usable explanation
-/// is asked again once (the bad answer shown back), then reported as an ``ExplanationFailure``.
+/// (empty, cut off, a copy of the prompt or of the worked example: ``ExplanationCheck``) is asked
+/// again once at a higher temperature with the bad answer shown back, then reported as an
+/// ``ExplanationFailure``.
 public struct LLMExplainer: UnitExplainer {
     public let client: LLMClient
     public let template: PromptTemplate
@@ -34,16 +36,23 @@ public struct LLMExplainer: UnitExplainer {
         guard !examples.isEmpty else { throw ExplanationFailure("\(unit) has no explanation examples") }
         var request = try request(examples: examples, sample: sample)
         var reason = ""
+        let prompt = request.messages.map(\.content)
         for attempt in 0..<2 {
             let answer = try await client.complete(request)
             let content = answer.content ?? ""
-            if let text = ExplanationCleaner.clean(content) {
-                return ExplanationResult(text: text, promptFile: template.file, promptHash: template.sha256, requestHash: answer.requestHash)
+            if answer.response.choices.first?.finishReason == "length" {
+                reason = "the answer was cut off at max_tokens (\(Self.maxTokens)): \(SimulationParser.preview(content))"
+            } else {
+                let text = ExplanationCleaner.clean(content)
+                if let problem = ExplanationCheck.problem(text: text, raw: content, prompt: prompt, examples: [FewShot.explanation]) {
+                    reason = problem
+                } else if let text {
+                    return ExplanationResult(text: text, promptFile: template.file, promptHash: template.sha256, requestHash: answer.requestHash)
+                }
             }
-            reason = content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-                ? "the explainer answered with empty text" : "the explainer's answer held no explanation: \(content.prefix(80))"
             if attempt == 0 {
-                request.messages += [.assistant(content), .user("That answer could not be used (\(reason)). Reply with exactly one line: \"Explanation: \" followed by a short phrase.")]
+                request.messages += [.assistant(content), .user("That answer could not be used (\(reason)). Reply with exactly one line: \"Explanation: \" followed by a short phrase of your own about this unit.")]
+                request.temperature = max(request.temperature ?? 0, 0.7)
             }
         }
         throw ExplanationFailure("\(reason) (asked twice)")

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Refuses answers that are not explanations: a copy of a line of the prompt or of the worked
+/// example's explanation, an empty answer, one over the length limit, or a cut-off one.
+///
+/// Checked on the cleaned text (``ExplanationCleaner``) against the prompt that was sent, so a
+/// server that echoes its input, or a weak model that repeats the few-shot answer, gets a
+/// failed explanation with that reason instead of a stored one.
+public enum ExplanationCheck {
+    /// Why `text` (the cleaned explanation) cannot be kept, or nil when it can.
+    ///
+    /// - Parameters:
+    ///   - raw: the answer as received (its length decides "too long").
+    ///   - prompt: the messages sent; a whole line of any of them repeated is an echo.
+    ///   - examples: explanations shown as worked examples; repeating one is an echo.
+    public static func problem(text: String?, raw: String, prompt: [String], examples: [String], maxLength: Int = ExplanationCleaner.maxLength) -> String? {
+        guard let text, !text.isEmpty else {
+            return raw.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                ? "the explainer answered with empty text" : "the explainer's answer held no explanation: \(SimulationParser.preview(raw))"
+        }
+        let answerLine = raw.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
+        if ExplanationCleaner.stripped(answerLine).count > 3 * maxLength {
+            return "the explainer's answer is longer than \(3 * maxLength) characters: \(SimulationParser.preview(raw))"
+        }
+        let key = normalized(text)
+        if examples.contains(where: { normalized($0) == key }) {
+            return "the explainer repeated the worked example's explanation (\"\(text)\")"
+        }
+        let lines = Set(prompt.flatMap { $0.split(separator: "\n").map { normalized(String($0)) } }.filter { !$0.isEmpty })
+        if lines.contains(key) {
+            return "the explainer repeated a line of the prompt (\"\(SimulationParser.preview(text))\")"
+        }
+        return nil
+    }
+
+    /// Lower case, letters and digits only, single spaces: how two texts are compared.
+    static func normalized(_ text: String) -> String {
+        text.lowercased().unicodeScalars.map { CharacterSet.alphanumerics.contains($0) ? String($0) : " " }.joined()
+            .split(separator: " ").joined(separator: " ")
+    }
+}
