@@ -255,3 +255,71 @@ struct LLMAbandonedRequestTests {
         #expect(f.memory?.calls.last?.error == "cancelled")
     }
 }
+
+// MARK: - Structured outputs
+
+struct LLMStructuredOutputTests {
+    @Test func jsonSchemaFormatEncodesCanonically() throws {
+        let schema = JSONSchemaValue.object(properties: [
+            "tokens": .array(items: .object(properties: ["i": .integer(minimum: 1), "v": .integer(minimum: 0, maximum: 10)]), maxItems: 8),
+            "kind": .string(enum: ["a", "b"]),
+        ])
+        let request = ChatCompletionRequest(
+            model: "m", messages: [.user("x")], responseFormat: .jsonSchema(name: "sparse", schema: schema, strict: true))
+        let body = String(decoding: try request.canonicalBody(), as: UTF8.self)
+        let expected = #""response_format":{"json_schema":{"name":"sparse","schema":{"additionalProperties":false,"#
+            + #""properties":{"kind":{"enum":["a","b"],"type":"string"},"tokens":{"items":{"additionalProperties":false,"#
+            + #""properties":{"i":{"minimum":1,"type":"integer"},"v":{"maximum":10,"minimum":0,"type":"integer"}},"#
+            + #""required":["i","v"],"type":"object"},"maxItems":8,"type":"array"}},"required":["kind","tokens"],"#
+            + #""type":"object"},"strict":true},"type":"json_schema"}"#
+        #expect(body.contains(expected))
+        // Decodes back to the same request, and JSON mode bodies are unchanged.
+        #expect(try JSONDecoder().decode(ChatCompletionRequest.self, from: try request.canonicalBody()) == request)
+        let jsonMode = ChatCompletionRequest(model: "m", messages: [.user("x")], responseFormat: .jsonObject)
+        #expect(String(decoding: try jsonMode.canonicalBody(), as: UTF8.self).contains(#""response_format":{"type":"json_object"}"#))
+    }
+
+    @Test func violationsAreNamed() {
+        let schema = StructuredOutputProbe.schema
+        #expect(schema.violation(in: #"{"color":"green","count":3}"#) == nil)
+        #expect(schema.violation(in: #"{"color":"green"}"#)?.contains("no \"count\"") == true)
+        #expect(schema.violation(in: #"{"color":"pink","count":3}"#)?.contains("not one of") == true)
+        #expect(schema.violation(in: #"{"color":"red","count":12}"#)?.contains("above 9") == true)
+        #expect(schema.violation(in: #"{"color":"red","count":"3"}"#)?.contains("not integer") == true)
+        #expect(schema.violation(in: #"{"color":"red","count":3,"x":1}"#)?.contains("unexpected") == true)
+        #expect(schema.violation(in: "echo: hi") == "the answer is not JSON")
+        #expect(JSONSchemaValue.array(items: .boolean, minItems: 2).violation(in: "[true]")?.contains("fewer than 2") == true)
+        #expect(JSONSchemaValue.number(maximum: 1).violation(in: "0.5") == nil)
+    }
+
+    @Test(arguments: [
+        (TestStructuredOutputs.jsonSchema, StructuredOutputLevel.jsonSchema),
+        (.jsonObjectOnly, .jsonObject),
+        (.none, .none),
+    ])
+    func probeFindsTheLevel(server: TestStructuredOutputs, expected: StructuredOutputLevel) async throws {
+        let f = try AnswerFixture(structuredOutputs: server)
+        defer { f.endpoint.stop() }
+        let support = try await StructuredOutputProbe.probe(f.client)
+        #expect(support.level == expected)
+        #expect(!support.reason.isEmpty)
+        if expected != .jsonSchema { #expect(support.reason.contains("json_schema")) }
+        let sent = f.endpoint.seenRequests.compactMap { $0.request?.responseFormat?.type }
+        #expect(sent == (expected == .jsonSchema ? ["json_schema"] : ["json_schema", "json_object"]))
+        #expect(f.memory?.calls.allSatisfy { $0.stage == "check" } == true)
+        // Cacheable: probing again asks nothing new (refusals are asked again).
+        let count = f.endpoint.requestCount
+        #expect(try await StructuredOutputProbe.probe(f.client).level == expected)
+        #expect(f.endpoint.requestCount - count == (expected == .jsonSchema ? 0 : expected == .jsonObject ? 1 : 2))
+    }
+
+    @Test func serverThatIgnoresTheSchemaIsNotTrustedAndItsAnswerNotKept() async throws {
+        let f = try AnswerFixture { _ in TestReply(content: #"{"colour": "green"}"#) }
+        defer { f.endpoint.stop() }
+        let support = try await StructuredOutputProbe.probe(f.client)
+        #expect(support.level == .jsonObject)
+        #expect(support.reason.contains("does not conform"))
+        // The non-conforming json_schema answer was discarded; the json_object one kept.
+        #expect(f.memory?.responses.count == 1)
+    }
+}
