@@ -322,4 +322,15 @@ struct LLMStructuredOutputTests {
         // The non-conforming json_schema answer was discarded; the json_object one kept.
         #expect(f.memory?.responses.count == 1)
     }
+
+    @Test(arguments: [(TestStructuredOutputs.jsonSchema, "json_schema"), (.jsonObjectOnly, "json_object"), (.none, "none")])
+    func llmCheckPrintsTheLevel(server: TestStructuredOutputs, level: String) throws {
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(structuredOutputs: server))
+        defer { endpoint.stop() }
+        let result = try CLIRunner.run([
+            "llm", "check", "--endpoint", endpoint.baseURL, "--model", "m", "--api-key-env", "AUTOINTERP_TEST_UNSET",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("structured    \(level):"))
+    }
 }
