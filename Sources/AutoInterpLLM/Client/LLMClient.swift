@@ -132,8 +132,11 @@ public final class LLMClient: Sendable {
     ///
     /// - Parameters:
     ///   - request: The request; a nil `model` is filled from the configuration.
-    ///   - useCache: Overrides `config.useCache` for this call (the answer is stored either way).
-    /// - Returns: The decoded answer with its hash, cache flag, attempts and latency.
+    ///   - useCache: Overrides `config.useCache` for this call (the answer is stored either way,
+    ///     unless it was cut off).
+    /// - Returns: The decoded answer with its hash, cache flag, attempts, latency and queue time;
+    ///   a cut-off answer (`isCutOff`) is returned too. Logged with `LLMCallContext.current`.
+    ///   Call `discard(_:)` when the answer turns out unusable, so it is asked again next time.
     /// - Throws: `LLMError` (check `isFatalForRun` to stop a run early), or `CancellationError`.
     public func complete(_ request: ChatCompletionRequest, useCache: Bool? = nil) async throws -> LLMCompletion {
         var request = request
