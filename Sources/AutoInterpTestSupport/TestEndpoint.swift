@@ -27,16 +27,20 @@ public final class TestEndpoint: Sendable {
         public var handler: @Sendable (ChatRequestSeen) -> TestReply
         /// Keep every request seen (set false for long benchmarks).
         public var keepRequests: Bool
+        /// Which `response_format` types are accepted (the rest get HTTP 400).
+        public var structuredOutputs: TestStructuredOutputs
 
         public init(
             port: UInt16 = 0, latency: Duration = .zero, faults: TestFaultPlan = .none,
-            keepRequests: Bool = true, handler: @escaping @Sendable (ChatRequestSeen) -> TestReply = TestReply.echo
+            keepRequests: Bool = true, structuredOutputs: TestStructuredOutputs = .jsonSchema,
+            handler: @escaping @Sendable (ChatRequestSeen) -> TestReply = TestReply.echo
         ) {
             self.port = port
             self.latency = latency
             self.faults = faults
             self.handler = handler
             self.keepRequests = keepRequests
+            self.structuredOutputs = structuredOutputs
         }
     }
 
@@ -49,6 +53,7 @@ public final class TestEndpoint: Sendable {
         var seen: [ChatRequestSeen] = []
         var openSockets: Set<Int32> = []
         var threads = 0
+        var closedByClient = 0
     }
 
     /// The port the endpoint listens on.
@@ -112,6 +117,9 @@ public final class TestEndpoint: Sendable {
     public var connectionCount: Int { state.withLock { $0.connections } }
     /// The most requests being handled at one time.
     public var peakConcurrency: Int { state.withLock { $0.peak } }
+    /// Connections the client closed while a request on them was still being answered (a hang
+    /// or a long body): how a server learns that nobody waits for its answer any more.
+    public var clientClosedCount: Int { state.withLock { $0.closedByClient } }
     /// Every request seen, in arrival order (empty when `keepRequests` is false).
     public var seenRequests: [ChatRequestSeen] { state.withLock { $0.seen } }
 
@@ -211,7 +219,7 @@ public final class TestEndpoint: Sendable {
     private func respond(_ fd: Int32, to seen: inout ChatRequestSeen) -> Bool {
         let fault = configuration.faults.fault(forRequest: seen.number)
         if fault == .hang {
-            waitForCloseOrStop(fd)
+            if waitForCloseOrStop(fd) { state.withLock { $0.closedByClient += 1 } }
             return false
         }
         if configuration.latency > .zero {
@@ -221,7 +229,20 @@ public final class TestEndpoint: Sendable {
         guard seen.method == "POST", seen.path.hasSuffix("/chat/completions") else {
             return send(fd, status: 404, body: Self.errorBody("no route \(seen.method) \(seen.path)"))
         }
+        if let format = seen.request?.responseFormat?.type {
+            let accepted: Bool
+            switch (format, configuration.structuredOutputs) {
+            case ("json_schema", .jsonObjectOnly), ("json_schema", .none), ("json_object", .none): accepted = false
+            default: accepted = true
+            }
+            if !accepted {
+                return send(fd, status: 400, body: Self.errorBody("response_format type \(format) is not supported"))
+            }
+        }
         switch fault {
+        case .hugeBody(let bytes, let declareLength)?:
+            if !sendHugeBody(fd, bytes: bytes, declareLength: declareLength) { state.withLock { $0.closedByClient += 1 } }
+            return false
         case .tooManyRequests(let retryAfter)?:
             return send(fd, status: 429, extraHeaders: retryAfter.map { ["Retry-After: \($0)"] } ?? [], body: Self.errorBody("rate limited"))
         case .status(let code)?:
@@ -250,7 +271,10 @@ public final class TestEndpoint: Sendable {
         }
         let response = ChatCompletionResponse(
             id: "chatcmpl-test-\(seen.number)", model: seen.request?.model ?? "test", choices: choices,
-            usage: .init(promptTokens: reply.promptTokens, completionTokens: reply.completionTokens * n))
+            usage: .init(
+                promptTokens: reply.promptTokens, completionTokens: reply.completionTokens * n,
+                promptTokensDetails: reply.cachedTokens.map { .init(cachedTokens: $0) }),
+            timings: reply.timingsCacheN.map { .init(cacheN: $0, promptN: max(0, reply.promptTokens - $0)) })
         return (try? JSONEncoder().encode(response)) ?? Data("{}".utf8)
     }
 
@@ -278,18 +302,44 @@ public final class TestEndpoint: Sendable {
         }
     }
 
-    /// Blocks until the peer closes the connection or the endpoint stops.
-    private func waitForCloseOrStop(_ fd: Int32) {
+    /// Blocks until the peer closes the connection (true) or the endpoint stops (false).
+    private func waitForCloseOrStop(_ fd: Int32) -> Bool {
         var byte: UInt8 = 0
         while !isStopped {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&pfd, 1, 20)
             if ready > 0 {
                 let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
-                if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return }
+                if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return true }
                 usleep(20_000)
             }
         }
+        return false
+    }
+
+    /// Streams a 200 answer of `bytes` bytes in 64 KiB pieces; false when the client closed first.
+    private func sendHugeBody(_ fd: Int32, bytes: Int, declareLength: Bool) -> Bool {
+        let prefix = Data(#"{"id":"chatcmpl-huge","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":""#.utf8)
+        let suffix = Data(#""}}]}"#.utf8)
+        let total = max(bytes, prefix.count + suffix.count)
+        var head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        head += declareLength ? "Content-Length: \(total)\r\n\r\n" : "Transfer-Encoding: chunked\r\n\r\n"
+        guard sendAll(fd, Data(head.utf8)) else { return false }
+        func piece(_ data: Data) -> Bool {
+            declareLength ? sendAll(fd, data) : sendAll(fd, Data((String(data.count, radix: 16) + "\r\n").utf8) + data + Data("\r\n".utf8))
+        }
+        guard piece(prefix) else { return false }
+        let filler = Data(repeating: UInt8(ascii: "x"), count: 65_536)
+        var left = total - prefix.count - suffix.count
+        while left > 0 {
+            if isStopped { return true }
+            let count = min(left, filler.count)
+            guard piece(count == filler.count ? filler : filler.prefix(count)) else { return false }
+            left -= count
+        }
+        guard piece(suffix) else { return false }
+        if !declareLength { _ = sendAll(fd, Data("0\r\n\r\n".utf8)) }
+        return true
     }
 
     private static func reason(_ status: Int) -> String {

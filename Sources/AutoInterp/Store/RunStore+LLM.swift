@@ -19,18 +19,24 @@ extension RunStore: LLMResponseStore {
             """, [hash, body, StoreFormat.string(from: Date())])
     }
 
+    /// Removes the response cached under `hash` (`llm_cache`), if any.
+    public func removeResponse(forHash hash: String) throws {
+        try database.run("DELETE FROM llm_cache WHERE request_hash = ?", [hash])
+    }
+
     /// Appends one row to `llm_calls`.
     public func record(_ call: LLMCallRecord) throws {
         try database.run(
             """
             INSERT INTO llm_calls (request_hash, endpoint, model, status_code, latency_ms, prompt_tokens,
-                                   completion_tokens, error, created_at, cached, attempts)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   completion_tokens, error, created_at, cached, attempts, unit, stage, queue_ms,
+                                   cached_tokens, finish_reason)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 call.requestHash, call.endpoint, call.model, call.statusCode, call.latencyMs, call.promptTokens,
                 call.completionTokens, call.error, StoreFormat.string(from: call.createdAt), call.cached,
-                call.attempts,
+                call.attempts, call.unit, call.stage, call.queueMs, call.cachedTokens, call.finishReason,
             ])
     }
 
@@ -43,7 +49,9 @@ extension RunStore: LLMResponseStore {
                 latencyMs: row.double("latency_ms") ?? 0, promptTokens: row.int("prompt_tokens"),
                 completionTokens: row.int("completion_tokens"), error: row.string("error"),
                 cached: row.bool("cached") ?? false, attempts: row.int("attempts") ?? 0,
-                createdAt: try StoreFormat.date(row.string("created_at"), path: path))
+                createdAt: try StoreFormat.date(row.string("created_at"), path: path), unit: row.string("unit"),
+                stage: row.string("stage"), queueMs: row.double("queue_ms") ?? 0, cachedTokens: row.int("cached_tokens"),
+                finishReason: row.string("finish_reason"))
         }
     }
 }

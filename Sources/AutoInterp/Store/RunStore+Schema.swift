@@ -9,10 +9,11 @@ extension RunStore {
     static let migrations: [SQLiteMigration] = [
         SQLiteMigration(version: 1, name: "initial schema", sql: schemaV1),
         SQLiteMigration(version: 2, name: "scores open to every stage's metrics", sql: schemaV2),
+        SQLiteMigration(version: 3, name: "llm_calls: unit, stage, queue time, cached tokens, finish reason", sql: schemaV3),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -161,5 +162,17 @@ extension RunStore {
             SELECT id, explanation_id, metric, subset, value, undefined_reason, n FROM scores;
         DROP TABLE scores;
         ALTER TABLE scores_v2 RENAME TO scores;
+        """
+
+    /// Schema v3: each LLM call says which unit and stage it was for, how long it queued in the
+    /// client apart from its own latency, how many prompt tokens the server had cached, and why
+    /// the answer ended.
+    static let schemaV3 = """
+        ALTER TABLE llm_calls ADD COLUMN unit TEXT;              -- e.g. 'feature 12'; NULL when not for one unit
+        ALTER TABLE llm_calls ADD COLUMN stage TEXT;             -- e.g. 'explain', 'simulate', 'rubric'
+        ALTER TABLE llm_calls ADD COLUMN queue_ms REAL;          -- waiting for the client's limits, not in latency_ms
+        ALTER TABLE llm_calls ADD COLUMN cached_tokens INTEGER;  -- prompt tokens from the server's prefix cache
+        ALTER TABLE llm_calls ADD COLUMN finish_reason TEXT;     -- 'stop', 'length', …
+        CREATE INDEX llm_calls_by_stage ON llm_calls(stage);
         """
 }

@@ -23,14 +23,47 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable, Hashable {
         public static func assistant(_ content: String) -> Self { .init(role: "assistant", content: content) }
     }
 
-    /// The `response_format` object; `.jsonObject` asks for JSON mode.
+    /// The `response_format` object; `.jsonObject` asks for JSON mode, `.jsonSchema(…)` for an
+    /// answer constrained by a schema (structured outputs).
     public struct ResponseFormat: Codable, Sendable, Equatable, Hashable {
-        public var type: String
+        /// The `json_schema` member of a `json_schema` response format.
+        public struct JSONSchema: Codable, Sendable, Equatable, Hashable {
+            /// A name for the schema (OpenAI wants `[A-Za-z0-9_-]`, at most 64 characters).
+            public var name: String
+            public var schema: JSONSchemaValue
+            /// Ask the server to enforce the schema exactly (OpenAI's strict mode).
+            public var strict: Bool
 
-        public init(type: String) { self.type = type }
+            public init(name: String, schema: JSONSchemaValue, strict: Bool = true) {
+                self.name = name
+                self.schema = schema
+                self.strict = strict
+            }
+        }
+
+        /// `text`, `json_object` or `json_schema`.
+        public var type: String
+        /// The schema of a `json_schema` format; nil (and not sent) otherwise.
+        public var schema: JSONSchema?
+
+        public init(type: String, schema: JSONSchema? = nil) {
+            self.type = type
+            self.schema = schema
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case type
+            case schema = "json_schema"
+        }
 
         /// `{"type": "json_object"}`: the model must answer with one JSON object.
         public static let jsonObject = ResponseFormat(type: "json_object")
+
+        /// `{"type": "json_schema", "json_schema": {"name": …, "schema": …, "strict": …}}`: the
+        /// answer must be JSON matching `schema`.
+        public static func jsonSchema(name: String, schema: JSONSchemaValue, strict: Bool = true) -> ResponseFormat {
+            ResponseFormat(type: "json_schema", schema: JSONSchema(name: name, schema: schema, strict: strict))
+        }
     }
 
     public var model: String?

@@ -82,20 +82,55 @@ public struct ChatCompletionResponse: Codable, Sendable, Equatable {
 
     /// Token counts the server billed.
     public struct Usage: Codable, Sendable, Equatable {
+        /// `usage.prompt_tokens_details` (OpenAI, vLLM).
+        public struct PromptTokensDetails: Codable, Sendable, Equatable {
+            /// Prompt tokens served from the server's prefix cache.
+            public var cachedTokens: Int?
+
+            public init(cachedTokens: Int?) { self.cachedTokens = cachedTokens }
+
+            enum CodingKeys: String, CodingKey {
+                case cachedTokens = "cached_tokens"
+            }
+        }
+
         public var promptTokens: Int?
         public var completionTokens: Int?
         public var totalTokens: Int?
+        public var promptTokensDetails: PromptTokensDetails?
 
-        public init(promptTokens: Int?, completionTokens: Int?, totalTokens: Int? = nil) {
+        public init(
+            promptTokens: Int?, completionTokens: Int?, totalTokens: Int? = nil, promptTokensDetails: PromptTokensDetails? = nil
+        ) {
             self.promptTokens = promptTokens
             self.completionTokens = completionTokens
             self.totalTokens = totalTokens ?? promptTokens.flatMap { p in completionTokens.map { p + $0 } }
+            self.promptTokensDetails = promptTokensDetails
         }
 
         enum CodingKeys: String, CodingKey {
             case promptTokens = "prompt_tokens"
             case completionTokens = "completion_tokens"
             case totalTokens = "total_tokens"
+            case promptTokensDetails = "prompt_tokens_details"
+        }
+    }
+
+    /// llama.cpp's `timings` object (only the fields read here).
+    public struct Timings: Codable, Sendable, Equatable {
+        /// Prompt tokens reused from the slot's cache.
+        public var cacheN: Int?
+        /// Prompt tokens evaluated for this request.
+        public var promptN: Int?
+
+        public init(cacheN: Int?, promptN: Int? = nil) {
+            self.cacheN = cacheN
+            self.promptN = promptN
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case cacheN = "cache_n"
+            case promptN = "prompt_n"
         }
     }
 
@@ -103,16 +138,26 @@ public struct ChatCompletionResponse: Codable, Sendable, Equatable {
     public var model: String?
     public var choices: [Choice]
     public var usage: Usage?
+    /// llama.cpp's timings, when the server sends them.
+    public var timings: Timings?
 
-    public init(id: String? = nil, model: String? = nil, choices: [Choice], usage: Usage? = nil) {
+    public init(id: String? = nil, model: String? = nil, choices: [Choice], usage: Usage? = nil, timings: Timings? = nil) {
         self.id = id
         self.model = model
         self.choices = choices
         self.usage = usage
+        self.timings = timings
     }
 
     /// The text of the first choice.
     public var content: String? { choices.first?.message?.content }
+
+    /// The `finish_reason` of the first choice (`stop`, `length`, …), when the server sent one.
+    public var finishReason: String? { choices.first?.finishReason }
+
+    /// Prompt tokens the server took from its prefix cache: `usage.prompt_tokens_details.cached_tokens`
+    /// (OpenAI, vLLM), else llama.cpp's `timings.cache_n`; nil when the server reports neither.
+    public var cachedPromptTokens: Int? { usage?.promptTokensDetails?.cachedTokens ?? timings?.cacheN }
 
     /// The per-token log-probabilities of the first choice, when the server returned them.
     public var tokenLogprobs: [TokenLogprob]? { choices.first?.logprobs?.content }

@@ -13,11 +13,24 @@ public struct LLMCompletion: Sendable {
     public var cached: Bool
     /// HTTP attempts made (0 when cached).
     public var attempts: Int
-    /// Wall time of the whole call, retries and waits included.
+    /// The request's own time in milliseconds: its attempts and the backoff between them, without
+    /// the time spent queued for the in-flight limit and the rate budgets.
     public var latencyMs: Double
+    /// Milliseconds queued for the in-flight limit and the rate budgets (or for an identical call in flight).
+    public var queueMs: Double = 0
 
     /// The text of the first choice.
     public var content: String? { response.content }
+
+    /// The `finish_reason` of the first choice, when the server sent one.
+    public var finishReason: String? { response.finishReason }
+
+    /// True when the answer was cut off at the token limit (`finish_reason` `length`): the
+    /// completion is returned all the same, the caller decides; it is never cached.
+    public var isCutOff: Bool { finishReason == "length" }
+
+    /// Prompt tokens the server served from its prefix cache, when it said.
+    public var cachedPromptTokens: Int? { response.cachedPromptTokens }
 }
 
 // MARK: - Client
@@ -35,6 +48,8 @@ public final class LLMClient: Sendable {
         var halted = false
         /// Requests on the network now, by hash, with the identical calls waiting for their answer.
         var pending: [String: [Waiter]] = [:]
+        /// Called after every finished call.
+        var observers: [@Sendable (LLMUsage) -> Void] = []
     }
 
     /// The endpoint this client talks to.
@@ -86,6 +101,24 @@ public final class LLMClient: Sendable {
     /// True once the endpoint refused the key (401/403): every later call fails at once.
     public var isHalted: Bool { state.withLock { $0.halted } }
 
+    /// Calls `handler` after every finished call (answered, cached or failed) with the running
+    /// totals, so a progress display can advance per call. Handlers run on the calling task; keep them short.
+    public func onCallFinished(_ handler: @escaping @Sendable (LLMUsage) -> Void) {
+        state.withLock { $0.observers.append(handler) }
+    }
+
+    /// Forgets the stored answer of `completion`, so the next identical call asks the endpoint
+    /// again: for an answer that could not be parsed or used. Store failures are logged, not thrown.
+    public func discard(_ completion: LLMCompletion) {
+        guard let store else { return }
+        do {
+            try store.removeResponse(forHash: completion.requestHash)
+            logger.debug("discarded cached LLM response", metadata: ["endpoint": "\(endpoint)", "hash": "\(completion.requestHash.prefix(12))"])
+        } catch {
+            logger.warning("could not discard cached LLM response", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+        }
+    }
+
     /// The cache key `request` would have with this client's endpoint and model.
     public func requestHash(for request: ChatCompletionRequest) throws -> String {
         var request = request
@@ -99,8 +132,11 @@ public final class LLMClient: Sendable {
     ///
     /// - Parameters:
     ///   - request: The request; a nil `model` is filled from the configuration.
-    ///   - useCache: Overrides `config.useCache` for this call (the answer is stored either way).
-    /// - Returns: The decoded answer with its hash, cache flag, attempts and latency.
+    ///   - useCache: Overrides `config.useCache` for this call (the answer is stored either way,
+    ///     unless it was cut off).
+    /// - Returns: The decoded answer with its hash, cache flag, attempts, latency and queue time;
+    ///   a cut-off answer (`isCutOff`) is returned too. Logged with `LLMCallContext.current`.
+    ///   Call `discard(_:)` when the answer turns out unusable, so it is asked again next time.
     /// - Throws: `LLMError` (check `isFatalForRun` to stop a run early), or `CancellationError`.
     public func complete(_ request: ChatCompletionRequest, useCache: Bool? = nil) async throws -> LLMCompletion {
         var request = request
@@ -108,17 +144,17 @@ public final class LLMClient: Sendable {
         let model = request.model ?? config.model
         let body = try request.canonicalBody()
         let hash = LLMRequestHash.compute(endpoint: endpoint, model: model, canonicalBody: body)
-        let started = ContinuousClock.now
+        let call = CallInfo(hash: hash, model: model, context: LLMCallContext.current, started: ContinuousClock.now)
 
         if state.withLock({ $0.halted }) {
             let error = LLMError.halted(endpoint: endpoint, keyEnv: config.apiKeyEnv)
-            finishFailure(hash: hash, model: model, started: started, status: nil, attempts: 0, error: error)
+            finishFailure(call, queueMs: 0, status: nil, attempts: 0, error: error)
             throw error
         }
 
         let readCache = useCache ?? config.useCache
         if readCache, let cached = cachedAnswer(hash: hash) {
-            return answeredWithoutNetwork(cached, hash: hash, model: model, started: started, how: "from cache")
+            return answeredWithoutNetwork(cached, call, latencyMs: milliseconds(since: call.started), queueMs: 0, how: "from cache")
         }
 
         // An identical request already on the network answers this one too: never pay twice.
@@ -138,11 +174,13 @@ public final class LLMClient: Sendable {
             case nil:
                 break  // this call leads
             case .success(let response)?:
-                return answeredWithoutNetwork(response, hash: hash, model: model, started: started, how: "by an identical call in flight")
+                return answeredWithoutNetwork(
+                    response, call, latencyMs: 0, queueMs: milliseconds(since: call.started), how: "by an identical call in flight")
             case .failure(let error)? where error is CancellationError:
                 continue  // the leader was cancelled, not this call: try again
             case .failure(let error)?:
-                finishFailure(hash: hash, model: model, started: started, status: (error as? LLMError)?.statusCode, attempts: 0, error: error)
+                finishFailure(
+                    call, queueMs: milliseconds(since: call.started), status: (error as? LLMError)?.statusCode, attempts: 0, error: error)
                 throw error
             }
             break
@@ -151,59 +189,82 @@ public final class LLMClient: Sendable {
         let key = environment(config.apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
         var progress = Progress()
         do {
-            let (response, raw) = try await send(request: request, body: body, key: key, progress: &progress, started: started)
-            let latency = milliseconds(since: started)
-            do {
-                try store?.storeResponse(raw, forHash: hash)
-            } catch {
-                logger.warning("could not store LLM response", metadata: ["endpoint": "\(endpoint)", "error": "\(scrub("\(error)", key: key))"])
+            let (response, raw) = try await send(request: request, body: body, key: key, progress: &progress, started: call.started)
+            let latency = max(0, milliseconds(since: call.started) - progress.queueMs)
+            let completion = LLMCompletion(
+                response: response, requestHash: hash, cached: false, attempts: progress.attempts, latencyMs: latency,
+                queueMs: progress.queueMs)
+            if completion.isCutOff {
+                // A cut-off answer is never replayed: the next identical call asks again.
+                logger.debug("not caching a cut-off LLM answer", metadata: ["endpoint": "\(endpoint)", "hash": "\(hash.prefix(12))"])
+            } else {
+                do {
+                    try store?.storeResponse(raw, forHash: hash)
+                } catch {
+                    logger.warning("could not store LLM response", metadata: ["endpoint": "\(endpoint)", "error": "\(scrub("\(error)", key: key))"])
+                }
             }
             let prompt = response.usage?.promptTokens
-            let completion = response.usage?.completionTokens
+            let completionTokens = response.usage?.completionTokens
+            let cachedTokens = response.cachedPromptTokens
             state.withLock { s in
                 s.usage.calls += 1
                 s.usage.attempts += progress.attempts
                 s.usage.promptTokens += prompt ?? 0
-                s.usage.completionTokens += completion ?? 0
+                s.usage.completionTokens += completionTokens ?? 0
+                s.usage.cachedPromptTokens += cachedTokens ?? 0
                 if config.priceInputPerMillion != nil || config.priceOutputPerMillion != nil {
                     let money = Double(prompt ?? 0) * (config.priceInputPerMillion ?? 0) / 1e6
-                        + Double(completion ?? 0) * (config.priceOutputPerMillion ?? 0) / 1e6
+                        + Double(completionTokens ?? 0) * (config.priceOutputPerMillion ?? 0) / 1e6
                     s.usage.cost = (s.usage.cost ?? 0) + money
                 }
             }
-            if let tokenBucket, let prompt, let completion {
-                tokenBucket.adjust(by: progress.tokenEstimate - Double(prompt + completion))
+            if let tokenBucket, let prompt, let completionTokens {
+                tokenBucket.adjust(by: progress.tokenEstimate - Double(prompt + completionTokens))
             }
             record(LLMCallRecord(
                 requestHash: hash, endpoint: endpoint, model: model, statusCode: progress.lastStatus, latencyMs: latency,
-                promptTokens: prompt, completionTokens: completion, error: nil, cached: false, attempts: progress.attempts))
+                promptTokens: prompt, completionTokens: completionTokens, error: nil, cached: false, attempts: progress.attempts,
+                unit: call.context?.unit, stage: call.context?.stage, queueMs: progress.queueMs, cachedTokens: cachedTokens,
+                finishReason: response.finishReason))
             logger.debug(
                 "LLM call done",
-                metadata: ["endpoint": "\(endpoint)", "hash": "\(hash.prefix(12))", "attempts": "\(progress.attempts)", "ms": "\(Int(latency))"])
+                metadata: [
+                    "endpoint": "\(endpoint)", "hash": "\(hash.prefix(12))", "attempts": "\(progress.attempts)", "ms": "\(Int(latency))",
+                    "queue_ms": "\(Int(progress.queueMs))", "finish_reason": "\(response.finishReason ?? "none")",
+                ])
             if readCache { resolveFollowers(hash: hash, with: .success(response)) }
-            return LLMCompletion(response: response, requestHash: hash, cached: false, attempts: progress.attempts, latencyMs: latency)
+            return completion
         } catch {
             if readCache { resolveFollowers(hash: hash, with: .failure(error)) }
-            finishFailure(hash: hash, model: model, started: started, status: progress.lastStatus, attempts: progress.attempts, error: error)
+            finishFailure(call, queueMs: progress.queueMs, status: progress.lastStatus, attempts: progress.attempts, error: error)
             throw error
         }
     }
 
+    /// What every log row of one call shares.
+    private struct CallInfo {
+        var hash: String
+        var model: String
+        var context: LLMCallContext?
+        var started: ContinuousClock.Instant
+    }
+
     /// Counts, logs and returns an answer that needed no network request of this call.
     private func answeredWithoutNetwork(
-        _ response: ChatCompletionResponse, hash: String, model: String, started: ContinuousClock.Instant, how: String
+        _ response: ChatCompletionResponse, _ call: CallInfo, latencyMs: Double, queueMs: Double, how: String
     ) -> LLMCompletion {
-        let latency = milliseconds(since: started)
         state.withLock { s in
             s.usage.calls += 1
             s.usage.cachedCalls += 1
         }
         record(LLMCallRecord(
-            requestHash: hash, endpoint: endpoint, model: model, statusCode: 200, latencyMs: latency,
+            requestHash: call.hash, endpoint: endpoint, model: call.model, statusCode: 200, latencyMs: latencyMs,
             promptTokens: response.usage?.promptTokens, completionTokens: response.usage?.completionTokens,
-            error: nil, cached: true, attempts: 0))
-        logger.debug("LLM call answered \(how)", metadata: ["endpoint": "\(endpoint)", "hash": "\(hash.prefix(12))"])
-        return LLMCompletion(response: response, requestHash: hash, cached: true, attempts: 0, latencyMs: latency)
+            error: nil, cached: true, attempts: 0, unit: call.context?.unit, stage: call.context?.stage, queueMs: queueMs,
+            cachedTokens: response.cachedPromptTokens, finishReason: response.finishReason))
+        logger.debug("LLM call answered \(how)", metadata: ["endpoint": "\(endpoint)", "hash": "\(call.hash.prefix(12))"])
+        return LLMCompletion(response: response, requestHash: call.hash, cached: true, attempts: 0, latencyMs: latencyMs, queueMs: queueMs)
     }
 
     /// Ends the wait of the identical calls that joined the leading call for `hash`.
@@ -218,6 +279,8 @@ public final class LLMClient: Sendable {
         var attempts = 0
         var lastStatus: Int?
         var tokenEstimate: Double = 0
+        /// Milliseconds waited for the rate budgets and the in-flight limit, over all attempts.
+        var queueMs: Double = 0
     }
 
     /// What went wrong with one attempt, before it is known whether it will be retried.
@@ -238,23 +301,31 @@ public final class LLMClient: Sendable {
             url: config.chatCompletionsURL, headers: headers, body: body,
             connectTimeoutMs: Int((config.connectTimeout * 1000).rounded(.up)),
             totalTimeoutMs: Int((config.requestTimeout * 1000).rounded(.up)),
-            lowSpeedTimeSeconds: config.lowSpeedTime.map { max(1, Int($0.rounded(.up))) })
+            lowSpeedTimeSeconds: config.lowSpeedTime.map { max(1, Int($0.rounded(.up))) },
+            maxResponseBytes: config.maxResponseBytes)
         let estimate = Double(request.estimatedPromptTokens + (request.maxTokens ?? 256) * (request.n ?? 1))
         progress.tokenEstimate = estimate
         let retry = config.retry
 
         while true {
             try Task.checkCancellation()
-            if let requestBucket {
-                let wait = requestBucket.reserve(1)
-                if wait > .zero { try await Task.sleep(for: wait) }
-            }
-            if let tokenBucket {
-                let wait = tokenBucket.reserve(estimate)
-                if wait > .zero { try await Task.sleep(for: wait) }
+            let queued = ContinuousClock.now
+            do {
+                if let requestBucket {
+                    let wait = requestBucket.reserve(1)
+                    if wait > .zero { try await Task.sleep(for: wait) }
+                }
+                if let tokenBucket {
+                    let wait = tokenBucket.reserve(estimate)
+                    if wait > .zero { try await Task.sleep(for: wait) }
+                }
+            } catch {
+                progress.queueMs += milliseconds(since: queued)
+                throw error
             }
             progress.attempts += 1
             await limiter.acquire()
+            progress.queueMs += milliseconds(since: queued)
             let outcome: Result<HTTPResponse, any Error>
             do {
                 outcome = .success(try await CurlLoop.shared.perform(http))
@@ -270,6 +341,8 @@ public final class LLMClient: Sendable {
                 switch error.kind {
                 case .timeout: failure = .timeout(error.message)
                 case .connect, .dropped, .other: failure = .connection(error.message)
+                case .tooLarge:
+                    failure = .fatal(.responseTooLarge(endpoint: endpoint, limit: config.maxResponseBytes, attempts: progress.attempts))
                 }
             case .failure(let error):
                 throw error
@@ -359,14 +432,16 @@ public final class LLMClient: Sendable {
         guard let store else { return nil }
         do {
             guard let body = try store.cachedResponse(forHash: hash) else { return nil }
-            return try ChatCompletionResponse.decode(body)
+            let response = try ChatCompletionResponse.decode(body)
+            // Stored before cut-off answers were kept out of the cache: ask again.
+            return response.finishReason == "length" ? nil : response
         } catch {
             logger.warning("ignoring unreadable cached LLM response", metadata: ["hash": "\(hash.prefix(12))", "error": "\(error)"])
             return nil
         }
     }
 
-    private func finishFailure(hash: String, model: String, started: ContinuousClock.Instant, status: Int?, attempts: Int, error: any Error) {
+    private func finishFailure(_ call: CallInfo, queueMs: Double, status: Int?, attempts: Int, error: any Error) {
         let key = environment(config.apiKeyEnv)
         let text = error is CancellationError ? "cancelled" : scrub(String(describing: error), key: key)
         state.withLock { s in
@@ -375,17 +450,22 @@ public final class LLMClient: Sendable {
             s.usage.attempts += attempts
         }
         record(LLMCallRecord(
-            requestHash: hash, endpoint: endpoint, model: model, statusCode: status, latencyMs: milliseconds(since: started),
-            promptTokens: nil, completionTokens: nil, error: text, cached: false, attempts: attempts))
+            requestHash: call.hash, endpoint: endpoint, model: call.model, statusCode: status,
+            latencyMs: max(0, milliseconds(since: call.started) - queueMs), promptTokens: nil, completionTokens: nil, error: text,
+            cached: false, attempts: attempts, unit: call.context?.unit, stage: call.context?.stage, queueMs: queueMs))
     }
 
+    /// Logs `call` to the store and tells the observers.
     private func record(_ call: LLMCallRecord) {
-        guard let store else { return }
-        do {
-            try store.record(call)
-        } catch {
-            logger.warning("could not record LLM call", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+        if let store {
+            do {
+                try store.record(call)
+            } catch {
+                logger.warning("could not record LLM call", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+            }
         }
+        let (observers, usage) = state.withLock { ($0.observers, $0.usage) }
+        for observer in observers { observer(usage) }
     }
 
     /// ` (server: <message>)` from an error body, key removed, at most 200 characters; empty when none.

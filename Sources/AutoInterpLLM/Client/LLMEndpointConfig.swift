@@ -46,7 +46,8 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
     public var apiKeyEnv: String
     /// Seconds to establish a connection.
     public var connectTimeout: Double
-    /// Seconds for one whole attempt, connect to last byte.
+    /// Seconds for one whole attempt, connect to last byte (default 600: a CPU server can take
+    /// minutes for a long answer). An attempt that runs out closes its connection, so the server stops.
     public var requestTimeout: Double
     /// Abort an attempt when under one byte per second moves for this many seconds; nil = off.
     /// Long generations may be silent until done, so leave it off unless the server is fast. curl
@@ -66,12 +67,18 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
     public var priceOutputPerMillion: Double?
     /// Answer from the response store when it holds the request; false still writes to it.
     public var useCache: Bool
+    /// Most bytes read from one response body; a longer answer fails the call (not retried, not cached).
+    public var maxResponseBytes: Int
+
+    /// The default `maxResponseBytes`: 1 MiB.
+    public static let defaultMaxResponseBytes = 1_048_576
 
     public init(
         baseURL: String, model: String, apiKeyEnv: String = "OPENAI_API_KEY", connectTimeout: Double = 10,
-        requestTimeout: Double = 120, lowSpeedTime: Double? = nil, maxInFlight: Int = 16,
+        requestTimeout: Double = 600, lowSpeedTime: Double? = nil, maxInFlight: Int = 16,
         requestsPerMinute: Double? = nil, tokensPerMinute: Double? = nil, retry: RetryPolicy = RetryPolicy(),
-        priceInputPerMillion: Double? = nil, priceOutputPerMillion: Double? = nil, useCache: Bool = true
+        priceInputPerMillion: Double? = nil, priceOutputPerMillion: Double? = nil, useCache: Bool = true,
+        maxResponseBytes: Int = LLMEndpointConfig.defaultMaxResponseBytes
     ) {
         self.baseURL = baseURL
         self.model = model
@@ -86,6 +93,7 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
         self.priceInputPerMillion = priceInputPerMillion
         self.priceOutputPerMillion = priceOutputPerMillion
         self.useCache = useCache
+        self.maxResponseBytes = maxResponseBytes
     }
 
     public init(from decoder: any Decoder) throws {
@@ -104,6 +112,7 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
         priceInputPerMillion = try c.decodeIfPresent(Double.self, forKey: .priceInputPerMillion)
         priceOutputPerMillion = try c.decodeIfPresent(Double.self, forKey: .priceOutputPerMillion)
         useCache = try c.decodeIfPresent(Bool.self, forKey: .useCache) ?? d.useCache
+        maxResponseBytes = try c.decodeIfPresent(Int.self, forKey: .maxResponseBytes) ?? d.maxResponseBytes
     }
 
     // MARK: - Derived
@@ -142,6 +151,9 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
         if maxInFlight < 1 { throw LLMError.invalidConfiguration(endpoint: endpointName, "max in flight must be at least 1") }
         if requestTimeout <= 0 || connectTimeout <= 0 {
             throw LLMError.invalidConfiguration(endpoint: endpointName, "timeouts must be positive")
+        }
+        if maxResponseBytes < 1 {
+            throw LLMError.invalidConfiguration(endpoint: endpointName, "--max-response-bytes must be at least 1")
         }
         if retry.maxAttempts < 1 { throw LLMError.invalidConfiguration(endpoint: endpointName, "retry.maxAttempts must be at least 1") }
         if let rpm = requestsPerMinute, rpm <= 0 { throw LLMError.invalidConfiguration(endpoint: endpointName, "requests per minute must be positive") }

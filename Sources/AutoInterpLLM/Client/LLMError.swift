@@ -17,6 +17,7 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         case timeout
         case connection
         case malformedResponse
+        case responseTooLarge
         case halted
         case invalidConfiguration
     }
@@ -67,6 +68,8 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     public var isMalformedResponse: Bool { code == .malformedResponse }
     public var isNotFound: Bool { code == .notFound }
     public var isBadRequest: Bool { code == .badRequest }
+    /// The answer was longer than `LLMEndpointConfig.maxResponseBytes` (not retried, not cached).
+    public var isResponseTooLarge: Bool { code == .responseTooLarge }
 
     // MARK: - Constructors
 
@@ -120,6 +123,13 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         )
     }
 
+    static func responseTooLarge(endpoint: String, limit: Int, attempts: Int) -> Self {
+        .init(
+            .responseTooLarge, endpoint: endpoint, attempts: attempts,
+            "LLM endpoint \(endpoint): the answer exceeded \(formatBytes(limit)) (--max-response-bytes \(limit)) and was dropped, nothing cached: lower the request's max tokens or raise --max-response-bytes"
+        )
+    }
+
     static func halted(endpoint: String, keyEnv: String) -> Self {
         .init(
             .halted, endpoint: endpoint, attempts: 0,
@@ -132,4 +142,11 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     private static func format(_ seconds: Double) -> String { String(format: "%.1f", seconds) }
+
+    /// `1 MiB`, `512 KiB` or `1000 bytes`.
+    private static func formatBytes(_ bytes: Int) -> String {
+        if bytes >= 1 << 20, bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        if bytes >= 1 << 10, bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
+        return "\(bytes) bytes"
+    }
 }

@@ -19,6 +19,8 @@ public struct LLMUsage: Sendable, Equatable, CustomStringConvertible {
     public var attempts = 0
     public var promptTokens = 0
     public var completionTokens = 0
+    /// Prompt tokens the server reported as served from its prefix cache (part of `promptTokens`).
+    public var cachedPromptTokens = 0
     /// Money spent by the prices in the configuration; nil when no price was given.
     public var cost: Double?
 
@@ -27,6 +29,7 @@ public struct LLMUsage: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         var text = "\(calls) calls (\(cachedCalls) cached, \(failedCalls) failed, \(retries) retries), "
             + "\(promptTokens) prompt + \(completionTokens) completion tokens"
+        if cachedPromptTokens > 0 { text += " (\(cachedPromptTokens) prompt tokens from the server's cache)" }
         if let cost { text += String(format: ", cost %.4f", cost) }
         return text
     }

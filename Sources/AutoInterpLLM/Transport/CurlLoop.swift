@@ -105,7 +105,10 @@ final class CurlLoop: @unchecked Sendable {
                 _ = ccurl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &raw)
                 guard let raw else { continue }
                 let transfer = Unmanaged<Transfer>.fromOpaque(raw).takeUnretainedValue()
-                if result == CURLE_OK {
+                if transfer.exceeded || result == CURLE_FILESIZE_EXCEEDED {
+                    finish(transfer, with: .failure(TransportFailure(
+                        kind: .tooLarge, message: "the body exceeded \(transfer.limit) bytes")))
+                } else if result == CURLE_OK {
                     var status = 0
                     _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
                     let response = HTTPResponse(status: status, headers: transfer.headers, body: transfer.body)
@@ -123,7 +126,7 @@ final class CurlLoop: @unchecked Sendable {
             job.continuation.resume(throwing: TransportFailure(kind: .other, message: "curl_easy_init failed"))
             return
         }
-        let transfer = Transfer(id: job.id, easy: easy, continuation: job.continuation)
+        let transfer = Transfer(id: job.id, easy: easy, limit: job.request.maxResponseBytes, continuation: job.continuation)
         let request = job.request
         let opaque = Unmanaged.passUnretained(transfer).toOpaque()
 
@@ -147,6 +150,10 @@ final class CurlLoop: @unchecked Sendable {
             _ = ccurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1)
             _ = ccurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, seconds)
         }
+        if request.maxResponseBytes < Int.max {
+            // Refuses up front a body whose Content-Length is too long; the write callback catches the rest.
+            _ = ccurl_easy_setopt_long(easy, CURLOPT_MAXFILESIZE, request.maxResponseBytes)
+        }
         _ = ccurl_easy_setopt_write_callback(easy, curlWriteCallback)
         _ = ccurl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, opaque)
         _ = ccurl_easy_setopt_header_callback(easy, curlHeaderCallback)
@@ -163,6 +170,11 @@ final class CurlLoop: @unchecked Sendable {
     private func finish(_ transfer: Transfer, with result: Result<HTTPResponse, any Error>) {
         active[transfer.id] = nil
         let easy = transfer.easy
+        if case .failure = result {
+            // An abandoned transfer (timeout, cancellation, cap, broken body) must not leave its
+            // connection in the pool: closing it is how a server learns to stop generating.
+            _ = ccurl_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, 1)
+        }
         _ = curl_multi_remove_handle(multi, easy)
         curl_slist_free_all(transfer.headerList)
         transfer.headerList = nil
@@ -195,10 +207,15 @@ private final class Transfer {
     var headerList: UnsafeMutablePointer<curl_slist>?
     var body = Data()
     var headers: [(name: String, value: String)] = []
+    /// Most body bytes to keep; more aborts the transfer.
+    let limit: Int
+    /// Set when the body grew past `limit`.
+    var exceeded = false
 
-    init(id: UInt64, easy: UnsafeMutableRawPointer, continuation: CheckedContinuation<HTTPResponse, any Error>) {
+    init(id: UInt64, easy: UnsafeMutableRawPointer, limit: Int, continuation: CheckedContinuation<HTTPResponse, any Error>) {
         self.id = id
         self.easy = easy
+        self.limit = limit
         self.continuation = continuation
     }
 }
@@ -210,6 +227,11 @@ private let curlWriteCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int
     let length = size * count
     guard let data, let user, length > 0 else { return length }
     let transfer = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
+    if length > transfer.limit - transfer.body.count {
+        // Returning less than `length` makes curl abort the transfer with CURLE_WRITE_ERROR.
+        transfer.exceeded = true
+        return 0
+    }
     transfer.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length)
     return length
 }

@@ -12,6 +12,8 @@ struct HTTPRequest: Sendable {
     var totalTimeoutMs: Int
     /// Abort when fewer than one byte per second arrives for this many seconds; nil = off.
     var lowSpeedTimeSeconds: Int?
+    /// Most bytes of response body to receive; the transfer is aborted as soon as more arrive.
+    var maxResponseBytes: Int = Int.max
 }
 
 /// What came back for one HTTP exchange.
@@ -37,6 +39,8 @@ struct TransportFailure: Error, Sendable {
         case connect
         /// The connection broke or the body ended early.
         case dropped
+        /// The body grew past `HTTPRequest.maxResponseBytes` and the transfer was aborted.
+        case tooLarge
         /// Anything else curl reports.
         case other
     }

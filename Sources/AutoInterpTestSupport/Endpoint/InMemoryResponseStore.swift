@@ -19,6 +19,8 @@ public final class InMemoryResponseStore: LLMResponseStore {
 
     public func storeResponse(_ body: Data, forHash hash: String) throws { state.withLock { $0.responses[hash] = body } }
 
+    public func removeResponse(forHash hash: String) throws { state.withLock { $0.responses[hash] = nil } }
+
     public func record(_ call: LLMCallRecord) throws { state.withLock { $0.calls.append(call) } }
 
     /// Every call recorded, in order.

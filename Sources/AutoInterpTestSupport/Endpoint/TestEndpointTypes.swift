@@ -33,20 +33,28 @@ public struct TestReply: Sendable {
     public var logprobs: [ChatCompletionResponse.TokenLogprob]?
     public var promptTokens: Int
     public var completionTokens: Int
+    /// `stop`, or `length` for an answer cut off at the token limit.
     public var finishReason: String
+    /// Sent as `usage.prompt_tokens_details.cached_tokens` (OpenAI, vLLM); nil sends none.
+    public var cachedTokens: Int?
+    /// Sent as llama.cpp's `timings.cache_n`; nil sends no `timings`.
+    public var timingsCacheN: Int?
 
     public init(
         content: String, logprobs: [ChatCompletionResponse.TokenLogprob]? = nil, promptTokens: Int = 10,
-        completionTokens: Int = 5, finishReason: String = "stop"
+        completionTokens: Int = 5, finishReason: String = "stop", cachedTokens: Int? = nil, timingsCacheN: Int? = nil
     ) {
         self.content = content
         self.logprobs = logprobs
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.finishReason = finishReason
+        self.cachedTokens = cachedTokens
+        self.timingsCacheN = timingsCacheN
     }
 
-    /// The default answer: `echo: <last user message>`, or `{"echo": …}` in JSON mode; with
+    /// The default answer: `echo: <last user message>`, or `{"echo": …}` in JSON mode, or the
+    /// smallest instance of the schema for a `json_schema` response format; with
     /// `logprobs`, one entry per space-separated word and `top_logprobs` alternatives each.
     /// Prompt tokens = characters of all messages / 4, completion tokens = words.
     @Sendable public static func echo(_ seen: ChatRequestSeen) -> TestReply {
@@ -56,6 +64,8 @@ public struct TestReply: Sendable {
         if request?.responseFormat?.type == "json_object",
             let data = try? JSONSerialization.data(withJSONObject: ["echo": said], options: [.sortedKeys]) {
             content = String(decoding: data, as: UTF8.self)
+        } else if request?.responseFormat?.type == "json_schema", let schema = request?.responseFormat?.schema?.schema {
+            content = schema.sampleJSON
         }
         let words = content.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
         var logprobs: [ChatCompletionResponse.TokenLogprob]?
@@ -91,6 +101,47 @@ public enum TestFault: Sendable, Equatable {
     case malformedBody
     /// Declare a Content-Length, send half the body, close the connection.
     case cutMidBody
+    /// HTTP 200 with a body of `bytes` bytes (a chat completion with a huge content), streamed
+    /// in 64 KiB pieces without holding it in memory; chunked unless `declareLength`.
+    case hugeBody(bytes: Int, declareLength: Bool)
+}
+
+// MARK: - Structured outputs
+
+/// Which `response_format` types the test endpoint accepts; the others get HTTP 400, as
+/// servers without structured outputs answer.
+public enum TestStructuredOutputs: Sendable, Equatable {
+    /// `json_schema` and `json_object` (the echo handler answers a schema instance).
+    case jsonSchema
+    /// `json_object` only.
+    case jsonObjectOnly
+    /// Neither.
+    case none
+}
+
+extension JSONSchemaValue {
+    /// The smallest JSON text that conforms: first enum value or `"x"`, the minimum or 0,
+    /// `false`, arrays of their least length (at least one item when allowed).
+    public var sampleJSON: String {
+        switch self {
+        case .object(let properties, _):
+            let members = properties.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value.sampleJSON)" }
+            return "{" + members.joined(separator: ",") + "}"
+        case .array(let items, let minItems, let maxItems):
+            let count = max(minItems ?? 0, min(1, maxItems ?? 1))
+            return "[" + Array(repeating: items.sampleJSON, count: count).joined(separator: ",") + "]"
+        case .string(let allowed):
+            let text = allowed?.first ?? "x"
+            let data = (try? JSONEncoder().encode(text)) ?? Data("\"x\"".utf8)
+            return String(decoding: data, as: UTF8.self)
+        case .integer(let minimum, let maximum):
+            return "\(minimum ?? min(0, maximum ?? 0))"
+        case .number(let minimum, let maximum):
+            return "\(minimum ?? min(0, maximum ?? 0))"
+        case .boolean:
+            return "false"
+        }
+    }
 }
 
 /// Which requests get which fault, by arrival number (1-based).

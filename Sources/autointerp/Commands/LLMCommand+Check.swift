@@ -5,10 +5,10 @@ import Logging
 // MARK: - llm check
 
 extension LLMCommand {
-    /// `autointerp llm check`: what the endpoint supports (logprobs, JSON mode) and how fast it answers.
+    /// `autointerp llm check`: what the endpoint supports (logprobs, JSON mode, json_schema) and how fast it answers.
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Probe an endpoint: logprobs and top_logprobs, JSON mode, latency."
+            abstract: "Probe an endpoint: logprobs and top_logprobs, JSON mode, structured outputs (json_schema), latency."
         )
 
         @OptionGroup var llm: LLMOptions
@@ -20,6 +20,8 @@ extension LLMCommand {
             let client = try LLMClient(config: config, logger: Logger(label: "autointerp.llm"))
             let capabilities = try await LLMCapabilities.probe(client)
             print(capabilities)
+            let structured = try await StructuredOutputProbe.probe(client)
+            print("structured    \(structured.level): \(structured.reason)")
             print("usage         \(client.usage)")
         }
     }

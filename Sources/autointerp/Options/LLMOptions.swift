@@ -30,8 +30,11 @@ struct LLMOptions: ParsableArguments {
     @Option(help: "Token budget per minute (prompt estimate + max tokens).")
     var tpm: Double?
 
-    @Option(help: "Seconds allowed for one attempt (default 120).")
+    @Option(help: "Seconds allowed for one attempt (default 600: CPU servers can take minutes for a long answer).")
     var timeout: Double?
+
+    @Option(help: "Most bytes read from one answer (default 1048576 = 1 MiB); a longer answer fails the call and is not cached.")
+    var maxResponseBytes: Int?
 
     @Option(help: "Price per million prompt tokens, for the cost total.")
     var priceInput: Double?
@@ -66,6 +69,7 @@ struct LLMOptions: ParsableArguments {
         if let rpm { config.requestsPerMinute = rpm }
         if let tpm { config.tokensPerMinute = tpm }
         if let timeout { config.requestTimeout = timeout }
+        if let maxResponseBytes { config.maxResponseBytes = maxResponseBytes }
         if let priceInput { config.priceInputPerMillion = priceInput }
         if let priceOutput { config.priceOutputPerMillion = priceOutput }
         if config.baseURL.isEmpty {

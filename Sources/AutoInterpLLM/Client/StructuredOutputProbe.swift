@@ -1,0 +1,102 @@
+import Foundation
+
+// MARK: - Structured output level
+
+/// How far an endpoint constrains answers to JSON, best first.
+public enum StructuredOutputLevel: String, Sendable, Codable, Equatable, CaseIterable, CustomStringConvertible {
+    /// `response_format: {"type": "json_schema", …}` is honoured: answers match the schema.
+    case jsonSchema = "json_schema"
+    /// Only `{"type": "json_object"}` works: answers are JSON objects of no fixed shape.
+    case jsonObject = "json_object"
+    /// Neither: answers are plain text to be parsed.
+    case none
+
+    public var description: String { rawValue }
+
+    /// The `response_format` to send for an answer of `schema` at this level (nil at `.none`).
+    public func responseFormat(name: String, schema: JSONSchemaValue) -> ChatCompletionRequest.ResponseFormat? {
+        switch self {
+        case .jsonSchema: .jsonSchema(name: name, schema: schema, strict: true)
+        case .jsonObject: .jsonObject
+        case .none: nil
+        }
+    }
+}
+
+/// What `StructuredOutputProbe.probe` found: the level and why.
+public struct StructuredOutputSupport: Sendable, Equatable, CustomStringConvertible {
+    public var level: StructuredOutputLevel
+    /// One line: what was asked and what came back.
+    public var reason: String
+
+    public init(level: StructuredOutputLevel, reason: String) {
+        self.level = level
+        self.reason = reason
+    }
+
+    public var description: String { "\(level) (\(reason))" }
+}
+
+// MARK: - Probe
+
+/// Finds out whether an endpoint honours `json_schema`, else `json_object`, with one small
+/// request each (cacheable: a rerun asks nothing; an answer that fails the check is not kept).
+public enum StructuredOutputProbe {
+    /// The tiny schema the probe asks for.
+    public static let schema: JSONSchemaValue = .object(properties: [
+        "color": .string(enum: ["red", "green", "blue"]),
+        "count": .integer(minimum: 1, maximum: 9),
+    ])
+
+    private static let system = "You answer with a single JSON object and nothing else."
+    private static let ask = #"Return the JSON object {"color": "green", "count": 3}."#
+
+    /// Probes the endpoint of `client` (calls are logged with stage `check` unless a context is set).
+    ///
+    /// - Returns: `.jsonSchema` when a schema-constrained answer conforms to the schema, else
+    ///   `.jsonObject` when a JSON-mode answer is a JSON object, else `.none`; with the reason.
+    /// - Throws: `LLMError` only when the endpoint is unusable (`isFatalForRun`: bad key, URL or model).
+    public static func probe(_ client: LLMClient) async throws -> StructuredOutputSupport {
+        let context = LLMCallContext.current ?? LLMCallContext(stage: "check")
+        return try await LLMCallContext.$current.withValue(context) {
+            let schemaProblem: String
+            switch try await attempt(client, format: .jsonSchema(name: "probe", schema: schema, strict: true), check: { text in
+                schema.violation(in: text).map { "the json_schema answer does not conform: \($0)" }
+            }) {
+            case nil:
+                return StructuredOutputSupport(level: .jsonSchema, reason: "a json_schema answer came back matching the schema")
+            case let problem?:
+                schemaProblem = problem
+            }
+
+            switch try await attempt(client, format: .jsonObject, check: { text in
+                let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+                return object == nil ? "the json_object answer is not a JSON object: \(text.prefix(60))" : nil
+            }) {
+            case nil:
+                return StructuredOutputSupport(level: .jsonObject, reason: "\(schemaProblem); json_object answers are JSON objects")
+            case let problem?:
+                return StructuredOutputSupport(level: .none, reason: "\(schemaProblem); \(problem)")
+            }
+        }
+    }
+
+    /// Sends the probe question with `format`; nil when `check` accepts the answer, else why not.
+    private static func attempt(
+        _ client: LLMClient, format: ChatCompletionRequest.ResponseFormat, check: (String) -> String?
+    ) async throws -> String? {
+        let request = ChatCompletionRequest(
+            messages: [.system(system), .user(ask)], temperature: 0, maxTokens: 40, responseFormat: format)
+        let answer: LLMCompletion
+        do {
+            answer = try await client.complete(request)
+        } catch let error as LLMError where !error.isFatalForRun {
+            return "\(format.type) refused: \(error.message)"
+        }
+        let text = (answer.content ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        var problem = check(text)
+        if problem == nil, answer.isCutOff { problem = "the \(format.type) answer was cut off at the token limit" }
+        if problem != nil { client.discard(answer) }
+        return problem
+    }
+}
