@@ -12,7 +12,8 @@ import Foundation
 /// - sparse simulator: lists `[number, 9]` for the numbered tokens of the explanation's class;
 /// - judge: for each `Excerpt N:` line, rates 3 when the marked token belongs to the
 ///   explanation's class, else 1 if the excerpt holds such a token, else 0 (`{"ratings": [...]}`);
-/// - probe (`Reply with the single digit 7…`): answers with logprobs when `logprobs` is true.
+/// - probe (`Reply with the single digit 7…`): answers with logprobs when `logprobs` is true;
+/// - structured-output probe: answers the object asked for (a schema-honouring endpoint).
 ///
 /// Token counts in `usage` are estimates (``estimateTokens(_:)``; answer tokens in logprob mode).
 public struct ScriptedLLM: Sendable {
@@ -81,6 +82,8 @@ public struct ScriptedLLM: Sendable {
         var reply: TestReply
         if user.hasPrefix("Reply with the single digit 7") {
             reply = probe(request)
+        } else if user.contains(#"Return the JSON object {"color": "green", "count": 3}"#) {
+            reply = TestReply(content: #"{"color": "green", "count": 3}"#)  // the structured-output probe
         } else if request.logprobs == true {
             reply = simulateLogprobs(user, isRetry: isRetry)
         } else if user.contains("{\"fires\"") {

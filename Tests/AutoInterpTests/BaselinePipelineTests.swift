@@ -145,17 +145,21 @@ struct BaselinePipelineTests {
         request.explainer = .local
         let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(summary.scored == 1 && summary.remarks.isEmpty, "\(summary.text)")
-        // The judge rates up to 10 examples a call.
+        // The judge rates up to 10 examples a call (the other calls probe the endpoint's structured outputs).
         let rated = summary.ratings.values.reduce(0, +)
-        #expect(summary.calls > 0 && summary.calls == (rated + LLMRubricJudge.defaultBatchSize - 1) / LLMRubricJudge.defaultBatchSize)
+        let judged = try RunStore(url: request.setup.databaseURL).llmCalls().count { $0.stage == "rubric" }
+        #expect(summary.calls > judged && judged == (rated + LLMRubricJudge.defaultBatchSize - 1) / LLMRubricJudge.defaultBatchSize)
         let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "run"))
         let pipeline = try #require(try RunConfig.decode(run.configJSON).pipeline)
         #expect(pipeline.judgeModel == "test-model" && pipeline.model == "none" && pipeline.prompts.keys.sorted() == ["rubric"])
         let explanation = try #require(try store.explanations(runID: run.id).first)
         #expect(try store.rubricRatings(explanationID: explanation.id).allSatisfy { $0.judgeModel == "test-model" })
-        // Only the judge talked to the endpoint.
-        #expect(endpoint.seenRequests.allSatisfy { $0.request?.messages.contains { $0.content.contains("[[") } == true })
+        // Only the judge talked to the endpoint, after one structured-output probe.
+        let probes = endpoint.seenRequests.filter { $0.request?.responseFormat?.type == "json_schema" && $0.request?.messages.contains { $0.content.contains("\"color\"") } == true }
+        #expect(probes.count == 1)
+        #expect(endpoint.seenRequests.count == probes.count + judged)
+        #expect(endpoint.seenRequests.filter { seen in !probes.contains { $0.number == seen.number } }.allSatisfy { $0.request?.messages.contains { $0.content.contains("[[") } == true })
     }
 
     @Test func cliRunsWithoutAnEndpoint() throws {

@@ -63,7 +63,7 @@ struct ExplainerTests {
     /// Answers that are not explanations are asked again once (hotter), then refused with the reason.
     @Test(arguments: [
         ("Explanation: The same excerpts again, with only the tokens whose number is not 0:", "stop", "a line of the prompt"),
-        ("Explanation: number words", "stop", "worked example"),
+        ("Explanation: units of time", "stop", "worked example"),
         ("Explanation: animals and then some more and more and more", "length", "cut off at max_tokens"),
         ("   ", "stop", "empty text"),
         (String(repeating: "words ", count: 80), "stop", "longer than"),

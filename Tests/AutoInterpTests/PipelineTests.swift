@@ -144,10 +144,11 @@ struct PipelineTests {
         #expect(summary.failures["explanation"] == 1)
         #expect(summary.notes.first?.kind == "explain")
         #expect(summary.notes.first?.reason.contains("asked twice") == true)
-        // Two explainer requests (the sparse simulator needs no probe); a rerun is answered from the cache.
-        #expect(endpoint.requestCount == 2)
+        // The structured-output probe and two explainer requests; the unusable answers are not
+        // cached, so a rerun asks the explainer again (the probe's answer is).
+        #expect(endpoint.requestCount == 3)
         _ = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
-        #expect(endpoint.requestCount == 2)
+        #expect(endpoint.requestCount == 5)
     }
 
     @Test func changedConfigIsRefusedButStagesAndLimitsAreNot() async throws {

@@ -72,15 +72,21 @@ struct PromptTests {
         #expect(TokenText.join(["[CLS]", "play", "##ing"], marked: 2) == "[CLS] play[[ing]]")
     }
 
-    @Test func fewShotExamplesComeFromThePlantedNumberConcept() {
+    @Test func fewShotExamplesShareNoConceptWithTheBuiltInExample() {
         #expect(FewShot.records.count == 3)
-        let numbers = Set(SyntheticDataset.numbers)
+        let time: Set<String> = ["hour", "minutes", "week", "Friday", "few"]
+        let example = Set(SyntheticDataset.vocabulary)
         for (tokens, levels) in FewShot.records {
             #expect(tokens.count == levels.count)
-            for (token, level) in zip(tokens, levels) { #expect((level > 0) == numbers.contains(token), "\(token) \(level)") }
+            for (token, level) in zip(tokens, levels) {
+                let word = token.trimmingCharacters(in: .whitespaces)
+                #expect((level > 0) == time.contains(word), "\(token) \(level)")
+                #expect(level == 0 || !example.contains(word), "\(token) is a word of the built-in example")
+            }
         }
         #expect(FewShot.records.flatMap(\.levels).max() == 10)
-        #expect(FewShot.explainer.contains("Explanation: number words"))
+        #expect(FewShot.explainer.contains("Explanation: units of time"))
+        #expect(!SyntheticDataset.concepts.contains { FewShot.explanation.contains($0) })
         // Each simulator example answers in the format its parser reads.
         let first = FewShot.records[0]
         let json = FewShot.simulatorJSON

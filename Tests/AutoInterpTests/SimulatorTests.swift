@@ -213,7 +213,10 @@ struct SimulatorTests {
         }
         // The answer budget grows with the tokens shown, and the schema bounds the numbers.
         #expect(SparseAnswer.maxTokens(tokens: 300) > SparseAnswer.maxTokens(tokens: 30))
-        #expect(SparseAnswer.schemaJSON(tokens: 5).contains("\"maximum\":5"))
+        let schema = SparseAnswer.schema(tokens: 300)
+        #expect(schema.violation(in: Data(#"{"fires": [[2, 9], [300, 1]]}"#.utf8)) == nil)
+        #expect(schema.violation(in: Data(#"{"fires": [[2]]}"#.utf8)) != nil)
+        #expect(schema.violation(in: Data(#"{"fires": [[301, 1]]}"#.utf8)) != nil)
     }
 
     @Test func sparseRequestsShareTheirPrefix() throws {

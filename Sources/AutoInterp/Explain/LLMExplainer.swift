@@ -40,7 +40,7 @@ public struct LLMExplainer: UnitExplainer {
         for attempt in 0..<2 {
             let answer = try await client.complete(request)
             let content = answer.content ?? ""
-            if answer.response.choices.first?.finishReason == "length" {
+            if answer.isCutOff {
                 reason = "the answer was cut off at max_tokens (\(Self.maxTokens)): \(SimulationParser.preview(content))"
             } else {
                 let text = ExplanationCleaner.clean(content)
@@ -50,6 +50,7 @@ public struct LLMExplainer: UnitExplainer {
                     return ExplanationResult(text: text, promptFile: template.file, promptHash: template.sha256, requestHash: answer.requestHash)
                 }
             }
+            client.discard(answer)
             if attempt == 0 {
                 request.messages += [.assistant(content), .user("That answer could not be used (\(reason)). Reply with exactly one line: \"Explanation: \" followed by a short phrase of your own about this unit.")]
                 request.temperature = max(request.temperature ?? 0, 0.7)

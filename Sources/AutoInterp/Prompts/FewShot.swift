@@ -1,17 +1,23 @@
 import Foundation
 
-/// Few-shot examples built from our own data: the planted "number" concept of ``SyntheticDataset``.
+/// The worked examples of the explainer and the dense simulators: "units of time", a concept
+/// the built-in example dataset (``SyntheticDataset``) does not plant, so a model that copies
+/// the worked answer gains nothing on it and is caught (``ExplanationCheck``).
 ///
-/// A tiny synthetic dataset is generated in memory and the number feature (the planted
-/// direction, as `SyntheticDataset.writeSAE` encodes it) is read off each token. The examples
-/// go through the same formatting code as real records, so they always match the format the
-/// templates describe.
+/// The excerpts go through the same formatting code as real records, so they always match the
+/// format the templates describe.
 public enum FewShot {
     /// The explanation the worked examples illustrate.
-    public static let explanation = "number words"
+    public static let explanation = "units of time"
 
-    /// Worked excerpts: tokens and quantized (0-10) activations, the max taken over all of them.
-    public static let records: [(tokens: [String], levels: [Int])] = makeRecords()
+    /// Worked excerpts: tokens and quantized (0-10) activations. Two fire, one is silent (zeros are normal).
+    public static let records: [(tokens: [String], levels: [Int])] = [
+        ([
+            "We", " waited", " an", " hour", " and", " a", " few", " minutes", " for", " the", " bus",
+        ], [0, 0, 0, 10, 0, 0, 1, 9, 0, 0, 0]),
+        (["Every", " week", ",", " the", " shop", " closes", " early", " on", " Friday"], [0, 8, 0, 0, 0, 0, 0, 0, 3]),
+        (["The", " old", " bridge", " is", " made", " of", " stone"], [0, 0, 0, 0, 0, 0, 0]),
+    ]
 
     /// The explainer's worked example (wrapped in `<example>` tags).
     public static var explainer: String {
@@ -31,35 +37,5 @@ public enum FewShot {
         let shown = Array(records.prefix(1))
         let answer = RecordFormat.blocks(shown.map(\.tokens), values: shown.map(\.levels))
         return "<example>\nA worked example.\nExplanation of the unit: \(explanation)\n\(RecordFormat.blocks(shown.map(\.tokens)))\nAnswer:\n\(answer)\n</example>\n"
-    }
-
-    private static func makeRecords() -> [(tokens: [String], levels: [Int])] {
-        let width = 9, length = 9, contexts = 24, seed: UInt64 = 2024
-        let concept = SyntheticDataset.concepts.firstIndex(of: "number")!
-        let data = SyntheticDataset.generate(contexts: contexts, length: length, width: width, seed: seed)
-        let direction = Array(SyntheticDataset.directions(width: width, seed: seed)[(concept * width)..<((concept + 1) * width)])
-        let vocabulary = SyntheticDataset.vocabulary
-        let specials = Set(SyntheticDataset.special)
-        var candidates: [(tokens: [String], acts: [Float])] = []
-        for c in 0..<contexts {
-            var tokens: [String] = []
-            var acts: [Float] = []
-            for p in 0..<length where data.mask[c * length + p] == 1 {
-                let word = vocabulary[Int(data.tokens[c * length + p])]
-                guard !specials.contains(word) else { continue }
-                let base = (c * length + p) * width
-                var dot: Float = 0
-                for n in 0..<width { dot += data.activations[base + n] * direction[n] }
-                tokens.append(word)
-                acts.append(max(0, dot - 0.5))  // the planted SAE's encoder bias
-            }
-            if tokens.count >= 5 { candidates.append((tokens, acts)) }
-        }
-        // Two excerpts with a number word, and one without: the answer shows zeros are normal.
-        let firing = candidates.filter { ($0.acts.max() ?? 0) > 0 }.prefix(2)
-        let silent = candidates.filter { ($0.acts.max() ?? 0) <= 0 }.prefix(1)
-        let chosen = Array(firing) + Array(silent)
-        let levels = Quantization.quantize(records: chosen.map(\.acts))
-        return zip(chosen, levels).map { ($0.tokens, $1) }
     }
 }

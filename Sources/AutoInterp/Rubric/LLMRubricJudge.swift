@@ -13,14 +13,25 @@ public struct LLMRubricJudge: RubricJudge {
     public let model: String
     /// Examples rated per call.
     public let batchSize: Int
+    /// How answers are constrained (a JSON schema where honoured, else JSON mode, else text).
+    public let structuredOutput: StructuredOutputLevel
     /// The default examples per call.
     public static let defaultBatchSize = 10
 
-    public init(client: LLMClient, template: PromptTemplate, model: String? = nil, batchSize: Int = LLMRubricJudge.defaultBatchSize) {
+    public init(
+        client: LLMClient, template: PromptTemplate, model: String? = nil, batchSize: Int = LLMRubricJudge.defaultBatchSize,
+        structuredOutput: StructuredOutputLevel = .jsonObject
+    ) {
         self.client = client
         self.template = template
         self.model = model ?? client.config.model
         self.batchSize = max(1, batchSize)
+        self.structuredOutput = structuredOutput
+    }
+
+    /// The answer's schema for `count` excerpts: `{"ratings": [0-3, …]}` with exactly `count` items.
+    public static func schema(count: Int) -> JSONSchemaValue {
+        .object(properties: ["ratings": .array(items: .integer(minimum: 0, maximum: 3), minItems: count, maxItems: count)])
     }
 
     /// `max_tokens` of a call rating `count` examples: the JSON frame and about 2 tokens a rating.
@@ -33,7 +44,8 @@ public struct LLMRubricJudge: RubricJudge {
         }.joined(separator: "\n")
         let messages = try template.render(["explanation": explanation, "excerpts": excerpts, "count": String(examples.count)])
         return ChatCompletionRequest(
-            model: model, messages: messages, temperature: 0, maxTokens: Self.maxTokens(count: examples.count), responseFormat: .jsonObject)
+            model: model, messages: messages, temperature: 0, maxTokens: Self.maxTokens(count: examples.count),
+            responseFormat: structuredOutput.responseFormat(name: "rubric_ratings", schema: Self.schema(count: examples.count)))
     }
 
     public func rate(explanation: String, example: RubricExample) async throws -> RubricVerdict {
@@ -58,9 +70,13 @@ public struct LLMRubricJudge: RubricJudge {
         var reason = ""
         for attempt in 0..<2 {
             let answer = try await client.complete(request)
-            switch RubricParser.parseBatch(answer.content ?? "", count: examples.count) {
+            let parsed: Result<[Int], StageFailure> = answer.isCutOff
+                ? .failure(StageFailure("the answer was cut off at max_tokens (\(request.maxTokens ?? 0))"))
+                : RubricParser.parseBatch(answer.content ?? "", count: examples.count)
+            switch parsed {
             case .success(let ratings): return ratings.map { .rated($0, reason: nil) }
             case .failure(let failure):
+                client.discard(answer)
                 reason = failure.reason
                 if attempt == 0 {
                     request.messages += [

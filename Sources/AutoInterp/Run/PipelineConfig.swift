@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// The settings of `autointerp run` that change its results, stored in the run config
@@ -26,6 +27,10 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     public var prompts: [String: PromptFileReference]
     /// The local baseline's settings (`explainer` = `local-n2g`); nil, and left out of the JSON, for LLM runs.
     public var baseline: PatternSet.Parameters?
+    /// What the endpoint was found to serve at the first successful probe, pinned for the run's
+    /// life: a resumed run uses it (and refuses to go on if the endpoint no longer serves it).
+    /// Not compared on resume: it is found, not chosen.
+    public var pinned: PinnedCapabilities?
 
     public init(
         explainer: String = "llm", endpoint: String, model: String, simulatorModel: String? = nil, judgeModel: String? = nil,
@@ -60,5 +65,21 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
             names.append("\(role) template (\(prompts[role]?.file ?? other.prompts[role]?.file ?? role))")
         }
         return names
+    }
+}
+
+/// The endpoint capabilities a run was started with (``PipelineConfig/pinned``).
+public struct PinnedCapabilities: Sendable, Equatable, Codable {
+    /// The simulator mode resolved from the requested one (`auto` becomes `logprobs` or `json`).
+    public var simulatorMode: SimulatorMode
+    /// `top_logprobs` asked for in logprob mode.
+    public var topLogprobs: Int
+    /// How the sparse simulator's and the judge's answers are constrained.
+    public var structuredOutput: StructuredOutputLevel
+
+    public init(simulatorMode: SimulatorMode, topLogprobs: Int, structuredOutput: StructuredOutputLevel) {
+        self.simulatorMode = simulatorMode
+        self.topLogprobs = topLogprobs
+        self.structuredOutput = structuredOutput
     }
 }

@@ -36,7 +36,7 @@ public struct RunCoordinator {
         var reports: [UnitOutcome] = []
         var mode: String?
         do {
-            let stages = try await stages(plan, request: request, client: client, mode: &mode)
+            let stages = try await stages(plan, request: request, client: client, store: store, run: prepared.run, mode: &mode)
             let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
             let defaultInFlight = client.map { 2 * $0.config.maxInFlight } ?? 4
             var usage: (@Sendable () -> LLMUsage)?
@@ -57,30 +57,65 @@ public struct RunCoordinator {
         return RunResult(summary: summary, store: store, run: try store.run(id: prepared.run.id) ?? prepared.run)
     }
 
-    /// The stage list: LLM explainer, simulator (mode probed once) and judge, or the pattern baseline.
-    private func stages(_ plan: StagePlan, request: RunRequest, client: LLMClient?, mode: inout String?) async throws -> [any UnitStage] {
+    /// The stage list: LLM explainer, simulator and judge (capabilities probed once and pinned
+    /// in the run config), or the pattern baseline.
+    private func stages(
+        _ plan: StagePlan, request: RunRequest, client: LLMClient?, store: RunStore, run: RunInfo, mode: inout String?
+    ) async throws -> [any UnitStage] {
         let settings = plan.settings
+        let pinned = try await pin(plan, request: request, client: client, store: store, run: run)
         let judge: any RubricJudge = if let client, let prompts = plan.prompts {
-            LLMRubricJudge(client: client, template: prompts.rubric, model: settings.judgeModel)
+            LLMRubricJudge(
+                client: client, template: prompts.rubric, model: settings.judgeModel,
+                structuredOutput: pinned?.structuredOutput ?? .jsonObject)
         } else {
             NoJudge()
         }
-        guard request.explainer == .llm, let client, let prompts = plan.prompts else {
+        guard request.explainer == .llm, let client, let prompts = plan.prompts, let pinned else {
             mode = PatternSimulator.mode
             return plan.stages(
                 explainer: PatternExplainer(parameters: request.baseline), simulator: nil, judge: judge, extra: request.extraStages)
         }
-        let decision = plan.requested.contains(.simulate)
-            ? try await SimulatorModeProbe.resolve(request.simulatorMode, client: client, model: settings.simulatorModel)
-            : SimulatorModeProbe.Decision(
-                mode: request.simulatorMode == .logprobs ? .logprobs : .json, topLogprobs: LLMSimulator.defaultTopLogprobs,
-                reason: "not simulating")
-        mode = decision.mode.rawValue
-        logger.info("simulator mode \(decision.mode.rawValue): \(decision.reason)")
+        mode = pinned.simulatorMode.rawValue
         let explainer = LLMExplainer(client: client, template: prompts.explainer, model: settings.model)
         let simulator = LLMSimulator(
-            client: client, template: prompts.simulator(for: decision.mode), mode: decision.mode,
-            model: settings.simulatorModel, recordsPerCall: settings.recordsPerCall, topLogprobs: max(5, decision.topLogprobs))
+            client: client, template: prompts.simulator(for: pinned.simulatorMode), mode: pinned.simulatorMode,
+            model: settings.simulatorModel, recordsPerCall: settings.recordsPerCall, topLogprobs: max(5, pinned.topLogprobs),
+            structuredOutput: pinned.structuredOutput)
         return plan.stages(explainer: explainer, simulator: simulator, judge: judge, extra: request.extraStages)
+    }
+
+    /// The simulator mode and structured-output level: probed at the run's first start and
+    /// stored in its config; a resumed run checks the endpoint still serves them, or refuses.
+    private func pin(
+        _ plan: StagePlan, request: RunRequest, client: LLMClient?, store: RunStore, run: RunInfo
+    ) async throws -> PinnedCapabilities? {
+        guard let client else { return nil }
+        var config = try RunConfig.decode(run.configJSON)
+        let stored = config.pipeline?.pinned
+        let simulating = request.explainer == .llm && plan.requested.contains(.simulate)
+        let wantedMode = stored?.simulatorMode ?? request.simulatorMode
+        let decision = simulating || wantedMode == .logprobs
+            ? try await SimulatorModeProbe.resolve(wantedMode, client: client, model: plan.settings.simulatorModel)
+            : SimulatorModeProbe.Decision(
+                mode: wantedMode == .auto ? .json : wantedMode, topLogprobs: LLMSimulator.defaultTopLogprobs, reason: "not simulating")
+        let structured = try await StructuredOutputProbe.probe(client)
+        logger.info("simulator mode \(decision.mode.rawValue): \(decision.reason); structured outputs \(structured)")
+        let found = PinnedCapabilities(simulatorMode: decision.mode, topLogprobs: decision.topLogprobs, structuredOutput: structured.level)
+        if let stored {
+            if stored.simulatorMode != found.simulatorMode {
+                throw AutoInterpError.invalidInput(
+                    "run '\(run.name)' simulates in \(stored.simulatorMode.rawValue) mode, but \(client.config.endpointName) now offers \(found.simulatorMode.rawValue) (\(decision.reason)); use an endpoint that serves \(stored.simulatorMode.rawValue), or --force-new to start over")
+            }
+            let order = StructuredOutputLevel.allCases  // jsonSchema, jsonObject, none: best first
+            if order.firstIndex(of: found.structuredOutput)! > order.firstIndex(of: stored.structuredOutput)! {
+                throw AutoInterpError.invalidInput(
+                    "run '\(run.name)' was started with \(stored.structuredOutput) answers, but \(client.config.endpointName) now offers only \(found.structuredOutput) (\(structured.reason)); use an endpoint that serves \(stored.structuredOutput), or --force-new to start over")
+            }
+            return stored
+        }
+        config.pipeline?.pinned = found
+        try store.updateConfig(runID: run.id, configJSON: try config.canonicalJSON())
+        return found
     }
 }

@@ -57,7 +57,11 @@ public struct UnitStageRunner: Sendable {
                     }
                     continue
                 }
-                let result = try await stage.run(UnitWork(store: store, progress: progress, logger: logger))
+                let work = UnitWork(store: store, progress: progress, logger: logger)
+                // Calls made by the stage are logged with its unit and name (`llm_calls.unit`, `.stage`).
+                let result = try await LLMCallContext.$current.withValue(
+                    LLMCallContext(unit: progress.unit.unit.description, stage: stage.name.rawValue)
+                ) { try await stage.run(work) }
                 report.failedSimulations += result.failedSimulations
                 report.failedRatings += result.failedRatings
                 if result.stored {

@@ -21,6 +21,9 @@ public struct LLMSimulator: ActivationSimulator {
     public let resolvedMode: SimulatorMode
     public let recordsPerCall: Int
     public let topLogprobs: Int
+    /// How the sparse and JSON answers are constrained: a JSON schema where the endpoint honours
+    /// one, else JSON mode, else plain text parsed as JSON.
+    public let structuredOutput: StructuredOutputLevel
     public var mode: String { resolvedMode.rawValue }
 
     /// - Parameters:
@@ -28,7 +31,8 @@ public struct LLMSimulator: ActivationSimulator {
     ///   - model: the model asked; nil uses the client's.
     public init(
         client: LLMClient, template: PromptTemplate, mode: SimulatorMode, model: String? = nil,
-        recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, topLogprobs: Int = LLMSimulator.defaultTopLogprobs
+        recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, topLogprobs: Int = LLMSimulator.defaultTopLogprobs,
+        structuredOutput: StructuredOutputLevel = .jsonObject
     ) {
         precondition(mode != .auto, "resolve .auto with SimulatorModeProbe first")
         self.client = client
@@ -37,6 +41,7 @@ public struct LLMSimulator: ActivationSimulator {
         self.resolvedMode = mode
         self.recordsPerCall = max(1, recordsPerCall)
         self.topLogprobs = topLogprobs
+        self.structuredOutput = structuredOutput
     }
 
     /// The request for one batch (exposed for tests and token estimates).
@@ -49,14 +54,15 @@ public struct LLMSimulator: ActivationSimulator {
             ])
             return ChatCompletionRequest(
                 model: model, messages: messages, temperature: 0, maxTokens: SparseAnswer.maxTokens(tokens: tokenCount),
-                responseFormat: .jsonObject)
+                responseFormat: structuredOutput.responseFormat(name: "sparse_simulation", schema: SparseAnswer.schema(tokens: tokenCount)))
         case .json:
             let messages = try template.render([
                 "few_shot": FewShot.simulatorJSON, "explanation": explanation, "records": RecordFormat.blocks(records),
                 "answer_shape": SimulatorAnswerFormat.shape(records: records.count),
             ])
             return ChatCompletionRequest(
-                model: model, messages: messages, temperature: 0, maxTokens: 64 + 10 * tokenCount, responseFormat: .jsonObject)
+                model: model, messages: messages, temperature: 0, maxTokens: 64 + 10 * tokenCount,
+                responseFormat: structuredOutput == .none ? nil : .jsonObject)
         case .logprobs, .auto:
             let messages = try template.render([
                 "few_shot": FewShot.simulatorLogprobs, "explanation": explanation, "records": RecordFormat.blocks(records),
@@ -81,16 +87,18 @@ public struct LLMSimulator: ActivationSimulator {
         }
     }
 
-    /// One call (and at most one retry) for one batch.
+    /// One call (and at most one retry) for one batch. An answer that cannot be used is dropped
+    /// from the response cache, so the next run asks again instead of replaying it.
     private func simulateBatch(explanation: String, records: [[String]]) async throws -> [SimulationOutcome] {
         var request = try request(explanation: explanation, records: records)
         let first = try await client.complete(request)
-        let firstOutcomes = parse(first.response, records: records)
+        let firstOutcomes = outcomes(of: first, records: records, maxTokens: request.maxTokens)
         let failures = firstOutcomes.enumerated().compactMap { i, outcome -> String? in
             if case .failed(let reason) = outcome { return reason }
             return nil
         }
         guard !failures.isEmpty else { return firstOutcomes }
+        client.discard(first)
         // Retry once, showing the bad answer and what was wrong with it (a distinct, cacheable request).
         let shownReasons = Array(Set(failures)).sorted().prefix(3).joined(separator: "; ")
         request.messages += [
@@ -100,12 +108,22 @@ public struct LLMSimulator: ActivationSimulator {
                 : "That answer could not be used: \(shownReasons). Answer again in exactly the format asked, covering every token of every excerpt."),
         ]
         let second = try await client.complete(request)
-        let secondOutcomes = parse(second.response, records: records)
+        let secondOutcomes = outcomes(of: second, records: records, maxTokens: request.maxTokens)
+        if secondOutcomes.contains(where: { $0.values == nil }) { client.discard(second) }
         return zip(firstOutcomes, secondOutcomes).map { firstOutcome, secondOutcome in
             if case .predicted = firstOutcome { return firstOutcome }
             if case .failed(let reason) = secondOutcome { return .failed(reason: "\(reason) (after one retry)") }
             return secondOutcome
         }
+    }
+
+    /// The outcomes of one answer; a cut-off answer fails every record with that reason.
+    private func outcomes(of answer: LLMCompletion, records: [[String]], maxTokens: Int?) -> [SimulationOutcome] {
+        if answer.isCutOff {
+            let reason = "the answer was cut off at max_tokens (\(maxTokens.map(String.init) ?? "?")): \(SimulationParser.preview(answer.content ?? ""))"
+            return records.map { _ in .failed(reason: reason) }
+        }
+        return parse(answer.response, records: records)
     }
 
     private func parse(_ response: ChatCompletionResponse, records: [[String]]) -> [SimulationOutcome] {

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// The sparse simulator's records and answers: every token of a batch is numbered (1…N across
@@ -27,13 +28,12 @@ public enum SparseAnswer {
     /// `max_tokens` for an answer over `tokens` numbered tokens: about 7 tokens a pair plus the frame.
     public static func maxTokens(tokens: Int) -> Int { 24 + 7 * maxPairs(tokens: tokens) }
 
-    /// The JSON schema of the answer (as JSON text): an object with a list `fires` of
-    /// `[number, activation]` pairs, numbers 1…`tokens`, activations 0…10.
-    public static func schemaJSON(tokens: Int) -> String {
+    /// The JSON schema of the answer: an object with a list `fires` of `[number, activation]`
+    /// pairs (whole numbers from 0 to the larger of `tokens` and 10), at most ``maxPairs(tokens:)``.
+    public static func schema(tokens: Int) -> JSONSchemaValue {
         let n = max(1, tokens)
-        return """
-            {"additionalProperties":false,"properties":{"fires":{"items":{"items":{"maximum":\(n),"minimum":0,"type":"integer"},"maxItems":2,"minItems":2,"type":"array"},"maxItems":\(maxPairs(tokens: n)),"type":"array"}},"required":["fires"],"type":"object"}
-            """
+        let pair = JSONSchemaValue.array(items: .integer(minimum: 0, maximum: max(n, 10)), minItems: 2, maxItems: 2)
+        return .object(properties: ["fires": .array(items: pair, maxItems: maxPairs(tokens: n))])
     }
 
     /// One outcome per record from an answer for `records` (numbered across the batch).
