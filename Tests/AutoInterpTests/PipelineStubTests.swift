@@ -71,26 +71,33 @@ struct PipelineStubTests {
         #expect(simulations.filter { !$0.isOK }.map(\.outcome) == [.failed(reason: "stub failure"), .failed(reason: "stub failure")])
         let scores = try store.scores(explanationID: explanation.id)
         #expect(scores.count == 6)
-        // Only record 0 of each subset succeeded: top [0, 1.5, 0] vs [0, 1, 0]; random [0, 0, 0.2] vs [0, 1, 0].
-        let top = try #require(scores.first { $0.metric == .spearman && $0.subset == .top })
-        #expect(top.value == 1 && top.n == 3)
-        let random = try #require(scores.first { $0.metric == .pearson && $0.subset == .random })
-        #expect(abs((random.value ?? 0) + 0.5) < 1e-12 && random.n == 3)
+        // Record 1 of each subset failed: no subset is scored over part of its records.
+        for score in scores {
+            #expect(score.value == nil && score.undefinedReason?.contains("failed to simulate") == true, "\(score)")
+        }
         let ratings = try store.rubricRatings(explanationID: explanation.id)
         #expect(ratings.map(\.rating) == [3, 0] && ratings.map(\.bin) == [10, 0] && ratings.map(\.activation) == [2, 0])
         #expect(ratings.allSatisfy { $0.judgeModel == "stub-judge" })
 
         let summary = try RunSummary.collect(store: store, run: run, reports: reports, usage: nil, stoppedEarly: nil, simulatorMode: nil)
         #expect(summary.failures["dead"] == 1 && summary.failures["simulation"] == 2)
-        #expect(summary.notes.map(\.kind) == ["dead"])
-        #expect(summary.isComplete)
+        #expect(summary.notes.map(\.kind) == ["simulate", "dead"])
+        #expect(summary.notes.first?.reason.contains("rerun to retry") == true)
+        #expect(!summary.isComplete)
         let histogram = try #require(summary.rubricByKind["feature"])
         #expect(histogram.counts[10] == [0, 0, 0, 1] && histogram.counts[0] == [1, 0, 0, 0])
         #expect(histogram.markdown.contains("| 10 | 0 | 0 | 0 | 1 | 1.00 |"))
 
-        // A second pass finds nothing to do.
+        // A second pass asks again for the failed records only (one per subset now, which the
+        // stub answers), then scores the whole subsets.
         let again = try await UnitScheduler(runner: runner, logger: logger).run(run)
-        #expect(again.reports.allSatisfy { $0.storedSomething == false })
+        #expect(again.reports.first { $0.unit == live.unit }?.status == .complete)
+        let retried = try store.simulations(explanationID: explanation.id)
+        #expect(retried.count == 4 && retried.allSatisfy(\.isOK))
+        #expect(try store.scores(explanationID: explanation.id).allSatisfy { $0.value != nil })
         #expect(try store.explanations(unitID: unitID).count == 1)
+        // A third pass finds nothing to do.
+        let third = try await UnitScheduler(runner: runner, logger: logger).run(run)
+        #expect(third.reports.allSatisfy { $0.storedSomething == false })
     }
 }

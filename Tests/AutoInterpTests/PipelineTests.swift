@@ -133,6 +133,36 @@ struct PipelineTests {
         }
     }
 
+    @Test func failuresAreStoredAndAskedAgainAtMostThreeTimes() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(simulator: .badJSON, judge: .garbage).handler))
+        defer { endpoint.stop() }
+        let request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "1", endpoint: endpoint.baseURL)
+        var requests: [Int] = []
+        for _ in 0..<4 {
+            let before = endpoint.requestCount
+            let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
+            requests.append(endpoint.requestCount - before)
+            #expect(!summary.isComplete && summary.failures["simulation"] == 15)
+        }
+        // Each run asks the failed simulations and ratings again (nothing replayed from the cache)
+        // until they failed three times; the fourth run has nothing left to ask.
+        #expect(requests[1] > 0 && requests[2] == requests[1] && requests[3] == 0, "\(requests)")
+        let store = try RunStore(url: request.setup.databaseURL)
+        let attempts = try store.database.query("SELECT DISTINCT attempts FROM simulations").compactMap { $0.int("attempts") }
+        #expect(attempts == [SimulateStage.maxAttempts])
+        let run = try #require(try store.run(named: "run"))
+        let explanation = try #require(try store.explanations(runID: run.id).first)
+        let failures = try store.rubricFailures(explanationID: explanation.id)
+        #expect(!failures.isEmpty && failures.allSatisfy { $0.attempts == RubricStage.maxAttempts && $0.reason.contains("not valid JSON") })
+        #expect(run.status == "incomplete")
+        // The report says why the rubric is empty.
+        let report = try RunReport.load(from: store, run: run)
+        #expect(report.rubricFailureSummary?.hasPrefix("All \(failures.count) rubric ratings failed: the judge's answer is not valid JSON") == true)
+    }
+
     @Test func emptyExplanationsAreCountedAndRetriedOnRerun() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -134,9 +134,13 @@ public struct HTMLReport: Sendable {
 
             """
         guard UnitKind.allCases.contains(where: { report.rubric($0).total > 0 }) else {
+            if let why = report.rubricFailureSummary {
+                return html + "<p>\(ReportText.html(why))</p>\n</section>\n"
+            }
             // The local baseline has no judge: say so rather than draw empty charts.
             return html + "<p>No rubric ratings in this run (the rubric needs an LLM judge: run with --endpoint and --model).</p>\n</section>\n"
         }
+        if let why = report.rubricFailureSummary { html += "<p class=\"note\">\(ReportText.html(why))</p>\n" }
         html += ReportCharts.ratingLegend() + "\n<div class=\"charts\">\n"
         for kind in UnitKind.allCases {
             html += ReportCharts.rubric(report.rubric(kind), title: "\(kind.rawValue)s") + "\n"

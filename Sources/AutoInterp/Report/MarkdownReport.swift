@@ -91,6 +91,10 @@ public struct MarkdownReport: Sendable {
         var lines = ["## Specificity rubric", ""]
         lines.append("Share of ratings 0 (unrelated) … 3 (cleanly identifies) per activation bin (none = non-activating).")
         lines.append("")
+        if let why = report.rubricFailureSummary {
+            lines.append(ReportText.markdown(why))
+            lines.append("")
+        }
         for kind in UnitKind.allCases {
             let table = report.rubric(kind)
             lines.append("### \(kind.rawValue)s")

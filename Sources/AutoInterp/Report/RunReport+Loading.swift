@@ -70,12 +70,14 @@ extension RunReport {
                 failedSimulations: simulations[stored.id]?.failed ?? 0)
         }
 
-        return RunReport(
+        var report = RunReport(
             run: run, databasePath: store.path, options: options, explainer: explainer, explainerCounts: counts,
             otherRuns: try store.runs().map(\.name).filter { $0 != run.name }, units: units,
             usage: try store.modelUsage(), prices: TokenPrices.parse(configJSON: run.configJSON),
             failures: try failureGroups(store, runID: run.id, explanations: Set(unitOfExplanation.keys)),
             undefinedScores: undefinedGroups(units))
+        report.rubricFailures = try store.rubricFailureCounts(runID: run.id).map { FailureGroup(kind: $0.kind, reason: $0.reason, count: $0.count) }
+        return report
     }
 
     // MARK: Queries

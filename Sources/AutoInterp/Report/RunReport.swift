@@ -48,6 +48,8 @@ public struct RunReport: Sendable {
     public var failures: [FailureGroup]
     /// Undefined Spearman/all scores grouped by kind and reason.
     public var undefinedScores: [FailureGroup]
+    /// Rubric examples the judge could not rate, by kind and reason (`rubric_failures`).
+    public var rubricFailures: [FailureGroup] = []
 
     public init(
         run: RunInfo, databasePath: String, options: ReportOptions, explainer: String?, explainerCounts: [String: Int],
@@ -327,5 +329,16 @@ public struct FailureGroup: Sendable, Equatable {
         self.kind = kind
         self.reason = reason
         self.count = count
+    }
+}
+
+extension RunReport {
+    /// "All N ratings failed: <reason>" (or how many failed, and the commonest reason), nil when none failed.
+    public var rubricFailureSummary: String? {
+        let failed = rubricFailures.reduce(0) { $0 + $1.count }
+        guard failed > 0, let top = rubricFailures.max(by: { $0.count < $1.count }) else { return nil }
+        let rated = UnitKind.allCases.reduce(0) { $0 + rubric($1).total }
+        let head = rated == 0 ? "All \(failed) rubric ratings failed" : "\(failed) of \(failed + rated) rubric ratings failed"
+        return "\(head): \(top.reason)" + (rubricFailures.count > 1 ? " (and \(rubricFailures.count - 1) other reasons)" : "")
     }
 }

@@ -4,44 +4,57 @@ import Logging
 /// The rubric stage: the judge rates the unit's `score/quantile` examples (activation bins
 /// 1...10 and non-activating bin 0) 0-3, and every readable rating is stored.
 ///
-/// Done when every quantile example has a rating; unreadable answers leave the unit `failed`
-/// (kind `rubric`) and are asked again on the next run.
+/// Done when every quantile example has a rating, or failed ``maxAttempts`` times. An unreadable
+/// answer is a `rubric_failures` row with its reason; it leaves the unit `failed` (kind `rubric`)
+/// and is asked again on the next run.
 public struct RubricStage: UnitStage {
     public var name: StageName { .rubric }
     public var needs: [StageName] { [.explain] }
     public var stores: String { "rubric_ratings: one 0-3 rating per score/quantile example" }
 
     public let judge: any RubricJudge
+    /// How many times an example is asked before its failure is final.
+    public static let maxAttempts = 3
 
     public init(judge: any RubricJudge) {
         self.judge = judge
     }
 
     public func isDone(_ progress: UnitProgress) -> Bool {
-        progress.explanation != nil && progress.ratings.count >= progress.rubricExamples
+        let exhausted = progress.failedRatingAttempts.values.count { $0 >= Self.maxAttempts }
+        return progress.explanation != nil && progress.ratings.count + exhausted >= progress.rubricExamples
+    }
+
+    public func gap(_ progress: UnitProgress) -> String? {
+        guard progress.failedRatings > 0 else { return nil }
+        return "\(progress.failedRatings) of \(progress.rubricExamples) rubric examples could not be rated in \(Self.maxAttempts) attempts (see rubric_failures)"
     }
 
     public func run(_ work: UnitWork) async throws -> StageResult {
         guard let explanation = work.progress.explanation else { return .nothing }
         let examples = try work.store.examples(unitID: work.unit.id, role: .score, subset: .quantile)
-        let missing = examples.enumerated().filter { work.progress.ratings[$0.offset] == nil }.map { index, example in
+        let progress = work.progress
+        let missing = examples.enumerated().filter { index, _ in
+            progress.ratings[index] == nil && (progress.failedRatingAttempts[index] ?? 0) < Self.maxAttempts
+        }.map { index, example in
             RubricExample(
                 recordIndex: index, bin: example.bin ?? 0, context: example.context, tokens: example.tokens,
                 activations: example.activations)
         }
         guard !missing.isEmpty else { return .nothing }
-        let (ratings, failed) = try await rate(explanation: explanation.text, missing, logger: work.logger)
+        let (ratings, failures) = try await rate(explanation: explanation.text, missing, logger: work.logger)
         if !ratings.isEmpty { try work.store.saveRubricRatings(explanationID: explanation.id, ratings) }
+        if !failures.isEmpty { try work.store.saveRubricFailures(explanationID: explanation.id, failures) }
         return StageResult(
-            stored: !ratings.isEmpty, failedRatings: failed,
-            failure: failed > 0 ? "\(failed) rubric answer(s) could not be read" : nil)
+            stored: !ratings.isEmpty, failedRatings: failures.count,
+            failure: failures.first.map { "\(failures.count) rubric answer(s) could not be read (rerun to retry): \($0.reason)" })
     }
 
-    /// Rates `examples` (the judge batches them); returns the readable ratings and the count of unreadable ones.
-    private func rate(explanation: String, _ examples: [RubricExample], logger: Logger) async throws -> ([StoredRubricRating], Int) {
+    /// Rates `examples` (the judge batches them); returns the readable ratings and the failures.
+    private func rate(explanation: String, _ examples: [RubricExample], logger: Logger) async throws -> ([StoredRubricRating], [RubricFailure]) {
         let verdicts = try await judge.rate(explanation: explanation, examples: examples)
         var ratings: [StoredRubricRating] = []
-        var failed = 0
+        var failures: [RubricFailure] = []
         for (example, verdict) in zip(examples, verdicts) {
             switch verdict {
             case .rated(let rating, let reason):
@@ -50,11 +63,13 @@ public struct RubricStage: UnitStage {
                     context: example.context, tokens: example.tokens, activations: example.activations, judgeModel: judge.model,
                     reason: reason))
             case .failed(let reason):
-                failed += 1
+                failures.append(RubricFailure(recordIndex: example.recordIndex, bin: example.bin, reason: reason))
                 logger.info("rubric answer unreadable", metadata: ["record": "\(example.recordIndex)", "reason": "\(reason)"])
             }
         }
-        failed += max(0, examples.count - verdicts.count)
-        return (ratings, failed)
+        for example in examples.dropFirst(verdicts.count) {
+            failures.append(RubricFailure(recordIndex: example.recordIndex, bin: example.bin, reason: "the judge returned no verdict"))
+        }
+        return (ratings, failures)
     }
 }

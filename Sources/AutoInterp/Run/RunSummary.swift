@@ -97,9 +97,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
                 pearsons[kind, default: []].append(unit.score(.pearson, .all) ?? nil)
             }
             for rating in unit.ratings.values { ratings[rating, default: 0] += 1 }
-            let (stored, wanted) = (unit.ratings.count, unit.rubricExamples)
-            if stored < wanted, stored > 0 || failedRatings.contains(unit.unit.unit) {
-                failures["rubric", default: 0] += wanted - stored
+            if unit.failedRatings > 0 || failedRatings.contains(unit.unit.unit) {
+                failures["rubric", default: 0] += max(unit.failedRatings, unit.rubricExamples - unit.ratings.count)
             }
         }
         for (kind, values) in spearmans {

@@ -24,9 +24,9 @@ public struct UnitStageRunner: Sendable {
         self.logger = logger
     }
 
-    /// Whether the unit has everything the requested stages produce (dead units always do).
+    /// Whether the unit has everything the requested stages produce, whole (dead units always do).
     public func isComplete(_ progress: UnitProgress) -> Bool {
-        progress.isDead || stages.allSatisfy { !requested.contains($0.name) || $0.isDone(progress) }
+        progress.isDead || stages.allSatisfy { !requested.contains($0.name) || ($0.isDone(progress) && $0.gap(progress) == nil) }
     }
 
     /// Runs the requested stages that the unit still lacks.
@@ -43,13 +43,14 @@ public struct UnitStageRunner: Sendable {
         var progress = start
         var changed: Set<StageName> = []
         var blocked: Set<StageName> = []
+        var ran: Set<StageName> = []
         var current: StageName?
         do {
             for stage in stages where requested.contains(stage.name) {
                 current = stage.name
                 let forced = stage.needs.contains { changed.contains($0) }
                 if stage.isDone(progress), !forced { continue }
-                if let missing = stage.needs.first(where: { need in blocked.contains(need) || !isAvailable(need, progress) }) {
+                if let missing = stage.needs.first(where: { need in blocked.contains(need) || !(ran.contains(need) || isDone(need, progress)) }) {
                     blocked.insert(stage.name)
                     if report.status == .complete {
                         report.status = .waiting
@@ -62,6 +63,7 @@ public struct UnitStageRunner: Sendable {
                 let result = try await LLMCallContext.$current.withValue(
                     LLMCallContext(unit: progress.unit.unit.description, stage: stage.name.rawValue)
                 ) { try await stage.run(work) }
+                ran.insert(stage.name)
                 report.failedSimulations += result.failedSimulations
                 report.failedRatings += result.failedRatings
                 if result.stored {
@@ -73,6 +75,12 @@ public struct UnitStageRunner: Sendable {
                     report.status = .failed
                     report.failureKind = stage.name.rawValue
                     report.reason = failure
+                }
+            }
+            if report.status == .complete {
+                for stage in stages where requested.contains(stage.name) {
+                    guard let gap = stage.gap(progress) else { continue }
+                    return failed(report, kind: stage.name.rawValue, gap)
                 }
             }
             return report
@@ -88,9 +96,10 @@ public struct UnitStageRunner: Sendable {
         }
     }
 
-    /// Whether a needed stage's results are there (needs come earlier in the list, so a
-    /// requested one has had its turn).
-    private func isAvailable(_ name: StageName, _ progress: UnitProgress) -> Bool {
+    /// Whether a stage's results are there. A needed stage that ran in this invocation counts as
+    /// there even if some of its records failed (its gaps are reported; later stages work with
+    /// what it stored, e.g. scores that are undefined with the reason).
+    private func isDone(_ name: StageName, _ progress: UnitProgress) -> Bool {
         stages.first { $0.name == name }?.isDone(progress) ?? false
     }
 

@@ -2,10 +2,11 @@ import Foundation
 
 /// Scores of one explanation from its stored simulations (DESIGN.md, stage 6).
 ///
-/// For each subset (`top`, `random`, and `all` = both concatenated) the successful simulations
-/// are concatenated and correlated with the raw true activations (``CorrelationScorer``). Failed
-/// simulations are left out (they are counted elsewhere); a subset with no successful simulation
-/// is undefined with a reason. Anyone can recompute these from the `simulations` table.
+/// For each subset (`top`, `random`, and `all` = both concatenated) the simulations are
+/// concatenated and correlated with the raw true activations (``CorrelationScorer``). A subset
+/// with any failed simulation is undefined with the reason: a score over part of the records
+/// would be a different number, never reported as this one. Anyone can recompute these from the
+/// `simulations` table.
 public enum SimulationScoring {
     /// The six scores (Spearman and Pearson × all, top, random).
     public static func scores(from simulations: [StoredSimulation]) -> [StoredScore] {
@@ -17,10 +18,12 @@ public enum SimulationScoring {
             let records = scored.filter { subset == .all || $0.subset.rawValue == subset.rawValue }
                 .sorted { ($0.subset.rawValue, $0.recordIndex) < ($1.subset.rawValue, $1.recordIndex) }
             let ok = records.compactMap { simulation in simulation.predicted.map { (true: simulation.trueActivations, pred: $0) } }
-            guard !ok.isEmpty else {
+            guard !ok.isEmpty, ok.count == records.count else {
                 let reason = records.isEmpty
                     ? "no \(subset.rawValue) records were simulated"
-                    : "every simulation of the \(subset.rawValue) records failed (\(records.count) failed)"
+                    : ok.isEmpty
+                        ? "every simulation of the \(subset.rawValue) records failed (\(records.count) failed)"
+                        : "\(records.count - ok.count) of \(records.count) \(subset.rawValue) records failed to simulate (rerun to retry)"
                 scores.append(StoredScore(metric: .spearman, subset: subset, undefinedBecause: reason, n: 0))
                 scores.append(StoredScore(metric: .pearson, subset: subset, undefinedBecause: reason, n: 0))
                 continue

@@ -3,12 +3,17 @@ import Foundation
 /// The simulate stage: predicts the unit's activations on its held-out records from the
 /// explanation alone and stores one `simulations` row per record (failures with their reason).
 ///
-/// Done when every held-out record has a row. The simulator may be shared (LLM) or made per
-/// unit (the pattern baseline, whose simulator holds the unit's patterns).
+/// Done when every held-out record has a row that succeeded or failed ``maxAttempts`` times: a
+/// failed record is asked again on the next run (its answer is not replayed from the cache).
+/// The simulator may be shared (LLM) or made per unit (the pattern baseline, whose simulator
+/// holds the unit's patterns).
 public struct SimulateStage: UnitStage {
     public var name: StageName { .simulate }
     public var needs: [StageName] { [.explain] }
     public var stores: String { "simulations: one row per held-out record (score/top, score/random)" }
+
+    /// How many times a record is simulated before its failure is final.
+    public static let maxAttempts = 3
 
     /// The simulator for a unit.
     public let simulatorFor: @Sendable (UnitWork) throws -> any ActivationSimulator
@@ -25,14 +30,28 @@ public struct SimulateStage: UnitStage {
 
     public func isDone(_ progress: UnitProgress) -> Bool {
         progress.explanation != nil && progress.simulated.count >= progress.scoredExamples
+            && progress.failedSimulationAttempts.values.allSatisfy { $0 >= Self.maxAttempts }
+    }
+
+    public func gap(_ progress: UnitProgress) -> String? {
+        guard progress.failedSimulations > 0 else { return nil }
+        return "\(progress.failedSimulations) of \(progress.scoredExamples) held-out records failed to simulate \(Self.maxAttempts) times (see simulations.error)"
     }
 
     public func run(_ work: UnitWork) async throws -> StageResult {
         guard let explanation = work.progress.explanation else { return .nothing }
-        let missing = try work.store.heldOutRecords(unitID: work.unit.id).filter { !work.progress.simulated.contains($0.key) }
+        let progress = work.progress
+        let missing = try work.store.heldOutRecords(unitID: work.unit.id).filter { record in
+            !progress.simulated.contains(record.key) || (progress.failedSimulationAttempts[record.key] ?? Self.maxAttempts) < Self.maxAttempts
+        }
         guard !missing.isEmpty else { return .nothing }
         let simulations = try await simulatorFor(work).simulate(explanation: explanation.text, heldOut: missing)
         try work.store.saveSimulations(explanationID: explanation.id, simulations)
-        return StageResult(stored: true, failedSimulations: simulations.count { !$0.isOK })
+        let failed = simulations.filter { !$0.isOK }
+        var failure: String?
+        if case .failed(let reason)? = failed.first?.outcome {
+            failure = "\(failed.count) of \(simulations.count) simulations failed (rerun to retry): \(reason)"
+        }
+        return StageResult(stored: true, failedSimulations: failed.count, failure: failure)
     }
 }

@@ -13,13 +13,16 @@ public struct UnitProgress: Sendable, Equatable {
     public var scoredExamples: Int
     /// `score/quantile` examples: what the judge must rate.
     public var rubricExamples: Int
-    /// Simulations stored for the explanation, as `subset/record_idx`, and how many of them failed.
+    /// Simulations stored for the explanation, as `subset/record_idx`.
     public var simulated: Set<String>
-    public var failedSimulations: Int
+    /// The failed ones among them, with how many times each was tried.
+    public var failedSimulationAttempts: [String: Int]
     /// Scores stored for the explanation (value nil when undefined).
     public var scores: [ScoreKey: Double?]
     /// Ratings stored for the explanation by record index.
     public var ratings: [Int: Int]
+    /// Rubric examples the judge could not rate, by record index, with how many times each was asked.
+    public var failedRatingAttempts: [Int: Int]
 
     /// A (metric, subset) pair of the `scores` table.
     public struct ScoreKey: Hashable, Sendable {
@@ -34,17 +37,24 @@ public struct UnitProgress: Sendable, Equatable {
 
     public init(
         unit: StoredUnit, explanation: StoredExplanation? = nil, scoredExamples: Int = 0, rubricExamples: Int = 0,
-        simulated: Set<String> = [], failedSimulations: Int = 0, scores: [ScoreKey: Double?] = [:], ratings: [Int: Int] = [:]
+        simulated: Set<String> = [], failedSimulationAttempts: [String: Int] = [:], scores: [ScoreKey: Double?] = [:],
+        ratings: [Int: Int] = [:], failedRatingAttempts: [Int: Int] = [:]
     ) {
         self.unit = unit
         self.explanation = explanation
         self.scoredExamples = scoredExamples
         self.rubricExamples = rubricExamples
         self.simulated = simulated
-        self.failedSimulations = failedSimulations
+        self.failedSimulationAttempts = failedSimulationAttempts
         self.scores = scores
         self.ratings = ratings
+        self.failedRatingAttempts = failedRatingAttempts
     }
+
+    /// Simulations stored as failures.
+    public var failedSimulations: Int { failedSimulationAttempts.count }
+    /// Rubric examples stored as failures.
+    public var failedRatings: Int { failedRatingAttempts.count }
 
     /// True when the unit never fires on a selectable token: there is nothing to explain.
     public var isDead: Bool { unit.statistics.maxActivation <= 0 }

@@ -21,8 +21,14 @@ public protocol UnitStage: Sendable {
     /// What the stage stores, in words (e.g. `scores: spearman, pearson × all, top, random`).
     var stores: String { get }
 
-    /// Whether the store already holds this stage's results for the unit.
+    /// Whether the store already holds this stage's results for the unit (or all it will ever
+    /// hold: failures that used up their attempts count as done, see ``gap(_:)``).
     func isDone(_ progress: UnitProgress) -> Bool
+
+    /// Why the unit's results from this stage are incomplete although nothing is left to try
+    /// (e.g. records that failed every attempt); nil when they are whole. Such a unit is
+    /// reported `failed`, never complete.
+    func gap(_ progress: UnitProgress) -> String?
 
     /// Does the stage's work for one unit and stores it.
     ///
@@ -30,6 +36,10 @@ public protocol UnitStage: Sendable {
     ///   recorded as failed and retried on the next run), `LLMError` for a failed call (fatal
     ///   ones stop the run), `CancellationError`, or a store error.
     func run(_ work: UnitWork) async throws -> StageResult
+}
+
+extension UnitStage {
+    public func gap(_ progress: UnitProgress) -> String? { nil }
 }
 
 /// What a stage gets for one unit: the store, the unit's progress as loaded just before the

@@ -25,7 +25,10 @@ extension RunStore {
                 WHERE x.unit_id = u.id AND x.role = 'score' AND x.subset = 'quantile') AS rubric_examples,
                (SELECT json_group_array(s.subset || '/' || s.record_idx) FROM simulations s
                 WHERE s.explanation_id = e.id) AS simulated,
-               (SELECT COUNT(*) FROM simulations s WHERE s.explanation_id = e.id AND s.status = 'failed') AS failed_simulations,
+               (SELECT json_group_array(json_array(s.subset || '/' || s.record_idx, s.attempts)) FROM simulations s
+                WHERE s.explanation_id = e.id AND s.status = 'failed') AS failed_simulations,
+               (SELECT json_group_array(json_array(f.record_idx, f.attempts)) FROM rubric_failures f
+                WHERE f.explanation_id = e.id) AS rating_failures,
                (SELECT json_group_array(json_array(c.metric, c.subset, c.value)) FROM scores c
                 WHERE c.explanation_id = e.id) AS scores,
                (SELECT json_group_array(json_array(r.record_idx, r.rating)) FROM rubric_ratings r
@@ -45,7 +48,14 @@ extension RunStore {
             requestHash: row.string("e_request_hash"), createdAt: try StoreFormat.date(row.string("e_created_at"), path: path))
         progress = progress.with(examples: row)
         progress.simulated = Set(try jsonArray(row, "simulated").compactMap { $0 as? String })
-        progress.failedSimulations = row.int("failed_simulations") ?? 0
+        for case let item as [Any] in try jsonArray(row, "failed_simulations") where item.count == 2 {
+            guard let key = item[0] as? String, let attempts = (item[1] as? NSNumber)?.intValue else { continue }
+            progress.failedSimulationAttempts[key] = attempts
+        }
+        for case let item as [Any] in try jsonArray(row, "rating_failures") where item.count == 2 {
+            guard let record = (item[0] as? NSNumber)?.intValue, let attempts = (item[1] as? NSNumber)?.intValue else { continue }
+            progress.failedRatingAttempts[record] = attempts
+        }
         for case let item as [Any] in try jsonArray(row, "scores") where item.count == 3 {
             guard let metric = item[0] as? String, let subset = item[1] as? String else { continue }
             let value: Double? = (item[2] as? NSNumber)?.doubleValue  // NULL: undefined, stored as .some(nil)

@@ -62,7 +62,7 @@ extension RunStore {
 
 extension RunStore {
     /// Stores simulations of one explanation in one transaction, replacing any earlier row
-    /// with the same (subset, record index).
+    /// with the same (subset, record index); `attempts` counts how often the record was simulated.
     public func saveSimulations(explanationID: Int64, _ simulations: [StoredSimulation]) throws {
         let createdAt = StoreFormat.string(from: Date())
         let encoded = try simulations.map { simulation in
@@ -80,7 +80,7 @@ extension RunStore {
                 ON CONFLICT (explanation_id, subset, record_idx) DO UPDATE SET
                     tokens_json = excluded.tokens_json, true_json = excluded.true_json,
                     pred_json = excluded.pred_json, status = excluded.status, error = excluded.error,
-                    mode = excluded.mode, created_at = excluded.created_at
+                    mode = excluded.mode, created_at = excluded.created_at, attempts = simulations.attempts + 1
                 """)
             for (simulation, tokens, truth, predicted) in encoded {
                 var error: String?
@@ -200,7 +200,7 @@ extension RunStore {
 
 extension RunStore {
     /// Stores the judge's ratings of one explanation in one transaction, replacing any earlier
-    /// row with the same record index.
+    /// row with the same record index (and any failure recorded for it).
     ///
     /// - Throws: ``AutoInterpError`` (nothing written) for a rating outside 0...3 or a bin
     ///   below -1.
@@ -225,7 +225,9 @@ extension RunStore {
                     acts_json = excluded.acts_json, judge_model = excluded.judge_model,
                     reason = excluded.reason, created_at = excluded.created_at
                 """)
+            let forget = try db.prepare("DELETE FROM rubric_failures WHERE explanation_id = ? AND record_idx = ?")
             for (rating, tokens, acts) in encoded {
+                _ = try forget.run([explanationID, rating.recordIndex])
                 try upsert.run([
                     explanationID, rating.recordIndex, rating.bin, rating.activation, rating.rating, rating.context,
                     tokens, acts, rating.judgeModel, rating.reason, createdAt,
@@ -260,6 +262,65 @@ extension RunStore {
                 unitID: row.int64("unit_id") ?? 0, unit: try unitRef(row),
                 explanationID: row.int64("explanation_id") ?? 0, bin: row.int("bin") ?? 0,
                 rating: row.int("rating") ?? 0, count: row.int("count") ?? 0)
+        }
+    }
+}
+
+// MARK: - Rubric failures
+
+/// A rubric example the judge could not rate: `rubric_failures`.
+public struct RubricFailure: Sendable, Equatable {
+    public var recordIndex: Int
+    public var bin: Int
+    public var reason: String
+    /// How many times the example was asked.
+    public var attempts: Int
+
+    public init(recordIndex: Int, bin: Int, reason: String, attempts: Int = 1) {
+        self.recordIndex = recordIndex
+        self.bin = bin
+        self.reason = reason
+        self.attempts = attempts
+    }
+}
+
+extension RunStore {
+    /// Records examples the judge could not rate (one transaction), counting attempts.
+    public func saveRubricFailures(explanationID: Int64, _ failures: [RubricFailure]) throws {
+        let createdAt = StoreFormat.string(from: Date())
+        try database.transaction { db in
+            let upsert = try db.prepare(
+                """
+                INSERT INTO rubric_failures (explanation_id, record_idx, bin, error, attempts, created_at) VALUES (?, ?, ?, ?, 1, ?)
+                ON CONFLICT (explanation_id, record_idx) DO UPDATE SET
+                    error = excluded.error, created_at = excluded.created_at, attempts = rubric_failures.attempts + 1
+                """)
+            for failure in failures {
+                _ = try upsert.run([explanationID, failure.recordIndex, failure.bin, failure.reason, createdAt])
+            }
+        }
+    }
+
+    /// An explanation's rubric failures by record index.
+    public func rubricFailures(explanationID: Int64) throws -> [RubricFailure] {
+        try database.query("SELECT * FROM rubric_failures WHERE explanation_id = ? ORDER BY record_idx", [explanationID]).map { row in
+            RubricFailure(
+                recordIndex: row.int("record_idx") ?? 0, bin: row.int("bin") ?? 0, reason: row.string("error") ?? "",
+                attempts: row.int("attempts") ?? 1)
+        }
+    }
+
+    /// Rubric failures of a run grouped by unit kind and reason (for reports).
+    public func rubricFailureCounts(runID: Int64) throws -> [(kind: UnitKind, reason: String, count: Int)] {
+        try database.query(
+            """
+            SELECT u.kind AS kind, f.error AS error, COUNT(*) AS count FROM rubric_failures f
+            JOIN explanations e ON e.id = f.explanation_id JOIN units u ON u.id = e.unit_id
+            WHERE u.run_id = ? GROUP BY u.kind, f.error ORDER BY count DESC
+            """, [runID]
+        ).compactMap { row in
+            guard let kind = row.string("kind").flatMap(UnitKind.init(rawValue:)) else { return nil }
+            return (kind, row.string("error") ?? "", row.int("count") ?? 0)
         }
     }
 }

@@ -10,10 +10,11 @@ extension RunStore {
         SQLiteMigration(version: 1, name: "initial schema", sql: schemaV1),
         SQLiteMigration(version: 2, name: "scores open to every stage's metrics", sql: schemaV2),
         SQLiteMigration(version: 3, name: "llm_calls: unit, stage, queue time, cached tokens, finish reason", sql: schemaV3),
+        SQLiteMigration(version: 4, name: "failures kept and retried: simulation attempts, rubric failures", sql: schemaV4),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -174,5 +175,22 @@ extension RunStore {
         ALTER TABLE llm_calls ADD COLUMN cached_tokens INTEGER;  -- prompt tokens from the server's prefix cache
         ALTER TABLE llm_calls ADD COLUMN finish_reason TEXT;     -- 'stop', 'length', …
         CREATE INDEX llm_calls_by_stage ON llm_calls(stage);
+        """
+
+    /// Schema v4: a failed simulation counts its attempts (a rerun asks again until
+    /// ``SimulateStage/maxAttempts``), and a rubric example the judge could not rate is a row of
+    /// `rubric_failures` with the reason, retried the same way; its rating replaces it.
+    static let schemaV4 = """
+        ALTER TABLE simulations ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+        CREATE TABLE rubric_failures (
+            id             INTEGER PRIMARY KEY,
+            explanation_id INTEGER NOT NULL REFERENCES explanations(id) ON DELETE CASCADE,
+            record_idx     INTEGER NOT NULL,
+            bin            INTEGER NOT NULL CHECK (bin >= 0),
+            error          TEXT NOT NULL,
+            attempts       INTEGER NOT NULL DEFAULT 1,
+            created_at     TEXT NOT NULL,
+            UNIQUE (explanation_id, record_idx)
+        );
         """
 }
