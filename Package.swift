@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "autointerp", targets: ["autointerp"]),
         .library(name: "AutoInterp", targets: ["AutoInterp"]),
         .library(name: "AutoInterpLLM", targets: ["AutoInterpLLM"]),
+        .library(name: "AutoInterpDemo", targets: ["AutoInterpDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,11 +53,22 @@ let package = Package(
             ]
         ),
 
+        /// `autointerp demo`: the model download (pip), the corpus from installed text, and the end-to-end run.
+        .target(
+            name: "AutoInterpDemo",
+            dependencies: [
+                "AutoInterp",
+                "AutoInterpLLM",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: - Executable
         .executableTarget(
             name: "autointerp",
             dependencies: [
                 "AutoInterp",
+                "AutoInterpDemo",
                 "AutoInterpLLM",
                 "AutoInterpTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -73,7 +85,7 @@ let package = Package(
         .testTarget(
             name: "AutoInterpTests",
             dependencies: [
-                "AutoInterp", "AutoInterpLLM", "AutoInterpTestSupport",
+                "AutoInterp", "AutoInterpDemo", "AutoInterpLLM", "AutoInterpTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
