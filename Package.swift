@@ -70,6 +70,18 @@ let package = Package(
                 "AutoInterp",
                 "AutoInterpDemo",
                 "AutoInterpLLM",
+                // Only `bench encode` still needs it; it moves to autointerp-dev (issue 9), and this line goes with it.
+                "AutoInterpTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        /// Developer tools, not shipped: fixture generators, the local test endpoint, benchmarks.
+        .executableTarget(
+            name: "autointerp-dev",
+            dependencies: [
+                "AutoInterp",
+                "AutoInterpLLM",
                 "AutoInterpTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
