@@ -24,7 +24,7 @@ public struct LLMExplainer: UnitExplainer {
     /// The request for a unit's examples (exposed for tests and token estimates).
     public func request(examples: [ExampleRecord], sample: Int) throws -> ChatCompletionRequest {
         let (records, sparse) = ExplainerPrompt.sections(for: examples)
-        let messages = try template.render(["few_shot": FewShot.explainer, "records": records, "sparse": sparse])
+        let messages = try template.render(["records": records, "sparse": sparse])
         return ChatCompletionRequest(
             model: model, messages: messages, temperature: sample == 0 ? 0 : 1, maxTokens: Self.maxTokens,
             seed: sample == 0 ? nil : sample)

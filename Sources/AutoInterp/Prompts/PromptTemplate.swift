@@ -14,6 +14,9 @@ public struct PromptTemplate: Sendable, Equatable {
     public var sha256: String
     public var system: String
     public var user: String
+    /// The worked examples that fill `{{few_shot}}`, from their own file (``PromptSet`` loads
+    /// them beside the template); ``render(_:)`` uses them unless given a `few_shot` value.
+    public var fewShot: PromptText?
 
     /// Parses template text.
     ///
@@ -83,11 +86,14 @@ public struct PromptTemplate: Sendable, Equatable {
         return names
     }
 
-    /// The system and user messages with every placeholder filled.
+    /// The system and user messages with every placeholder filled (`{{few_shot}}` from ``fewShot``
+    /// when `values` has no `few_shot`).
     ///
     /// - Throws: ``AutoInterpError/invalidFile(_:_:)`` naming a placeholder that has no value.
     public func render(_ values: [String: String]) throws -> [ChatCompletionRequest.Message] {
-        [.system(try fill(system, values)), .user(try fill(user, values))]
+        var values = values
+        if let fewShot, values["few_shot"] == nil { values["few_shot"] = fewShot.text }
+        return [.system(try fill(system, values)), .user(try fill(user, values))]
     }
 
     private func fill(_ text: String, _ values: [String: String]) throws -> String {

@@ -45,14 +45,14 @@ public struct LLMSimulator: ActivationSimulator {
         switch resolvedMode {
         case .json:
             let messages = try template.render([
-                "few_shot": FewShot.simulatorJSON, "explanation": explanation, "records": RecordFormat.blocks(records),
+                "explanation": explanation, "records": RecordFormat.blocks(records),
                 "answer_shape": SimulatorAnswerFormat.shape(records: records.count),
             ])
             return ChatCompletionRequest(
                 model: model, messages: messages, temperature: 0, maxTokens: 64 + 10 * tokenCount, responseFormat: .jsonObject)
         case .logprobs, .auto:
             let messages = try template.render([
-                "few_shot": FewShot.simulatorLogprobs, "explanation": explanation, "records": RecordFormat.blocks(records),
+                "explanation": explanation, "records": RecordFormat.blocks(records),
                 "answer_shape": "",
             ])
             return ChatCompletionRequest(
