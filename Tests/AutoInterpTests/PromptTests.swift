@@ -5,7 +5,7 @@ import Testing
 
 @testable import AutoInterp
 
-/// Prompt templates as files, token display, few-shot examples built from the planted dataset.
+/// Prompt templates as files, token display, explainer records (few-shot files: ``FewShotFileTests``).
 struct PromptTests {
     @Test func repositoryTemplatesLoadAndAreHashed() throws {
         let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
@@ -70,22 +70,6 @@ struct PromptTests {
         #expect(TokenText.join([" The", " cat", "s", " ran"], marked: 2) == "The cat[[s]] ran")
         #expect(TokenText.join(["▁The", "▁cat", "s"], marked: 0) == "[[The]] cats")
         #expect(TokenText.join(["[CLS]", "play", "##ing"], marked: 2) == "[CLS] play[[ing]]")
-    }
-
-    @Test func fewShotExamplesComeFromThePlantedNumberConcept() {
-        #expect(FewShot.records.count == 3)
-        let numbers = Set(SyntheticDataset.numbers)
-        for (tokens, levels) in FewShot.records {
-            #expect(tokens.count == levels.count)
-            for (token, level) in zip(tokens, levels) { #expect((level > 0) == numbers.contains(token), "\(token) \(level)") }
-        }
-        #expect(FewShot.records.flatMap(\.levels).max() == 10)
-        #expect(FewShot.explainer.contains("Explanation: number words"))
-        // Each simulator example answers in the format its parser reads.
-        let first = FewShot.records[0]
-        let json = FewShot.simulatorJSON
-        let answer = String(json[json.range(of: "Answer: ")!.upperBound...].prefix { $0 != "\n" })
-        #expect(SimulationParser.parseJSON(answer, records: [first.tokens]) == [.predicted(first.levels.map(Double.init))])
     }
 
     @Test func explainerRecordsAreQuantizedAndSparseLinesRepeated() {
