@@ -11,7 +11,7 @@ import Logging
 /// 3. harvest one layer's MLP neurons (``Harvester``);
 /// 4. train a 4× ReLU SAE on them (``SAETrainingRun``);
 /// 5. pick random alive features and random neurons, explain and score both with the local
-///    baseline or an LLM (``RunPipeline``), and write the report.
+///    baseline or an LLM (``RunCoordinator``), and write the report.
 public struct DemoRunner {
     /// What to run.
     public struct Options: Sendable {
@@ -119,19 +119,19 @@ public struct DemoRunner {
         say("units: \(features.count) random alive features and \(options.neurons) random neurons (\(lap()))")
         var selection = SelectionConfig()
         selection.seed = options.seed
-        let preparation = RunPreparation.Request(
+        let setup = RunSetup.Request(
             name: options.runName, resultsFolder: folder.appendingPathComponent("runs"), activations: activations, sae: saeFolder,
             features: .indices(features), neurons: .random(count: options.neurons), selection: selection)
-        let request = RunPipeline.Request(
-            preparation: preparation, llm: options.llm ?? LLMEndpointConfig(baseURL: "", model: ""),
-            stages: options.llm == nil ? [.explain, .simulate, .score] : Set(PipelineStage.allCases), showProgress: options.showProgress,
+        let request = RunRequest(
+            setup: setup, endpoint: options.llm,
+            stages: options.llm == nil ? [.explain, .simulate, .score] : Set(StageName.builtIn), showProgress: options.showProgress,
             explainer: options.llm == nil ? .local : .llm)
         let bar = ProgressBar("select", total: 1, unit: "batch", enabled: options.showProgress)
-        let summary = try await RunPipeline(logger: logger).run(request) { done, total in bar.update(done, total: total) }
+        let result = try await RunCoordinator(logger: logger).run(request) { done, total in bar.update(done, total: total) }
         bar.finish()
         say("explain, simulate and score: \(lap())")
 
-        let (store, run) = try RunLocator.open(results: folder.appendingPathComponent("runs"), name: options.runName)
+        let (summary, store, run) = (result.summary, result.store, result.run)
         let report = try ReportWriter.write(store: store, run: run)
         let comparison = RunComparison(sides: [.init(label: options.runName, report: try RunReport.load(from: store, run: run))]).render()
         return Outcome(

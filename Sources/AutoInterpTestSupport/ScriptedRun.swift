@@ -42,14 +42,14 @@ public enum ScriptedRun {
     public static func request(
         name: String = "run", dir: TemporaryDirectory, dataset: URL, sae: URL? = nil, features: String = "none", neurons: String,
         endpoint: String, model: String = "test-model", selection: SelectionConfig = ScriptedRun.smallSelection
-    ) throws -> RunPipeline.Request {
+    ) throws -> RunRequest {
         var llm = LLMEndpointConfig(baseURL: endpoint, model: model, apiKeyEnv: "AUTOINTERP_TEST_NO_KEY", maxInFlight: 8)
         llm.retry = .init(maxAttempts: 2, maxTotalTime: 10, baseBackoff: 0.01, maxBackoff: 0.05, jitter: 0)
-        return RunPipeline.Request(
-            preparation: RunPreparation.Request(
+        return RunRequest(
+            setup: RunSetup.Request(
                 name: name, resultsFolder: dir.path("results"), activations: dataset, sae: sae, features: try UnitSpec(parsing: features),
                 neurons: try UnitSpec(parsing: neurons), selection: selection),
-            llm: llm, prompts: promptsFolder, rubric: rubricFile)
+            endpoint: llm, prompts: promptsFolder, rubric: rubricFile)
     }
 }
 

@@ -24,12 +24,12 @@ struct BaselinePipelineTests {
     }
 
     /// A local run request with no endpoint.
-    static func request(_ dir: TemporaryDirectory, dataset: URL, sae: URL, features: String = "all", neurons: String = "0-3") throws -> RunPipeline.Request {
-        RunPipeline.Request(
-            preparation: RunPreparation.Request(
+    static func request(_ dir: TemporaryDirectory, dataset: URL, sae: URL, features: String = "all", neurons: String = "0-3") throws -> RunRequest {
+        RunRequest(
+            setup: RunSetup.Request(
                 name: "local", resultsFolder: dir.path("results"), activations: dataset, sae: sae, features: try UnitSpec(parsing: features),
                 neurons: try UnitSpec(parsing: neurons), selection: ScriptedRun.smallSelection),
-            llm: LLMEndpointConfig(baseURL: "", model: ""), explainer: .local)
+            endpoint: nil, explainer: .local)
     }
 
     @Test func plantedUnitsScoreNearOneAndRerunsDoNothing() async throws {
@@ -37,14 +37,14 @@ struct BaselinePipelineTests {
         defer { dir.remove() }
         let (dataset, sae) = try Self.dataset(dir)
         let request = try Self.request(dir, dataset: dataset, sae: sae)
-        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(summary.stoppedEarly == nil && summary.failures.isEmpty, "\(summary.text)")
         #expect(summary.units == 11 && summary.scored == 11, "\(summary.text)")
         #expect(summary.simulatorMode == "pattern" && summary.calls == 0)
         #expect(summary.remarks.contains { $0.contains("rubric stage skipped") })
         #expect(summary.text.contains("note: rubric stage skipped"))
 
-        let store = try RunStore(url: request.preparation.databaseURL)
+        let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "local"))
         #expect(run.status == "done")
         let pipeline = try #require(try RunConfig.decode(run.configJSON).pipeline)
@@ -90,7 +90,7 @@ struct BaselinePipelineTests {
         #expect(try store.explanations(unitID: commaID).first?.text.contains(#"any token after ",""#) == true)
 
         // Running again: nothing to do, nothing duplicated.
-        let again = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let again = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(again.unitsWorked == 0 && again.scored == 11)
         #expect(try store.explanations(runID: run.id).count == 11)
         #expect(FileManager.default.fileExists(atPath: dir.path("results/local/summary.json").path))
@@ -99,7 +99,7 @@ struct BaselinePipelineTests {
         var changed = request
         changed.baseline.maxContext = 1
         do {
-            _ = try await RunPipeline(logger: Self.quietLogger()).run(changed)
+            _ = try await RunCoordinator(logger: Self.quietLogger()).run(changed).summary
             Issue.record("a changed baseline setting was accepted")
         } catch let error as AutoInterpError {
             #expect(error.message.contains("baseline settings") && error.message.contains("--force-new"))
@@ -118,15 +118,15 @@ struct BaselinePipelineTests {
         let (dataset, sae) = try Self.dataset(dir)
         var request = try Self.request(dir, dataset: dataset, sae: sae, features: "0,4", neurons: "none")
         request.stages = [.explain]
-        let first = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let first = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(first.scored == 0 && first.unitsWorked == 2)
-        let store = try RunStore(url: request.preparation.databaseURL)
+        let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "local"))
         let texts = try store.explanations(runID: run.id).map(\.text)
 
         // A later invocation simulates from the patterns re-derived from the stored examples.
         request.stages = [.explain, .simulate, .score]
-        let second = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let second = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(second.scored == 2 && second.failures.isEmpty, "\(second.text)")
         #expect(try store.explanations(runID: run.id).map(\.text) == texts)
         for explanation in try store.explanations(runID: run.id) {
@@ -143,10 +143,10 @@ struct BaselinePipelineTests {
         defer { endpoint.stop() }
         var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0", neurons: "none", endpoint: endpoint.baseURL)
         request.explainer = .local
-        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(summary.scored == 1 && summary.remarks.isEmpty, "\(summary.text)")
         #expect(summary.calls > 0 && summary.calls == summary.ratings.values.reduce(0, +))
-        let store = try RunStore(url: request.preparation.databaseURL)
+        let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "run"))
         let pipeline = try #require(try RunConfig.decode(run.configJSON).pipeline)
         #expect(pipeline.judgeModel == "test-model" && pipeline.model == "none" && pipeline.prompts.keys.sorted() == ["rubric"])

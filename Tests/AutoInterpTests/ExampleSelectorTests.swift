@@ -177,9 +177,9 @@ struct FoundationRoundTripTests {
             return 0
         }
 
-        let request = RunPreparation.Request(
+        let request = RunSetup.Request(
             name: "rt", resultsFolder: dir.path("results"), activations: datasetURL, sae: dir.path("sae"), features: .all, neurons: .indices([0]))
-        let outcome = try RunPreparation().prepare(request)
+        let outcome = try RunSetup().prepare(request)
         #expect(outcome.stored == 8)
         let units = try outcome.store.units(runID: outcome.run.id)
         #expect(units.count == 8)

@@ -54,8 +54,11 @@ struct PipelineStubTests {
         try store.saveUnit(runID: run.id, statistics: dead, examples: [])
         var logger = Logger(label: "test.stub")
         logger.logLevel = .critical
-        let pipeline = UnitPipeline(store: store, explainer: StubExplainer(), simulator: StubSimulator(), judge: StubJudge(), logger: logger)
-        let (reports, stopped) = try await PipelineRunner(pipeline: pipeline, unitsInFlight: 2, logger: logger).run(run)
+        let stages: [any UnitStage] = [
+            ExplainStage(explainer: StubExplainer()), SimulateStage(simulator: StubSimulator()), ScoreStage(), RubricStage(judge: StubJudge()),
+        ]
+        let runner = UnitStageRunner(store: store, stages: stages, logger: logger)
+        let (reports, stopped) = try await UnitScheduler(runner: runner, unitsInFlight: 2, logger: logger).run(run)
         #expect(stopped == nil)
         let deadReport = try #require(reports.first { $0.unit == UnitRef(.neuron, 7) })
         #expect(deadReport.status == .dead && deadReport.reason?.contains("never fires") == true)
@@ -86,7 +89,7 @@ struct PipelineStubTests {
         #expect(histogram.markdown.contains("| 10 | 0 | 0 | 0 | 1 | 1.00 |"))
 
         // A second pass finds nothing to do.
-        let again = try await PipelineRunner(pipeline: pipeline, logger: logger).run(run)
+        let again = try await UnitScheduler(runner: runner, logger: logger).run(run)
         #expect(again.reports.allSatisfy { $0.storedSomething == false })
         #expect(try store.explanations(unitID: unitID).count == 1)
     }

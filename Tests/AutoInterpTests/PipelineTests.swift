@@ -37,13 +37,13 @@ struct PipelineTests {
         defer { endpoint.stop() }
         var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0", neurons: "0-2", endpoint: endpoint.baseURL)
         request.simulatorMode = mode
-        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(summary.stoppedEarly == nil)
         #expect(summary.simulatorMode == (mode == .json ? "json" : "logprobs"))
         #expect(summary.units == 4 && summary.scored == 4, "\(summary.text)")
         #expect(summary.failures.isEmpty, "\(summary.text)")
 
-        let store = try RunStore(url: request.preparation.databaseURL)
+        let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "run"))
         #expect(run.status == "done")
         let config = try RunConfig.decode(run.configJSON)
@@ -98,7 +98,7 @@ struct PipelineTests {
 
         // Running again: nothing left, no network request, nothing duplicated.
         let before = endpoint.requestCount
-        let again = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let again = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(endpoint.requestCount == before)
         #expect(again.scored == 4 && again.unitsWorked == 0)
         #expect(try store.explanations(runID: run.id).count == 4)
@@ -113,8 +113,8 @@ struct PipelineTests {
         defer { endpoint.stop() }
         var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "1", endpoint: endpoint.baseURL)
         request.simulatorMode = .json
-        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
-        let store = try RunStore(url: request.preparation.databaseURL)
+        let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
+        let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "run"))
         let quantile = try store.units(runID: run.id).reduce(0) { $0 + (try store.examples(unitID: $1.id, role: .score, subset: .quantile).count) }
         #expect(summary.stoppedEarly == nil)
@@ -144,13 +144,13 @@ struct PipelineTests {
         let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(emptyExplanations: true).handler))
         defer { endpoint.stop() }
         let request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
-        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(summary.failures["explanation"] == 1)
         #expect(summary.notes.first?.kind == "explain")
         #expect(summary.notes.first?.reason.contains("asked twice") == true)
         // The probe and two explainer requests; a rerun is answered from the cache.
         #expect(endpoint.requestCount == 3)
-        _ = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        _ = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(endpoint.requestCount == 3)
     }
 
@@ -162,28 +162,28 @@ struct PipelineTests {
         defer { endpoint.stop() }
         var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
         request.stages = [.explain]
-        let first = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let first = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(first.scored == 0)
         // Other stages, limits and concurrency are not config changes: the run resumes.
-        request.stages = Set(PipelineStage.allCases)
-        request.llm.maxInFlight = 3
+        request.stages = Set(StageName.builtIn)
+        request.endpoint?.maxInFlight = 3
         request.unitsInFlight = 1
-        let second = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let second = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(second.scored == 1)
         // A different simulator model is.
         var changed = request
         changed.simulatorModel = "other-model"
-        await #expect(throws: AutoInterpError.self) { try await RunPipeline(logger: Self.quietLogger()).run(changed) }
+        await #expect(throws: AutoInterpError.self) { try await RunCoordinator(logger: Self.quietLogger()).run(changed).summary }
         do {
-            _ = try await RunPipeline(logger: Self.quietLogger()).run(changed)
+            _ = try await RunCoordinator(logger: Self.quietLogger()).run(changed).summary
         } catch let error as AutoInterpError {
             #expect(error.message.contains("simulator model") && error.message.contains("--force-new"))
         }
-        changed.preparation.forceNew = true
-        let replaced = try await RunPipeline(logger: Self.quietLogger()).run(changed)
+        changed.setup.forceNew = true
+        let replaced = try await RunCoordinator(logger: Self.quietLogger()).run(changed).summary
         #expect(replaced.scored == 1)
         // `select` on the same run leaves the pipeline settings alone.
-        let prepared = try RunPreparation(logger: Self.quietLogger()).prepare(request.preparation)
+        let prepared = try RunSetup(logger: Self.quietLogger()).prepare(request.setup)
         #expect(try RunConfig.decode(prepared.run.configJSON).pipeline?.simulatorModel == "other-model")
     }
 
@@ -194,13 +194,13 @@ struct PipelineTests {
         let endpoint = try TestEndpoint(TestEndpoint.Configuration(faults: TestFaultPlan { $0 >= 2 ? .status(401) : nil }, handler: ScriptedLLM().handler))
         defer { endpoint.stop() }
         let request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0-3", endpoint: endpoint.baseURL)
-        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(summary.stoppedEarly?.contains("HTTP 401") == true)
         #expect(summary.text.contains("stopped early"))
         // After the first refusal only requests already in flight (at most --max-in-flight) reach the endpoint.
-        #expect(endpoint.requestCount <= 1 + request.llm.maxInFlight)
+        #expect(endpoint.requestCount <= 1 + (request.endpoint?.maxInFlight ?? 0))
         #expect(summary.scored == 0)
-        let store = try RunStore(url: request.preparation.databaseURL)
+        let store = try RunStore(url: request.setup.databaseURL)
         #expect(try store.run(named: "run")?.status == "stopped")
     }
 
@@ -213,11 +213,11 @@ struct PipelineTests {
         var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
         request.explainerSamples = 3
         request.stages = [.explain, .simulate, .score]
-        let summary = try await RunPipeline(logger: Self.quietLogger()).run(request)
+        let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(summary.scored == 1)
         let seeds = Set(endpoint.seenRequests.compactMap { $0.request?.seed })
         #expect(seeds == [1, 2])
-        let store = try RunStore(url: request.preparation.databaseURL)
+        let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "run"))
         #expect(try store.explanations(runID: run.id).count == 1)
         #expect(try store.scores(runID: run.id).count == 6)

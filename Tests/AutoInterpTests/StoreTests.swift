@@ -159,6 +159,35 @@ struct StoreTests {
         #expect(error.description.contains(path))
     }
 
+    @Test func version1FileGainsOpenScoreNamesAndKeepsItsScores() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let url = dir.path("v1.sqlite")
+        do {
+            let db = try SQLiteDatabase(path: url.path)
+            try db.migrate(Array(RunStore.migrations.prefix(1)))
+            try db.execute(
+                """
+                INSERT INTO runs (id, name, created_at, config_json, config_hash) VALUES (1, 'r', '2026-01-01T00:00:00.000Z', '{}', 'h');
+                INSERT INTO units (id, run_id, kind, idx) VALUES (1, 1, 'feature', 0);
+                INSERT INTO explanations (id, unit_id, explainer, model, text, created_at) VALUES (1, 1, 'llm', 'm', 'x', '2026-01-01T00:00:00.000Z');
+                INSERT INTO scores (explanation_id, metric, subset, value, undefined_reason, n) VALUES (1, 'spearman', 'all', 0.25, NULL, 9);
+                """)
+            #expect(throws: AutoInterpError.self) {
+                try db.run("INSERT INTO scores (explanation_id, metric, subset, value, n) VALUES (1, 'balanced_accuracy', 'detection', 0.5, 4)")
+            }
+        }
+        let store = try RunStore(url: url)
+        #expect(try store.database.userVersion() == RunStore.schemaVersion)
+        #expect(try store.scores(explanationID: 1) == [StoredScore(metric: .spearman, subset: .all, value: 0.25, n: 9)])
+        try store.saveScores(explanationID: 1, [StoredScore(metric: "balanced_accuracy", subset: "detection", value: 0.5, n: 4)])
+        #expect(try store.scores(explanationID: 1).count == 2)
+        // The v1 rules that still hold: a value or a reason, never both, never an empty name.
+        #expect(throws: AutoInterpError.self) {
+            try store.database.run("INSERT INTO scores (explanation_id, metric, subset, value, n) VALUES (1, '', 'all', 0.5, 4)")
+        }
+    }
+
     @Test func failedMigrationLeavesVersionAndTables() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

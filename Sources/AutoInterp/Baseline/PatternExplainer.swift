@@ -6,7 +6,7 @@ import Foundation
 /// The explanation text is the pattern set's readable form (``PatternSet/explanation``); the
 /// structured set goes to ``PatternSimulator``, never the text. The set is a deterministic
 /// function of the unit's stored explanation examples and ``parameters``, so a resumed run
-/// re-derives it instead of storing it (see ``BaselineRunner``). Results are stored like LLM
+/// re-derives it instead of storing it (see ``StagePlan``). Results are stored like LLM
 /// ones, with `explainer` = ``name`` and `model` = `none`.
 public struct PatternExplainer: UnitExplainer {
     /// Stored in `explanations.explainer` and the run config's `pipeline.explainer`.

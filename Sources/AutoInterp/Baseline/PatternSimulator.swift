@@ -6,7 +6,7 @@ import Foundation
 /// It holds the structured set, not the text: ``simulate(explanation:records:)`` only checks that
 /// the explanation it is asked about is the set's own text (a stored explanation made from other
 /// records or other parameters gives `.failed` outcomes with the reason, never wrong numbers).
-/// One simulator serves one unit; ``BaselineRunner`` makes one per unit. Outcomes are stored
+/// One simulator serves one unit; ``StagePlan`` makes one per unit. Outcomes are stored
 /// like LLM simulations, with mode ``mode``.
 public struct PatternSimulator: ActivationSimulator {
     /// Stored in `simulations.mode`.

@@ -60,7 +60,6 @@ public enum ExplanationExport {
 
     /// Every explanation of `run`, by kind, index, then explanation id.
     public static func rows(store: RunStore, run: RunInfo) throws -> [Row] {
-        let db = store.database
         let config = (try? JSONSerialization.jsonObject(with: Data(run.configJSON.utf8))) as? [String: Any]
         func configString(_ key: String) -> String? {
             switch config?[key] {
@@ -75,33 +74,15 @@ public enum ExplanationExport {
         for row in try store.rubricHistogram(runID: run.id) {
             rubric[row.explanationID, default: RubricTable()].add(bin: row.bin, rating: row.rating, count: row.count)
         }
-        var simulations: [Int64: (Int, Int)] = [:]
-        for row in try db.query(
-            """
-            SELECT s.explanation_id AS id, SUM(s.status = 'failed') AS failed, COUNT(*) AS total FROM simulations s
-            JOIN explanations e ON e.id = s.explanation_id JOIN units u ON u.id = e.unit_id
-            WHERE u.run_id = ? GROUP BY s.explanation_id
-            """, [run.id])
-        {
-            simulations[row.int64("id") ?? 0] = (row.int("failed") ?? 0, row.int("total") ?? 0)
-        }
-        let explanationRows = try db.query(
-            """
-            SELECT e.id, e.unit_id, e.explainer, e.model, e.text, e.created_at, u.kind, u.idx, u.max_activation, u.density,
-                   e.id = (SELECT MAX(e2.id) FROM explanations e2 WHERE e2.unit_id = e.unit_id AND e2.explainer = e.explainer)
-                   AS latest
-            FROM explanations e JOIN units u ON u.id = e.unit_id
-            WHERE u.run_id = ? ORDER BY u.kind, u.idx, e.id
-            """, [run.id])
-        return try explanationRows.map { row in
-            let id = row.int64("id") ?? 0
-            return Row(
-                run: run.name, modelId: configString("model"), layer: configString("layer"), unit: try store.unitRef(row),
-                unitID: row.int64("unit_id") ?? 0, maxActivation: row.double("max_activation"), density: row.double("density"),
-                explanationID: id, explainer: row.string("explainer") ?? "", model: row.string("model") ?? "",
-                text: row.string("text") ?? "", createdAt: row.string("created_at") ?? "", latest: row.bool("latest") ?? false,
-                scores: scores[id] ?? [], simulations: simulations[id]?.1 ?? 0, failedSimulations: simulations[id]?.0 ?? 0,
-                rubric: rubric[id])
+        let simulations = try store.simulationCounts(runID: run.id)
+        return try store.explanationListings(runID: run.id).map { row in
+            Row(
+                run: run.name, modelId: configString("model"), layer: configString("layer"), unit: row.unit,
+                unitID: row.unitID, maxActivation: row.maxActivation, density: row.density,
+                explanationID: row.id, explainer: row.explainer, model: row.model,
+                text: row.text, createdAt: row.createdAt, latest: row.latest,
+                scores: scores[row.id] ?? [], simulations: simulations[row.id]?.total ?? 0,
+                failedSimulations: simulations[row.id]?.failed ?? 0, rubric: rubric[row.id])
         }
     }
 

@@ -7,11 +7,12 @@ extension RunStore {
     ///
     /// Append new steps; never edit a released one (users' files already ran it).
     static let migrations: [SQLiteMigration] = [
-        SQLiteMigration(version: 1, name: "initial schema", sql: schemaV1)
+        SQLiteMigration(version: 1, name: "initial schema", sql: schemaV1),
+        SQLiteMigration(version: 2, name: "scores open to every stage's metrics", sql: schemaV2),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -139,5 +140,26 @@ extension RunStore {
             JOIN explanations e ON e.id = r.explanation_id
             JOIN units u ON u.id = e.unit_id
             GROUP BY u.run_id, u.id, u.kind, u.idx, r.explanation_id, r.bin, r.rating;
+        """
+
+    /// Schema v2: `scores.metric` and `scores.subset` take any stage's names (the score stage
+    /// writes `spearman`/`pearson` × `all`/`top`/`random`; other stages add theirs), so the
+    /// table is rebuilt without the v1 lists (SQLite cannot drop a CHECK in place).
+    static let schemaV2 = """
+        CREATE TABLE scores_v2 (
+            id               INTEGER PRIMARY KEY,
+            explanation_id   INTEGER NOT NULL REFERENCES explanations(id) ON DELETE CASCADE,
+            metric           TEXT NOT NULL CHECK (metric <> ''),
+            subset           TEXT NOT NULL CHECK (subset <> ''),
+            value            REAL,                      -- NULL exactly when undefined
+            undefined_reason TEXT,
+            n                INTEGER NOT NULL,
+            CHECK ((value IS NULL) = (undefined_reason IS NOT NULL)),
+            UNIQUE (explanation_id, metric, subset)
+        );
+        INSERT INTO scores_v2 (id, explanation_id, metric, subset, value, undefined_reason, n)
+            SELECT id, explanation_id, metric, subset, value, undefined_reason, n FROM scores;
+        DROP TABLE scores;
+        ALTER TABLE scores_v2 RENAME TO scores;
         """
 }

@@ -95,7 +95,7 @@ extension RunStore {
 
     // MARK: Row decoding
 
-    private func storedUnit(_ row: SQLiteRow) throws -> StoredUnit {
+    func storedUnit(_ row: SQLiteRow) throws -> StoredUnit {
         let id = row.int64("id") ?? 0
         guard let kind = row.string("kind").flatMap(UnitKind.init(rawValue:)), let index = row.int("idx") else {
             throw AutoInterpError.database(path, "unit \(id) has a bad kind or idx (was the row edited by hand?)")

@@ -10,8 +10,8 @@ import Foundation
 ///
 /// Safe to share between tasks: all calls go through one locked ``SQLiteDatabase``.
 public final class RunStore: Sendable {
-    /// The underlying connection, for read-only ad-hoc queries (reports, exports).
-    public let database: SQLiteDatabase
+    /// The underlying connection: the store's own queries, and tests of the schema.
+    package let database: SQLiteDatabase
 
     /// The database file path.
     public var path: String { database.path }
@@ -82,6 +82,16 @@ public final class RunStore: Sendable {
     /// Every run, oldest first.
     public func runs() throws -> [RunInfo] {
         try database.query("SELECT * FROM runs ORDER BY id").map(runInfo)
+    }
+
+    /// Replaces a run's config (a run made by `select` gains its stage settings on the first
+    /// `run`) and returns the updated row.
+    @discardableResult
+    public func updateConfig(runID: Int64, configJSON: String) throws -> RunInfo {
+        let changed = try database.run(
+            "UPDATE runs SET config_json = ?, config_hash = ? WHERE id = ?", [configJSON, SHA256.hex(configJSON), runID])
+        guard changed == 1, let run = try run(id: runID) else { throw AutoInterpError.invalidInput("no run with id \(runID) in \(path)") }
+        return run
     }
 
     /// Sets a run's free-form status (e.g. `explaining`, `done`, `failed`).

@@ -11,9 +11,9 @@ import Foundation
 ///
 /// Errors are ``AutoInterpError/database(_:_:)`` naming the file:
 /// `"<path>: <sqlite message> (<what to check>)"`.
-public final class SQLiteDatabase: Sendable {
+package final class SQLiteDatabase: Sendable {
     /// The database file path.
-    public let path: String
+    package let path: String
 
     /// Serialises all use of `handle` and `transactionDepth`; recursive so that a closure
     /// running under the lock may call the database again on the same thread.
@@ -35,7 +35,7 @@ public final class SQLiteDatabase: Sendable {
     ///
     /// - Throws: ``AutoInterpError`` when the folder cannot be created or SQLite cannot
     ///   open the file.
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {
@@ -77,7 +77,7 @@ public final class SQLiteDatabase: Sendable {
     /// Use it to prepare a statement once and step it many times, or to read
     /// ``SQLiteConnection/lastInsertRowID`` right after an insert. Do not keep the connection
     /// or its statements after `body` returns.
-    public func withConnection<T>(_ body: (SQLiteConnection) throws -> T) rethrows -> T {
+    package func withConnection<T>(_ body: (SQLiteConnection) throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body(SQLiteConnection(handle: handle, path: path))
@@ -91,7 +91,7 @@ public final class SQLiteDatabase: Sendable {
     /// - Returns: what `body` returns.
     /// - Throws: what `body` throws (after rolling back), or a database error from
     ///   `BEGIN` or `COMMIT`.
-    public func transaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    package func transaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
         let connection = SQLiteConnection(handle: handle, path: path)
@@ -121,23 +121,23 @@ public final class SQLiteDatabase: Sendable {
     // MARK: - Shortcuts
 
     /// Runs a script of one or more statements without arguments.
-    public func execute(_ sql: String) throws {
+    package func execute(_ sql: String) throws {
         try withConnection { try $0.execute(sql) }
     }
 
     /// Runs one statement with arguments and returns the number of rows it changed.
     @discardableResult
-    public func run(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> Int {
+    package func run(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> Int {
         try withConnection { try $0.run(sql, arguments) }
     }
 
     /// Runs one statement with arguments and returns every row.
-    public func query(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> [SQLiteRow] {
+    package func query(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> [SQLiteRow] {
         try withConnection { try $0.query(sql, arguments) }
     }
 
     /// The first column of the first row, or nil when there is no row.
-    public func scalar(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> SQLiteValue? {
+    package func scalar(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> SQLiteValue? {
         try withConnection { try $0.scalar(sql, arguments) }
     }
 
@@ -145,13 +145,13 @@ public final class SQLiteDatabase: Sendable {
     ///
     /// Other threads may insert in between; read it inside ``withConnection(_:)`` or
     /// ``transaction(_:)`` for a reliable answer.
-    public var lastInsertRowID: Int64 { withConnection { $0.lastInsertRowID } }
+    package var lastInsertRowID: Int64 { withConnection { $0.lastInsertRowID } }
 
     /// Rows changed by the most recent statement on this connection (see ``lastInsertRowID``).
-    public var changes: Int { withConnection { $0.changes } }
+    package var changes: Int { withConnection { $0.changes } }
 
     /// `PRAGMA user_version`: the schema version ``migrate(_:)`` has reached.
-    public func userVersion() throws -> Int {
+    package func userVersion() throws -> Int {
         try withConnection { try $0.userVersion() }
     }
 
@@ -167,7 +167,7 @@ public final class SQLiteDatabase: Sendable {
     /// - Throws: when versions are not `1...n` in order, when the file was written by a newer
     ///   schema, or when a step fails (that step is rolled back).
     @discardableResult
-    public func migrate(_ migrations: [SQLiteMigration]) throws -> Int {
+    package func migrate(_ migrations: [SQLiteMigration]) throws -> Int {
         for (offset, migration) in migrations.enumerated() where migration.version != offset + 1 {
             throw AutoInterpError.database(
                 path,
@@ -241,23 +241,23 @@ public final class SQLiteDatabase: Sendable {
 // MARK: - Migration
 
 /// One schema step for ``SQLiteDatabase/migrate(_:)``.
-public struct SQLiteMigration: Sendable {
+package struct SQLiteMigration: Sendable {
     /// 1-based position; the `user_version` after the step.
-    public var version: Int
+    package var version: Int
     /// A short name for messages.
-    public var name: String
+    package var name: String
     /// The work, run inside the step's transaction.
-    public var body: @Sendable (SQLiteConnection) throws -> Void
+    package var body: @Sendable (SQLiteConnection) throws -> Void
 
     /// A step that runs `body`.
-    public init(version: Int, name: String, body: @escaping @Sendable (SQLiteConnection) throws -> Void) {
+    package init(version: Int, name: String, body: @escaping @Sendable (SQLiteConnection) throws -> Void) {
         self.version = version
         self.name = name
         self.body = body
     }
 
     /// A step that runs an SQL script.
-    public init(version: Int, name: String, sql: String) {
+    package init(version: Int, name: String, sql: String) {
         self.init(version: version, name: name) { try $0.execute(sql) }
     }
 }
@@ -265,10 +265,10 @@ public struct SQLiteMigration: Sendable {
 // MARK: - Connection
 
 /// The locked connection handed to ``SQLiteDatabase`` closures. Valid only inside the closure.
-public struct SQLiteConnection {
+package struct SQLiteConnection {
     let handle: OpaquePointer
     /// The database file path (for messages).
-    public let path: String
+    package let path: String
 
     init(handle: OpaquePointer, path: String) {
         self.handle = handle
@@ -276,7 +276,7 @@ public struct SQLiteConnection {
     }
 
     /// Runs a script of one or more statements without arguments.
-    public func execute(_ sql: String) throws {
+    package func execute(_ sql: String) throws {
         var errorMessage: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
         guard rc == SQLITE_OK else {
@@ -287,7 +287,7 @@ public struct SQLiteConnection {
     }
 
     /// Compiles one statement.
-    public func prepare(_ sql: String) throws -> SQLiteStatement {
+    package func prepare(_ sql: String) throws -> SQLiteStatement {
         var statement: OpaquePointer?
         let rc = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard rc == SQLITE_OK, let statement else {
@@ -299,17 +299,17 @@ public struct SQLiteConnection {
 
     /// Runs one statement with arguments and returns the number of rows it changed.
     @discardableResult
-    public func run(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> Int {
+    package func run(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> Int {
         try prepare(sql).run(arguments)
     }
 
     /// Runs one statement with arguments and returns every row.
-    public func query(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> [SQLiteRow] {
+    package func query(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> [SQLiteRow] {
         try prepare(sql).query(arguments)
     }
 
     /// The first column of the first row, or nil when there is no row.
-    public func scalar(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> SQLiteValue? {
+    package func scalar(_ sql: String, _ arguments: [any SQLiteValueConvertible] = []) throws -> SQLiteValue? {
         let statement = try prepare(sql)
         try statement.bind(arguments)
         guard try statement.step() else { return nil }
@@ -317,13 +317,13 @@ public struct SQLiteConnection {
     }
 
     /// The rowid of the most recent successful insert.
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Rows changed by the most recent INSERT, UPDATE or DELETE.
-    public var changes: Int { Int(sqlite3_changes(handle)) }
+    package var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// `PRAGMA user_version`.
-    public func userVersion() throws -> Int {
+    package func userVersion() throws -> Int {
         Int(sqliteValue: try scalar("PRAGMA user_version") ?? .null) ?? 0
     }
 
@@ -341,11 +341,11 @@ extension SQLiteConnection: Sendable {}
 /// A compiled statement: bind, step, read typed columns, reset, step again.
 ///
 /// Valid only inside the ``SQLiteDatabase`` closure that prepared it.
-public final class SQLiteStatement {
+package final class SQLiteStatement {
     private let statement: OpaquePointer
     private let connection: SQLiteConnection
     /// The statement's SQL text.
-    public let sql: String
+    package let sql: String
 
     init(statement: OpaquePointer, connection: SQLiteConnection, sql: String) {
         self.statement = statement
@@ -360,7 +360,7 @@ public final class SQLiteStatement {
     // MARK: Binding
 
     /// Resets the statement and binds `arguments` to parameters 1...n.
-    public func bind(_ arguments: [any SQLiteValueConvertible]) throws {
+    package func bind(_ arguments: [any SQLiteValueConvertible]) throws {
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
         let expected = Int(sqlite3_bind_parameter_count(statement))
@@ -377,7 +377,7 @@ public final class SQLiteStatement {
     }
 
     /// Binds one value to the 1-based parameter `index`.
-    public func bind(_ value: SQLiteValue, at index: Int) throws {
+    package func bind(_ value: SQLiteValue, at index: Int) throws {
         let i = Int32(index)
         let rc: Int32
         switch value {
@@ -413,7 +413,7 @@ public final class SQLiteStatement {
     // MARK: Stepping
 
     /// Advances to the next row: true when a row is ready, false when done.
-    public func step() throws -> Bool {
+    package func step() throws -> Bool {
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -426,14 +426,14 @@ public final class SQLiteStatement {
 
     /// Binds `arguments`, steps to the end and returns the number of rows changed.
     @discardableResult
-    public func run(_ arguments: [any SQLiteValueConvertible] = []) throws -> Int {
+    package func run(_ arguments: [any SQLiteValueConvertible] = []) throws -> Int {
         try bind(arguments)
         while try step() {}
         return connection.changes
     }
 
     /// Binds `arguments` and collects every row.
-    public func query(_ arguments: [any SQLiteValueConvertible] = []) throws -> [SQLiteRow] {
+    package func query(_ arguments: [any SQLiteValueConvertible] = []) throws -> [SQLiteRow] {
         try bind(arguments)
         let names = columnNames
         var rows: [SQLiteRow] = []
@@ -446,20 +446,20 @@ public final class SQLiteStatement {
     // MARK: Columns
 
     /// Number of result columns.
-    public var columnCount: Int { Int(sqlite3_column_count(statement)) }
+    package var columnCount: Int { Int(sqlite3_column_count(statement)) }
 
     /// Result column names in order.
-    public var columnNames: [String] {
+    package var columnNames: [String] {
         (0..<columnCount).map { String(cString: sqlite3_column_name(statement, Int32($0))) }
     }
 
     /// True when column `index` (0-based) of the current row is NULL.
-    public func isNull(at index: Int) -> Bool {
+    package func isNull(at index: Int) -> Bool {
         sqlite3_column_type(statement, Int32(index)) == SQLITE_NULL
     }
 
     /// Column `index` of the current row as stored.
-    public func value(at index: Int) -> SQLiteValue {
+    package func value(at index: Int) -> SQLiteValue {
         switch sqlite3_column_type(statement, Int32(index)) {
         case SQLITE_INTEGER: return .integer(int64(at: index))
         case SQLITE_FLOAT: return .real(double(at: index))
@@ -469,13 +469,13 @@ public final class SQLiteStatement {
         }
     }
 
-    public func int64(at index: Int) -> Int64 { sqlite3_column_int64(statement, Int32(index)) }
-    public func int(at index: Int) -> Int { Int(int64(at: index)) }
-    public func double(at index: Int) -> Double { sqlite3_column_double(statement, Int32(index)) }
-    public func bool(at index: Int) -> Bool { int64(at: index) != 0 }
+    package func int64(at index: Int) -> Int64 { sqlite3_column_int64(statement, Int32(index)) }
+    package func int(at index: Int) -> Int { Int(int64(at: index)) }
+    package func double(at index: Int) -> Double { sqlite3_column_double(statement, Int32(index)) }
+    package func bool(at index: Int) -> Bool { int64(at: index) != 0 }
 
     /// Column `index` as text ("" for NULL); embedded NULs are kept.
-    public func string(at index: Int) -> String {
+    package func string(at index: Int) -> String {
         let i = Int32(index)
         guard let text = sqlite3_column_text(statement, i) else { return "" }
         let count = Int(sqlite3_column_bytes(statement, i))
@@ -483,7 +483,7 @@ public final class SQLiteStatement {
     }
 
     /// Column `index` as bytes (empty for NULL).
-    public func data(at index: Int) -> Data {
+    package func data(at index: Int) -> Data {
         let i = Int32(index)
         guard let bytes = sqlite3_column_blob(statement, i) else { return Data() }
         return Data(bytes: bytes, count: Int(sqlite3_column_bytes(statement, i)))

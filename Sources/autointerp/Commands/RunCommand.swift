@@ -66,39 +66,34 @@ struct RunCommand: AsyncParsableCommand {
             guard let mode = SimulatorMode(rawValue: simulatorMode) else {
                 throw ValidationError("--simulator-mode must be auto, logprobs or json")
             }
-            guard let kind = RunPipeline.ExplainerKind(rawValue: explainer) else {
+            guard let kind = ExplainerKind(rawValue: explainer) else {
                 throw AutoInterpError.invalidInput("--explainer must be llm or local")
             }
-            // The local baseline needs an endpoint only for the judge.
+            // The local baseline runs without an endpoint; the library decides which stages that leaves.
             let noEndpoint = kind == .local && llm.endpoint == nil && llm.llmConfig == nil
-            // By default all stages; the library leaves out the rubric of a local run without an
-            // endpoint and says so in the summary. Asking for it explicitly is an error.
-            let stageSet = try PipelineStage.parse(stages ?? "explain,simulate,score,rubric")
-            if noEndpoint, stages != nil, stageSet.contains(.rubric) {
-                throw AutoInterpError.invalidInput("the rubric stage needs an LLM judge: pass --endpoint and --model, or leave rubric out of --stages (e.g. --stages explain,simulate,score)")
-            }
             var baseline = PatternSet.Parameters()
             baseline.maxContext = patternContext
             baseline.consistency = patternConsistency
-            let request = RunPipeline.Request(
-                preparation: try inputs.request(), llm: noEndpoint ? LLMEndpointConfig(baseURL: "", model: "") : try llm.endpointConfig(),
+            let request = RunRequest(
+                setup: try inputs.request(), endpoint: noEndpoint ? nil : try llm.endpointConfig(),
                 simulatorModel: simulatorModel, judgeModel: judgeModel,
-                simulatorMode: mode, recordsPerCall: recordsPerCall, explainerSamples: explainerSamples, stages: stageSet,
+                simulatorMode: mode, recordsPerCall: recordsPerCall, explainerSamples: explainerSamples,
+                stages: try stages.map { try StageName.parse($0) },
                 prompts: prompts.map { URL(fileURLWithPath: $0) }, rubric: rubric.map { URL(fileURLWithPath: $0) }, unitsInFlight: concurrency,
                 showProgress: !quiet, explainer: kind, baseline: baseline)
             let bar = ProgressBar("select", total: 1, unit: "batch", enabled: !quiet)
-            let summary: RunSummary
+            let result: RunResult
             do {
-                summary = try await RunPipeline(logger: Logger(label: "autointerp.run")).run(request) { done, total in
+                result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request) { done, total in
                     bar.update(done, total: total)
                 }
             } catch let error as LLMError {
                 throw AutoInterpError.invalidInput(error.message)
             }
             bar.finish()
+            let summary = result.summary
             print(summary.text)
-            let (store, run) = try RunLocator.open(results: URL(fileURLWithPath: inputs.results), name: inputs.name)
-            let report = try ReportWriter.write(store: store, run: run)
+            let report = try ReportWriter.write(store: result.store, run: result.run)
             print("report: \(report.html.path) and \(report.markdown.lastPathComponent)")
             if let reason = summary.stoppedEarly {
                 note("autointerp: error: the run stopped early: \(reason)")

@@ -49,7 +49,7 @@ struct RunInputOptions: ParsableArguments {
     @Flag(help: "Replace an existing run of this name whose config differs.")
     var forceNew = false
 
-    func request() throws -> RunPreparation.Request {
+    func request() throws -> RunSetup.Request {
         var selection = SelectionConfig()
         selection.seed = seed
         selection.explainTop = explainTop
@@ -58,7 +58,7 @@ struct RunInputOptions: ParsableArguments {
         selection.quantilePerBin = perBin
         selection.nonActivating = nonActivating
         selection.includeSpecialTokens = includeSpecialTokens
-        return RunPreparation.Request(
+        return RunSetup.Request(
             name: name, resultsFolder: URL(fileURLWithPath: results), activations: URL(fileURLWithPath: activations),
             vocab: vocab.map { URL(fileURLWithPath: $0) }, sae: sae.map { URL(fileURLWithPath: $0) },
             features: try UnitSpec(parsing: features), neurons: try UnitSpec(parsing: neurons), selection: selection, forceNew: forceNew)
@@ -81,7 +81,7 @@ struct SelectCommand: AsyncParsableCommand {
         try await reportingErrors {
             let request = try inputs.request()
             let bar = ProgressBar("select", total: 1, unit: "batch", enabled: !quiet)
-            let outcome = try RunPreparation().prepare(request) { done, total in
+            let outcome = try RunSetup().prepare(request) { done, total in
                 bar.update(done, total: total)
             }
             bar.finish()

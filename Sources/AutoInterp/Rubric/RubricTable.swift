@@ -1,10 +1,12 @@
 import Foundation
 
-/// Counts of rubric ratings 0…3 per activation bin: the data of the Scaling Monosemanticity figure.
+/// Counts of rubric ratings 0…3 per activation bin: the data of the Scaling Monosemanticity figure,
+/// for one explanation (reports) or summed over a unit kind (the run summary).
 ///
 /// Bin 0 holds non-activating examples, bins 1…n the equal-width activation bins of (0, max]
-/// (as in `rubric_ratings.bin`). The table grows to the largest bin added.
-public struct RubricTable: Sendable, Equatable {
+/// (as in `rubric_ratings.bin`). The table grows to the largest bin added. Encodes as
+/// `{"counts": [[Int]]}` (`summary.json`).
+public struct RubricTable: Sendable, Equatable, Codable {
     /// The ratings, 0 unrelated … 3 cleanly identifies the highlighted text.
     public static let ratings = 0...3
 
@@ -55,4 +57,21 @@ public struct RubricTable: Sendable, Equatable {
 
     /// A short label for a bin: `none` for 0, else the bin number.
     public static func label(bin: Int) -> String { bin == 0 ? "none" : String(bin) }
+
+    /// Tables per unit kind from rows of the `rubric_histogram` view.
+    public static func byKind(_ rows: [RubricHistogramRow]) -> [UnitKind: RubricTable] {
+        var result: [UnitKind: RubricTable] = [:]
+        for row in rows { result[row.unit.kind, default: RubricTable()].add(bin: row.bin, rating: row.rating, count: row.count) }
+        return result
+    }
+
+    /// A Markdown table: one row per bin, rating counts and the share rated 3.
+    public var markdown: String {
+        var lines = ["| bin | 0 | 1 | 2 | 3 | share 3 |", "|---|---|---|---|---|---|"]
+        for (bin, row) in counts.enumerated() {
+            let share = share(bin: bin, rating: 3).map { String(format: "%.2f", $0) } ?? "-"
+            lines.append("| \(Self.label(bin: bin)) | \(row.map(String.init).joined(separator: " | ")) | \(share) |")
+        }
+        return lines.joined(separator: "\n")
+    }
 }

@@ -37,7 +37,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// Ratings stored, by rating 0...3.
     public var ratings: [Int: Int]
     /// Rubric rating counts per bin, by unit kind (`feature`, `neuron`).
-    public var rubricByKind: [String: RubricHistogram]
+    public var rubricByKind: [String: RubricTable]
     /// Dead, failed and waiting units with their reasons (this invocation).
     public var notes: [UnitNote]
     /// Whether the run stopped early, and why.
@@ -66,42 +66,40 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public static func collect(
         store: RunStore, run: RunInfo, reports: [UnitOutcome], usage: LLMUsage?, stoppedEarly: String?, simulatorMode: String?
     ) throws -> RunSummary {
-        let units = try store.units(runID: run.id)
+        let units = try store.progress(runID: run.id)
         var failures: [String: Int] = [:]
         var byKind: [String: KindScores] = [:]
         var ratings: [Int: Int] = [:]
         var spearmans: [UnitKind: [Double?]] = [:]
         var pearsons: [UnitKind: [Double?]] = [:]
         var scored = 0
+        let failedRatings = Set(reports.filter { $0.failedRatings > 0 }.map(\.unit))
         for unit in units {
-            byKind[unit.unit.kind.rawValue, default: KindScores(units: 0, scored: 0, undefined: 0)].units += 1
-            if unit.statistics.maxActivation <= 0 {
+            let kind = unit.unit.unit.kind
+            byKind[kind.rawValue, default: KindScores(units: 0, scored: 0, undefined: 0)].units += 1
+            if unit.isDead {
                 failures["dead", default: 0] += 1
                 continue
             }
-            guard let explanation = try store.explanations(unitID: unit.id).first else {
+            guard unit.explanation != nil else {
                 failures["explanation", default: 0] += 1
                 continue
             }
-            let simulations = try store.simulations(explanationID: explanation.id)
-            let failedSimulations = simulations.count { !$0.isOK }
-            if failedSimulations > 0 { failures["simulation", default: 0] += failedSimulations }
-            let scores = try store.scores(explanationID: explanation.id)
-            if let spearman = scores.first(where: { $0.metric == .spearman && $0.subset == .all }) {
+            if unit.failedSimulations > 0 { failures["simulation", default: 0] += unit.failedSimulations }
+            if let spearman = unit.score(.spearman, .all) {
                 scored += 1
-                byKind[unit.unit.kind.rawValue]?.scored += 1
-                spearmans[unit.unit.kind, default: []].append(spearman.value)
-                if spearman.value == nil {
+                byKind[kind.rawValue]?.scored += 1
+                spearmans[kind, default: []].append(spearman)
+                if spearman == nil {
                     failures["undefined-score", default: 0] += 1
-                    byKind[unit.unit.kind.rawValue]?.undefined += 1
+                    byKind[kind.rawValue]?.undefined += 1
                 }
-                pearsons[unit.unit.kind, default: []].append(scores.first { $0.metric == .pearson && $0.subset == .all }?.value)
+                pearsons[kind, default: []].append(unit.score(.pearson, .all) ?? nil)
             }
-            let stored = try store.rubricRatings(explanationID: explanation.id)
-            for rating in stored { ratings[rating.rating, default: 0] += 1 }
-            let wanted = try store.examples(unitID: unit.id, role: .score, subset: .quantile).count
-            if stored.count < wanted, !stored.isEmpty || reports.contains(where: { $0.unit == unit.unit && $0.failedRatings > 0 }) {
-                failures["rubric", default: 0] += wanted - stored.count
+            for rating in unit.ratings.values { ratings[rating, default: 0] += 1 }
+            let (stored, wanted) = (unit.ratings.count, unit.rubricExamples)
+            if stored < wanted, stored > 0 || failedRatings.contains(unit.unit.unit) {
+                failures["rubric", default: 0] += wanted - stored
             }
         }
         for (kind, values) in spearmans {
@@ -117,7 +115,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
                 unit: report.unit.description, kind: report.status == .dead ? "dead" : report.failureKind ?? report.status.rawValue,
                 reason: report.reason ?? report.status.rawValue)
         }
-        let histograms = RubricHistogram.byKind(try store.rubricHistogram(runID: run.id))
+        let histograms = RubricTable.byKind(try store.rubricHistogram(runID: run.id))
         return RunSummary(
             run: run.name, database: store.path, units: units.count, scored: scored, failures: failures, byKind: byKind, ratings: ratings,
             rubricByKind: Dictionary(uniqueKeysWithValues: histograms.map { ($0.key.rawValue, $0.value) }),

@@ -3,57 +3,41 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Runs ``UnitPipeline`` over every unit of a run, several units at once, with a progress bar.
+/// Schedules the units of a run: each unit's stages (``UnitStageRunner``) run in a task group,
+/// several units at once, with a progress bar.
 ///
-/// Independent of the explainer, simulator and judge used. Units run in a task group with at
-/// most `unitsInFlight` at a time (the LLM client caps the requests). An `LLMError` that
-/// `isFatalForRun` (bad key, wrong URL or model) cancels the remaining units and is reported as
-/// `stoppedEarly`; results stored until then are kept.
-public struct PipelineRunner: Sendable {
-    /// The run database the units are listed from.
-    public let store: RunStore
-    /// The pipeline of each unit: one shared pipeline for LLM runs, one per unit for the
-    /// pattern baseline (whose simulator belongs to its unit).
-    public let pipelineFor: @Sendable (StoredUnit) throws -> UnitPipeline
+/// Independent of the stages used. At most `unitsInFlight` units run at a time (the LLM client
+/// caps the requests). An `LLMError` that `isFatalForRun` (bad key, wrong URL or model) cancels
+/// the remaining units and is reported as `stoppedEarly`; results stored until then are kept.
+public struct UnitScheduler: Sendable {
+    public let runner: UnitStageRunner
     public let unitsInFlight: Int
     /// Totals for the progress line (calls, tokens, cost); nil shows none.
     public let usage: (@Sendable () -> LLMUsage)?
     public let showProgress: Bool
     public let logger: Logger
 
-    /// A runner using one pipeline for every unit.
     public init(
-        pipeline: UnitPipeline, unitsInFlight: Int = 8, usage: (@Sendable () -> LLMUsage)? = nil, showProgress: Bool = false,
+        runner: UnitStageRunner, unitsInFlight: Int = 8, usage: (@Sendable () -> LLMUsage)? = nil, showProgress: Bool = false,
         logger: Logger = Logger(label: "autointerp.run")
     ) {
-        self.init(
-            store: pipeline.store, pipelineFor: { _ in pipeline }, unitsInFlight: unitsInFlight, usage: usage, showProgress: showProgress,
-            logger: logger)
-    }
-
-    /// A runner that asks `pipelineFor` for each unit's pipeline.
-    public init(
-        store: RunStore, pipelineFor: @escaping @Sendable (StoredUnit) throws -> UnitPipeline, unitsInFlight: Int = 8,
-        usage: (@Sendable () -> LLMUsage)? = nil, showProgress: Bool = false, logger: Logger = Logger(label: "autointerp.run")
-    ) {
-        self.store = store
-        self.pipelineFor = pipelineFor
+        self.runner = runner
         self.unitsInFlight = max(1, unitsInFlight)
         self.usage = usage
         self.showProgress = showProgress
         self.logger = logger
     }
 
-    /// The reports of every unit of `run`, and why the run stopped early (nil when it did not).
+    /// The outcome of every unit of `run`, and why the run stopped early (nil when it did not).
     public func run(_ run: RunInfo) async throws -> (reports: [UnitOutcome], stoppedEarly: String?) {
-        let units = try store.units(runID: run.id)
+        let units = try runner.store.progress(runID: run.id)
         var reports: [UnitOutcome] = []
-        var todo: [StoredUnit] = []
+        var todo: [UnitProgress] = []
         for unit in units {
-            if unit.statistics.maxActivation <= 0 {
-                reports.append(try await pipelineFor(unit).run(unit))  // dead: recorded, no work
-            } else if try pipelineFor(unit).isComplete(unit) {
-                reports.append(UnitOutcome(unit: unit.unit, status: .complete))
+            if unit.isDead {
+                reports.append(try await runner.run(unit))  // dead: recorded, no work
+            } else if runner.isComplete(unit) {
+                reports.append(UnitOutcome(unit: unit.unit.unit, status: .complete))
             } else {
                 todo.append(unit)
             }
@@ -69,7 +53,7 @@ public struct PipelineRunner: Sendable {
         }
         bar?.update(0, detail: detail())
 
-        let pipelineFor = pipelineFor
+        let runner = runner
         var stoppedEarly: String?
         try await withThrowingTaskGroup(of: UnitOutcome.self) { group in
             var next = 0
@@ -78,7 +62,7 @@ public struct PipelineRunner: Sendable {
                 guard next < todo.count else { return }
                 let unit = todo[next]
                 next += 1
-                group.addTask { try await pipelineFor(unit).run(unit) }
+                group.addTask { try await runner.run(unit) }
             }
             for _ in 0..<min(unitsInFlight, todo.count) { addNext() }
             while true {
@@ -104,7 +88,9 @@ public struct PipelineRunner: Sendable {
         bar?.finish()
         // Units never started (stopped early) are reported as cancelled.
         let seen = Set(reports.map(\.unit))
-        for unit in todo where !seen.contains(unit.unit) { reports.append(UnitOutcome(unit: unit.unit, status: .cancelled, reason: "the run stopped early")) }
+        for unit in todo where !seen.contains(unit.unit.unit) {
+            reports.append(UnitOutcome(unit: unit.unit.unit, status: .cancelled, reason: "the run stopped early"))
+        }
         return (reports, stoppedEarly)
     }
 }

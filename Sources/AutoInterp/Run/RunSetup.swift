@@ -7,7 +7,7 @@ import Logging
 /// The database is `<results>/<name>/autointerp.sqlite`. Each unit is saved in its own
 /// transaction; units already stored by an earlier, interrupted invocation of the same config
 /// are left as they are, so running the same command again finishes the job.
-public struct RunPreparation {
+public struct RunSetup {
     /// Inputs of a preparation, as the CLI gathers them.
     public struct Request: Sendable {
         public var name: String
@@ -20,7 +20,7 @@ public struct RunPreparation {
         public var selection: SelectionConfig
         /// Replace an existing run of the same name whose config differs.
         public var forceNew: Bool
-        /// The pipeline settings of `autointerp run`; nil for `select`, which leaves a stored
+        /// The stage settings of `autointerp run`; nil for `select`, which leaves a stored
         /// pipeline config alone.
         public var pipeline: PipelineConfig?
 
@@ -105,9 +105,7 @@ public struct RunPreparation {
                 run = existing
             case .addsPipeline:
                 // A run made by `select` gains its pipeline settings on the first `run`.
-                _ = try store.database.run(
-                    "UPDATE runs SET config_json = ?, config_hash = ? WHERE id = ?", [configJSON, SHA256.hex(configJSON), existing.id])
-                run = try store.run(id: existing.id) ?? existing
+                run = try store.updateConfig(runID: existing.id, configJSON: configJSON)
             case .differs(let what):
                 guard request.forceNew else {
                     throw AutoInterpError.invalidInput(

@@ -2,17 +2,28 @@ import Foundation
 
 /// One row of `scores`: a correlation between predicted and true activations, or why it is undefined.
 public struct StoredScore: Sendable, Equatable {
-    /// `scores.metric`.
-    public enum Metric: String, Sendable, Codable, CaseIterable {
-        case spearman
-        case pearson
+    /// `scores.metric`: `spearman` and `pearson` for simulations; other stages add their own.
+    public struct Metric: StringName, CaseIterable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let spearman: Metric = "spearman"
+        public static let pearson: Metric = "pearson"
+        /// The correlation metrics of the score stage.
+        public static let allCases: [Metric] = [.spearman, .pearson]
     }
 
-    /// `scores.subset`: which scored records were concatenated.
-    public enum Subset: String, Sendable, Codable, CaseIterable {
-        case all
-        case top
-        case random
+    /// `scores.subset`: which scored records were concatenated (`all`, `top`, `random`), or a
+    /// stage's own subset name.
+    public struct Subset: StringName, CaseIterable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let all: Subset = "all"
+        public static let top: Subset = "top"
+        public static let random: Subset = "random"
+        /// The subsets of the score stage.
+        public static let allCases: [Subset] = [.all, .top, .random]
     }
 
     public var metric: Metric

@@ -1,0 +1,86 @@
+import AutoInterpLLM
+import Foundation
+import Logging
+
+/// `autointerp run`: create (or resume) a run, then run every unit's stages, then summarise.
+///
+/// One path for every run: the ``StagePlan`` decides the stages and the endpoint policy,
+/// ``RunSetup`` selects and stores the units, ``UnitScheduler`` runs each unit's stages
+/// (``UnitStageRunner``), and ``RunSummary`` counts what the store holds. All LLM calls go
+/// through one ``LLMClient`` whose response store is the run database, so running the same
+/// command again finishes an interrupted run: completed units are not redone, cached calls are
+/// not re-sent and no row is duplicated. A changed config is refused unless `forceNew`.
+public struct RunCoordinator {
+    public var logger: Logger
+
+    public init(logger: Logger = Logger(label: "autointerp.run")) {
+        self.logger = logger
+    }
+
+    /// Runs the request and returns the summary (also written to `<results>/<name>/summary.json`)
+    /// with the open store.
+    ///
+    /// - Parameter selectProgress: called with (steps done, total) while examples are selected.
+    /// - Throws: `AutoInterpError` for bad inputs or a changed config; `LLMError` when the
+    ///   endpoint is unusable before any unit starts. A fatal error during the run is reported in
+    ///   the summary's `stoppedEarly` instead.
+    public func run(_ request: RunRequest, selectProgress: ((Int, Int) -> Void)? = nil) async throws -> RunResult {
+        let plan = try StagePlan(request)
+        var setup = request.setup
+        setup.pipeline = plan.settings
+        let prepared = try RunSetup(logger: logger).prepare(setup, progress: selectProgress)
+        let store = prepared.store
+        let client = try request.endpoint.map { try LLMClient(config: $0, store: store, logger: logger) }
+
+        var stoppedEarly: String?
+        var reports: [UnitOutcome] = []
+        var mode: String?
+        do {
+            let stages = try await stages(plan, request: request, client: client, mode: &mode)
+            let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
+            let defaultInFlight = client.map { 2 * $0.config.maxInFlight } ?? 4
+            var usage: (@Sendable () -> LLMUsage)?
+            if let client { usage = { client.usage } }
+            let scheduler = UnitScheduler(
+                runner: runner, unitsInFlight: request.unitsInFlight ?? defaultInFlight, usage: usage,
+                showProgress: request.showProgress, logger: logger)
+            if request.explainer == .local { logger.info("run \(prepared.run.name) with the baseline \(PatternExplainer.name)") }
+            (reports, stoppedEarly) = try await scheduler.run(prepared.run)
+        } catch let error as LLMError where error.isFatalForRun {
+            stoppedEarly = error.message
+        }
+        var summary = try RunSummary.collect(
+            store: store, run: prepared.run, reports: reports, usage: client?.usage, stoppedEarly: stoppedEarly, simulatorMode: mode)
+        summary.remarks = plan.remarks
+        try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.isComplete ? "done" : "incomplete")
+        try summary.write(to: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"))
+        return RunResult(summary: summary, store: store, run: try store.run(id: prepared.run.id) ?? prepared.run)
+    }
+
+    /// The stage list: LLM explainer, simulator (mode probed once) and judge, or the pattern baseline.
+    private func stages(_ plan: StagePlan, request: RunRequest, client: LLMClient?, mode: inout String?) async throws -> [any UnitStage] {
+        let settings = plan.settings
+        let judge: any RubricJudge = if let client, let prompts = plan.prompts {
+            LLMRubricJudge(client: client, template: prompts.rubric, model: settings.judgeModel)
+        } else {
+            NoJudge()
+        }
+        guard request.explainer == .llm, let client, let prompts = plan.prompts else {
+            mode = PatternSimulator.mode
+            return plan.stages(
+                explainer: PatternExplainer(parameters: request.baseline), simulator: nil, judge: judge, extra: request.extraStages)
+        }
+        let decision = plan.requested.contains(.simulate)
+            ? try await SimulatorModeProbe.resolve(request.simulatorMode, client: client, model: settings.simulatorModel)
+            : SimulatorModeProbe.Decision(
+                mode: request.simulatorMode == .logprobs ? .logprobs : .json, topLogprobs: LLMSimulator.defaultTopLogprobs,
+                reason: "not simulating")
+        mode = decision.mode.rawValue
+        logger.info("simulator mode \(decision.mode.rawValue): \(decision.reason)")
+        let explainer = LLMExplainer(client: client, template: prompts.explainer, model: settings.model)
+        let simulator = LLMSimulator(
+            client: client, template: decision.mode == .json ? prompts.simulatorJSON : prompts.simulatorLogprobs, mode: decision.mode,
+            model: settings.simulatorModel, recordsPerCall: settings.recordsPerCall, topLogprobs: max(5, decision.topLogprobs))
+        return plan.stages(explainer: explainer, simulator: simulator, judge: judge, extra: request.extraStages)
+    }
+}

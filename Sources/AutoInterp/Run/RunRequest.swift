@@ -1,0 +1,68 @@
+import AutoInterpLLM
+import Foundation
+
+/// Which explainer and simulator a run uses.
+public enum ExplainerKind: String, Sendable, Codable, CaseIterable {
+    /// ``LLMExplainer`` and ``LLMSimulator``.
+    case llm
+    /// The LLM-free pattern baseline: ``PatternExplainer`` and ``PatternSimulator``.
+    case local
+}
+
+/// Everything `autointerp run` takes.
+public struct RunRequest: Sendable {
+    /// Inputs, units, selection and the run name (its `pipeline` is filled in by ``RunCoordinator``).
+    public var setup: RunSetup.Request
+    /// The endpoint (its model is the explainer's); nil runs without an LLM, which only the
+    /// local baseline can (and then without the rubric).
+    public var endpoint: LLMEndpointConfig?
+    public var simulatorModel: String?
+    public var judgeModel: String?
+    public var simulatorMode: SimulatorMode
+    public var recordsPerCall: Int
+    public var explainerSamples: Int
+    /// The stages to run; nil = every stage the run can do (see ``StagePlan``).
+    public var stages: Set<StageName>?
+    /// The prompts folder and rubric file; nil finds the defaults (``PromptSet/locate(prompts:rubric:)``).
+    public var prompts: URL?
+    public var rubric: URL?
+    /// Units worked on at once; nil = 2 × the client's max in flight (4 without an endpoint).
+    public var unitsInFlight: Int?
+    public var showProgress: Bool
+    public var explainer: ExplainerKind
+    /// The local baseline's settings (used with `.local`, stored in the run config).
+    public var baseline: PatternSet.Parameters
+    /// Stages run after the built-in ones for every unit (always requested).
+    public var extraStages: [any UnitStage]
+
+    public init(
+        setup: RunSetup.Request, endpoint: LLMEndpointConfig?, simulatorModel: String? = nil, judgeModel: String? = nil,
+        simulatorMode: SimulatorMode = .auto, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
+        stages: Set<StageName>? = nil, prompts: URL? = nil, rubric: URL? = nil, unitsInFlight: Int? = nil,
+        showProgress: Bool = false, explainer: ExplainerKind = .llm, baseline: PatternSet.Parameters = PatternSet.Parameters(),
+        extraStages: [any UnitStage] = []
+    ) {
+        self.setup = setup
+        self.endpoint = endpoint
+        self.simulatorModel = simulatorModel
+        self.judgeModel = judgeModel
+        self.simulatorMode = simulatorMode
+        self.recordsPerCall = recordsPerCall
+        self.explainerSamples = explainerSamples
+        self.stages = stages
+        self.prompts = prompts
+        self.rubric = rubric
+        self.unitsInFlight = unitsInFlight
+        self.showProgress = showProgress
+        self.explainer = explainer
+        self.baseline = baseline
+        self.extraStages = extraStages
+    }
+}
+
+/// What a run leaves: its summary, and the open store and run row for reports.
+public struct RunResult: Sendable {
+    public var summary: RunSummary
+    public var store: RunStore
+    public var run: RunInfo
+}

@@ -1,0 +1,100 @@
+import AutoInterpLLM
+import Foundation
+import Logging
+
+/// Runs one unit's stages in order, doing only what the store does not hold yet.
+///
+/// For each requested stage: skip it when ``UnitStage/isDone(_:)`` says so (unless a stage it
+/// needs stored something new in this invocation); wait when a stage it needs is neither done
+/// nor requested; otherwise run it and reload the unit's ``UnitProgress``. Unusable results are
+/// recorded as the unit's failure; a failed call leaves the stage for a rerun; an `LLMError`
+/// that `isFatalForRun` is rethrown so the run stops.
+public struct UnitStageRunner: Sendable {
+    public let store: RunStore
+    /// Every stage the run knows, in order (requested or not: a stage's needs are looked up here).
+    public let stages: [any UnitStage]
+    /// The names of the stages to run.
+    public let requested: Set<StageName>
+    public let logger: Logger
+
+    public init(store: RunStore, stages: [any UnitStage], requested: Set<StageName>? = nil, logger: Logger = Logger(label: "autointerp.run")) {
+        self.store = store
+        self.stages = stages
+        self.requested = requested ?? Set(stages.map(\.name))
+        self.logger = logger
+    }
+
+    /// Whether the unit has everything the requested stages produce (dead units always do).
+    public func isComplete(_ progress: UnitProgress) -> Bool {
+        progress.isDead || stages.allSatisfy { !requested.contains($0.name) || $0.isDone(progress) }
+    }
+
+    /// Runs the requested stages that the unit still lacks.
+    ///
+    /// - Throws: `LLMError` with `isFatalForRun`, `CancellationError`, or a store error; every
+    ///   other failure is reported in the ``UnitOutcome``.
+    public func run(_ start: UnitProgress) async throws -> UnitOutcome {
+        var report = UnitOutcome(unit: start.unit.unit, status: .complete)
+        if start.isDead {
+            report.status = .dead
+            report.reason = "never fires on a selectable token (max activation \(start.unit.statistics.maxActivation) <= 0)"
+            return report
+        }
+        var progress = start
+        var changed: Set<StageName> = []
+        var blocked: Set<StageName> = []
+        var current: StageName?
+        do {
+            for stage in stages where requested.contains(stage.name) {
+                current = stage.name
+                let forced = stage.needs.contains { changed.contains($0) }
+                if stage.isDone(progress), !forced { continue }
+                if let missing = stage.needs.first(where: { need in blocked.contains(need) || !isAvailable(need, progress) }) {
+                    blocked.insert(stage.name)
+                    if report.status == .complete {
+                        report.status = .waiting
+                        report.reason = "no \(missing) results yet (add \(missing) to --stages)"
+                    }
+                    continue
+                }
+                let result = try await stage.run(UnitWork(store: store, progress: progress, logger: logger))
+                report.failedSimulations += result.failedSimulations
+                report.failedRatings += result.failedRatings
+                if result.stored {
+                    changed.insert(stage.name)
+                    report.storedSomething = true
+                    progress = try store.progress(unitID: progress.unit.id) ?? progress
+                }
+                if let failure = result.failure, report.status == .complete {
+                    report.status = .failed
+                    report.failureKind = stage.name.rawValue
+                    report.reason = failure
+                }
+            }
+            return report
+        } catch let failure as ExplanationFailure {
+            return failed(report, kind: current?.rawValue ?? "explain", failure.reason)
+        } catch let failure as StageFailure {
+            return failed(report, kind: current?.rawValue ?? "stage", failure.reason)
+        } catch let error as LLMError where !error.isFatalForRun {
+            return failed(report, kind: "llm-call", error.message)
+        } catch is CancellationError {
+            report.status = .cancelled
+            return report
+        }
+    }
+
+    /// Whether a needed stage's results are there (needs come earlier in the list, so a
+    /// requested one has had its turn).
+    private func isAvailable(_ name: StageName, _ progress: UnitProgress) -> Bool {
+        stages.first { $0.name == name }?.isDone(progress) ?? false
+    }
+
+    private func failed(_ report: UnitOutcome, kind: String, _ reason: String) -> UnitOutcome {
+        var report = report
+        report.status = .failed
+        report.failureKind = kind
+        report.reason = reason
+        return report
+    }
+}

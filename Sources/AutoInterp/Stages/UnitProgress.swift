@@ -1,0 +1,61 @@
+import Foundation
+
+/// What the run database holds for one unit, against what its stages want: the one view that
+/// decides whether a stage is done, whether a unit is complete, and what the summary counts.
+///
+/// Loaded in one query per unit (or one per run) by ``RunStore/progress(runID:)``; a stage
+/// reads it in ``UnitStage/isDone(_:)``.
+public struct UnitProgress: Sendable, Equatable {
+    public var unit: StoredUnit
+    /// The unit's explanation (its first), nil before the explain stage.
+    public var explanation: StoredExplanation?
+    /// Held-out `score/top` + `score/random` examples: what the simulator must cover.
+    public var scoredExamples: Int
+    /// `score/quantile` examples: what the judge must rate.
+    public var rubricExamples: Int
+    /// Simulations stored for the explanation, as `subset/record_idx`, and how many of them failed.
+    public var simulated: Set<String>
+    public var failedSimulations: Int
+    /// Scores stored for the explanation (value nil when undefined).
+    public var scores: [ScoreKey: Double?]
+    /// Ratings stored for the explanation by record index.
+    public var ratings: [Int: Int]
+
+    /// A (metric, subset) pair of the `scores` table.
+    public struct ScoreKey: Hashable, Sendable {
+        public var metric: StoredScore.Metric
+        public var subset: StoredScore.Subset
+
+        public init(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) {
+            self.metric = metric
+            self.subset = subset
+        }
+    }
+
+    public init(
+        unit: StoredUnit, explanation: StoredExplanation? = nil, scoredExamples: Int = 0, rubricExamples: Int = 0,
+        simulated: Set<String> = [], failedSimulations: Int = 0, scores: [ScoreKey: Double?] = [:], ratings: [Int: Int] = [:]
+    ) {
+        self.unit = unit
+        self.explanation = explanation
+        self.scoredExamples = scoredExamples
+        self.rubricExamples = rubricExamples
+        self.simulated = simulated
+        self.failedSimulations = failedSimulations
+        self.scores = scores
+        self.ratings = ratings
+    }
+
+    /// True when the unit never fires on a selectable token: there is nothing to explain.
+    public var isDead: Bool { unit.statistics.maxActivation <= 0 }
+
+    /// Whether a score is stored for (metric, subset), defined or not.
+    public func hasScore(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> Bool {
+        scores[ScoreKey(metric, subset)] != nil
+    }
+
+    /// The stored value of (metric, subset): nil when missing, `.some(nil)` when undefined.
+    public func score(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> Double?? {
+        scores[ScoreKey(metric, subset)]
+    }
+}

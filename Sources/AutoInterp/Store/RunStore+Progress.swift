@@ -1,0 +1,77 @@
+import Foundation
+
+// MARK: - Unit progress
+
+extension RunStore {
+    /// The progress of every unit of a run, by kind then index, in one query.
+    public func progress(runID: Int64) throws -> [UnitProgress] {
+        try database.query(Self.progressSQL + "WHERE u.run_id = ? ORDER BY u.kind, u.idx", [runID]).map(unitProgress)
+    }
+
+    /// The progress of the unit with `units.id` `unitID`, in one query; nil when there is no such unit.
+    public func progress(unitID: Int64) throws -> UnitProgress? {
+        try database.query(Self.progressSQL + "WHERE u.id = ?", [unitID]).first.map(unitProgress)
+    }
+
+    /// A unit with its first explanation and, as small JSON arrays, what is stored under it.
+    private static let progressSQL = """
+        SELECT u.*,
+               e.id AS e_id, e.explainer AS e_explainer, e.model AS e_model, e.text AS e_text,
+               e.prompt_file AS e_prompt_file, e.prompt_hash AS e_prompt_hash, e.request_hash AS e_request_hash,
+               e.created_at AS e_created_at,
+               (SELECT COUNT(*) FROM examples x
+                WHERE x.unit_id = u.id AND x.role = 'score' AND x.subset IN ('top', 'random')) AS scored_examples,
+               (SELECT COUNT(*) FROM examples x
+                WHERE x.unit_id = u.id AND x.role = 'score' AND x.subset = 'quantile') AS rubric_examples,
+               (SELECT json_group_array(s.subset || '/' || s.record_idx) FROM simulations s
+                WHERE s.explanation_id = e.id) AS simulated,
+               (SELECT COUNT(*) FROM simulations s WHERE s.explanation_id = e.id AND s.status = 'failed') AS failed_simulations,
+               (SELECT json_group_array(json_array(c.metric, c.subset, c.value)) FROM scores c
+                WHERE c.explanation_id = e.id) AS scores,
+               (SELECT json_group_array(json_array(r.record_idx, r.rating)) FROM rubric_ratings r
+                WHERE r.explanation_id = e.id) AS ratings
+        FROM units u
+        LEFT JOIN explanations e ON e.id = (SELECT MIN(id) FROM explanations WHERE unit_id = u.id)
+
+        """
+
+    private func unitProgress(_ row: SQLiteRow) throws -> UnitProgress {
+        let unit = try storedUnit(row)
+        var progress = UnitProgress(unit: unit)
+        guard let explanationID = row.int64("e_id") else { return progress.with(examples: row) }
+        progress.explanation = StoredExplanation(
+            id: explanationID, unitID: unit.id, explainer: row.string("e_explainer") ?? "", model: row.string("e_model") ?? "",
+            text: row.string("e_text") ?? "", promptFile: row.string("e_prompt_file"), promptHash: row.string("e_prompt_hash"),
+            requestHash: row.string("e_request_hash"), createdAt: try StoreFormat.date(row.string("e_created_at"), path: path))
+        progress = progress.with(examples: row)
+        progress.simulated = Set(try jsonArray(row, "simulated").compactMap { $0 as? String })
+        progress.failedSimulations = row.int("failed_simulations") ?? 0
+        for case let item as [Any] in try jsonArray(row, "scores") where item.count == 3 {
+            guard let metric = item[0] as? String, let subset = item[1] as? String else { continue }
+            let value: Double? = (item[2] as? NSNumber)?.doubleValue  // NULL: undefined, stored as .some(nil)
+            progress.scores[.init(.init(rawValue: metric), .init(rawValue: subset))] = .some(value)
+        }
+        for case let item as [Any] in try jsonArray(row, "ratings") where item.count == 2 {
+            guard let record = (item[0] as? NSNumber)?.intValue, let rating = (item[1] as? NSNumber)?.intValue else { continue }
+            progress.ratings[record] = rating
+        }
+        return progress
+    }
+
+    private func jsonArray(_ row: SQLiteRow, _ column: String) throws -> [Any] {
+        guard let text = row.string(column) else { return [] }
+        guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else {
+            throw AutoInterpError.database(path, "the \(column) of unit \(row.int64("id") ?? 0) could not be read (was a row edited by hand?)")
+        }
+        return array
+    }
+}
+
+extension UnitProgress {
+    fileprivate func with(examples row: SQLiteRow) -> UnitProgress {
+        var copy = self
+        copy.scoredExamples = row.int("scored_examples") ?? 0
+        copy.rubricExamples = row.int("rubric_examples") ?? 0
+        return copy
+    }
+}

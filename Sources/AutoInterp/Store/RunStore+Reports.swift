@@ -1,0 +1,137 @@
+import Foundation
+
+// MARK: - Queries for reports and exports
+
+/// An explanation with its unit's row, as reports and exports list them.
+public struct ExplanationListing: Sendable, Equatable {
+    public var id: Int64
+    public var unitID: Int64
+    public var unit: UnitRef
+    public var maxActivation: Double?
+    public var density: Double?
+    public var explainer: String
+    public var model: String
+    public var text: String
+    /// `explanations.created_at` as stored (ISO-8601).
+    public var createdAt: String
+    /// Whether it is the unit's latest explanation by its explainer.
+    public var latest: Bool
+}
+
+/// How many simulations an explanation has, and how many of them failed.
+public struct SimulationCount: Sendable, Equatable {
+    public var failed: Int
+    public var total: Int
+}
+
+/// Failed simulations of one explanation with one error text.
+public struct SimulationFailureCount: Sendable, Equatable {
+    public var explanationID: Int64
+    public var kind: UnitKind
+    public var error: String?
+    public var count: Int
+}
+
+/// A unit's top explanation example as stored JSON text (parsed by the report's fast readers).
+public struct StoredExampleText: Sendable, Equatable {
+    public var unitID: Int64
+    public var tokensJSON: String
+    public var activationsJSON: String
+}
+
+extension RunStore {
+    /// Every explanation of a run with its unit, by kind, index, then explanation id.
+    public func explanationListings(runID: Int64) throws -> [ExplanationListing] {
+        try database.query(
+            """
+            SELECT e.id, e.unit_id, e.explainer, e.model, e.text, e.created_at, u.kind, u.idx, u.max_activation, u.density,
+                   e.id = (SELECT MAX(e2.id) FROM explanations e2 WHERE e2.unit_id = e.unit_id AND e2.explainer = e.explainer)
+                   AS latest
+            FROM explanations e JOIN units u ON u.id = e.unit_id
+            WHERE u.run_id = ? ORDER BY u.kind, u.idx, e.id
+            """, [runID]
+        ).map { row in
+            ExplanationListing(
+                id: row.int64("id") ?? 0, unitID: row.int64("unit_id") ?? 0, unit: try unitRef(row),
+                maxActivation: row.double("max_activation"), density: row.double("density"),
+                explainer: row.string("explainer") ?? "", model: row.string("model") ?? "", text: row.string("text") ?? "",
+                createdAt: row.string("created_at") ?? "", latest: row.bool("latest") ?? false)
+        }
+    }
+
+    /// Simulation counts of every explanation of a run, by explanation id.
+    public func simulationCounts(runID: Int64) throws -> [Int64: SimulationCount] {
+        var counts: [Int64: SimulationCount] = [:]
+        for row in try database.query(
+            """
+            SELECT s.explanation_id AS id, SUM(s.status = 'failed') AS failed, COUNT(*) AS total FROM simulations s
+            JOIN explanations e ON e.id = s.explanation_id JOIN units u ON u.id = e.unit_id
+            WHERE u.run_id = ? GROUP BY s.explanation_id
+            """, [runID])
+        {
+            counts[row.int64("id") ?? 0] = SimulationCount(failed: row.int("failed") ?? 0, total: row.int("total") ?? 0)
+        }
+        return counts
+    }
+
+    /// Failed simulations of a run grouped by explanation, unit kind and error.
+    public func simulationFailures(runID: Int64) throws -> [SimulationFailureCount] {
+        try database.query(
+            """
+            SELECT s.explanation_id AS id, u.kind AS kind, s.error AS error, COUNT(*) AS count FROM simulations s
+            JOIN explanations e ON e.id = s.explanation_id JOIN units u ON u.id = e.unit_id
+            WHERE u.run_id = ? AND s.status = 'failed' GROUP BY s.explanation_id, u.kind, s.error
+            """, [runID]
+        ).compactMap { row in
+            guard let kind = row.string("kind").flatMap(UnitKind.init(rawValue:)) else { return nil }
+            return SimulationFailureCount(
+                explanationID: row.int64("id") ?? 0, kind: kind, error: row.string("error"), count: row.int("count") ?? 0)
+        }
+    }
+
+    /// The `limit` strongest `explain/top` examples of every unit of a run, strongest first.
+    public func topExampleTexts(runID: Int64, limit: Int) throws -> [StoredExampleText] {
+        try database.query(
+            """
+            WITH ranked AS (
+                SELECT x.id,
+                       ROW_NUMBER() OVER (PARTITION BY x.unit_id ORDER BY x.max_activation DESC, x.record_idx) AS rank
+                FROM examples x JOIN units u ON u.id = x.unit_id
+                WHERE u.run_id = ? AND x.role = 'explain' AND x.subset = 'top'
+            )
+            SELECT x.unit_id, x.tokens_json, x.acts_json FROM ranked r JOIN examples x ON x.id = r.id
+            WHERE r.rank <= ? ORDER BY x.unit_id, r.rank
+            """, [runID, limit]
+        ).map { row in
+            StoredExampleText(
+                unitID: row.int64("unit_id") ?? 0, tokensJSON: row.string("tokens_json") ?? "[]",
+                activationsJSON: row.string("acts_json") ?? "[]")
+        }
+    }
+
+    /// The call log summed by model.
+    public func modelUsage() throws -> [ModelUsage] {
+        try database.query(
+            """
+            SELECT model, COUNT(*) AS calls, SUM(cached) AS cached,
+                   SUM(error IS NOT NULL OR status_code IS NULL OR status_code NOT BETWEEN 200 AND 299) AS failed,
+                   TOTAL(prompt_tokens) AS prompt, TOTAL(completion_tokens) AS completion,
+                   TOTAL(CASE WHEN cached = 0 THEN prompt_tokens END) AS billed_prompt,
+                   TOTAL(CASE WHEN cached = 0 THEN completion_tokens END) AS billed_completion,
+                   TOTAL(latency_ms) AS latency
+            FROM llm_calls GROUP BY model ORDER BY model
+            """
+        ).map { row in
+            var usage = ModelUsage(model: row.string("model") ?? "")
+            usage.calls = row.int("calls") ?? 0
+            usage.cached = row.int("cached") ?? 0
+            usage.failed = row.int("failed") ?? 0
+            usage.promptTokens = Int(row.double("prompt") ?? 0)
+            usage.completionTokens = Int(row.double("completion") ?? 0)
+            usage.billedPromptTokens = Int(row.double("billed_prompt") ?? 0)
+            usage.billedCompletionTokens = Int(row.double("billed_completion") ?? 0)
+            usage.latencyMs = row.double("latency") ?? 0
+            return usage
+        }
+    }
+}
