@@ -90,11 +90,7 @@ struct FewShotFileTests {
     @Test func editedFewShotFileIsAConfigChangeAndMissingOnesFallBack() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let folder = dir.path("prompts")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for name in [PromptSet.explainerFile, PromptSet.simulatorJSONFile, PromptSet.simulatorLogprobsFile] {
-            try FileManager.default.copyItem(at: ScriptedRun.promptsFolder.appendingPathComponent(name), to: folder.appendingPathComponent(name))
-        }
+        let folder = try PromptTests.copiedTemplates(in: dir)
         let repository = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
         // No few-shot files in the folder: the default folder's are used, and recorded alike.
         let copied = try PromptSet(prompts: folder, rubric: ScriptedRun.rubricFile)

@@ -45,14 +45,20 @@ struct PromptTests {
         }
     }
 
-    @Test func swappedPromptsFolderIsUsedAndMissingFilesNamed() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
+    /// `dir/prompts` holding copies of the repository's three templates (and nothing else).
+    static func copiedTemplates(in dir: TemporaryDirectory) throws -> URL {
         let folder = dir.path("prompts")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for name in [PromptSet.explainerFile, PromptSet.simulatorJSONFile, PromptSet.simulatorLogprobsFile] {
             try FileManager.default.copyItem(at: ScriptedRun.promptsFolder.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
+        return folder
+    }
+
+    @Test func swappedPromptsFolderIsUsedAndMissingFilesNamed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let folder = try Self.copiedTemplates(in: dir)
         try "=== system ===\nMy own words.\n=== user ===\n{{records}}\n".write(to: folder.appendingPathComponent(PromptSet.explainerFile), atomically: true, encoding: .utf8)
         #expect(throws: AutoInterpError.self) { try PromptSet.locate(prompts: folder, rubric: nil) }  // no ../rubrics beside it
         // An unknown placeholder is refused when the set is loaded, naming the file.

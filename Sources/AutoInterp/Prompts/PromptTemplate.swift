@@ -60,17 +60,9 @@ public struct PromptTemplate: Sendable, Equatable {
 
     /// Loads and parses a template file.
     public init(contentsOf url: URL, required: [String] = []) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw AutoInterpError.io(url.path, "cannot read the prompt template (\(error.localizedDescription)); pass --prompts DIR with the template files")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw AutoInterpError.invalidFile(url.path, "the prompt template is not UTF-8 text")
-        }
-        try self.init(text: text, file: url.standardizedFileURL.path, required: required)
-        sha256 = SHA256.hex(data)
+        let loaded = try PromptText(contentsOf: url, kind: "prompt template", remedy: "pass --prompts DIR with the template files")
+        try self.init(text: loaded.text, file: loaded.file, required: required)
+        sha256 = loaded.sha256
     }
 
     /// The placeholder names used in `text`, in order of appearance.

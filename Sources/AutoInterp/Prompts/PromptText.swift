@@ -23,14 +23,19 @@ public struct PromptText: Sendable, Equatable {
     ///
     /// - Throws: ``AutoInterpError`` naming the file when it cannot be read or is not UTF-8.
     public init(contentsOf url: URL) throws {
+        try self.init(contentsOf: url, kind: "prompt file", remedy: "pass --prompts DIR with the prompt files")
+    }
+
+    /// Loads a text file; `kind` names it and `remedy` says what to do in the error messages.
+    init(contentsOf url: URL, kind: String, remedy: String) throws {
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw AutoInterpError.io(url.path, "cannot read the prompt file (\(error.localizedDescription)); pass --prompts DIR with the prompt files")
+            throw AutoInterpError.io(url.path, "cannot read the \(kind) (\(error.localizedDescription)); \(remedy)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw AutoInterpError.invalidFile(url.path, "the prompt file is not UTF-8 text")
+            throw AutoInterpError.invalidFile(url.path, "the \(kind) is not UTF-8 text")
         }
         self.file = url.standardizedFileURL.path
         self.text = text
