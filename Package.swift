@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "autointerp", targets: ["autointerp"]),
+        .executable(name: "autointerp-dev", targets: ["autointerp-dev"]),
         .library(name: "AutoInterp", targets: ["AutoInterp"]),
         .library(name: "AutoInterpLLM", targets: ["AutoInterpLLM"]),
         .library(name: "AutoInterpDemo", targets: ["AutoInterpDemo"]),
@@ -76,12 +77,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        /// Developer tools, not shipped: fixture generators, the local test endpoint, benchmarks.
+        /// Developer tools that do not ship in `autointerp`: fixture generators, the test endpoint.
         .executableTarget(
             name: "autointerp-dev",
             dependencies: [
                 "AutoInterp",
-                "AutoInterpLLM",
                 "AutoInterpTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
