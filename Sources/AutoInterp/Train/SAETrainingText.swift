@@ -3,14 +3,14 @@ import Foundation
 /// The lines a training run prints: the start, each progress step and the final figures.
 ///
 /// Shared by `autointerp train-sae` and the developer tool's synthetic training, so both read alike.
-public enum SAETrainingText {
+package enum SAETrainingText {
     /// The line announcing a run: shapes, steps and the main settings.
-    public static func start(dIn: Int, dSAE: Int, steps: Int, config: SAETrainingConfig) -> String {
+    package static func start(dIn: Int, dSAE: Int, steps: Int, config: SAETrainingConfig) -> String {
         "training d_in \(dIn) → d_sae \(dSAE), \(steps) steps of \(config.batchSize) tokens, λ \(config.l1Coefficient), lr \(config.learningRate), resample every \(config.resampleEvery.map(String.init) ?? "never")"
     }
 
     /// One progress line: step, loss, reconstruction, sparsity, dead share, λ, learning rate, throughput.
-    public static func progress(_ p: SAETrainingProgress) -> String {
+    package static func progress(_ p: SAETrainingProgress) -> String {
         String(
             format: "step %d/%d  loss %.4g  mse %.4g  fve %.3f  L0 %.1f  dead %.3f  λ %.3g  lr %.2g  %.0f tok/s",
             p.step, p.totalSteps, p.loss, p.meanSquaredError, p.fractionOfVarianceExplained, p.meanL0, p.deadFraction,
@@ -18,7 +18,7 @@ public enum SAETrainingText {
     }
 
     /// The summary lines of a finished run: totals, the held-out evaluation, the last batch and time by phase.
-    public static func outcome(_ outcome: SAETrainingRun.Outcome) -> [String] {
+    package static func outcome(_ outcome: SAETrainingRun.Outcome) -> [String] {
         let summary = outcome.summary
         var lines = [
             String(

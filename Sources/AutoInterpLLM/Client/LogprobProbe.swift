@@ -8,9 +8,9 @@ import Foundation
 /// The probe asks for the digit 7 with `logprobs` and `top_logprobs` set to each count of
 /// ``alternatives`` in turn (the OpenAI maximum 20, then 5), moving on only when the server
 /// refuses a count with a non-fatal error.
-public struct LogprobProbe: Sendable, Equatable {
+package struct LogprobProbe: Sendable, Equatable {
     /// What the endpoint answered.
-    public enum Outcome: Sendable, Equatable {
+    package enum Outcome: Sendable, Equatable {
         /// An answer came back for `requested` top logprobs: `tokens` tokens carried logprobs
         /// (0 when the answer had no `choices[0].logprobs.content`), with at most `mostAlternatives` each.
         case answered(requested: Int, tokens: Int, mostAlternatives: Int)
@@ -19,19 +19,19 @@ public struct LogprobProbe: Sendable, Equatable {
     }
 
     /// The question asked.
-    public static let question = "Reply with the single digit 7 and nothing else."
+    package static let question = "Reply with the single digit 7 and nothing else."
 
     /// `top_logprobs` counts tried in order.
-    public var alternatives: [Int]
+    package var alternatives: [Int]
     /// The model asked; nil uses the client's.
-    public var model: String?
+    package var model: String?
     /// `max_tokens` of the probe request.
-    public var maxTokens: Int
+    package var maxTokens: Int
     /// Whether the probe reads the response cache (so a resumed run decides the same way offline);
     /// nil follows the client's configuration.
-    public var useCache: Bool?
+    package var useCache: Bool?
 
-    public init(alternatives: [Int] = [20, 5], model: String? = nil, maxTokens: Int = 5, useCache: Bool? = nil) {
+    package init(alternatives: [Int] = [20, 5], model: String? = nil, maxTokens: Int = 5, useCache: Bool? = nil) {
         self.alternatives = alternatives
         self.model = model
         self.maxTokens = maxTokens
@@ -41,7 +41,7 @@ public struct LogprobProbe: Sendable, Equatable {
     /// Asks `client`.
     ///
     /// - Throws: `LLMError` when the endpoint is fatally unusable (bad key, wrong URL or model).
-    public func run(_ client: LLMClient) async throws -> Outcome {
+    package func run(_ client: LLMClient) async throws -> Outcome {
         var problem = "no logprobs returned"
         for top in alternatives {
             let request = ChatCompletionRequest(
