@@ -4,7 +4,9 @@ import Foundation
 import Testing
 
 /// `autointerp-dev`: the fixture generators run, and the shipped `autointerp` no longer has them.
-struct DevToolTests {
+///
+/// Serialized: each test starts processes, and the timing tests elsewhere share the CPU.
+@Suite(.serialized) struct DevToolTests {
     @Test func reportFixtureIsAReportableRun() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
