@@ -9,8 +9,9 @@ import Foundation
 ///   (worked examples in `<example>` tags are ignored), e.g. "animal words";
 /// - simulator: predicts 9 for tokens of the class named by the explanation and 0 otherwise,
 ///   as JSON or as tab lines with top logprobs at each value;
-/// - judge: rates 3 when the marked token belongs to the explanation's class, else 1 if the
-///   excerpt holds such a token, else 0;
+/// - sparse simulator: lists `[number, 9]` for the numbered tokens of the explanation's class;
+/// - judge: for each `Excerpt N:` line, rates 3 when the marked token belongs to the
+///   explanation's class, else 1 if the excerpt holds such a token, else 0 (`{"ratings": [...]}`);
 /// - probe (`Reply with the single digit 7…`): answers with logprobs when `logprobs` is true.
 ///
 /// Token counts in `usage` are estimates (``estimateTokens(_:)``; answer tokens in logprob mode).
@@ -82,10 +83,12 @@ public struct ScriptedLLM: Sendable {
             reply = probe(request)
         } else if request.logprobs == true {
             reply = simulateLogprobs(user, isRetry: isRetry)
+        } else if user.contains("{\"fires\"") {
+            reply = simulateSparse(user, isRetry: isRetry)
+        } else if user.contains("{\"ratings\"") {
+            reply = rate(user)
         } else if request.responseFormat?.type == "json_object" {
             reply = simulateJSON(user, isRetry: isRetry)
-        } else if user.contains("Excerpt:") {
-            reply = rate(user)
         } else {
             reply = explain(user)
         }
@@ -147,6 +150,28 @@ public struct ScriptedLLM: Sendable {
         return TestReply(content: SimulatorAnswerFormat.json(tokens: tokens, values: values))
     }
 
+    private func simulateSparse(_ user: String, isRetry: Bool) -> TestReply {
+        let text = Self.withoutExamples(user)
+        let explanation = text.split(separator: "\n").first { $0.hasPrefix("Explanation of the unit: ") }
+            .map { String($0.dropFirst("Explanation of the unit: ".count)) } ?? ""
+        let words = Self.words(for: explanation) ?? []
+        // Excerpt lines are `number<TAB>token`.
+        let numbered = text.split(separator: "\n").compactMap { line -> (Int, String)? in
+            let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let n = Int(parts[0]) else { return nil }
+            return (n, String(parts[1]))
+        }
+        var pairs = numbered.filter { words.contains($0.1.trimmingCharacters(in: .whitespaces)) }.map { "[\($0.0), 9]" }
+        switch simulator {
+        case .badJSON: return TestReply(content: "{\"fires\": [[1, 9], oops")
+        case .badJSONOnce where !isRetry: return TestReply(content: "not json at all")
+        case .wrongLength: pairs.append("[\(numbered.count + 5), 9]")
+        case .misaligned: pairs.append("[1, 12]")
+        default: break
+        }
+        return TestReply(content: "{\"fires\": [\(pairs.joined(separator: ", "))]}")
+    }
+
     private func simulateLogprobs(_ user: String, isRetry: Bool) -> TestReply {
         var (tokens, values) = predictions(user)
         if simulator == .badJSON || (simulator == .badJSONOnce && !isRetry) {
@@ -188,16 +213,18 @@ public struct ScriptedLLM: Sendable {
         if judge == .garbage { return TestReply(content: "Hmm, hard to say.") }
         let lines = user.split(separator: "\n")
         let explanation = lines.first { $0.hasPrefix("Explanation: ") }.map { String($0.dropFirst("Explanation: ".count)) } ?? ""
-        let excerpt = lines.first { $0.hasPrefix("Excerpt: ") }.map { String($0.dropFirst("Excerpt: ".count)) } ?? ""
         let words = Self.words(for: explanation) ?? []
-        var marked = ""
-        if let open = excerpt.range(of: "[["), let close = excerpt.range(of: "]]", range: open.upperBound..<excerpt.endIndex) {
-            marked = String(excerpt[open.upperBound..<close.lowerBound])
+        let ratings = lines.filter { $0.hasPrefix("Excerpt ") }.map { line -> Int in
+            let excerpt = line.drop { $0 != ":" }.dropFirst()
+            var marked = ""
+            if let open = excerpt.range(of: "[["), let close = excerpt.range(of: "]]", range: open.upperBound..<excerpt.endIndex) {
+                marked = String(excerpt[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces)
+            }
+            if words.contains(marked) { return 3 }
+            let plain = excerpt.replacingOccurrences(of: "[[", with: " ").replacingOccurrences(of: "]]", with: " ")
+            return plain.split(separator: " ").contains { words.contains(String($0)) } ? 1 : 0
         }
-        if words.contains(marked) { return TestReply(content: "3 - the marked token is one of the \(explanation)") }
-        let plain = excerpt.replacingOccurrences(of: "[[", with: " ").replacingOccurrences(of: "]]", with: " ")
-        let related = plain.split(separator: " ").contains { words.contains(String($0)) }
-        return TestReply(content: related ? "1 - related words nearby, not the marked one" : "0 - unrelated")
+        return TestReply(content: "{\"ratings\": [\(ratings.map(String.init).joined(separator: ", "))]}")
     }
 
     /// A BPE-like token estimate: each run of letters or digits (one more per 6 characters

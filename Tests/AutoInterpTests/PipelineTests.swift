@@ -28,7 +28,7 @@ struct PipelineTests {
         return metric == .spearman ? result.spearman.value : result.pearson.value
     }
 
-    @Test(arguments: [SimulatorMode.auto, .json])
+    @Test(arguments: [SimulatorMode.sparse, .auto, .json])
     func endToEndCleanUnitOutscoresMixedUnit(mode: SimulatorMode) async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -39,7 +39,7 @@ struct PipelineTests {
         request.simulatorMode = mode
         let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(summary.stoppedEarly == nil)
-        #expect(summary.simulatorMode == (mode == .json ? "json" : "logprobs"))
+        #expect(summary.simulatorMode == (mode == .auto ? "logprobs" : mode.rawValue))
         #expect(summary.units == 4 && summary.scored == 4, "\(summary.text)")
         #expect(summary.failures.isEmpty, "\(summary.text)")
 
@@ -51,7 +51,7 @@ struct PipelineTests {
         // The templates and, since the few-shot examples are files, their few-shot files.
         #expect(pipeline.prompts.keys.sorted() == [
             "explainer", "few-shot-explainer", "few-shot-simulator-json", "few-shot-simulator-logprobs", "rubric", "simulator-json",
-            "simulator-logprobs",
+            "simulator-logprobs", "simulator-sparse",
         ])
         #expect(pipeline.prompts["explainer"]?.sha256.count == 64)
 
@@ -148,10 +148,10 @@ struct PipelineTests {
         #expect(summary.failures["explanation"] == 1)
         #expect(summary.notes.first?.kind == "explain")
         #expect(summary.notes.first?.reason.contains("asked twice") == true)
-        // The probe and two explainer requests; a rerun is answered from the cache.
-        #expect(endpoint.requestCount == 3)
+        // Two explainer requests (the sparse simulator needs no probe); a rerun is answered from the cache.
+        #expect(endpoint.requestCount == 2)
         _ = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
-        #expect(endpoint.requestCount == 3)
+        #expect(endpoint.requestCount == 2)
     }
 
     @Test func changedConfigIsRefusedButStagesAndLimitsAreNot() async throws {

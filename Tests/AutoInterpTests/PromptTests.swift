@@ -49,7 +49,7 @@ struct PromptTests {
     static func copiedTemplates(in dir: TemporaryDirectory) throws -> URL {
         let folder = dir.path("prompts")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for name in [PromptSet.explainerFile, PromptSet.simulatorJSONFile, PromptSet.simulatorLogprobsFile] {
+        for name in [PromptSet.explainerFile, PromptSet.simulatorJSONFile, PromptSet.simulatorLogprobsFile, PromptSet.simulatorSparseFile] {
             try FileManager.default.copyItem(at: ScriptedRun.promptsFolder.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
         return folder

@@ -124,12 +124,12 @@ struct SimulatorTests {
 
     @Test(arguments: [ScriptedLLM.SimulatorBehaviour.wrongLength, .badJSON, .misaligned])
     func unparseableRepliesAreRetriedOnceThenFailed(behaviour: ScriptedLLM.SimulatorBehaviour) async throws {
-        for mode in [SimulatorMode.json, .logprobs] {
+        for mode in [SimulatorMode.json, .logprobs, .sparse] {
             let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(simulator: behaviour).handler))
             defer { endpoint.stop() }
             let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
             let simulator = LLMSimulator(
-                client: try Self.client(endpoint), template: mode == .json ? prompts.simulatorJSON : prompts.simulatorLogprobs, mode: mode, recordsPerCall: 3)
+                client: try Self.client(endpoint), template: prompts.simulator(for: mode), mode: mode, recordsPerCall: 3)
             let outcomes = try await simulator.simulate(explanation: "animal words", records: Self.records)
             #expect(outcomes.count == 7)
             // 3 batches (3 + 3 + 1), each asked twice.
@@ -137,7 +137,8 @@ struct SimulatorTests {
             #expect(endpoint.seenRequests.allSatisfy { $0.request?.messages.count == 2 || $0.request?.messages.count == 4 })
             let failed = outcomes.filter { if case .failed(let reason) = $0 { return reason.hasSuffix("(after one retry)") } else { return false } }
             // Wrong length breaks the first record of each batch; bad and misaligned answers break every record.
-            #expect(failed.count == (behaviour == .wrongLength ? 3 : 7), "\(mode) \(behaviour)")
+            // A sparse answer is read as a whole: a pair naming a missing token or a value over 10 fails the batch.
+            #expect(failed.count == (behaviour == .wrongLength && mode != .sparse ? 3 : 7), "\(mode) \(behaviour)")
             #expect(outcomes.allSatisfy { $0 != .predicted(Array(repeating: 0, count: 6)) })
         }
     }
@@ -186,5 +187,48 @@ struct SimulatorTests {
             #expect(endpoint.requestCount == count)
             #expect(try await SimulatorModeProbe.resolve(.json, client: client, model: "m").mode == .json)
         }
+    }
+
+    @Test func sparseAnswersNameOnlyTheTokensThatFire() throws {
+        let records = [["the", "cat", "runs"], ["a", "dog"]]
+        let text = SparseAnswer.records(records)
+        #expect(text == "<excerpt 1>\n1\tthe\n2\tcat\n3\truns\n</excerpt>\n\n<excerpt 2>\n4\ta\n5\tdog\n</excerpt>")
+        #expect(SparseAnswer.parse(#"{"fires": [[2, 9], [5, 10], [2, 3]]}"#, records: records) == [.predicted([0, 9, 0]), .predicted([0, 10])])
+        #expect(SparseAnswer.parse("```json\n{\"fires\": []}\n```", records: records) == [.predicted([0, 0, 0]), .predicted([0, 0])])
+        #expect(SparseAnswer.parse("[[1, 4.5]]", records: records) == [.predicted([4.5, 0, 0]), .predicted([0, 0])])
+        for (answer, fragment) in [
+            (#"{"fires": [[6, 9]]}"#, "numbered 1-5"), (#"{"fires": [[0, 9]]}"#, "numbered 1-5"), (#"{"fires": [[2, 11]]}"#, "outside 0-10"),
+            (#"{"fires": [[2]]}"#, "not [number, activation]"), (#"{"fire": []}"#, "no \"fires\""), ("no", "not valid JSON"), ("", "empty"),
+            (#"{"fires": [[1.5, 3]]}"#, "numbered 1-5"),
+        ] {
+            let outcomes = SparseAnswer.parse(answer, records: records)
+            #expect(outcomes.count == 2)
+            for outcome in outcomes {
+                guard case .failed(let reason) = outcome else {
+                    Issue.record("\(answer) parsed")
+                    continue
+                }
+                #expect(reason.contains(fragment), "\(answer): \(reason)")
+            }
+        }
+        // The answer budget grows with the tokens shown, and the schema bounds the numbers.
+        #expect(SparseAnswer.maxTokens(tokens: 300) > SparseAnswer.maxTokens(tokens: 30))
+        #expect(SparseAnswer.schemaJSON(tokens: 5).contains("\"maximum\":5"))
+    }
+
+    @Test func sparseRequestsShareTheirPrefix() throws {
+        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        let simulator = LLMSimulator(client: try Self.client(endpoint), template: prompts.simulatorSparse, mode: .sparse)
+        let a = try simulator.request(explanation: "animal words", records: [["the", "cat"]])
+        let b = try simulator.request(explanation: "animal words", records: [["a", "dog", "runs"]])
+        // The system text, the worked example and the explanation come before the records.
+        #expect(a.messages[0] == b.messages[0])
+        let userA = a.messages[1].content, userB = b.messages[1].content
+        let shared = zip(userA, userB).prefix { $0 == $1 }.count
+        let explanationEnd = try #require(userA.range(of: "Explanation of the unit: animal words", options: .backwards)).upperBound
+        #expect(shared >= userA.distance(from: userA.startIndex, to: explanationEnd))
+        #expect(a.maxTokens == SparseAnswer.maxTokens(tokens: 2) && a.responseFormat?.type == "json_object")
     }
 }

@@ -12,6 +12,7 @@ public struct PromptSet: Sendable, Equatable {
     public static let explainerFile = "explainer.txt"
     public static let simulatorJSONFile = "simulator-json.txt"
     public static let simulatorLogprobsFile = "simulator-logprobs.txt"
+    public static let simulatorSparseFile = "simulator-sparse.txt"
     /// Few-shot example file names inside a prompts folder: the text that fills `{{few_shot}}`.
     public static let fewShotExplainerFile = "few-shot-explainer.txt"
     public static let fewShotSimulatorJSONFile = "few-shot-simulator-json.txt"
@@ -22,12 +23,18 @@ public struct PromptSet: Sendable, Equatable {
     public var explainer: PromptTemplate
     public var simulatorJSON: PromptTemplate
     public var simulatorLogprobs: PromptTemplate
+    /// The default simulator: only the tokens expected to fire (``SparseAnswer``).
+    public var simulatorSparse: PromptTemplate
     public var rubric: PromptTemplate
 
-    public init(explainer: PromptTemplate, simulatorJSON: PromptTemplate, simulatorLogprobs: PromptTemplate, rubric: PromptTemplate) {
+    public init(
+        explainer: PromptTemplate, simulatorJSON: PromptTemplate, simulatorLogprobs: PromptTemplate, simulatorSparse: PromptTemplate,
+        rubric: PromptTemplate
+    ) {
         self.explainer = explainer
         self.simulatorJSON = simulatorJSON
         self.simulatorLogprobs = simulatorLogprobs
+        self.simulatorSparse = simulatorSparse
         self.rubric = rubric
     }
 
@@ -40,7 +47,9 @@ public struct PromptSet: Sendable, Equatable {
             contentsOf: prompts.appendingPathComponent(Self.simulatorJSONFile), required: ["explanation", "records"])
         simulatorLogprobs = try PromptTemplate(
             contentsOf: prompts.appendingPathComponent(Self.simulatorLogprobsFile), required: ["explanation", "records"])
-        self.rubric = try PromptTemplate(contentsOf: rubric, required: ["explanation", "excerpt"])
+        simulatorSparse = try PromptTemplate(
+            contentsOf: prompts.appendingPathComponent(Self.simulatorSparseFile), required: ["explanation", "records"])
+        self.rubric = try PromptTemplate(contentsOf: rubric, required: ["explanation", "excerpts"])
         explainer.fewShot = try Self.fewShot(Self.fewShotExplainerFile, in: prompts)
         simulatorJSON.fewShot = try Self.fewShot(Self.fewShotSimulatorJSONFile, in: prompts)
         simulatorLogprobs.fewShot = try Self.fewShot(Self.fewShotSimulatorLogprobsFile, in: prompts)
@@ -48,13 +57,15 @@ public struct PromptSet: Sendable, Equatable {
         _ = try explainer.render(Self.blank(Self.explainerPlaceholders))
         _ = try simulatorJSON.render(Self.blank(Self.simulatorPlaceholders))
         _ = try simulatorLogprobs.render(Self.blank(Self.simulatorPlaceholders))
+        _ = try simulatorSparse.render(Self.blank(Self.sparseSimulatorPlaceholders))
         _ = try self.rubric.render(Self.blank(Self.rubricPlaceholders))
     }
 
     /// The placeholders each template may use.
     public static let explainerPlaceholders = ["few_shot", "records", "sparse"]
     public static let simulatorPlaceholders = ["few_shot", "explanation", "records", "answer_shape"]
-    public static let rubricPlaceholders = ["explanation", "excerpt"]
+    public static let sparseSimulatorPlaceholders = ["explanation", "records", "token_count"]
+    public static let rubricPlaceholders = ["explanation", "excerpts", "count"]
 
     /// The few-shot file `name` of `folder`, or of the default prompts folder (``defaultPromptsFolder()``)
     /// when `folder` has none, so a prompts folder copied before the few-shot files existed still works.
@@ -100,13 +111,22 @@ public struct PromptSet: Sendable, Equatable {
             "no prompt templates found in ./prompts or beside the executable: pass --prompts DIR (the repository's prompts/ folder)")
     }
 
+    /// The simulator template of a resolved mode.
+    public func simulator(for mode: SimulatorMode) -> PromptTemplate {
+        switch mode {
+        case .sparse: simulatorSparse
+        case .json: simulatorJSON
+        case .logprobs, .auto: simulatorLogprobs
+        }
+    }
+
     /// Every file used and its hash, keyed by role, as stored in the run config: the templates
-    /// (`explainer`, `simulator-json`, `simulator-logprobs`, `rubric`) and their few-shot files
-    /// (`few-shot-explainer`, `few-shot-simulator-json`, `few-shot-simulator-logprobs`).
+    /// (`explainer`, `simulator-json`, `simulator-logprobs`, `simulator-sparse`, `rubric`) and the
+    /// few-shot files (`few-shot-explainer`, `few-shot-simulator-json`, `few-shot-simulator-logprobs`).
     public var references: [String: PromptFileReference] {
         var references: [String: PromptFileReference] = [
             "explainer": .init(explainer), "simulator-json": .init(simulatorJSON),
-            "simulator-logprobs": .init(simulatorLogprobs), "rubric": .init(rubric),
+            "simulator-logprobs": .init(simulatorLogprobs), "simulator-sparse": .init(simulatorSparse), "rubric": .init(rubric),
         ]
         for (role, template) in [("explainer", explainer), ("simulator-json", simulatorJSON), ("simulator-logprobs", simulatorLogprobs)] {
             if let fewShot = template.fewShot { references["few-shot-" + role] = .init(fewShot) }

@@ -1,54 +1,118 @@
 import AutoInterpLLM
 import Foundation
 
-/// The judge that asks an LLM with the rubric template (``PromptSet/rubric``).
+/// The judge that asks an LLM with the rubric template (``PromptSet/rubric``), several examples a call.
 ///
-/// The judge sees the explanation and one excerpt, the most active token marked `[[like this]]`,
-/// and answers a digit 0-3 and a short reason. An answer that does not start with a rating is
-/// asked again once, then reported as `.failed`.
+/// The judge sees the explanation once and up to ``batchSize`` numbered excerpts, each with its
+/// most active token marked `[[like this]]`, and answers `{"ratings": [...]}` with one digit 0-3
+/// per excerpt. An answer that cannot be read is asked again once with the reason shown; examples
+/// still without a rating are `.failed` with the reason (never a guessed rating).
 public struct LLMRubricJudge: RubricJudge {
     public let client: LLMClient
     public let template: PromptTemplate
     public let model: String
-    /// `max_tokens` of a judge call.
-    public static let maxTokens = 40
+    /// Examples rated per call.
+    public let batchSize: Int
+    /// The default examples per call.
+    public static let defaultBatchSize = 10
 
-    public init(client: LLMClient, template: PromptTemplate, model: String? = nil) {
+    public init(client: LLMClient, template: PromptTemplate, model: String? = nil, batchSize: Int = LLMRubricJudge.defaultBatchSize) {
         self.client = client
         self.template = template
         self.model = model ?? client.config.model
+        self.batchSize = max(1, batchSize)
     }
 
-    /// The request for one example (exposed for tests and token estimates).
-    public func request(explanation: String, example: RubricExample) throws -> ChatCompletionRequest {
-        let excerpt = TokenText.join(example.tokens, marked: example.markedIndex)
-        let messages = try template.render(["explanation": explanation, "excerpt": excerpt])
-        return ChatCompletionRequest(model: model, messages: messages, temperature: 0, maxTokens: Self.maxTokens)
+    /// `max_tokens` of a call rating `count` examples: the JSON frame and about 2 tokens a rating.
+    public static func maxTokens(count: Int) -> Int { 16 + 3 * count }
+
+    /// The request for one batch (exposed for tests and token estimates).
+    public func request(explanation: String, examples: [RubricExample]) throws -> ChatCompletionRequest {
+        let excerpts = examples.enumerated().map { i, example in
+            "Excerpt \(i + 1): " + TokenText.join(example.tokens, marked: example.markedIndex).replacingOccurrences(of: "\n", with: " ")
+        }.joined(separator: "\n")
+        let messages = try template.render(["explanation": explanation, "excerpts": excerpts, "count": String(examples.count)])
+        return ChatCompletionRequest(
+            model: model, messages: messages, temperature: 0, maxTokens: Self.maxTokens(count: examples.count), responseFormat: .jsonObject)
     }
 
     public func rate(explanation: String, example: RubricExample) async throws -> RubricVerdict {
-        var request = try request(explanation: explanation, example: example)
+        try await rate(explanation: explanation, examples: [example]).first ?? .failed(reason: "the judge returned nothing")
+    }
+
+    public func rate(explanation: String, examples: [RubricExample]) async throws -> [RubricVerdict] {
+        let batches = stride(from: 0, to: examples.count, by: batchSize).map { Array(examples[$0..<min(examples.count, $0 + batchSize)]) }
+        return try await withThrowingTaskGroup(of: (Int, [RubricVerdict]).self) { group in
+            for (b, batch) in batches.enumerated() {
+                group.addTask { (b, try await rateBatch(explanation: explanation, examples: batch)) }
+            }
+            var results = [[RubricVerdict]](repeating: [], count: batches.count)
+            for try await (b, verdicts) in group { results[b] = verdicts }
+            return results.flatMap { $0 }
+        }
+    }
+
+    /// One call (and at most one retry) for one batch.
+    private func rateBatch(explanation: String, examples: [RubricExample]) async throws -> [RubricVerdict] {
+        var request = try request(explanation: explanation, examples: examples)
         var reason = ""
         for attempt in 0..<2 {
             let answer = try await client.complete(request)
-            switch RubricParser.parse(answer.content ?? "") {
-            case .rated(let rating, let why): return .rated(rating, reason: why)
-            case .failed(let why):
-                reason = why
+            switch RubricParser.parseBatch(answer.content ?? "", count: examples.count) {
+            case .success(let ratings): return ratings.map { .rated($0, reason: nil) }
+            case .failure(let failure):
+                reason = failure.reason
                 if attempt == 0 {
                     request.messages += [
                         .assistant(answer.content ?? ""),
-                        .user("That answer could not be used (\(why)). Reply with one line: a digit 0, 1, 2 or 3, then \" - \" and a short reason."),
+                        .user("That answer could not be used (\(failure.reason)). Answer with only {\"ratings\": [...]}: exactly \(examples.count) digits 0-3, one per excerpt, in order."),
                     ]
                 }
             }
         }
-        return .failed(reason: "\(reason) (after one retry)")
+        return examples.map { _ in .failed(reason: "\(reason) (after one retry)") }
     }
 }
 
-/// Reads a judge's answer: a rating digit 0-3 first (after an optional `Rating:` label), then an optional reason.
+/// Reads a judge's answers: a batch `{"ratings": [...]}`, or one line with a rating digit 0-3 first
+/// (after an optional `Rating:` label) and an optional reason.
 public enum RubricParser {
+    /// The ratings of a batch answer for `count` excerpts, or why it cannot be read.
+    public static func parseBatch(_ content: String, count: Int) -> Result<[Int], StageFailure> {
+        let text = SimulationParser.stripFence(content)
+        guard !text.isEmpty else { return .failure(StageFailure("the judge answered with empty text")) }
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+            return .failure(StageFailure("the judge's answer is not valid JSON: \(SimulationParser.preview(text))"))
+        }
+        let list: [JSONValue]
+        switch value {
+        case .object(let object):
+            guard case .array(let ratings)? = object["ratings"] else {
+                return .failure(StageFailure("the judge's answer has no \"ratings\" list: \(SimulationParser.preview(text))"))
+            }
+            list = ratings
+        case .array(let ratings): list = ratings
+        default: return .failure(StageFailure("the judge's answer is not {\"ratings\": [...]}: \(SimulationParser.preview(text))"))
+        }
+        guard list.count == count else {
+            return .failure(StageFailure("the judge gave \(list.count) ratings for \(count) excerpts"))
+        }
+        var ratings: [Int] = []
+        for (i, item) in list.enumerated() {
+            var number: Double?
+            switch item {
+            case .number(let x): number = x
+            case .string(let text): number = Double(text.trimmingCharacters(in: .whitespaces))
+            default: break
+            }
+            guard let x = number, x == x.rounded(), (0...3).contains(x) else {
+                return .failure(StageFailure("rating \(i + 1) of the judge's answer is not a digit 0-3"))
+            }
+            ratings.append(Int(x))
+        }
+        return .success(ratings)
+    }
+
     public static func parse(_ content: String) -> RubricVerdict {
         var text = content.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { return .failed(reason: "the judge answered with empty text") }

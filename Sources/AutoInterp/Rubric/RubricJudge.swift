@@ -44,4 +44,21 @@ public protocol RubricJudge: Sendable {
     var model: String { get }
 
     func rate(explanation: String, example: RubricExample) async throws -> RubricVerdict
+
+    /// Rates several examples of one explanation; one verdict per example, in order. The
+    /// default rates them one at a time, concurrently; an LLM judge batches them into few calls.
+    func rate(explanation: String, examples: [RubricExample]) async throws -> [RubricVerdict]
+}
+
+extension RubricJudge {
+    public func rate(explanation: String, examples: [RubricExample]) async throws -> [RubricVerdict] {
+        try await withThrowingTaskGroup(of: (Int, RubricVerdict).self) { group in
+            for (i, example) in examples.enumerated() {
+                group.addTask { (i, try await rate(explanation: explanation, example: example)) }
+            }
+            var verdicts = [RubricVerdict](repeating: .failed(reason: "not rated"), count: examples.count)
+            for try await (i, verdict) in group { verdicts[i] = verdict }
+            return verdicts
+        }
+    }
 }

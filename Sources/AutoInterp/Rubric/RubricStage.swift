@@ -37,28 +37,24 @@ public struct RubricStage: UnitStage {
             failure: failed > 0 ? "\(failed) rubric answer(s) could not be read" : nil)
     }
 
-    /// Rates `examples` concurrently; returns the readable ratings and the count of unreadable ones.
+    /// Rates `examples` (the judge batches them); returns the readable ratings and the count of unreadable ones.
     private func rate(explanation: String, _ examples: [RubricExample], logger: Logger) async throws -> ([StoredRubricRating], Int) {
-        let judge = judge
-        return try await withThrowingTaskGroup(of: (RubricExample, RubricVerdict).self) { group in
-            for example in examples {
-                group.addTask { (example, try await judge.rate(explanation: explanation, example: example)) }
+        let verdicts = try await judge.rate(explanation: explanation, examples: examples)
+        var ratings: [StoredRubricRating] = []
+        var failed = 0
+        for (example, verdict) in zip(examples, verdicts) {
+            switch verdict {
+            case .rated(let rating, let reason):
+                ratings.append(StoredRubricRating(
+                    recordIndex: example.recordIndex, bin: example.bin, activation: example.activation, rating: rating,
+                    context: example.context, tokens: example.tokens, activations: example.activations, judgeModel: judge.model,
+                    reason: reason))
+            case .failed(let reason):
+                failed += 1
+                logger.info("rubric answer unreadable", metadata: ["record": "\(example.recordIndex)", "reason": "\(reason)"])
             }
-            var ratings: [StoredRubricRating] = []
-            var failed = 0
-            for try await (example, verdict) in group {
-                switch verdict {
-                case .rated(let rating, let reason):
-                    ratings.append(StoredRubricRating(
-                        recordIndex: example.recordIndex, bin: example.bin, activation: example.activation, rating: rating,
-                        context: example.context, tokens: example.tokens, activations: example.activations, judgeModel: judge.model,
-                        reason: reason))
-                case .failed(let reason):
-                    failed += 1
-                    logger.info("rubric answer unreadable", metadata: ["record": "\(example.recordIndex)", "reason": "\(reason)"])
-                }
-            }
-            return (ratings.sorted { $0.recordIndex < $1.recordIndex }, failed)
         }
+        failed += max(0, examples.count - verdicts.count)
+        return (ratings, failed)
     }
 }

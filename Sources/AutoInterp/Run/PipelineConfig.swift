@@ -30,7 +30,7 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
 
     public init(
         explainer: String = "llm", endpoint: String, model: String, simulatorModel: String? = nil, judgeModel: String? = nil,
-        simulatorMode: SimulatorMode = .auto, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
+        simulatorMode: SimulatorMode = .sparse, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
         prompts: [String: PromptFileReference], baseline: PatternSet.Parameters? = nil
     ) {
         self.explainer = explainer

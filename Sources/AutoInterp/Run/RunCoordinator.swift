@@ -79,7 +79,7 @@ public struct RunCoordinator {
         logger.info("simulator mode \(decision.mode.rawValue): \(decision.reason)")
         let explainer = LLMExplainer(client: client, template: prompts.explainer, model: settings.model)
         let simulator = LLMSimulator(
-            client: client, template: decision.mode == .json ? prompts.simulatorJSON : prompts.simulatorLogprobs, mode: decision.mode,
+            client: client, template: prompts.simulator(for: decision.mode), mode: decision.mode,
             model: settings.simulatorModel, recordsPerCall: settings.recordsPerCall, topLogprobs: max(5, decision.topLogprobs))
         return plan.stages(explainer: explainer, simulator: simulator, judge: judge, extra: request.extraStages)
     }

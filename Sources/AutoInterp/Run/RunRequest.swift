@@ -37,7 +37,7 @@ public struct RunRequest: Sendable {
 
     public init(
         setup: RunSetup.Request, endpoint: LLMEndpointConfig?, simulatorModel: String? = nil, judgeModel: String? = nil,
-        simulatorMode: SimulatorMode = .auto, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
+        simulatorMode: SimulatorMode = .sparse, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
         stages: Set<StageName>? = nil, prompts: URL? = nil, rubric: URL? = nil, unitsInFlight: Int? = nil,
         showProgress: Bool = false, explainer: ExplainerKind = .llm, baseline: PatternSet.Parameters = PatternSet.Parameters(),
         extraStages: [any UnitStage] = []

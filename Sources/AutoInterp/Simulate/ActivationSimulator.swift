@@ -19,11 +19,14 @@ public protocol ActivationSimulator: Sendable {
 
 /// How the LLM simulator reads predictions.
 public enum SimulatorMode: String, Sendable, Codable, CaseIterable {
+    /// The default: only the tokens expected to fire, as `[number, activation]` pairs (``SparseAnswer``),
+    /// constrained by a JSON schema where the endpoint honours one.
+    case sparse
     /// Decide from the endpoint's capabilities: logprobs when it returns enough top logprobs, else JSON.
     case auto
     /// Expected value over the top logprobs of the digit tokens at each value position.
     case logprobs
-    /// One value per token in a JSON answer, parsed strictly.
+    /// One value per token in a JSON answer (every token copied back), parsed strictly.
     case json
 }
 

@@ -17,14 +17,14 @@ public struct LLMSimulator: ActivationSimulator {
     public let client: LLMClient
     public let template: PromptTemplate
     public let model: String
-    /// `.logprobs` or `.json` (``SimulatorMode/auto`` is resolved before, see ``SimulatorModeProbe``).
+    /// `.sparse`, `.logprobs` or `.json` (``SimulatorMode/auto`` is resolved before, see ``SimulatorModeProbe``).
     public let resolvedMode: SimulatorMode
     public let recordsPerCall: Int
     public let topLogprobs: Int
     public var mode: String { resolvedMode.rawValue }
 
     /// - Parameters:
-    ///   - template: ``PromptSet/simulatorLogprobs`` or ``PromptSet/simulatorJSON``, matching `mode`.
+    ///   - template: ``PromptSet/simulatorSparse``, ``PromptSet/simulatorLogprobs`` or ``PromptSet/simulatorJSON``, matching `mode`.
     ///   - model: the model asked; nil uses the client's.
     public init(
         client: LLMClient, template: PromptTemplate, mode: SimulatorMode, model: String? = nil,
@@ -43,6 +43,13 @@ public struct LLMSimulator: ActivationSimulator {
     public func request(explanation: String, records: [[String]]) throws -> ChatCompletionRequest {
         let tokenCount = records.reduce(0) { $0 + $1.count }
         switch resolvedMode {
+        case .sparse:
+            let messages = try template.render([
+                "explanation": explanation, "records": SparseAnswer.records(records), "token_count": String(tokenCount),
+            ])
+            return ChatCompletionRequest(
+                model: model, messages: messages, temperature: 0, maxTokens: SparseAnswer.maxTokens(tokens: tokenCount),
+                responseFormat: .jsonObject)
         case .json:
             let messages = try template.render([
                 "explanation": explanation, "records": RecordFormat.blocks(records),
@@ -88,7 +95,9 @@ public struct LLMSimulator: ActivationSimulator {
         let shownReasons = Array(Set(failures)).sorted().prefix(3).joined(separator: "; ")
         request.messages += [
             .assistant(first.content ?? ""),
-            .user("That answer could not be used: \(shownReasons). Answer again in exactly the format asked, covering every token of every excerpt."),
+            .user(resolvedMode == .sparse
+                ? "That answer could not be used: \(shownReasons). Answer again with only {\"fires\": [[number, activation], ...]}, numbers from the excerpts above."
+                : "That answer could not be used: \(shownReasons). Answer again in exactly the format asked, covering every token of every excerpt."),
         ]
         let second = try await client.complete(request)
         let secondOutcomes = parse(second.response, records: records)
@@ -101,6 +110,7 @@ public struct LLMSimulator: ActivationSimulator {
 
     private func parse(_ response: ChatCompletionResponse, records: [[String]]) -> [SimulationOutcome] {
         switch resolvedMode {
+        case .sparse: SparseAnswer.parse(response.content ?? "", records: records)
         case .json: SimulationParser.parseJSON(response.content ?? "", records: records)
         case .logprobs, .auto: SimulationParser.parseLogprobs(response.tokenLogprobs, records: records)
         }

@@ -155,6 +155,11 @@ public enum SimulationParser {
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A number as written in a message: whole numbers without a fraction.
+    static func number(_ x: Double) -> String {
+        x.isFinite && x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x)
+    }
+
     static func preview(_ text: String) -> String {
         let flat = text.replacingOccurrences(of: "\n", with: " ")
         return flat.count > 60 ? String(flat.prefix(60)) + "…" : flat

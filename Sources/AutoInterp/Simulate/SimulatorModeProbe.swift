@@ -21,6 +21,7 @@ public enum SimulatorModeProbe {
     /// - Throws: `LLMError` when the endpoint is fatally unusable (bad key, wrong URL or model).
     public static func resolve(_ requested: SimulatorMode, client: LLMClient, model: String) async throws -> Decision {
         if requested == .json { return Decision(mode: .json, topLogprobs: 0, reason: "forced") }
+        if requested == .sparse { return Decision(mode: .sparse, topLogprobs: 0, reason: "sparse answers (the default)") }
         let probe = LogprobProbe(alternatives: [LLMSimulator.defaultTopLogprobs, 5], model: model, maxTokens: 3)
         let lastProblem: String
         switch try await probe.run(client) {
@@ -34,6 +35,7 @@ public enum SimulatorModeProbe {
         switch requested {
         case .logprobs: return Decision(mode: .logprobs, topLogprobs: 5, reason: "forced (probe: \(lastProblem))")
         case .json, .auto: return Decision(mode: .json, topLogprobs: 0, reason: lastProblem)
+        case .sparse: return Decision(mode: .sparse, topLogprobs: 0, reason: "sparse answers (the default)")
         }
     }
 }

@@ -40,8 +40,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Local baseline: share of a pattern's matches in the explanation records that must fire at least half as strongly as the token it explains.")
     var patternConsistency = PatternSet.Parameters().consistency
 
-    @Option(help: "Simulator mode: auto (logprobs when the endpoint returns them, else json), logprobs, json.")
-    var simulatorMode = "auto"
+    @Option(help: "Simulator mode: sparse (default: only the tokens expected to fire), logprobs (Bills et al.'s expected value; the answer copies every token), json (every token copied back as JSON), auto (logprobs when the endpoint returns them, else json).")
+    var simulatorMode = "sparse"
 
     @Option(help: "Records per simulator call (default 5: one call for the held-out top records, two for the random ones).")
     var recordsPerCall = LLMSimulator.defaultRecordsPerCall
@@ -64,7 +64,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             guard let mode = SimulatorMode(rawValue: simulatorMode) else {
-                throw ValidationError("--simulator-mode must be auto, logprobs or json")
+                throw ValidationError("--simulator-mode must be sparse, logprobs, json or auto")
             }
             guard let kind = ExplainerKind(rawValue: explainer) else {
                 throw AutoInterpError.invalidInput("--explainer must be llm or local")
