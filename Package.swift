@@ -7,8 +7,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "autointerp", targets: ["autointerp"]),
+        .executable(name: "autointerp-dev", targets: ["autointerp-dev"]),
         .library(name: "AutoInterp", targets: ["AutoInterp"]),
         .library(name: "AutoInterpLLM", targets: ["AutoInterpLLM"]),
+        .library(name: "AutoInterpDemo", targets: ["AutoInterpDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,12 +54,34 @@ let package = Package(
             ]
         ),
 
+        /// `autointerp demo`: the model download (pip), the corpus from installed text, and the end-to-end run.
+        .target(
+            name: "AutoInterpDemo",
+            dependencies: [
+                "AutoInterp",
+                "AutoInterpLLM",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: - Executable
         .executableTarget(
             name: "autointerp",
             dependencies: [
                 "AutoInterp",
+                "AutoInterpDemo",
                 "AutoInterpLLM",
+                // Only `bench encode` still needs it; it moves to autointerp-dev (issue 9), and this line goes with it.
+                "AutoInterpTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        /// Developer tools that do not ship in `autointerp`: fixture generators, the test endpoint.
+        .executableTarget(
+            name: "autointerp-dev",
+            dependencies: [
+                "AutoInterp",
                 "AutoInterpTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +97,7 @@ let package = Package(
         .testTarget(
             name: "AutoInterpTests",
             dependencies: [
-                "AutoInterp", "AutoInterpLLM", "AutoInterpTestSupport",
+                "AutoInterp", "AutoInterpDemo", "AutoInterpLLM", "AutoInterpTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Runs the built `autointerp` executable (found beside the test bundle) and captures its output.
+/// Runs the built `autointerp` (or `autointerp-dev`) executable, found beside the test bundle, and captures its output.
 public enum CLIRunner {
     public struct Result: Sendable {
         public var status: Int32
@@ -9,17 +9,32 @@ public enum CLIRunner {
     }
 
     /// The `autointerp` binary in the build folder the tests run from.
-    public static var executable: URL {
+    public static var executable: URL { built("autointerp") }
+
+    /// The `autointerp-dev` binary (developer tools) in the same build folder.
+    public static var devExecutable: URL { built("autointerp-dev") }
+
+    /// The executable `name` in the build folder the tests run from.
+    private static func built(_ name: String) -> URL {
         var folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         // The test binary may sit inside `autointerpPackageTests.xctest/`.
-        while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("autointerp").path), folder.path != "/" {
+        while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent(name).path), folder.path != "/" {
             folder.deleteLastPathComponent()
         }
-        return folder.appendingPathComponent("autointerp")
+        return folder.appendingPathComponent(name)
     }
 
     /// Runs `autointerp arguments…` with `environment` added, waiting at most `timeout` seconds.
     public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
+        try run(executable, arguments, environment: environment, timeout: timeout)
+    }
+
+    /// Runs `autointerp-dev arguments…` with `environment` added, waiting at most `timeout` seconds.
+    public static func runDev(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
+        try run(devExecutable, arguments, environment: environment, timeout: timeout)
+    }
+
+    private static func run(_ executable: URL, _ arguments: [String], environment: [String: String], timeout: Double) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

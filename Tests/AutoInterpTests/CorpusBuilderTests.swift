@@ -1,8 +1,9 @@
+import AutoInterp
 import AutoInterpTestSupport
 import Foundation
 import Testing
 
-@testable import AutoInterp
+@testable import AutoInterpDemo
 
 struct CorpusBuilderTests {
     static func sources(_ dir: TemporaryDirectory) throws -> [CorpusBuilder.Source] {

@@ -48,7 +48,11 @@ struct PipelineTests {
         #expect(run.status == "done")
         let config = try RunConfig.decode(run.configJSON)
         let pipeline = try #require(config.pipeline)
-        #expect(pipeline.prompts.keys.sorted() == ["explainer", "rubric", "simulator-json", "simulator-logprobs", "simulator-sparse"])
+        // The templates and, since the few-shot examples are files, their few-shot files.
+        #expect(pipeline.prompts.keys.sorted() == [
+            "explainer", "few-shot-explainer", "few-shot-simulator-json", "few-shot-simulator-logprobs", "rubric", "simulator-json",
+            "simulator-logprobs", "simulator-sparse",
+        ])
         #expect(pipeline.prompts["explainer"]?.sha256.count == 64)
 
         var spearman: [UnitRef: Double] = [:]

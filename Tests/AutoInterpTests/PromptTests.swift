@@ -5,7 +5,7 @@ import Testing
 
 @testable import AutoInterp
 
-/// Prompt templates as files, token display, few-shot examples built from the planted dataset.
+/// Prompt templates as files, token display, explainer records (few-shot files: ``FewShotFileTests``).
 struct PromptTests {
     @Test func repositoryTemplatesLoadAndAreHashed() throws {
         let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
@@ -45,14 +45,20 @@ struct PromptTests {
         }
     }
 
-    @Test func swappedPromptsFolderIsUsedAndMissingFilesNamed() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
+    /// `dir/prompts` holding copies of the repository's three templates (and nothing else).
+    static func copiedTemplates(in dir: TemporaryDirectory) throws -> URL {
         let folder = dir.path("prompts")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for name in [PromptSet.explainerFile, PromptSet.simulatorJSONFile, PromptSet.simulatorLogprobsFile, PromptSet.simulatorSparseFile] {
             try FileManager.default.copyItem(at: ScriptedRun.promptsFolder.appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
+        return folder
+    }
+
+    @Test func swappedPromptsFolderIsUsedAndMissingFilesNamed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let folder = try Self.copiedTemplates(in: dir)
         try "=== system ===\nMy own words.\n=== user ===\n{{records}}\n".write(to: folder.appendingPathComponent(PromptSet.explainerFile), atomically: true, encoding: .utf8)
         #expect(throws: AutoInterpError.self) { try PromptSet.locate(prompts: folder, rubric: nil) }  // no ../rubrics beside it
         // An unknown placeholder is refused when the set is loaded, naming the file.
@@ -72,26 +78,33 @@ struct PromptTests {
         #expect(TokenText.join(["[CLS]", "play", "##ing"], marked: 2) == "[CLS] play[[ing]]")
     }
 
-    @Test func fewShotExamplesShareNoConceptWithTheBuiltInExample() {
-        #expect(FewShot.records.count == 3)
+    @Test func fewShotExamplesShareNoConceptWithTheBuiltInExample() throws {
+        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+        let explainer = try #require(prompts.explainer.fewShot?.text)
+        #expect(FewShotText.explanations(in: explainer) == ["units of time"])
         let time: Set<String> = ["hour", "minutes", "week", "Friday", "few"]
         let example = Set(SyntheticDataset.vocabulary)
-        for (tokens, levels) in FewShot.records {
-            #expect(tokens.count == levels.count)
-            for (token, level) in zip(tokens, levels) {
+        let records = ScriptedLLM.excerpts(explainer)
+        #expect(records.count == 3)
+        for record in records {
+            for (token, level) in record {
                 let word = token.trimmingCharacters(in: .whitespaces)
                 #expect((level > 0) == time.contains(word), "\(token) \(level)")
                 #expect(level == 0 || !example.contains(word), "\(token) is a word of the built-in example")
             }
         }
-        #expect(FewShot.records.flatMap(\.levels).max() == 10)
-        #expect(FewShot.explainer.contains("Explanation: units of time"))
-        #expect(!SyntheticDataset.concepts.contains { FewShot.explanation.contains($0) })
-        // Each simulator example answers in the format its parser reads.
-        let first = FewShot.records[0]
-        let json = FewShot.simulatorJSON
+        #expect(records.flatMap { $0.map(\.value) }.max() == 10)
+        for shot in [prompts.simulatorJSON.fewShot, prompts.simulatorLogprobs.fewShot] {
+            #expect(FewShotText.explanations(in: try #require(shot?.text)) == ["units of time"])
+        }
+        #expect(!SyntheticDataset.concepts.contains { "units of time".contains($0) })
+        // The JSON simulator's example answers in the format its parser reads.
+        let json = try #require(prompts.simulatorJSON.fewShot?.text)
         let answer = String(json[json.range(of: "Answer: ")!.upperBound...].prefix { $0 != "\n" })
-        #expect(SimulationParser.parseJSON(answer, records: [first.tokens]) == [.predicted(first.levels.map(Double.init))])
+        let first = records[0]
+        #expect(SimulationParser.parseJSON(answer, records: [first.map(\.token)]) == [.predicted(first.map { Double($0.value) })])
+        let logprobs = try #require(prompts.simulatorLogprobs.fewShot?.text)
+        #expect(FewShotFileTests.records(in: String(logprobs[logprobs.range(of: "Answer:\n")!.upperBound...])).first?.levels == first.map(\.value))
     }
 
     @Test func explainerRecordsAreQuantizedAndSparseLinesRepeated() {

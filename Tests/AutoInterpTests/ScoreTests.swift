@@ -1,6 +1,10 @@
+import AutoInterpLLM
 import Foundation
 import Testing
 @testable import AutoInterp
+
+/// An endpoint's alternative at one position (the one top-logprob type, from the LLM client).
+typealias TopLogprob = ChatCompletionResponse.TopLogprob
 
 /// Whether `a` and `b` agree within `tolerance`.
 private func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-6) -> Bool {
@@ -89,12 +93,12 @@ extension ScoreTests {
 extension ScoreTests {
     @Suite struct LogprobExpectationTests {
         struct Case: Sendable, CustomTestStringConvertible {
-            var top: [TokenLogprob]
+            var top: [TopLogprob]
             var expected: Double?
             var testDescription: String { top.map { "\($0.token.debugDescription)" }.joined(separator: ",") }
 
             init(_ probabilities: [(String, Double)], _ expected: Double?) {
-                top = probabilities.map { TokenLogprob(token: $0.0, logprob: log($0.1)) }
+                top = probabilities.map { TopLogprob(token: $0.0, logprob: log($0.1)) }
                 self.expected = expected
             }
         }
@@ -139,26 +143,26 @@ extension ScoreTests {
         @Test func logSumExpIsStable() throws {
             // Very negative logprobs would underflow exp() without the shift.
             let ev = try #require(LogprobExpectation.expectedValue([
-                TokenLogprob(token: "2", logprob: -1000), TokenLogprob(token: "4", logprob: -1000 - log(3.0)),
+                TopLogprob(token: "2", logprob: -1000), TopLogprob(token: "4", logprob: -1000 - log(3.0)),
             ]))
             #expect(abs(ev - 2.5) < 1e-12)
             let big = try #require(LogprobExpectation.expectedValue([
-                TokenLogprob(token: "8", logprob: -800), TokenLogprob(token: "3", logprob: -1),
+                TopLogprob(token: "8", logprob: -800), TopLogprob(token: "3", logprob: -1),
             ]))
             #expect(big == 3)
         }
 
         @Test func nonFiniteAndDuplicateEntries() {
             // -inf is probability 0; NaN and +inf are ignored.
-            #expect(LogprobExpectation.expectedValue([TokenLogprob(token: "5", logprob: -.infinity)]) == nil)
+            #expect(LogprobExpectation.expectedValue([TopLogprob(token: "5", logprob: -.infinity)]) == nil)
             #expect(LogprobExpectation.expectedValue([
-                TokenLogprob(token: "5", logprob: .nan), TokenLogprob(token: "9", logprob: .infinity),
-                TokenLogprob(token: "2", logprob: -3),
+                TopLogprob(token: "5", logprob: .nan), TopLogprob(token: "9", logprob: .infinity),
+                TopLogprob(token: "2", logprob: -3),
             ]) == 2)
             // Duplicated digit token strings add up: "1" twice at 0.25 each vs "3" at 0.5 → 2.
             let ev = LogprobExpectation.expectedValue([
-                TokenLogprob(token: "1", logprob: log(0.25)), TokenLogprob(token: "1", logprob: log(0.25)),
-                TokenLogprob(token: "3", logprob: log(0.5)),
+                TopLogprob(token: "1", logprob: log(0.25)), TopLogprob(token: "1", logprob: log(0.25)),
+                TopLogprob(token: "3", logprob: log(0.5)),
             ])
             #expect(close(ev, 2.0, 1e-12))
         }

@@ -26,7 +26,7 @@ public struct LLMExplainer: UnitExplainer {
     /// The request for a unit's examples (exposed for tests and token estimates).
     public func request(examples: [ExampleRecord], sample: Int) throws -> ChatCompletionRequest {
         let (records, sparse) = ExplainerPrompt.sections(for: examples)
-        let messages = try template.render(["few_shot": FewShot.explainer, "records": records, "sparse": sparse])
+        let messages = try template.render(["records": records, "sparse": sparse])
         return ChatCompletionRequest(
             model: model, messages: messages, temperature: sample == 0 ? 0 : 1, maxTokens: Self.maxTokens,
             seed: sample == 0 ? nil : sample)
@@ -44,7 +44,7 @@ public struct LLMExplainer: UnitExplainer {
                 reason = "the answer was cut off at max_tokens (\(Self.maxTokens)): \(SimulationParser.preview(content))"
             } else {
                 let text = ExplanationCleaner.clean(content)
-                if let problem = ExplanationCheck.problem(text: text, raw: content, prompt: prompt, examples: [FewShot.explanation]) {
+                if let problem = ExplanationCheck.problem(text: text, raw: content, prompt: prompt, examples: FewShotText.explanations(in: template.fewShot?.text ?? "")) {
                     reason = problem
                 } else if let text {
                     return ExplanationResult(text: text, promptFile: template.file, promptHash: template.sha256, requestHash: answer.requestHash)

@@ -4,13 +4,19 @@ import Foundation
 ///
 /// By default the templates come from the `prompts/` and `rubrics/` folders of the working
 /// directory or of the checkout the executable was built in; `--prompts DIR` and `--rubric FILE`
-/// swap them. The run records each file and its hash (``PromptSet/references``).
+/// swap them. Each of the explainer and simulator templates has its few-shot examples in a file
+/// of its own (``fewShotExplainerFile``, …), used verbatim; a `--prompts` folder without one
+/// uses the default folder's. The run records each file and its hash (``PromptSet/references``).
 public struct PromptSet: Sendable, Equatable {
     /// Template file names inside a prompts folder.
     public static let explainerFile = "explainer.txt"
     public static let simulatorJSONFile = "simulator-json.txt"
     public static let simulatorLogprobsFile = "simulator-logprobs.txt"
     public static let simulatorSparseFile = "simulator-sparse.txt"
+    /// Few-shot example file names inside a prompts folder: the text that fills `{{few_shot}}`.
+    public static let fewShotExplainerFile = "few-shot-explainer.txt"
+    public static let fewShotSimulatorJSONFile = "few-shot-simulator-json.txt"
+    public static let fewShotSimulatorLogprobsFile = "few-shot-simulator-logprobs.txt"
     /// Rubric file name inside a rubrics folder.
     public static let rubricFile = "specificity.txt"
 
@@ -44,6 +50,9 @@ public struct PromptSet: Sendable, Equatable {
         simulatorSparse = try PromptTemplate(
             contentsOf: prompts.appendingPathComponent(Self.simulatorSparseFile), required: ["explanation", "records"])
         self.rubric = try PromptTemplate(contentsOf: rubric, required: ["explanation", "excerpts"])
+        explainer.fewShot = try Self.fewShot(Self.fewShotExplainerFile, in: prompts)
+        simulatorJSON.fewShot = try Self.fewShot(Self.fewShotSimulatorJSONFile, in: prompts)
+        simulatorLogprobs.fewShot = try Self.fewShot(Self.fewShotSimulatorLogprobsFile, in: prompts)
         // Refuse unknown placeholders now, before any call is made.
         _ = try explainer.render(Self.blank(Self.explainerPlaceholders))
         _ = try simulatorJSON.render(Self.blank(Self.simulatorPlaceholders))
@@ -57,6 +66,21 @@ public struct PromptSet: Sendable, Equatable {
     public static let simulatorPlaceholders = ["few_shot", "explanation", "records", "answer_shape"]
     public static let sparseSimulatorPlaceholders = ["explanation", "records", "token_count"]
     public static let rubricPlaceholders = ["explanation", "excerpts", "count"]
+
+    /// The few-shot file `name` of `folder`, or of the default prompts folder (``defaultPromptsFolder()``)
+    /// when `folder` has none, so a prompts folder copied before the few-shot files existed still works.
+    ///
+    /// - Throws: ``AutoInterpError`` naming the file when neither folder has it or it cannot be read.
+    static func fewShot(_ name: String, in folder: URL) throws -> PromptText {
+        let url = folder.appendingPathComponent(name)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: url.path) { return try PromptText(contentsOf: url) }
+        if let fallback = try? defaultPromptsFolder().appendingPathComponent(name), fm.fileExists(atPath: fallback.path) {
+            return try PromptText(contentsOf: fallback)
+        }
+        throw AutoInterpError.io(
+            url.path, "no few-shot examples: copy \(name) from the repository's prompts/ folder into \(folder.path)")
+    }
 
     private static func blank(_ names: [String]) -> [String: String] {
         Dictionary(uniqueKeysWithValues: names.map { ($0, "") })
@@ -96,12 +120,18 @@ public struct PromptSet: Sendable, Equatable {
         }
     }
 
-    /// Every file used and its hash, keyed by role, as stored in the run config.
+    /// Every file used and its hash, keyed by role, as stored in the run config: the templates
+    /// (`explainer`, `simulator-json`, `simulator-logprobs`, `simulator-sparse`, `rubric`) and the
+    /// few-shot files (`few-shot-explainer`, `few-shot-simulator-json`, `few-shot-simulator-logprobs`).
     public var references: [String: PromptFileReference] {
-        [
+        var references: [String: PromptFileReference] = [
             "explainer": .init(explainer), "simulator-json": .init(simulatorJSON),
             "simulator-logprobs": .init(simulatorLogprobs), "simulator-sparse": .init(simulatorSparse), "rubric": .init(rubric),
         ]
+        for (role, template) in [("explainer", explainer), ("simulator-json", simulatorJSON), ("simulator-logprobs", simulatorLogprobs)] {
+            if let fewShot = template.fewShot { references["few-shot-" + role] = .init(fewShot) }
+        }
+        return references
     }
 }
 
@@ -118,5 +148,10 @@ public struct PromptFileReference: Sendable, Equatable, Codable {
     /// The template's file name (not its folder, so a moved checkout is the same config) and hash.
     init(_ template: PromptTemplate) {
         self.init(file: URL(fileURLWithPath: template.file).lastPathComponent, sha256: template.sha256)
+    }
+
+    /// The text file's name (not its folder) and hash.
+    init(_ text: PromptText) {
+        self.init(file: URL(fileURLWithPath: text.file).lastPathComponent, sha256: text.sha256)
     }
 }

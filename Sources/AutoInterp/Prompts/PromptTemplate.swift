@@ -14,6 +14,9 @@ public struct PromptTemplate: Sendable, Equatable {
     public var sha256: String
     public var system: String
     public var user: String
+    /// The worked examples that fill `{{few_shot}}`, from their own file (``PromptSet`` loads
+    /// them beside the template); ``render(_:)`` uses them unless given a `few_shot` value.
+    public var fewShot: PromptText?
 
     /// Parses template text.
     ///
@@ -57,17 +60,9 @@ public struct PromptTemplate: Sendable, Equatable {
 
     /// Loads and parses a template file.
     public init(contentsOf url: URL, required: [String] = []) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw AutoInterpError.io(url.path, "cannot read the prompt template (\(error.localizedDescription)); pass --prompts DIR with the template files")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw AutoInterpError.invalidFile(url.path, "the prompt template is not UTF-8 text")
-        }
-        try self.init(text: text, file: url.standardizedFileURL.path, required: required)
-        sha256 = SHA256.hex(data)
+        let loaded = try PromptText(contentsOf: url, kind: "prompt template", remedy: "pass --prompts DIR with the template files")
+        try self.init(text: loaded.text, file: loaded.file, required: required)
+        sha256 = loaded.sha256
     }
 
     /// The placeholder names used in `text`, in order of appearance.
@@ -83,11 +78,14 @@ public struct PromptTemplate: Sendable, Equatable {
         return names
     }
 
-    /// The system and user messages with every placeholder filled.
+    /// The system and user messages with every placeholder filled (`{{few_shot}}` from ``fewShot``
+    /// when `values` has no `few_shot`).
     ///
     /// - Throws: ``AutoInterpError/invalidFile(_:_:)`` naming a placeholder that has no value.
     public func render(_ values: [String: String]) throws -> [ChatCompletionRequest.Message] {
-        [.system(try fill(system, values)), .user(try fill(user, values))]
+        var values = values
+        if let fewShot, values["few_shot"] == nil { values["few_shot"] = fewShot.text }
+        return [.system(try fill(system, values)), .user(try fill(user, values))]
     }
 
     private func fill(_ text: String, _ values: [String: String]) throws -> String {

@@ -5,18 +5,15 @@ public enum TokenText {
     /// The token as shown on its own line: backslash, newline, carriage return and tab escaped
     /// (`\\`, `\n`, `\r`, `\t`), so every token is exactly one line and a tab can separate the value.
     public static func display(_ token: String) -> String {
-        var out = ""
-        out.reserveCapacity(token.count)
-        for scalar in token.unicodeScalars {
+        escapingScalars(token) { scalar in
             switch scalar {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(scalar)
+            case "\\": "\\\\"
+            case "\n": "\\n"
+            case "\r": "\\r"
+            case "\t": "\\t"
+            default: nil
             }
         }
-        return out
     }
 
     /// The form used to compare a token the model copied back with the token shown: the

@@ -23,7 +23,8 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     public var recordsPerCall: Int
     /// Explanations sampled per unit; the one with the best Spearman (all) is kept.
     public var explainerSamples: Int
-    /// Template and rubric files by role (`explainer`, `simulator-json`, `simulator-logprobs`, `rubric`).
+    /// Template, few-shot and rubric files by role (`explainer`, `simulator-json`, `simulator-logprobs`, `rubric`,
+    /// `few-shot-explainer`, `few-shot-simulator-json`, `few-shot-simulator-logprobs`).
     public var prompts: [String: PromptFileReference]
     /// The local baseline's settings (`explainer` = `local-n2g`); nil, and left out of the JSON, for LLM runs.
     public var baseline: PatternSet.Parameters?

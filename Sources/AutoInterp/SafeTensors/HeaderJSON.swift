@@ -152,77 +152,9 @@ indirect enum HeaderJSON {
             return .number(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
         }
 
+        /// The string literal at `index` (its opening quote), read by the shared JSON string decoder.
         mutating func string() -> String? {
-            index += 1  // opening quote
-            var runStart = index
-            var out = ""
-            func flush(_ end: Int) -> Bool {
-                guard let run = String(validating: UnsafeRawBufferPointer(rebasing: bytes[runStart..<end]), as: UTF8.self)
-                else { return false }
-                out += run
-                return true
-            }
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    guard flush(index) else { return nil }
-                    index += 1
-                    return out
-                }
-                if byte < 0x20 { return nil }
-                if byte == UInt8(ascii: "\\") {
-                    guard flush(index) else { return nil }
-                    index += 1
-                    guard index < bytes.count else { return nil }
-                    let escape = bytes[index]
-                    index += 1
-                    switch escape {
-                    case UInt8(ascii: "\""): out += "\""
-                    case UInt8(ascii: "\\"): out += "\\"
-                    case UInt8(ascii: "/"): out += "/"
-                    case UInt8(ascii: "b"): out += "\u{08}"
-                    case UInt8(ascii: "f"): out += "\u{0C}"
-                    case UInt8(ascii: "n"): out += "\n"
-                    case UInt8(ascii: "r"): out += "\r"
-                    case UInt8(ascii: "t"): out += "\t"
-                    case UInt8(ascii: "u"):
-                        guard var code = hex4() else { return nil }
-                        if (0xD800..<0xDC00).contains(code) {
-                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                                bytes[index + 1] == UInt8(ascii: "u")
-                            else { return nil }
-                            index += 2
-                            guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
-                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                        }
-                        guard let scalar = Unicode.Scalar(code) else { return nil }
-                        out.unicodeScalars.append(scalar)
-                    default: return nil
-                    }
-                    runStart = index
-                    continue
-                }
-                index += 1
-            }
-            return nil
-        }
-
-        mutating func hex4() -> UInt32? {
-            guard index + 4 <= bytes.count else { return nil }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = bytes[index]
-                let digit: UInt32
-                switch byte {
-                case 48...57: digit = UInt32(byte - 48)
-                case 65...70: digit = UInt32(byte - 55)
-                case 97...102: digit = UInt32(byte - 87)
-                default: return nil
-                }
-                value = value << 4 | digit
-                index += 1
-            }
-            return value
+            decodeJSONStringLiteral(bytes, at: &index)
         }
     }
 }

@@ -1,15 +1,5 @@
+import AutoInterpLLM
 import Foundation
-
-/// One entry of an endpoint's `top_logprobs` at a position: a token string and its log probability.
-public struct TokenLogprob: Sendable, Equatable, Codable {
-    public var token: String
-    public var logprob: Double
-
-    public init(token: String, logprob: Double) {
-        self.token = token
-        self.logprob = logprob
-    }
-}
 
 /// The simulator's prediction at one value position from the top logprobs of the digit tokens.
 ///
@@ -37,8 +27,9 @@ public enum LogprobExpectation {
         return value
     }
 
-    /// The expected digit over `topLogprobs`, renormalised over exact digit tokens; nil when none is present.
-    public static func expectedValue(_ topLogprobs: [TokenLogprob]) -> Double? {
+    /// The expected digit over `topLogprobs` (an endpoint's alternatives at one position), renormalised
+    /// over exact digit tokens; nil when none is present.
+    public static func expectedValue(_ topLogprobs: [ChatCompletionResponse.TopLogprob]) -> Double? {
         var values: [Double] = []
         var logprobs: [Double] = []
         for entry in topLogprobs {
@@ -60,8 +51,8 @@ public enum LogprobExpectation {
         return weightedSum / weightSum
     }
 
-    /// The expected digit over `(token, logprob)` pairs; same rules as the `TokenLogprob` overload.
+    /// The expected digit over `(token, logprob)` pairs; same rules as the `TopLogprob` overload.
     public static func expectedValue(_ topLogprobs: [(token: String, logprob: Double)]) -> Double? {
-        expectedValue(topLogprobs.map { TokenLogprob(token: $0.token, logprob: $0.logprob) })
+        expectedValue(topLogprobs.map { ChatCompletionResponse.TopLogprob(token: $0.token, logprob: $0.logprob) })
     }
 }

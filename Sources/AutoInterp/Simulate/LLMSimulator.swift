@@ -57,7 +57,7 @@ public struct LLMSimulator: ActivationSimulator {
                 responseFormat: structuredOutput.responseFormat(name: "sparse_simulation", schema: SparseAnswer.schema(tokens: tokenCount)))
         case .json:
             let messages = try template.render([
-                "few_shot": FewShot.simulatorJSON, "explanation": explanation, "records": RecordFormat.blocks(records),
+                "explanation": explanation, "records": RecordFormat.blocks(records),
                 "answer_shape": SimulatorAnswerFormat.shape(records: records.count),
             ])
             return ChatCompletionRequest(
@@ -65,7 +65,7 @@ public struct LLMSimulator: ActivationSimulator {
                 responseFormat: structuredOutput == .none ? nil : .jsonObject)
         case .logprobs, .auto:
             let messages = try template.render([
-                "few_shot": FewShot.simulatorLogprobs, "explanation": explanation, "records": RecordFormat.blocks(records),
+                "explanation": explanation, "records": RecordFormat.blocks(records),
                 "answer_shape": "",
             ])
             return ChatCompletionRequest(

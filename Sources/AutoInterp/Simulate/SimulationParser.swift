@@ -130,8 +130,8 @@ public enum SimulationParser {
                 }
                 let entry = logprobs[index]
                 let alternatives = entry.topLogprobs.isEmpty
-                    ? [TokenLogprob(token: entry.token, logprob: entry.logprob)]
-                    : entry.topLogprobs.map { TokenLogprob(token: $0.token, logprob: $0.logprob) }
+                    ? [ChatCompletionResponse.TopLogprob(token: entry.token, logprob: entry.logprob)]
+                    : entry.topLogprobs
                 guard let expected = LogprobExpectation.expectedValue(alternatives) else {
                     return .failed(reason: "excerpt \(number), token \(i + 1): no digit token 0-10 among the top logprobs (no prediction)")
                 }

@@ -3,10 +3,10 @@ import Foundation
 
 /// Decides the simulator mode from what the endpoint can do, with one cacheable request.
 ///
-/// The probe asks for a digit with `logprobs` and `top_logprobs` (20, then 5 if the server
-/// refuses 20). Logprob mode needs at least 5 alternatives per token, enough to hold the likely
-/// digits; otherwise the JSON mode is used. The probe goes through the response cache, so a
-/// resumed run decides the same way without a network request.
+/// The request is the client's ``LogprobProbe`` (a digit with `logprobs` and `top_logprobs` 20,
+/// then 5 if the server refuses 20). Logprob mode needs at least 5 alternatives per token, enough
+/// to hold the likely digits; otherwise the JSON mode is used. The probe goes through the response
+/// cache, so a resumed run decides the same way without a network request.
 public enum SimulatorModeProbe {
     /// The resolved mode and the `top_logprobs` to ask for in logprob mode.
     public struct Decision: Sendable, Equatable {
@@ -22,22 +22,15 @@ public enum SimulatorModeProbe {
     public static func resolve(_ requested: SimulatorMode, client: LLMClient, model: String) async throws -> Decision {
         if requested == .json { return Decision(mode: .json, topLogprobs: 0, reason: "forced") }
         if requested == .sparse { return Decision(mode: .sparse, topLogprobs: 0, reason: "sparse answers (the default)") }
-        var lastProblem = "no logprobs returned"
-        for top in [LLMSimulator.defaultTopLogprobs, 5] {
-            let request = ChatCompletionRequest(
-                model: model, messages: [.user("Reply with the single digit 7 and nothing else.")], temperature: 0, maxTokens: 3,
-                logprobs: true, topLogprobs: top)
-            do {
-                let answer = try await client.complete(request)
-                let most = answer.response.tokenLogprobs?.map(\.topLogprobs.count).max() ?? 0
-                if most >= 5 {
-                    return Decision(mode: .logprobs, topLogprobs: min(top, max(most, 5)), reason: "the endpoint returns \(most) top logprobs per token")
-                }
-                lastProblem = most == 0 ? "the endpoint returned no logprobs" : "the endpoint returned only \(most) top logprobs per token"
-                break
-            } catch let error as LLMError where !error.isFatalForRun {
-                lastProblem = error.message
-            }
+        let probe = LogprobProbe(alternatives: [LLMSimulator.defaultTopLogprobs, 5], model: model, maxTokens: 3)
+        let lastProblem: String
+        switch try await probe.run(client) {
+        case .answered(let top, _, let most) where most >= 5:
+            return Decision(mode: .logprobs, topLogprobs: min(top, max(most, 5)), reason: "the endpoint returns \(most) top logprobs per token")
+        case .answered(_, _, let most):
+            lastProblem = most == 0 ? "the endpoint returned no logprobs" : "the endpoint returned only \(most) top logprobs per token"
+        case .refused(let problem):
+            lastProblem = problem
         }
         switch requested {
         case .logprobs: return Decision(mode: .logprobs, topLogprobs: 5, reason: "forced (probe: \(lastProblem))")

@@ -34,31 +34,22 @@ public struct LLMCapabilities: Sendable, CustomStringConvertible {
     ///
     /// - Throws: `LLMError` when even a plain request fails (unreachable endpoint, bad key, wrong model).
     public static func probe(_ client: LLMClient) async throws -> LLMCapabilities {
-        let ask = "Reply with the single digit 7 and nothing else."
         let plain = try await client.complete(
-            ChatCompletionRequest(messages: [.user(ask)], temperature: 0, maxTokens: 5), useCache: false)
+            ChatCompletionRequest(messages: [.user(LogprobProbe.question)], temperature: 0, maxTokens: 5), useCache: false)
 
         var result = LLMCapabilities(
             endpoint: client.config.endpointName, model: client.config.model, latencyMs: plain.latencyMs,
             logprobs: false, topLogprobs: 0, logprobsProblem: nil, jsonMode: false, jsonModeProblem: nil)
 
         // Logprobs: ask for the OpenAI maximum, fall back to 5 when the server refuses that many.
-        for top in [20, 5] {
-            do {
-                let answer = try await client.complete(
-                    ChatCompletionRequest(messages: [.user(ask)], temperature: 0, maxTokens: 5, logprobs: true, topLogprobs: top),
-                    useCache: false)
-                if let tokens = answer.response.tokenLogprobs, !tokens.isEmpty {
-                    result.logprobs = true
-                    result.topLogprobs = tokens.map(\.topLogprobs.count).max() ?? 0
-                    result.logprobsProblem = nil
-                } else {
-                    result.logprobsProblem = "the answer had no choices[0].logprobs.content"
-                }
-                break
-            } catch let error as LLMError where !error.isFatalForRun {
-                result.logprobsProblem = error.message
-            }
+        switch try await LogprobProbe(maxTokens: 5, useCache: false).run(client) {
+        case .answered(_, let tokens, let mostAlternatives) where tokens > 0:
+            result.logprobs = true
+            result.topLogprobs = mostAlternatives
+        case .answered:
+            result.logprobsProblem = "the answer had no choices[0].logprobs.content"
+        case .refused(let problem):
+            result.logprobsProblem = problem
         }
 
         do {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import AutoInterpDemo
 import Foundation
 import Logging
 

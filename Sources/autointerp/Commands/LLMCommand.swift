@@ -2,11 +2,11 @@ import ArgumentParser
 
 // MARK: - llm
 
-/// `autointerp llm …`: check, benchmark and serve a test LLM endpoint.
+/// `autointerp llm …`: check and benchmark an LLM endpoint.
 struct LLMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llm",
         abstract: "Check or benchmark an OpenAI-compatible LLM endpoint.",
-        subcommands: [Check.self, Bench.self, ServeTest.self]
+        subcommands: [Check.self, Bench.self]
     )
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import AutoInterp
-import AutoInterpTestSupport
 import Foundation
 
 /// Options naming one run: `--run NAME` and `--results DIR`.
@@ -40,12 +39,8 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "Folder to write into (default: the run's folder).")
     var output: String?
 
-    @Option(help: .hidden)
-    var fixtureUnits: Int?
-
     func run() async throws {
         try await reportingErrors {
-            if let fixtureUnits { try makeFixture(units: fixtureUnits) }
             let (store, run) = try runOptions.open()
             var options = ReportOptions()
             options.explainer = explainer
@@ -59,23 +54,5 @@ struct ReportCommand: AsyncParsableCommand {
                 "wrote \(written.html.path) (\(formatBytes(written.htmlBytes)), \(written.units) units) and "
                     + "\(written.markdown.lastPathComponent) in \(String(format: "%.2f", seconds)) s")
         }
-    }
-
-    /// Writes a synthetic run (test fixture) of `units` units, half features and half neurons, for timing checks.
-    private func makeFixture(units: Int) throws {
-        let url = RunLocator.databaseURL(results: URL(fileURLWithPath: runOptions.results), name: runOptions.run)
-        guard !FileManager.default.fileExists(atPath: url.path) else {
-            throw AutoInterpError.invalidInput("\(url.path) already exists (remove it or pick another --run for a fixture)")
-        }
-        var options = RunFixture.Options()
-        options.features = (units + 1) / 2
-        options.neurons = units / 2
-        options.contextLength = 48
-        options.explainTop = 10
-        options.scoreTop = 5
-        options.scoreRandom = 5
-        let start = Date()
-        _ = try RunFixture.create(in: URL(fileURLWithPath: runOptions.results), name: runOptions.run, options: options)
-        note("fixture: \(units) units written to \(url.path) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import AutoInterp
-import AutoInterpTestSupport
 import Foundation
 import Logging
 
@@ -79,20 +78,8 @@ struct TrainSAECommand: AsyncParsableCommand {
     @Option(help: "Share of the steps over which λ warms up.")
     var l1Warmup: Double = 0.05
 
-    @Option(help: .hidden)
-    var syntheticTokens: Int?
-
-    @Option(help: .hidden)
-    var syntheticWidth = 1536
-
-    @Option(help: .hidden)
-    var syntheticDirections = 4096
-
-    @Option(help: .hidden)
-    var syntheticActive: Double = 24
-
     func validate() throws {
-        guard (activations == nil) != (syntheticTokens == nil) else {
+        guard activations != nil else {
             throw ValidationError("give --activations FILE")
         }
         guard expansion > 0, batchSize > 0, logEvery > 0, evalTokens >= 0, (resampleEvery ?? 0) >= 0 else {
@@ -123,63 +110,16 @@ struct TrainSAECommand: AsyncParsableCommand {
 
     private func train() throws {
         let outputURL = URL(fileURLWithPath: output)
-        let outcome: SAETrainingRun.Outcome
-        if let path = activations {
-            let dataset = try ActivationDataset(url: URL(fileURLWithPath: path), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
-            let run = SAETrainingRun(
-                config: trainingConfig, resampling: resampling, maxTokens: maxTokens, heldOutTokens: evalTokens,
-                includeSpecialTokens: includeSpecialTokens)
-            outcome = try run.run(
-                dataset: dataset, output: outputURL, modelName: modelName, hookName: hookName, progressEvery: logEvery,
-                started: announce, progress: Self.printProgress)
-        } else {
-            outcome = try trainSynthetic(output: outputURL)
-        }
-        Self.printOutcome(outcome)
+        guard let path = activations else { throw ValidationError("give --activations FILE") }
+        let dataset = try ActivationDataset(url: URL(fileURLWithPath: path), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
+        let run = SAETrainingRun(
+            config: trainingConfig, resampling: resampling, maxTokens: maxTokens, heldOutTokens: evalTokens,
+            includeSpecialTokens: includeSpecialTokens)
+        let outcome = try run.run(
+            dataset: dataset, output: outputURL, modelName: modelName, hookName: hookName, progressEvery: logEvery,
+            started: { dIn, dSAE, steps, config in note(SAETrainingText.start(dIn: dIn, dSAE: dSAE, steps: steps, config: config)) },
+            progress: { note(SAETrainingText.progress($0)) })
+        for line in SAETrainingText.outcome(outcome) { print(line) }
         print("saved \(outputURL.path)")
-    }
-
-    /// Trains on generated activation-like data (hidden timing flags).
-    private func trainSynthetic(output: URL) throws -> SAETrainingRun.Outcome {
-        let total = syntheticTokens! + evalTokens
-        let generated = SparseDataset.activationLike(
-            dIn: syntheticWidth, directions: syntheticDirections, tokens: total, meanActive: syntheticActive, seed: seed)
-        let split = evalTokens * syntheticWidth
-        let data = SAETrainingData(width: syntheticWidth, training: Array(generated.inputs[split...]), heldOut: Array(generated.inputs[..<split]))
-        let source = ["synthetic": "activationLike d_in \(syntheticWidth), \(syntheticDirections) directions, mean \(syntheticActive) active per token"]
-        return try SAETrainingRun(config: trainingConfig, resampling: resampling).run(
-            data: data, output: output, metadata: SAEFolderMetadata(modelName: modelName ?? "synthetic", hookName: hookName ?? "synthetic"),
-            source: source, progressEvery: logEvery, started: announce, progress: Self.printProgress)
-    }
-
-    private func announce(_ dIn: Int, _ dSAE: Int, _ steps: Int, _ config: SAETrainingConfig) {
-        note("training d_in \(dIn) → d_sae \(dSAE), \(steps) steps of \(config.batchSize) tokens, λ \(config.l1Coefficient), lr \(config.learningRate), resample every \(config.resampleEvery.map(String.init) ?? "never")")
-    }
-
-    static func printProgress(_ p: SAETrainingProgress) {
-        note(
-            String(
-                format: "step %d/%d  loss %.4g  mse %.4g  fve %.3f  L0 %.1f  dead %.3f  λ %.3g  lr %.2g  %.0f tok/s",
-                p.step, p.totalSteps, p.loss, p.meanSquaredError, p.fractionOfVarianceExplained, p.meanL0, p.deadFraction,
-                p.l1Coefficient, p.learningRate, p.tokensPerSecond))
-    }
-
-    static func printOutcome(_ outcome: SAETrainingRun.Outcome) {
-        let summary = outcome.summary
-        print(String(format: "trained %d steps, %d tokens in %.1f s (%.0f tokens/s)", summary.steps, summary.tokensSeen, summary.seconds, summary.tokensPerSecond))
-        if let evaluation = outcome.evaluation {
-            print(
-                String(
-                    format: "held-out (%d tokens): FVE %.4f  mean L0 %.1f  dead %.2f %%  dense(>10%%) %.2f %%  mse %.4g",
-                    evaluation.tokenCount, evaluation.fractionOfVarianceExplained, evaluation.meanL0, 100 * evaluation.deadFraction,
-                    100 * evaluation.denseFraction, evaluation.meanSquaredError))
-        }
-        if let last = summary.last {
-            print(
-                String(
-                    format: "last batch: FVE %.4f  mean L0 %.1f  dead over the last epoch of steps %.2f %%  resampled %d",
-                    last.fractionOfVarianceExplained, last.meanL0, 100 * summary.silentFractionLastEpoch, summary.resampledFeatures))
-        }
-        print("time by phase: " + summary.phaseSeconds.sorted { $0.key < $1.key }.map { "\($0.key) " + String(format: "%.1f s", $0.value) }.joined(separator: ", "))
     }
 }

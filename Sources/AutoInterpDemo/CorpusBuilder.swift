@@ -1,3 +1,4 @@
+import AutoInterp
 import Foundation
 
 /// Builds the demo corpus from real text that Debian packages install: never text written for it.
