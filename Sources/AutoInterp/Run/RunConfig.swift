@@ -20,6 +20,9 @@ public struct RunConfig: Sendable, Equatable, Codable {
     /// The explain / simulate / score / rubric settings, once `autointerp run` has used the run
     /// (nil for a run only `select` has touched; left out of the JSON then).
     public var pipeline: PipelineConfig?
+    /// Prices per million tokens (`--price-input`, `--price-output`), for the report's cost
+    /// section; not compared on resume (a price changes no result).
+    public var prices: StoredPrices?
 
     public init(
         activations: String, vocab: String, sae: String?, featureSpec: String, neuronSpec: String, features: [Int], neurons: [Int],
@@ -46,5 +49,16 @@ public struct RunConfig: Sendable, Equatable, Codable {
     /// Decodes a stored `config_json`.
     public static func decode(_ json: String) throws -> RunConfig {
         try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8))
+    }
+}
+
+/// `runs.config_json` key `prices`: USD per million prompt and completion tokens.
+public struct StoredPrices: Sendable, Equatable, Codable {
+    public var prompt: Double
+    public var completion: Double
+
+    public init(prompt: Double, completion: Double) {
+        self.prompt = prompt
+        self.completion = completion
     }
 }

@@ -112,10 +112,21 @@ public struct RunCoordinator {
                 throw AutoInterpError.invalidInput(
                     "run '\(run.name)' was started with \(stored.structuredOutput) answers, but \(client.config.endpointName) now offers only \(found.structuredOutput) (\(structured.reason)); use an endpoint that serves \(stored.structuredOutput), or --force-new to start over")
             }
+            if config.prices != Self.prices(client.config) {
+                config.prices = Self.prices(client.config)
+                try store.updateConfig(runID: run.id, configJSON: try config.canonicalJSON())
+            }
             return stored
         }
         config.pipeline?.pinned = found
+        config.prices = Self.prices(client.config)
         try store.updateConfig(runID: run.id, configJSON: try config.canonicalJSON())
         return found
+    }
+
+    /// The endpoint's prices as stored in the run config (nil when none was given).
+    static func prices(_ config: LLMEndpointConfig) -> StoredPrices? {
+        guard config.priceInputPerMillion != nil || config.priceOutputPerMillion != nil else { return nil }
+        return StoredPrices(prompt: config.priceInputPerMillion ?? 0, completion: config.priceOutputPerMillion ?? 0)
     }
 }

@@ -155,6 +155,8 @@ public struct RunSetup {
         var storedSelection = stored, wantedSelection = wanted
         storedSelection.pipeline = nil
         wantedSelection.pipeline = nil
+        storedSelection.prices = nil
+        wantedSelection.prices = nil
         if try storedSelection.canonicalJSON() != wantedSelection.canonicalJSON() {
             return .differs("inputs, units or selection options")
         }

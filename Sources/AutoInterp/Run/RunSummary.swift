@@ -53,6 +53,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var simulatorMode: String?
     /// How this invocation differed from the defaults, in words (e.g. a stage left out by the local baseline).
     public var remarks: [String] = []
+    /// The LLM cost of each stage over the run's database (every invocation), from `llm_calls`.
+    public var stages: [StageUsage] = []
 
     /// Whether every unit has all its results (nothing failed or left over).
     public var isComplete: Bool { stoppedEarly == nil && notes.allSatisfy { $0.kind == "dead" } }
@@ -115,12 +117,14 @@ public struct RunSummary: Sendable, Codable, Equatable {
                 reason: report.reason ?? report.status.rawValue)
         }
         let histograms = RubricTable.byKind(try store.rubricHistogram(runID: run.id))
-        return RunSummary(
+        var summary = RunSummary(
             run: run.name, database: store.path, units: units.count, scored: scored, failures: failures, byKind: byKind, ratings: ratings,
             rubricByKind: Dictionary(uniqueKeysWithValues: histograms.map { ($0.key.rawValue, $0.value) }),
             notes: notes, stoppedEarly: stoppedEarly, calls: usage?.calls ?? 0, cachedCalls: usage?.cachedCalls ?? 0,
             promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0, cost: usage?.cost,
             unitsWorked: reports.count { $0.storedSomething || $0.status == .failed }, simulatorMode: simulatorMode)
+        summary.stages = try store.stageUsage()
+        return summary
     }
 
     /// The summary as printed at the end of `autointerp run`.
@@ -151,6 +155,15 @@ public struct RunSummary: Sendable, Codable, Equatable {
         }
         if let simulatorMode { usageLine += "; simulator mode \(simulatorMode)" }
         lines.append(usageLine)
+        let working = stages.filter { $0.stage != "check" && $0.stage != "other" }
+        if !working.isEmpty {
+            func k(_ n: Int) -> String { n >= 10_000 ? String(format: "%.0fk", Double(n) / 1000) : n >= 1000 ? String(format: "%.1fk", Double(n) / 1000) : String(n) }
+            let parts = working.map { s in
+                let perUnit = s.units > 0 ? String(format: ", %.1f calls and %@ tokens per unit", Double(s.calls - s.cachedCalls) / Double(s.units), k((s.promptTokens + s.completionTokens) / s.units)) : ""
+                return "\(s.stage) \(s.calls - s.cachedCalls) calls, \(k(s.promptTokens)) prompt (\(k(s.cachedPromptTokens)) cached) + \(k(s.completionTokens)) completion tokens\(perUnit)"
+            }
+            lines.append("LLM by stage (whole run): " + parts.joined(separator: "; "))
+        }
         for remark in remarks { lines.append("note: \(remark)") }
         if let stoppedEarly {
             lines.append("stopped early: \(stoppedEarly)")

@@ -32,6 +32,22 @@ public struct SimulationFailureCount: Sendable, Equatable {
     public var count: Int
 }
 
+/// What one stage's LLM calls cost: calls, how many were answered from the cache, and the
+/// tokens of the calls that reached the endpoint (prompt, of which served from the server's
+/// prefix cache, and completion).
+public struct StageUsage: Sendable, Equatable, Codable {
+    public var stage: String
+    public var calls: Int
+    public var cachedCalls: Int
+    /// Units with at least one call of this stage.
+    public var units: Int
+    public var promptTokens: Int
+    public var cachedPromptTokens: Int
+    public var completionTokens: Int
+    /// Network time of the calls that reached the endpoint.
+    public var latencyMs: Double
+}
+
 /// A unit's top explanation example as stored JSON text (parsed by the report's fast readers).
 public struct StoredExampleText: Sendable, Equatable {
     public var unitID: Int64
@@ -106,6 +122,28 @@ extension RunStore {
             StoredExampleText(
                 unitID: row.int64("unit_id") ?? 0, tokensJSON: row.string("tokens_json") ?? "[]",
                 activationsJSON: row.string("acts_json") ?? "[]")
+        }
+    }
+
+    /// The call log summed by stage (`llm_calls.stage`; calls made before stages were logged, and
+    /// probes, under their own names or `other`): the cost of each stage of the runs in this database.
+    public func stageUsage() throws -> [StageUsage] {
+        try database.query(
+            """
+            SELECT COALESCE(stage, 'other') AS stage, COUNT(*) AS calls, TOTAL(cached) AS cached,
+                   COUNT(DISTINCT unit) AS units,
+                   TOTAL(CASE WHEN cached = 0 THEN prompt_tokens END) AS prompt,
+                   TOTAL(CASE WHEN cached = 0 THEN cached_tokens END) AS cached_prompt,
+                   TOTAL(CASE WHEN cached = 0 THEN completion_tokens END) AS completion,
+                   TOTAL(CASE WHEN cached = 0 THEN latency_ms END) AS latency
+            FROM llm_calls GROUP BY COALESCE(stage, 'other') ORDER BY stage
+            """
+        ).map { row in
+            StageUsage(
+                stage: row.string("stage") ?? "other", calls: row.int("calls") ?? 0, cachedCalls: Int(row.double("cached") ?? 0),
+                units: row.int("units") ?? 0, promptTokens: Int(row.double("prompt") ?? 0),
+                cachedPromptTokens: Int(row.double("cached_prompt") ?? 0), completionTokens: Int(row.double("completion") ?? 0),
+                latencyMs: row.double("latency") ?? 0)
         }
     }
 
