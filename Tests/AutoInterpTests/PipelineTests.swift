@@ -226,7 +226,7 @@ struct PipelineTests {
         defer { endpoint.stop() }
         let request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0-3", endpoint: endpoint.baseURL)
         let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
-        #expect(summary.stoppedEarly?.contains("HTTP 401") == true)
+        #expect(summary.stoppedEarly?.contains("HTTP 401") == true, "\(summary.text)")
         #expect(summary.text.contains("stopped early"))
         // After the first refusal only requests already in flight (at most --max-in-flight) reach the endpoint.
         #expect(endpoint.requestCount <= 1 + (request.endpoint?.maxInFlight ?? 0))

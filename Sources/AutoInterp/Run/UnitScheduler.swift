@@ -55,6 +55,7 @@ public struct UnitScheduler: Sendable {
 
         let runner = runner
         var stoppedEarly: String?
+        var stoppedByLatch = false
         try await withThrowingTaskGroup(of: UnitOutcome.self) { group in
             var next = 0
             var done = 0
@@ -77,7 +78,13 @@ public struct UnitScheduler: Sendable {
                     }
                     if stoppedEarly == nil { addNext() }
                 } catch let error as LLMError where error.isFatalForRun {
+                    // The first refusal names the cause; calls refused after it only say so.
+                    if stoppedEarly != nil, stoppedByLatch, !error.isHalted {
+                        stoppedEarly = error.message
+                        stoppedByLatch = false
+                    }
                     if stoppedEarly == nil {
+                        stoppedByLatch = error.isHalted
                         stoppedEarly = error.message
                         logger.error("stopping the run", metadata: ["reason": "\(error.message)"])
                         group.cancelAll()

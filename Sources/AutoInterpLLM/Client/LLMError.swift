@@ -64,6 +64,8 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The endpoint rejected the key (401 or 403), or the client refused to call after one.
     public var isAuthenticationFailure: Bool { code == .unauthorized || code == .forbidden || code == .halted }
     public var isTimeout: Bool { code == .timeout }
+    /// True for a call refused because an earlier call was (the key was rejected): not the cause itself.
+    public var isHalted: Bool { code == .halted }
     public var isRateLimited: Bool { code == .rateLimited }
     public var isMalformedResponse: Bool { code == .malformedResponse }
     public var isNotFound: Bool { code == .notFound }
