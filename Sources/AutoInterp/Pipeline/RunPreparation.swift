@@ -97,6 +97,7 @@ public struct RunPreparation {
             selection: request.selection, pipeline: request.pipeline)
         let configJSON = try config.canonicalJSON()
 
+        try RunLock.acquire(runFolder: request.databaseURL.deletingLastPathComponent(), name: request.name)
         let store = try RunStore(url: request.databaseURL)
         var run: RunInfo
         if let existing = try store.run(named: request.name) {
