@@ -81,8 +81,7 @@ public struct RunPipeline {
     ///   endpoint is unusable before any unit starts. A fatal error during the run is reported in
     ///   the summary's `stoppedEarly` instead.
     public func run(_ request: Request, selectProgress: ((Int, Int) -> Void)? = nil) async throws -> RunSummary {
-        guard request.recordsPerCall >= 1 else { throw AutoInterpError.invalidInput("--records-per-call must be at least 1") }
-        guard request.explainerSamples >= 1 else { throw AutoInterpError.invalidInput("--explainer-samples must be at least 1") }
+        try request.validate()
         if request.explainer == .local { return try await runLocal(request, selectProgress: selectProgress) }
         let prompts = try PromptSet.locate(prompts: request.prompts, rubric: request.rubric)
         try request.llm.validate()

@@ -26,10 +26,10 @@ struct TrainSAECommand: AsyncParsableCommand {
     var output: String
 
     @Option(help: "Features per input dimension (ignored with --d-sae).")
-    var expansion = 4
+    var expansion: PositiveInt = 4
 
     @Option(name: .customLong("d-sae"), help: "Number of features.")
-    var dSAE: Int?
+    var dSAE: PositiveInt?
 
     @Option(help: "L1 coefficient λ on Σ f·‖W_dec‖ (inputs are scaled to mean norm sqrt(d_in)).")
     var l1: Float = 4
@@ -38,31 +38,31 @@ struct TrainSAECommand: AsyncParsableCommand {
     var lr: Float = 2e-3
 
     @Option(help: "Tokens per step.")
-    var batchSize = 1024
+    var batchSize: PositiveInt = 1024
 
     @Option(help: "Optimiser steps (default: --epochs passes over the training tokens).")
-    var steps: Int?
+    var steps: PositiveInt?
 
     @Option(help: "Passes over the training tokens when --steps is not given.")
     var epochs: Double = 1
 
     @Option(help: "Resample features silent for this many steps, every this many steps (0 = never; default: an eighth of the steps).")
-    var resampleEvery: Int?
+    var resampleEvery: NonNegativeInt?
 
     @Option(help: "Seed for initialisation, shuffling, the held-out split and resampling.")
     var seed: UInt64 = 0
 
     @Option(help: "Use at most this many training tokens.")
-    var maxTokens: Int?
+    var maxTokens: PositiveInt?
 
     @Option(help: "Tokens held out (whole contexts) for the final evaluation.")
-    var evalTokens = 8192
+    var evalTokens: NonNegativeInt = 8192
 
     @Flag(help: "Train on special tokens (special_token_ids) too.")
     var includeSpecialTokens = false
 
     @Option(help: "Print progress every this many steps.")
-    var logEvery = 10
+    var logEvery: PositiveInt = 10
 
     @Option(help: "Model name for cfg.json (default: the dataset's 'model' metadata).")
     var modelName: String?
@@ -95,11 +95,9 @@ struct TrainSAECommand: AsyncParsableCommand {
         guard (activations == nil) != (syntheticTokens == nil) else {
             throw ValidationError("give --activations FILE")
         }
-        guard expansion > 0, batchSize > 0, logEvery > 0, evalTokens >= 0, (resampleEvery ?? 0) >= 0 else {
-            throw ValidationError("--expansion, --batch-size and --log-every must be positive; --eval-tokens and --resample-every at least 0")
+        guard initialDensity.isFinite, (0...1).contains(initialDensity) else {
+            throw ValidationError("--initial-density must lie in [0, 1] (0 = start the biases at 0), got \(initialDensity)")
         }
-        if let maxTokens, maxTokens <= 0 { throw ValidationError("--max-tokens must be positive") }
-        if let steps, steps <= 0 { throw ValidationError("--steps must be positive") }
     }
 
     func run() async throws {
@@ -108,13 +106,13 @@ struct TrainSAECommand: AsyncParsableCommand {
 
     private var trainingConfig: SAETrainingConfig {
         SAETrainingConfig(
-            dSAE: dSAE, expansionFactor: expansion, l1Coefficient: l1, learningRate: lr, batchSize: batchSize, steps: steps,
+            dSAE: dSAE?.value, expansionFactor: expansion.value, l1Coefficient: l1, learningRate: lr, batchSize: batchSize.value, steps: steps?.value,
             epochs: epochs, l1WarmupFraction: l1Warmup, resampleEvery: nil,
             decoderInitNorm: initNorm, seed: seed, initialDensity: initialDensity > 0 ? initialDensity : nil)
     }
 
     private var resampling: SAETrainingRun.Resampling {
-        switch resampleEvery {
+        switch resampleEvery?.value {
         case nil: .automatic
         case 0?: .never
         case let every?: .every(every)
@@ -127,10 +125,10 @@ struct TrainSAECommand: AsyncParsableCommand {
         if let path = activations {
             let dataset = try ActivationDataset(url: URL(fileURLWithPath: path), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
             let run = SAETrainingRun(
-                config: trainingConfig, resampling: resampling, maxTokens: maxTokens, heldOutTokens: evalTokens,
+                config: trainingConfig, resampling: resampling, maxTokens: maxTokens?.value, heldOutTokens: evalTokens.value,
                 includeSpecialTokens: includeSpecialTokens)
             outcome = try run.run(
-                dataset: dataset, output: outputURL, modelName: modelName, hookName: hookName, progressEvery: logEvery,
+                dataset: dataset, output: outputURL, modelName: modelName, hookName: hookName, progressEvery: logEvery.value,
                 started: announce, progress: Self.printProgress)
         } else {
             outcome = try trainSynthetic(output: outputURL)
@@ -141,15 +139,15 @@ struct TrainSAECommand: AsyncParsableCommand {
 
     /// Trains on generated activation-like data (hidden timing flags).
     private func trainSynthetic(output: URL) throws -> SAETrainingRun.Outcome {
-        let total = syntheticTokens! + evalTokens
+        let total = syntheticTokens! + evalTokens.value
         let generated = SparseDataset.activationLike(
             dIn: syntheticWidth, directions: syntheticDirections, tokens: total, meanActive: syntheticActive, seed: seed)
-        let split = evalTokens * syntheticWidth
+        let split = evalTokens.value * syntheticWidth
         let data = SAETrainingData(width: syntheticWidth, training: Array(generated.inputs[split...]), heldOut: Array(generated.inputs[..<split]))
         let source = ["synthetic": "activationLike d_in \(syntheticWidth), \(syntheticDirections) directions, mean \(syntheticActive) active per token"]
         return try SAETrainingRun(config: trainingConfig, resampling: resampling).run(
             data: data, output: output, metadata: SAEFolderMetadata(modelName: modelName ?? "synthetic", hookName: hookName ?? "synthetic"),
-            source: source, progressEvery: logEvery, started: announce, progress: Self.printProgress)
+            source: source, progressEvery: logEvery.value, started: announce, progress: Self.printProgress)
     }
 
     private func announce(_ dIn: Int, _ dSAE: Int, _ steps: Int, _ config: SAETrainingConfig) {
