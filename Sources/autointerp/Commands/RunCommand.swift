@@ -100,10 +100,7 @@ struct RunCommand: AsyncParsableCommand {
             let (store, run) = try RunLocator.open(results: URL(fileURLWithPath: inputs.results), name: inputs.name)
             let report = try ReportWriter.write(store: store, run: run)
             print("report: \(report.html.path) and \(report.markdown.lastPathComponent)")
-            if let reason = summary.stoppedEarly {
-                note("autointerp: error: the run stopped early: \(reason)")
-                throw ExitCode.failure
-            }
+            try exitWithOutcome(of: summary)
         }
     }
 }
