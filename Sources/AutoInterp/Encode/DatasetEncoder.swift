@@ -116,15 +116,19 @@ public struct DatasetEncoder {
 
 // MARK: - Scratch files
 
-/// Temporary files beside an output, removed when done.
+/// Temporary files beside an output (named by ``WriterTemporaryFiles``), removed when done.
 final class ScratchFiles {
     private let base: URL
     private var made: [URL] = []
 
-    init(beside output: URL) { base = output }
+    /// Also removes the scratch and partial files that dead processes left in the output folder.
+    init(beside output: URL) {
+        base = output
+        WriterTemporaryFiles.removeStale(in: output.deletingLastPathComponent())
+    }
 
     func create(_ name: String) throws -> ScratchFile {
-        let url = base.deletingLastPathComponent().appendingPathComponent(".\(base.lastPathComponent).\(name).\(getpid()).scratch")
+        let url = WriterTemporaryFiles.url(beside: base, role: "\(name).scratch")
         made.append(url)
         return try ScratchFile(url: url)
     }
