@@ -174,6 +174,12 @@ public final class ActivationDataset: @unchecked Sendable {
         } catch {
             throw AutoInterpError.io(url.path, "cannot read the vocabulary (put vocab.json beside the dataset or pass --vocab FILE)")
         }
+        return try parseVocabulary(data, path: url.path)
+    }
+
+    /// The token strings of a `vocab.json` file's bytes; `path` names it in errors.
+    static func parseVocabulary(_ data: Data, path: String) throws -> [String] {
+        let url = URL(fileURLWithPath: path)
         if let offset = TextValidation.firstInvalidUTF8(in: data) {
             throw AutoInterpError.invalidFile(url.path, "is not valid UTF-8 (first bad byte at offset \(offset)); write vocab.json as UTF-8")
         }
