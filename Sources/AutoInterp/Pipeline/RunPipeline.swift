@@ -121,7 +121,7 @@ public struct RunPipeline {
         }
         let summary = try RunSummary.collect(
             store: store, run: prepared.run, reports: reports, usage: client.usage, stoppedEarly: stoppedEarly, simulatorMode: mode)
-        try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.isComplete ? "done" : "incomplete")
+        try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.outcome == .complete ? "done" : "incomplete")
         try summary.write(to: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"))
         return summary
     }
@@ -186,7 +186,7 @@ public struct RunPipeline {
             store: store, run: prepared.run, reports: reports, usage: client?.usage, stoppedEarly: stoppedEarly,
             simulatorMode: PatternSimulator.mode)
         summary.remarks = remarks
-        try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.isComplete ? "done" : "incomplete")
+        try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.outcome == .complete ? "done" : "incomplete")
         try summary.write(to: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"))
         return summary
     }
