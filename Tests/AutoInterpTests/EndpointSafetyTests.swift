@@ -8,6 +8,7 @@ import Testing
 
 /// Issue 12, problems 6 and 7: header values that would inject headers are refused without
 /// printing them; endpoint URLs that cannot work are refused before any request or run starts.
+extension PipelineSuites {
 struct EndpointSafetyTests {
     static let secret = "sk-test-SECRET-1234"
 
@@ -67,4 +68,5 @@ struct EndpointSafetyTests {
         #expect(Date().timeIntervalSince(started) < 10, "no retries against a URL that cannot work")
         #expect(!FileManager.default.fileExists(atPath: dir.path("results").path))
     }
+}
 }

@@ -12,6 +12,9 @@ import Testing
 ///
 /// Budget: `AUTOINTERP_FUZZ_SECONDS` per target (default 3, six targets: about 18 s in all); the inputs
 /// tried are printed.
+/// Heavy (hundreds of processes, or CPU-bound loops): run serially with the other heavy suites so
+/// the timing-sensitive client tests are not starved.
+extension PipelineSuites {
 struct FuzzTests {
     static let seconds = Double(ProcessInfo.processInfo.environment["AUTOINTERP_FUZZ_SECONDS"] ?? "") ?? 3
 
@@ -157,4 +160,5 @@ struct FuzzTests {
         } isExpected: { $0 is DecodingError }
         #expect(count > 100)
     }
+}
 }

@@ -8,6 +8,9 @@ import AutoInterpLLM
 /// Issue 12, problem 2: every numeric and range option of every command, given a hostile value
 /// through the real binary, ends in one line on stderr and exit status 1: never a signal, a
 /// huge allocation or silent acceptance.
+/// Heavy (hundreds of processes, or CPU-bound loops): run serially with the other heavy suites so
+/// the timing-sensitive client tests are not starved.
+extension PipelineSuites {
 struct HostileOptionTests {
     /// One option and the values it must refuse; `expect` is a fragment the error must hold
     /// (default: the option itself).
@@ -145,4 +148,5 @@ struct HostileOptionTests {
         config.priceInputPerMillion = .nan
         #expect(throws: LLMError.self) { try config.validate() }
     }
+}
 }
