@@ -56,6 +56,7 @@ public struct DemoRunner {
     }
 
     public func run(_ options: Options) async throws -> Outcome {
+        try options.validate()
         let started = Date()
         let folder = options.folder
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -25,19 +25,26 @@ public enum CLIRunner {
     }
 
     /// Runs `autointerp arguments…` with `environment` added, waiting at most `timeout` seconds.
-    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
-        try run(executable, arguments, environment: environment, timeout: timeout)
+    ///
+    /// - Parameter via: a launcher and its arguments put before the binary (e.g. `setpriv --reuid=…`).
+    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120, via launcher: [String] = []) throws -> Result {
+        try run(executable, arguments, environment: environment, timeout: timeout, via: launcher)
     }
 
     /// Runs `autointerp-dev arguments…` with `environment` added, waiting at most `timeout` seconds.
     public static func runDev(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
-        try run(devExecutable, arguments, environment: environment, timeout: timeout)
+        try run(devExecutable, arguments, environment: environment, timeout: timeout, via: [])
     }
 
-    private static func run(_ executable: URL, _ arguments: [String], environment: [String: String], timeout: Double) throws -> Result {
+    private static func run(_ executable: URL, _ arguments: [String], environment: [String: String], timeout: Double, via launcher: [String]) throws -> Result {
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

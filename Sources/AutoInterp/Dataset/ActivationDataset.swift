@@ -55,6 +55,12 @@ public final class ActivationDataset: @unchecked Sendable {
         guard Array(activations.shape.prefix(2)) == tokens.shape else {
             throw AutoInterpError.invalidFile(path, "'activations' \(activations.shape) does not match 'tokens' \(tokens.shape) in its first two dimensions")
         }
+        guard tokens.shape[0] > 0, tokens.shape[1] > 0 else {
+            throw AutoInterpError.invalidFile(path, "holds no contexts ('tokens' has shape \(tokens.shape)); write at least one context of at least one token")
+        }
+        guard activations.shape[2] > 0 else {
+            throw AutoInterpError.invalidFile(path, "'activations' has width 0 \(activations.shape): there are no neurons to study (write the layer's activations)")
+        }
         contextCount = tokens.shape[0]
         contextLength = tokens.shape[1]
         width = activations.shape[2]
@@ -167,6 +173,15 @@ public final class ActivationDataset: @unchecked Sendable {
             data = try Data(contentsOf: url)
         } catch {
             throw AutoInterpError.io(url.path, "cannot read the vocabulary (put vocab.json beside the dataset or pass --vocab FILE)")
+        }
+        return try parseVocabulary(data, path: url.path)
+    }
+
+    /// The token strings of a `vocab.json` file's bytes; `path` names it in errors.
+    static func parseVocabulary(_ data: Data, path: String) throws -> [String] {
+        let url = URL(fileURLWithPath: path)
+        if let offset = TextValidation.firstInvalidUTF8(in: data) {
+            throw AutoInterpError.invalidFile(url.path, "is not valid UTF-8 (first bad byte at offset \(offset)); write vocab.json as UTF-8")
         }
         guard let array = try? JSONSerialization.jsonObject(with: data) as? [Any] else {
             throw AutoInterpError.invalidFile(url.path, "vocabulary must be a JSON array of token strings")

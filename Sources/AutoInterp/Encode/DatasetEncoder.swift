@@ -37,8 +37,18 @@ public struct DatasetEncoder {
                 "the SAE expects d_in = \(sae.dIn) but \(dataset.url.path) has activations of width \(dataset.width) (is it the SAE for this layer?)")
         }
         let started = Date()
-        let contextsPerBatch = max(1, tokensPerBatch / dataset.contextLength)
+        guard tokensPerBatch >= 1 else {
+            throw AutoInterpError.invalidInput("--batch-tokens must be at least 1, got \(tokensPerBatch)")
+        }
+        // A batch never holds more than the whole dataset.
+        let contextsPerBatch = min(dataset.contextCount, max(1, tokensPerBatch / dataset.contextLength))
         let batchTokens = contextsPerBatch * dataset.contextLength
+        let batchBytes = 4 * Double(batchTokens) * Double(dataset.width + 2 * sae.dSAE)
+        guard MemorySize.fits(batchBytes) else {
+            throw AutoInterpError.invalidInput(
+                "--batch-tokens \(tokensPerBatch) needs about \(MemorySize.text(batchBytes)) per batch for d_in \(dataset.width) and d_sae \(sae.dSAE), more than this machine's memory allows (\(MemorySize.text(Double(ProcessInfo.processInfo.physicalMemory)))); lower --batch-tokens"
+            )
+        }
         let encoder = try SAEEncoder(sae: sae, batchSize: batchTokens)
         let totalTokens = dataset.tokenCount
         var input = [Float](repeating: 0, count: batchTokens * dataset.width)
@@ -106,15 +116,19 @@ public struct DatasetEncoder {
 
 // MARK: - Scratch files
 
-/// Temporary files beside an output, removed when done.
+/// Temporary files beside an output (named by ``WriterTemporaryFiles``), removed when done.
 final class ScratchFiles {
     private let base: URL
     private var made: [URL] = []
 
-    init(beside output: URL) { base = output }
+    /// Also removes the scratch and partial files that dead processes left in the output folder.
+    init(beside output: URL) {
+        base = output
+        WriterTemporaryFiles.removeStale(in: output.deletingLastPathComponent())
+    }
 
     func create(_ name: String) throws -> ScratchFile {
-        let url = base.deletingLastPathComponent().appendingPathComponent(".\(base.lastPathComponent).\(name).\(getpid()).scratch")
+        let url = WriterTemporaryFiles.url(beside: base, role: "\(name).scratch")
         made.append(url)
         return try ScratchFile(url: url)
     }

@@ -94,6 +94,7 @@ public enum SyntheticDataset {
 
     /// Writes a generated dataset (+ `vocab.json`) to `url`.
     public static func write(to url: URL, contexts: Int, length: Int, width: Int, seed: UInt64, dtype: SafeTensorsDType = .F32) throws {
+        try validate(contexts: contexts, length: length, width: width)
         let data = generate(contexts: contexts, length: length, width: width, seed: seed)
         let specials = special.indices.map(String.init).joined(separator: ",")
         let writer = try DatasetWriter(

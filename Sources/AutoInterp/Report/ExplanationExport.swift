@@ -144,17 +144,20 @@ public enum ExplanationExport {
 
     private static func csvLine(_ row: Row) -> String {
         func number(_ value: Double?) -> String { value.flatMap { $0.isFinite ? $0.description : nil } ?? "" }
+        // Text from the database or the LLM goes through `csvText` (spreadsheet-safe); numbers,
+        // which may begin with '-', are written as they are.
+        func text(_ value: String) -> String { ReportText.csvText(value) }
         var cells: [String] = [
-            row.run, row.modelId ?? "", row.layer ?? "", row.unit.kind.rawValue, String(row.unit.index), String(row.unitID),
-            number(row.maxActivation), number(row.density), String(row.explanationID), row.explainer, row.model, row.text,
-            row.createdAt, row.latest ? "true" : "false",
+            text(row.run), text(row.modelId ?? ""), text(row.layer ?? ""), text(row.unit.kind.rawValue), String(row.unit.index),
+            String(row.unitID), number(row.maxActivation), number(row.density), String(row.explanationID), text(row.explainer),
+            text(row.model), text(row.text), text(row.createdAt), row.latest ? "true" : "false",
         ]
         cells += scoreCells(row).map { number($0.value) }
-        cells.append(undefinedReasons(row).map { "\($0.0): \($0.1)" }.joined(separator: "; "))
+        cells.append(text(undefinedReasons(row).map { "\($0.0): \($0.1)" }.joined(separator: "; ")))
         cells.append(spearmanN(row).map(String.init) ?? "")
         cells.append(String(row.simulations))
         cells.append(String(row.failedSimulations))
-        cells.append(rubricJSON(row))
-        return cells.map(ReportText.csv).joined(separator: ",") + "\r\n"
+        cells.append(ReportText.csv(rubricJSON(row)))
+        return cells.joined(separator: ",") + "\r\n"
     }
 }

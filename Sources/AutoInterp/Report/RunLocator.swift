@@ -9,7 +9,8 @@ public enum RunLocator {
 
     /// Opens the database of run `name` and returns it with the run's row.
     ///
-    /// Never creates a database: a missing file is an error.
+    /// Never creates a database, takes no run lock and opens it read-only
+    /// (``RunStore/init(readingAt:)``): it works while a run writes and on read-only media.
     ///
     /// - Throws: ``AutoInterpError`` naming the file and the fix when the file is missing or
     ///   holds no run of that name (listing the runs it does hold).
@@ -27,7 +28,7 @@ public enum RunLocator {
                 "no run database at \(url.path) (runs in \(folder): \(known.isEmpty ? "none" : known.joined(separator: ", "));"
                     + " pass --results DIR or create the run with `autointerp select --name \(name)`)")
         }
-        let store = try RunStore(url: url)
+        let store = try RunStore(readingAt: url)
         guard let run = try store.run(named: name) else {
             let names = try store.runs().map(\.name)
             throw AutoInterpError.invalidInput(

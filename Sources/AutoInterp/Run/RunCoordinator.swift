@@ -52,7 +52,7 @@ public struct RunCoordinator {
         var summary = try RunSummary.collect(
             store: store, run: prepared.run, reports: reports, usage: client?.usage, stoppedEarly: stoppedEarly, simulatorMode: mode)
         summary.remarks = plan.remarks
-        try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.isComplete ? "done" : "incomplete")
+        try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.outcome == .complete ? "done" : "incomplete")
         try summary.write(to: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"))
         return RunResult(summary: summary, store: store, run: try store.run(id: prepared.run.id) ?? prepared.run)
     }

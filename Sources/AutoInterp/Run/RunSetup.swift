@@ -71,6 +71,7 @@ public struct RunSetup {
         guard !request.name.isEmpty, !request.name.contains("/"), request.name != ".", request.name != ".." else {
             throw AutoInterpError.invalidInput("run name '\(request.name)' must be a plain folder name (no '/')")
         }
+        try request.validate()
         let dataset = try ActivationDataset(url: request.activations.standardizedFileURL, vocabURL: request.vocab?.standardizedFileURL)
         let sae = try request.sae.map { try SparseAutoencoder(folder: $0.standardizedFileURL) }
         let seed = request.selection.seed
@@ -78,7 +79,7 @@ public struct RunSetup {
         if let sae {
             features = try request.features.resolve(count: sae.dSAE, kind: .feature, seed: seed)
         } else {
-            guard try request.features.resolve(count: 0, kind: .feature, seed: seed).isEmpty else {
+            guard request.features.isNone else {
                 throw AutoInterpError.invalidInput("features were requested but no SAE was given (pass --sae DIR or --features none)")
             }
             features = []
@@ -97,6 +98,7 @@ public struct RunSetup {
             selection: request.selection, pipeline: request.pipeline)
         let configJSON = try config.canonicalJSON()
 
+        try RunLock.acquire(runFolder: request.databaseURL.deletingLastPathComponent(), name: request.name)
         let store = try RunStore(url: request.databaseURL)
         var run: RunInfo
         if let existing = try store.run(named: request.name) {

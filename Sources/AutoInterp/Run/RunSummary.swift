@@ -137,11 +137,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
             lines.append(
                 "  \(kind)s: \(k.units) units, \(k.scored) scored (\(k.undefined) undefined); Spearman mean \(number(k.meanSpearman)), median \(number(k.medianSpearman)); Pearson mean \(number(k.meanPearson))")
         }
-        if failures.isEmpty {
-            lines.append("failures: none")
-        } else {
-            lines.append("failures: " + failures.keys.sorted().map { "\($0) \(failures[$0]!)" }.joined(separator: ", "))
-        }
+        lines.append(failuresLine)
         if !ratings.isEmpty {
             lines.append("rubric ratings: " + (0...3).map { "\($0): \(ratings[$0] ?? 0)" }.joined(separator: ", ") + " (histogram per bin: view rubric_histogram)")
         }
@@ -167,7 +163,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         for remark in remarks { lines.append("note: \(remark)") }
         if let stoppedEarly {
             lines.append("stopped early: \(stoppedEarly)")
-        } else if isComplete {
+        } else if outcome == .complete {
             lines.append("run finished: every unit has its results")
         } else {
             lines.append("run finished with failures (counted above); rerun the same command to retry what is missing")

@@ -20,8 +20,7 @@ public struct StagePlan: Sendable {
     ///
     /// - Throws: ``AutoInterpError`` for options that cannot work together, or an endpoint that is missing or invalid.
     public init(_ request: RunRequest) throws {
-        guard request.recordsPerCall >= 1 else { throw AutoInterpError.invalidInput("--records-per-call must be at least 1") }
-        guard request.explainerSamples >= 1 else { throw AutoInterpError.invalidInput("--explainer-samples must be at least 1") }
+        try request.validate()
         var stages = request.stages ?? Set(StageName.builtIn)
         remarks = []
         switch request.explainer {

@@ -159,14 +159,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     // MARK: - Header validation
 
-    private struct ParsedHeader {
+    struct ParsedHeader {
         var infos: [String: SafeTensorInfo]
         var order: [String]
         var metadata: [String: String]
         var dataStart: Int
     }
 
-    private static func parseHeader(_ file: UnsafeRawBufferPointer, path: String) throws -> ParsedHeader {
+    static func parseHeader(_ file: UnsafeRawBufferPointer, path: String) throws -> ParsedHeader {
         func fail(_ problem: String) -> AutoInterpError { .invalidFile(path, problem) }
         let declared = file.loadUnaligned(as: UInt64.self).littleEndian
         guard declared <= UInt64(maxHeaderBytes) else {

@@ -62,7 +62,8 @@ public final class SafeTensorsStreamWriter {
 
         let directory = url.deletingLastPathComponent()
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        temporaryURL = directory.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
+        WriterTemporaryFiles.removeStale(in: directory)
+        temporaryURL = WriterTemporaryFiles.url(beside: url, role: "partial")
         guard FileManager.default.createFile(atPath: temporaryURL.path, contents: nil),
             let handle = FileHandle(forWritingAtPath: temporaryURL.path)
         else {
@@ -111,11 +112,10 @@ public final class SafeTensorsStreamWriter {
         do {
             try handle.synchronize()
             try handle.close()
-            if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
-            try FileManager.default.moveItem(at: temporaryURL, to: url)
         } catch {
-            throw AutoInterpError.io(url.path, "cannot finish writing: \(error.localizedDescription)")
+            throw AutoInterpError.io(url.path, "cannot finish writing: \(error.localizedDescription) (disk full?)")
         }
+        try WriterTemporaryFiles.moveIntoPlace(temporaryURL, over: url)
         finished = true
     }
 

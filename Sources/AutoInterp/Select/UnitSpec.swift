@@ -3,6 +3,9 @@ import Foundation
 /// A user's choice of unit indices: `0-99`, `3,7,10-12`, `random:200`, `all`, or `none`.
 public enum UnitSpec: Sendable, Equatable, Codable, CustomStringConvertible {
     case indices([Int])
+    /// Index ranges as typed (`0-99,120`): kept as bounds, so a huge range costs nothing until
+    /// ``resolve(count:kind:seed:)`` has checked it against the real unit count.
+    case ranges([ClosedRange<Int>])
     case random(count: Int)
     case all
 
@@ -27,19 +30,28 @@ public enum UnitSpec: Sendable, Equatable, Codable, CustomStringConvertible {
             self = .random(count: count)
             return
         }
-        var indices: [Int] = []
+        var ranges: [ClosedRange<Int>] = []
         for part in trimmed.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
             if bounds.count == 1, let value = Int(part), value >= 0 {
-                indices.append(value)
+                ranges.append(value...value)
             } else if bounds.count == 2, let low = Int(bounds[0]), let high = Int(bounds[1]), low >= 0, low <= high {
-                indices.append(contentsOf: low...high)
+                ranges.append(low...high)
             } else {
                 throw bad(part)
             }
         }
-        var seen = Set<Int>()
-        self = .indices(indices.filter { seen.insert($0).inserted })
+        self = .ranges(ranges)
+    }
+
+    /// Whether the spec asks for no unit at all (`none`, an empty list, `random:0`).
+    public var isNone: Bool {
+        switch self {
+        case .all: false
+        case .random(let count): count == 0
+        case .indices(let list): list.isEmpty
+        case .ranges(let list): list.isEmpty
+        }
     }
 
     public var description: String {
@@ -47,6 +59,10 @@ public enum UnitSpec: Sendable, Equatable, Codable, CustomStringConvertible {
         case .all: "all"
         case .random(let count): "random:\(count)"
         case .indices(let list): list.isEmpty ? "none" : list.map(String.init).joined(separator: ",")
+        // Written out index by index, as `.indices` is, so stored run configs keep comparing equal.
+        // Only call it once ``resolve(count:kind:seed:)`` has bounded the ranges.
+        case .ranges(let list):
+            list.isEmpty ? "none" : Self.indices(of: list).map(String.init).joined(separator: ",")
         }
     }
 
@@ -64,10 +80,29 @@ public enum UnitSpec: Sendable, Equatable, Codable, CustomStringConvertible {
             var rng = SeededGenerator(seed: seed, stream: kind == .feature ? 1 : 2)
             return Array(Array(0..<count).shuffled(using: &rng).prefix(n)).sorted()
         case .indices(let list):
-            if let bad = list.first(where: { $0 >= count }) {
-                throw AutoInterpError.invalidInput("\(kind.rawValue) \(bad) is out of range: there are \(count) \(kind.rawValue)s (0-\(count - 1))")
-            }
+            if let bad = list.first(where: { $0 >= count }) { throw Self.outOfRange(bad, count: count, kind: kind) }
             return list.sorted()
+        case .ranges(let list):
+            if let bad = list.first(where: { $0.upperBound >= count }) { throw Self.outOfRange(max(bad.lowerBound, count), count: count, kind: kind) }
+            return Self.indices(of: list).sorted()
         }
+    }
+
+    /// The distinct indices of `ranges` in the order first typed (as `.indices` was parsed).
+    private static func indices(of ranges: [ClosedRange<Int>]) -> [Int] {
+        var seen = Set<Int>()
+        var out: [Int] = []
+        for range in ranges {
+            for index in range where seen.insert(index).inserted { out.append(index) }
+        }
+        return out
+    }
+
+    private static func outOfRange(_ index: Int, count: Int, kind: UnitKind) -> AutoInterpError {
+        let name = kind.rawValue
+        if count == 0 {
+            return .invalidInput("\(name) \(index) is out of range: there are no \(name)s")
+        }
+        return .invalidInput("\(name) \(index) is out of range: there are \(count) \(name)s (\(count == 1 ? "only 0" : "0-\(count - 1)"))")
     }
 }

@@ -26,6 +26,11 @@ public final class RunStore: Sendable {
         try database.migrate(Self.migrations)
     }
 
+    /// Wraps an already opened, up-to-date database (see `RunStore+ReadOnly.swift`).
+    init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
     /// The schema version this build writes.
     public static var schemaVersion: Int { migrations.count }
 

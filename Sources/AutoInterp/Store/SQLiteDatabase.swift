@@ -66,6 +66,12 @@ package final class SQLiteDatabase: Sendable {
         }
     }
 
+    /// Wraps a connection opened elsewhere (the read-only path, `SQLiteDatabase+ReadOnly.swift`).
+    init(path: String, openHandle: OpaquePointer) {
+        self.path = path
+        handle = openHandle
+    }
+
     deinit {
         sqlite3_close_v2(handle)
     }

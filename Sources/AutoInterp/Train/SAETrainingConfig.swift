@@ -103,7 +103,9 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
     }
 
     /// The number of features for inputs of width `dIn`.
-    public func featureCount(inputWidth dIn: Int) -> Int { dSAE ?? expansionFactor * dIn }
+    public func featureCount(inputWidth dIn: Int) -> Int {
+        dSAE ?? { let (product, overflow) = expansionFactor.multipliedReportingOverflow(by: dIn); return overflow ? Int.max : product }()
+    }
 
     /// A resampling interval suited to a run of `totalSteps`: an eighth of it, at least 10 steps.
     public static func automaticResampleInterval(totalSteps: Int) -> Int { max(10, totalSteps / 8) }
@@ -112,7 +114,9 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
     public func stepCount(tokenCount: Int) -> Int {
         if let steps { return steps }
         let batch = max(1, min(batchSize, tokenCount))
-        return max(1, Int((epochs * Double(tokenCount) / Double(batch)).rounded(.up)))
+        let steps = (epochs * Double(tokenCount) / Double(batch)).rounded(.up)
+        // Non-finite or absurd epochs are refused by `validate`; never trap converting them here.
+        return steps.isFinite && steps < 1e15 ? max(1, Int(steps)) : Int(1e15)
     }
 
     /// Checks the settings against the data.
@@ -126,6 +130,9 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
             throw fail("d_sae must be positive (set --expansion or --d-sae to at least 1)")
         }
         guard batchSize > 0 else { throw fail("batch size must be positive, got \(batchSize)") }
+        guard epochs.isFinite, epochs <= 1e6 else { throw fail("epochs must be a finite number up to 1e6, got \(epochs)") }
+        guard decoderInitNorm.isFinite else { throw fail("decoder init norm must be finite, got \(decoderInitNorm)") }
+        try checkMemory(inputWidth: dIn)
         if let steps, steps <= 0 { throw fail("steps must be positive, got \(steps)") }
         guard epochs > 0 else { throw fail("epochs must be positive, got \(epochs)") }
         guard l1Coefficient >= 0, l1Coefficient.isFinite else { throw fail("l1 coefficient must be ≥ 0, got \(l1Coefficient)") }

@@ -78,6 +78,7 @@ public final class LLMClient: Sendable {
         environment: @escaping @Sendable (String) -> String? = LLMClient.processEnvironment
     ) throws {
         try config.validate()
+        try HeaderValue.checkKey(environment(config.apiKeyEnv), keyEnv: config.apiKeyEnv, endpoint: config.endpointName)
         self.config = config
         self.store = store
         self.logger = logger
@@ -295,6 +296,8 @@ public final class LLMClient: Sendable {
     private func send(
         request: ChatCompletionRequest, body: Data, key: String?, progress: inout Progress, started: ContinuousClock.Instant
     ) async throws -> (ChatCompletionResponse, Data) {
+        // A key changed in the environment since start-up is checked again: it must not add headers.
+        try HeaderValue.checkKey(key, keyEnv: config.apiKeyEnv, endpoint: endpoint)
         var headers = ["Content-Type: application/json", "Accept: application/json"]
         if let key { headers.append("Authorization: Bearer \(key)") }
         let http = HTTPRequest(
@@ -359,6 +362,10 @@ public final class LLMClient: Sendable {
                     state.withLock { $0.halted = true }
                     failure = .fatal(.unauthorized(
                         endpoint: endpoint, status: response.status, keyEnv: config.apiKeyEnv, keySet: key != nil,
+                        attempts: progress.attempts))
+                case 300..<400:
+                    failure = .fatal(.redirected(
+                        endpoint: endpoint, status: response.status, location: response.header("location").map { scrub($0, key: key) },
                         attempts: progress.attempts))
                 case 404:
                     failure = .fatal(.notFound(

@@ -135,11 +135,13 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
     }
 
     /// Checks the values; throws `LLMError` naming the bad field.
+    ///
+    /// The base URL must be http(s) with a host and a port in 1-65535; timeouts, limits, prices
+    /// and retry settings must be finite and in range (see `HeaderValue.swift`).
     public func validate() throws {
-        guard let url = URLComponents(string: baseURL), let scheme = url.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", url.host?.isEmpty == false
-        else {
-            throw LLMError.invalidConfiguration(endpoint: endpointName, "base URL \"\(endpointName)\" is not an http(s) URL; pass e.g. --endpoint http://127.0.0.1:8000/v1")
+        if let problem = baseURLProblem() {
+            throw LLMError.invalidConfiguration(
+                endpoint: endpointName, "base URL \"\(endpointName)\" \(problem); pass e.g. --endpoint http://127.0.0.1:8000/v1")
         }
         let nameCharacters = apiKeyEnv.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
         if apiKeyEnv.isEmpty || !nameCharacters || apiKeyEnv.first!.isNumber {
@@ -148,15 +150,9 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
                 endpoint: endpointName, "--api-key-env takes the name of an environment variable (like OPENAI_API_KEY), not the key itself")
         }
         if model.isEmpty { throw LLMError.invalidConfiguration(endpoint: endpointName, "no model given; pass --model NAME") }
-        if maxInFlight < 1 { throw LLMError.invalidConfiguration(endpoint: endpointName, "max in flight must be at least 1") }
-        if requestTimeout <= 0 || connectTimeout <= 0 {
-            throw LLMError.invalidConfiguration(endpoint: endpointName, "timeouts must be positive")
+        if let problem = numberProblem() { throw LLMError.invalidConfiguration(endpoint: endpointName, problem) }
+        if !(1...(1 << 40)).contains(maxResponseBytes) {
+            throw LLMError.invalidConfiguration(endpoint: endpointName, "--max-response-bytes must be between 1 and 2^40, got \(maxResponseBytes)")
         }
-        if maxResponseBytes < 1 {
-            throw LLMError.invalidConfiguration(endpoint: endpointName, "--max-response-bytes must be at least 1")
-        }
-        if retry.maxAttempts < 1 { throw LLMError.invalidConfiguration(endpoint: endpointName, "retry.maxAttempts must be at least 1") }
-        if let rpm = requestsPerMinute, rpm <= 0 { throw LLMError.invalidConfiguration(endpoint: endpointName, "requests per minute must be positive") }
-        if let tpm = tokensPerMinute, tpm <= 0 { throw LLMError.invalidConfiguration(endpoint: endpointName, "tokens per minute must be positive") }
     }
 }

@@ -20,6 +20,7 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         case responseTooLarge
         case halted
         case invalidConfiguration
+        case redirected
     }
 
     private let code: Code
@@ -48,7 +49,7 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     /// or model): a run should stop instead of failing unit after unit.
     public var isFatalForRun: Bool {
         switch code {
-        case .unauthorized, .forbidden, .notFound, .halted, .invalidConfiguration: true
+        case .unauthorized, .forbidden, .notFound, .halted, .invalidConfiguration, .redirected: true
         default: false
         }
     }
@@ -87,6 +88,14 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         .init(
             .notFound, endpoint: endpoint, statusCode: 404, attempts: attempts,
             "LLM endpoint \(endpoint) answered HTTP 404: check the base URL (requests go to <base>/chat/completions) and the model name \"\(model)\"\(detail)"
+        )
+    }
+
+    static func redirected(endpoint: String, status: Int, location: String?, attempts: Int) -> Self {
+        let target = location.map { " to \($0.count > 200 ? String($0.prefix(200)) + "…" : $0)" } ?? ""
+        return .init(
+            .redirected, endpoint: endpoint, statusCode: status, attempts: attempts,
+            "LLM endpoint \(endpoint) answered HTTP \(status), a redirect\(target): pass the final URL as --endpoint (redirects are not followed, so the API key never goes to another host)"
         )
     }
 

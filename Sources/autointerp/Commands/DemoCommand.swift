@@ -56,6 +56,7 @@ struct DemoCommand: AsyncParsableCommand {
             print(outcome.comparison)
             print("report: \(outcome.report.html.path) (\(formatBytes(outcome.report.htmlBytes))) and \(outcome.report.markdown.lastPathComponent)")
             print(String(format: "demo finished in %.0f s", outcome.seconds))
+            try exitWithOutcome(of: outcome.summary)
         }
     }
 }

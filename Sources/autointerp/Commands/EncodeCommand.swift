@@ -29,7 +29,7 @@ struct EncodeCommand: AsyncParsableCommand {
     var dense = false
 
     @Option(help: "Tokens per sgemm batch.")
-    var batchTokens = 4096
+    var batchTokens: PositiveInt = 4096
 
     @Flag(help: "No progress bar.")
     var quiet = false
@@ -39,7 +39,7 @@ struct EncodeCommand: AsyncParsableCommand {
             let dataset = try ActivationDataset(url: URL(fileURLWithPath: activations), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
             let model = try SparseAutoencoder(folder: URL(fileURLWithPath: sae))
             let bar = ProgressBar("encode", total: dataset.tokenCount, unit: "tok", enabled: !quiet)
-            let summary = try DatasetEncoder(tokensPerBatch: batchTokens).encode(
+            let summary = try DatasetEncoder(tokensPerBatch: batchTokens.value).encode(
                 dataset: dataset, sae: model, output: URL(fileURLWithPath: output), dense: dense
             ) { done, _ in bar.update(done) }
             bar.finish()

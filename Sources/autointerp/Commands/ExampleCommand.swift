@@ -12,13 +12,13 @@ struct ExampleCommand: AsyncParsableCommand {
     var output = "results/example"
 
     @Option(help: "Contexts to generate.")
-    var contexts = 400
+    var contexts: PositiveInt = 400
 
     @Option(help: "Tokens per context.")
-    var contextLength = 24
+    var contextLength: PositiveInt = 24
 
     @Option(help: "Neurons (width of the activations).")
-    var width = 32
+    var width: PositiveInt = 32
 
     @Option(help: "Random seed.")
     var seed: UInt64 = 0
@@ -27,9 +27,9 @@ struct ExampleCommand: AsyncParsableCommand {
         try await reportingErrors {
             let folder = URL(fileURLWithPath: output)
             let datasetURL = folder.appendingPathComponent("activations.safetensors")
-            try SyntheticDataset.write(to: datasetURL, contexts: contexts, length: contextLength, width: width, seed: seed)
-            try SyntheticDataset.writeSAE(to: folder.appendingPathComponent("sae"), width: width, seed: seed)
-            print("wrote \(datasetURL.path), vocab.json and sae/ (\(contexts) contexts × \(contextLength) tokens, \(width) neurons)")
+            try SyntheticDataset.write(to: datasetURL, contexts: contexts.value, length: contextLength.value, width: width.value, seed: seed)
+            try SyntheticDataset.writeSAE(to: folder.appendingPathComponent("sae"), width: width.value, seed: seed)
+            print("wrote \(datasetURL.path), vocab.json and sae/ (\(contexts.value) contexts × \(contextLength.value) tokens, \(width.value) neurons)")
         }
     }
 }

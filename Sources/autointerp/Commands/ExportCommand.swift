@@ -29,11 +29,7 @@ struct ExportCommand: AsyncParsableCommand {
             }
             let url = output.map { URL(fileURLWithPath: $0) }
                 ?? URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("explanations.\(format.rawValue)")
-            do {
-                try Data(text.utf8).write(to: url, options: .atomic)
-            } catch {
-                throw AutoInterpError.io(url.path, "cannot write the export (check the folder exists and is writable)")
-            }
+            try OutputFile.write(Data(text.utf8), to: url)
             print("wrote \(rows.count) explanations to \(url.path)")
         }
     }

@@ -23,19 +23,19 @@ struct HarvestCommand: AsyncParsableCommand {
     var texts: String
 
     @Option(help: "Layer whose MLP activations are recorded, counted from 0 as in encoder.layer[L].")
-    var layer: Int
+    var layer: NonNegativeInt
 
     @Option(help: "Output safetensors file; vocab.json is written in the same folder.")
     var output: String
 
     @Option(name: .customLong("context-len"), help: "Tokens per context, [CLS] and [SEP] included.")
-    var contextLength: Int = 64
+    var contextLength: PositiveInt = 64
 
     @Option(help: "Element type of the activations: f16 or f32.")
     var dtype: String = "f16"
 
     @Option(name: .customLong("batch-size"), help: "Contexts run through the model at once.")
-    var batchSize: Int = 32
+    var batchSize: PositiveInt = 32
 
     @Option(name: .customLong("model-name"), help: "Value of the 'model' metadata key (default: the folder's name).")
     var modelName: String?
@@ -48,12 +48,12 @@ struct HarvestCommand: AsyncParsableCommand {
             guard let type = HarvestDType(rawValue: dtype.lowercased()) else {
                 throw AutoInterpError.invalidInput("--dtype \(dtype) is not supported; use f16 or f32")
             }
-            guard batchSize >= 1 else { throw AutoInterpError.invalidInput("--batch-size must be at least 1") }
-            let harvester = try Harvester(modelDirectory: URL(fileURLWithPath: model), layer: layer, modelName: modelName)
+            guard batchSize.value <= 4096 else { throw AutoInterpError.invalidInput("--batch-size must be between 1 and 4096, got \(batchSize.value)") }
+            let harvester = try Harvester(modelDirectory: URL(fileURLWithPath: model), layer: layer.value, modelName: modelName)
             let bar = ProgressBar("harvest", total: 1, unit: "contexts", enabled: !quiet)
             let summary = try harvester.harvest(
                 textsFile: URL(fileURLWithPath: texts), output: URL(fileURLWithPath: output),
-                contextLength: contextLength, dtype: type, batchSize: batchSize
+                contextLength: contextLength.value, dtype: type, batchSize: batchSize.value
             ) { p in
                 bar.update(p.contextsDone, total: p.contextsTotal, detail: String(format: "%.0f tokens/s", p.tokensPerSecond))
             }
@@ -61,7 +61,7 @@ struct HarvestCommand: AsyncParsableCommand {
             note(
                 String(
                     format: "harvested %d contexts x %d (%d tokens, %d truncated), layer %d width %d → %@ + vocab.json: %.1f s, %.0f tokens/s",
-                    summary.contexts, summary.contextLength, summary.tokens, summary.truncatedContexts, layer, summary.width,
+                    summary.contexts, summary.contextLength, summary.tokens, summary.truncatedContexts, layer.value, summary.width,
                     output, summary.elapsedSeconds,
                     summary.elapsedSeconds > 0 ? Double(summary.tokens) / summary.elapsedSeconds : 0))
         }

@@ -23,7 +23,9 @@ extension LLMCommand {
         var maxTokens = 16
 
         func validate() throws {
-            guard requests > 0, concurrency > 0 else { throw ValidationError("--requests and --concurrency must be positive") }
+            guard (1...10_000_000).contains(requests), (1...10_000).contains(concurrency), (1...1_000_000).contains(maxTokens) else {
+                throw ValidationError("--requests must be 1-10000000, --concurrency 1-10000 and --max-tokens 1-1000000")
+            }
         }
 
         func run() async throws {

@@ -31,10 +31,10 @@ struct ReportCommand: AsyncParsableCommand {
     var explainer: String?
 
     @Option(help: "Top examples per unit card.")
-    var examples = 5
+    var examples: NonNegativeInt = 5
 
     @Option(help: "Tokens shown per example, around its peak.")
-    var window = 32
+    var window: PositiveInt = 32
 
     @Option(help: "Folder to write into (default: the run's folder).")
     var output: String?
@@ -44,8 +44,8 @@ struct ReportCommand: AsyncParsableCommand {
             let (store, run) = try runOptions.open()
             var options = ReportOptions()
             options.explainer = explainer
-            options.examplesPerUnit = max(0, examples)
-            options.exampleWindow = max(1, window)
+            options.examplesPerUnit = examples.value
+            options.exampleWindow = window.value
             let start = Date()
             let written = try ReportWriter.write(
                 store: store, run: run, folder: output.map { URL(fileURLWithPath: $0) }, options: options)

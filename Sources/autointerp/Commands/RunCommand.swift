@@ -95,10 +95,7 @@ struct RunCommand: AsyncParsableCommand {
             print(summary.text)
             let report = try ReportWriter.write(store: result.store, run: result.run)
             print("report: \(report.html.path) and \(report.markdown.lastPathComponent)")
-            if let reason = summary.stoppedEarly {
-                note("autointerp: error: the run stopped early: \(reason)")
-                throw ExitCode.failure
-            }
+            try exitWithOutcome(of: summary)
         }
     }
 }

@@ -49,6 +49,15 @@ struct RunInputOptions: ParsableArguments {
     @Flag(help: "Replace an existing run of this name whose config differs.")
     var forceNew = false
 
+    /// Parses a unit spec, naming the option in the error.
+    static func spec(_ text: String, option: String) throws -> UnitSpec {
+        do {
+            return try UnitSpec(parsing: text)
+        } catch let error as AutoInterpError {
+            throw AutoInterpError.invalidInput("\(option): \(error.message)")
+        }
+    }
+
     func request() throws -> RunSetup.Request {
         var selection = SelectionConfig()
         selection.seed = seed
@@ -61,7 +70,8 @@ struct RunInputOptions: ParsableArguments {
         return RunSetup.Request(
             name: name, resultsFolder: URL(fileURLWithPath: results), activations: URL(fileURLWithPath: activations),
             vocab: vocab.map { URL(fileURLWithPath: $0) }, sae: sae.map { URL(fileURLWithPath: $0) },
-            features: try UnitSpec(parsing: features), neurons: try UnitSpec(parsing: neurons), selection: selection, forceNew: forceNew)
+            features: try Self.spec(features, option: "--features"), neurons: try Self.spec(neurons, option: "--neurons"),
+            selection: selection, forceNew: forceNew)
     }
 }
 

@@ -25,10 +25,10 @@ struct TrainSAECommand: AsyncParsableCommand {
     var output: String
 
     @Option(help: "Features per input dimension (ignored with --d-sae).")
-    var expansion = 4
+    var expansion: PositiveInt = 4
 
     @Option(name: .customLong("d-sae"), help: "Number of features.")
-    var dSAE: Int?
+    var dSAE: PositiveInt?
 
     @Option(help: "L1 coefficient λ on Σ f·‖W_dec‖ (inputs are scaled to mean norm sqrt(d_in)).")
     var l1: Float = 4
@@ -37,31 +37,31 @@ struct TrainSAECommand: AsyncParsableCommand {
     var lr: Float = 2e-3
 
     @Option(help: "Tokens per step.")
-    var batchSize = 1024
+    var batchSize: PositiveInt = 1024
 
     @Option(help: "Optimiser steps (default: --epochs passes over the training tokens).")
-    var steps: Int?
+    var steps: PositiveInt?
 
     @Option(help: "Passes over the training tokens when --steps is not given.")
     var epochs: Double = 1
 
     @Option(help: "Resample features silent for this many steps, every this many steps (0 = never; default: an eighth of the steps).")
-    var resampleEvery: Int?
+    var resampleEvery: NonNegativeInt?
 
     @Option(help: "Seed for initialisation, shuffling, the held-out split and resampling.")
     var seed: UInt64 = 0
 
     @Option(help: "Use at most this many training tokens.")
-    var maxTokens: Int?
+    var maxTokens: PositiveInt?
 
     @Option(help: "Tokens held out (whole contexts) for the final evaluation.")
-    var evalTokens = 8192
+    var evalTokens: NonNegativeInt = 8192
 
     @Flag(help: "Train on special tokens (special_token_ids) too.")
     var includeSpecialTokens = false
 
     @Option(help: "Print progress every this many steps.")
-    var logEvery = 10
+    var logEvery: PositiveInt = 10
 
     @Option(help: "Model name for cfg.json (default: the dataset's 'model' metadata).")
     var modelName: String?
@@ -82,11 +82,9 @@ struct TrainSAECommand: AsyncParsableCommand {
         guard activations != nil else {
             throw ValidationError("give --activations FILE")
         }
-        guard expansion > 0, batchSize > 0, logEvery > 0, evalTokens >= 0, (resampleEvery ?? 0) >= 0 else {
-            throw ValidationError("--expansion, --batch-size and --log-every must be positive; --eval-tokens and --resample-every at least 0")
+        guard initialDensity.isFinite, (0...1).contains(initialDensity) else {
+            throw ValidationError("--initial-density must lie in [0, 1] (0 = start the biases at 0), got \(initialDensity)")
         }
-        if let maxTokens, maxTokens <= 0 { throw ValidationError("--max-tokens must be positive") }
-        if let steps, steps <= 0 { throw ValidationError("--steps must be positive") }
     }
 
     func run() async throws {
@@ -95,13 +93,13 @@ struct TrainSAECommand: AsyncParsableCommand {
 
     private var trainingConfig: SAETrainingConfig {
         SAETrainingConfig(
-            dSAE: dSAE, expansionFactor: expansion, l1Coefficient: l1, learningRate: lr, batchSize: batchSize, steps: steps,
+            dSAE: dSAE?.value, expansionFactor: expansion.value, l1Coefficient: l1, learningRate: lr, batchSize: batchSize.value, steps: steps?.value,
             epochs: epochs, l1WarmupFraction: l1Warmup, resampleEvery: nil,
             decoderInitNorm: initNorm, seed: seed, initialDensity: initialDensity > 0 ? initialDensity : nil)
     }
 
     private var resampling: SAETrainingRun.Resampling {
-        switch resampleEvery {
+        switch resampleEvery?.value {
         case nil: .automatic
         case 0?: .never
         case let every?: .every(every)
@@ -113,10 +111,10 @@ struct TrainSAECommand: AsyncParsableCommand {
         guard let path = activations else { throw ValidationError("give --activations FILE") }
         let dataset = try ActivationDataset(url: URL(fileURLWithPath: path), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
         let run = SAETrainingRun(
-            config: trainingConfig, resampling: resampling, maxTokens: maxTokens, heldOutTokens: evalTokens,
+            config: trainingConfig, resampling: resampling, maxTokens: maxTokens?.value, heldOutTokens: evalTokens.value,
             includeSpecialTokens: includeSpecialTokens)
         let outcome = try run.run(
-            dataset: dataset, output: outputURL, modelName: modelName, hookName: hookName, progressEvery: logEvery,
+            dataset: dataset, output: outputURL, modelName: modelName, hookName: hookName, progressEvery: logEvery.value,
             started: { dIn, dSAE, steps, config in note(SAETrainingText.start(dIn: dIn, dSAE: dSAE, steps: steps, config: config)) },
             progress: { note(SAETrainingText.progress($0)) })
         for line in SAETrainingText.outcome(outcome) { print(line) }

@@ -22,25 +22,25 @@ struct LLMOptions: ParsableArguments {
     var noCache = false
 
     @Option(help: "Most requests in flight at once (default 16).")
-    var maxInFlight: Int?
+    var maxInFlight: PositiveInt?
 
     @Option(help: "Request budget per minute.")
-    var rpm: Double?
+    var rpm: PositiveDouble?
 
     @Option(help: "Token budget per minute (prompt estimate + max tokens).")
-    var tpm: Double?
+    var tpm: PositiveDouble?
 
     @Option(help: "Seconds allowed for one attempt (default 600: CPU servers can take minutes for a long answer).")
-    var timeout: Double?
+    var timeout: PositiveDouble?
 
     @Option(help: "Most bytes read from one answer (default 1048576 = 1 MiB); a longer answer fails the call and is not cached.")
-    var maxResponseBytes: Int?
+    var maxResponseBytes: PositiveInt?
 
     @Option(help: "Price per million prompt tokens, for the cost total.")
-    var priceInput: Double?
+    var priceInput: NonNegativeDouble?
 
     @Option(help: "Price per million completion tokens, for the cost total.")
-    var priceOutput: Double?
+    var priceOutput: NonNegativeDouble?
 
     @Option(help: "JSON file with an endpoint configuration (keys as in LLMEndpointConfig); flags override it.")
     var llmConfig: String?
@@ -65,13 +65,13 @@ struct LLMOptions: ParsableArguments {
         if let model { config.model = model }
         if let apiKeyEnv { config.apiKeyEnv = apiKeyEnv }
         if noCache { config.useCache = false }
-        if let maxInFlight { config.maxInFlight = maxInFlight }
-        if let rpm { config.requestsPerMinute = rpm }
-        if let tpm { config.tokensPerMinute = tpm }
-        if let timeout { config.requestTimeout = timeout }
-        if let maxResponseBytes { config.maxResponseBytes = maxResponseBytes }
-        if let priceInput { config.priceInputPerMillion = priceInput }
-        if let priceOutput { config.priceOutputPerMillion = priceOutput }
+        if let maxInFlight { config.maxInFlight = maxInFlight.value }
+        if let rpm { config.requestsPerMinute = rpm.value }
+        if let tpm { config.tokensPerMinute = tpm.value }
+        if let timeout { config.requestTimeout = timeout.value }
+        if let maxResponseBytes { config.maxResponseBytes = maxResponseBytes.value }
+        if let priceInput { config.priceInputPerMillion = priceInput.value }
+        if let priceOutput { config.priceOutputPerMillion = priceOutput.value }
         if config.baseURL.isEmpty {
             throw ValidationError("no LLM endpoint: pass --endpoint URL or set baseURL in --llm-config FILE")
         }
@@ -79,6 +79,7 @@ struct LLMOptions: ParsableArguments {
             throw ValidationError("no LLM model: pass --model NAME or set model in --llm-config FILE")
         }
         try config.validate()
+        try config.checkAPIKey()
         return config
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import AutoInterpLLM
 import Foundation
 import Logging
 
@@ -13,12 +14,15 @@ let loggingBootstrap: Void = {
     }
 }()
 
-/// Runs a command body and turns library errors into one line on stderr and exit code 1.
+/// Runs a command body and turns library errors (`AutoInterpError`, `LLMError`) into one line on stderr and exit code 1.
 func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     _ = loggingBootstrap
     do {
         return try await body()
     } catch let error as AutoInterpError {
+        FileHandle.standardError.write(Data("autointerp: error: \(error.description)\n".utf8))
+        throw ExitCode.failure
+    } catch let error as LLMError {
         FileHandle.standardError.write(Data("autointerp: error: \(error.description)\n".utf8))
         throw ExitCode.failure
     }

@@ -1,0 +1,25 @@
+import Foundation
+
+extension RunRequest {
+    /// Most records per simulator call, explanations sampled per unit and units in flight accepted.
+    public static let maxRecordsPerCall = 1_000
+    public static let maxExplainerSamples = 100
+    public static let maxUnitsInFlight = 100_000
+
+    /// Checks every option of `autointerp run` before any work (the preparation's too).
+    ///
+    /// - Throws: ``AutoInterpError/invalidInput(_:)`` naming the option and the accepted range.
+    public func validate() throws {
+        guard (1...Self.maxRecordsPerCall).contains(recordsPerCall) else {
+            throw AutoInterpError.invalidInput("--records-per-call must be between 1 and \(Self.maxRecordsPerCall), got \(recordsPerCall)")
+        }
+        guard (1...Self.maxExplainerSamples).contains(explainerSamples) else {
+            throw AutoInterpError.invalidInput("--explainer-samples must be between 1 and \(Self.maxExplainerSamples), got \(explainerSamples)")
+        }
+        if let unitsInFlight, !(1...Self.maxUnitsInFlight).contains(unitsInFlight) {
+            throw AutoInterpError.invalidInput("--concurrency must be between 1 and \(Self.maxUnitsInFlight), got \(unitsInFlight)")
+        }
+        try baseline.validate()
+        try setup.validate()
+    }
+}

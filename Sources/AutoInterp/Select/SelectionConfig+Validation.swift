@@ -1,0 +1,21 @@
+import Foundation
+
+extension SelectionConfig {
+    /// The most examples of one kind a unit may ask for: far more than any prompt holds, small
+    /// enough that every count and their sums stay far from overflow and allocations stay small.
+    public static let maxPerUnit = 100_000
+
+    /// Checks every count before any work: each in range, named by its CLI option.
+    ///
+    /// - Throws: ``AutoInterpError/invalidInput(_:)`` naming the option and the accepted range.
+    public func validate() throws {
+        let counts: [(String, Int, Int)] = [
+            ("--explain-top", explainTop, 1), ("--score-top", scoreTop, 0), ("--score-random", scoreRandom, 0),
+            ("--per-bin", quantilePerBin, 0), ("--non-activating", nonActivating, 0), ("quantile bins", quantileBins, 1),
+            ("histogram bins", histogramBins, 1),
+        ]
+        for (name, value, least) in counts where !(least...Self.maxPerUnit).contains(value) {
+            throw AutoInterpError.invalidInput("\(name) must be between \(least) and \(Self.maxPerUnit), got \(value)")
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import AutoInterpTestSupport
+import Foundation
+import Testing
+import AutoInterpLLM
+
+@testable import AutoInterp
+
+/// Issue 12, problem 2: every numeric and range option of every command, given a hostile value
+/// through the real binary, ends in one line on stderr and exit status 1: never a signal, a
+/// huge allocation or silent acceptance.
+/// Heavy (hundreds of processes, or CPU-bound loops): run serially with the other heavy suites so
+/// the timing-sensitive client tests are not starved.
+extension PipelineSuites {
+struct HostileOptionTests {
+    /// One option and the values it must refuse; `expect` is a fragment the error must hold
+    /// (default: the option itself).
+    struct Case: CustomTestStringConvertible, Sendable {
+        var command: [String]
+        var option: String
+        var values: [String]
+        var expect: String?
+        var testDescription: String { (command + [option]).joined(separator: " ") }
+    }
+
+    static let nanInf = ["nan", "inf", "-inf"]
+    static let huge = ["9223372036854775807", "1e300", "99999999999"]
+    /// Refused by an option of at least 1.
+    static let positiveInt = nanInf + ["-1", "0"] + huge
+    /// Refused by an option of at least 0.
+    static let countInt = nanInf + ["-1"] + huge
+    static let positiveReal = nanInf + ["-1", "0", "1e300"]
+    static let seed = ["nan", "-1", "1e300", "18446744073709551616"]
+
+    static let cases: [Case] = {
+        var cases: [Case] = []
+        func add(_ command: [String], _ option: String, _ values: [String], expect: String? = nil) {
+            cases.append(Case(command: command, option: option, values: values, expect: expect))
+        }
+        for command in [["select"], ["run"]] {
+            add(command, "--explain-top", positiveInt)
+            for option in ["--score-top", "--score-random", "--per-bin", "--non-activating"] { add(command, option, countInt) }
+            add(command, "--seed", seed)
+            add(command, "--neurons", ["0-9223372036854775807", "0-99999999999", "9223372036854775807", "-1", "5-2", "0--1"], expect: "neuron")
+        }
+        add(["run"], "--records-per-call", positiveInt)
+        add(["run"], "--explainer-samples", positiveInt)
+        add(["run"], "--concurrency", positiveInt)
+        add(["run"], "--pattern-context", countInt + ["17"], expect: "context")
+        add(["run"], "--pattern-consistency", positiveReal + ["1.5"], expect: "consistency")
+        for command in [["run"], ["llm", "check"]] {
+            add(command, "--timeout", positiveReal + ["1e12"])
+            add(command, "--rpm", positiveReal)
+            add(command, "--tpm", positiveReal)
+            add(command, "--max-in-flight", positiveInt)
+            add(command, "--price-input", nanInf + ["-1", "1e300"])
+            add(command, "--price-output", nanInf + ["-1", "1e300"])
+        }
+        add(["encode"], "--batch-tokens", positiveInt)
+        for option in ["--expansion", "--d-sae", "--batch-size", "--steps", "--max-tokens", "--log-every"] {
+            add(["train-sae"], option, positiveInt)
+        }
+        add(["train-sae"], "--d-sae", ["2000000000"], expect: "more than this machine's")
+        add(["train-sae"], "--expansion", ["2000000000"], expect: "more than this machine's")
+        add(["train-sae"], "--eval-tokens", countInt)
+        add(["train-sae"], "--resample-every", countInt)
+        add(["train-sae"], "--seed", seed)
+        add(["train-sae"], "--l1", nanInf + ["-1", "1e300"], expect: "l1 coefficient")
+        add(["train-sae"], "--lr", positiveReal, expect: "learning rate")
+        add(["train-sae"], "--epochs", positiveReal, expect: "epochs")
+        add(["train-sae"], "--initial-density", nanInf + ["-1", "1.5", "1e300"])
+        add(["train-sae"], "--init-norm", positiveReal, expect: "init norm")
+        add(["train-sae"], "--l1-warmup", nanInf + ["-1", "1.5", "1e300"], expect: "warm-up")
+        add(["report"], "--examples", countInt)
+        add(["report"], "--window", positiveInt)
+        add(["example"], "--contexts", positiveInt)
+        add(["example"], "--contexts", ["2000000000"], expect: "more than this machine's memory")
+        add(["example"], "--context-length", positiveInt + ["3"])
+        add(["example"], "--width", positiveInt + ["3"])
+        add(["example"], "--seed", seed)
+        add(["demo"], "--layer", countInt + ["6"])
+        add(["demo"], "--features", countInt + ["100000"])
+        add(["demo"], "--neurons", countInt + ["100000"])
+        add(["demo"], "--snippets", positiveInt)
+        add(["demo"], "--seed", seed)
+        add(["harvest"], "--layer", countInt)
+        add(["harvest"], "--context-len", positiveInt)
+        add(["harvest"], "--batch-size", positiveInt + ["100000"])
+        return cases
+    }()
+
+    /// Arguments that are valid on their own, so only the hostile option can be refused.
+    static func base(_ command: [String], _ dir: TemporaryDirectory, dataset: URL, sae: URL) -> [String] {
+        let results = dir.path("results").path
+        switch command {
+        case ["select"]: return ["--activations", dataset.path, "--neurons", "0-3", "--name", "r", "--results", results, "--quiet"]
+        case ["run"]:
+            return ["--activations", dataset.path, "--neurons", "0-3", "--name", "r", "--results", results, "--quiet",
+                    "--endpoint", "http://127.0.0.1:9/v1", "--model", "m"]
+        case ["llm", "check"]: return ["--endpoint", "http://127.0.0.1:9/v1", "--model", "m"]
+        case ["encode"]: return ["--sae", sae.path, "--activations", dataset.path, "--output", dir.path("out.safetensors").path, "--quiet"]
+        case ["train-sae"]: return ["--activations", dataset.path, "--output", dir.path("trained").path, "--steps", "2", "--eval-tokens", "0"]
+        case ["report"]: return ["--run", "fx", "--results", dir.url.path, "--output", dir.path("report").path]
+        case ["example"]: return ["--output", dir.path("example").path]
+        case ["demo"]: return ["--output", dir.path("demo").path, "--quiet"]
+        case ["harvest"]: return ["--model", dir.path("model").path, "--texts", dir.path("texts.jsonl").path, "--layer", "0", "--output", dir.path("h.safetensors").path]
+        default: return []
+        }
+    }
+
+    @Test(arguments: cases) func hostileValueIsOneLineAndExitOne(_ testCase: Case) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, sae) = try CLITests.example(dir)
+        if testCase.command == ["report"] { _ = try ExportTests.fixture(dir) }
+        var base = Self.base(testCase.command, dir, dataset: dataset, sae: sae)
+        // The case's option replaces a default the base arguments give.
+        if let at = base.firstIndex(of: testCase.option) { base.removeSubrange(at...(at + 1)) }
+        for value in testCase.values {
+            let arguments = testCase.command + base + ["\(testCase.option)=\(value)"]
+            let result = try CLIRunner.run(arguments, timeout: 60)
+            let line = "\(arguments.joined(separator: " ")) → status \(result.status), stderr: \(result.stderr.prefix(400))"
+            #expect(result.status == 1, "\(line)")
+            #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("autointerp: error: "), "\(line)")
+            #expect(result.stderr.contains(testCase.expect ?? testCase.option), "\(line)")
+        }
+    }
+
+    @Test func unitRangesAreBoundedByTheRealCountWithoutAllocating() throws {
+        // Parsing keeps bounds only: an enormous range costs nothing until resolved.
+        let spec = try UnitSpec(parsing: "0-9223372036854775807")
+        #expect(throws: AutoInterpError.invalidInput("neuron 9 is out of range: there are 9 neurons (0-8)")) {
+            try spec.resolve(count: 9, kind: .neuron, seed: 0)
+        }
+        #expect(throws: AutoInterpError.self) { try UnitSpec(parsing: "0--1") }
+        #expect(try UnitSpec(parsing: "7,0-2,2").resolve(count: 9, kind: .neuron, seed: 0) == [0, 1, 2, 7])
+        #expect(try UnitSpec(parsing: "7,0-2,2").description == "7,0,1,2")
+        #expect(throws: AutoInterpError.invalidInput("feature 0 is out of range: there are no features")) {
+            try UnitSpec(parsing: "0").resolve(count: 0, kind: .feature, seed: 0)
+        }
+    }
+
+    @Test func timeoutsThatWouldTrapAreRefusedByTheLibrary() throws {
+        for timeout in [Double.nan, .infinity, 1e300, -1, 0] {
+            let config = LLMEndpointConfig(baseURL: "http://127.0.0.1:9/v1", model: "m", requestTimeout: timeout)
+            #expect(throws: LLMError.self) { try config.validate() }
+        }
+        var config = LLMEndpointConfig(baseURL: "http://127.0.0.1:9/v1", model: "m")
+        config.priceInputPerMillion = .nan
+        #expect(throws: LLMError.self) { try config.validate() }
+    }
+}
+}
