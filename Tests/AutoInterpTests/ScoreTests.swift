@@ -413,4 +413,28 @@ extension ScoreTests {
             #expect(s.shareAbove == 0.5)
         }
 }
+
+    /// SmolLM2 (like most llama.cpp models) writes 10 as the tokens "1", "0": a predicted 10 must read as 10, not 1.
+    @Test func tenSplitOverTwoTokensReadsAsTen() throws {
+        typealias Top = ChatCompletionResponse.TopLogprob
+        let here = [Top(token: "1", logprob: log(0.8)), Top(token: "0", logprob: log(0.2))]
+        let next = [Top(token: "0", logprob: log(0.9)), Top(token: "\n", logprob: log(0.1))]
+        // P(10) = 0.8 · 0.9, P(1) = 0.8 · 0.1, P(0) = 0.2.
+        let value = try #require(LogprobExpectation.expectedValue(here, continuation: next))
+        #expect(abs(value - (0.72 * 10 + 0.08 * 1)) < 1e-12)
+        // Without a continuation (or with no "0" in it) "1" is 1, as before.
+        #expect(LogprobExpectation.expectedValue(here, continuation: nil) == LogprobExpectation.expectedValue(here))
+        #expect(LogprobExpectation.expectedValue(here, continuation: [Top(token: "\n", logprob: 0)]) == LogprobExpectation.expectedValue(here))
+
+        // Through the parser: an answer line `cat<TAB>10` tokenised as "cat", "\t", "1", "0", "\n".
+        let answer: [ChatCompletionResponse.TokenLogprob] = [
+            .init(token: "<excerpt 1>", logprob: 0), .init(token: "\n", logprob: 0), .init(token: "cat", logprob: 0), .init(token: "\t", logprob: 0),
+            .init(token: "1", logprob: log(0.95), topLogprobs: [Top(token: "1", logprob: log(0.95)), Top(token: "0", logprob: log(0.05))]),
+            .init(token: "0", logprob: log(0.99), topLogprobs: [Top(token: "0", logprob: log(0.99)), Top(token: "\n", logprob: log(0.01))]),
+            .init(token: "\n", logprob: 0), .init(token: "</excerpt>", logprob: 0),
+        ]
+        let outcomes = SimulationParser.parseLogprobs(answer, records: [["cat"]])
+        let values = try #require(outcomes.first?.values)
+        #expect(values.count == 1 && values[0] > 9.3, "\(values)")
+    }
 }

@@ -51,6 +51,30 @@ public enum LogprobExpectation {
         return weightedSum / weightSum
     }
 
+    /// The expected value at a position whose number may span two tokens, as when a tokenizer
+    /// splits `10` into `1`, `0` (SmolLM2, Llama and most models llama.cpp serves).
+    ///
+    /// `continuation` is the next answer position's top logprobs, given when the token chosen at
+    /// this position is `1`: then the probability mass of `1` is split into "10" (the probability
+    /// of `0` next) and "1" (the rest). Without it, `1` counts as 1, as before.
+    public static func expectedValue(
+        _ topLogprobs: [ChatCompletionResponse.TopLogprob], continuation: [ChatCompletionResponse.TopLogprob]?
+    ) -> Double? {
+        guard let continuation, let base = expectedValue(topLogprobs) else { return expectedValue(topLogprobs) }
+        let zero = continuation.filter { digitValue($0.token) == 0 && $0.logprob.isFinite }.map { exp($0.logprob) }.reduce(0, +)
+        guard zero > 0 else { return base }
+        // Share of the digit mass held by "1" (as renormalised in the plain expectation).
+        let digits = topLogprobs.compactMap { entry -> (Int, Double)? in
+            guard let value = digitValue(entry.token), entry.logprob.isFinite else { return nil }
+            return (value, entry.logprob)
+        }
+        guard let top = digits.map(\.1).max() else { return base }
+        let total = digits.reduce(0.0) { $0 + exp($1.1 - top) }
+        let one = digits.filter { $0.0 == 1 }.reduce(0.0) { $0 + exp($1.1 - top) } / total
+        // E = Σ p(d)·d with "1" standing for 1 with prob (1 - q) and for 10 with prob q.
+        return base + one * min(1, zero) * 9
+    }
+
     /// The expected digit over `(token, logprob)` pairs; same rules as the `TopLogprob` overload.
     public static func expectedValue(_ topLogprobs: [(token: String, logprob: Double)]) -> Double? {
         expectedValue(topLogprobs.map { ChatCompletionResponse.TopLogprob(token: $0.token, logprob: $0.logprob) })

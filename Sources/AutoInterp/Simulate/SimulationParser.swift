@@ -132,7 +132,10 @@ public enum SimulationParser {
                 let alternatives = entry.topLogprobs.isEmpty
                     ? [ChatCompletionResponse.TopLogprob(token: entry.token, logprob: entry.logprob)]
                     : entry.topLogprobs
-                guard let expected = LogprobExpectation.expectedValue(alternatives) else {
+                // A value written over two tokens ("1", "0" for 10): read the next position too.
+                let next = index + 1 < logprobs.count && LogprobExpectation.digitValue(entry.token) == 1 ? logprobs[index + 1] : nil
+                let continuation = next.map { $0.topLogprobs.isEmpty ? [ChatCompletionResponse.TopLogprob(token: $0.token, logprob: $0.logprob)] : $0.topLogprobs }
+                guard let expected = LogprobExpectation.expectedValue(alternatives, continuation: continuation) else {
                     return .failed(reason: "excerpt \(number), token \(i + 1): no digit token 0-10 among the top logprobs (no prediction)")
                 }
                 values.append(expected)
