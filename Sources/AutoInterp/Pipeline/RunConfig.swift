@@ -20,6 +20,9 @@ public struct RunConfig: Sendable, Equatable, Codable {
     /// The explain / simulate / score / rubric settings, once `autointerp run` has used the run
     /// (nil for a run only `select` has touched; left out of the JSON then).
     public var pipeline: PipelineConfig?
+    /// How the SAE was read and encodes (format, architecture, k / thresholds, dtype, hook); nil
+    /// without an SAE, and in runs made before it was recorded (left out of the JSON then).
+    public var saeSource: SAESource?
 
     public init(
         activations: String, vocab: String, sae: String?, featureSpec: String, neuronSpec: String, features: [Int], neurons: [Int],
