@@ -10,8 +10,10 @@ struct RunInputOptions: ParsableArguments {
     @Option(help: "Token strings (JSON array); default vocab.json beside the dataset.")
     var vocab: String?
 
-    @Option(help: "SAELens folder for features (cfg.json + sae_weights.safetensors).")
+    @Option(help: "SAE folder or file for features: SAELens, Gemma Scope, sparsify, circuit-tracer or torch .pt (see README).")
     var sae: String?
+
+    @OptionGroup var saeFormat: SAEFormatOptions
 
     @Option(help: "Features to study: 0-99, 3,7,10-12, random:200, all, none.")
     var features = "none"
@@ -58,10 +60,12 @@ struct RunInputOptions: ParsableArguments {
         selection.quantilePerBin = perBin
         selection.nonActivating = nonActivating
         selection.includeSpecialTokens = includeSpecialTokens
-        return RunPreparation.Request(
+        var request = RunPreparation.Request(
             name: name, resultsFolder: URL(fileURLWithPath: results), activations: URL(fileURLWithPath: activations),
             vocab: vocab.map { URL(fileURLWithPath: $0) }, sae: sae.map { URL(fileURLWithPath: $0) },
             features: try UnitSpec(parsing: features), neurons: try UnitSpec(parsing: neurons), selection: selection, forceNew: forceNew)
+        request.saeOptions = saeFormat.options
+        return request
     }
 }
 
