@@ -73,7 +73,7 @@ extension SAESource {
         let config = sae.config
         let input = config.applyBDecToInput ? "x - b_dec" : "x"
         let normalized = config.normalizeActivations == .none ? input : "\(config.normalizeActivations.rawValue)(\(input))"
-        let z = "(\(normalized))·W_enc + b_enc"
+        let z = normalized == "x" ? "x·W_enc + b_enc" : "(\(normalized))·W_enc + b_enc"
         let activation: String
         switch config.architecture {
         case .standard: activation = "relu(\(z))"
