@@ -77,7 +77,9 @@ let package = Package(
             dependencies: [
                 "AutoInterp", "AutoInterpLLM", "AutoInterpTestSupport",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // Read by #filePath: SAE files in publishers' layouts and their generator.
+            exclude: ["Fixtures"]
         ),
     ]
 )
