@@ -102,6 +102,31 @@ struct SAEFormatErrorTests {
         }
     }
 
+    @Test func mutatedArchivesNeverTrap() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var random = SeededGenerator(seed: 11)
+        for (source, name) in [
+            ("gemma-scope-f16/params.npz", "params.npz"), ("torch/SAE-Res-Tiny-W0K-L0_4/layer3.sae.pt", "layer3.sae.pt"),
+        ] {
+            let original = [UInt8](try Data(contentsOf: Self.fixture(source)))
+            for _ in 0..<150 {
+                var bytes = original
+                for _ in 0..<Int.random(in: 1...6, using: &random) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+                }
+                let url = dir.path(name)
+                try Data(bytes).write(to: url)
+                // Either a clean load (a flipped byte in the data) or one line; never a trap.
+                do {
+                    _ = try SparseAutoencoder.load(path: url, k: name.hasSuffix(".pt") ? 4 : nil)
+                } catch let error as AutoInterpError {
+                    #expect(!error.message.contains("\n"))
+                }
+            }
+        }
+    }
+
     @Test func npyHeaders() throws {
         func npy(_ header: String, data: [UInt8] = []) -> [UInt8] {
             var text = header

@@ -22,7 +22,16 @@ final class NpzArchive: TensorSource {
         var entryNames: [String: String] = [:]
         for entry in zip.entryPaths where entry.hasSuffix(".npy") {
             let name = String(entry.dropLast(4))
-            let head = try zip.prefix(entry, count: 4096)
+            // The fixed part says how long the header is; then read exactly the header.
+            let fixed = try zip.prefix(entry, count: 12)
+            var headerBytes = 4096
+            if fixed.count >= 12, fixed[fixed.startIndex + 6] >= 2 {
+                let length = fixed[(fixed.startIndex + 8)...].prefix(4).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+                headerBytes = 12 + min(length, NumpyArray.maxHeaderBytes)
+            } else if fixed.count >= 10 {
+                headerBytes = 10 + (Int(fixed[fixed.startIndex + 8]) | Int(fixed[fixed.startIndex + 9]) << 8)
+            }
+            let head = try zip.prefix(entry, count: headerBytes)
             let header = try head.withUnsafeBytes { try NumpyArray.header($0, path: url.path, name: name) }
             names.append(name)
             headers[name] = header

@@ -100,6 +100,11 @@ struct RestrictedUnpickler {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    /// Container elements copied so far (a memoised dict is copied on insert), bounded by `maxWork`.
+    private var work = 0
+
+    /// Most container elements copied while building values; a state dict needs a few thousand.
+    static let maxWork = 50_000_000
 
     /// Deepest nesting of containers accepted.
     static let maxDepth = 64
@@ -188,6 +193,7 @@ struct RestrictedUnpickler {
     private mutating func setItems(_ pairs: [PickleValue]) throws {
         guard pairs.count % 2 == 0 else { throw fail("SETITEMS with an odd number of values") }
         guard case .dict(var entries, let depth) = try pop() else { throw fail("SETITEM(S) on something that is not a dict") }
+        try count(entries.count + pairs.count / 2)
         var newDepth = depth
         for i in stride(from: 0, to: pairs.count, by: 2) {
             entries.append((pairs[i], pairs[i + 1]))
@@ -198,8 +204,14 @@ struct RestrictedUnpickler {
 
     private mutating func appendItems(_ items: [PickleValue]) throws {
         guard case .list(var list, let depth) = try pop() else { throw fail("APPEND(S) on something that is not a list") }
+        try count(list.count + items.count)
         list.append(contentsOf: items)
         try push(.list(list, depth: max(depth, try nested(items))))
+    }
+
+    private mutating func count(_ elements: Int) throws {
+        work += elements
+        guard work <= Self.maxWork else { throw fail("more than \(Self.maxWork) container updates; not a state dict") }
     }
 
     private mutating func memoize(_ index: Int) throws {
@@ -243,6 +255,12 @@ struct RestrictedUnpickler {
             }
             let shape = try ints(sizeItems), strides = try ints(strideItems)
             guard shape.count == strides.count, offset >= 0 else { throw fail("_rebuild_tensor_v2: size \(shape) and stride \(strides) disagree") }
+            var elements = 1
+            for n in shape {
+                let (product, overflow) = elements.multipliedReportingOverflow(by: n)
+                guard !overflow else { throw fail("_rebuild_tensor_v2: size \(shape) overflows") }
+                elements = product
+            }
             return .tensor(TorchTensorRef(storage: storage, offset: offset, shape: shape, strides: strides))
         case .rebuildParameter:
             guard items.count >= 1, case .tensor = items[0] else { throw fail("_rebuild_parameter called without a tensor") }

@@ -104,31 +104,54 @@ final class TorchArchive: TensorSource {
             throw fail("storage '\(storage.key)' holds \(data.count) bytes, \(storage.elementCount) \(storage.dtype.rawValue) elements need \(needed)")
         }
         guard elements > 0 else { return [] }
-        // Element offsets of the view in row-major order.
-        var offsets = [Int](repeating: tensor.offset, count: 1)
-        for (n, s) in zip(tensor.shape, tensor.strides) {
-            var next: [Int] = []
-            next.reserveCapacity(offsets.count * n)
-            for base in offsets {
-                for i in 0..<n { next.append(base + i * s) }
-            }
-            offsets = next
-        }
+        let dtype = storage.dtype
         return data.withUnsafeBytes { raw -> [Float] in
             let base = raw.baseAddress!
-            func load(_ at: Int) -> Float {
-                let p = base + at * size
-                switch storage.dtype {
-                case .F32: return Float(bitPattern: p.loadUnaligned(as: UInt32.self))
-                case .F16: return FloatConversion.halfTable[Int(p.loadUnaligned(as: UInt16.self))]
-                case .BF16: return Float(bitPattern: UInt32(p.loadUnaligned(as: UInt16.self)) << 16)
-                case .F64: return Float(p.loadUnaligned(as: Double.self))
-                case .I32: return Float(p.loadUnaligned(as: Int32.self))
-                case .I64: return Float(p.loadUnaligned(as: Int64.self))
-                default: return .nan
+            var out = [Float](repeating: 0, count: elements)
+            // Row-major strides of the shape: a view with them is one contiguous run.
+            var contiguous = true
+            var expected = 1
+            for (n, s) in zip(tensor.shape, tensor.strides).reversed() {
+                if n != 1 && s != expected { contiguous = false }
+                expected *= n
+            }
+            out.withUnsafeMutableBufferPointer { out in
+                if contiguous && dtype.isConvertibleFloat {
+                    _ = FloatConversion.convert(base + tensor.offset * size, dtype: dtype, count: elements, into: out.baseAddress!)
+                    return
+                }
+                // General strided gather, one multi-index at a time (offsets were bounds-checked above).
+                var index = [Int](repeating: 0, count: tensor.shape.count)
+                var at = tensor.offset
+                for i in 0..<elements {
+                    out[i] = Self.load(base + at * size, dtype)
+                    // Wrapping steps: past the last element (or along a size-1 axis with any
+                    // stride) `at` may leave the range, but it is only read when back inside.
+                    var axis = tensor.shape.count - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        at = at &+ tensor.strides[axis]
+                        if index[axis] < tensor.shape[axis] { break }
+                        at = at &- (tensor.strides[axis] &* tensor.shape[axis])
+                        index[axis] = 0
+                        axis -= 1
+                    }
                 }
             }
-            return offsets.map(load)
+            return out
+        }
+    }
+
+    /// One element at `p` as `Float`.
+    private static func load(_ p: UnsafeRawPointer, _ dtype: SafeTensorsDType) -> Float {
+        switch dtype {
+        case .F32: Float(bitPattern: p.loadUnaligned(as: UInt32.self))
+        case .F16: FloatConversion.halfTable[Int(p.loadUnaligned(as: UInt16.self))]
+        case .BF16: Float(bitPattern: UInt32(p.loadUnaligned(as: UInt16.self)) << 16)
+        case .F64: Float(p.loadUnaligned(as: Double.self))
+        case .I32: Float(p.loadUnaligned(as: Int32.self))
+        case .I64: Float(p.loadUnaligned(as: Int64.self))
+        default: .nan
         }
     }
 }

@@ -67,7 +67,8 @@ final class ZipReader {
             throw AutoInterpError.invalidFile(path, "'\(name)' declares \(declared) bytes, more than this reader takes")
         }
         var out = Data()
-        out.reserveCapacity(min(Int(declared), limit ?? Int.max))
+        // Reserve what a real entry needs, but never trust a declared size with a large allocation.
+        out.reserveCapacity(min(Int(declared), limit ?? Int.max, 1 << 28))
         do {
             _ = try archive.extract(entry, skipCRC32: limit != nil) { chunk in
                 guard UInt64(out.count) + UInt64(chunk.count) <= declared else {

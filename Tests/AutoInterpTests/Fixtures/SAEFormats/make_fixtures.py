@@ -245,8 +245,10 @@ def torch_state_dicts():
 
     # Qwen Scope (W_enc [d_sae, d_in], W_dec [d_in, d_sae]); k from the repo name.
     folder = fresh("torch/SAE-Res-Tiny-W0K-L0_4")
-    state = {"W_enc": torch.randn(d_sae, d_in) * 0.4, "W_dec": torch.randn(d_in, d_sae) * 0.3, "b_enc": torch.randn(d_sae) * 0.1,
+    # W_dec is saved as a transposed view (strides (1, d_in)), as torch.save keeps views.
+    state = {"W_enc": torch.randn(d_sae, d_in) * 0.4, "W_dec": (torch.randn(d_sae, d_in) * 0.3).T, "b_enc": torch.randn(d_sae) * 0.1,
              "b_dec": torch.randn(d_in) * 0.1}
+    assert not state["W_dec"].is_contiguous()
     torch.save(state, folder / "layer3.sae.pt")
     # SAELens' Qwen Scope loader transposes both weights, apply_b_dec_to_input False; TopK keeps
     # the k largest pre-activations and ReLUs them (sae_lens TopK activation).
