@@ -42,8 +42,8 @@ struct SAEFormatTests {
 
     @Test func everyFormatHasAFixture() {
         let formats = Set(Self.cases.map(\.format))
-        #expect(formats.isSuperset(of: ["gemma-scope", "gemma-scope-2", "sparsify", "circuit-tracer", "torch"]))
-        #expect(Self.cases.count >= 12)
+        #expect(formats.isSuperset(of: ["saelens", "gemma-scope", "gemma-scope-2", "sparsify", "circuit-tracer", "torch"]))
+        #expect(Self.cases.count >= 15)
     }
 
     @Test(arguments: cases)

@@ -4,7 +4,7 @@
 Run from anywhere: python3 make_fixtures.py  (writes next to this file).
 
 Needs numpy, torch, safetensors, and the publishers' packages installed without their heavy
-dependencies: pip install --no-deps eai-sparsify circuit-tracer dictionary-learning, plus
+dependencies: pip install --no-deps sae-lens eai-sparsify circuit-tracer dictionary-learning, plus
 simple_parsing einops huggingface_hub. Modules only used for training or model loading
 (transformers, nnsight, datasets, ...) are replaced by empty stand-ins: encoding never uses them.
 
@@ -30,7 +30,11 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-STUBBED = {"transformers", "nnsight", "natsort", "datasets", "wandb", "transformer_lens", "bitsandbytes", "accelerate", "schedulefree"}
+STUBBED = {
+    "transformers", "nnsight", "natsort", "datasets", "wandb", "transformer_lens", "bitsandbytes", "accelerate", "schedulefree", "babe",
+    "plotly", "plotly_express", "typer", "mamba_lens", "nltk", "automated_interpretability", "tenacity", "zstandard", "dotenv", "zmq",
+    "matplotlib", "pandas",
+}
 
 
 class _Stub(types.ModuleType):
@@ -60,6 +64,27 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 sys.meta_path.insert(0, _StubFinder())
 
 import torch  # noqa: E402
+
+
+def _hook_points_module():
+    """transformer_lens.hook_points as SAELens uses it: hook points are identities until a hook is added."""
+    module = _Stub("transformer_lens.hook_points")
+
+    class HookedRootModule(torch.nn.Module):
+        def setup(self):
+            pass
+
+    class HookPoint(torch.nn.Module):
+        def forward(self, x):
+            return x
+
+    module.HookedRootModule, module.HookPoint = HookedRootModule, HookPoint
+    return module
+
+
+sys.modules["transformer_lens.hook_points"] = _hook_points_module()
+sys.modules["transformer_lens.HookedTransformer"] = _Stub("transformer_lens.HookedTransformer")
+sys.modules["transformer_lens.HookedTransformer"].HookedRootModule = sys.modules["transformer_lens.hook_points"].HookedRootModule
 from safetensors.numpy import save_file as save_numpy  # noqa: E402
 from safetensors.torch import save_file as save_torch  # noqa: E402
 
@@ -82,6 +107,32 @@ def fresh(path):
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     return folder
+
+
+# MARK: - SAELens
+
+
+def saelens():
+    import sae_lens
+
+    d_in, d_sae = 8, 16
+    x = inputs(6, d_in)
+    for name, cfg in [
+        ("standard", sae_lens.StandardSAEConfig(d_in=d_in, d_sae=d_sae)),
+        ("jumprelu", sae_lens.JumpReLUSAEConfig(d_in=d_in, d_sae=d_sae, apply_b_dec_to_input=False)),
+        ("topk", sae_lens.TopKSAEConfig(d_in=d_in, d_sae=d_sae, k=3, rescale_acts_by_decoder_norm=True)),
+    ]:
+        sae = sae_lens.SAE.from_dict(cfg.to_dict())
+        with torch.no_grad():
+            for pname, p in sae.named_parameters():
+                p.copy_(torch.rand_like(p) * 0.3 + 0.05 if pname == "threshold" else torch.randn_like(p) * 0.4)
+        folder = fresh(f"saelens/{name}")
+        sae.save_model(folder)
+        loaded = sae_lens.SAE.load_from_disk(folder, device="cpu")
+        with torch.no_grad():
+            feats = loaded.encode(torch.tensor(x)).numpy()
+        add_case(f"saelens {name}", f"saelens/{name}", x, feats, format="saelens", architecture=name, d_in=d_in, d_sae=d_sae,
+                 **({"k": 3} if name == "topk" else {}))
 
 
 # MARK: - Gemma Scope (params.npz) and Gemma Scope 2 (params.safetensors)
@@ -315,6 +366,7 @@ def hostile():
 
 
 def main():
+    saelens()
     gemma_scope()
     gemma_scope_2()
     sparsify()
