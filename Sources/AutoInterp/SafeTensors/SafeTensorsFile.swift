@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(CoreFoundation)
+// With ZIPFoundation in the module, a release (whole-module) build on Linux finds `stat` in
+// CoreFoundation and, under MemberImportVisibility, needs that import spelled out.
+import CoreFoundation
+#endif
 
 /// A safetensors file, memory-mapped and validated on open.
 ///

@@ -5,7 +5,7 @@ extension SAEFormat: ExpressibleByArgument {}
 
 /// How to read `--sae`: shared by `encode`, `select`, `run` and `sae inspect`.
 struct SAEFormatOptions: ParsableArguments {
-    @Option(help: "SAE layout, instead of recognising it by its files: \(SAEFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "SAE layout, instead of recognising it by its files.")
     var saeFormat: SAEFormat?
 
     @Option(help: "sparsify: the hookpoint folder to read when --sae holds several.")
