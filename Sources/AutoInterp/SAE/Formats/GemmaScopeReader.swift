@@ -41,9 +41,3 @@ enum GemmaScopeReader {
         return nil
     }
 }
-
-/// True when `url` names an existing folder.
-func isFolder(_ url: URL) -> Bool {
-    var folder: ObjCBool = false
-    return FileManager.default.fileExists(atPath: url.path, isDirectory: &folder) && folder.boolValue
-}

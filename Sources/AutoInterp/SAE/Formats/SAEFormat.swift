@@ -68,3 +68,9 @@ public enum SAEFormat: String, Sendable, Codable, CaseIterable {
                 + allCases.map { "\($0.rawValue) (\($0.files))" }.joined(separator: "; "))
     }
 }
+
+/// True when `url` names an existing folder.
+func isFolder(_ url: URL) -> Bool {
+    var folder: ObjCBool = false
+    return FileManager.default.fileExists(atPath: url.path, isDirectory: &folder) && folder.boolValue
+}
