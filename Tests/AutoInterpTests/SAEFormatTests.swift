@@ -43,7 +43,7 @@ struct SAEFormatTests {
     @Test func everyFormatHasAFixture() {
         let formats = Set(Self.cases.map(\.format))
         #expect(formats.isSuperset(of: ["saelens", "gemma-scope", "gemma-scope-2", "sparsify", "circuit-tracer", "torch"]))
-        #expect(Self.cases.count >= 15)
+        #expect(Self.cases.count >= 16)
     }
 
     @Test(arguments: cases)
@@ -90,6 +90,8 @@ struct SAEFormatTests {
         let gemma = try SparseAutoencoder.load(path: Self.fixture("gemma-scope/layer_5/width_24/average_l0_3"))
         #expect(gemma.source?.layer == 5)
         #expect(gemma.source?.thresholdRange?.count == 2)
+        #expect(try SparseAutoencoder.load(path: Self.fixture("gemma-scope-bf16")).source?.dtype == "BF16")
+        #expect(try SparseAutoencoder.load(path: Self.fixture("gemma-scope-f16")).source?.dtype == "F16 (W_dec, W_enc), F32")
     }
 
     // MARK: - Choosing within a folder

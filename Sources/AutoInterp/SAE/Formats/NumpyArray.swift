@@ -3,7 +3,7 @@ import Foundation
 /// One `.npy` array (NumPy format versions 1-3), parsed from its bytes.
 ///
 /// Understands the little-endian float dtypes an SAE is stored in (`<f4`, `<f2`, `<f8`, and
-/// `bfloat16` as `ml_dtypes` writes it) and both C and Fortran order for 1-D and 2-D arrays.
+/// `bfloat16` as `ml_dtypes` writes it: `<V2`) and both C and Fortran order for 1-D and 2-D arrays.
 /// Every length in the header is checked against the bytes present, so no input can make a
 /// read go out of bounds.
 struct NumpyArray {
@@ -91,6 +91,9 @@ struct NumpyArray {
                 dtype = known
             } else if descr == "|f2" || descr == "=f2" {
                 dtype = .f16
+            } else if descr == "<V2" || descr == "|V2" {
+                // ml_dtypes' bfloat16 saves as a bare 2-byte void: the one 2-byte void an SAE holds.
+                dtype = .bf16
             } else if descr.hasPrefix(">") {
                 throw fail("big-endian dtype '\(descr)' is not supported (re-save with a little-endian dtype such as '<f4')")
             } else {

@@ -5,7 +5,7 @@ Run from anywhere: python3 make_fixtures.py  (writes next to this file).
 
 Needs numpy, torch, safetensors, and the publishers' packages installed without their heavy
 dependencies: pip install --no-deps sae-lens eai-sparsify circuit-tracer dictionary-learning, plus
-simple_parsing einops huggingface_hub. Modules only used for training or model loading
+simple_parsing einops huggingface_hub ml_dtypes. Modules only used for training or model loading
 (transformers, nnsight, datasets, ...) are replaced by empty stand-ins: encoding never uses them.
 
 Each case in expected.json names a fixture path, the load options, the inputs and the dense
@@ -168,6 +168,16 @@ def gemma_scope():
     half["W_dec"] = params["W_dec"].astype(np.float16)
     np.savez_compressed(folder / "params.npz", **half)
     add_case("gemma-scope-f16", "gemma-scope-f16", x, gemma_encode(x, half["W_enc"], params["b_enc"], params["threshold"]),
+             format="gemma-scope", architecture="jumprelu", d_in=d_in, d_sae=d_sae)
+
+    # bfloat16 as ml_dtypes saves it (descr '<V2'), compared on the same rounded weights.
+    import ml_dtypes
+
+    folder = fresh("gemma-scope-bf16")
+    brain = {k: v.astype(ml_dtypes.bfloat16) for k, v in params.items()}
+    np.savez(folder / "params.npz", **brain)
+    rounded = {k: v.astype(np.float32) for k, v in brain.items()}
+    add_case("gemma-scope-bf16", "gemma-scope-bf16", x, gemma_encode(x, rounded["W_enc"], rounded["b_enc"], rounded["threshold"]),
              format="gemma-scope", architecture="jumprelu", d_in=d_in, d_sae=d_sae)
 
 
