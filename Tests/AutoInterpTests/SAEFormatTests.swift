@@ -154,6 +154,23 @@ struct SAEFormatTests {
         #expect(width?.message.contains("expects d_in = 8") == true)
     }
 
+    @Test func encodeCommandTakesAnyFormat() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        _ = try Self.dataset(in: dir, width: 8, hook: "blocks.0.hook_mlp_out")
+        let sae = Self.fixture("circuit-tracer").path
+        let args = ["encode", "--sae", sae, "--layer", "0", "--activations", dir.path("acts.safetensors").path, "--quiet"]
+        let refused = try CLIRunner.run(args + ["--output", dir.path("out.safetensors").path])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.split(separator: "\n").count == 1)
+        #expect(refused.stderr.contains("input hook 'hook_resid_mid'"))
+        _ = try Self.dataset(in: dir, width: 8, hook: "blocks.0.hook_resid_mid")
+        let ok = try CLIRunner.run(args + ["--output", dir.path("out.safetensors").path])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let out = try SafeTensorsFile(url: dir.path("out.safetensors"))
+        #expect(out.metadata["d_sae"] == "16")
+    }
+
     @Test func runConfigRecordsTheSAESource() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
