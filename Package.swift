@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // MARK: - C at the edge
@@ -51,6 +52,7 @@ let package = Package(
                 "COpenBLAS",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
 
@@ -99,7 +101,9 @@ let package = Package(
             dependencies: [
                 "AutoInterp", "AutoInterpDemo", "AutoInterpLLM", "AutoInterpTestSupport",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // Read by #filePath: SAE files in publishers' layouts and their generator.
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -114,7 +114,7 @@ public struct DemoRunner {
             let reportURL = saeFolder.appendingPathComponent("training.json")
             training = (try? Data(contentsOf: reportURL)).flatMap { try? JSONDecoder().decode(SAETrainingReport.self, from: $0) }
         }
-        let sae = try SparseAutoencoder(folder: saeFolder)
+        let sae = try SparseAutoencoder.load(path: saeFolder)
 
         let features = try Self.aliveFeatures(dataset: dataset, sae: sae, count: options.features, seed: options.seed)
         say("units: \(features.count) random alive features and \(options.neurons) random neurons (\(lap()))")

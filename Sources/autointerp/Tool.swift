@@ -12,6 +12,7 @@ struct AutoInterpTool: AsyncParsableCommand {
             HarvestCommand.self,
             TrainSAECommand.self,
             EncodeCommand.self,
+            SAECommand.self,
             SelectCommand.self,
             RunCommand.self,
             ReportCommand.self,

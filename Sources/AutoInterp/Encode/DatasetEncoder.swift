@@ -32,10 +32,7 @@ public struct DatasetEncoder {
         dataset: ActivationDataset, sae: SparseAutoencoder, output: URL, dense: Bool = false,
         progress: ((Int, Int) -> Void)? = nil
     ) throws -> Summary {
-        guard sae.dIn == dataset.width else {
-            throw AutoInterpError.shapeMismatch(
-                "the SAE expects d_in = \(sae.dIn) but \(dataset.url.path) has activations of width \(dataset.width) (is it the SAE for this layer?)")
-        }
+        try sae.checkCompatible(with: dataset)
         let started = Date()
         guard tokensPerBatch >= 1 else {
             throw AutoInterpError.invalidInput("--batch-tokens must be at least 1, got \(tokensPerBatch)")

@@ -23,6 +23,9 @@ public struct RunConfig: Sendable, Equatable, Codable {
     /// Prices per million tokens (`--price-input`, `--price-output`), for the report's cost
     /// section; not compared on resume (a price changes no result).
     public var prices: StoredPrices?
+    /// How the SAE was read and encodes (format, architecture, k / thresholds, dtype, hook); nil
+    /// without an SAE, and in runs made before it was recorded (left out of the JSON then).
+    public var saeSource: SAESource?
 
     public init(
         activations: String, vocab: String, sae: String?, featureSpec: String, neuronSpec: String, features: [Int], neurons: [Int],

@@ -15,6 +15,8 @@ public struct RunSetup {
         public var activations: URL
         public var vocab: URL?
         public var sae: URL?
+        /// How to read `sae` (format, hookpoint, layer, k); detected from its files by default.
+        public var saeOptions = SAELoadOptions()
         public var features: UnitSpec
         public var neurons: UnitSpec
         public var selection: SelectionConfig
@@ -73,7 +75,7 @@ public struct RunSetup {
         }
         try request.validate()
         let dataset = try ActivationDataset(url: request.activations.standardizedFileURL, vocabURL: request.vocab?.standardizedFileURL)
-        let sae = try request.sae.map { try SparseAutoencoder(folder: $0.standardizedFileURL) }
+        let sae = try request.sae.map { try SparseAutoencoder.load(path: $0.standardizedFileURL, options: request.saeOptions) }
         let seed = request.selection.seed
         let features: [Int]
         if let sae {
@@ -84,18 +86,16 @@ public struct RunSetup {
             }
             features = []
         }
-        if let sae, sae.dIn != dataset.width {
-            throw AutoInterpError.shapeMismatch(
-                "the SAE \(request.sae!.path) expects d_in = \(sae.dIn) but \(dataset.url.path) has activations of width \(dataset.width) (is it the SAE for this layer?)")
-        }
+        try sae?.checkCompatible(with: dataset, saePath: request.sae?.path)
         let neurons = try request.neurons.resolve(count: dataset.width, kind: .neuron, seed: seed)
         guard !(features.isEmpty && neurons.isEmpty) else {
             throw AutoInterpError.invalidInput("no units to study: give --features and/or --neurons (e.g. --neurons 0-99)")
         }
-        let config = RunConfig(
+        var config = RunConfig(
             activations: dataset.url.path, vocab: dataset.vocabURL.standardizedFileURL.path, sae: request.sae?.standardizedFileURL.path,
             featureSpec: request.features.description, neuronSpec: request.neurons.description, features: features, neurons: neurons,
             selection: request.selection, pipeline: request.pipeline)
+        config.saeSource = sae?.source
         let configJSON = try config.canonicalJSON()
 
         try RunLock.acquire(runFolder: request.databaseURL.deletingLastPathComponent(), name: request.name)
@@ -159,6 +159,8 @@ public struct RunSetup {
         wantedSelection.pipeline = nil
         storedSelection.prices = nil
         wantedSelection.prices = nil
+        // Runs made before the SAE source was recorded resume as they are.
+        if stored.saeSource == nil { wantedSelection.saeSource = nil }
         if try storedSelection.canonicalJSON() != wantedSelection.canonicalJSON() {
             return .differs("inputs, units or selection options")
         }

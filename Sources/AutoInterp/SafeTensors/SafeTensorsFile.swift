@@ -33,11 +33,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
             throw AutoInterpError.io(path, "cannot open: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
+        // The size by seeking to the end: `struct stat` is declared by several C modules on Linux
+        // (Glibc, CoreFoundation, Dispatch), and which one a build attributes it to varies, which
+        // MemberImportVisibility turns into an error.
+        let end = lseek(fd, 0, SEEK_END)
+        guard end >= 0 else {
             throw AutoInterpError.io(path, "cannot stat: \(String(cString: strerror(errno)))")
         }
-        let size = Int(status.st_size)
+        let size = Int(end)
         fileSize = size
         guard size >= 8 else {
             throw AutoInterpError.invalidFile(path, "file is \(size) bytes, shorter than the 8-byte safetensors header length")

@@ -13,8 +13,10 @@ struct EncodeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "SAELens folder (cfg.json + sae_weights.safetensors).")
+    @Option(help: "SAE folder or file: SAELens, Gemma Scope, sparsify, circuit-tracer or torch .pt (see README).")
     var sae: String
+
+    @OptionGroup var saeFormat: SAEFormatOptions
 
     @Option(help: "Activation dataset (.safetensors with tokens and activations).")
     var activations: String
@@ -37,7 +39,7 @@ struct EncodeCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let dataset = try ActivationDataset(url: URL(fileURLWithPath: activations), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
-            let model = try SparseAutoencoder(folder: URL(fileURLWithPath: sae))
+            let model = try SparseAutoencoder.load(path: URL(fileURLWithPath: sae), options: saeFormat.options)
             let bar = ProgressBar("encode", total: dataset.tokenCount, unit: "tok", enabled: !quiet)
             let summary = try DatasetEncoder(tokensPerBatch: batchTokens.value).encode(
                 dataset: dataset, sae: model, output: URL(fileURLWithPath: output), dense: dense

@@ -10,8 +10,10 @@ struct RunInputOptions: ParsableArguments {
     @Option(help: "Token strings (JSON array); default vocab.json beside the dataset.")
     var vocab: String?
 
-    @Option(help: "SAELens folder for features (cfg.json + sae_weights.safetensors).")
+    @Option(help: "SAE folder or file for features: SAELens, Gemma Scope, sparsify, circuit-tracer or torch .pt (see README).")
     var sae: String?
+
+    @OptionGroup var saeFormat: SAEFormatOptions
 
     @Option(help: "Features to study: 0-99, 3,7,10-12, random:200, all, none.")
     var features = "none"
@@ -67,11 +69,13 @@ struct RunInputOptions: ParsableArguments {
         selection.quantilePerBin = perBin
         selection.nonActivating = nonActivating
         selection.includeSpecialTokens = includeSpecialTokens
-        return RunSetup.Request(
+        var request = RunSetup.Request(
             name: name, resultsFolder: URL(fileURLWithPath: results), activations: URL(fileURLWithPath: activations),
             vocab: vocab.map { URL(fileURLWithPath: $0) }, sae: sae.map { URL(fileURLWithPath: $0) },
             features: try Self.spec(features, option: "--features"), neurons: try Self.spec(neurons, option: "--neurons"),
             selection: selection, forceNew: forceNew)
+        request.saeOptions = saeFormat.options
+        return request
     }
 }
 

@@ -1,0 +1,92 @@
+import Foundation
+internal import ZIPFoundation
+
+/// Read-only access to the files in a zip archive (`.npz`, torch `.pt`), one entry at a time.
+///
+/// A thin wrapper over ZIPFoundation that keeps its types out of the library's API and never
+/// lets an entry produce more bytes than the archive's directory declares for it.
+final class ZipReader {
+    /// The archive's path, for messages.
+    let path: String
+    private let archive: Archive
+    /// Regular-file entries by path, in archive order.
+    let entryPaths: [String]
+    private let entries: [String: Entry]
+
+    /// Largest single entry read into memory (64 GiB; an SAE of 1M latents × 16k in F32 is 64 GiB).
+    static let maxEntryBytes: UInt64 = 64 << 30
+
+    /// Opens the zip at `url`.
+    ///
+    /// - Throws: `AutoInterpError.invalidFile` when it is not a readable zip archive.
+    init(url: URL) throws {
+        path = url.path
+        guard FileManager.default.isReadableFile(atPath: path) else { throw AutoInterpError.io(path, "cannot read the file") }
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw AutoInterpError.invalidFile(path, "not a zip archive (\(error))")
+        }
+        var order: [String] = []
+        var byPath: [String: Entry] = [:]
+        for entry in archive where entry.type == .file {
+            let name = entry.path
+            if byPath[name] == nil { order.append(name) }
+            byPath[name] = entry
+        }
+        entryPaths = order
+        entries = byPath
+    }
+
+    /// True when the archive holds a file `name`.
+    func contains(_ name: String) -> Bool { entries[name] != nil }
+
+    /// Declared uncompressed size of `name`.
+    func size(_ name: String) -> UInt64? { entries[name]?.uncompressedSize }
+
+    /// The whole content of entry `name`.
+    ///
+    /// - Throws: `AutoInterpError.invalidFile` when the entry is missing, larger than declared or corrupt.
+    func data(_ name: String) throws -> Data {
+        try read(name, limit: nil)
+    }
+
+    /// At most the first `count` bytes of entry `name` (used to read a header without the data).
+    func prefix(_ name: String, count: Int) throws -> Data {
+        try read(name, limit: count)
+    }
+
+    private struct EnoughRead: Error {}
+
+    private func read(_ name: String, limit: Int?) throws -> Data {
+        guard let entry = entries[name] else {
+            throw AutoInterpError.invalidFile(path, "the archive has no '\(name)'")
+        }
+        let declared = entry.uncompressedSize
+        guard declared <= Self.maxEntryBytes else {
+            throw AutoInterpError.invalidFile(path, "'\(name)' declares \(declared) bytes, more than this reader takes")
+        }
+        var out = Data()
+        // Reserve what a real entry needs, but never trust a declared size with a large allocation.
+        out.reserveCapacity(min(Int(declared), limit ?? Int.max, 1 << 28))
+        do {
+            _ = try archive.extract(entry, skipCRC32: limit != nil) { chunk in
+                guard UInt64(out.count) + UInt64(chunk.count) <= declared else {
+                    throw AutoInterpError.invalidFile(self.path, "'\(name)' inflates to more than the \(declared) bytes it declares")
+                }
+                out.append(chunk)
+                if let limit, out.count >= limit { throw EnoughRead() }
+            }
+        } catch is EnoughRead {
+            return out.prefix(limit ?? out.count)
+        } catch let error as AutoInterpError {
+            throw error
+        } catch {
+            throw AutoInterpError.invalidFile(path, "cannot read '\(name)' from the archive (\(error))")
+        }
+        guard UInt64(out.count) == declared else {
+            throw AutoInterpError.invalidFile(path, "'\(name)' holds \(out.count) bytes, the archive declares \(declared)")
+        }
+        return out
+    }
+}
