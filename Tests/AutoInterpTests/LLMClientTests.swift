@@ -72,6 +72,8 @@ private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + D
 
 // MARK: - Tests
 
+/// Timing-sensitive: serialized with the heavy suites so a busy machine cannot stretch its bounds.
+extension PipelineSuites {
 struct LLMClientTests {
     @Test func answersAndLogsOneCall() async throws {
         let f = try Fixture()
@@ -404,4 +406,5 @@ struct LLMClientTests {
         #expect(error.attempts == 2)
         #expect(error.description.contains("could not be reached"))
     }
+}
 }
