@@ -26,6 +26,8 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        /// `cpuid`/`xgetbv` reads (static inline, x86 only) for choosing the OpenBLAS kernel.
+        .systemLibrary(name: "CCPUFeatures"),
         .systemLibrary(
             name: "CCurl",
             pkgConfig: "libcurl",
@@ -46,6 +48,7 @@ let package = Package(
             name: "AutoInterp",
             dependencies: [
                 "AutoInterpLLM",
+                "CCPUFeatures",
                 "COpenBLAS",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import AutoInterp
 import Foundation
 
 /// Runs the built `autointerp` executable (found beside the test bundle) and captures its output.
@@ -19,11 +20,22 @@ public enum CLIRunner {
     }
 
     /// Runs `autointerp arguments…` with `environment` added, waiting at most `timeout` seconds.
+    ///
+    /// Unless `environment` says otherwise, the child runs the same OpenBLAS kernel as the calling
+    /// process (`OPENBLAS_CORETYPE` set to its core): kernels round differently in the last bit, and
+    /// tests compare the CLI's numbers with the library's in-process ones exactly.
     public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
+        var inherited = ProcessInfo.processInfo.environment
+        inherited["OPENBLAS_CORETYPE"] = BLAS.coreName
+        return try run(arguments, replacingEnvironment: inherited.merging(environment) { $1 }, timeout: timeout)
+    }
+
+    /// Runs `autointerp arguments…` with exactly `environment` (nothing inherited), waiting at most `timeout` seconds.
+    public static func run(_ arguments: [String], replacingEnvironment environment: [String: String], timeout: Double = 120) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import Logging
 
 @main
 struct AutoInterpTool: AsyncParsableCommand {
@@ -22,4 +23,11 @@ struct AutoInterpTool: AsyncParsableCommand {
             BenchCommand.self,
         ]
     )
+
+    /// Selects the best OpenBLAS kernel (possibly re-executing once), then runs the command.
+    static func main() async {
+        _ = loggingBootstrap
+        BLASKernel.ensureBest(logger: Logger(label: "autointerp.blas"))
+        await main(nil)
+    }
 }
