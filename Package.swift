@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "autointerp", targets: ["autointerp"]),
+        .executable(name: "autointerp-dev", targets: ["autointerp-dev"]),
         .library(name: "AutoInterp", targets: ["AutoInterp"]),
         .library(name: "AutoInterpLLM", targets: ["AutoInterpLLM"]),
     ],
@@ -61,6 +62,16 @@ let package = Package(
             dependencies: [
                 "AutoInterp",
                 "AutoInterpLLM",
+                "AutoInterpTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        /// Developer tools that do not ship in `autointerp`: benchmarks.
+        .executableTarget(
+            name: "autointerp-dev",
+            dependencies: [
+                "AutoInterp",
                 "AutoInterpTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

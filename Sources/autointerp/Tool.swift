@@ -20,7 +20,6 @@ struct AutoInterpTool: AsyncParsableCommand {
             ExportCommand.self,
             LLMCommand.self,
             ExampleCommand.self,
-            BenchCommand.self,
         ]
     )
 

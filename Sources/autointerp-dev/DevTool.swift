@@ -1,0 +1,28 @@
+import ArgumentParser
+import AutoInterp
+import Foundation
+import Logging
+
+/// Developer tools that stay out of the shipped `autointerp` binary.
+@main
+struct DevTool: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "autointerp-dev",
+        abstract: "Developer tools for autointerp: benchmarks and other workshop commands.",
+        subcommands: [
+            BenchCommand.self
+        ]
+    )
+
+    /// Logs to stderr at AUTOINTERP_LOG_LEVEL (default `warning`), selects the best OpenBLAS kernel, then runs.
+    static func main() async {
+        let level = ProcessInfo.processInfo.environment["AUTOINTERP_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        BLASKernel.ensureBest(logger: Logger(label: "autointerp.blas"))
+        await main(nil)
+    }
+}
