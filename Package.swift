@@ -29,6 +29,8 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        /// `cpuid`/`xgetbv` reads (static inline, x86 only) for choosing the OpenBLAS kernel.
+        .systemLibrary(name: "CCPUFeatures"),
         .systemLibrary(
             name: "CCurl",
             pkgConfig: "libcurl",
@@ -49,6 +51,7 @@ let package = Package(
             name: "AutoInterp",
             dependencies: [
                 "AutoInterpLLM",
+                "CCPUFeatures",
                 "COpenBLAS",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
@@ -73,13 +76,11 @@ let package = Package(
                 "AutoInterp",
                 "AutoInterpDemo",
                 "AutoInterpLLM",
-                // Only `bench encode` still needs it; it moves to autointerp-dev (issue 9), and this line goes with it.
-                "AutoInterpTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        /// Developer tools that do not ship in `autointerp`: fixture generators, the test endpoint.
+        /// Developer tools that do not ship in `autointerp`: benchmarks, fixture generators, the test endpoint.
         .executableTarget(
             name: "autointerp-dev",
             dependencies: [

@@ -1,3 +1,4 @@
+import AutoInterp
 import Foundation
 
 /// Runs the built `autointerp` (or `autointerp-dev`) executable, found beside the test bundle, and captures its output.
@@ -27,13 +28,29 @@ public enum CLIRunner {
     /// Runs `autointerp arguments…` with `environment` added, waiting at most `timeout` seconds.
     ///
     /// - Parameter via: a launcher and its arguments put before the binary (e.g. `setpriv --reuid=…`).
+    ///
+    /// Unless `environment` says otherwise, the child runs the same OpenBLAS kernel as the calling
+    /// process (`OPENBLAS_CORETYPE` set to its core): kernels round differently in the last bit, and
+    /// tests compare the CLI's numbers with the library's in-process ones exactly.
     public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120, via launcher: [String] = []) throws -> Result {
-        try run(executable, arguments, environment: environment, timeout: timeout, via: launcher)
+        try run(executable, arguments, environment: inheriting(environment), timeout: timeout, via: launcher)
     }
 
     /// Runs `autointerp-dev arguments…` with `environment` added, waiting at most `timeout` seconds.
     public static func runDev(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
-        try run(devExecutable, arguments, environment: environment, timeout: timeout, via: [])
+        try run(devExecutable, arguments, environment: inheriting(environment), timeout: timeout, via: [])
+    }
+
+    /// Runs `autointerp arguments…` with exactly `environment` (nothing inherited), waiting at most `timeout` seconds.
+    public static func run(_ arguments: [String], replacingEnvironment environment: [String: String], timeout: Double = 120) throws -> Result {
+        try run(executable, arguments, environment: environment, timeout: timeout, via: [])
+    }
+
+    /// This process's environment with the OpenBLAS kernel pinned, then `extra` on top.
+    private static func inheriting(_ extra: [String: String]) -> [String: String] {
+        var inherited = ProcessInfo.processInfo.environment
+        inherited["OPENBLAS_CORETYPE"] = BLAS.coreName
+        return inherited.merging(extra) { $1 }
     }
 
     private static func run(_ executable: URL, _ arguments: [String], environment: [String: String], timeout: Double, via launcher: [String]) throws -> Result {
@@ -45,7 +62,7 @@ public enum CLIRunner {
             process.executableURL = executable
             process.arguments = arguments
         }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

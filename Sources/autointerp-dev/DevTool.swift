@@ -12,10 +12,11 @@ struct DevTool: AsyncParsableCommand {
         subcommands: [
             FixturesCommand.self,
             ServeTestCommand.self,
+            BenchCommand.self,
         ]
     )
 
-    /// Logs to stderr at AUTOINTERP_LOG_LEVEL (default `warning`), then runs.
+    /// Logs to stderr at AUTOINTERP_LOG_LEVEL (default `warning`), selects the best OpenBLAS kernel, then runs.
     static func main() async {
         let level = ProcessInfo.processInfo.environment["AUTOINTERP_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         LoggingSystem.bootstrap { label in
@@ -23,6 +24,7 @@ struct DevTool: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        BLASKernel.ensureBest(logger: Logger(label: "autointerp.blas"))
         await main(nil)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import Logging
 
 @main
 struct AutoInterpTool: AsyncParsableCommand {
@@ -20,7 +21,6 @@ struct AutoInterpTool: AsyncParsableCommand {
             ExportCommand.self,
             LLMCommand.self,
             ExampleCommand.self,
-            BenchCommand.self,
         ]
     )
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import AutoInterp
 import AutoInterpLLM
 import Foundation
+import Logging
 
 extension AutoInterpTool {
     /// Parses and runs the command, so that every failure is one line on stderr.
@@ -10,7 +11,10 @@ extension AutoInterpTool {
     /// print the message, a help line and the usage, and exit 64; here they become
     /// `autointerp: error: <message> (see autointerp <command> --help)` and exit 1, like every
     /// other input error. Help, `--version` and explicit exit codes pass through unchanged.
+    /// First, the best OpenBLAS kernel is selected (possibly re-executing once).
     static func main() async {
+        _ = loggingBootstrap
+        BLASKernel.ensureBest(logger: Logger(label: "autointerp.blas"))
         do {
             var parsed = try parseAsRoot()
             if var asyncCommand = parsed as? any AsyncParsableCommand {

@@ -1,9 +1,8 @@
-import COpenBLAS
 import Foundation
 
 /// Encodes dense layer activations into SAE feature activations on the CPU.
 ///
-/// One `cblas_sgemm` per token batch computes the pre-activations; a single pass over its output
+/// One `BLAS.gemm` (sgemm) per token batch computes the pre-activations; a single pass over its output
 /// then adds the bias, applies the activation function and (for sparse output) extracts the
 /// non-zeros, split across cores. Buffers are allocated once and reused for every batch.
 /// Not thread-safe: use one encoder per thread.
@@ -155,9 +154,7 @@ public final class SAEEncoder {
             let n = outputWidth
             weights.withUnsafeBufferPointer { w in
                 preActivations.withUnsafeMutableBufferPointer { z in
-                    cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(tokens), Int32(n), Int32(dIn),
-                        1, s, Int32(dIn), w.baseAddress, Int32(n), 0, z.baseAddress, Int32(n))
+                    BLAS.gemm(.none, .none, m: tokens, n: n, k: dIn, a: s, lda: dIn, b: w.baseAddress!, ldb: n, c: z.baseAddress!, ldc: n)
                 }
             }
         }

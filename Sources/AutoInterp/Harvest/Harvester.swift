@@ -161,7 +161,7 @@ public final class Harvester {
         let workers = max(1, workerCount ?? ProcessInfo.processInfo.activeProcessorCount)
         var done = 0
         var tokensDone = 0
-        try BLASThreads.withSingleThread {
+        try BLAS.withSingleThread {
             while done < n {
                 let groups = stride(from: done, to: min(n, done + workers * batch), by: batch).map { lo in
                     contexts.sequences(lo..<min(n, lo + batch))

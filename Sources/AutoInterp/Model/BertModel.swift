@@ -1,4 +1,3 @@
-import COpenBLAS
 import Foundation
 
 /// A BERT-family encoder run on the CPU with OpenBLAS, up to the layer whose MLP is read.
@@ -134,22 +133,19 @@ public final class BertModel: Sendable {
                         let len = sequence.count
                         defer { start += len }
                         if len == 0 { continue }
-                        let len32 = Int32(len)
                         for head in 0..<heads {
                             let q = base + start * 3 * h + head * d
                             let k = q + h
                             let v = q + 2 * h
                             // scores = scale * Q K^T, [len, len]
-                            cblas_sgemm(
-                                CblasRowMajor, CblasNoTrans, CblasTrans, len32, len32, Int32(d),
-                                scale, q, Int32(3 * h), k, Int32(3 * h), 0, s, len32)
+                            BLAS.gemm(.none, .transposed, m: len, n: len, k: d, alpha: scale, a: q, lda: 3 * h, b: k, ldb: 3 * h, c: s, ldc: len)
                             for r in 0..<len {
                                 softmax(s + r * len, count: len)
                             }
                             // context[:, head] = P V
-                            cblas_sgemm(
-                                CblasRowMajor, CblasNoTrans, CblasNoTrans, len32, Int32(d), len32,
-                                1, s, len32, v, Int32(3 * h), 0, context.baseAddress! + start * h + head * d, Int32(h))
+                            BLAS.gemm(
+                                .none, .none, m: len, n: d, k: len, a: s, lda: len, b: v, ldb: 3 * h,
+                                c: context.baseAddress! + start * h + head * d, ldc: h)
                         }
                     }
                 }
@@ -184,9 +180,9 @@ public final class BertModel: Sendable {
         x.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
                 y.withUnsafeMutableBufferPointer { y in
-                    cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(outputs), Int32(inputs),
-                        1, x.baseAddress!, Int32(inputs), w.baseAddress!, Int32(inputs), 1, y.baseAddress!, Int32(outputs))
+                    BLAS.gemm(
+                        .none, .transposed, m: n, n: outputs, k: inputs, a: x.baseAddress!, lda: inputs, b: w.baseAddress!, ldb: inputs,
+                        beta: 1, c: y.baseAddress!, ldc: outputs)
                 }
             }
         }

@@ -13,9 +13,16 @@ public enum OutputFile {
     ///
     /// - Throws: ``AutoInterpError/io(_:_:)`` naming the file, the system's reason (disk full,
     ///   read-only file system, no such folder, permission denied) and the fix.
+    /// Whether a symbolic link points at a regular file (then it is replaced like one).
+    private static func isRegularTarget(_ url: URL) -> Bool {
+        let target = url.resolvingSymlinksInPath()
+        return ((try? FileManager.default.attributesOfItem(atPath: target.path)[.type]) as? FileAttributeType) == .typeRegular
+    }
+
     public static func write(_ data: Data, to url: URL) throws {
-        var info = stat()
-        if stat(url.path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+        // A device or pipe (not a regular file or a missing one) is written in place.
+        let type = (try? FileManager.default.attributesOfItem(atPath: url.path)[.type]) as? FileAttributeType
+        if let type, type != .typeRegular, type != .typeSymbolicLink || !isRegularTarget(url) {
             try writeAll(data, to: url.path, flags: O_WRONLY, reportAs: url)
             return
         }

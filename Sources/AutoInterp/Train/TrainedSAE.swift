@@ -1,4 +1,3 @@
-import COpenBLAS
 import Foundation
 
 /// A standard ReLU sparse autoencoder in SAELens orientation, acting on raw activations.
@@ -77,9 +76,7 @@ public struct TrainedSAE: Sendable, Equatable {
             }
         }
         wEnc.withUnsafeBufferPointer { w in
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(dSAE), Int32(dIn),
-                1, shifted, Int32(dIn), w.baseAddress!, Int32(dSAE), 0, features, Int32(dSAE))
+            BLAS.gemm(.none, .none, m: rows, n: dSAE, k: dIn, a: shifted, lda: dIn, b: w.baseAddress!, ldb: dSAE, c: features, ldc: dSAE)
         }
         bEnc.withUnsafeBufferPointer { bias in
             for row in 0..<rows {
@@ -107,7 +104,7 @@ public struct TrainedSAE: Sendable, Equatable {
                         target.update(from: biasBase.base, count: dIn)
                         let featureRow = f.base + row * dSAE
                         for i in 0..<dSAE where featureRow[i] != 0 {
-                            cblas_saxpy(Int32(dIn), featureRow[i], wBase.base + i * dIn, 1, target, 1)
+                            BLAS.axpy(featureRow[i], wBase.base + i * dIn, target, count: dIn)
                         }
                     }
                 }
@@ -118,7 +115,7 @@ public struct TrainedSAE: Sendable, Equatable {
     /// Euclidean norm of each decoder row.
     public var decoderNorms: [Float] {
         wDec.withUnsafeBufferPointer { w in
-            (0..<dSAE).map { cblas_snrm2(Int32(dIn), w.baseAddress! + $0 * dIn, 1) }
+            (0..<dSAE).map { BLAS.nrm2(w.baseAddress! + $0 * dIn, count: dIn) }
         }
     }
 }

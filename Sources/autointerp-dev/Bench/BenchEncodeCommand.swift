@@ -1,18 +1,19 @@
 import ArgumentParser
 import AutoInterp
 import AutoInterpTestSupport
-import COpenBLAS
 import Foundation
 
+/// `autointerp-dev bench …`: benchmarks, to run from a release build.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (run from a release build).",
-        subcommands: [EncodeBench.self]
+        subcommands: [BenchEncodeCommand.self]
     )
 }
 
-struct EncodeBench: AsyncParsableCommand {
+/// `autointerp-dev bench encode`: encoder throughput against plain sgemm, and peak memory of `autointerp encode`.
+struct BenchEncodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode",
         abstract: "Encoder throughput against plain cblas_sgemm, and peak memory encoding a large F16 dataset to CSR."
@@ -44,7 +45,8 @@ struct EncodeBench: AsyncParsableCommand {
             #if DEBUG
                 note("warning: this is a debug build; benchmark figures need `swift build -c release`")
             #endif
-            print("threads: \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS \(String(cString: openblas_get_config()))")
+            print("threads: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(BLAS.configuration)")
+            print("kernel: \(BLASKernel.describeCurrent())")
             print("shape (d_in x d_sae)   batch   sgemm GFLOP/s   encode GFLOP/s   encode tokens/s   ratio   nnz/token")
             for shape in shapes.split(separator: ",") {
                 let dims = shape.split(separator: "x").compactMap { Int($0) }
@@ -66,9 +68,9 @@ struct EncodeBench: AsyncParsableCommand {
             x.withUnsafeBufferPointer { a in
                 sae.encoderWeights.withUnsafeBufferPointer { b in
                     c.withUnsafeMutableBufferPointer { c in
-                        cblas_sgemm(
-                            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch), Int32(dSAE), Int32(dIn), 1, a.baseAddress, Int32(dIn),
-                            b.baseAddress, Int32(dSAE), 0, c.baseAddress, Int32(dSAE))
+                        BLAS.gemm(
+                            .none, .none, m: batch, n: dSAE, k: dIn, a: a.baseAddress!, lda: dIn, b: b.baseAddress!, ldb: dSAE,
+                            c: c.baseAddress!, ldc: dSAE)
                     }
                 }
             }
@@ -130,12 +132,16 @@ struct EncodeBench: AsyncParsableCommand {
 
         note("memory test: encoding to CSR in a child process …")
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        // The shipped `autointerp` binary, built beside this one.
+        process.executableURL = CLIRunner.executable
         process.arguments = ["encode", "--sae", saeURL.path, "--activations", datasetURL.path, "--output", outputURL.path, "--quiet"]
         let started = Date()
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw AutoInterpError.invalidInput("the encode child process failed (status \(process.terminationStatus))") }
+        guard process.terminationStatus == 0 else {
+            throw AutoInterpError.invalidInput(
+                "the encode child process \(CLIRunner.executable.path) failed (status \(process.terminationStatus)); build it with `swift build -c release`")
+        }
         var usage = rusage()
         getrusage(Int32(RUSAGE_CHILDREN.rawValue), &usage)
         let outputSize = (try? FileManager.default.attributesOfItem(atPath: outputURL.path)[.size] as? Int) ?? 0
@@ -145,4 +151,33 @@ struct EncodeBench: AsyncParsableCommand {
                 contexts * length, dIn, memoryDSAE, formatBytes(Int(usage.ru_maxrss) * 1024), Date().timeIntervalSince(started),
                 formatBytes(outputSize)))
     }
+}
+
+// MARK: - Output helpers
+
+/// Runs a command body and turns library errors into one line on stderr and exit code 1.
+private func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as AutoInterpError {
+        FileHandle.standardError.write(Data("autointerp-dev: error: \(error.description)\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// Prints a line on stderr.
+private func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Bytes as `1.23 GB`.
+private func formatBytes(_ bytes: Int) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1000 && unit < units.count - 1 {
+        value /= 1000
+        unit += 1
+    }
+    return String(format: unit == 0 ? "%.0f %@" : "%.2f %@", value, units[unit])
 }
