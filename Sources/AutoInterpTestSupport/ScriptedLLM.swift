@@ -94,6 +94,10 @@ public struct ScriptedLLM: Sendable {
             reply = simulateJSON(user, isRetry: isRetry)
         } else {
             reply = explain(user)
+            if request.responseFormat?.type == "json_schema", let text = reply.content.split(separator: ":", maxSplits: 1).last {
+                let phrase = text.trimmingCharacters(in: CharacterSet(charactersIn: " ."))
+                reply = TestReply(content: "{\"explanation\": \(SimulatorAnswerFormat.quoted(phrase))}")
+            }
         }
         reply.promptTokens = promptTokens
         if reply.logprobs == nil { reply.completionTokens = max(1, Self.estimateTokens(reply.content)) }

@@ -64,6 +64,8 @@ struct ExplainerTests {
     @Test(arguments: [
         ("Explanation: The same excerpts again, with only the tokens whose number is not 0:", "stop", "a line of the prompt"),
         ("Explanation: units of time", "stop", "worked example"),
+        ("The same excerpts again, with only the tokens", "stop", "a line of the prompt"),
+        (#"{"explanation": "Now the unit to explain. Reply with exactly one line"}"#, "stop", "a line of the prompt"),
         ("Explanation: animals and then some more and more and more", "length", "cut off at max_tokens"),
         ("   ", "stop", "empty text"),
         (String(repeating: "words ", count: 80), "stop", "longer than"),

@@ -27,7 +27,13 @@ public enum ExplanationCheck {
             return "the explainer repeated the worked example's explanation (\"\(text)\")"
         }
         let lines = Set(prompt.flatMap { $0.split(separator: "\n").map { normalized(String($0)) } }.filter { !$0.isEmpty })
-        if lines.contains(key) {
+        // A whole line of the prompt, or (for 4 words or more) the start of one, or an answer
+        // that starts with one: what an echoing server or a looping model sends back.
+        let words = key.split(separator: " ").count
+        let echoes = lines.contains(key) || words >= 4 && lines.contains { line in
+            line.hasPrefix(key) || (line.split(separator: " ").count >= 4 && key.hasPrefix(line))
+        }
+        if echoes {
             return "the explainer repeated a line of the prompt (\"\(SimulationParser.preview(text))\")"
         }
         return nil

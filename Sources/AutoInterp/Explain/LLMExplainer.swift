@@ -15,12 +15,19 @@ public struct LLMExplainer: UnitExplainer {
     public var name: String { "llm" }
     /// `max_tokens` of an explainer call.
     public static let maxTokens = 60
+    /// How the answer is constrained: with a JSON schema, `{"explanation": "…"}` of at most
+    /// ``ExplanationCleaner/maxLength`` characters, so a weak model cannot run on; else plain text.
+    public let structuredOutput: StructuredOutputLevel
+
+    /// The answer's schema where the endpoint honours one.
+    public static let schema = JSONSchemaValue.object(properties: ["explanation": .string(maxLength: ExplanationCleaner.maxLength)])
 
     /// - Parameter model: the model asked; nil uses the client's.
-    public init(client: LLMClient, template: PromptTemplate, model: String? = nil) {
+    public init(client: LLMClient, template: PromptTemplate, model: String? = nil, structuredOutput: StructuredOutputLevel = .none) {
         self.client = client
         self.template = template
         self.model = model ?? client.config.model
+        self.structuredOutput = structuredOutput
     }
 
     /// The request for a unit's examples (exposed for tests and token estimates).
@@ -29,17 +36,27 @@ public struct LLMExplainer: UnitExplainer {
         let messages = try template.render(["records": records, "sparse": sparse])
         return ChatCompletionRequest(
             model: model, messages: messages, temperature: sample == 0 ? 0 : 1, maxTokens: Self.maxTokens,
-            seed: sample == 0 ? nil : sample)
+            seed: sample == 0 ? nil : sample,
+            responseFormat: structuredOutput == .jsonSchema ? .jsonSchema(name: "explanation", schema: Self.schema, strict: true) : nil)
+    }
+
+    /// The explanation inside a `{"explanation": "…"}` answer, else the answer as it is.
+    static func answerText(_ content: String) -> String {
+        let text = SimulationParser.stripFence(content)
+        guard text.hasPrefix("{"), let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+            let explanation = object["explanation"] as? String
+        else { return content }
+        return explanation
     }
 
     public func explain(unit: UnitRef, examples: [ExampleRecord], sample: Int) async throws -> ExplanationResult {
         guard !examples.isEmpty else { throw ExplanationFailure("\(unit) has no explanation examples") }
         var request = try request(examples: examples, sample: sample)
         var reason = ""
-        let prompt = request.messages.map(\.content)
         for attempt in 0..<2 {
+            let prompt = request.messages.map(\.content)
             let answer = try await client.complete(request)
-            let content = answer.content ?? ""
+            let content = Self.answerText(answer.content ?? "")
             if answer.isCutOff {
                 reason = "the answer was cut off at max_tokens (\(Self.maxTokens)): \(SimulationParser.preview(content))"
             } else {

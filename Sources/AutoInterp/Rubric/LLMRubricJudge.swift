@@ -34,8 +34,9 @@ public struct LLMRubricJudge: RubricJudge {
         .object(properties: ["ratings": .array(items: .integer(minimum: 0, maximum: 3), minItems: count, maxItems: count)])
     }
 
-    /// `max_tokens` of a call rating `count` examples: the JSON frame and about 2 tokens a rating.
-    public static func maxTokens(count: Int) -> Int { 16 + 3 * count }
+    /// `max_tokens` of a call rating `count` examples: the JSON frame and about 2 tokens a
+    /// rating, with room for the white space a grammar allows between them.
+    public static func maxTokens(count: Int) -> Int { 24 + 5 * count }
 
     /// The request for one batch (exposed for tests and token estimates).
     public func request(explanation: String, examples: [RubricExample]) throws -> ChatCompletionRequest {

@@ -40,9 +40,13 @@ public struct RunCoordinator {
             let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
             let defaultInFlight = client.map { 2 * $0.config.maxInFlight } ?? 4
             var usage: (@Sendable () -> LLMUsage)?
-            if let client { usage = { client.usage } }
+            var observe: (@Sendable (@escaping @Sendable (LLMUsage) -> Void) -> Void)?
+            if let client {
+                usage = { client.usage }
+                observe = { client.onCallFinished($0) }
+            }
             let scheduler = UnitScheduler(
-                runner: runner, unitsInFlight: request.unitsInFlight ?? defaultInFlight, usage: usage,
+                runner: runner, unitsInFlight: request.unitsInFlight ?? defaultInFlight, usage: usage, observeCalls: observe,
                 showProgress: request.showProgress, logger: logger)
             if request.explainer == .local { logger.info("run \(prepared.run.name) with the baseline \(PatternExplainer.name)") }
             (reports, stoppedEarly) = try await scheduler.run(prepared.run)
@@ -77,7 +81,8 @@ public struct RunCoordinator {
                 explainer: PatternExplainer(parameters: request.baseline), simulator: nil, judge: judge, extra: request.extraStages)
         }
         mode = pinned.simulatorMode.rawValue
-        let explainer = LLMExplainer(client: client, template: prompts.explainer, model: settings.model)
+        let explainer = LLMExplainer(
+            client: client, template: prompts.explainer, model: settings.model, structuredOutput: pinned.structuredOutput)
         let simulator = LLMSimulator(
             client: client, template: prompts.simulator(for: pinned.simulatorMode), mode: pinned.simulatorMode,
             model: settings.simulatorModel, recordsPerCall: settings.recordsPerCall, topLogprobs: max(5, pinned.topLogprobs),

@@ -14,16 +14,21 @@ public struct UnitScheduler: Sendable {
     public let unitsInFlight: Int
     /// Totals for the progress line (calls, tokens, cost); nil shows none.
     public let usage: (@Sendable () -> LLMUsage)?
+    /// Registers a handler called after every LLM call, so the progress line moves with calls,
+    /// not only when a unit finishes (``LLMClient/onCallFinished(_:)``); nil for none.
+    public let observeCalls: (@Sendable (@escaping @Sendable (LLMUsage) -> Void) -> Void)?
     public let showProgress: Bool
     public let logger: Logger
 
     public init(
-        runner: UnitStageRunner, unitsInFlight: Int = 8, usage: (@Sendable () -> LLMUsage)? = nil, showProgress: Bool = false,
+        runner: UnitStageRunner, unitsInFlight: Int = 8, usage: (@Sendable () -> LLMUsage)? = nil,
+        observeCalls: (@Sendable (@escaping @Sendable (LLMUsage) -> Void) -> Void)? = nil, showProgress: Bool = false,
         logger: Logger = Logger(label: "autointerp.run")
     ) {
         self.runner = runner
         self.unitsInFlight = max(1, unitsInFlight)
         self.usage = usage
+        self.observeCalls = observeCalls
         self.showProgress = showProgress
         self.logger = logger
     }
@@ -52,6 +57,7 @@ public struct UnitScheduler: Sendable {
             return text
         }
         bar?.update(0, detail: detail())
+        if let bar { observeCalls? { _ in bar.advance(by: 0, detail: detail()) } }
 
         let runner = runner
         var stoppedEarly: String?

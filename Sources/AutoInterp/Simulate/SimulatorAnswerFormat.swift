@@ -18,7 +18,7 @@ public enum SimulatorAnswerFormat {
     }
 
     /// A JSON string literal.
-    static func quoted(_ text: String) -> String {
+    package static func quoted(_ text: String) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return (try? String(decoding: encoder.encode(text), as: UTF8.self)) ?? "\"\""

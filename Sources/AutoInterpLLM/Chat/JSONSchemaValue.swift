@@ -12,8 +12,8 @@ public indirect enum JSONSchemaValue: Sendable, Equatable, Hashable {
     case object(properties: [String: JSONSchemaValue], required: [String]? = nil)
     /// An array of `items`, optionally with a length range.
     case array(items: JSONSchemaValue, minItems: Int? = nil, maxItems: Int? = nil)
-    /// A string, optionally one of `enum`.
-    case string(enum: [String]? = nil)
+    /// A string, optionally one of `enum`, optionally at most `maxLength` characters.
+    case string(enum: [String]? = nil, maxLength: Int? = nil)
     /// An integer, optionally within `minimum...maximum`.
     case integer(minimum: Int? = nil, maximum: Int? = nil)
     /// A number, optionally within `minimum...maximum`.
@@ -66,8 +66,9 @@ public indirect enum JSONSchemaValue: Sendable, Equatable, Hashable {
                 if let problem = items.violation(of: element, at: "\(path)[\(index)]") { return problem }
             }
             return nil
-        case (.string(let allowed), .string(let text)):
+        case (.string(let allowed, let maxLength), .string(let text)):
             if let allowed, !allowed.contains(text) { return "\(path) is \"\(text.prefix(40))\", not one of \(allowed)" }
+            if let maxLength, text.count > maxLength { return "\(path) has \(text.count) characters, more than \(maxLength)" }
             return nil
         case (.integer(let minimum, let maximum), .integer(let number)):
             if let minimum, number < minimum { return "\(path) is \(number), below \(minimum)" }
@@ -91,7 +92,7 @@ public indirect enum JSONSchemaValue: Sendable, Equatable, Hashable {
 
 extension JSONSchemaValue: Codable {
     private enum CodingKeys: String, CodingKey {
-        case type, properties, required, additionalProperties, items, minItems, maxItems, minimum, maximum
+        case type, properties, required, additionalProperties, items, minItems, maxItems, minimum, maximum, maxLength
         case allowed = "enum"
     }
 
@@ -107,8 +108,9 @@ extension JSONSchemaValue: Codable {
             try c.encode(items, forKey: .items)
             try c.encodeIfPresent(minItems, forKey: .minItems)
             try c.encodeIfPresent(maxItems, forKey: .maxItems)
-        case .string(let allowed):
+        case .string(let allowed, let maxLength):
             try c.encodeIfPresent(allowed, forKey: .allowed)
+            try c.encodeIfPresent(maxLength, forKey: .maxLength)
         case .integer(let minimum, let maximum):
             try c.encodeIfPresent(minimum, forKey: .minimum)
             try c.encodeIfPresent(maximum, forKey: .maximum)
@@ -135,7 +137,8 @@ extension JSONSchemaValue: Codable {
                 minItems: try c.decodeIfPresent(Int.self, forKey: .minItems),
                 maxItems: try c.decodeIfPresent(Int.self, forKey: .maxItems))
         case "string":
-            self = .string(enum: try c.decodeIfPresent([String].self, forKey: .allowed))
+            self = .string(
+                enum: try c.decodeIfPresent([String].self, forKey: .allowed), maxLength: try c.decodeIfPresent(Int.self, forKey: .maxLength))
         case "integer":
             self = .integer(minimum: try c.decodeIfPresent(Int.self, forKey: .minimum), maximum: try c.decodeIfPresent(Int.self, forKey: .maximum))
         case "number":

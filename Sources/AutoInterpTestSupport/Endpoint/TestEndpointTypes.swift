@@ -130,7 +130,7 @@ extension JSONSchemaValue {
         case .array(let items, let minItems, let maxItems):
             let count = max(minItems ?? 0, min(1, maxItems ?? 1))
             return "[" + Array(repeating: items.sampleJSON, count: count).joined(separator: ",") + "]"
-        case .string(let allowed):
+        case .string(let allowed, _):
             let text = allowed?.first ?? "x"
             let data = (try? JSONEncoder().encode(text)) ?? Data("\"x\"".utf8)
             return String(decoding: data, as: UTF8.self)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The LLM stages against a real OpenAI-compatible server: llama.cpp's llama-server with
+# SmolLM2-135M-Instruct from ../shared/tools/real-llm (run its setup.sh first), on the built-in
+# example (5 features + 3 neurons, default stages). Prints per unit: calls, prompt / cached /
+# completion tokens, network time, the share of simulations and rubric examples that parsed.
+#
+#   Benchmarks/real_llm.sh                  # release build of autointerp; a fresh run each time
+#   LOCAL=1 Benchmarks/real_llm.sh          # the harness alone: the local test endpoint at 0 ms
+#
+# A tiny model gives poor explanations: judge parsing, cost and robustness here, not quality.
+# Not part of the tests or CI.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-$ROOT/.build/release/autointerp}
+DEV=${DEV:-$ROOT/.build/release/autointerp-dev}
+REAL=${REAL_LLM:-$ROOT/../shared/tools/real-llm}
+PORT=${PORT:-18210}
+OUT=${OUT:-$(mktemp -d /tmp/autointerp-real-llm.XXXXXX)}
+[ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
+
+if [ -n "${LOCAL:-}" ]; then
+  "$DEV" serve-test --port "$PORT" --latency-ms 0 > "$OUT/endpoint.log" 2>&1 &
+  PID=$!
+  sleep 1
+  MODEL=test-model
+else
+  # This machine's CPU reports AMX, which the VM does not let programs use: llama.cpp's AMX
+  # kernels trap (SIGILL) unless weight repacking is off.
+  PID=$(LLAMA_EXTRA_ARGS="${LLAMA_EXTRA_ARGS:---no-repack}" bash "$REAL/start.sh" "$PORT" 2)
+  MODEL=smollm2-135m-instruct
+fi
+trap 'kill $PID 2>/dev/null || true' EXIT
+
+"$BIN" example --output "$OUT/example" > /dev/null
+start=$(date +%s.%N)
+set +e
+/usr/bin/time -f "%U %S" -o "$OUT/time" "$BIN" run --activations "$OUT/example/activations.safetensors" --sae "$OUT/example/sae" \
+  --features 0-4 --neurons 0-2 --name real-llm --results "$OUT/results" --endpoint "http://127.0.0.1:$PORT/v1" --model "$MODEL" \
+  --quiet > "$OUT/run.log" 2> "$OUT/run.err"
+status=$?
+set -e
+end=$(date +%s.%N)
+wall=$(python3 -c "print($end - $start)")
+cpu=$(tail -1 "$OUT/time" | awk '{print $1 + $2}')
+echo "autointerp run exited $status (0 complete, 3 units incomplete, 4 stopped); output in $OUT"
+grep -E "^(run|  feature|  neuron|failures|LLM)" "$OUT/run.log" || true
+python3 "$ROOT/Benchmarks/run_costs.py" "$OUT/results/real-llm/autointerp.sqlite" --wall "$wall" --cpu "$cpu"
