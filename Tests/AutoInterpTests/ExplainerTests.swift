@@ -68,7 +68,9 @@ struct ExplainerTests {
         (#"{"explanation": "Now the unit to explain. Reply with exactly one line"}"#, "stop", "a line of the prompt"),
         ("Explanation: animals and then some more and more and more", "length", "cut off at max_tokens"),
         ("   ", "stop", "empty text"),
-        (String(repeating: "words ", count: 80), "stop", "longer than"),
+        (String(repeating: "words ", count: 80), "stop", "characters or longer"),
+        ("The same excerpts again, with only the tokens whose number i. This unit is a continuation", "stop", "a line of the prompt"),
+        ("The example is explained in detail. The example is explained in detail.", "stop", "repeats itself"),
     ])
     func echoesAndCutOffAnswersAreRefused(answer: String, finish: String, fragment: String) async throws {
         let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: { _ in TestReply(content: answer, finishReason: finish) }))

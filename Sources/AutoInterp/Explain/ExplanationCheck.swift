@@ -19,8 +19,9 @@ public enum ExplanationCheck {
                 ? "the explainer answered with empty text" : "the explainer's answer held no explanation: \(SimulationParser.preview(raw))"
         }
         let answerLine = raw.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
-        if ExplanationCleaner.stripped(answerLine).count > 3 * maxLength {
-            return "the explainer's answer is longer than \(3 * maxLength) characters: \(SimulationParser.preview(raw))"
+        // At the limit is over it: a schema-bounded answer that ran on is cut exactly there.
+        if ExplanationCleaner.stripped(answerLine).count >= maxLength {
+            return "the explainer's answer is \(maxLength) characters or longer: \(SimulationParser.preview(raw))"
         }
         let key = normalized(text)
         if examples.contains(where: { normalized($0) == key }) {
@@ -29,12 +30,30 @@ public enum ExplanationCheck {
         let lines = Set(prompt.flatMap { $0.split(separator: "\n").map { normalized(String($0)) } }.filter { !$0.isEmpty })
         // A whole line of the prompt, or (for 4 words or more) the start of one, or an answer
         // that starts with one: what an echoing server or a looping model sends back.
-        let words = key.split(separator: " ").count
-        let echoes = lines.contains(key) || words >= 4 && lines.contains { line in
+        let words = key.split(separator: " ")
+        let opening = words.prefix(6).joined(separator: " ")
+        let echoes = lines.contains(key) || words.count >= 4 && lines.contains { line in
             line.hasPrefix(key) || (line.split(separator: " ").count >= 4 && key.hasPrefix(line))
+                || (words.count >= 6 && line.hasPrefix(opening))
         }
         if echoes {
             return "the explainer repeated a line of the prompt (\"\(SimulationParser.preview(text))\")"
+        }
+        if let repeated = repeatedSentence(key) {
+            return "the explainer's answer repeats itself (\"\(repeated)\" twice)"
+        }
+        return nil
+    }
+
+    /// A sentence of three words or more that occurs twice in `normalized` text (a looping model).
+    static func repeatedSentence(_ normalized: String) -> String? {
+        let words = normalized.split(separator: " ").map(String.init)
+        guard words.count >= 6 else { return nil }
+        var seen: Set<String> = []
+        for start in 0...(words.count - 3) {
+            let phrase = words[start..<(start + 3)].joined(separator: " ")
+            if seen.contains(phrase), words.count >= 8 { return phrase }
+            seen.insert(phrase)
         }
         return nil
     }

@@ -54,7 +54,7 @@ public struct LLMExplainer: UnitExplainer {
         var request = try request(examples: examples, sample: sample)
         var reason = ""
         for attempt in 0..<2 {
-            let prompt = request.messages.map(\.content)
+            let prompt = request.messages.filter { $0.role != "assistant" }.map(\.content)
             let answer = try await client.complete(request)
             let content = Self.answerText(answer.content ?? "")
             if answer.isCutOff {
