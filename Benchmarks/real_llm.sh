@@ -16,6 +16,7 @@ DEV=${DEV:-$ROOT/.build/release/autointerp-dev}
 REAL=${REAL_LLM:-$ROOT/../shared/tools/real-llm}
 PORT=${PORT:-18210}
 OUT=${OUT:-$(mktemp -d /tmp/autointerp-real-llm.XXXXXX)}
+mkdir -p "$OUT"
 [ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 
 if [ -n "${LOCAL:-}" ]; then
@@ -45,3 +46,31 @@ cpu=$(tail -1 "$OUT/time" | awk '{print $1 + $2}')
 echo "autointerp run exited $status (0 complete, 3 units incomplete, 4 stopped); output in $OUT"
 grep -E "^(run|  feature|  neuron|failures|LLM)" "$OUT/run.log" || true
 python3 "$ROOT/Benchmarks/run_costs.py" "$OUT/results/real-llm/autointerp.sqlite" --wall "$wall" --cpu "$cpu"
+
+# Phase 2: a weak model's explanations are mostly refused (echoes, loops), which leaves the
+# simulator and the judge nothing to do. To measure them too, units without an explanation get
+# the planted concept's name (explainer `benchmark`), then simulate, score and rubric run alone.
+[ -n "${LOCAL:-}" ] || [ -n "${NO_PHASE2:-}" ] && exit 0
+python3 - "$OUT/results/real-llm/autointerp.sqlite" <<'PY'
+import sqlite3, sys, datetime
+db = sqlite3.connect(sys.argv[1])
+names = {0: "animal words", 1: "number words", 2: "colour words", 3: "the word after 'the'", 4: "the word after a comma"}
+now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+for uid, kind, idx in db.execute("SELECT id, kind, idx FROM units WHERE id NOT IN (SELECT unit_id FROM explanations)").fetchall():
+    text = names.get(idx, "animal words") if kind == "feature" else "animal words"
+    db.execute("INSERT INTO explanations (unit_id, explainer, model, text, created_at) VALUES (?, 'benchmark', 'fixed', ?, ?)", (uid, text, now))
+db.commit()
+PY
+start=$(date +%s.%N)
+set +e
+/usr/bin/time -f "%U %S" -o "$OUT/time2" "$BIN" run --activations "$OUT/example/activations.safetensors" --sae "$OUT/example/sae" \
+  --features 0-4 --neurons 0-2 --name real-llm --results "$OUT/results" --endpoint "http://127.0.0.1:$PORT/v1" --model "$MODEL" \
+  --stages simulate,score,rubric --quiet > "$OUT/run2.log" 2> "$OUT/run2.err"
+status=$?
+set -e
+end=$(date +%s.%N)
+echo
+echo "phase 2 (simulate, score, rubric with fixed explanations where the model's were refused): exited $status"
+grep -E "^(failures|LLM)" "$OUT/run2.log" || true
+python3 "$ROOT/Benchmarks/run_costs.py" "$OUT/results/real-llm/autointerp.sqlite" --wall "$(python3 -c "print($end - $start)")" \
+  --cpu "$(tail -1 "$OUT/time2" | awk '{print $1 + $2}')"

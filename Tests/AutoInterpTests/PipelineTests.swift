@@ -137,6 +137,34 @@ struct PipelineTests {
         }
     }
 
+    /// The sparse simulator gives the same Spearman as the dense JSON one on the scripted endpoint,
+    /// unit by unit, and its stage costs are in the summary and the report.
+    @Test func sparseAndDenseSimulationsAgree() async throws {
+        var spearman: [SimulatorMode: [UnitRef: Double?]] = [:]
+        for mode in [SimulatorMode.sparse, .json] {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let (dataset, sae) = try ScriptedRun.writeDataset(in: dir)
+            let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+            defer { endpoint.stop() }
+            var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0-3", neurons: "0-3", endpoint: endpoint.baseURL)
+            request.simulatorMode = mode
+            let result = try await RunCoordinator(logger: Self.quietLogger()).run(request)
+            for unit in try result.store.progress(runID: result.run.id) {
+                spearman[mode, default: [:]][unit.unit.unit] = unit.score(.spearman, .all) ?? nil
+            }
+            // Calls and tokens per stage, in the summary and in the report.
+            let stages = Dictionary(uniqueKeysWithValues: result.summary.stages.map { ($0.stage, $0) })
+            #expect(stages["explain"]?.calls == 8 && stages["simulate"]?.calls == 8 * 3 && (stages["rubric"]?.calls ?? 0) >= 8)
+            #expect(result.summary.text.contains("LLM by stage"))
+            let report = try RunReport.load(from: result.store, run: result.run)
+            #expect(report.stages == result.summary.stages)
+            #expect(MarkdownReport(report).render().contains("tokens per unit"))
+        }
+        #expect(spearman[.sparse]?.count == 8)
+        #expect(spearman[.sparse] == spearman[.json])
+    }
+
     @Test func failuresAreStoredAndAskedAgainAtMostThreeTimes() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

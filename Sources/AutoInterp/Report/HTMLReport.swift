@@ -176,6 +176,19 @@ public struct HTMLReport: Sendable {
         }
         if report.usage.isEmpty { html += "<tr><td colspan=\"7\">no LLM calls logged</td></tr>\n" }
         html += "</tbody>\n</table>\n"
+        if !report.stages.isEmpty {
+            html += "<table class=\"usage\" id=\"stage-table\">\n<thead><tr><th>stage</th><th>calls</th><th>cached calls</th>"
+            html += "<th>prompt tokens</th><th>of which cached</th><th>completion tokens</th><th>calls per unit</th><th>tokens per unit</th></tr></thead>\n<tbody>\n"
+            for stage in report.stages {
+                let sent = stage.calls - stage.cachedCalls
+                html += "<tr><td>\(ReportText.html(stage.stage))</td><td>\(ReportText.count(sent))</td><td>\(ReportText.count(stage.cachedCalls))</td>"
+                html += "<td>\(ReportText.count(stage.promptTokens))</td><td>\(ReportText.count(stage.cachedPromptTokens))</td>"
+                html += "<td>\(ReportText.count(stage.completionTokens))</td>"
+                html += "<td>\(stage.units > 0 ? ReportText.fixed(Double(sent) / Double(stage.units), 1) : "–")</td>"
+                html += "<td>\(stage.units > 0 ? ReportText.count((stage.promptTokens + stage.completionTokens) / stage.units) : "–")</td></tr>\n"
+            }
+            html += "</tbody>\n</table>\n"
+        }
         if prices == nil {
             html += "<p class=\"note\">No prices in the run configuration, so tokens only "
             html += "(add <code>\"prices\": {\"prompt\": …, \"completion\": …}</code> per million tokens to show money).</p>\n"

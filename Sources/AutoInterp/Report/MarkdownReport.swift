@@ -141,6 +141,22 @@ public struct MarkdownReport: Sendable {
                 return row
             }
             lines += Self.table(header: header, rows: rows, rightAligned: Set(1..<header.count))
+            if !report.stages.isEmpty {
+                lines.append("")
+                lines.append("By stage (calls that reached the endpoint; per unit over the units with such calls):")
+                lines.append("")
+                let stageRows = report.stages.map { s -> [String] in
+                    let sent = s.calls - s.cachedCalls
+                    return [
+                        ReportText.markdown(s.stage), String(sent), String(s.cachedCalls), String(s.promptTokens), String(s.cachedPromptTokens),
+                        String(s.completionTokens), s.units > 0 ? ReportText.fixed(Double(sent) / Double(s.units), 1) : "–",
+                        s.units > 0 ? String((s.promptTokens + s.completionTokens) / s.units) : "–",
+                    ]
+                }
+                lines += Self.table(
+                    header: ["stage", "calls", "cached calls", "prompt tokens", "of which cached", "completion tokens", "calls per unit", "tokens per unit"],
+                    rows: stageRows, rightAligned: Set(1..<8))
+            }
         }
         lines.append("")
         for (title, groups) in [("Failed simulations", report.failures), ("Undefined scores", report.undefinedScores)] {

@@ -50,6 +50,8 @@ public struct RunReport: Sendable {
     public var undefinedScores: [FailureGroup]
     /// Rubric examples the judge could not rate, by kind and reason (`rubric_failures`).
     public var rubricFailures: [FailureGroup] = []
+    /// The call log by stage (`llm_calls.stage`): what each stage cost.
+    public var stages: [StageUsage] = []
 
     public init(
         run: RunInfo, databasePath: String, options: ReportOptions, explainer: String?, explainerCounts: [String: Int],
