@@ -165,6 +165,25 @@ struct PipelineTests {
         #expect(spearman[.sparse] == spearman[.json])
     }
 
+    /// A probe that fails for a passing reason pins nothing; the next run probes again and pins.
+    @Test func capabilitiesArePinnedOnlyFromASuccessfulProbe() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
+        // The first four requests (both attempts of both probe questions) get 503.
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(faults: TestFaultPlan { $0 <= 4 ? .status(503) : nil }, handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        let request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
+        _ = try await RunCoordinator(logger: Self.quietLogger()).run(request)
+        let store = try RunStore(url: request.setup.databaseURL)
+        let first = try #require(try store.run(named: "run"))
+        #expect(try RunConfig.decode(first.configJSON).pipeline?.pinned == nil)
+        _ = try await RunCoordinator(logger: Self.quietLogger()).run(request)
+        let second = try #require(try store.run(named: "run"))
+        let pinned = try #require(try RunConfig.decode(second.configJSON).pipeline?.pinned)
+        #expect(pinned.structuredOutput == .jsonSchema && pinned.simulatorMode == .sparse)
+    }
+
     @Test func failuresAreStoredAndAskedAgainAtMostThreeTimes() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -107,7 +107,13 @@ public struct RunCoordinator {
         let structured = try await StructuredOutputProbe.probe(client)
         logger.info("simulator mode \(decision.mode.rawValue): \(decision.reason); structured outputs \(structured)")
         let found = PinnedCapabilities(simulatorMode: decision.mode, topLogprobs: decision.topLogprobs, structuredOutput: structured.level)
+        // Only a probe that got its answers is a finding; after a failure that may pass (timeout,
+        // dropped connection, 5xx) the run goes on with what it found, or what it pinned before,
+        // and probes again next time.
+        let certain = decision.certain && structured.certain
+        if !certain { logger.warning("endpoint capabilities not pinned: a probe failed (\(structured.reason)); probing again on the next run") }
         if let stored {
+            guard certain else { return stored }
             if stored.simulatorMode != found.simulatorMode {
                 throw AutoInterpError.invalidInput(
                     "run '\(run.name)' simulates in \(stored.simulatorMode.rawValue) mode, but \(client.config.endpointName) now offers \(found.simulatorMode.rawValue) (\(decision.reason)); use an endpoint that serves \(stored.simulatorMode.rawValue), or --force-new to start over")
@@ -123,8 +129,8 @@ public struct RunCoordinator {
             }
             return stored
         }
-        config.pipeline?.pinned = found
         config.prices = Self.prices(client.config)
+        if certain { config.pipeline?.pinned = found }
         try store.updateConfig(runID: run.id, configJSON: try config.canonicalJSON())
         return found
     }

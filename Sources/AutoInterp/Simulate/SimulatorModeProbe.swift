@@ -14,6 +14,9 @@ public enum SimulatorModeProbe {
         public var topLogprobs: Int
         /// Why the mode was chosen, for the log.
         public var reason: String
+        /// False when the probe's request failed (perhaps for a passing reason), so the mode is a
+        /// fallback for now, not a finding to pin in the run config.
+        public var certain: Bool = true
     }
 
     /// Resolves `requested` (only `.auto` needs the endpoint) for `model`.
@@ -31,6 +34,11 @@ public enum SimulatorModeProbe {
             lastProblem = most == 0 ? "the endpoint returned no logprobs" : "the endpoint returned only \(most) top logprobs per token"
         case .refused(let problem):
             lastProblem = problem
+            if requested == .auto {
+                var decision = Decision(mode: .json, topLogprobs: 0, reason: lastProblem)
+                decision.certain = false
+                return decision
+            }
         }
         switch requested {
         case .logprobs: return Decision(mode: .logprobs, topLogprobs: 5, reason: "forced (probe: \(lastProblem))")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 // MARK: - Structured output level
 
@@ -28,10 +29,14 @@ public struct StructuredOutputSupport: Sendable, Equatable, CustomStringConverti
     public var level: StructuredOutputLevel
     /// One line: what was asked and what came back.
     public var reason: String
+    /// False when an attempt failed for a reason that may pass (timeout, dropped connection, 5xx,
+    /// 429): the level is a guess for now, not a finding to pin.
+    public var certain: Bool = true
 
-    public init(level: StructuredOutputLevel, reason: String) {
+    public init(level: StructuredOutputLevel, reason: String, certain: Bool = true) {
         self.level = level
         self.reason = reason
+        self.certain = certain
     }
 
     public var description: String { "\(level) (\(reason))" }
@@ -58,9 +63,10 @@ public enum StructuredOutputProbe {
     /// - Throws: `LLMError` only when the endpoint is unusable (`isFatalForRun`: bad key, URL or model).
     public static func probe(_ client: LLMClient) async throws -> StructuredOutputSupport {
         let context = LLMCallContext.current ?? LLMCallContext(stage: "check")
+        let uncertain = Mutex(false)
         return try await LLMCallContext.$current.withValue(context) {
             let schemaProblem: String
-            switch try await attempt(client, format: .jsonSchema(name: "probe", schema: schema, strict: true), check: { text in
+            switch try await attempt(client, format: .jsonSchema(name: "probe", schema: schema, strict: true), uncertain: uncertain, check: { text in
                 schema.violation(in: text).map { "the json_schema answer does not conform: \($0)" }
             }) {
             case nil:
@@ -69,21 +75,22 @@ public enum StructuredOutputProbe {
                 schemaProblem = problem
             }
 
-            switch try await attempt(client, format: .jsonObject, check: { text in
+            switch try await attempt(client, format: .jsonObject, uncertain: uncertain, check: { text in
                 let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
                 return object == nil ? "the json_object answer is not a JSON object: \(text.prefix(60))" : nil
             }) {
             case nil:
-                return StructuredOutputSupport(level: .jsonObject, reason: "\(schemaProblem); json_object answers are JSON objects")
+                return StructuredOutputSupport(
+                    level: .jsonObject, reason: "\(schemaProblem); json_object answers are JSON objects", certain: !uncertain.withLock { $0 })
             case let problem?:
-                return StructuredOutputSupport(level: .none, reason: "\(schemaProblem); \(problem)")
+                return StructuredOutputSupport(level: .none, reason: "\(schemaProblem); \(problem)", certain: !uncertain.withLock { $0 })
             }
         }
     }
 
     /// Sends the probe question with `format`; nil when `check` accepts the answer, else why not.
     private static func attempt(
-        _ client: LLMClient, format: ChatCompletionRequest.ResponseFormat, check: (String) -> String?
+        _ client: LLMClient, format: ChatCompletionRequest.ResponseFormat, uncertain: borrowing Mutex<Bool>, check: (String) -> String?
     ) async throws -> String? {
         let request = ChatCompletionRequest(
             messages: [.system(system), .user(ask)], temperature: 0, maxTokens: 40, responseFormat: format)
@@ -91,6 +98,7 @@ public enum StructuredOutputProbe {
         do {
             answer = try await client.complete(request)
         } catch let error as LLMError where !error.isFatalForRun {
+            if error.isTransient { uncertain.withLock { $0 = true } }
             return "\(format.type) refused: \(error.message)"
         }
         let text = (answer.content ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
