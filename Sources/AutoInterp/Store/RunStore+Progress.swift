@@ -40,13 +40,13 @@ extension RunStore {
 
     private func unitProgress(_ row: SQLiteRow) throws -> UnitProgress {
         let unit = try storedUnit(row)
-        var progress = UnitProgress(unit: unit)
-        guard let explanationID = row.int64("e_id") else { return progress.with(examples: row) }
+        var progress = UnitProgress(
+            unit: unit, scoredExamples: row.int("scored_examples") ?? 0, rubricExamples: row.int("rubric_examples") ?? 0)
+        guard let explanationID = row.int64("e_id") else { return progress }
         progress.explanation = StoredExplanation(
             id: explanationID, unitID: unit.id, explainer: row.string("e_explainer") ?? "", model: row.string("e_model") ?? "",
             text: row.string("e_text") ?? "", promptFile: row.string("e_prompt_file"), promptHash: row.string("e_prompt_hash"),
             requestHash: row.string("e_request_hash"), createdAt: try StoreFormat.date(row.string("e_created_at"), path: path))
-        progress = progress.with(examples: row)
         progress.simulated = Set(try jsonArray(row, "simulated").compactMap { $0 as? String })
         for case let item as [Any] in try jsonArray(row, "failed_simulations") where item.count == 2 {
             guard let key = item[0] as? String, let attempts = (item[1] as? NSNumber)?.intValue else { continue }
@@ -74,14 +74,5 @@ extension RunStore {
             throw AutoInterpError.database(path, "the \(column) of unit \(row.int64("id") ?? 0) could not be read (was a row edited by hand?)")
         }
         return array
-    }
-}
-
-extension UnitProgress {
-    fileprivate func with(examples row: SQLiteRow) -> UnitProgress {
-        var copy = self
-        copy.scoredExamples = row.int("scored_examples") ?? 0
-        copy.rubricExamples = row.int("rubric_examples") ?? 0
-        return copy
     }
 }
