@@ -53,9 +53,9 @@ struct SAEEncoderTests {
         if sparse {
             var rows = SparseRows()
             inputs.withUnsafeBufferPointer { encoder.encodeSparse($0.baseAddress!, tokens: tokens, appendingTo: &rows) }
-            return (0..<tokens).flatMap { rows.dense(row: $0, width: sae.dSAE) }
+            return (0..<tokens).flatMap { rows.dense(row: $0, width: encoder.outputWidth) }
         }
-        var out = [Float](repeating: .nan, count: tokens * sae.dSAE)
+        var out = [Float](repeating: .nan, count: tokens * encoder.outputWidth)
         inputs.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer { encoder.encodeDense(x.baseAddress!, tokens: tokens, into: $0.baseAddress!) }
         }

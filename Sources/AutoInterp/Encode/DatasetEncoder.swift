@@ -33,6 +33,10 @@ public struct DatasetEncoder {
         progress: ((Int, Int) -> Void)? = nil
     ) throws -> Summary {
         try sae.checkCompatible(with: dataset)
+        if let loaded = sae.featureIndices {
+            throw AutoInterpError.invalidInput(
+                "encode writes every feature, but this SAE was read for \(loaded.count) of its \(sae.dSAE) features; read it with SAEReadScope.encoder")
+        }
         let started = Date()
         guard tokensPerBatch >= 1 else {
             throw AutoInterpError.invalidInput("--batch-tokens must be at least 1, got \(tokensPerBatch)")

@@ -38,6 +38,7 @@ public final class SAEEncoder {
         self.sae = sae
         self.batchSize = batchSize
         let dSAE = sae.dSAE
+        let loaded = sae.featureIndices
         if let features {
             guard sae.config.architecture != .topk else {
                 throw AutoInterpError.unsupported("a topk SAE cannot encode a subset of features; encode all and pick columns")
@@ -46,23 +47,36 @@ public final class SAEEncoder {
                 throw AutoInterpError.invalidInput("feature \(bad) is out of range: the SAE has \(dSAE) features (0-\(dSAE - 1))")
             }
         }
-        let chosen = features ?? Array(0..<dSAE)
+        let chosen = features ?? loaded ?? Array(0..<dSAE)
         self.features = chosen
-        if features == nil {
+        // Columns of the loaded tensors that hold `chosen`.
+        let columns: [Int]
+        if let loaded {
+            let position = Dictionary(loaded.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+            if let missing = chosen.first(where: { position[$0] == nil }) {
+                throw AutoInterpError.invalidInput(
+                    "feature \(missing) was not loaded: this SAE holds only the \(loaded.count) features it was read for (read it with SAEReadScope.features including \(missing))")
+            }
+            columns = chosen.map { position[$0]! }
+        } else {
+            columns = chosen
+        }
+        let width = sae.loadedFeatureCount
+        if columns == Array(0..<width) {
             weights = sae.encoderWeights
         } else {
-            var w = [Float](repeating: 0, count: sae.dIn * chosen.count)
+            var w = [Float](repeating: 0, count: sae.dIn * columns.count)
             for r in 0..<sae.dIn {
-                for (c, f) in chosen.enumerated() { w[r * chosen.count + c] = sae.encoderWeights[r * dSAE + f] }
+                for (c, f) in columns.enumerated() { w[r * columns.count + c] = sae.encoderWeights[r * width + f] }
             }
             weights = w
         }
-        bias = chosen.map { sae.encoderBias[$0] }
-        threshold = sae.threshold.map { t in chosen.map { t[$0] } }
-        decoderNorms = sae.config.rescaleActsByDecoderNorm ? sae.decoderNorms() : nil
-        gateBias = sae.gateBias.map { g in chosen.map { g[$0] } }
-        magnitudeScale = sae.magnitudeLogScale.map { r in chosen.map { Float(exp(Double(r[$0]))) } }
-        magnitudeBias = sae.magnitudeBias.map { b in chosen.map { b[$0] } }
+        bias = columns.map { sae.encoderBias[$0] }
+        threshold = sae.threshold.map { t in columns.map { t[$0] } }
+        decoderNorms = sae.config.rescaleActsByDecoderNorm && sae.config.architecture == .topk ? sae.decoderNorms() : nil
+        gateBias = sae.gateBias.map { g in columns.map { g[$0] } }
+        magnitudeScale = sae.magnitudeLogScale.map { r in columns.map { Float(exp(Double(r[$0]))) } }
+        magnitudeBias = sae.magnitudeBias.map { b in columns.map { b[$0] } }
         input = [Float](repeating: 0, count: batchSize * sae.dIn)
         preActivations = [Float](repeating: 0, count: batchSize * chosen.count)
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)

@@ -75,11 +75,21 @@ public struct RunSetup {
         }
         try request.validate()
         let dataset = try ActivationDataset(url: request.activations.standardizedFileURL, vocabURL: request.vocab?.standardizedFileURL)
-        let sae = try request.sae.map { try SparseAutoencoder.load(path: $0.standardizedFileURL, options: request.saeOptions) }
         let seed = request.selection.seed
+        // Only the studied features' encoder columns are read (all of them for a TopK SAE), never the decoder.
+        var resolved: [Int] = []
+        let featureSpec = request.features
+        let sae = try request.sae.map {
+            try SparseAutoencoder.load(
+                path: $0.standardizedFileURL, options: request.saeOptions,
+                scope: .features { dSAE in
+                    resolved = try featureSpec.resolve(count: dSAE, kind: .feature, seed: seed)
+                    return resolved
+                })
+        }
         let features: [Int]
-        if let sae {
-            features = try request.features.resolve(count: sae.dSAE, kind: .feature, seed: seed)
+        if sae != nil {
+            features = resolved
         } else {
             guard request.features.isNone else {
                 throw AutoInterpError.invalidInput("features were requested but no SAE was given (pass --sae DIR or --features none)")

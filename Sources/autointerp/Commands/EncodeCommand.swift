@@ -39,7 +39,7 @@ struct EncodeCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let dataset = try ActivationDataset(url: URL(fileURLWithPath: activations), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
-            let model = try SparseAutoencoder.load(path: URL(fileURLWithPath: sae), options: saeFormat.options)
+            let model = try SparseAutoencoder.load(path: URL(fileURLWithPath: sae), options: saeFormat.options, scope: .encoder)
             let bar = ProgressBar("encode", total: dataset.tokenCount, unit: "tok", enabled: !quiet)
             let summary = try DatasetEncoder(tokensPerBatch: batchTokens.value).encode(
                 dataset: dataset, sae: model, output: URL(fileURLWithPath: output), dense: dense

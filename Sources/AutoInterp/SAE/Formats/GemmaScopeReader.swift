@@ -9,7 +9,7 @@ import Foundation
 /// only matters for reconstruction; it is noted, not used.
 enum GemmaScopeReader {
     /// Reads `url`: a `params.npz` / `params.safetensors` file or the folder holding it.
-    static func read(_ url: URL, format: SAEFormat) throws -> SparseAutoencoder {
+    static func read(_ url: URL, format: SAEFormat, scope: SAEReadScope = .all) throws -> SparseAutoencoder {
         let fileName = format == .gemmaScope ? "params.npz" : "params.safetensors"
         let file = isFolder(url) ? url.appendingPathComponent(fileName) : url
         guard FileManager.default.fileExists(atPath: file.path) else {
@@ -22,7 +22,7 @@ enum GemmaScopeReader {
             encoder: lower ? "w_enc" : "W_enc", decoder: lower ? "w_dec" : "W_dec", encoderBias: "b_enc", decoderBias: "b_dec",
             threshold: "threshold")
         var assembler = SAEAssembler(source: source, names: names, encoder: .inputMajor, decoder: .featureMajor)
-        var sae = try assembler.assemble(architecture: .jumprelu, applyBDecToInput: false)
+        var sae = try assembler.assemble(architecture: .jumprelu, applyBDecToInput: false, scope: scope)
         var notes: [String] = []
         let id = file.deletingLastPathComponent().path
         if source.contains("affine_skip_connection") || id.hasSuffix("_affine") {

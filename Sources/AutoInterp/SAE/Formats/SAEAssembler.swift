@@ -54,8 +54,9 @@ struct SAEAssembler {
     ///   - architecture: the publisher's activation.
     ///   - applyBDecToInput: whether the publisher's encode subtracts `b_dec` first.
     ///   - k: active latents per token for `topk`.
+    ///   - scope: which parts to read (the decoder's shape is checked even when it is not read).
     mutating func assemble(
-        architecture: SAEConfig.Architecture, applyBDecToInput: Bool, k: Int? = nil, hookName: String? = nil
+        architecture: SAEConfig.Architecture, applyBDecToInput: Bool, k: Int? = nil, hookName: String? = nil, scope: SAEReadScope = .all
     ) throws -> SparseAutoencoder {
         let (dIn, dSAE) = try dimensions()
         if architecture == .topk {
@@ -63,19 +64,28 @@ struct SAEAssembler {
                 throw AutoInterpError.invalidFile(reader.path, "topk SAE needs k between 1 and d_sae (\(dSAE)), found \(k.map(String.init) ?? "none")")
             }
         }
-        let encoder = try reader.encoder(names.encoder, dIn: dIn, dSAE: dSAE, layout: encoderLayout)
-        let decoder = try reader.decoder(names.decoder, dIn: dIn, dSAE: dSAE, layout: decoderLayout)
+        let plan = try scope.plan(dSAE: dSAE, architecture: architecture, decoderNeeded: false, path: reader.path)
+        let columns = plan.columns
+        let encoder = try reader.encoder(names.encoder, dIn: dIn, dSAE: dSAE, layout: encoderLayout, columns: columns)
+        var decoder: [Float] = []
+        if plan.readsDecoder {
+            decoder = try reader.decoder(names.decoder, dIn: dIn, dSAE: dSAE, layout: decoderLayout)
+        } else {
+            try reader.checkDecoder(names.decoder, dIn: dIn, dSAE: dSAE, layout: decoderLayout)
+        }
         let encoderBias: [Float]
         if let name = names.encoderBias, reader.source.contains(name) {
-            encoderBias = try reader.vector(name, dSAE, what: "d_sae")
+            encoderBias = try reader.vector(name, dSAE, what: "d_sae", columns: columns)
         } else {
-            encoderBias = [Float](repeating: 0, count: dSAE)
+            encoderBias = [Float](repeating: 0, count: columns?.count ?? dSAE)
         }
         let decoderBias = try reader.vector(names.decoderBias, dIn, what: "d_in")
         var threshold: [Float]?
+        var thresholdRange: ClosedRange<Float>?
         if architecture == .jumprelu {
             if let name = names.threshold {
-                threshold = try reader.vector(name, dSAE, what: "d_sae")
+                threshold = try reader.vector(name, dSAE, what: "d_sae", columns: columns)
+                if columns != nil { thresholdRange = try reader.finiteRange(name) }
             } else {
                 throw AutoInterpError.invalidFile(reader.path, "jumprelu SAE has no threshold tensor")
             }
@@ -90,8 +100,11 @@ struct SAEAssembler {
         let config = SAEConfig(
             architecture: architecture, dIn: dIn, dSAE: dSAE, applyBDecToInput: applyBDecToInput, k: architecture == .topk ? k : nil,
             dtype: dtype, hookName: hookName)
-        return SparseAutoencoder(
+        var sae = SparseAutoencoder(
             config: config, encoderWeights: encoder, encoderBias: encoderBias, decoderWeights: decoder, decoderBias: decoderBias,
             threshold: threshold)
+        sae.featureIndices = columns
+        sae.allThresholdsRange = thresholdRange
+        return sae
     }
 }

@@ -13,8 +13,8 @@ extension SparseAutoencoder {
 
 /// Reads SAELens folders: `cfg.json` + `sae_weights.safetensors` (the reader `--sae` had first).
 enum SAELensReader {
-    /// Reads the folder; see `SparseAutoencoder.init(folder:)`.
-    static func read(folder: URL) throws -> SparseAutoencoder {
+    /// Reads the folder (the parts `scope` asks for); see `SparseAutoencoder.init(folder:)`.
+    static func read(folder: URL, scope: SAEReadScope = .all) throws -> SparseAutoencoder {
         let config = try SAEConfig(contentsOf: folder.appendingPathComponent("cfg.json"))
         let weightsURL = folder.appendingPathComponent("sae_weights.safetensors")
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
@@ -23,41 +23,43 @@ enum SAELensReader {
         let file = try SafeTensorsFile(url: weightsURL)
         let path = weightsURL.path
         let (dIn, dSAE) = (config.dIn, config.dSAE)
-
-        func vector(_ name: String, _ count: Int) throws -> [Float] {
-            let info = try file.info(name)
-            guard info.elementCount == count, info.shape.filter({ $0 != 1 }).count <= 1 else {
-                throw AutoInterpError.invalidFile(path, "'\(name)' has shape \(info.shape), cfg.json implies [\(count)]")
-            }
-            return try finite(file.floats(name), name, path)
-        }
-        func matrix(_ name: String, rows: Int, columns: Int) throws -> [Float] {
-            let info = try file.info(name)
-            if info.shape == [rows, columns] { return try finite(file.floats(name), name, path) }
-            if info.shape == [columns, rows] && rows != columns {
-                return transpose(try finite(file.floats(name), name, path), rows: columns, columns: rows)
-            }
-            throw AutoInterpError.invalidFile(path, "'\(name)' has shape \(info.shape), cfg.json implies [\(rows), \(columns)] (d_in \(dIn), d_sae \(dSAE))")
-        }
+        var reader = WeightReader(SafeTensorsSource(file: file))
+        let plan = try scope.plan(
+            dSAE: dSAE, architecture: config.architecture, decoderNeeded: config.architecture == .topk && config.rescaleActsByDecoderNorm,
+            path: path)
+        let columns = plan.columns
+        func vector(_ name: String) throws -> [Float] { try reader.vector(name, dSAE, what: "d_sae from cfg.json", columns: columns) }
 
         var sae = SparseAutoencoder(
-            config: config, encoderWeights: try matrix("W_enc", rows: dIn, columns: dSAE), encoderBias: [],
-            decoderWeights: try matrix("W_dec", rows: dSAE, columns: dIn), decoderBias: [])
-        sae.encoderBias = file.contains("b_enc") ? try vector("b_enc", dSAE) : [Float](repeating: 0, count: dSAE)
-        sae.decoderBias = try vector("b_dec", dIn)
+            config: config, encoderWeights: try reader.encoder("W_enc", dIn: dIn, dSAE: dSAE, layout: .inputMajor, columns: columns),
+            encoderBias: [], decoderWeights: [], decoderBias: [])
+        if plan.readsDecoder {
+            sae.decoderWeights = try reader.decoder("W_dec", dIn: dIn, dSAE: dSAE, layout: .featureMajor)
+        } else {
+            try reader.checkDecoder("W_dec", dIn: dIn, dSAE: dSAE, layout: .featureMajor)
+        }
+        sae.featureIndices = columns
+        sae.encoderBias = file.contains("b_enc") ? try vector("b_enc") : [Float](repeating: 0, count: sae.loadedFeatureCount)
+        sae.decoderBias = try reader.vector("b_dec", dIn, what: "d_in from cfg.json")
         switch config.architecture {
         case .jumprelu:
             if file.contains("threshold") {
-                sae.threshold = try vector("threshold", dSAE)
+                sae.threshold = try vector("threshold")
+                if columns != nil { sae.allThresholdsRange = try reader.finiteRange("threshold") }
             } else if file.contains("log_threshold") {
-                sae.threshold = try vector("log_threshold", dSAE).map { Float(exp(Double($0))) }
+                sae.threshold = try vector("log_threshold").map { Float(exp(Double($0))) }
+                if columns != nil {
+                    sae.allThresholdsRange = try reader.finiteRange("log_threshold").map {
+                        Float(exp(Double($0.lowerBound)))...Float(exp(Double($0.upperBound)))
+                    }
+                }
             } else {
                 throw AutoInterpError.invalidFile(path, "jumprelu SAE has no 'threshold' tensor")
             }
         case .gated:
-            sae.gateBias = try vector("b_gate", dSAE)
-            sae.magnitudeLogScale = try vector("r_mag", dSAE)
-            sae.magnitudeBias = try vector("b_mag", dSAE)
+            sae.gateBias = try vector("b_gate")
+            sae.magnitudeLogScale = try vector("r_mag")
+            sae.magnitudeBias = try vector("b_mag")
         case .standard, .topk:
             break
         }
@@ -68,11 +70,3 @@ enum SAELensReader {
         return sae
     }
 }
-
-private func finite(_ values: [Float], _ name: String, _ path: String) throws -> [Float] {
-    if let bad = values.firstIndex(where: { !$0.isFinite }) {
-        throw AutoInterpError.invalidFile(path, "'\(name)' holds a non-finite value at element \(bad)")
-    }
-    return values
-}
-

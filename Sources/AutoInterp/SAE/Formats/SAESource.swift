@@ -83,7 +83,7 @@ extension SAESource {
             activation = "relu(topk(\(scaled))), k = \(config.k ?? 0)"
         case .gated: activation = "gated(\(z))"
         }
-        let range = sae.threshold.flatMap { t in t.min().map { [$0, t.max()!] } }
+        let range = sae.thresholdBounds.map { [$0.lowerBound, $0.upperBound] }
         return SAESource(
             format: format, variant: variant, files: files, architecture: config.architecture.rawValue, activation: activation,
             dIn: sae.dIn, dSAE: sae.dSAE, k: config.architecture == .topk ? config.k : nil, thresholdRange: range,

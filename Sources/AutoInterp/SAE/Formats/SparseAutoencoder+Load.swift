@@ -36,7 +36,10 @@ extension SparseAutoencoder {
     }
 
     /// Reads an SAE as `options` say; see `load(path:format:hookpoint:layer:k:)`.
-    public static func load(path: URL, options: SAELoadOptions) throws -> SparseAutoencoder {
+    ///
+    /// - Parameter scope: the parts to read: everything by default; `.encoder` for `encode`,
+    ///   `.features` for selection (see `SAEReadScope`).
+    public static func load(path: URL, options: SAELoadOptions, scope: SAEReadScope = .all) throws -> SparseAutoencoder {
         let url = path.standardizedFileURL
         let format = try options.format ?? SAEFormat.detect(at: url)
         func only(_ allowed: Set<String>) throws {
@@ -49,19 +52,19 @@ extension SparseAutoencoder {
         case .saelens:
             try only([])
             let folder = isFolder(url) ? url : url.deletingLastPathComponent()
-            return try SparseAutoencoder(folder: folder)
+            return try SAELensReader.read(folder: folder, scope: scope)
         case .gemmaScope, .gemmaScope2:
             try only([])
-            return try GemmaScopeReader.read(url, format: format)
+            return try GemmaScopeReader.read(url, format: format, scope: scope)
         case .sparsify:
             try only(["--hookpoint"])
-            return try SparsifyReader.read(url, hookpoint: options.hookpoint)
+            return try SparsifyReader.read(url, hookpoint: options.hookpoint, scope: scope)
         case .circuitTracer:
             try only(["--layer"])
-            return try TranscoderReader.read(url, layer: options.layer)
+            return try TranscoderReader.read(url, layer: options.layer, scope: scope)
         case .torch:
             try only(["--k"])
-            return try TorchStateDictReader.read(url, k: options.k)
+            return try TorchStateDictReader.read(url, k: options.k, scope: scope)
         }
     }
 

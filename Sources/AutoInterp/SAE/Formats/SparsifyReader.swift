@@ -18,7 +18,7 @@ enum SparsifyReader {
     }
 
     /// Reads `url`: a hookpoint folder, its `sae.safetensors`, or a top folder plus `hookpoint`.
-    static func read(_ url: URL, hookpoint: String?) throws -> SparseAutoencoder {
+    static func read(_ url: URL, hookpoint: String?, scope: SAEReadScope = .all) throws -> SparseAutoencoder {
         var folder = isFolder(url) ? url : url.deletingLastPathComponent()
         var chosen: String?
         if !FileManager.default.fileExists(atPath: folder.appendingPathComponent("sae.safetensors").path) {
@@ -80,7 +80,7 @@ enum SparsifyReader {
             throw AutoInterpError.invalidFile(
                 weightsURL.path, "'b_dec' / 'encoder.bias' give d_in \(foundIn), num_latents \(foundSAE); cfg.json says d_in \(dIn), num_latents \(dSAE)")
         }
-        var sae = try assembler.assemble(architecture: .topk, applyBDecToInput: !transcode, k: k)
+        var sae = try assembler.assemble(architecture: .topk, applyBDecToInput: !transcode, k: k, scope: scope)
         var notes: [String] = []
         if transcode { notes.append("transcoder (transcode: true): b_dec is the output bias and is not subtracted from the input") }
         if skip { notes.append("skip connection W_skip: matters for reconstruction, not for feature activations; not used") }

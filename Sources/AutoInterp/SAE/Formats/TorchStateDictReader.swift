@@ -12,7 +12,7 @@ import Foundation
 /// | `W_enc [d_in, d_sae]`, `W_dec`, `b_enc`, `b_dec`, `threshold` | dictionary_learning `JumpReluAutoEncoder` | `relu(z)·[z > threshold]`, no shift |
 enum TorchStateDictReader {
     /// Reads `url` (a `.pt` / `.pth` file, or a folder holding exactly one).
-    static func read(_ url: URL, k: Int?) throws -> SparseAutoencoder {
+    static func read(_ url: URL, k: Int?, scope: SAEReadScope = .all) throws -> SparseAutoencoder {
         let file = try weightsFile(url)
         let source = try TorchArchive(url: file)
         let names = Set(source.tensorNames)
@@ -28,7 +28,7 @@ enum TorchStateDictReader {
                     encoder: "encoder_linear.weight", decoder: "decoder_linear.weight", encoderBias: "encoder_linear.bias",
                     decoderBias: "decoder_linear.bias", threshold: nil),
                 encoder: .featureMajor, decoder: .inputMajor)
-            sae = try assembler.assemble(architecture: .standard, applyBDecToInput: false)
+            sae = try assembler.assemble(architecture: .standard, applyBDecToInput: false, scope: scope)
             reader = assembler.reader
             try refuse(k, variant)
         } else if names.isSuperset(of: ["encoder.weight", "decoder.weight"]) {
@@ -44,7 +44,7 @@ enum TorchStateDictReader {
                     throw AutoInterpError.invalidFile(file.path, "'k' holds \(stored), expected a positive integer")
                 }
                 try refuse(k, variant)
-                sae = try assembler.assemble(architecture: .topk, applyBDecToInput: true, k: Int(stored))
+                sae = try assembler.assemble(architecture: .topk, applyBDecToInput: true, k: Int(stored), scope: scope)
                 if names.contains("threshold") {
                     let threshold = try assembler.reader.scalar("threshold")
                     notes.append("threshold buffer \(threshold) read but not used: AutoEncoderTopK.encode keeps the top k per token")
@@ -52,7 +52,7 @@ enum TorchStateDictReader {
             } else {
                 variant = "dictionary_learning"
                 try refuse(k, variant)
-                sae = try assembler.assemble(architecture: .standard, applyBDecToInput: true)
+                sae = try assembler.assemble(architecture: .standard, applyBDecToInput: true, scope: scope)
             }
             reader = assembler.reader
         } else if names.isSuperset(of: ["W_enc", "W_dec", "b_dec"]) {
@@ -63,14 +63,14 @@ enum TorchStateDictReader {
             if hasThreshold {
                 variant = "dictionary_learning-jumprelu"
                 try refuse(k, variant)
-                sae = try assembler.assemble(architecture: .jumprelu, applyBDecToInput: false)
+                sae = try assembler.assemble(architecture: .jumprelu, applyBDecToInput: false, scope: scope)
             } else {
                 variant = "qwen-scope"
                 guard let chosen = k ?? kFromPath(file) else {
                     throw AutoInterpError.invalidInput(
                         "\(file.path): a Qwen Scope TopK SAE needs k; pass --k, or keep the repo name (…-L0_<k>) in the path")
                 }
-                sae = try assembler.assemble(architecture: .topk, applyBDecToInput: false, k: chosen)
+                sae = try assembler.assemble(architecture: .topk, applyBDecToInput: false, k: chosen, scope: scope)
             }
             reader = assembler.reader
         } else {

@@ -20,7 +20,7 @@ enum TranscoderReader {
     }
 
     /// Reads `url` (the folder, its `config.yaml`, or one `layer_{i}.safetensors`) at `layer`.
-    static func read(_ url: URL, layer: Int?) throws -> SparseAutoencoder {
+    static func read(_ url: URL, layer: Int?, scope: SAEReadScope = .all) throws -> SparseAutoencoder {
         let folder = isFolder(url) ? url : url.deletingLastPathComponent()
         var chosenLayer = layer
         if !isFolder(url), url.lastPathComponent.hasPrefix("layer_"), let n = Int(url.lastPathComponent.dropFirst(6).dropLast(12)) {
@@ -84,8 +84,8 @@ enum TranscoderReader {
             throw AutoInterpError.unsupported(
                 "\(weightsURL.path): the transcoder reads width \(dIn) and writes width \(dOut); only equal widths are supported")
         }
-        var sae = try assembler.assemble(architecture: architecture, applyBDecToInput: false, k: k, hookName: inputHook)
-        if let threshold = sae.threshold, let low = threshold.min(), low < 0 {
+        var sae = try assembler.assemble(architecture: architecture, applyBDecToInput: false, k: k, hookName: inputHook, scope: scope)
+        if let low = sae.thresholdBounds?.lowerBound, low < 0 {
             // circuit-tracer's JumpReLU is x·[x > t] without a ReLU: a negative threshold would pass negative values.
             throw AutoInterpError.unsupported(
                 "\(weightsURL.path): '\(thresholdName)' holds a negative threshold (\(low)); circuit-tracer would pass negative activations, which this encoder (ReLU-gated) does not")
