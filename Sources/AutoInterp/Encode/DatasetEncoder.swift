@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Encodes every token of a dataset with an SAE and writes the DESIGN.md `encode` output.
 ///
@@ -17,9 +18,12 @@ public struct DatasetEncoder {
     }
 
     public var tokensPerBatch: Int
+    /// Logs where the time went (`encode phases: …`) at info level.
+    public var logger: Logger
 
-    public init(tokensPerBatch: Int = 4096) {
+    public init(tokensPerBatch: Int = 4096, logger: Logger = Logger(label: "autointerp.encode")) {
         self.tokensPerBatch = tokensPerBatch
+        self.logger = logger
     }
 
     /// Encodes `dataset` with `sae` into `output`.
@@ -52,12 +56,12 @@ public struct DatasetEncoder {
         }
         let encoder = try SAEEncoder(sae: sae, batchSize: batchTokens)
         let totalTokens = dataset.tokenCount
-        var input = [Float](repeating: 0, count: batchTokens * dataset.width)
         let metadata = ["d_sae": String(sae.dSAE), "n_tokens": String(totalTokens)]
 
         if dense {
             let writer = try SafeTensorsStreamWriter(
                 url: output, entries: [.init(name: "features", dtype: .F32, shape: [totalTokens, sae.dSAE])], metadata: metadata)
+            var input = [Float](repeating: 0, count: batchTokens * dataset.width)
             var out = [Float](repeating: 0, count: batchTokens * sae.dSAE)
             var nonZeros = 0
             for start in stride(from: 0, to: dataset.contextCount, by: contextsPerBatch) {
@@ -83,35 +87,105 @@ public struct DatasetEncoder {
         var indptr: [Int64] = [0]
         indptr.reserveCapacity(totalTokens + 1)
         var rows = SparseRows()
-        for start in stride(from: 0, to: dataset.contextCount, by: contextsPerBatch) {
-            let contexts = start..<min(start + contextsPerBatch, dataset.contextCount)
+        var times = PhaseTimes()
+        let batches = stride(from: 0, to: dataset.contextCount, by: contextsPerBatch).map {
+            $0..<min($0 + contextsPerBatch, dataset.contextCount)
+        }
+        // The next batch is read on another thread while this one is encoded.
+        let reader = BatchReader(dataset: dataset, batchTokens: batchTokens)
+        try times.measure("read") { try reader.read(batches[0], into: 0) }
+        for (i, contexts) in batches.enumerated() {
+            if i + 1 < batches.count { reader.start(batches[i + 1], into: (i + 1) % 2) }
             let tokens = contexts.count * dataset.contextLength
-            try input.withUnsafeMutableBufferPointer { try dataset.readActivations(contexts: contexts, into: $0.baseAddress!) }
-            dataset.releasePages(contexts: contexts)
             rows.removeAll()
-            input.withUnsafeBufferPointer { encoder.encodeSparse($0.baseAddress!, tokens: tokens, appendingTo: &rows) }
-            let base = indptr.last!
-            indptr.append(contentsOf: rows.indptr.dropFirst().map { $0 + base })
-            try indicesFile.write(rows.indices)
-            try valuesFile.write(rows.values)
+            encoder.encodeSparse(reader.buffer(i % 2), tokens: tokens, appendingTo: &rows)
+            try times.measure("write") {
+                let base = indptr.last!
+                indptr.append(contentsOf: rows.indptr.dropFirst().map { $0 + base })
+                try indicesFile.write(rows.indices)
+                try valuesFile.write(rows.values)
+            }
             progress?(contexts.upperBound * dataset.contextLength, totalTokens)
+            if i + 1 < batches.count { try times.measure("wait for read") { try reader.wait() } }
         }
         let nonZeros = Int(indptr.last!)
-        try indicesFile.close()
-        try valuesFile.close()
-        let writer = try SafeTensorsStreamWriter(
-            url: output,
-            entries: [
-                .init(name: "indptr", dtype: .I64, shape: [totalTokens + 1]),
-                .init(name: "indices", dtype: .I32, shape: [nonZeros]),
-                .init(name: "values", dtype: .F32, shape: [nonZeros]),
-            ],
-            metadata: metadata)
-        try writer.append(indptr)
-        try indicesFile.copy(into: writer)
-        try valuesFile.copy(into: writer)
-        try writer.finish()
+        try times.measure("join") {
+            try indicesFile.close()
+            try valuesFile.close()
+            let writer = try SafeTensorsStreamWriter(
+                url: output,
+                entries: [
+                    .init(name: "indptr", dtype: .I64, shape: [totalTokens + 1]),
+                    .init(name: "indices", dtype: .I32, shape: [nonZeros]),
+                    .init(name: "values", dtype: .F32, shape: [nonZeros]),
+                ],
+                metadata: metadata)
+            try writer.append(indptr)
+            try indicesFile.copy(into: writer)
+            try valuesFile.copy(into: writer)
+            try writer.finish()
+        }
+        var all = encoder.times
+        all.add(reader.times)
+        all.add(times)
+        logger.info("encode phases: \(all.summary)")
         return Summary(tokens: totalTokens, nonZeros: nonZeros, seconds: Date().timeIntervalSince(started))
+    }
+}
+
+/// Reads token batches of a dataset into two reused buffers, the next one on a background
+/// thread while the caller encodes the current one.
+final class BatchReader: @unchecked Sendable {
+    private let dataset: ActivationDataset
+    private let buffers: [UnsafeMutablePointer<Float>]
+    private let capacity: Int
+    private let queue = DispatchQueue(label: "autointerp.encode.read")
+    private let group = DispatchGroup()
+    private var failure: (any Error)?
+    /// Time spent reading on the background thread (`read ahead`).
+    private(set) var times = PhaseTimes()
+
+    init(dataset: ActivationDataset, batchTokens: Int) {
+        self.dataset = dataset
+        capacity = batchTokens * dataset.width
+        buffers = (0..<2).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: batchTokens * dataset.width) }
+    }
+
+    deinit {
+        group.wait()
+        for buffer in buffers { buffer.deallocate() }
+    }
+
+    /// Buffer `index` (0 or 1) as last filled.
+    func buffer(_ index: Int) -> UnsafePointer<Float> { UnsafePointer(buffers[index]) }
+
+    /// Reads `contexts` into buffer `index` now.
+    func read(_ contexts: Range<Int>, into index: Int) throws {
+        precondition(contexts.count * dataset.contextLength * dataset.width <= capacity)
+        try dataset.readActivations(contexts: contexts, into: buffers[index])
+        dataset.releasePages(contexts: contexts)
+    }
+
+    /// Starts reading `contexts` into buffer `index` on the background thread; `wait()` for it.
+    func start(_ contexts: Range<Int>, into index: Int) {
+        group.enter()
+        queue.async { [self] in
+            defer { group.leave() }
+            do {
+                try times.measure("read ahead") { try read(contexts, into: index) }
+            } catch {
+                failure = error
+            }
+        }
+    }
+
+    /// Waits for the read `start` began and rethrows its error.
+    func wait() throws {
+        group.wait()
+        if let failure {
+            self.failure = nil
+            throw failure
+        }
     }
 }
 

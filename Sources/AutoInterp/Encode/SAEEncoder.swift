@@ -25,6 +25,10 @@ public final class SAEEncoder {
     private var blocks: [SparseRows]
     private let threads: Int
 
+    /// Wall time of the encoder's steps summed over calls: `prepare` (normalisation, `- b_dec`),
+    /// `sgemm`, `activate` (bias, activation, non-zero extraction).
+    public private(set) var times = PhaseTimes()
+
     /// Number of output columns (`features.count`).
     public var outputWidth: Int { features.count }
 
@@ -89,6 +93,8 @@ public final class SAEEncoder {
     public func encodeDense(_ x: UnsafePointer<Float>, tokens: Int, into output: UnsafeMutablePointer<Float>) {
         let width = outputWidth
         computePreActivations(x, tokens: tokens)
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { times.add("activate", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         preActivations.withUnsafeBufferPointer { z in
             let z = z.baseAddress!
             parallelRows(tokens) { rows, _ in
@@ -107,6 +113,8 @@ public final class SAEEncoder {
     public func encodeSparse(_ x: UnsafePointer<Float>, tokens: Int, appendingTo sparse: inout SparseRows) {
         let width = outputWidth
         computePreActivations(x, tokens: tokens)
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { times.add("activate", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         for i in blocks.indices { blocks[i].removeAll() }
         blocks.withUnsafeMutableBufferPointer { blocks in
             preActivations.withUnsafeBufferPointer { z in
@@ -136,6 +144,12 @@ public final class SAEEncoder {
         let dIn = sae.dIn
         let config = sae.config
         let decoderBias = sae.decoderBias
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap(_ name: String) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            times.add(name, Double(now - clock) / 1e9)
+            clock = now
+        }
         input.withUnsafeMutableBufferPointer { s in
             let s = s.baseAddress!
             parallelRows(tokens) { rows, _ in
@@ -165,12 +179,14 @@ public final class SAEEncoder {
                     }
                 }
             }
+            lap("prepare")
             let n = outputWidth
             weights.withUnsafeBufferPointer { w in
                 preActivations.withUnsafeMutableBufferPointer { z in
                     BLAS.gemm(.none, .none, m: tokens, n: n, k: dIn, a: s, lda: dIn, b: w.baseAddress!, ldb: n, c: z.baseAddress!, ldc: n)
                 }
             }
+            lap("sgemm")
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoInterp
 import Foundation
+import Logging
 
 struct EncodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,8 +39,14 @@ struct EncodeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let dataset = try ActivationDataset(url: URL(fileURLWithPath: activations), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
-            let model = try SparseAutoencoder.load(path: URL(fileURLWithPath: sae), options: saeFormat.options, scope: .encoder)
+            var times = PhaseTimes()
+            let dataset = try times.measure("open dataset") {
+                try ActivationDataset(url: URL(fileURLWithPath: activations), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
+            }
+            let model = try times.measure("load SAE") {
+                try SparseAutoencoder.load(path: URL(fileURLWithPath: sae), options: saeFormat.options, scope: .encoder)
+            }
+            Logger(label: "autointerp.encode").info("\(times.summary)")
             let bar = ProgressBar("encode", total: dataset.tokenCount, unit: "tok", enabled: !quiet)
             let summary = try DatasetEncoder(tokensPerBatch: batchTokens.value).encode(
                 dataset: dataset, sae: model, output: URL(fileURLWithPath: output), dense: dense
