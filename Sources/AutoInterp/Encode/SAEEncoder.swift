@@ -20,8 +20,8 @@ public final class SAEEncoder {
     private let gateBias: [Float]?
     private let magnitudeScale: [Float]?
     private let magnitudeBias: [Float]?
-    private var input: [Float]
-    private var preActivations: [Float]
+    private let input: HugePageBuffer
+    private let preActivations: HugePageBuffer
     private var blocks: [SparseRows]
     private let threads: Int
 
@@ -81,8 +81,8 @@ public final class SAEEncoder {
         gateBias = sae.gateBias.map { g in columns.map { g[$0] } }
         magnitudeScale = sae.magnitudeLogScale.map { r in columns.map { Float(exp(Double(r[$0]))) } }
         magnitudeBias = sae.magnitudeBias.map { b in columns.map { b[$0] } }
-        input = [Float](repeating: 0, count: batchSize * sae.dIn)
-        preActivations = [Float](repeating: 0, count: batchSize * chosen.count)
+        input = HugePageBuffer(count: batchSize * sae.dIn)
+        preActivations = HugePageBuffer(count: batchSize * chosen.count)
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         blocks = Array(repeating: SparseRows(), count: self.threads)
     }
@@ -95,13 +95,11 @@ public final class SAEEncoder {
         computePreActivations(x, tokens: tokens)
         let start = DispatchTime.now().uptimeNanoseconds
         defer { times.add("activate", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
-        preActivations.withUnsafeBufferPointer { z in
-            let z = z.baseAddress!
-            parallelRows(tokens) { rows, _ in
-                for row in rows {
-                    self.activate(row: z + row * width) { j, v in output[row * width + j] = v } zero: { j in
-                        output[row * width + j] = 0
-                    }
+        let z = UnsafePointer(preActivations.pointer)
+        parallelRows(tokens) { rows, _ in
+            for row in rows {
+                self.activate(row: z + row * width) { j, v in output[row * width + j] = v } zero: { j in
+                    output[row * width + j] = 0
                 }
             }
         }
@@ -116,21 +114,19 @@ public final class SAEEncoder {
         let start = DispatchTime.now().uptimeNanoseconds
         defer { times.add("activate", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         for i in blocks.indices { blocks[i].removeAll() }
+        let z = UnsafePointer(preActivations.pointer)
         blocks.withUnsafeMutableBufferPointer { blocks in
-            preActivations.withUnsafeBufferPointer { z in
-                let z = z.baseAddress!
-                parallelRows(tokens) { rows, part in
-                    var block = SparseRows()
-                    swap(&block, &blocks[part])
-                    for row in rows {
-                        self.activate(row: z + row * width) { j, v in
-                            block.indices.append(Int32(j))
-                            block.values.append(v)
-                        } zero: { _ in }
-                        block.indptr.append(Int64(block.indices.count))
-                    }
-                    swap(&block, &blocks[part])
+            parallelRows(tokens) { rows, part in
+                var block = SparseRows()
+                swap(&block, &blocks[part])
+                for row in rows {
+                    self.activate(row: z + row * width) { j, v in
+                        block.indices.append(Int32(j))
+                        block.values.append(v)
+                    } zero: { _ in }
+                    block.indptr.append(Int64(block.indices.count))
                 }
+                swap(&block, &blocks[part])
             }
         }
         for block in blocks { sparse.append(contentsOf: block) }
@@ -139,6 +135,8 @@ public final class SAEEncoder {
     // MARK: - Steps
 
     /// Preprocesses the batch (normalisation, `- b_dec`) into `input`, then `z = s · W_enc` by sgemm.
+    ///
+    /// With no normalisation and no `b_dec` shift the batch goes to sgemm as it is, uncopied.
     private func computePreActivations(_ x: UnsafePointer<Float>, tokens: Int) {
         precondition(tokens <= batchSize, "batch of \(tokens) tokens exceeds the encoder's batch size \(batchSize)")
         let dIn = sae.dIn
@@ -150,12 +148,13 @@ public final class SAEEncoder {
             times.add(name, Double(now - clock) / 1e9)
             clock = now
         }
-        input.withUnsafeMutableBufferPointer { s in
-            let s = s.baseAddress!
+        var s = x
+        if config.normalizeActivations != .none || config.applyBDecToInput {
+            let prepared = input.pointer
             parallelRows(tokens) { rows, _ in
                 for row in rows {
                     let src = x + row * dIn
-                    let dst = s + row * dIn
+                    let dst = prepared + row * dIn
                     switch config.normalizeActivations {
                     case .none:
                         for j in 0..<dIn { dst[j] = src[j] }
@@ -179,15 +178,14 @@ public final class SAEEncoder {
                     }
                 }
             }
+            s = UnsafePointer(prepared)
             lap("prepare")
-            let n = outputWidth
-            weights.withUnsafeBufferPointer { w in
-                preActivations.withUnsafeMutableBufferPointer { z in
-                    BLAS.gemm(.none, .none, m: tokens, n: n, k: dIn, a: s, lda: dIn, b: w.baseAddress!, ldb: n, c: z.baseAddress!, ldc: n)
-                }
-            }
-            lap("sgemm")
         }
+        let n = outputWidth
+        weights.withUnsafeBufferPointer { w in
+            BLAS.gemm(.none, .none, m: tokens, n: n, k: dIn, a: s, lda: dIn, b: w.baseAddress!, ldb: n, c: preActivations.pointer, ldc: n)
+        }
+        lap("sgemm")
     }
 
     /// Applies bias and activation to one row of pre-activations, reporting non-zeros and zeros.
