@@ -8,6 +8,8 @@
 #   RUNS=2 (runs of everything)  REPEAT=3 (best of, per figure)  PARTS="encode train" (or "ab":
 #   no-variable vs forced kernel encode, AB_PAIRS alternating pairs, medians, for a loaded machine)
 #   TRAIN_STEPS=40 (autointerp)  TORCH_STEPS=10 (torch's dense step is slow)
+#   PARTS=torch: TORCH_PAIRS (5) back-to-back pairs of autointerp and PyTorch encodes, per-pair
+#   ratios and their median; BASE=/path/to/older/autointerp adds a before/after column
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${AUTOINTERP:-$here/../.build/release/autointerp}
@@ -89,6 +91,31 @@ PY
         row "autointerp, no OPENBLAS_CORETYPE: ${a[*]}" "median $ma"
         row "autointerp, OPENBLAS_CORETYPE=$best: ${b[*]}" "median $mb"
         echo "  => no-variable / forced median time $(ratio "$ma" "$mb")"
+    fi
+    if [[ " $parts " == *" torch "* ]]; then
+        # Side by side on a shared machine: each pair runs autointerp then PyTorch back to back, so
+        # both see about the same load; the median of the per-pair ratios is the figure to quote.
+        # BASE=/path/to/older/autointerp adds it to every pair (before/after in the same run).
+        pairs=${TORCH_PAIRS:-5}
+        enc=(--sae "$work/encode/sae" --activations "$work/encode/acts.safetensors" --quiet)
+        rs=(); bs=()
+        echo
+        echo "run $run: encode whole process, autointerp (no variable) vs PyTorch CPU, $pairs pairs (s)"
+        for i in $(seq 1 "$pairs"); do
+            load=$(cut -d' ' -f1 /proc/loadavg)
+            a=$(WALL_REPEAT=1 wall env -u OPENBLAS_CORETYPE "$bin" encode "${enc[@]}" --output "$work/ours.safetensors")
+            line="  pair $i (load $load): autointerp $a s"
+            if [ -n "${BASE:-}" ]; then
+                o=$(WALL_REPEAT=1 wall env -u OPENBLAS_CORETYPE "$BASE" encode "${enc[@]}" --output "$work/base.safetensors")
+                cmp -s "$work/ours.safetensors" "$work/base.safetensors" && same=identical || same=DIFFERENT
+                bs+=("$(ratio "$o" "$a")"); line+=", base $o s (base/new $(ratio "$o" "$a"), output $same)"
+            fi
+            t=$(WALL_REPEAT=1 wall python3 "$here/torch_encode.py" --sae "$work/encode/sae" --activations "$work/encode/acts.safetensors" --output "$work/torch.safetensors")
+            rs+=("$(ratio "$t" "$a")")
+            echo "$line, torch $t s => torch/autointerp $(ratio "$t" "$a")x"
+        done
+        median() { printf "%s\n" "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+        echo "  => median torch/autointerp $(median "${rs[@]}")x${BASE:+; median base/new $(median "${bs[@]}")x}; load now $(cut -d' ' -f1 /proc/loadavg)"
     fi
     if [[ " $parts " == *" train "* ]]; then
         echo
