@@ -46,7 +46,7 @@ public struct SAEReadScope {
             if let bad = features.first(where: { $0 < 0 || $0 >= dSAE }) {
                 throw AutoInterpError.invalidInput("feature \(bad) is out of range: \(path) has \(dSAE) features (0-\(dSAE - 1))")
             }
-            if architecture == .topk {
+            if architecture == .topk && !features.isEmpty {
                 Logger(label: "autointerp.sae").info(
                     "\(path): topk SAE: reading every feature's encoder column (\(dSAE)), not only the \(features.count) studied, because top-k needs all pre-activations to find the k largest"
                 )
