@@ -249,4 +249,38 @@ struct SAESubsetTests {
         x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { encoder.encodeDense(x.baseAddress!, tokens: 1, into: $0.baseAddress!) } }
         #expect(out == [3, 5, 9])
     }
+
+    @Test func selectOnATwoMillionFeatureSAEReadsNoDecoder() throws {
+        let (dIn, dSAE) = (64, 2_000_000)
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // Features 0-2 fire: their encoder columns are e_0, e_1, e_2 (so z = x_0, x_1, x_2).
+        let set: [(String, Int, Float)] = (0..<3).map { ("W_enc", $0 * dSAE + $0, 1) }
+        let ranges = try Self.writeSparseSAE(folder: dir.path("sae"), dIn: dIn, dSAE: dSAE, set: set)
+        let (contexts, length) = (6, 8)
+        var rng = SeededGenerator(seed: 11)
+        let activations = (0..<(contexts * length * dIn)).map { _ in Float(rng.nextGaussian()) }
+        try SafeTensorsWriter.write(
+            [
+                .int32("tokens", shape: [contexts, length], (0..<(contexts * length)).map { Int32($0 % 3) }),
+                .float32("activations", shape: [contexts, length, dIn], activations),
+            ], to: dir.path("acts.safetensors"))
+        try Data(#"["a", "b", "c"]"#.utf8).write(to: dir.path("vocab.json"))
+
+        let before = Self.residentBytes()
+        let request = RunSetup.Request(
+            name: "big", resultsFolder: dir.path("results"), activations: dir.path("acts.safetensors"), sae: dir.path("sae"),
+            features: .ranges([0...2]), neurons: .indices([]))
+        let outcome = try RunSetup().prepare(request)
+        #expect(Self.residentBytes() - before < 48 << 20)
+        #expect(outcome.stored == 3)
+        // Each feature's largest activation is the largest positive x_f over the tokens.
+        let units = try outcome.store.units(runID: outcome.run.id).sorted { $0.unit.index < $1.unit.index }
+        for (f, unit) in units.enumerated() {
+            let want = (0..<(contexts * length)).map { activations[$0 * dIn + f] }.max()!
+            #expect(abs(unit.statistics.maxActivation - want) < 1e-6, "feature \(f)")
+        }
+        let decoderPages = Self.cachedPages(dir.path("sae").appendingPathComponent("sae_weights.safetensors"), ranges["W_dec"]!)
+        #expect(decoderPages >= 0 && decoderPages <= 64, "\(decoderPages) pages of W_dec were read")
+    }
 }
