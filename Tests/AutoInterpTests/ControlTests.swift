@@ -322,6 +322,13 @@ struct ControlTests {
         ] {
             #expect(text.contains(title), "\(title)")
         }
+        // The one-row-per-scorer floor table (what the demo prints): medians with their counts.
+        let sideA = text.components(separatedBy: "## b:")[0]
+        let detectionRow = try #require(sideA.split(separator: "\n").first { $0.hasPrefix("| Detection: balanced accuracy") })
+        for cell in ["0.800 (3)", "0.650 (3)", "0.500 (6)"] { #expect(detectionRow.contains(cell), "\(detectionRow)") }
+        let fuzzingRow = try #require(sideA.split(separator: "\n").first { $0.hasPrefix("| Fuzzing: balanced accuracy") })
+        #expect(fuzzingRow.contains("0.750 (2)") && fuzzingRow.contains("0.500 (1)") && fuzzingRow.contains("– (0)"), "\(fuzzingRow)")
+        #expect(sideA.contains("## a: every scorer, features vs neurons vs control"))
         let detection = comparison.paired(.detection)
         let features = try #require(detection.first { $0.kind == .feature })
         #expect(features.paired == 3 && features.bWins == 3 && features.medianA == 0.8)

@@ -127,6 +127,7 @@ public struct RunComparison: Sendable {
         let tables = ScorerTable.all(side.report)
         guard !tables.isEmpty, side.report.hasControls || tables.count > 1 else { return [] }
         var lines: [String] = []
+        lines += floorTable(side.report, tables: tables, label: side.label)
         for table in tables {
             lines += ["## \(side.label): \(table.scorer.title), features vs neurons vs control", ""]
             lines += MarkdownReport.table(header: table.header, rows: table.rows, rightAligned: Set(1..<table.header.count))
@@ -135,6 +136,19 @@ public struct RunComparison: Sendable {
         if side.report.hasControls {
             lines += ["Control = each unit scored with another unit's explanation of the same kind (the random-explanation floor).", ""]
         }
+        return lines
+    }
+
+    /// One row per scorer: the medians of features, neurons and the controls (the floor), with
+    /// their counts; the table `autointerp demo` prints.
+    static func floorTable(_ report: RunReport, tables: [ScorerTable], label: String) -> [String] {
+        let header = ["median (n)"] + (tables.first?.header.dropFirst().map { $0 } ?? [])
+        let rows = tables.map { table in
+            [table.scorer.title] + table.columns.map { "\(ReportText.fixed($0.median, 3)) (\($0.defined))" }
+        }
+        var lines = ["## \(label): every scorer, features vs neurons\(report.hasControls ? " vs control" : "")", ""]
+        lines += MarkdownReport.table(header: header, rows: rows, rightAligned: Set(1..<header.count))
+        lines.append("")
         return lines
     }
 
