@@ -67,7 +67,7 @@ public struct HTMLReport: Sendable {
             <header>
             <h1>autointerp run <span class="run-name">\(ReportText.html(run.name))</span></h1>
             <p class="meta">\(parts.joined(separator: " · "))</p>
-            <nav><a href="#overview">Scores</a> \(report.scorers.isEmpty ? "" : "<a href=\"#scorers\">Scorers</a> ")<a href="#rubric">Rubric</a> <a href="#cost">Cost and failures</a> <a href="#units">Units</a></nav>
+            <nav><a href="#overview">Scores</a> \(hasScorerSection ? "<a href=\"#scorers\">Scorers</a> " : "")<a href="#rubric">Rubric</a> <a href="#cost">Cost and failures</a> <a href="#units">Units</a></nav>
             </header>
 
             """
@@ -116,11 +116,19 @@ public struct HTMLReport: Sendable {
         return html
     }
 
+    /// Whether the page has the scorer tables: controls, or more than one scorer.
+    private var hasScorerTables: Bool {
+        !report.scorers.isEmpty && (report.hasControls || report.scorers.count > 1)
+    }
+
+    /// Whether the page has the scorer section (the tables, or the agreement of two scorers or more).
+    private var hasScorerSection: Bool { hasScorerTables || !ScorerAgreement(report).isEmpty }
+
     /// Per scorer, features vs neurons vs the controls, and the scorers' agreement (only what the run has).
     private func scorerSection() -> String {
         let tables = ScorerTable.all(report)
         let agreement = ScorerAgreement(report)
-        let showTables = !tables.isEmpty && (report.hasControls || tables.count > 1)
+        let showTables = hasScorerTables
         guard showTables || !agreement.isEmpty else { return "" }
         var html = "<section id=\"scorers\">\n<h2>Scorers: features vs neurons vs the random floor</h2>\n"
         func table(id: String, header: [String], rows: [[String]]) -> String {
