@@ -11,7 +11,10 @@ import Logging
 /// 3. harvest one layer's MLP neurons (``Harvester``);
 /// 4. train a 4× ReLU SAE on them (``SAETrainingRun``);
 /// 5. pick random alive features and random neurons, explain and score both with the local
-///    baseline or an LLM (``RunCoordinator``), and write the report.
+///    baseline or an LLM (``RunCoordinator``, whose control pass scores every unit with another
+///    unit's explanation too), and write the report. The printed comparison has one row per
+///    scorer the run has (simulation; detection and fuzzing when stored): features vs neurons vs
+///    the control floor.
 public struct DemoRunner {
     /// What to run.
     public struct Options: Sendable {

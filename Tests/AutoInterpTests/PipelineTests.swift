@@ -153,9 +153,11 @@ struct PipelineTests {
             for unit in try result.store.progress(runID: result.run.id) {
                 spearman[mode, default: [:]][unit.unit.unit] = unit.score(.spearman, .all) ?? nil
             }
-            // Calls and tokens per stage, in the summary and in the report.
+            // Calls and tokens per stage, in the summary and in the report; the controls' simulations
+            // (as many as the units') are counted under simulate.
             let stages = Dictionary(uniqueKeysWithValues: result.summary.stages.map { ($0.stage, $0) })
-            #expect(stages["explain"]?.calls == 8 && stages["simulate"]?.calls == 8 * 3 && (stages["rubric"]?.calls ?? 0) >= 8)
+            #expect(stages["explain"]?.calls == 8 && stages["simulate"]?.calls == 2 * 8 * 3 && (stages["rubric"]?.calls ?? 0) >= 8)
+            #expect(result.summary.controls?.scored == 8)
             #expect(result.summary.text.contains("LLM by stage"))
             let report = try RunReport.load(from: result.store, run: result.run)
             #expect(report.stages == result.summary.stages)

@@ -53,12 +53,15 @@ struct StageProtocolTests {
         #expect(!first.summary.isComplete)
         #expect(first.summary.notes.contains { $0.kind == "waiting" && $0.reason.contains("add score to --stages") })
 
-        // Resumed with the stages it needs: it runs once for every live unit, after the score stage.
+        // Resumed with the stages it needs: it runs once for every live unit, after the score
+        // stage, and (a scorer by default) once for the unit's control.
         request.stages = nil
         let second = try await RunCoordinator(logger: Self.quietLogger()).run(request)
         #expect(second.summary.isComplete)
         let live = try second.store.progress(runID: second.run.id).filter { !$0.isDead }
-        #expect(!live.isEmpty && box.count == live.count)
+        let controls = try second.store.controlProgress(runID: second.run.id)
+        #expect(!live.isEmpty && controls.count == live.count && box.count == 2 * live.count)
+        #expect(controls.allSatisfy { $0.score("constant", .all) == .some(0.5) })
         for unit in live {
             #expect(unit.score("constant", .all) == .some(0.5))
             #expect(unit.hasScore(.spearman, .all))
@@ -66,13 +69,13 @@ struct StageProtocolTests {
 
         // Done: a third run does not call it again.
         let third = try await RunCoordinator(logger: Self.quietLogger()).run(request)
-        #expect(third.summary.isComplete && box.count == live.count)
+        #expect(third.summary.isComplete && box.count == 2 * live.count)
 
         // One unit loses its constant score: only that unit runs the stage again.
         let lost = try #require(live.first)
         try lostScore(store: second.store, explanationID: try #require(lost.explanation).id)
         _ = try await RunCoordinator(logger: Self.quietLogger()).run(request)
-        #expect(box.count == live.count + 1)
+        #expect(box.count == 2 * live.count + 1)
         #expect(box.calls.withLock { $0.last } == lost.unit.unit)
     }
 

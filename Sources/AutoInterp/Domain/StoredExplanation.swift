@@ -1,7 +1,11 @@
 import Foundation
 
-/// One row of `explanations`: what an explainer said a unit does.
+/// One row of `explanations`: what an explainer said a unit does, or a *control*: another unit's
+/// explanation scored on this unit (``controlOf`` names the donor; the random-explanation floor).
 public struct StoredExplanation: Sendable, Equatable {
+    /// `explanations.explainer` of a control explanation.
+    public static let controlExplainer = "control"
+
     /// `explanations.id`.
     public var id: Int64
     public var unitID: Int64
@@ -17,10 +21,14 @@ public struct StoredExplanation: Sendable, Equatable {
     /// The `llm_calls.request_hash` of the call that produced it, if any.
     public var requestHash: String?
     public var createdAt: Date
+    /// `explanations.control_of`: for a control, the id of the donor explanation (another unit's
+    /// own explanation, whose model and text it copies); nil for the unit's own explanations.
+    public var controlOf: Int64?
 
     public init(
         id: Int64, unitID: Int64, explainer: String, model: String, text: String,
-        promptFile: String? = nil, promptHash: String? = nil, requestHash: String? = nil, createdAt: Date = Date()
+        promptFile: String? = nil, promptHash: String? = nil, requestHash: String? = nil, createdAt: Date = Date(),
+        controlOf: Int64? = nil
     ) {
         self.id = id
         self.unitID = unitID
@@ -31,5 +39,9 @@ public struct StoredExplanation: Sendable, Equatable {
         self.promptHash = promptHash
         self.requestHash = requestHash
         self.createdAt = createdAt
+        self.controlOf = controlOf
     }
+
+    /// Whether this is a control explanation (the donor's text scored on this unit).
+    public var isControl: Bool { controlOf != nil }
 }

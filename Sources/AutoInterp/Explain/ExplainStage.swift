@@ -25,6 +25,8 @@ public struct ExplainStage: UnitStage {
 
     public var name: StageName { .explain }
     public var needs: [StageName] { [] }
+    /// A control's explanation is taken from another unit, never written.
+    public var scoresControls: Bool { false }
     public var stores: String { "explanations: one per unit (with best-of-n, the winner's simulations and scores too)" }
 
     public let explainer: any UnitExplainer

@@ -121,6 +121,7 @@ extension HTMLReport {
               var score = el("td", "num" + (u.s === null ? " undef" : ""), u.s === null ? (u.u ? "undefined" : "\u2013") : fmt(u.s, 3));
               if (u.u) score.title = u.u;
               tr.appendChild(score);
+              tr.appendChild(el("td", "num", fmt(u.cs, 3)));
               tr.appendChild(el("td", "num", fmt(u.st, 2)));
               tr.appendChild(el("td", "num", fmt(u.sr, 2)));
               tr.appendChild(el("td", "num", u.d === null ? "\u2013" : (100 * u.d).toFixed(3) + "%"));
@@ -147,7 +148,7 @@ extension HTMLReport {
 
           function cardRow(u) {
             var tr = el("tr", "card-row"), td = el("td", "card-cell");
-            td.colSpan = 7;
+            td.colSpan = 8;
             td.appendChild(card(u));
             tr.appendChild(td);
             var row = document.getElementById("row-" + key(u));

@@ -36,6 +36,7 @@ public struct HTMLReport: Sendable {
             """
         html += header()
         html += overview()
+        html += scorerSection()
         html += rubricSection()
         html += costSection()
         html += unitsSection()
@@ -66,7 +67,7 @@ public struct HTMLReport: Sendable {
             <header>
             <h1>autointerp run <span class="run-name">\(ReportText.html(run.name))</span></h1>
             <p class="meta">\(parts.joined(separator: " · "))</p>
-            <nav><a href="#overview">Scores</a> <a href="#rubric">Rubric</a> <a href="#cost">Cost and failures</a> <a href="#units">Units</a></nav>
+            <nav><a href="#overview">Scores</a> \(hasScorerSection ? "<a href=\"#scorers\">Scorers</a> " : "")<a href="#rubric">Rubric</a> <a href="#cost">Cost and failures</a> <a href="#units">Units</a></nav>
             </header>
 
             """
@@ -113,6 +114,46 @@ public struct HTMLReport: Sendable {
         html += "\(ReportText.fixed(2 / Double(Swift.max(2, report.options.histogramBins)), 2)); "
         html += "dashed lines: medians. Boxes: quartiles, whiskers 1.5 IQR.</figcaption>\n</figure>\n</section>\n"
         return html
+    }
+
+    /// Whether the page has the scorer tables: controls, or more than one scorer.
+    private var hasScorerTables: Bool {
+        !report.scorers.isEmpty && (report.hasControls || report.scorers.count > 1)
+    }
+
+    /// Whether the page has the scorer section (the tables, or the agreement of two scorers or more).
+    private var hasScorerSection: Bool { hasScorerTables || !ScorerAgreement(report).isEmpty }
+
+    /// Per scorer, features vs neurons vs the controls, and the scorers' agreement (only what the run has).
+    private func scorerSection() -> String {
+        let tables = ScorerTable.all(report)
+        let agreement = ScorerAgreement(report)
+        let showTables = hasScorerTables
+        guard showTables || !agreement.isEmpty else { return "" }
+        var html = "<section id=\"scorers\">\n<h2>Scorers: features vs neurons vs the random floor</h2>\n"
+        func table(id: String, header: [String], rows: [[String]]) -> String {
+            var text = "<table class=\"summary\" id=\"\(id)\">\n<thead><tr>"
+            text += header.map { "<th>\(ReportText.html($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
+            for row in rows {
+                text += "<tr><th>\(ReportText.html(row[0]))</th>" + row.dropFirst().map { "<td>\(ReportText.html($0))</td>" }.joined() + "</tr>\n"
+            }
+            return text + "</tbody>\n</table>\n"
+        }
+        if showTables {
+            html += "<p class=\"note\">\(ReportText.html(ScorerTable.note))</p>\n"
+            for scorerTable in tables {
+                html += "<h3>\(ReportText.html(scorerTable.scorer.title))</h3>\n"
+                html += table(id: "scorer-\(scorerTable.scorer.name)", header: scorerTable.header, rows: scorerTable.rows)
+            }
+        }
+        if !agreement.isEmpty {
+            html += "<h3>Agreement between scorers</h3>\n<p class=\"note\">Spearman correlation of the per-unit scores of two scorers, "
+            html += "over the units (both kinds) where both are defined; rubric = mean rating on the top activation bins"
+            html += (report.rubricTopBins.map { " (\($0.lowerBound)–\($0.upperBound))" } ?? "") + ".</p>\n"
+            let (header, rows) = agreement.rows()
+            html += table(id: "scorer-agreement", header: header, rows: rows)
+        }
+        return html + "</section>\n"
     }
 
     private func rankTestSentence() -> String {
@@ -224,8 +265,8 @@ public struct HTMLReport: Sendable {
         <span id="shown"></span>
         </div>
         <table class="index" id="unit-index">
-        <thead><tr><th>unit</th><th>score</th><th>top</th><th>random</th><th>density</th><th>max act.</th><th>explanation</th></tr></thead>
-        <tbody id="unit-rows"><tr><td colspan="7">The unit index needs JavaScript.</td></tr></tbody>
+        <thead><tr><th>unit</th><th>score</th><th>control</th><th>top</th><th>random</th><th>density</th><th>max act.</th><th>explanation</th></tr></thead>
+        <tbody id="unit-rows"><tr><td colspan="8">The unit index needs JavaScript.</td></tr></tbody>
         </table>
         <div class="pager"><button id="prev" type="button">previous</button> <span id="page"></span> <button id="next" type="button">next</button></div>
         <p class="note">Click a row for the unit's card: explanation, scores by subset, activation histogram, top examples

@@ -23,6 +23,7 @@ public struct MarkdownReport: Sendable {
         lines.append(meta.joined(separator: " · "))
         lines.append("")
         lines += scoreSection()
+        lines += scorerSections()
         lines += rubricSection()
         lines += costSection()
         lines += unitLists()
@@ -84,6 +85,35 @@ public struct MarkdownReport: Sendable {
         lines.append("")
         lines += Self.table(header: ["Spearman"] + kinds.map { "\($0.rawValue)s" }, rows: histogramRows)
         lines.append("")
+        return lines
+    }
+
+    /// Per scorer, features vs neurons vs the controls, and the scorers' agreement; only what
+    /// the run has (the simulation table alone when it adds the controls).
+    private func scorerSections() -> [String] {
+        let tables = ScorerTable.all(report)
+        var lines: [String] = []
+        if !tables.isEmpty, report.hasControls || tables.count > 1 {
+            lines += ["## Scorers: features vs neurons vs the random floor", ""]
+            lines += [ReportText.markdown(ScorerTable.note), ""]
+            for table in tables {
+                lines += ["### \(table.scorer.title)", ""]
+                lines += Self.table(header: table.header, rows: table.rows, rightAligned: Set(1..<table.header.count))
+                lines.append("")
+            }
+        }
+        let agreement = ScorerAgreement(report)
+        if !agreement.isEmpty {
+            lines += ["## Agreement between scorers", ""]
+            lines.append(
+                "Spearman correlation of the per-unit scores of two scorers, over the units (both kinds) where both are defined; "
+                    + "rubric = mean rating on the top activation bins"
+                    + (report.rubricTopBins.map { " (\($0.lowerBound)–\($0.upperBound))" } ?? "") + ".")
+            lines.append("")
+            let (header, rows) = agreement.rows()
+            lines += Self.table(header: header, rows: rows, rightAligned: Set(1..<header.count))
+            lines.append("")
+        }
         return lines
     }
 
@@ -184,14 +214,27 @@ public struct MarkdownReport: Sendable {
                 guard !units.isEmpty else { continue }
                 lines.append("### \(kind.rawValue)s, \(title) \(units.count)")
                 lines.append("")
+                // Each scorer's value beside the unit's own floor (its control), when the run has them.
+                let scorers = report.scorers.filter { $0 != .simulation }
+                let controls = report.hasControls
+                var header = ["unit", "score"] + (controls ? ["control"] : [])
+                for scorer in scorers { header += [scorer.name] + (controls ? ["\(scorer.name) control"] : []) }
+                header += ["density", "explanation"]
                 lines += Self.table(
-                    header: ["unit", "score", "density", "explanation"],
+                    header: header,
                     rows: units.map { unit in
-                        [
-                            "\(unit.unit)", ReportText.fixed(unit.score, 3), ReportText.percent(unit.statistics.density),
+                        var row = ["\(unit.unit)", ReportText.fixed(unit.score, 3)]
+                        if controls { row.append(ReportText.fixed(unit.controlScore, 3)) }
+                        for scorer in scorers {
+                            row.append(ReportText.fixed(unit.explanation?.score(scorer.metric, scorer.subset)?.value, 3))
+                            if controls { row.append(ReportText.fixed(unit.control?.score(scorer.metric, scorer.subset)?.value, 3)) }
+                        }
+                        row += [
+                            ReportText.percent(unit.statistics.density),
                             ReportText.markdown(Self.shortened(unit.explanation?.text ?? "", to: 100)),
                         ]
-                    }, rightAligned: [1, 2])
+                        return row
+                    }, rightAligned: Set(1..<(header.count - 1)))
                 lines.append("")
             }
         }

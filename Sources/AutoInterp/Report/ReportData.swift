@@ -9,6 +9,7 @@ import Foundation
 ///  "units": [{"k": "feature", "i": 3,              // kind, index
 ///             "s": 0.53, "u": null,                // Spearman/all, or null and the undefined reason
 ///             "st": 0.61, "sr": 0.2,               // Spearman top, random (null if missing/undefined)
+///             "cs": 0.02,                          // the control's Spearman/all (null if none or undefined)
 ///             "d": 0.0123, "m": 4.5, "n": 8192,     // density, max activation, tokens counted
 ///             "e": "text", "x": "llm", "mo": "model", "ne": 1,   // explanation, explainer, model, count
 ///             "sc": [["spearman", "all", 0.53, null, 120], …],   // metric, subset, value, reason, n
@@ -40,6 +41,7 @@ public enum ReportData {
             item += ",\"s\":\(ReportText.json(unit.score)),\"u\":\(string(unit.spearman?.undefinedReason))"
             item += ",\"st\":\(ReportText.json(explanation?.score(.spearman, .top)?.value))"
             item += ",\"sr\":\(ReportText.json(explanation?.score(.spearman, .random)?.value))"
+            item += ",\"cs\":\(ReportText.json(unit.controlScore))"
             item += ",\"d\":\(ReportText.json(statistics.density)),\"m\":\(ReportText.json(Double(statistics.maxActivation)))"
             item += ",\"n\":\(statistics.tokenCount)"
             item += ",\"e\":\(string(explanation?.text)),\"x\":\(string(explanation?.explainer))"

@@ -54,17 +54,24 @@ public struct RunComparison: Sendable {
 
     // MARK: - Numbers
 
-    /// Side B against side A per kind present on both; empty with one side.
-    public var paired: [PairedRow] {
+    /// Side B against side A per kind present on both (simulation Spearman); empty with one side.
+    public var paired: [PairedRow] { paired(.simulation) }
+
+    /// Side B against side A on `scorer`'s headline metric, per kind present on both; empty with one side.
+    public func paired(_ scorer: ReportScorer) -> [PairedRow] {
         guard sides.count == 2 else { return [] }
         let a = sides[0].report, b = sides[1].report
+        let value: (UnitReport) -> Double? = { $0.explanation?.score(scorer.metric, scorer.subset)?.value }
         return UnitKind.allCases.compactMap { kind in
-            Self.pair(a: a.units(kind), b: b.units(kind), kind: kind)
+            Self.pair(a: a.units(kind), b: b.units(kind), kind: kind, value: value)
         }
     }
 
-    /// Paired numbers of two lists of units of one kind; nil when they share no unit.
-    public static func pair(a: [UnitReport], b: [UnitReport], kind: UnitKind) -> PairedRow? {
+    /// Paired numbers of two lists of units of one kind (by default on the Spearman/all score);
+    /// nil when they share no unit.
+    public static func pair(
+        a: [UnitReport], b: [UnitReport], kind: UnitKind, value: (UnitReport) -> Double? = { $0.score }
+    ) -> PairedRow? {
         let scoresA = Dictionary(a.map { ($0.unit.index, $0) }, uniquingKeysWith: { first, _ in first })
         var row = PairedRow(
             kind: kind, shared: 0, paired: 0, onlyA: 0, onlyB: 0, medianA: nil, medianB: nil, medianDifference: nil,
@@ -73,7 +80,7 @@ public struct RunComparison: Sendable {
         for unitB in b {
             guard let unitA = scoresA[unitB.unit.index] else { continue }
             row.shared += 1
-            switch (unitA.score, unitB.score) {
+            switch (value(unitA), value(unitB)) {
             case let (scoreA?, scoreB?):
                 pairedA.append(scoreA)
                 pairedB.append(scoreB)
@@ -91,7 +98,7 @@ public struct RunComparison: Sendable {
         let summary = Summary.summarize(differences, threshold: 0)
         row.medianDifference = summary.median
         row.meanDifference = summary.mean
-        row.rankTest = RankTest.mannWhitneyU(b.compactMap(\.score), a.compactMap(\.score))
+        row.rankTest = RankTest.mannWhitneyU(b.compactMap(value), a.compactMap(value))
         return row
     }
 
@@ -103,12 +110,57 @@ public struct RunComparison: Sendable {
         for side in sides {
             lines += Self.kindTable(side)
             lines.append("")
+            lines += Self.scorerTables(side)
         }
         if sides.count == 2 {
-            let a = sides[0].label, b = sides[1].label
-            lines.append("## \(b) vs \(a), on shared units (kind, index)")
+            let scorers = ReportScorer.all.filter { scorer in sides.allSatisfy { $0.report.scorers.contains(scorer) } }
+            for scorer in scorers.isEmpty ? [.simulation] : scorers {
+                lines += pairedTable(scorer)
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Per scorer, features vs neurons vs the controls of one side (when the side has controls
+    /// or a scorer beyond simulation).
+    static func scorerTables(_ side: Side) -> [String] {
+        let tables = ScorerTable.all(side.report)
+        guard !tables.isEmpty, side.report.hasControls || tables.count > 1 else { return [] }
+        var lines: [String] = []
+        lines += floorTable(side.report, tables: tables, label: side.label)
+        for table in tables {
+            lines += ["## \(side.label): \(table.scorer.title), features vs neurons vs control", ""]
+            lines += MarkdownReport.table(header: table.header, rows: table.rows, rightAligned: Set(1..<table.header.count))
             lines.append("")
-            let rows = paired
+        }
+        if side.report.hasControls {
+            lines += ["Control = each unit scored with another unit's explanation of the same kind (the random-explanation floor).", ""]
+        }
+        return lines
+    }
+
+    /// One row per scorer: the medians of features, neurons and the controls (the floor), with
+    /// their counts; the table `autointerp demo` prints.
+    static func floorTable(_ report: RunReport, tables: [ScorerTable], label: String) -> [String] {
+        let header = ["median (n)"] + (tables.first?.header.dropFirst().map { $0 } ?? [])
+        let rows = tables.map { table in
+            [table.scorer.title] + table.columns.map { "\(ReportText.fixed($0.median, 3)) (\($0.defined))" }
+        }
+        var lines = ["## \(label): every scorer, features vs neurons\(report.hasControls ? " vs control" : "")", ""]
+        lines += MarkdownReport.table(header: header, rows: rows, rightAligned: Set(1..<header.count))
+        lines.append("")
+        return lines
+    }
+
+    /// Side B against side A on one scorer.
+    private func pairedTable(_ scorer: ReportScorer) -> [String] {
+        var lines: [String] = []
+        do {
+            let a = sides[0].label, b = sides[1].label
+            let what = scorer == .simulation ? "" : " (\(scorer.title))"
+            lines.append("## \(b) vs \(a)\(what), on shared units (kind, index)")
+            lines.append("")
+            let rows = paired(scorer)
             if rows.isEmpty {
                 lines.append("The two sides share no unit.")
             } else {
@@ -136,7 +188,7 @@ public struct RunComparison: Sendable {
             }
             lines.append("")
         }
-        return lines.joined(separator: "\n")
+        return lines
     }
 
     /// Features vs neurons of one side.

@@ -40,10 +40,21 @@ extension RunReport {
         }
         let unitOfExplanation = Dictionary(uniqueKeysWithValues: chosen.map { ($1.id, $0) })
 
-        // Scores of the chosen explanations.
+        // Controls (another unit's explanation scored on this one): the first per unit.
+        var controls: [Int64: ExplanationReport] = [:]
+        for control in try store.controlExplanations(runID: run.id) where controls[control.unitID] == nil {
+            controls[control.unitID] = ExplanationReport(
+                id: control.id, explainer: control.explainer, model: control.model, text: control.text, scores: [])
+        }
+        let unitOfControl = Dictionary(uniqueKeysWithValues: controls.map { ($1.id, $0) })
+
+        // Scores of the chosen explanations and of the controls.
         for score in try store.scores(runID: run.id) {
-            guard let unitID = unitOfExplanation[score.explanationID] else { continue }
-            chosen[unitID]?.scores.append(score.score)
+            if let unitID = unitOfExplanation[score.explanationID] {
+                chosen[unitID]?.scores.append(score.score)
+            } else if let unitID = unitOfControl[score.explanationID] {
+                controls[unitID]?.scores.append(score.score)
+            }
         }
 
         // Rubric counts of the chosen explanations.
@@ -63,11 +74,13 @@ extension RunReport {
         let examples = try topExamples(store: store, runID: run.id, options: options)
 
         let units = storedUnits.map { stored in
-            UnitReport(
+            var unit = UnitReport(
                 unitID: stored.id, statistics: stored.statistics, explanation: chosen[stored.id],
                 explanationCount: perUnit[stored.id] ?? 0, examples: examples[stored.id] ?? [],
                 rubric: rubric[stored.id] ?? RubricTable(), simulations: simulations[stored.id]?.total ?? 0,
                 failedSimulations: simulations[stored.id]?.failed ?? 0)
+            unit.control = controls[stored.id]
+            return unit
         }
 
         var report = RunReport(

@@ -143,6 +143,9 @@ public struct UnitReport: Sendable {
     /// Simulations of the report explanation, and how many failed.
     public var simulations: Int
     public var failedSimulations: Int
+    /// The unit's control: another unit's explanation scored on this unit (`explainer = 'control'`),
+    /// its random-explanation floor; nil when it has none.
+    public var control: ExplanationReport?
 
     public init(
         unitID: Int64, statistics: UnitStatistics, explanation: ExplanationReport?, explanationCount: Int,
@@ -165,6 +168,9 @@ public struct UnitReport: Sendable {
 
     /// The unit's score: Spearman/all, nil when missing or undefined.
     public var score: Double? { spearman?.value }
+
+    /// The control's Spearman/all value, nil when missing or undefined.
+    public var controlScore: Double? { control?.score(.spearman, .all)?.value }
 }
 
 /// An explanation and its scores.

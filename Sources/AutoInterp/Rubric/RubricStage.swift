@@ -10,6 +10,8 @@ import Logging
 public struct RubricStage: UnitStage {
     public var name: StageName { .rubric }
     public var needs: [StageName] { [.explain] }
+    /// The floor is measured by the simulation and classification scorers, not by the judge.
+    public var scoresControls: Bool { false }
     public var stores: String { "rubric_ratings: one 0-3 rating per score/quantile example" }
 
     public let judge: any RubricJudge

@@ -35,6 +35,7 @@ public struct RunCoordinator {
         var stoppedEarly: String?
         var reports: [UnitOutcome] = []
         var mode: String?
+        var controls: ControlPass.Outcome?
         do {
             let stages = try await stages(plan, request: request, client: client, store: store, run: prepared.run, mode: &mode)
             let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
@@ -50,11 +51,24 @@ public struct RunCoordinator {
                 showProgress: request.showProgress, logger: logger)
             if request.explainer == .local { logger.info("run \(prepared.run.name) with the baseline \(PatternExplainer.name)") }
             (reports, stoppedEarly) = try await scheduler.run(prepared.run)
+            // The control pass: the same scoring stages on another unit's explanation.
+            let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
+            if stoppedEarly == nil, !controlStages.isEmpty {
+                let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
+                let controlScheduler = UnitScheduler(
+                    runner: controlRunner, unitsInFlight: request.unitsInFlight ?? defaultInFlight, usage: usage,
+                    observeCalls: observe, showProgress: request.showProgress, logger: logger)
+                let pass = ControlPass(store: store, scheduler: controlScheduler, seed: setup.selection.seed, logger: logger)
+                let outcome = try await pass.run(prepared.run)
+                controls = outcome
+                stoppedEarly = outcome.stoppedEarly
+            }
         } catch let error as LLMError where error.isFatalForRun {
             stoppedEarly = error.message
         }
         var summary = try RunSummary.collect(
-            store: store, run: prepared.run, reports: reports, usage: client?.usage, stoppedEarly: stoppedEarly, simulatorMode: mode)
+            store: store, run: prepared.run, reports: reports, usage: client?.usage, stoppedEarly: stoppedEarly, simulatorMode: mode,
+            controls: controls)
         summary.remarks = plan.remarks
         try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.outcome == .complete ? "done" : "incomplete")
         try summary.write(to: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"))

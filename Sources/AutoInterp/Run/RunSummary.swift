@@ -17,6 +17,23 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var meanPearson: Double?
     }
 
+    /// The control pass (the random-explanation floor, see ``ControlPass``): counted from the store.
+    public struct ControlSummary: Sendable, Codable, Equatable {
+        /// Units with a control explanation stored.
+        public var controls: Int
+        /// Controls with a Spearman (`all`) stored, defined or not.
+        public var scored: Int
+        /// Controls that failed, or wait for a stage not requested, in this invocation (see `notes`).
+        public var failed: Int
+        public var waiting: Int
+        /// The controls' Spearman (`all`) statistics by unit kind.
+        public var byKind: [String: KindScores]
+        /// Kinds that got no control, with the reason (e.g. a single explained unit).
+        public var skipped: [String]
+        /// Failed and waiting controls with their reasons (this invocation).
+        public var notes: [UnitNote]
+    }
+
     /// A unit that was skipped or failed, and why.
     public struct UnitNote: Sendable, Codable, Equatable {
         public var unit: String
@@ -54,19 +71,25 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// How this invocation differed from the defaults, in words (e.g. a stage left out by the local baseline).
     public var remarks: [String] = []
     /// The LLM cost of each stage over the run's database (every invocation), from `llm_calls`.
+    /// Calls for controls are counted under the stage that made them (e.g. `simulate`).
     public var stages: [StageUsage] = []
+    /// The control pass; nil when it did not run (no stage that scores controls was requested).
+    public var controls: ControlSummary?
 
-    /// Whether every unit has all its results (nothing failed or left over).
-    public var isComplete: Bool { stoppedEarly == nil && notes.allSatisfy { $0.kind == "dead" } }
+    /// Whether every unit, and every control, has all its results (nothing failed or left over).
+    public var isComplete: Bool {
+        stoppedEarly == nil && notes.allSatisfy { $0.kind == "dead" } && (controls?.notes.isEmpty ?? true)
+    }
 
     /// Tokens (prompt + completion) per unit worked on in this invocation.
     public var tokensPerUnit: Double? {
         unitsWorked > 0 ? Double(promptTokens + completionTokens) / Double(unitsWorked) : nil
     }
 
-    /// Counts the run's stored results.
+    /// Counts the run's stored results (`controls`: what the control pass did, nil when it did not run).
     public static func collect(
-        store: RunStore, run: RunInfo, reports: [UnitOutcome], usage: LLMUsage?, stoppedEarly: String?, simulatorMode: String?
+        store: RunStore, run: RunInfo, reports: [UnitOutcome], usage: LLMUsage?, stoppedEarly: String?, simulatorMode: String?,
+        controls: ControlPass.Outcome? = nil
     ) throws -> RunSummary {
         let units = try store.progress(runID: run.id)
         var failures: [String: Int] = [:]
@@ -124,7 +147,56 @@ public struct RunSummary: Sendable, Codable, Equatable {
             promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0, cost: usage?.cost,
             unitsWorked: reports.count { $0.storedSomething || $0.status == .failed }, simulatorMode: simulatorMode)
         summary.stages = try store.stageUsage()
+        if let controls { summary.controls = try controlSummary(store: store, run: run, outcome: controls) }
         return summary
+    }
+
+    /// The control pass counted from the store, with this invocation's failures.
+    static func controlSummary(store: RunStore, run: RunInfo, outcome: ControlPass.Outcome) throws -> ControlSummary {
+        let controls = try store.controlProgress(runID: run.id)
+        var byKind: [String: KindScores] = [:]
+        var spearmans: [UnitKind: [Double?]] = [:]
+        var pearsons: [UnitKind: [Double?]] = [:]
+        for control in controls {
+            let kind = control.unit.unit.kind
+            byKind[kind.rawValue, default: KindScores(units: 0, scored: 0, undefined: 0)].units += 1
+            guard let spearman = control.score(.spearman, .all) else { continue }
+            byKind[kind.rawValue]?.scored += 1
+            if spearman == nil { byKind[kind.rawValue]?.undefined += 1 }
+            spearmans[kind, default: []].append(spearman)
+            pearsons[kind, default: []].append(control.score(.pearson, .all) ?? nil)
+        }
+        for (kind, values) in spearmans {
+            let summary = Summary.summarize(values, threshold: 0)
+            byKind[kind.rawValue]?.meanSpearman = summary.mean
+            byKind[kind.rawValue]?.medianSpearman = summary.median
+            byKind[kind.rawValue]?.meanPearson = Summary.summarize(pearsons[kind] ?? [], threshold: 0).mean
+        }
+        let notes = outcome.reports.filter { $0.status == .failed || $0.status == .waiting || $0.status == .cancelled }
+            .sorted { $0.unit < $1.unit }
+            .map { UnitNote(unit: $0.unit.description, kind: $0.failureKind ?? $0.status.rawValue, reason: $0.reason ?? $0.status.rawValue) }
+        return ControlSummary(
+            controls: controls.count, scored: byKind.values.reduce(0) { $0 + $1.scored },
+            failed: outcome.reports.count { $0.status == .failed }, waiting: outcome.reports.count { $0.status == .waiting },
+            byKind: byKind, skipped: outcome.skipped, notes: notes)
+    }
+
+    /// The summary's lines on the control pass (empty when it did not run).
+    var controlLines: [String] {
+        guard let controls else { return [] }
+        func number(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "n/a" }
+        var head = "controls (another unit's explanation, the random floor): \(controls.controls) stored, \(controls.scored) scored, \(controls.failed) failed"
+        if controls.waiting > 0 { head += ", \(controls.waiting) waiting" }
+        var lines = [head]
+        for kind in controls.byKind.keys.sorted() {
+            let k = controls.byKind[kind]!
+            lines.append(
+                "  \(kind) controls: \(k.scored) scored (\(k.undefined) undefined); Spearman mean \(number(k.meanSpearman)), median \(number(k.medianSpearman))")
+        }
+        for reason in controls.skipped { lines.append("  no control: \(reason)") }
+        for note in controls.notes.prefix(5) { lines.append("  control of \(note.unit): \(note.kind): \(note.reason)") }
+        if controls.notes.count > 5 { lines.append("  … and \(controls.notes.count - 5) more controls (see summary.json)") }
+        return lines
     }
 
     /// The summary as printed at the end of `autointerp run`.
@@ -143,6 +215,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         }
         for note in notes.prefix(10) { lines.append("  \(note.unit): \(note.kind): \(note.reason)") }
         if notes.count > 10 { lines.append("  … and \(notes.count - 10) more (see summary.json)") }
+        lines += controlLines
         var usageLine = "LLM: \(calls) calls (\(cachedCalls) cached), \(promptTokens) prompt + \(completionTokens) completion tokens"
         if let perUnit = tokensPerUnit { usageLine += String(format: ", %.0f tokens per unit", perUnit) }
         if let cost {

@@ -80,8 +80,16 @@ public struct StagePlan: Sendable {
             let patterns = PatternExplainer(parameters: settings.baseline ?? PatternSet.Parameters())
             // The pattern simulator belongs to its unit: re-derived (deterministically) from the
             // unit's explanation examples, so a resumed run simulates what its explanation says.
+            // A control simulates with its donor's patterns: the explanation is the donor's text.
             simulatorFor = { work in
-                PatternSimulator(patterns: patterns.patterns(from: try work.store.examples(unitID: work.unit.id, role: .explain, subset: .top)))
+                var source = work.unit.id
+                if let donor = work.progress.explanation?.controlOf {
+                    guard let donorUnit = try work.store.explanation(id: donor)?.unitID else {
+                        throw StageFailure("the donor explanation \(donor) of the control of \(work.unit.unit) is missing from \(work.store.path)")
+                    }
+                    source = donorUnit
+                }
+                return PatternSimulator(patterns: patterns.patterns(from: try work.store.examples(unitID: source, role: .explain, subset: .top)))
             }
         }
         let bestOf = ExplainStage.BestOf(

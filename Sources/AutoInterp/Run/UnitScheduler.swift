@@ -34,8 +34,15 @@ public struct UnitScheduler: Sendable {
     }
 
     /// The outcome of every unit of `run`, and why the run stopped early (nil when it did not).
-    public func run(_ run: RunInfo) async throws -> (reports: [UnitOutcome], stoppedEarly: String?) {
-        let units = try runner.store.progress(runID: run.id)
+    ///
+    /// - Parameters:
+    ///   - units: the progress views to work on (default: every unit's headline progress; the
+    ///     control pass gives the units' control views).
+    ///   - label: what the log line and the progress bar call the pass (`run`, `controls`).
+    public func run(_ run: RunInfo, units given: [UnitProgress]? = nil, label: String = "run") async throws
+        -> (reports: [UnitOutcome], stoppedEarly: String?)
+    {
+        let units = try given ?? runner.store.progress(runID: run.id)
         var reports: [UnitOutcome] = []
         var todo: [UnitProgress] = []
         for unit in units {
@@ -47,8 +54,8 @@ public struct UnitScheduler: Sendable {
                 todo.append(unit)
             }
         }
-        logger.info("run \(run.name): \(units.count) units, \(todo.count) with work left")
-        let bar = showProgress && !todo.isEmpty ? ProgressBar("run", total: todo.count, unit: "units") : nil
+        logger.info("\(label) \(run.name): \(units.count) units, \(todo.count) with work left")
+        let bar = showProgress && !todo.isEmpty ? ProgressBar(label, total: todo.count, unit: "units") : nil
         let usage = usage
         let detail: @Sendable () -> String = {
             guard let u = usage?(), u.calls > 0 else { return "" }

@@ -4,6 +4,9 @@ import Logging
 
 /// Runs one unit's stages in order, doing only what the store does not hold yet.
 ///
+/// The same runner scores a unit's control explanation (``ControlPass``): given a progress view
+/// whose explanation is a control, it reloads that view after each stage.
+///
 /// For each requested stage: skip it when ``UnitStage/isDone(_:)`` says so (unless a stage it
 /// needs stored something new in this invocation); wait when a stage it needs is neither done
 /// nor requested; otherwise run it and reload the unit's ``UnitProgress``. Unusable results are
@@ -69,7 +72,7 @@ public struct UnitStageRunner: Sendable {
                 if result.stored {
                     changed.insert(stage.name)
                     report.storedSomething = true
-                    progress = try store.progress(unitID: progress.unit.id) ?? progress
+                    progress = try reload(progress) ?? progress
                 }
                 if let failure = result.failure, report.status == .complete {
                     report.status = .failed
@@ -94,6 +97,14 @@ public struct UnitStageRunner: Sendable {
             report.status = .cancelled
             return report
         }
+    }
+
+    /// The unit's progress read again for the same explanation: a control stays a control.
+    private func reload(_ progress: UnitProgress) throws -> UnitProgress? {
+        if let explanation = progress.explanation, explanation.isControl {
+            return try store.progress(unitID: progress.unit.id, explanationID: explanation.id)
+        }
+        return try store.progress(unitID: progress.unit.id)
     }
 
     /// Whether a stage's results are there. A needed stage that ran in this invocation counts as

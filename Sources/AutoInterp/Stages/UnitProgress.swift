@@ -7,7 +7,9 @@ import Foundation
 /// reads it in ``UnitStage/isDone(_:)``.
 public struct UnitProgress: Sendable, Equatable {
     public var unit: StoredUnit
-    /// The unit's explanation (its first), nil before the explain stage.
+    /// The explanation this view is for: the unit's headline one (its first own explanation), nil
+    /// before the explain stage; or, in the control pass, the unit's control explanation
+    /// (``StoredExplanation/isControl``, loaded by ``RunStore/progress(unitID:explanationID:)``).
     public var explanation: StoredExplanation?
     /// Held-out `score/top` + `score/random` examples: what the simulator must cover.
     public var scoredExamples: Int

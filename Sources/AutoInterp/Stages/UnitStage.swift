@@ -20,6 +20,11 @@ public protocol UnitStage: Sendable {
     var needs: [StageName] { get }
     /// What the stage stores, in words (e.g. `scores: spearman, pearson × all, top, random`).
     var stores: String { get }
+    /// Whether the stage also scores a unit's *control* explanation (another unit's explanation:
+    /// the random-explanation floor, see ``ControlPass``). True by default: a scorer reads only
+    /// `work.progress.explanation`, so the same stage object runs on the control. The explain
+    /// and rubric stages say false.
+    var scoresControls: Bool { get }
 
     /// Whether the store already holds this stage's results for the unit (or all it will ever
     /// hold: failures that used up their attempts count as done, see ``gap(_:)``).
@@ -40,6 +45,7 @@ public protocol UnitStage: Sendable {
 
 extension UnitStage {
     public func gap(_ progress: UnitProgress) -> String? { nil }
+    public var scoresControls: Bool { true }
 }
 
 /// What a stage gets for one unit: the store, the unit's progress as loaded just before the

@@ -3,22 +3,51 @@ import Foundation
 // MARK: - Unit progress
 
 extension RunStore {
-    /// The progress of every unit of a run, by kind then index, in one query.
+    /// The headline progress of every unit of a run (its first own explanation; controls are
+    /// left out), by kind then index, in one query.
     public func progress(runID: Int64) throws -> [UnitProgress] {
-        try database.query(Self.progressSQL + "WHERE u.run_id = ? ORDER BY u.kind, u.idx", [runID]).map(unitProgress)
+        try database.query(Self.progressSQL + Self.headlineJoin + "WHERE u.run_id = ? ORDER BY u.kind, u.idx", [runID])
+            .map(unitProgress)
     }
 
-    /// The progress of the unit with `units.id` `unitID`, in one query; nil when there is no such unit.
+    /// The headline progress of the unit with `units.id` `unitID` (its first own explanation), in
+    /// one query; nil when there is no such unit.
     public func progress(unitID: Int64) throws -> UnitProgress? {
-        try database.query(Self.progressSQL + "WHERE u.id = ?", [unitID]).first.map(unitProgress)
+        try database.query(Self.progressSQL + Self.headlineJoin + "WHERE u.id = ?", [unitID]).first.map(unitProgress)
     }
 
-    /// A unit with its first explanation and, as small JSON arrays, what is stored under it.
+    /// The progress of unit `unitID` for one of its explanations (its own or a control): what is
+    /// stored under that explanation. Nil when there is no such unit; the explanation is nil
+    /// when `explanationID` is not one of the unit's.
+    public func progress(unitID: Int64, explanationID: Int64) throws -> UnitProgress? {
+        try database.query(
+            Self.progressSQL + "LEFT JOIN explanations e ON e.id = ? AND e.unit_id = u.id\nWHERE u.id = ?", [explanationID, unitID]
+        ).first.map(unitProgress)
+    }
+
+    /// The progress of every unit of a run that has a control explanation, for its control (the
+    /// first, if several), by kind then index.
+    public func controlProgress(runID: Int64) throws -> [UnitProgress] {
+        try database.query(
+            Self.progressSQL + """
+                JOIN explanations e ON e.id = (SELECT MIN(id) FROM explanations WHERE unit_id = u.id AND control_of IS NOT NULL)
+                WHERE u.run_id = ? ORDER BY u.kind, u.idx
+                """, [runID]
+        ).map(unitProgress)
+    }
+
+    /// A unit's headline explanation: its first own one (`control_of` NULL).
+    private static let headlineJoin = """
+        LEFT JOIN explanations e ON e.id = (SELECT MIN(id) FROM explanations WHERE unit_id = u.id AND control_of IS NULL)
+
+        """
+
+    /// A unit with one explanation `e` (joined after this text) and, as small JSON arrays, what is stored under it.
     private static let progressSQL = """
         SELECT u.*,
                e.id AS e_id, e.explainer AS e_explainer, e.model AS e_model, e.text AS e_text,
                e.prompt_file AS e_prompt_file, e.prompt_hash AS e_prompt_hash, e.request_hash AS e_request_hash,
-               e.created_at AS e_created_at,
+               e.created_at AS e_created_at, e.control_of AS e_control_of,
                (SELECT COUNT(*) FROM examples x
                 WHERE x.unit_id = u.id AND x.role = 'score' AND x.subset IN ('top', 'random')) AS scored_examples,
                (SELECT COUNT(*) FROM examples x
@@ -34,7 +63,6 @@ extension RunStore {
                (SELECT json_group_array(json_array(r.record_idx, r.rating)) FROM rubric_ratings r
                 WHERE r.explanation_id = e.id) AS ratings
         FROM units u
-        LEFT JOIN explanations e ON e.id = (SELECT MIN(id) FROM explanations WHERE unit_id = u.id)
 
         """
 
@@ -46,7 +74,8 @@ extension RunStore {
         progress.explanation = StoredExplanation(
             id: explanationID, unitID: unit.id, explainer: row.string("e_explainer") ?? "", model: row.string("e_model") ?? "",
             text: row.string("e_text") ?? "", promptFile: row.string("e_prompt_file"), promptHash: row.string("e_prompt_hash"),
-            requestHash: row.string("e_request_hash"), createdAt: try StoreFormat.date(row.string("e_created_at"), path: path))
+            requestHash: row.string("e_request_hash"), createdAt: try StoreFormat.date(row.string("e_created_at"), path: path),
+            controlOf: row.int64("e_control_of"))
         progress.simulated = Set(try jsonArray(row, "simulated").compactMap { $0 as? String })
         for case let item as [Any] in try jsonArray(row, "failed_simulations") where item.count == 2 {
             guard let key = item[0] as? String, let attempts = (item[1] as? NSNumber)?.intValue else { continue }

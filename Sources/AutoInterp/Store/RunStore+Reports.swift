@@ -56,7 +56,7 @@ public struct StoredExampleText: Sendable, Equatable {
 }
 
 extension RunStore {
-    /// Every explanation of a run with its unit, by kind, index, then explanation id.
+    /// Every unit's own explanation of a run (controls left out) with its unit, by kind, index, then explanation id.
     public func explanationListings(runID: Int64) throws -> [ExplanationListing] {
         try database.query(
             """
@@ -64,7 +64,7 @@ extension RunStore {
                    e.id = (SELECT MAX(e2.id) FROM explanations e2 WHERE e2.unit_id = e.unit_id AND e2.explainer = e.explainer)
                    AS latest
             FROM explanations e JOIN units u ON u.id = e.unit_id
-            WHERE u.run_id = ? ORDER BY u.kind, u.idx, e.id
+            WHERE u.run_id = ? AND e.control_of IS NULL ORDER BY u.kind, u.idx, e.id
             """, [runID]
         ).map { row in
             ExplanationListing(

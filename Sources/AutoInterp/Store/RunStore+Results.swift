@@ -9,42 +9,80 @@ extension RunStore {
         unitID: Int64, explainer: String, model: String, text: String,
         promptFile: String? = nil, promptHash: String? = nil, requestHash: String? = nil
     ) throws -> StoredExplanation {
-        let createdAt = Date()
-        return try database.withConnection { db in
-            try db.run(
-                """
-                INSERT INTO explanations (unit_id, explainer, model, text, prompt_file, prompt_hash, request_hash,
-                                          created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [
-                    unitID, explainer, model, text, promptFile, promptHash, requestHash,
-                    StoreFormat.string(from: createdAt),
-                ])
-            return StoredExplanation(
-                id: db.lastInsertRowID, unitID: unitID, explainer: explainer, model: model, text: text,
-                promptFile: promptFile, promptHash: promptHash, requestHash: requestHash,
-                createdAt: StoreFormat.roundTrip(createdAt))
+        try database.withConnection { db in
+            try insertExplanation(
+                db, unitID: unitID, explainer: explainer, model: model, text: text, promptFile: promptFile,
+                promptHash: promptHash, requestHash: requestHash, controlOf: nil)
         }
     }
 
-    /// The explanation with id `id`, or nil.
+    /// Stores control explanations in one transaction: for each (unit, donor), the donor's model
+    /// and text under `explainer = 'control'` with `control_of` = the donor's id; returns them in order.
+    ///
+    /// - Throws: ``AutoInterpError`` (nothing written) when a donor is itself a control or belongs to the unit.
+    @discardableResult
+    public func addControlExplanations(_ controls: [(unitID: Int64, donor: StoredExplanation)]) throws -> [StoredExplanation] {
+        for (unitID, donor) in controls where donor.isControl || donor.unitID == unitID {
+            throw AutoInterpError.invalidInput(
+                "explanation \(donor.id) cannot be the control of unit id \(unitID) (\(path)): a control takes another unit's own explanation")
+        }
+        return try database.transaction { db in
+            try controls.map { unitID, donor in
+                try insertExplanation(
+                    db, unitID: unitID, explainer: StoredExplanation.controlExplainer, model: donor.model, text: donor.text,
+                    promptFile: nil, promptHash: nil, requestHash: nil, controlOf: donor.id)
+            }
+        }
+    }
+
+    private func insertExplanation(
+        _ db: SQLiteConnection, unitID: Int64, explainer: String, model: String, text: String, promptFile: String?,
+        promptHash: String?, requestHash: String?, controlOf: Int64?
+    ) throws -> StoredExplanation {
+        let createdAt = Date()
+        try db.run(
+            """
+            INSERT INTO explanations (unit_id, explainer, model, text, prompt_file, prompt_hash, request_hash,
+                                      created_at, control_of)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                unitID, explainer, model, text, promptFile, promptHash, requestHash,
+                StoreFormat.string(from: createdAt), controlOf,
+            ])
+        return StoredExplanation(
+            id: db.lastInsertRowID, unitID: unitID, explainer: explainer, model: model, text: text,
+            promptFile: promptFile, promptHash: promptHash, requestHash: requestHash,
+            createdAt: StoreFormat.roundTrip(createdAt), controlOf: controlOf)
+    }
+
+    /// The explanation with id `id` (the unit's own or a control), or nil.
     public func explanation(id: Int64) throws -> StoredExplanation? {
         try database.query("SELECT * FROM explanations WHERE id = ?", [id]).first.map(storedExplanation)
     }
 
-    /// A unit's explanations, oldest first.
+    /// A unit's own explanations (controls left out), oldest first.
     public func explanations(unitID: Int64) throws -> [StoredExplanation] {
-        try database.query("SELECT * FROM explanations WHERE unit_id = ? ORDER BY id", [unitID])
+        try database.query("SELECT * FROM explanations WHERE unit_id = ? AND control_of IS NULL ORDER BY id", [unitID])
             .map(storedExplanation)
     }
 
-    /// Every explanation of a run, oldest first.
+    /// Every unit's own explanation of a run (controls left out), oldest first.
     public func explanations(runID: Int64) throws -> [StoredExplanation] {
         try database.query(
             """
             SELECT e.* FROM explanations e JOIN units u ON u.id = e.unit_id
-            WHERE u.run_id = ? ORDER BY e.id
+            WHERE u.run_id = ? AND e.control_of IS NULL ORDER BY e.id
+            """, [runID]
+        ).map(storedExplanation)
+    }
+
+    /// Every control explanation of a run (``StoredExplanation/controlOf`` set), oldest first.
+    public func controlExplanations(runID: Int64) throws -> [StoredExplanation] {
+        try database.query(
+            """
+            SELECT e.* FROM explanations e JOIN units u ON u.id = e.unit_id
+            WHERE u.run_id = ? AND e.control_of IS NOT NULL ORDER BY e.id
             """, [runID]
         ).map(storedExplanation)
     }
@@ -54,7 +92,7 @@ extension RunStore {
             id: row.int64("id") ?? 0, unitID: row.int64("unit_id") ?? 0, explainer: row.string("explainer") ?? "",
             model: row.string("model") ?? "", text: row.string("text") ?? "", promptFile: row.string("prompt_file"),
             promptHash: row.string("prompt_hash"), requestHash: row.string("request_hash"),
-            createdAt: try StoreFormat.date(row.string("created_at"), path: path))
+            createdAt: try StoreFormat.date(row.string("created_at"), path: path), controlOf: row.int64("control_of"))
     }
 }
 

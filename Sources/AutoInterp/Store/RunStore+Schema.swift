@@ -11,10 +11,13 @@ extension RunStore {
         SQLiteMigration(version: 2, name: "scores open to every stage's metrics", sql: schemaV2),
         SQLiteMigration(version: 3, name: "llm_calls: unit, stage, queue time, cached tokens, finish reason", sql: schemaV3),
         SQLiteMigration(version: 4, name: "failures kept and retried: simulation attempts, rubric failures", sql: schemaV4),
+        // v5 is reserved for the classification scorers' table (merged from another branch).
+        SQLiteMigration(version: 5, name: "reserved", sql: "SELECT 1;"),
+        SQLiteMigration(version: 6, name: "explanations.control_of: the random-explanation floor", sql: schemaV6),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV6].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -192,5 +195,14 @@ extension RunStore {
             created_at     TEXT NOT NULL,
             UNIQUE (explanation_id, record_idx)
         );
+        """
+
+    /// Schema v6: a *control* explanation (`explainer = 'control'`) is another unit's explanation
+    /// of the same kind, scored on this unit's records (the random-explanation floor); its
+    /// `control_of` names the donor explanation. A unit's own explanations have `control_of` NULL,
+    /// and every headline query (progress, summary, reports, export) reads only those.
+    static let schemaV6 = """
+        ALTER TABLE explanations ADD COLUMN control_of INTEGER REFERENCES explanations(id);  -- donor of a control; NULL for the unit's own
+        CREATE INDEX explanations_by_control ON explanations(unit_id, control_of);
         """
 }

@@ -15,6 +15,8 @@ public final class ProgressBar: @unchecked Sendable {
     private var done = 0
     private var detail = ""
     private var drawnDone = -1
+    /// Set by ``finish()``: a finished bar is never drawn again (late updates are dropped).
+    private var finished = false
 
     /// - Parameters:
     ///   - label: what is being done ("encode").
@@ -30,10 +32,11 @@ public final class ProgressBar: @unchecked Sendable {
     }
 
     /// Sets the steps done (and, when it becomes known, the total) and an optional detail text
-    /// ("calls 120, tokens 45k"), redrawing if due.
+    /// ("calls 120, tokens 45k"), redrawing if due; does nothing once the bar is finished.
     public func update(_ done: Int, total: Int? = nil, detail: String? = nil) {
         lock.lock()
         defer { lock.unlock() }
+        guard !finished else { return }
         self.done = done
         if let total { self.total = max(total, 1) }
         if let detail { self.detail = detail }
@@ -56,7 +59,8 @@ public final class ProgressBar: @unchecked Sendable {
     public func finish() {
         lock.lock()
         defer { lock.unlock() }
-        guard enabled else { return }
+        guard enabled, !finished else { return }
+        finished = true
         if interactive || drawnDone != done { draw(final: true) }
     }
 

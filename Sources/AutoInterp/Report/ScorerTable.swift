@@ -1,0 +1,60 @@
+import Foundation
+
+/// One scorer's numbers as a table: features vs neurons vs the random floor (the units'
+/// controls), shared by the Markdown and HTML reports and `autointerp compare`.
+public struct ScorerTable: Sendable, Equatable {
+    public var scorer: ReportScorer
+    /// `""`, `features`, `neurons`, and `control` when the run has controls.
+    public var header: [String]
+    /// Label first, then one cell per column (plain text: escape for HTML).
+    public var rows: [[String]]
+    /// The columns' statistics, in header order (after the label).
+    public var columns: [ScorerColumn]
+
+    /// The table of `scorer` in `report`.
+    public init(_ report: RunReport, scorer: ReportScorer) {
+        self.scorer = scorer
+        let kinds = UnitKind.allCases
+        var columns = kinds.map { report.scorerColumn(scorer, kind: $0, control: false) }
+        header = [""] + kinds.map { "\($0.rawValue)s" }
+        let controls = report.hasControls
+        if controls {
+            columns.append(report.scorerColumn(scorer, kind: nil, control: true))
+            header.append("control")
+        }
+        self.columns = columns
+        var rows: [[String]] = [
+            ["scored"] + columns.map { String($0.stored) },
+            ["undefined"] + columns.map { String($0.stored - $0.defined) },
+            ["median"] + columns.map { ReportText.fixed($0.median, 3) },
+            ["quartiles (Q1 – Q3)"] + columns.map { $0.q1 == nil ? "–" : "\(ReportText.fixed($0.q1, 3)) – \(ReportText.fixed($0.q3, 3))" },
+            ["mean"] + columns.map { ReportText.fixed($0.mean, 3) },
+        ]
+        for (i, threshold) in scorer.thresholds.enumerated() {
+            rows.append(["share > \(ReportText.fixed(threshold, 1))"] + columns.map { ReportText.percent($0.shareAbove[i]) })
+        }
+        for (i, extra) in scorer.extras.enumerated() {
+            rows.append([extra.label] + columns.map { ReportText.fixed($0.extraMedians[i], 3) })
+        }
+        if controls {
+            rows.append(
+                ["above own control"]
+                    + columns.map { column in
+                        guard let pairs = column.floorPairs else { return "–" }
+                        return "\(ReportText.percent(column.aboveFloor)) (n \(pairs))"
+                    })
+        }
+        self.rows = rows
+    }
+
+    /// The note under every scorer table.
+    public static let note =
+        "Shares are of defined scores; undefined ones are counted apart. Control = each unit scored with another unit's explanation "
+        + "of the same kind (explainer 'control', a seeded derangement): the random-explanation floor, both kinds pooled. "
+        + "\"Above own control\": share of units scoring higher than their own control (ties count one half), over units where both are defined."
+
+    /// The tables of every scorer the run has scores of.
+    public static func all(_ report: RunReport) -> [ScorerTable] {
+        report.scorers.map { ScorerTable(report, scorer: $0) }
+    }
+}
