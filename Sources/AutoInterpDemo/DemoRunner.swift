@@ -97,7 +97,7 @@ public struct DemoRunner {
 
         let saeFolder = folder.appendingPathComponent("sae-layer\(options.layer)")
         var training: SAETrainingReport?
-        if !FileManager.default.fileExists(atPath: saeFolder.appendingPathComponent("sae_weights.safetensors").path) {
+        if !FileManager.default.fileExists(atPath: saeFolder.appendingPathComponent(SAELensWriter.weightsFileName).path) {
             let run = SAETrainingRun(config: SAETrainingConfig(expansionFactor: 4, seed: options.seed), maxTokens: options.trainingTokens)
             let bar = ProgressBar("train-sae", total: 1, unit: "step", enabled: options.showProgress)
             let outcome = try run.run(dataset: dataset, output: saeFolder, started: { dIn, dSAE, steps, _ in
@@ -111,8 +111,7 @@ public struct DemoRunner {
         } else {
             say("train-sae: reusing \(saeFolder.path)")
             _ = lap()
-            let reportURL = saeFolder.appendingPathComponent("training.json")
-            training = (try? Data(contentsOf: reportURL)).flatMap { try? JSONDecoder().decode(SAETrainingReport.self, from: $0) }
+            training = SAETrainingReport.read(from: saeFolder)
         }
         let sae = try SparseAutoencoder.load(path: saeFolder)
 

@@ -121,18 +121,6 @@ public enum SyntheticDataset {
 
     /// Writes `sae(width:seed:)` as an SAELens folder.
     public static func writeSAE(to folder: URL, width: Int, seed: UInt64) throws {
-        let model = sae(width: width, seed: seed)
-        let c = model.config
-        let config: [String: Any] = [
-            "architecture": "standard", "d_in": c.dIn, "d_sae": c.dSAE, "dtype": "float32", "apply_b_dec_to_input": true,
-            "normalize_activations": "none", "metadata": ["model_name": "synthetic", "hook_name": "planted-concepts"],
-        ]
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]).write(to: folder.appendingPathComponent("cfg.json"))
-        try SafeTensorsWriter.write(
-            [
-                .float32("W_enc", shape: [c.dIn, c.dSAE], model.encoderWeights), .float32("b_enc", shape: [c.dSAE], model.encoderBias),
-                .float32("W_dec", shape: [c.dSAE, c.dIn], model.decoderWeights), .float32("b_dec", shape: [c.dIn], model.decoderBias),
-            ], to: folder.appendingPathComponent("sae_weights.safetensors"))
+        try SAELensWriter.write(sae(width: width, seed: seed), to: folder)
     }
 }

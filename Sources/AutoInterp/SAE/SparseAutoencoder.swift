@@ -1,7 +1,10 @@
 import Foundation
 
 /// An SAE's weights in F32, oriented as SAELens does: `W_enc [d_in, d_sae]`, `W_dec [d_sae, d_in]`.
-public struct SparseAutoencoder: Sendable {
+///
+/// The one SAE type: every reader (`SparseAutoencoder.load`) returns it, `SAETrainer.currentSAE()`
+/// produces it, `SAEEncoder` encodes it and `SAELensWriter` writes it.
+public struct SparseAutoencoder: Sendable, Equatable {
     public var config: SAEConfig
     /// Row-major `[d_in, d_sae]`.
     public var encoderWeights: [Float]

@@ -10,7 +10,7 @@ import Logging
 /// encoder as their transpose (Anthropic, April 2024 update), and each encoder bias set so its
 /// feature fires on `initialDensity` of a first batch, so training is sparse (and cheap) from
 /// the first step. Inputs are rescaled by one constant to mean norm `sqrt(d_in)`; the scale is
-/// folded into the exported weights (`currentSAE()`), which therefore act on raw activations.
+/// folded into the exported weights (`currentSAE()`, a `SparseAutoencoder`), which therefore act on raw activations.
 ///
 /// Dead features are resampled as in Bricken et al. 2023 ("Towards Monosemanticity"): every
 /// `resampleEvery` steps, features that did not fire during those steps get the direction of a
@@ -260,8 +260,9 @@ public final class SAETrainer {
 
     // MARK: - Export
 
-    /// The current weights as an SAE on raw activations (the input scale folded in).
-    public func currentSAE() -> TrainedSAE {
+    /// The current weights as a standard SAE on raw activations (the input scale folded in), in
+    /// SAELens orientation: `ReLU((x - b_dec) W_enc + b_enc)`, `apply_b_dec_to_input`, no normalisation.
+    public func currentSAE() -> SparseAutoencoder {
         let scale = inputScale
         var wEnc = [Float](repeating: 0, count: dIn * dSAE)
         for i in 0..<dSAE {
@@ -270,7 +271,8 @@ public final class SAETrainer {
         }
         let wDec = decoder.array.map { $0 / scale }
         let bDec = decoderBias.array.map { $0 / scale }
-        // Sizes are consistent by construction.
-        return try! TrainedSAE(dIn: dIn, dSAE: dSAE, wEnc: wEnc, bEnc: encoderBias.array, wDec: wDec, bDec: bDec)
+        return SparseAutoencoder(
+            config: SAEConfig(architecture: .standard, dIn: dIn, dSAE: dSAE, applyBDecToInput: true, normalizeActivations: .none),
+            encoderWeights: wEnc, encoderBias: encoderBias.array, decoderWeights: wDec, decoderBias: bDec)
     }
 }

@@ -54,7 +54,8 @@ public struct SAETrainingRun {
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let metadata = SAEFolderMetadata(
             modelName: modelName ?? dataset.metadata["model"] ?? "unknown", hookName: hookName ?? dataset.metadata["hook"] ?? "unknown",
-            hookLayer: dataset.metadata["layer"].flatMap { Int($0) }, contextSize: dataset.contextLength, datasetPath: dataset.url.path)
+            hookLayer: dataset.metadata["layer"].flatMap { Int($0) }, contextSize: dataset.contextLength, datasetPath: dataset.url.path,
+            trainer: "autointerp train-sae")
         var outcome = try run(
             data: data, output: output, metadata: metadata,
             source: ["activations": dataset.url.path, "load_seconds": String(format: "%.1f", loadSeconds)],
@@ -80,7 +81,8 @@ public struct SAETrainingRun {
         let sae = trainer.currentSAE()
         let evaluation = data.heldOutTokens > 0 ? try SAEEvaluation.evaluate(sae, inputs: data.heldOut) : nil
         let report = SAETrainingReport(config: config, dIn: trainer.dIn, dSAE: trainer.dSAE, summary: summary, evaluation: evaluation, source: source)
-        try sae.save(to: output, metadata: metadata, report: report)
+        try SAELensWriter.write(sae, to: output, metadata: metadata)
+        try report.write(into: output)
         return Outcome(report: report, summary: summary, evaluation: evaluation, trainingTokens: data.trainingTokens, loadSeconds: 0)
     }
 }

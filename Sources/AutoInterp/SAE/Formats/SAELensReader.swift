@@ -11,12 +11,14 @@ extension SparseAutoencoder {
     }
 }
 
-/// Reads SAELens folders: `cfg.json` + `sae_weights.safetensors` (the reader `--sae` had first).
+/// Reads SAELens folders: `cfg.json` + `sae_weights.safetensors` (the reader `--sae` had first;
+/// `SAELensWriter` writes the same layout).
 enum SAELensReader {
     /// Reads the folder; see `SparseAutoencoder.init(folder:)`.
     static func read(folder: URL) throws -> SparseAutoencoder {
-        let config = try SAEConfig(contentsOf: folder.appendingPathComponent("cfg.json"))
-        let weightsURL = folder.appendingPathComponent("sae_weights.safetensors")
+        let configURL = folder.appendingPathComponent(SAELensWriter.configFileName)
+        let config = try SAEConfig(contentsOf: configURL)
+        let weightsURL = folder.appendingPathComponent(SAELensWriter.weightsFileName)
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
             throw AutoInterpError.io(weightsURL.path, "missing (an SAELens folder holds cfg.json and sae_weights.safetensors)")
         }
@@ -63,7 +65,7 @@ enum SAELensReader {
         }
         let dtypes = Set(file.tensorNames.compactMap { try? file.info($0).dtype.rawValue }).sorted()
         sae.source = SAESource.describing(
-            sae, format: .saelens, files: [folder.appendingPathComponent("cfg.json").path, path], dtype: dtypes.joined(separator: ", "),
+            sae, format: .saelens, files: [configURL.path, path], dtype: dtypes.joined(separator: ", "),
             hook: config.hookName)
         return sae
     }
