@@ -1,4 +1,4 @@
-import ArgumentParser
+package import ArgumentParser
 
 // MARK: - Numbers that parse themselves (shared by `autointerp` and `autointerp-dev`)
 

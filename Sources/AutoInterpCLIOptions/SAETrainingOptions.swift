@@ -1,5 +1,5 @@
-import ArgumentParser
-import AutoInterp
+package import ArgumentParser
+package import AutoInterp
 
 /// The training flags of `autointerp train-sae` and `autointerp-dev fixtures training`, declared once.
 ///

@@ -1,7 +1,7 @@
-import AutoInterp
-import AutoInterpLLM
-import Foundation
-import Logging
+package import AutoInterp
+package import AutoInterpLLM
+package import Foundation
+package import Logging
 
 /// `autointerp demo`: a real transformer's neurons against an SAE trained on them, end to end.
 ///
@@ -12,50 +12,50 @@ import Logging
 /// 4. train a 4× ReLU SAE on them (``SAETrainingRun``);
 /// 5. pick random alive features and random neurons, explain and score both with the local
 ///    baseline or an LLM (``RunCoordinator``), and write the report.
-public struct DemoRunner {
+package struct DemoRunner {
     /// What to run.
-    public struct Options: Sendable {
+    package struct Options: Sendable {
         /// Where everything goes (`results/demo`).
-        public var folder: URL
-        public var layer = 3
-        public var contextLength = 64
+        package var folder: URL
+        package var layer = 3
+        package var contextLength = 64
         /// Corpus snippets (one context each).
-        public var snippets = 5200
-        public var features = 100
-        public var neurons = 100
-        public var seed: UInt64 = 0
+        package var snippets = 5200
+        package var features = 100
+        package var neurons = 100
+        package var seed: UInt64 = 0
         /// Training tokens for the SAE.
-        public var trainingTokens = 200_000
+        package var trainingTokens = 200_000
         /// An LLM to explain and score with instead of the local baseline.
-        public var llm: LLMEndpointConfig?
-        public var showProgress = true
+        package var llm: LLMEndpointConfig?
+        package var showProgress = true
 
-        public init(folder: URL) { self.folder = folder }
+        package init(folder: URL) { self.folder = folder }
 
         /// The run's name: `demo` for the baseline, `demo-llm` with an endpoint.
-        public var runName: String { llm == nil ? "demo" : "demo-llm" }
+        package var runName: String { llm == nil ? "demo" : "demo-llm" }
     }
 
     /// Figures of a finished demo.
-    public struct Outcome: Sendable {
-        public var summary: RunSummary
-        public var comparison: String
-        public var report: ReportWriter.Output
-        public var training: SAETrainingReport?
-        public var datasetTokens: Int
-        public var seconds: Double
+    package struct Outcome: Sendable {
+        package var summary: RunSummary
+        package var comparison: String
+        package var report: ReportWriter.Output
+        package var training: SAETrainingReport?
+        package var datasetTokens: Int
+        package var seconds: Double
     }
 
-    public var logger: Logger
+    package var logger: Logger
     /// Receives one line per step (stderr in the CLI).
-    public var say: @Sendable (String) -> Void
+    package var say: @Sendable (String) -> Void
 
-    public init(logger: Logger = Logger(label: "autointerp.demo"), say: @escaping @Sendable (String) -> Void = { _ in }) {
+    package init(logger: Logger = Logger(label: "autointerp.demo"), say: @escaping @Sendable (String) -> Void = { _ in }) {
         self.logger = logger
         self.say = say
     }
 
-    public func run(_ options: Options) async throws -> Outcome {
+    package func run(_ options: Options) async throws -> Outcome {
         try options.validate()
         let started = Date()
         let folder = options.folder

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One row of `explanations`: what an explainer said a unit does.
 public struct StoredExplanation: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 extension SparseAutoencoder {
     /// Loads an SAELens folder: `cfg.json` and `sae_weights.safetensors`.

@@ -1,16 +1,16 @@
-import Foundation
+package import Foundation
 
 /// Where an SAE's inputs came from, recorded in `cfg.json` (top level and `metadata`).
-public struct SAEFolderMetadata: Sendable, Equatable {
-    public var modelName: String
-    public var hookName: String
-    public var hookLayer: Int?
-    public var contextSize: Int?
-    public var datasetPath: String?
+package struct SAEFolderMetadata: Sendable, Equatable {
+    package var modelName: String
+    package var hookName: String
+    package var hookLayer: Int?
+    package var contextSize: Int?
+    package var datasetPath: String?
     /// What wrote the weights (`metadata.trainer`), e.g. `autointerp train-sae`.
-    public var trainer: String?
+    package var trainer: String?
 
-    public init(
+    package init(
         modelName: String = "unknown", hookName: String = "unknown", hookLayer: Int? = nil, contextSize: Int? = nil,
         datasetPath: String? = nil, trainer: String? = nil
     ) {
@@ -23,7 +23,7 @@ public struct SAEFolderMetadata: Sendable, Equatable {
     }
 
     /// The model and hook `config` names, `unknown` where it names none.
-    public init(_ config: SAEConfig) {
+    package init(_ config: SAEConfig) {
         self.init(modelName: config.modelName ?? "unknown", hookName: config.hookName ?? "unknown")
     }
 }
@@ -34,16 +34,16 @@ public struct SAEFolderMetadata: Sendable, Equatable {
 /// and `threshold` for JumpReLU, `b_gate`/`r_mag`/`b_mag` for gated).
 ///
 /// `autointerp train-sae`, `autointerp example`, the fixtures and the tests all write through it.
-public enum SAELensWriter {
+package enum SAELensWriter {
     /// File names inside an SAELens folder.
-    public static let configFileName = "cfg.json"
-    public static let weightsFileName = "sae_weights.safetensors"
+    package static let configFileName = "cfg.json"
+    package static let weightsFileName = "sae_weights.safetensors"
 
     /// Writes `sae` into `folder` (created if missing); `metadata` defaults to the model and hook its config names.
     ///
     /// - Throws: `AutoInterpError.io` naming the path that could not be written,
     ///   `AutoInterpError.shapeMismatch` naming the tensor whose size disagrees with `d_in`/`d_sae`.
-    public static func write(_ sae: SparseAutoencoder, to folder: URL, metadata: SAEFolderMetadata? = nil) throws {
+    package static func write(_ sae: SparseAutoencoder, to folder: URL, metadata: SAEFolderMetadata? = nil) throws {
         let tensors = try weights(of: sae)
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
