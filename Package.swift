@@ -70,10 +70,19 @@ let package = Package(
         ),
 
         // MARK: - Executable
+        /// Command-line option groups both executables declare once (training flags, checked numbers).
+        .target(
+            name: "AutoInterpCLIOptions",
+            dependencies: [
+                "AutoInterp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "autointerp",
             dependencies: [
                 "AutoInterp",
+                "AutoInterpCLIOptions",
                 "AutoInterpDemo",
                 "AutoInterpLLM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -85,6 +94,7 @@ let package = Package(
             name: "autointerp-dev",
             dependencies: [
                 "AutoInterp",
+                "AutoInterpCLIOptions",
                 "AutoInterpTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,5 +123,6 @@ for target in package.targets where [.executable, .test, .regular].contains(targ
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
     target.swiftSettings = settings
 }

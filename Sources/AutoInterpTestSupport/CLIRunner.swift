@@ -1,19 +1,19 @@
 import AutoInterp
-import Foundation
+package import Foundation
 
 /// Runs the built `autointerp` (or `autointerp-dev`) executable, found beside the test bundle, and captures its output.
-public enum CLIRunner {
-    public struct Result: Sendable {
-        public var status: Int32
-        public var stdout: String
-        public var stderr: String
+package enum CLIRunner {
+    package struct Result: Sendable {
+        package var status: Int32
+        package var stdout: String
+        package var stderr: String
     }
 
     /// The `autointerp` binary in the build folder the tests run from.
-    public static var executable: URL { built("autointerp") }
+    package static var executable: URL { built("autointerp") }
 
     /// The `autointerp-dev` binary (developer tools) in the same build folder.
-    public static var devExecutable: URL { built("autointerp-dev") }
+    package static var devExecutable: URL { built("autointerp-dev") }
 
     /// The executable `name` in the build folder the tests run from.
     private static func built(_ name: String) -> URL {
@@ -32,17 +32,17 @@ public enum CLIRunner {
     /// Unless `environment` says otherwise, the child runs the same OpenBLAS kernel as the calling
     /// process (`OPENBLAS_CORETYPE` set to its core): kernels round differently in the last bit, and
     /// tests compare the CLI's numbers with the library's in-process ones exactly.
-    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120, via launcher: [String] = []) throws -> Result {
+    package static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120, via launcher: [String] = []) throws -> Result {
         try run(executable, arguments, environment: inheriting(environment), timeout: timeout, via: launcher)
     }
 
     /// Runs `autointerp-dev arguments…` with `environment` added, waiting at most `timeout` seconds.
-    public static func runDev(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
+    package static func runDev(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
         try run(devExecutable, arguments, environment: inheriting(environment), timeout: timeout, via: [])
     }
 
     /// Runs `autointerp arguments…` with exactly `environment` (nothing inherited), waiting at most `timeout` seconds.
-    public static func run(_ arguments: [String], replacingEnvironment environment: [String: String], timeout: Double = 120) throws -> Result {
+    package static func run(_ arguments: [String], replacingEnvironment environment: [String: String], timeout: Double = 120) throws -> Result {
         try run(executable, arguments, environment: environment, timeout: timeout, via: [])
     }
 

@@ -1,6 +1,6 @@
-import AutoInterp
+package import AutoInterp
 import AutoInterpLLM
-import Foundation
+package import Foundation
 
 /// Generates a realistic run through the ``RunStore`` API, for report tests and timing checks.
 ///
@@ -10,67 +10,67 @@ import Foundation
 /// than neurons: their simulations are less noisy and their rubric ratings higher. Tokens and
 /// explanations include HTML-special characters (`<script>`, `&`, quotes) and non-ASCII text.
 /// The same options and seed give the same run.
-public enum RunFixture {
+package enum RunFixture {
     // MARK: - Options
 
     /// What to generate.
-    public struct Options: Sendable {
-        public var features = 12
-        public var neurons = 12
-        public var seed: UInt64 = 1
+    package struct Options: Sendable {
+        package var features = 12
+        package var neurons = 12
+        package var seed: UInt64 = 1
         /// Tokens per example context.
-        public var contextLength = 24
+        package var contextLength = 24
         /// `explain`/`top` examples per unit.
-        public var explainTop = 5
+        package var explainTop = 5
         /// `score`/`top` and `score`/`random` examples per unit.
-        public var scoreTop = 3
-        public var scoreRandom = 3
+        package var scoreTop = 3
+        package var scoreRandom = 3
         /// Equal-width activation bins; rubric bins are 0 (non-activating) … `bins`.
-        public var bins = 10
+        package var bins = 10
         /// Rubric ratings per bin.
-        public var ratingsPerBin = 2
-        public var explainer = "llm"
-        public var model = "test-model"
+        package var ratingsPerBin = 2
+        package var explainer = "llm"
+        package var model = "test-model"
         /// Simulation noise (in activation levels) for features and neurons.
-        public var featureNoise = 1.5
-        public var neuronNoise = 5.0
+        package var featureNoise = 1.5
+        package var neuronNoise = 5.0
         /// Every n-th unit predicts a constant, so its scores are undefined (0 = never).
-        public var undefinedEvery = 7
+        package var undefinedEvery = 7
         /// Share of simulations that fail.
-        public var failureRate = 0.08
+        package var failureRate = 0.08
         /// A second explanation per unit by this explainer (written first, so the main one is latest).
-        public var secondExplainer: String?
+        package var secondExplainer: String?
         /// Extra keys merged into the run configuration, values as JSON text (e.g. `"prices": "{\"prompt\": 0.15, …}"`).
-        public var config: [String: String] = [:]
+        package var config: [String: String] = [:]
         /// Whether to log LLM calls.
-        public var llmCalls = true
+        package var llmCalls = true
 
-        public init() {}
+        package init() {}
     }
 
     /// What was written, for tests to check reports against.
-    public struct Generated: Sendable {
-        public var run: RunInfo
+    package struct Generated: Sendable {
+        package var run: RunInfo
         /// Per unit, in (kind, index) order.
-        public var units: [ExpectedUnit]
+        package var units: [ExpectedUnit]
         /// Sum of `prompt_tokens` and `completion_tokens` over the calls written.
-        public var promptTokens: Int
-        public var completionTokens: Int
-        public var failedSimulations: Int
+        package var promptTokens: Int
+        package var completionTokens: Int
+        package var failedSimulations: Int
     }
 
     /// One generated unit and its main (latest) explanation.
-    public struct ExpectedUnit: Sendable {
-        public var unit: UnitRef
-        public var unitID: Int64
-        public var explanationID: Int64
-        public var text: String
+    package struct ExpectedUnit: Sendable {
+        package var unit: UnitRef
+        package var unitID: Int64
+        package var explanationID: Int64
+        package var text: String
         /// Spearman on subset `all`, nil when undefined.
-        public var spearman: Double?
-        public var undefinedReason: String?
+        package var spearman: Double?
+        package var undefinedReason: String?
         /// Rubric counts `[bin][rating]`, bins 0 … `bins`.
-        public var rubric: [[Int]]
-        public var failedSimulations: Int
+        package var rubric: [[Int]]
+        package var failedSimulations: Int
     }
 
     // MARK: - Vocabulary
@@ -93,7 +93,7 @@ public enum RunFixture {
     // MARK: - Generation
 
     /// Creates `<results>/<name>/autointerp.sqlite` and a run `name` in it.
-    public static func create(in resultsFolder: URL, name: String, options: Options = Options()) throws -> (
+    package static func create(in resultsFolder: URL, name: String, options: Options = Options()) throws -> (
         store: RunStore, generated: Generated
     ) {
         let store = try RunStore(url: resultsFolder.appendingPathComponent(name).appendingPathComponent("autointerp.sqlite"))
@@ -101,7 +101,7 @@ public enum RunFixture {
     }
 
     /// Writes a run named `name` into `store`, in one transaction.
-    public static func generate(into store: RunStore, name: String, options: Options = Options()) throws -> Generated {
+    package static func generate(into store: RunStore, name: String, options: Options = Options()) throws -> Generated {
         var config: [String: Any] = [
             "fixture": true, "seed": Int(options.seed), "features": options.features, "neurons": options.neurons,
         ]

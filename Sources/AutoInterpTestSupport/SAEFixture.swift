@@ -1,26 +1,28 @@
-import AutoInterp
-import Foundation
+package import AutoInterp
+package import Foundation
 
-/// Writes SAELens-layout folders (`cfg.json` + `sae_weights.safetensors`) for tests and benchmarks.
-public enum SAEFixture {
+/// SAELens-layout folders (`cfg.json` + `sae_weights.safetensors`) for tests and benchmarks: a
+/// `SparseAutoencoder` goes through `SAELensWriter`; `write(folder:config:tensors:)` writes
+/// a hand-made (possibly malformed) config and tensors as they are.
+package enum SAEFixture {
     /// The REFERENCE.md golden SAE: d_in 3, d_sae 4.
-    public static let goldenEncoder: [Float] = [1, 0, -1, 2, 0, 1, 1, -1, 1, 1, 0, 0]
-    public static let goldenEncoderBias: [Float] = [0, -0.5, 0.25, 0]
-    public static let goldenDecoder: [Float] = [1, 0, 0, 0, 2, 0, 0, 0, 1, 1, 1, 1]
-    public static let goldenDecoderBias: [Float] = [0.5, 0, -0.5]
-    public static let goldenThreshold: [Float] = [0.5, 0.5, 2, 0]
-    public static let goldenInputs: [Float] = [1, 2, 3, -1, 0.5, 0]
+    package static let goldenEncoder: [Float] = [1, 0, -1, 2, 0, 1, 1, -1, 1, 1, 0, 0]
+    package static let goldenEncoderBias: [Float] = [0, -0.5, 0.25, 0]
+    package static let goldenDecoder: [Float] = [1, 0, 0, 0, 2, 0, 0, 0, 1, 1, 1, 1]
+    package static let goldenDecoderBias: [Float] = [0.5, 0, -0.5]
+    package static let goldenThreshold: [Float] = [0.5, 0.5, 2, 0]
+    package static let goldenInputs: [Float] = [1, 2, 3, -1, 0.5, 0]
 
     /// Writes a folder with the given `cfg.json` object and tensors.
-    public static func write(folder: URL, config: [String: Any], tensors: [SafeTensorsWriter.Tensor]) throws {
+    package static func write(folder: URL, config: [String: Any], tensors: [SafeTensorsWriter.Tensor]) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let data = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys, .prettyPrinted])
-        try data.write(to: folder.appendingPathComponent("cfg.json"))
-        try SafeTensorsWriter.write(tensors, to: folder.appendingPathComponent("sae_weights.safetensors"))
+        try data.write(to: folder.appendingPathComponent(SAELensWriter.configFileName))
+        try SafeTensorsWriter.write(tensors, to: folder.appendingPathComponent(SAELensWriter.weightsFileName))
     }
 
     /// Writes the golden SAE with `config`, weights in `dtype` (F32, F16 or BF16), threshold always F32.
-    public static func writeGolden(folder: URL, config: [String: Any], dtype: SafeTensorsDType = .F32) throws {
+    package static func writeGolden(folder: URL, config: [String: Any], dtype: SafeTensorsDType = .F32) throws {
         func tensor(_ name: String, _ shape: [Int], _ values: [Float]) -> SafeTensorsWriter.Tensor {
             switch dtype {
             case .F16: .float16(name, shape: shape, values)
@@ -40,7 +42,7 @@ public enum SAEFixture {
     }
 
     /// A random standard SAE whose features fire on roughly `activeFraction` of Gaussian inputs.
-    public static func random(dIn: Int, dSAE: Int, activeFraction: Double = 0.005, seed: UInt64 = 1) -> SparseAutoencoder {
+    package static func random(dIn: Int, dSAE: Int, activeFraction: Double = 0.005, seed: UInt64 = 1) -> SparseAutoencoder {
         var rng = SeededGenerator(seed: seed)
         let scale = Float(1 / Double(dIn).squareRoot())
         let encoder = (0..<(dIn * dSAE)).map { _ in Float(rng.nextGaussian()) * scale }
@@ -53,23 +55,11 @@ public enum SAEFixture {
             decoderWeights: decoder, decoderBias: Array(repeating: 0, count: dIn))
     }
 
-    /// Writes `sae` as an SAELens folder (nested-metadata cfg.json form).
-    public static func write(_ sae: SparseAutoencoder, folder: URL) throws {
-        let c = sae.config
-        var config: [String: Any] = [
-            "architecture": c.architecture.rawValue, "d_in": c.dIn, "d_sae": c.dSAE, "dtype": "float32",
-            "apply_b_dec_to_input": c.applyBDecToInput, "normalize_activations": c.normalizeActivations.rawValue,
-            "metadata": ["hook_name": "test"],
-        ]
-        if let k = c.k { config["k"] = k }
-        var tensors: [SafeTensorsWriter.Tensor] = [
-            .float32("W_enc", shape: [c.dIn, c.dSAE], sae.encoderWeights),
-            .float32("b_enc", shape: [c.dSAE], sae.encoderBias),
-            .float32("W_dec", shape: [c.dSAE, c.dIn], sae.decoderWeights),
-            .float32("b_dec", shape: [c.dIn], sae.decoderBias),
-        ]
-        if let t = sae.threshold { tensors.append(.float32("threshold", shape: [c.dSAE], t)) }
-        try write(folder: folder, config: config, tensors: tensors)
+    /// Writes `sae` as an SAELens folder through `SAELensWriter` (hook `test` unless its config names one).
+    package static func write(_ sae: SparseAutoencoder, folder: URL) throws {
+        var metadata = SAEFolderMetadata(sae.config)
+        if sae.config.hookName == nil { metadata.hookName = "test" }
+        try SAELensWriter.write(sae, to: folder, metadata: metadata)
     }
 }
 

@@ -16,9 +16,9 @@ import Foundation
 /// - structured-output probe: answers the object asked for (a schema-honouring endpoint).
 ///
 /// Token counts in `usage` are estimates (``estimateTokens(_:)``; answer tokens in logprob mode).
-public struct ScriptedLLM: Sendable {
+package struct ScriptedLLM: Sendable {
     /// How the simulator answers.
-    public enum SimulatorBehaviour: Sendable, Equatable {
+    package enum SimulatorBehaviour: Sendable, Equatable {
         case sensible
         /// A record with one value too few.
         case wrongLength
@@ -35,19 +35,19 @@ public struct ScriptedLLM: Sendable {
     }
 
     /// How the judge answers.
-    public enum JudgeBehaviour: Sendable, Equatable {
+    package enum JudgeBehaviour: Sendable, Equatable {
         case sensible
         case garbage
     }
 
-    public var simulator: SimulatorBehaviour
-    public var judge: JudgeBehaviour
+    package var simulator: SimulatorBehaviour
+    package var judge: JudgeBehaviour
     /// Whether the endpoint returns logprobs (decides the `auto` simulator mode).
-    public var logprobs: Bool
+    package var logprobs: Bool
     /// Whether the explainer answers with nothing usable.
-    public var emptyExplanations: Bool
+    package var emptyExplanations: Bool
 
-    public init(simulator: SimulatorBehaviour = .sensible, judge: JudgeBehaviour = .sensible, logprobs: Bool = true, emptyExplanations: Bool = false) {
+    package init(simulator: SimulatorBehaviour = .sensible, judge: JudgeBehaviour = .sensible, logprobs: Bool = true, emptyExplanations: Bool = false) {
         self.simulator = simulator
         self.judge = judge
         self.logprobs = logprobs
@@ -55,26 +55,26 @@ public struct ScriptedLLM: Sendable {
     }
 
     /// Word classes by the explanation naming them.
-    public static let classes: [(name: String, words: Set<String>)] = [
+    package static let classes: [(name: String, words: Set<String>)] = [
         ("animal words", Set(SyntheticDataset.animals)), ("number words", Set(SyntheticDataset.numbers)),
         ("colour words", Set(SyntheticDataset.colours)), ("verbs", Set(SyntheticDataset.verbs)),
         ("place words", Set(SyntheticDataset.places)), ("function words", Set(SyntheticDataset.function)),
     ]
 
     /// The class an explanation names (nil when none).
-    public static func words(for explanation: String) -> Set<String>? {
+    package static func words(for explanation: String) -> Set<String>? {
         classes.first { explanation.lowercased().contains($0.name) }?.words
     }
 
     /// The handler to give a ``TestEndpoint``.
-    public var handler: @Sendable (ChatRequestSeen) -> TestReply {
+    package var handler: @Sendable (ChatRequestSeen) -> TestReply {
         let script = self
         return { seen in script.reply(seen) }
     }
 
     // MARK: - Answers
 
-    public func reply(_ seen: ChatRequestSeen) -> TestReply {
+    package func reply(_ seen: ChatRequestSeen) -> TestReply {
         guard let request = seen.request else { return TestReply(content: "") }
         let user = request.messages.first { $0.role == "user" }?.content ?? ""
         let isRetry = request.messages.count > 2
@@ -236,7 +236,7 @@ public struct ScriptedLLM: Sendable {
 
     /// A BPE-like token estimate: each run of letters or digits (one more per 6 characters
     /// beyond the first 6), each punctuation mark, newline and tab; spaces join the next word.
-    public static func estimateTokens(_ text: String) -> Int {
+    package static func estimateTokens(_ text: String) -> Int {
         var count = 0
         var run = 0
         for character in text {
@@ -254,7 +254,7 @@ public struct ScriptedLLM: Sendable {
     // MARK: - Reading prompts
 
     /// The text with every `<example> … </example>` part removed.
-    public static func withoutExamples(_ text: String) -> String {
+    package static func withoutExamples(_ text: String) -> String {
         var out = ""
         var rest = text[...]
         while let open = rest.range(of: "<example>") {
@@ -266,7 +266,7 @@ public struct ScriptedLLM: Sendable {
     }
 
     /// The excerpt blocks of a prompt: per excerpt, (token, value) lines (value 0 when absent).
-    public static func excerpts(_ text: String) -> [[(token: String, value: Int)]] {
+    package static func excerpts(_ text: String) -> [[(token: String, value: Int)]] {
         var records: [[(token: String, value: Int)]] = []
         var current: [(token: String, value: Int)]?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {

@@ -1,29 +1,29 @@
-import AutoInterp
+package import AutoInterp
 import AutoInterpLLM
-import Foundation
+package import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
-import Darwin
+package import Darwin
 #endif
 
 /// Fixtures for pipeline tests: the repository's prompt folders, a planted dataset, a run request.
-public enum ScriptedRun {
+package enum ScriptedRun {
     /// The repository's `prompts/` folder.
-    public static var promptsFolder: URL {
+    package static var promptsFolder: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("prompts")
     }
 
     /// The repository's `rubrics/specificity.txt`.
-    public static var rubricFile: URL {
+    package static var rubricFile: URL {
         promptsFolder.deletingLastPathComponent().appendingPathComponent("rubrics").appendingPathComponent("specificity.txt")
     }
 
     /// Writes a planted dataset (`acts.safetensors` + `vocab.json`) and its SAE (`sae/`) into `dir`.
     ///
     /// Neuron 0 fires only on animal words (clean); the other neurons mix several concepts.
-    public static func writeDataset(in dir: TemporaryDirectory, contexts: Int = 80, length: Int = 12, width: Int = 9, seed: UInt64 = 5) throws -> (dataset: URL, sae: URL) {
+    package static func writeDataset(in dir: TemporaryDirectory, contexts: Int = 80, length: Int = 12, width: Int = 9, seed: UInt64 = 5) throws -> (dataset: URL, sae: URL) {
         let dataset = dir.path("acts.safetensors")
         try SyntheticDataset.write(to: dataset, contexts: contexts, length: length, width: width, seed: seed)
         try SyntheticDataset.writeSAE(to: dir.path("sae"), width: width, seed: seed)
@@ -31,7 +31,7 @@ public enum ScriptedRun {
     }
 
     /// A small selection for tests: the default explain/score sizes, 1 rubric context per bin and 2 non-activating.
-    public static var smallSelection: SelectionConfig {
+    package static var smallSelection: SelectionConfig {
         var selection = SelectionConfig()
         selection.quantilePerBin = 1
         selection.nonActivating = 2
@@ -39,7 +39,7 @@ public enum ScriptedRun {
     }
 
     /// A run request against `endpoint` with the repository's prompts and quick retries.
-    public static func request(
+    package static func request(
         name: String = "run", dir: TemporaryDirectory, dataset: URL, sae: URL? = nil, features: String = "none", neurons: String,
         endpoint: String, model: String = "test-model", selection: SelectionConfig = ScriptedRun.smallSelection
     ) throws -> RunRequest {
@@ -54,14 +54,14 @@ public enum ScriptedRun {
 }
 
 /// A child process started without waiting, for tests that kill it midway.
-public final class ScriptedProcess: @unchecked Sendable {
-    public let process: Process
+package final class ScriptedProcess: @unchecked Sendable {
+    package let process: Process
     private let out = Pipe(), err = Pipe()
     private let outData = UncheckedBox<Data>(), errData = UncheckedBox<Data>()
     private let group = DispatchGroup()
 
     /// Starts `autointerp arguments…` (``CLIRunner/executable``) with `environment` added.
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    package init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process = Process()
         process.executableURL = CLIRunner.executable
         process.arguments = arguments
@@ -74,16 +74,16 @@ public final class ScriptedProcess: @unchecked Sendable {
         DispatchQueue.global().async(group: group) { errData.value = err.fileHandleForReading.readDataToEndOfFile() }
     }
 
-    public var isRunning: Bool { process.isRunning }
+    package var isRunning: Bool { process.isRunning }
 
     /// Sends SIGKILL (no cleanup in the child: the test of a hard crash).
-    public func kill9() {
+    package func kill9() {
         kill(process.processIdentifier, SIGKILL)
     }
 
     /// Waits for the exit (at most `timeout` seconds, then kills) and returns the outputs.
     @discardableResult
-    public func wait(timeout: Double = 120) -> CLIRunner.Result {
+    package func wait(timeout: Double = 120) -> CLIRunner.Result {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { kill9() }
@@ -97,7 +97,7 @@ public final class ScriptedProcess: @unchecked Sendable {
 
 /// Runs blocking work (process waits, polling loops) on a global dispatch queue, so async tests
 /// do not hold one of the few cooperative threads other tests need.
-public func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+package func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }

@@ -6,22 +6,22 @@ import Foundation
 /// Every token is a non-negative combination of a few planted unit-norm directions, plus an
 /// optional constant offset and dense Gaussian noise. An SAE that works should find the
 /// planted directions among its decoder rows.
-public struct SparseDataset: Sendable {
+package struct SparseDataset: Sendable {
     /// Input width.
-    public let dIn: Int
+    package let dIn: Int
     /// Planted unit directions, `[directionCount, dIn]` row-major.
-    public let directions: [Float]
-    public let directionCount: Int
+    package let directions: [Float]
+    package let directionCount: Int
     /// Tokens, `[tokenCount, dIn]` row-major.
-    public let inputs: [Float]
-    public let tokenCount: Int
+    package let inputs: [Float]
+    package let tokenCount: Int
 
     /// Direction `index` as an array.
-    public func direction(_ index: Int) -> [Float] { Array(directions[(index * dIn)..<((index + 1) * dIn)]) }
+    package func direction(_ index: Int) -> [Float] { Array(directions[(index * dIn)..<((index + 1) * dIn)]) }
 
     /// Each token mixes 1...`maxActive` distinct directions (uniform count and choice) with
     /// coefficients uniform in [0.5, 1.5], plus N(0, `noise`²) per coordinate.
-    public static func planted(
+    package static func planted(
         dIn: Int, directions count: Int, tokens: Int, maxActive: Int = 3, noise: Float = 0.01, seed: UInt64 = 1
     ) -> SparseDataset {
         var random = SplitMix(seed: seed)
@@ -46,7 +46,7 @@ public struct SparseDataset: Sendable {
     /// frequencies (exponent `zipf`) averaging `meanActive` per token, exponential magnitudes
     /// (feature `i` scaled by a log-uniform factor in [0.5, 2]), a constant offset of norm
     /// `offsetNorm` and dense N(0, `noise`²) noise.
-    public static func activationLike(
+    package static func activationLike(
         dIn: Int, directions count: Int, tokens: Int, meanActive: Double = 24, zipf: Double = 0.8,
         offsetNorm: Float = 4, noise: Float = 0.05, seed: UInt64 = 1
     ) -> SparseDataset {

@@ -1,17 +1,17 @@
-import Foundation
+package import Foundation
 
 /// A fresh directory under the system temp folder, removed by `remove()`.
-public struct TemporaryDirectory: Sendable {
-    public let url: URL
+package struct TemporaryDirectory: Sendable {
+    package let url: URL
 
-    public init(_ prefix: String = "autointerp-test") throws {
+    package init(_ prefix: String = "autointerp-test") throws {
         let base = FileManager.default.temporaryDirectory
         url = base.appendingPathComponent("\(prefix)-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
     /// A path inside the directory.
-    public func path(_ name: String) -> URL { url.appendingPathComponent(name) }
+    package func path(_ name: String) -> URL { url.appendingPathComponent(name) }
 
-    public func remove() { try? FileManager.default.removeItem(at: url) }
+    package func remove() { try? FileManager.default.removeItem(at: url) }
 }

@@ -5,7 +5,7 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
-import Darwin
+package import Darwin
 #endif
 
 // MARK: - Test endpoint
@@ -16,21 +16,21 @@ import Darwin
 /// Answers come from a handler closure after a fixed latency, unless the fault plan injects a
 /// failure for that request number. It counts requests, connections and the peak number of
 /// requests being handled at once. Start it in a test, point a client at `baseURL`, `stop()` it.
-public final class TestEndpoint: Sendable {
+package final class TestEndpoint: Sendable {
     /// How the endpoint behaves.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Port to listen on; 0 picks a free ephemeral port.
-        public var port: UInt16
+        package var port: UInt16
         /// Time spent on each request before answering (faults included, hangs excepted).
-        public var latency: Duration
-        public var faults: TestFaultPlan
-        public var handler: @Sendable (ChatRequestSeen) -> TestReply
+        package var latency: Duration
+        package var faults: TestFaultPlan
+        package var handler: @Sendable (ChatRequestSeen) -> TestReply
         /// Keep every request seen (set false for long benchmarks).
-        public var keepRequests: Bool
+        package var keepRequests: Bool
         /// Which `response_format` types are accepted (the rest get HTTP 400).
-        public var structuredOutputs: TestStructuredOutputs
+        package var structuredOutputs: TestStructuredOutputs
 
-        public init(
+        package init(
             port: UInt16 = 0, latency: Duration = .zero, faults: TestFaultPlan = .none,
             keepRequests: Bool = true, structuredOutputs: TestStructuredOutputs = .jsonSchema,
             handler: @escaping @Sendable (ChatRequestSeen) -> TestReply = TestReply.echo
@@ -57,7 +57,7 @@ public final class TestEndpoint: Sendable {
     }
 
     /// The port the endpoint listens on.
-    public let port: Int
+    package let port: Int
     private let configuration: Configuration
     private let listener: Int32
     private let state = Mutex(State())
@@ -65,7 +65,7 @@ public final class TestEndpoint: Sendable {
     /// Starts listening on 127.0.0.1 and serving in background threads.
     ///
     /// - Throws: `AutoInterpError.io` when the socket cannot be bound.
-    public init(_ configuration: Configuration = Configuration()) throws {
+    package init(_ configuration: Configuration = Configuration()) throws {
         self.configuration = configuration
         signal(SIGPIPE, SIG_IGN)
         #if canImport(Glibc)
@@ -98,7 +98,7 @@ public final class TestEndpoint: Sendable {
     }
 
     /// Starts an endpoint with the given latency, faults and handler.
-    public convenience init(
+    package convenience init(
         latency: Duration, faults: TestFaultPlan = .none,
         handler: @escaping @Sendable (ChatRequestSeen) -> TestReply = TestReply.echo
     ) throws {
@@ -110,23 +110,23 @@ public final class TestEndpoint: Sendable {
     // MARK: - Observing
 
     /// `http://127.0.0.1:<port>/v1`: the base URL to configure a client with.
-    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    package var baseURL: String { "http://127.0.0.1:\(port)/v1" }
     /// Complete requests received so far.
-    public var requestCount: Int { state.withLock { $0.requests } }
+    package var requestCount: Int { state.withLock { $0.requests } }
     /// TCP connections accepted so far.
-    public var connectionCount: Int { state.withLock { $0.connections } }
+    package var connectionCount: Int { state.withLock { $0.connections } }
     /// The most requests being handled at one time.
-    public var peakConcurrency: Int { state.withLock { $0.peak } }
+    package var peakConcurrency: Int { state.withLock { $0.peak } }
     /// Connections the client closed while a request on them was still being answered (a hang
     /// or a long body): how a server learns that nobody waits for its answer any more.
-    public var clientClosedCount: Int { state.withLock { $0.closedByClient } }
+    package var clientClosedCount: Int { state.withLock { $0.closedByClient } }
     /// Every request seen, in arrival order (empty when `keepRequests` is false).
-    public var seenRequests: [ChatRequestSeen] { state.withLock { $0.seen } }
+    package var seenRequests: [ChatRequestSeen] { state.withLock { $0.seen } }
 
     // MARK: - Stopping
 
     /// Closes the listener and every connection, and waits (up to 2 s) for the threads to end.
-    public func stop() {
+    package func stop() {
         let first = state.withLock { s -> Bool in
             if s.stopped { return false }
             s.stopped = true

@@ -1,5 +1,5 @@
-import AutoInterp
-import Foundation
+package import AutoInterp
+package import Foundation
 
 /// A tiny BERT model (2 layers, hidden 8, 2 heads, intermediate 16, 20 tokens) whose weights come
 /// from a formula, so Swift and the numpy reference (`Tests/Scripts/tiny_bert_reference.py`)
@@ -9,20 +9,20 @@ import Foundation
 /// `scale * sin(0.37 * e + 1.7 * t + 0.5) + offset`, computed in Double and rounded to Float;
 /// `scale`/`offset` are 0.1/1 for LayerNorm weights, 0.1/0 for biases and LayerNorm biases,
 /// 0.5/0 for everything else.
-public enum TinyBertFixture {
-    public static let config = BertConfig(
+package enum TinyBertFixture {
+    package static let config = BertConfig(
         vocabSize: 20, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 16,
         hiddenAct: "gelu", layerNormEps: 1e-12, maxPositionEmbeddings: 16, typeVocabSize: 2,
         nameOrPath: "tiny-bert-fixture")
 
     /// The WordPiece vocabulary, id = index.
-    public static let vocabulary = [
+    package static let vocabulary = [
         "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat",
         "dog", "a", "##s", "run", "##ning", ".", ",", "!", "hello", "world",
     ]
 
     /// Weight names in formula order (`t` = index), without prefix.
-    public static var tensorNames: [String] {
+    package static var tensorNames: [String] {
         var names = [
             "embeddings.word_embeddings.weight",
             "embeddings.position_embeddings.weight",
@@ -48,7 +48,7 @@ public enum TinyBertFixture {
     }
 
     /// The shape of a weight (name without prefix).
-    public static func shape(of name: String) -> [Int] {
+    package static func shape(of name: String) -> [Int] {
         let c = config
         let h = c.hiddenSize
         switch name {
@@ -65,7 +65,7 @@ public enum TinyBertFixture {
     }
 
     /// The formula weights, keyed by `prefix + name`.
-    public static func weights(prefix: String = "") -> [String: BertTensor] {
+    package static func weights(prefix: String = "") -> [String: BertTensor] {
         var out: [String: BertTensor] = [:]
         for (t, name) in tensorNames.enumerated() {
             let shape = shape(of: name)
@@ -80,7 +80,7 @@ public enum TinyBertFixture {
 
     /// Writes a Hugging Face style model folder: `config.json`, `vocab.txt`, `tokenizer_config.json`,
     /// `model.safetensors` (F32, tensor names with `prefix`).
-    public static func write(to directory: URL, prefix: String = "") throws {
+    package static func write(to directory: URL, prefix: String = "") throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let c = config
         let configJSON = """

@@ -32,6 +32,32 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.path("sae").appendingPathComponent("cfg.json").path))
     }
 
+    /// `SAETrainingOptions` is one declaration: both tools list its flags and refuse the same bad values.
+    @Test func trainingFlagsAreSharedByTrainSAEAndTheFixture() throws {
+        /// The options the help lists (the first word of each option line).
+        func flags(_ help: String) -> Set<String> {
+            Set(help.split(separator: "\n").compactMap { line in
+                line.split(separator: " ").first.map(String.init).flatMap { $0.hasPrefix("--") ? $0 : nil }
+            })
+        }
+        let shipped = flags(try CLIRunner.run(["train-sae", "--help"]).stdout)
+        let dev = flags(try CLIRunner.runDev(["fixtures", "training", "--help"]).stdout)
+        let training: Set = [
+            "--output", "--expansion", "--d-sae", "--l1", "--lr", "--batch-size", "--steps", "--epochs", "--resample-every", "--seed",
+            "--eval-tokens", "--log-every", "--model-name", "--hook-name", "--initial-density", "--init-norm", "--l1-warmup",
+        ]
+        #expect(training.isSubset(of: shipped) && training.isSubset(of: dev))
+        #expect(shipped.subtracting(dev).subtracting(["--version"]) == ["--activations", "--vocab", "--max-tokens", "--include-special-tokens"])
+        for dev in [false, true] {
+            let command = dev ? ["fixtures", "training", "--tokens", "8"] : ["train-sae", "--activations", "a"]
+            for bad in [["--steps", "0"], ["--initial-density", "2"]] {
+                let arguments = command + ["--output", "x"] + bad
+                let result = try dev ? CLIRunner.runDev(arguments) : CLIRunner.run(arguments)
+                #expect(result.status != 0 && result.stderr.contains(bad[0]), "\(arguments): \(result.stderr)")
+            }
+        }
+    }
+
     @Test func shippedBinaryHasNoDeveloperCommands() throws {
         let report = try CLIRunner.run(["report", "--run", "x", "--fixture-units", "3"])
         #expect(report.status != 0 && report.stderr.contains("--fixture-units"))

@@ -17,12 +17,12 @@ struct SAETrainerOutputTests {
 
     /// REFERENCE.md golden case, standard architecture with `apply_b_dec_to_input`.
     @Test func encodeMatchesGoldenCase() throws {
-        let sae = try TrainedSAE(
-            dIn: 3, dSAE: 4, wEnc: SAEFixture.goldenEncoder, bEnc: SAEFixture.goldenEncoderBias, wDec: SAEFixture.goldenDecoder,
-            bDec: SAEFixture.goldenDecoderBias)
-        #expect(sae.encode(SAEFixture.goldenInputs) == [4, 5, 1.75, 0, 0, 0.5, 2.25, 0])
+        let sae = SparseAutoencoder(
+            config: SAEConfig(architecture: .standard, dIn: 3, dSAE: 4), encoderWeights: SAEFixture.goldenEncoder,
+            encoderBias: SAEFixture.goldenEncoderBias, decoderWeights: SAEFixture.goldenDecoder, decoderBias: SAEFixture.goldenDecoderBias)
+        #expect(try sae.encode(SAEFixture.goldenInputs) == [4, 5, 1.75, 0, 0, 0.5, 2.25, 0])
         // Decode: f W_dec + b_dec.
-        let reconstruction = sae.reconstruct([1, 2, 3])
+        let reconstruction = try sae.reconstruct([1, 2, 3])
         #expect(reconstruction == [4 + 0.5, 10, 1.75 - 0.5])
     }
 
@@ -33,7 +33,7 @@ struct SAETrainerOutputTests {
         #expect(abs(scale - 1) > 0.01)
         let rows = 64
         let raw = Array(Self.data.inputs.prefix(rows * 16))
-        let saved = trainer.currentSAE().encode(raw)
+        let saved = try trainer.currentSAE().encode(raw)
         for t in 0..<rows {
             for i in 0..<trainer.dSAE {
                 var z = trainer.encoderBias[i]
@@ -53,7 +53,8 @@ struct SAETrainerOutputTests {
         let evaluation = try SAEEvaluation.evaluate(sae, inputs: Self.data.inputs)
         let report = SAETrainingReport(config: trainer.config, dIn: 16, dSAE: 24, summary: summary, evaluation: evaluation)
         let folder = dir.path("sae")
-        try sae.save(to: folder, metadata: SAEFolderMetadata(modelName: "m", hookName: "blocks.1.mlp", hookLayer: 1), report: report)
+        try SAELensWriter.write(sae, to: folder, metadata: SAEFolderMetadata(modelName: "m", hookName: "blocks.1.mlp", hookLayer: 1))
+        try report.write(into: folder)
 
         let file = try SafeTensorsFile(url: folder.appendingPathComponent("sae_weights.safetensors"))
         #expect(try file.info("W_enc").shape == [16, 24])
@@ -61,7 +62,7 @@ struct SAETrainerOutputTests {
         #expect(try file.info("W_dec").shape == [24, 16])
         #expect(try file.info("b_dec").shape == [16])
         #expect(try file.info("W_enc").dtype == .F32)
-        #expect(try file.floats("W_dec") == sae.wDec)
+        #expect(try file.floats("W_dec") == sae.decoderWeights)
 
         let json = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("cfg.json"))) as? [String: Any])
@@ -80,9 +81,11 @@ struct SAETrainerOutputTests {
         #expect(decoded.dSAE == 24)
         #expect(decoded.evaluation?.tokenCount == 2048)
 
-        #expect(try TrainedSAE.load(from: folder) == sae)
-        // The foundation loader and encoder give the same features.
+        // The one reader gives back the weights written, and the encoder the same features.
         let loaded = try SparseAutoencoder(folder: folder)
+        #expect(loaded.encoderWeights == sae.encoderWeights && loaded.encoderBias == sae.encoderBias)
+        #expect(loaded.decoderWeights == sae.decoderWeights && loaded.decoderBias == sae.decoderBias)
+        #expect(loaded.threshold == nil && loaded.config.applyBDecToInput && loaded.config.normalizeActivations == .none)
         #expect(loaded.config.architecture == .standard)
         #expect(loaded.config.dIn == 16 && loaded.config.dSAE == 24)
         let encoder = try SAEEncoder(sae: loaded, batchSize: 128)
@@ -91,7 +94,7 @@ struct SAETrainerOutputTests {
         raw.withUnsafeBufferPointer { x in
             features.withUnsafeMutableBufferPointer { encoder.encodeDense(x.baseAddress!, tokens: 128, into: $0.baseAddress!) }
         }
-        let ours = sae.encode(raw)
+        let ours = try sae.encode(raw)
         #expect(zip(features, ours).allSatisfy { abs($0 - $1) < 1e-4 })
     }
 

@@ -15,10 +15,10 @@ struct SAETrainerTests {
     }
 
     /// Full objective `mean ‖x - x̂‖² + λ Σ f ‖W_dec‖` of `sae` on raw inputs.
-    static func objective(_ sae: TrainedSAE, _ inputs: [Float], lambda: Float) -> Double {
-        let features = sae.encode(inputs)
-        let reconstruction = sae.reconstruct(inputs)
-        let norms = sae.decoderNorms
+    static func objective(_ sae: SparseAutoencoder, _ inputs: [Float], lambda: Float) throws -> Double {
+        let features = try sae.encode(inputs)
+        let reconstruction = try sae.reconstruct(inputs)
+        let norms = sae.decoderNorms()
         let rows = inputs.count / sae.dIn
         var total = 0.0
         for k in 0..<inputs.count { total += Double((inputs[k] - reconstruction[k]) * (inputs[k] - reconstruction[k])) }
@@ -45,26 +45,26 @@ struct SAETrainerTests {
         let trainer = try SAETrainer(config: Self.config(), data: data.inputs, inputWidth: data.dIn)
         // The trainer's loss is c² × the raw-space loss with λ / c (c = input scale).
         let lambda = trainer.config.l1Coefficient / trainer.inputScale
-        let before = Self.objective(trainer.currentSAE(), data.inputs, lambda: lambda)
+        let before = try Self.objective(trainer.currentSAE(), data.inputs, lambda: lambda)
         let summary = trainer.train()
         #expect(summary.steps == 600)
         #expect(summary.finalLoss < 0.5 * summary.initialLoss)
         let sae = trainer.currentSAE()
-        let after = Self.objective(sae, data.inputs, lambda: lambda)
+        let after = try Self.objective(sae, data.inputs, lambda: lambda)
         #expect(after < 0.5 * before)
         let evaluation = try SAEEvaluation.evaluate(sae, inputs: data.inputs)
         #expect(evaluation.fractionOfVarianceExplained > 0.9)
         #expect(evaluation.deadFraction == 0)
         for d in 0..<data.directionCount {
             let direction = data.direction(d)
-            let best = (0..<sae.dSAE).map { Self.cosine(sae.wDec[($0 * 16)..<(($0 + 1) * 16)], direction) }.max() ?? 0
+            let best = (0..<sae.dSAE).map { Self.cosine(sae.decoderWeights[($0 * 16)..<(($0 + 1) * 16)], direction) }.max() ?? 0
             #expect(best > 0.9, "planted direction \(d) best cosine \(best)")
         }
     }
 
     @Test func deterministicGivenSeed() throws {
         let data = Self.data
-        func run(_ seed: UInt64) throws -> TrainedSAE {
+        func run(_ seed: UInt64) throws -> SparseAutoencoder {
             let trainer = try SAETrainer(config: Self.config(steps: 40, seed: seed), data: data.inputs, inputWidth: data.dIn)
             trainer.train()
             return trainer.currentSAE()
@@ -77,7 +77,7 @@ struct SAETrainerTests {
     /// The dense (sgemm) and sparse backward passes compute the same update.
     @Test func denseAndSparseBackwardAgree() throws {
         let data = Self.data
-        func run(denseThreshold: Double) throws -> (TrainedSAE, Int) {
+        func run(denseThreshold: Double) throws -> (SparseAutoencoder, Int) {
             var config = Self.config(steps: 30)
             config.denseThreshold = denseThreshold
             let trainer = try SAETrainer(config: config, data: data.inputs, inputWidth: data.dIn)
@@ -88,7 +88,7 @@ struct SAETrainerTests {
         let (sparse, sparseDenseSteps) = try run(denseThreshold: 1)
         #expect(denseSteps == 30)
         #expect(sparseDenseSteps == 0)
-        for (a, b) in [(dense.wEnc, sparse.wEnc), (dense.wDec, sparse.wDec), (dense.bEnc, sparse.bEnc), (dense.bDec, sparse.bDec)] {
+        for (a, b) in [(dense.encoderWeights, sparse.encoderWeights), (dense.decoderWeights, sparse.decoderWeights), (dense.encoderBias, sparse.encoderBias), (dense.decoderBias, sparse.decoderBias)] {
             let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
             #expect(worst < 1e-3)
         }
@@ -103,14 +103,14 @@ struct SAETrainerTests {
         for _ in 0..<120 { trainer.step() }
         trainer.silenceFeatures(silenced)
         let sample = Array(data.inputs.prefix(2048 * data.dIn))
-        func fireCounts() -> [Int] {
-            let features = trainer.currentSAE().encode(sample)
+        func fireCounts() throws -> [Int] {
+            let features = try trainer.currentSAE().encode(sample)
             return silenced.map { i in (0..<2048).filter { features[$0 * 32 + i] > 0 }.count }
         }
-        #expect(fireCounts().allSatisfy { $0 == 0 })
+        #expect(try fireCounts().allSatisfy { $0 == 0 })
         // Silent since step 120, so dead in the window checked at step 200 (steps 151-200).
         for _ in 0..<80 { trainer.step() }
-        let counts = fireCounts()
+        let counts = try fireCounts()
         if resample {
             #expect(trainer.step().resampledFeatures >= silenced.count)
             #expect(counts.allSatisfy { $0 > 0 }, "fire counts after resampling: \(counts)")

@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+package import Logging
 
 /// Makes OpenBLAS run the best kernel the CPU supports.
 ///

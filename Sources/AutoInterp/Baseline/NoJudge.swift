@@ -2,12 +2,12 @@ import Foundation
 
 /// The judge of a baseline run without an LLM endpoint: the rubric stage is left out of such
 /// runs, so it is never asked; if it were, every verdict fails with the fix.
-public struct NoJudge: RubricJudge {
-    public var model: String { "none" }
+package struct NoJudge: RubricJudge {
+    package var model: String { "none" }
 
-    public init() {}
+    package init() {}
 
-    public func rate(explanation: String, example: RubricExample) async throws -> RubricVerdict {
+    package func rate(explanation: String, example: RubricExample) async throws -> RubricVerdict {
         .failed(reason: "no LLM judge: the rubric stage needs --endpoint and --model")
     }
 }

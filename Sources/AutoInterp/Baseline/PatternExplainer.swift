@@ -8,29 +8,29 @@ import Foundation
 /// function of the unit's stored explanation examples and ``parameters``, so a resumed run
 /// re-derives it instead of storing it (see ``StagePlan``). Results are stored like LLM
 /// ones, with `explainer` = ``name`` and `model` = `none`.
-public struct PatternExplainer: UnitExplainer {
+package struct PatternExplainer: UnitExplainer {
     /// Stored in `explanations.explainer` and the run config's `pipeline.explainer`.
-    public static let name = "local-n2g"
+    package static let name = "local-n2g"
     /// Stored in `explanations.model` (no model is involved).
-    public static let model = "none"
+    package static let model = "none"
 
-    public let parameters: PatternSet.Parameters
-    public var name: String { Self.name }
-    public var model: String { Self.model }
+    package let parameters: PatternSet.Parameters
+    package var name: String { Self.name }
+    package var model: String { Self.model }
 
-    public init(parameters: PatternSet.Parameters = PatternSet.Parameters()) {
+    package init(parameters: PatternSet.Parameters = PatternSet.Parameters()) {
         self.parameters = parameters
     }
 
     /// The unit's pattern set from its explanation examples.
-    public func patterns(from examples: [ExampleRecord]) -> PatternSet {
+    package func patterns(from examples: [ExampleRecord]) -> PatternSet {
         PatternSet.extract(from: examples, parameters: parameters)
     }
 
     /// Explains `unit` by its patterns; every sample is the same (the method is deterministic).
     ///
     /// - Throws: ``ExplanationFailure`` when no token of the examples carries a positive activation.
-    public func explain(unit: UnitRef, examples: [ExampleRecord], sample: Int) async throws -> ExplanationResult {
+    package func explain(unit: UnitRef, examples: [ExampleRecord], sample: Int) async throws -> ExplanationResult {
         guard !examples.isEmpty else { throw ExplanationFailure("\(unit) has no explanation examples") }
         let set = patterns(from: examples)
         guard !set.entries.isEmpty else {

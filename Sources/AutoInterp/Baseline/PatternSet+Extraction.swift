@@ -25,7 +25,7 @@ extension PatternSet {
     /// - Parameters:
     ///   - tokens: the records' tokens.
     ///   - activations: the unit's raw activations, one per token.
-    public static func extract(tokens: [[String]], activations: [[Float]], parameters: Parameters = Parameters()) -> PatternSet {
+    package static func extract(tokens: [[String]], activations: [[Float]], parameters: Parameters = Parameters()) -> PatternSet {
         precondition(tokens.count == activations.count, "one activation row per record")
         let values = activations.map { $0.map { Double(max(0, $0)) } }
         let overallMax = values.lazy.compactMap { $0.max() }.max() ?? 0
@@ -95,7 +95,7 @@ extension PatternSet {
     }
 
     /// The patterns of a unit's explanation examples (``ExampleRecord/tokens`` and raw activations).
-    public static func extract(from examples: [ExampleRecord], parameters: Parameters = Parameters()) -> PatternSet {
+    package static func extract(from examples: [ExampleRecord], parameters: Parameters = Parameters()) -> PatternSet {
         extract(tokens: examples.map(\.tokens), activations: examples.map(\.activations), parameters: parameters)
     }
 }

@@ -8,18 +8,18 @@ import Foundation
 /// records or other parameters gives `.failed` outcomes with the reason, never wrong numbers).
 /// One simulator serves one unit; ``StagePlan`` makes one per unit. Outcomes are stored
 /// like LLM simulations, with mode ``mode``.
-public struct PatternSimulator: ActivationSimulator {
+package struct PatternSimulator: ActivationSimulator {
     /// Stored in `simulations.mode`.
-    public static let mode = "pattern"
+    package static let mode = "pattern"
 
-    public let patterns: PatternSet
-    public var mode: String { Self.mode }
+    package let patterns: PatternSet
+    package var mode: String { Self.mode }
 
-    public init(patterns: PatternSet) {
+    package init(patterns: PatternSet) {
         self.patterns = patterns
     }
 
-    public func simulate(explanation: String, records: [[String]]) async throws -> [SimulationOutcome] {
+    package func simulate(explanation: String, records: [[String]]) async throws -> [SimulationOutcome] {
         guard explanation == patterns.explanation else {
             let reason = "the explanation is not the text of the patterns re-derived from the unit's explanation examples (made by another version or setting?); rerun with --force-new"
             return records.map { _ in .failed(reason: reason) }

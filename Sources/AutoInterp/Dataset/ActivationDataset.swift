@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A layer's activations over tokenised contexts, per the DESIGN.md input contract.
 ///
@@ -9,7 +9,7 @@ import Foundation
 public final class ActivationDataset: @unchecked Sendable {
     public let url: URL
     public let vocabURL: URL
-    public let file: SafeTensorsFile
+    package let file: SafeTensorsFile
     public let contextCount: Int
     public let contextLength: Int
     /// Width `d` of the activations: the number of neurons.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Writes activation datasets in the DESIGN.md contract, streaming context batches.
 ///

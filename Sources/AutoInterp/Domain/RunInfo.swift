@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One row of `runs`: a named run and the configuration it was started with.
 public struct RunInfo: Sendable, Equatable {

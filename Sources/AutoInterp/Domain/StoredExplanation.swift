@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One row of `explanations`: what an explainer said a unit does, or a *control*: another unit's
 /// explanation scored on this unit (``controlOf`` names the donor; the random-explanation floor).

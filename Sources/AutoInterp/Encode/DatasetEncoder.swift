@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Logging
 
 /// Encodes every token of a dataset with an SAE and writes the DESIGN.md `encode` output.

@@ -4,7 +4,7 @@ extension SyntheticDataset {
     /// Checks the sizes of `write(to:contexts:length:width:seed:)` before anything is allocated.
     ///
     /// - Throws: ``AutoInterpError/invalidInput(_:)`` naming the option and the accepted range.
-    public static func validate(contexts: Int, length: Int, width: Int) throws {
+    package static func validate(contexts: Int, length: Int, width: Int) throws {
         guard contexts >= 1 else { throw AutoInterpError.invalidInput("--contexts must be at least 1, got \(contexts)") }
         guard length >= 4 else { throw AutoInterpError.invalidInput("--context-length must be at least 4, got \(length)") }
         guard width > concepts.count else {

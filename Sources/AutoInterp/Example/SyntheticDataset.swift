@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// A small generated dataset with planted concepts, for tests, benchmarks and the built-in example.
 ///
@@ -8,23 +8,23 @@ import Foundation
 /// monosemantic unit; the other directions are spread over the remaining neurons, so those
 /// neurons mix several concepts (superposition). `writeSAE` writes the SAE whose features are
 /// exactly the concept directions: the features are monosemantic where the neurons are not.
-public enum SyntheticDataset {
-    public static let animals = ["cat", "dog", "horse", "owl", "fox", "whale", "mouse", "tiger"]
-    public static let numbers = ["one", "two", "three", "seven", "ten", "twelve"]
-    public static let colours = ["red", "green", "blue", "yellow", "purple"]
-    public static let verbs = ["runs", "sees", "eats", "finds", "likes", "hears"]
-    public static let places = ["park", "river", "house", "forest", "city"]
-    public static let function = ["the", "a", "in", "and", "of", ",", "."]
-    public static let special = ["[PAD]", "[CLS]", "[SEP]"]
+package enum SyntheticDataset {
+    package static let animals = ["cat", "dog", "horse", "owl", "fox", "whale", "mouse", "tiger"]
+    package static let numbers = ["one", "two", "three", "seven", "ten", "twelve"]
+    package static let colours = ["red", "green", "blue", "yellow", "purple"]
+    package static let verbs = ["runs", "sees", "eats", "finds", "likes", "hears"]
+    package static let places = ["park", "river", "house", "forest", "city"]
+    package static let function = ["the", "a", "in", "and", "of", ",", "."]
+    package static let special = ["[PAD]", "[CLS]", "[SEP]"]
 
     /// Names of the planted concepts, in feature order of `writeSAE`.
-    public static let concepts = ["animal", "number", "colour", "after-the", "after-comma", "place", "verb"]
+    package static let concepts = ["animal", "number", "colour", "after-the", "after-comma", "place", "verb"]
 
     /// Token strings by id: special tokens first.
-    public static var vocabulary: [String] { special + function + animals + numbers + colours + verbs + places }
+    package static var vocabulary: [String] { special + function + animals + numbers + colours + verbs + places }
 
     /// Unit-norm concept directions (`concepts.count × width`, row-major); concept 0 is neuron 0.
-    public static func directions(width: Int, seed: UInt64) -> [Float] {
+    package static func directions(width: Int, seed: UInt64) -> [Float] {
         precondition(width >= concepts.count + 1, "width must exceed the number of concepts")
         var rng = SeededGenerator(seed: seed, stream: 99)
         var rows: [[Double]] = [[1] + Array(repeating: 0, count: width - 1)]
@@ -43,7 +43,7 @@ public enum SyntheticDataset {
     /// Generates tokens, mask and activations.
     ///
     /// - Returns: row-major tokens and mask `[contexts, length]` and activations `[contexts, length, width]`.
-    public static func generate(contexts: Int, length: Int, width: Int, seed: UInt64) -> (tokens: [Int32], mask: [UInt8], activations: [Float]) {
+    package static func generate(contexts: Int, length: Int, width: Int, seed: UInt64) -> (tokens: [Int32], mask: [UInt8], activations: [Float]) {
         precondition(length >= 4)
         let vocab = vocabulary
         let id = Dictionary(uniqueKeysWithValues: vocab.enumerated().map { ($1, Int32($0)) })
@@ -93,7 +93,7 @@ public enum SyntheticDataset {
     }
 
     /// Writes a generated dataset (+ `vocab.json`) to `url`.
-    public static func write(to url: URL, contexts: Int, length: Int, width: Int, seed: UInt64, dtype: SafeTensorsDType = .F32) throws {
+    package static func write(to url: URL, contexts: Int, length: Int, width: Int, seed: UInt64, dtype: SafeTensorsDType = .F32) throws {
         try validate(contexts: contexts, length: length, width: width)
         let data = generate(contexts: contexts, length: length, width: width, seed: seed)
         let specials = special.indices.map(String.init).joined(separator: ",")
@@ -106,7 +106,7 @@ public enum SyntheticDataset {
     }
 
     /// The SAE whose features are the planted concept directions (feature i = `concepts[i]`).
-    public static func sae(width: Int, seed: UInt64) -> SparseAutoencoder {
+    package static func sae(width: Int, seed: UInt64) -> SparseAutoencoder {
         let dirs = directions(width: width, seed: seed)
         let k = concepts.count
         var encoder = [Float](repeating: 0, count: width * k)
@@ -120,19 +120,7 @@ public enum SyntheticDataset {
     }
 
     /// Writes `sae(width:seed:)` as an SAELens folder.
-    public static func writeSAE(to folder: URL, width: Int, seed: UInt64) throws {
-        let model = sae(width: width, seed: seed)
-        let c = model.config
-        let config: [String: Any] = [
-            "architecture": "standard", "d_in": c.dIn, "d_sae": c.dSAE, "dtype": "float32", "apply_b_dec_to_input": true,
-            "normalize_activations": "none", "metadata": ["model_name": "synthetic", "hook_name": "planted-concepts"],
-        ]
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]).write(to: folder.appendingPathComponent("cfg.json"))
-        try SafeTensorsWriter.write(
-            [
-                .float32("W_enc", shape: [c.dIn, c.dSAE], model.encoderWeights), .float32("b_enc", shape: [c.dSAE], model.encoderBias),
-                .float32("W_dec", shape: [c.dSAE, c.dIn], model.decoderWeights), .float32("b_dec", shape: [c.dIn], model.decoderBias),
-            ], to: folder.appendingPathComponent("sae_weights.safetensors"))
+    package static func writeSAE(to folder: URL, width: Int, seed: UInt64) throws {
+        try SAELensWriter.write(sae(width: width, seed: seed), to: folder)
     }
 }

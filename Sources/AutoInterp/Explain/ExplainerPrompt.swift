@@ -2,15 +2,15 @@ import Foundation
 
 /// The records part of the explainer prompt: (token, quantized activation) lines, plus the
 /// non-zero lines repeated alone when activations are sparse.
-public enum ExplainerPrompt {
+package enum ExplainerPrompt {
     /// Activations are *sparse* when at most this share of the tokens shown has a non-zero level;
     /// then the non-zero lines are repeated on their own so they are not lost among the zeros.
-    public static let sparseShare = 0.2
+    package static let sparseShare = 0.2
 
     /// The `{{records}}` and `{{sparse}}` values for `examples`.
     ///
     /// Levels are `Quantization` levels 0...10 with `M` the largest activation over all examples shown.
-    public static func sections(for examples: [ExampleRecord]) -> (records: String, sparse: String) {
+    package static func sections(for examples: [ExampleRecord]) -> (records: String, sparse: String) {
         let levels = Quantization.quantize(records: examples.map(\.activations))
         let records = RecordFormat.blocks(examples.map(\.tokens), values: levels)
         let total = levels.reduce(0) { $0 + $1.count }

@@ -6,14 +6,14 @@ import Foundation
 /// Checked on the cleaned text (``ExplanationCleaner``) against the prompt that was sent, so a
 /// server that echoes its input, or a weak model that repeats the few-shot answer, gets a
 /// failed explanation with that reason instead of a stored one.
-public enum ExplanationCheck {
+package enum ExplanationCheck {
     /// Why `text` (the cleaned explanation) cannot be kept, or nil when it can.
     ///
     /// - Parameters:
     ///   - raw: the answer as received (its length decides "too long").
     ///   - prompt: the messages sent; a whole line of any of them repeated is an echo.
     ///   - examples: explanations shown as worked examples; repeating one is an echo.
-    public static func problem(text: String?, raw: String, prompt: [String], examples: [String], maxLength: Int = ExplanationCleaner.maxLength) -> String? {
+    package static func problem(text: String?, raw: String, prompt: [String], examples: [String], maxLength: Int = ExplanationCleaner.maxLength) -> String? {
         guard let text, !text.isEmpty else {
             return raw.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
                 ? "the explainer answered with empty text" : "the explainer's answer held no explanation: \(SimulationParser.preview(raw))"

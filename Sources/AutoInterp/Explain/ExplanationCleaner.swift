@@ -5,9 +5,9 @@ import Foundation
 /// Takes the first non-empty line after any `Explanation:` label, drops an echoed prefix
 /// ("This unit fires on", "the feature activates on", …), surrounding quotes and a trailing
 /// period, and caps the length at ``maxLength`` characters (cut at a word boundary).
-public enum ExplanationCleaner {
+package enum ExplanationCleaner {
     /// The longest explanation kept, in characters.
-    public static let maxLength = 120
+    package static let maxLength = 120
 
     private static let echoes = [
         "explanation of this neuron", "explanation of the neuron", "explanation of this unit", "explanation of the unit", "explanation",
@@ -19,7 +19,7 @@ public enum ExplanationCleaner {
     ]
 
     /// The cleaned explanation, or nil when nothing usable is left.
-    public static func clean(_ raw: String) -> String? {
+    package static func clean(_ raw: String) -> String? {
         var text = raw.replacingOccurrences(of: "\r", with: "")
         // The labelled line wins; otherwise the first non-empty line.
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -1,4 +1,4 @@
-import AutoInterpLLM
+package import AutoInterpLLM
 import Foundation
 
 /// The explainer that asks an LLM, with the explainer template (``PromptSet/explainer``).
@@ -8,22 +8,22 @@ import Foundation
 /// (empty, cut off, a copy of the prompt or of the worked example: ``ExplanationCheck``) is asked
 /// again once at a higher temperature with the bad answer shown back, then reported as an
 /// ``ExplanationFailure``.
-public struct LLMExplainer: UnitExplainer {
-    public let client: LLMClient
-    public let template: PromptTemplate
-    public let model: String
-    public var name: String { "llm" }
+package struct LLMExplainer: UnitExplainer {
+    package let client: LLMClient
+    package let template: PromptTemplate
+    package let model: String
+    package var name: String { "llm" }
     /// `max_tokens` of an explainer call.
-    public static let maxTokens = 60
+    package static let maxTokens = 60
     /// How the answer is constrained: with a JSON schema, `{"explanation": "…"}` of at most
     /// ``ExplanationCleaner/maxLength`` characters, so a weak model cannot run on; else plain text.
-    public let structuredOutput: StructuredOutputLevel
+    package let structuredOutput: StructuredOutputLevel
 
     /// The answer's schema where the endpoint honours one.
-    public static let schema = JSONSchemaValue.object(properties: ["explanation": .string(maxLength: ExplanationCleaner.maxLength)])
+    package static let schema = JSONSchemaValue.object(properties: ["explanation": .string(maxLength: ExplanationCleaner.maxLength)])
 
     /// - Parameter model: the model asked; nil uses the client's.
-    public init(client: LLMClient, template: PromptTemplate, model: String? = nil, structuredOutput: StructuredOutputLevel = .none) {
+    package init(client: LLMClient, template: PromptTemplate, model: String? = nil, structuredOutput: StructuredOutputLevel = .none) {
         self.client = client
         self.template = template
         self.model = model ?? client.config.model
@@ -31,7 +31,7 @@ public struct LLMExplainer: UnitExplainer {
     }
 
     /// The request for a unit's examples (exposed for tests and token estimates).
-    public func request(examples: [ExampleRecord], sample: Int) throws -> ChatCompletionRequest {
+    package func request(examples: [ExampleRecord], sample: Int) throws -> ChatCompletionRequest {
         let (records, sparse) = ExplainerPrompt.sections(for: examples)
         let messages = try template.render(["records": records, "sparse": sparse])
         return ChatCompletionRequest(
@@ -49,7 +49,7 @@ public struct LLMExplainer: UnitExplainer {
         return explanation
     }
 
-    public func explain(unit: UnitRef, examples: [ExampleRecord], sample: Int) async throws -> ExplanationResult {
+    package func explain(unit: UnitRef, examples: [ExampleRecord], sample: Int) async throws -> ExplanationResult {
         guard !examples.isEmpty else { throw ExplanationFailure("\(unit) has no explanation examples") }
         var request = try request(examples: examples, sample: sample)
         var reason = ""

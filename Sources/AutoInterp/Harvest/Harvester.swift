@@ -1,8 +1,8 @@
-import Foundation
-import Logging
+package import Foundation
+package import Logging
 
 /// Element type of the harvested `activations` tensor.
-public enum HarvestDType: String, Sendable, CaseIterable {
+package enum HarvestDType: String, Sendable, CaseIterable {
     case f16
     case f32
 
@@ -10,30 +10,30 @@ public enum HarvestDType: String, Sendable, CaseIterable {
 }
 
 /// How far a harvest has got, reported after every batch.
-public struct HarvestProgress: Sendable {
-    public var contextsDone: Int
-    public var contextsTotal: Int
+package struct HarvestProgress: Sendable {
+    package var contextsDone: Int
+    package var contextsTotal: Int
     /// Real (unpadded) tokens run through the model so far.
-    public var tokensDone: Int
-    public var elapsedSeconds: Double
+    package var tokensDone: Int
+    package var elapsedSeconds: Double
 
     /// Real tokens per second so far.
-    public var tokensPerSecond: Double { elapsedSeconds > 0 ? Double(tokensDone) / elapsedSeconds : 0 }
+    package var tokensPerSecond: Double { elapsedSeconds > 0 ? Double(tokensDone) / elapsedSeconds : 0 }
 }
 
 /// What a finished harvest wrote.
-public struct HarvestSummary: Sendable {
-    public var output: URL
-    public var vocabulary: URL
-    public var contexts: Int
-    public var contextLength: Int
+package struct HarvestSummary: Sendable {
+    package var output: URL
+    package var vocabulary: URL
+    package var contexts: Int
+    package var contextLength: Int
     /// Real tokens (mask = 1), `[CLS]` and `[SEP]` included.
-    public var tokens: Int
+    package var tokens: Int
     /// Texts cut to fit the context length.
-    public var truncatedContexts: Int
-    public var width: Int
-    public var elapsedSeconds: Double
-    public var metadata: [String: String]
+    package var truncatedContexts: Int
+    package var width: Int
+    package var elapsedSeconds: Double
+    package var metadata: [String: String]
 }
 
 /// Runs texts through a BERT-family model and writes one layer's MLP activations as an
@@ -43,15 +43,15 @@ public struct HarvestSummary: Sendable {
 /// Each text is its own context: `[CLS] pieces… [SEP]`, cut to the context length, padded with
 /// `[PAD]` (mask 0, activations 0). Activations are streamed to disk batch by batch, so the
 /// file may be larger than memory; tokens and mask are small and held in memory.
-public final class Harvester {
-    public let tokenizer: WordPieceTokenizer
-    public let model: BertModel
+package final class Harvester {
+    package let tokenizer: WordPieceTokenizer
+    package let model: BertModel
     /// The layer read, 0-based as in `encoder.layer[layer]`.
-    public let layer: Int
+    package let layer: Int
     /// Written as the `model` metadata key.
-    public let modelName: String
+    package let modelName: String
     /// Batches run at once, one per thread with single-threaded BLAS; `nil` uses one per core.
-    public var workerCount: Int? = nil
+    package var workerCount: Int? = nil
     private let logger: Logger
 
     /// Loads the tokenizer and layers `0...layer` of the model in `modelDirectory`.
@@ -59,7 +59,7 @@ public final class Harvester {
     /// - Parameters:
     ///   - modelName: the `model` metadata value; defaults to the folder's name (its parent's too when it is just `model`).
     /// - Throws: `AutoInterpError` naming the folder or file and the problem; `.invalidInput` for a layer out of range.
-    public init(modelDirectory: URL, layer: Int, modelName: String? = nil, logger: Logger = Logger(label: "autointerp.harvest")) throws {
+    package init(modelDirectory: URL, layer: Int, modelName: String? = nil, logger: Logger = Logger(label: "autointerp.harvest")) throws {
         let config = try BertConfig.load(modelDirectory.appendingPathComponent("config.json"))
         guard (0..<config.numHiddenLayers).contains(layer) else {
             throw AutoInterpError.invalidInput(
@@ -81,7 +81,7 @@ public final class Harvester {
     }
 
     /// The hook name written to metadata: the module whose output is recorded.
-    public var hook: String { "encoder.layer.\(layer).intermediate.intermediate_act_fn" }
+    package var hook: String { "encoder.layer.\(layer).intermediate.intermediate_act_fn" }
 
     // MARK: - Harvest
 
@@ -89,7 +89,7 @@ public final class Harvester {
     ///
     /// - Throws: `AutoInterpError` naming the file and line for a bad line, or the output path for a write failure.
     @discardableResult
-    public func harvest(
+    package func harvest(
         textsFile: URL, output: URL, contextLength: Int = 64, dtype: HarvestDType = .f16, batchSize: Int = 32,
         progress: ((HarvestProgress) -> Void)? = nil
     ) throws -> HarvestSummary {
@@ -108,7 +108,7 @@ public final class Harvester {
 
     /// Harvests texts held in memory, one context each.
     @discardableResult
-    public func harvest(
+    package func harvest(
         texts: [String], output: URL, contextLength: Int = 64, dtype: HarvestDType = .f16, batchSize: Int = 32,
         progress: ((HarvestProgress) -> Void)? = nil
     ) throws -> HarvestSummary {

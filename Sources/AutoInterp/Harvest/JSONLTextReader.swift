@@ -1,10 +1,10 @@
-import Foundation
+package import Foundation
 
 /// Reads `{"text": …}` lines from a JSONL file, one text per non-blank line, without loading the file whole.
-public struct JSONLTextReader: Sendable {
-    public let url: URL
+package struct JSONLTextReader: Sendable {
+    package let url: URL
 
-    public init(url: URL) {
+    package init(url: URL) {
         self.url = url
     }
 
@@ -13,7 +13,7 @@ public struct JSONLTextReader: Sendable {
     /// - Throws: `AutoInterpError.invalidFile` as `"<file>: line N: …"` for a line that is not a JSON
     ///   object with a string `text`, or that is not UTF-8; `.io` if the file cannot be read;
     ///   anything `body` throws.
-    public func forEachText(_ body: (_ text: String, _ line: Int) throws -> Void) throws {
+    package func forEachText(_ body: (_ text: String, _ line: Int) throws -> Void) throws {
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
             throw AutoInterpError.io(url.path, "cannot open the texts file (check the path)")
         }
@@ -47,7 +47,7 @@ public struct JSONLTextReader: Sendable {
     }
 
     /// Every text of the file, in order.
-    public func readAll() throws -> [String] {
+    package func readAll() throws -> [String] {
         var texts: [String] = []
         try forEachText { text, _ in texts.append(text) }
         return texts

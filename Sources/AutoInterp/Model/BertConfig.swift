@@ -1,21 +1,21 @@
-import Foundation
+package import Foundation
 
 /// The shape and settings of a BERT-family encoder, read from Hugging Face's `config.json`.
-public struct BertConfig: Sendable, Equatable, Codable {
-    public var vocabSize: Int
-    public var hiddenSize: Int
-    public var numHiddenLayers: Int
-    public var numAttentionHeads: Int
-    public var intermediateSize: Int
+package struct BertConfig: Sendable, Equatable, Codable {
+    package var vocabSize: Int
+    package var hiddenSize: Int
+    package var numHiddenLayers: Int
+    package var numAttentionHeads: Int
+    package var intermediateSize: Int
     /// The MLP activation: `gelu` (exact, erf form), `gelu_new` / `gelu_pytorch_tanh` (tanh form) or `relu`.
-    public var hiddenAct: String
-    public var layerNormEps: Float
-    public var maxPositionEmbeddings: Int
-    public var typeVocabSize: Int
+    package var hiddenAct: String
+    package var layerNormEps: Float
+    package var maxPositionEmbeddings: Int
+    package var typeVocabSize: Int
     /// Only `absolute` is supported.
-    public var positionEmbeddingType: String
+    package var positionEmbeddingType: String
     /// `_name_or_path` when the file has it.
-    public var nameOrPath: String?
+    package var nameOrPath: String?
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size"
@@ -31,7 +31,7 @@ public struct BertConfig: Sendable, Equatable, Codable {
         case nameOrPath = "_name_or_path"
     }
 
-    public init(
+    package init(
         vocabSize: Int, hiddenSize: Int, numHiddenLayers: Int, numAttentionHeads: Int, intermediateSize: Int,
         hiddenAct: String = "gelu", layerNormEps: Float = 1e-12, maxPositionEmbeddings: Int = 512,
         typeVocabSize: Int = 2, positionEmbeddingType: String = "absolute", nameOrPath: String? = nil
@@ -49,7 +49,7 @@ public struct BertConfig: Sendable, Equatable, Codable {
         self.nameOrPath = nameOrPath
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
@@ -65,12 +65,12 @@ public struct BertConfig: Sendable, Equatable, Codable {
     }
 
     /// Width of one attention head.
-    public var headSize: Int { hiddenSize / numAttentionHeads }
+    package var headSize: Int { hiddenSize / numAttentionHeads }
 
     /// Reads `config.json` of a model folder.
     ///
     /// - Throws: `AutoInterpError` if the file is missing, malformed or describes a model this runner does not handle.
-    public static func load(_ url: URL) throws -> BertConfig {
+    package static func load(_ url: URL) throws -> BertConfig {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw AutoInterpError.invalidFile(
                 url.deletingLastPathComponent().path, "no config.json; --model must be a Hugging Face BERT model folder")
@@ -92,7 +92,7 @@ public struct BertConfig: Sendable, Equatable, Codable {
     }
 
     /// Checks the settings this runner depends on.
-    public func validate(source: String = "config.json") throws {
+    package func validate(source: String = "config.json") throws {
         guard hiddenSize > 0, numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
             throw AutoInterpError.invalidFile(source, "hidden_size \(hiddenSize) is not a positive multiple of num_attention_heads \(numAttentionHeads)")
         }
@@ -118,14 +118,14 @@ public struct BertConfig: Sendable, Equatable, Codable {
 }
 
 /// The MLP non-linearity of a BERT layer.
-public enum BertActivation: Sendable {
+package enum BertActivation: Sendable {
     /// `x * Φ(x)`, exact (erf) form: Hugging Face's `gelu`.
     case gelu
     /// The tanh approximation: `gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`.
     case geluTanh
     case relu
 
-    public init?(_ name: String) {
+    package init?(_ name: String) {
         switch name {
         case "gelu": self = .gelu
         case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": self = .geluTanh

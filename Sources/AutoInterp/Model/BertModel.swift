@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// A BERT-family encoder run on the CPU with OpenBLAS, up to the layer whose MLP is read.
 ///
@@ -6,10 +6,10 @@ import Foundation
 /// segment 0 and positions counted from 0. Sequences are packed without padding: padding never
 /// changes a real token's result in BERT (it is masked out of attention, and every other step
 /// is per token), so skipping it gives the same numbers for less work.
-public final class BertModel: Sendable {
-    public let config: BertConfig
+package final class BertModel: Sendable {
+    package let config: BertConfig
     /// Layers loaded (`0..<layerCount`); layers past the one read are never needed.
-    public let layerCount: Int
+    package let layerCount: Int
     private let weights: BertWeights
     private let activation: BertActivation
 
@@ -17,7 +17,7 @@ public final class BertModel: Sendable {
     ///
     /// - Parameter layerCount: layers to load, at most `config.numHiddenLayers`; `nil` loads all.
     /// - Throws: `AutoInterpError` if the config is unsupported or a tensor is missing or misshapen.
-    public init(config: BertConfig, weights source: some BertWeightSource, layerCount: Int? = nil) throws {
+    package init(config: BertConfig, weights source: some BertWeightSource, layerCount: Int? = nil) throws {
         try config.validate(source: source.sourceDescription)
         let count = layerCount ?? config.numHiddenLayers
         guard (1...config.numHiddenLayers).contains(count) else {
@@ -33,7 +33,7 @@ public final class BertModel: Sendable {
     ///
     /// - Parameter layerCount: layers to load; `nil` loads all.
     /// - Throws: `AutoInterpError` naming the folder or file and what is wrong.
-    public static func load(directory: URL, layerCount: Int? = nil) throws -> BertModel {
+    package static func load(directory: URL, layerCount: Int? = nil) throws -> BertModel {
         let config = try BertConfig.load(directory.appendingPathComponent("config.json"))
         let weightsURL = directory.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
@@ -55,7 +55,7 @@ public final class BertModel: Sendable {
     ///   - parallel: split the element-wise work across cores; pass false when the caller already
     ///     runs one call per core.
     /// - Throws: `AutoInterpError.invalidInput` for a bad layer, length or token id.
-    public func intermediateActivations(_ sequences: [[Int32]], layer: Int, parallel: Bool = true) throws -> [Float] {
+    package func intermediateActivations(_ sequences: [[Int32]], layer: Int, parallel: Bool = true) throws -> [Float] {
         guard (0..<layerCount).contains(layer) else {
             throw AutoInterpError.invalidInput("layer \(layer) is out of range: this model has layers 0...\(layerCount - 1) loaded")
         }

@@ -12,20 +12,20 @@ import Foundation
 /// Character classes (control, punctuation, non-spacing mark) follow the reference's Unicode
 /// 8.0 tables (the `unicode_categories` crate): a scalar assigned later counts as unassigned,
 /// and the few scalars whose category changed since are given their 8.0 category.
-public struct BertTextNormalizer: Sendable, Equatable {
+package struct BertTextNormalizer: Sendable, Equatable {
     /// Drop control characters and map whitespace to a space.
-    public var cleanText: Bool
+    package var cleanText: Bool
     /// Surround CJK ideographs with spaces so each becomes its own word.
-    public var handleChineseChars: Bool
+    package var handleChineseChars: Bool
     /// Decompose (NFD) and drop non-spacing marks (`Mn`).
-    public var stripAccents: Bool
+    package var stripAccents: Bool
     /// Lower-case every scalar.
-    public var lowercase: Bool
+    package var lowercase: Bool
 
     /// - Parameters:
     ///   - lowercase: lower-case the text.
     ///   - stripAccents: strip accents; `nil` follows `lowercase`, as BERT's `strip_accents: null` does.
-    public init(lowercase: Bool = true, stripAccents: Bool? = nil, cleanText: Bool = true, handleChineseChars: Bool = true) {
+    package init(lowercase: Bool = true, stripAccents: Bool? = nil, cleanText: Bool = true, handleChineseChars: Bool = true) {
         self.lowercase = lowercase
         self.stripAccents = stripAccents ?? lowercase
         self.cleanText = cleanText
@@ -35,7 +35,7 @@ public struct BertTextNormalizer: Sendable, Equatable {
     // MARK: - Normalisation
 
     /// The normalised text as Unicode scalars.
-    public func normalize(_ text: String) -> [Unicode.Scalar] {
+    package func normalize(_ text: String) -> [Unicode.Scalar] {
         var scalars: [Unicode.Scalar] = []
         scalars.reserveCapacity(text.unicodeScalars.count + 8)
         for scalar in text.unicodeScalars {
@@ -89,7 +89,7 @@ public struct BertTextNormalizer: Sendable, Equatable {
 
     /// Split normalised scalars into words: whitespace separates and is dropped,
     /// each punctuation scalar becomes a word of its own.
-    public func preTokenize(_ scalars: [Unicode.Scalar]) -> [[Unicode.Scalar]] {
+    package func preTokenize(_ scalars: [Unicode.Scalar]) -> [[Unicode.Scalar]] {
         var words: [[Unicode.Scalar]] = []
         var current: [Unicode.Scalar] = []
         for scalar in scalars {

@@ -1,11 +1,11 @@
 import Foundation
 
 /// One weight tensor as `Float`s, row-major.
-public struct BertTensor: Sendable, Equatable {
-    public var shape: [Int]
-    public var values: [Float]
+package struct BertTensor: Sendable, Equatable {
+    package var shape: [Int]
+    package var values: [Float]
 
-    public init(shape: [Int], values: [Float]) {
+    package init(shape: [Int], values: [Float]) {
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
         self.shape = shape
         self.values = values
@@ -13,7 +13,7 @@ public struct BertTensor: Sendable, Equatable {
 }
 
 /// Where a BERT model's weights come from: a safetensors file or tensors in memory.
-public protocol BertWeightSource {
+package protocol BertWeightSource {
     /// Every tensor name the source has.
     var tensorNames: [String] { get }
     /// The tensor `name` converted to `Float`.
@@ -23,25 +23,25 @@ public protocol BertWeightSource {
 }
 
 extension SafeTensorsFile: BertWeightSource {
-    public func bertTensor(_ name: String) throws -> BertTensor {
+    package func bertTensor(_ name: String) throws -> BertTensor {
         let info = try info(name)
         return BertTensor(shape: info.shape, values: try floats(name))
     }
 
-    public var sourceDescription: String { url.path }
+    package var sourceDescription: String { url.path }
 }
 
 extension Dictionary: BertWeightSource where Key == String, Value == BertTensor {
-    public var tensorNames: [String] { Array(keys) }
+    package var tensorNames: [String] { Array(keys) }
 
-    public func bertTensor(_ name: String) throws -> BertTensor {
+    package func bertTensor(_ name: String) throws -> BertTensor {
         guard let tensor = self[name] else {
             throw AutoInterpError.invalidInput("BERT weights: no tensor named '\(name)'")
         }
         return tensor
     }
 
-    public var sourceDescription: String { "in-memory BERT weights" }
+    package var sourceDescription: String { "in-memory BERT weights" }
 }
 
 /// The weights of a BERT encoder, checked against its config, laid out for the runner.

@@ -1,15 +1,15 @@
-import Foundation
+package import Foundation
 
 /// One text encoded for a BERT-family model: `[CLS] pieces… [SEP]`, truncated, not padded.
-public struct WordPieceEncoding: Sendable, Equatable {
+package struct WordPieceEncoding: Sendable, Equatable {
     /// Token ids, starting with `[CLS]` and ending with `[SEP]`.
-    public var ids: [Int32]
+    package var ids: [Int32]
     /// The token strings of `ids`.
-    public var tokens: [String]
+    package var tokens: [String]
     /// Whether word pieces were dropped to fit `maxLength`.
-    public var truncated: Bool
+    package var truncated: Bool
 
-    public init(ids: [Int32], tokens: [String], truncated: Bool) {
+    package init(ids: [Int32], tokens: [String], truncated: Bool) {
         self.ids = ids
         self.tokens = tokens
         self.truncated = truncated
@@ -22,21 +22,21 @@ public struct WordPieceEncoding: Sendable, Equatable {
 ///
 /// Special tokens written literally in the text (`[CLS]`, `[SEP]`, `[MASK]`, …) are matched
 /// before normalisation and kept whole, as the reference's added-token pass does.
-public struct WordPieceTokenizer: Sendable {
+package struct WordPieceTokenizer: Sendable {
     /// Token strings by id (line `i` of `vocab.txt` is id `i`).
-    public let vocabulary: [String]
+    package let vocabulary: [String]
     /// The normaliser and pre-tokeniser settings.
-    public let normalizer: BertTextNormalizer
+    package let normalizer: BertTextNormalizer
     /// Words longer than this many scalars become `[UNK]`.
-    public let maxInputCharsPerWord: Int
+    package let maxInputCharsPerWord: Int
     /// Prefix of a piece that continues a word.
-    public let continuingSubwordPrefix: String
+    package let continuingSubwordPrefix: String
 
-    public let unknownToken: String
-    public let classifierToken: String
-    public let separatorToken: String
-    public let paddingToken: String
-    public let maskToken: String
+    package let unknownToken: String
+    package let classifierToken: String
+    package let separatorToken: String
+    package let paddingToken: String
+    package let maskToken: String
 
     /// Lookup keyed by UTF-8 bytes: `String` equality is canonical equivalence, the reference's is not.
     private let ids: [[UInt8]: Int32]
@@ -53,7 +53,7 @@ public struct WordPieceTokenizer: Sendable {
     ///   - lowercase: lower-case (and, unless `stripAccents` says otherwise, strip accents).
     ///   - stripAccents: `nil` follows `lowercase`.
     /// - Throws: `AutoInterpError` if the file cannot be read or lacks `[UNK]`, `[CLS]` or `[SEP]`.
-    public init(vocabURL: URL, lowercase: Bool, stripAccents: Bool? = nil, handleChineseChars: Bool = true) throws {
+    package init(vocabURL: URL, lowercase: Bool, stripAccents: Bool? = nil, handleChineseChars: Bool = true) throws {
         let data: Data
         do {
             data = try Data(contentsOf: vocabURL)
@@ -74,7 +74,7 @@ public struct WordPieceTokenizer: Sendable {
     /// A tokenizer over an in-memory vocabulary (id = index).
     ///
     /// - Throws: `AutoInterpError` if the vocabulary lacks `[UNK]`, `[CLS]` or `[SEP]`.
-    public init(
+    package init(
         vocabulary: [String], normalizer: BertTextNormalizer = BertTextNormalizer(),
         maxInputCharsPerWord: Int = 100, source: String = "vocabulary"
     ) throws {
@@ -108,7 +108,7 @@ public struct WordPieceTokenizer: Sendable {
     /// accent settings of `tokenizer.json` (its `BertNormalizer`) or `tokenizer_config.json`.
     ///
     /// - Throws: `AutoInterpError` if `vocab.txt` is missing or a config file is malformed.
-    public static func load(modelDirectory: URL) throws -> WordPieceTokenizer {
+    package static func load(modelDirectory: URL) throws -> WordPieceTokenizer {
         let vocabURL = modelDirectory.appendingPathComponent("vocab.txt")
         guard FileManager.default.fileExists(atPath: vocabURL.path) else {
             throw AutoInterpError.invalidFile(modelDirectory.path, "no vocab.txt; a BERT model folder needs its WordPiece vocabulary")
@@ -150,16 +150,16 @@ public struct WordPieceTokenizer: Sendable {
     // MARK: - Ids
 
     /// The id of a token string, if it is in the vocabulary.
-    public func id(of token: String) -> Int32? { ids[Array(token.utf8)] }
+    package func id(of token: String) -> Int32? { ids[Array(token.utf8)] }
 
-    public var unknownID: Int32 { ids[Array(unknownToken.utf8)]! }
-    public var classifierID: Int32 { ids[Array(classifierToken.utf8)]! }
-    public var separatorID: Int32 { ids[Array(separatorToken.utf8)]! }
+    package var unknownID: Int32 { ids[Array(unknownToken.utf8)]! }
+    package var classifierID: Int32 { ids[Array(classifierToken.utf8)]! }
+    package var separatorID: Int32 { ids[Array(separatorToken.utf8)]! }
     /// The `[PAD]` id, or 0 when the vocabulary has no `[PAD]`.
-    public var paddingID: Int32 { ids[Array(paddingToken.utf8)] ?? 0 }
+    package var paddingID: Int32 { ids[Array(paddingToken.utf8)] ?? 0 }
 
     /// Ids of the special tokens present in the vocabulary (`[PAD]`, `[UNK]`, `[CLS]`, `[SEP]`, `[MASK]`), ascending.
-    public var specialTokenIDs: [Int32] {
+    package var specialTokenIDs: [Int32] {
         [paddingToken, unknownToken, classifierToken, separatorToken, maskToken]
             .compactMap { ids[Array($0.utf8)] }.sorted()
     }
@@ -167,14 +167,14 @@ public struct WordPieceTokenizer: Sendable {
     // MARK: - Tokenising
 
     /// The word pieces of `text`, without `[CLS]`/`[SEP]`.
-    public func tokenize(_ text: String) -> [String] {
+    package func tokenize(_ text: String) -> [String] {
         pieceIDs(text).map { vocabulary[Int($0)] }
     }
 
     /// `[CLS] pieces… [SEP]` ids, keeping at most `maxLength` tokens (pieces are cut, `[SEP]` stays).
     ///
     /// - Parameter maxLength: the longest result, at least 2.
-    public func encode(_ text: String, maxLength: Int = 512) -> WordPieceEncoding {
+    package func encode(_ text: String, maxLength: Int = 512) -> WordPieceEncoding {
         precondition(maxLength >= 2, "maxLength must leave room for [CLS] and [SEP]")
         var pieces = pieceIDs(text)
         let room = maxLength - 2
@@ -185,7 +185,7 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     /// Word-piece ids of `text`, special tokens in it kept whole.
-    public func pieceIDs(_ text: String) -> [Int32] {
+    package func pieceIDs(_ text: String) -> [Int32] {
         var out: [Int32] = []
         for segment in splitOnSpecialTokens(Array(text.unicodeScalars)) {
             switch segment {

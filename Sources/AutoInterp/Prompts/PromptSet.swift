@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The prompt and rubric files of a run, loaded at run time.
 ///

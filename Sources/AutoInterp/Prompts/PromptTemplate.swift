@@ -1,5 +1,5 @@
-import AutoInterpLLM
-import Foundation
+public import AutoInterpLLM
+public import Foundation
 
 /// A prompt template loaded from a text file: a system part and a user part with `{{name}}` placeholders.
 ///

@@ -1,5 +1,5 @@
 import AutoInterpLLM
-import Foundation
+public import Foundation
 
 /// A text file of a prompts folder that goes into a prompt verbatim (the few-shot examples), with its hash.
 ///

@@ -1,10 +1,10 @@
 import Foundation
 
 /// How token strings are written into prompts: one per line, escaped, and joined into readable text.
-public enum TokenText {
+package enum TokenText {
     /// The token as shown on its own line: backslash, newline, carriage return and tab escaped
     /// (`\\`, `\n`, `\r`, `\t`), so every token is exactly one line and a tab can separate the value.
-    public static func display(_ token: String) -> String {
+    package static func display(_ token: String) -> String {
         escapingScalars(token) { scalar in
             switch scalar {
             case "\\": "\\\\"
@@ -18,7 +18,7 @@ public enum TokenText {
 
     /// The form used to compare a token the model copied back with the token shown: the
     /// displayed form, trimmed of surrounding spaces (models often drop a leading space).
-    public static func comparable(_ token: String) -> String {
+    package static func comparable(_ token: String) -> String {
         token.trimmingCharacters(in: .whitespaces)
     }
 
@@ -27,7 +27,7 @@ public enum TokenText {
     /// Word-piece conventions are followed: a leading `▁` or `Ġ` (or a leading space) starts a
     /// new word, `##` continues the previous one. Tokens of a vocabulary with none of these
     /// markers are separated by spaces.
-    public static func join(_ tokens: [String], marked: Int? = nil) -> String {
+    package static func join(_ tokens: [String], marked: Int? = nil) -> String {
         let markers = tokens.contains { $0.hasPrefix(" ") || $0.hasPrefix("▁") || $0.hasPrefix("Ġ") }
         var out = ""
         for (i, raw) in tokens.enumerated() {

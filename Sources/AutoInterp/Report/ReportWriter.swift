@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Writes `report.html` and `report.md` for a run; what `autointerp report`, `run` and `demo` call.
 public enum ReportWriter {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Finds a run by name: the database `<results>/<name>/autointerp.sqlite` and its `runs` row `name`.
 public enum RunLocator {

@@ -1,4 +1,4 @@
-import AutoInterpLLM
+package import AutoInterpLLM
 import Foundation
 
 /// The judge that asks an LLM with the rubric template (``PromptSet/rubric``), several examples a call.
@@ -7,18 +7,18 @@ import Foundation
 /// most active token marked `[[like this]]`, and answers `{"ratings": [...]}` with one digit 0-3
 /// per excerpt. An answer that cannot be read is asked again once with the reason shown; examples
 /// still without a rating are `.failed` with the reason (never a guessed rating).
-public struct LLMRubricJudge: RubricJudge {
-    public let client: LLMClient
-    public let template: PromptTemplate
-    public let model: String
+package struct LLMRubricJudge: RubricJudge {
+    package let client: LLMClient
+    package let template: PromptTemplate
+    package let model: String
     /// Examples rated per call.
-    public let batchSize: Int
+    package let batchSize: Int
     /// How answers are constrained (a JSON schema where honoured, else JSON mode, else text).
-    public let structuredOutput: StructuredOutputLevel
+    package let structuredOutput: StructuredOutputLevel
     /// The default examples per call.
-    public static let defaultBatchSize = 10
+    package static let defaultBatchSize = 10
 
-    public init(
+    package init(
         client: LLMClient, template: PromptTemplate, model: String? = nil, batchSize: Int = LLMRubricJudge.defaultBatchSize,
         structuredOutput: StructuredOutputLevel = .jsonObject
     ) {
@@ -30,16 +30,16 @@ public struct LLMRubricJudge: RubricJudge {
     }
 
     /// The answer's schema for `count` excerpts: `{"ratings": [0-3, …]}` with exactly `count` items.
-    public static func schema(count: Int) -> JSONSchemaValue {
+    package static func schema(count: Int) -> JSONSchemaValue {
         .object(properties: ["ratings": .array(items: .integer(minimum: 0, maximum: 3), minItems: count, maxItems: count)])
     }
 
     /// `max_tokens` of a call rating `count` examples: the JSON frame and about 2 tokens a
     /// rating, with room for the white space a grammar allows between them.
-    public static func maxTokens(count: Int) -> Int { 24 + 5 * count }
+    package static func maxTokens(count: Int) -> Int { 24 + 5 * count }
 
     /// The request for one batch (exposed for tests and token estimates).
-    public func request(explanation: String, examples: [RubricExample]) throws -> ChatCompletionRequest {
+    package func request(explanation: String, examples: [RubricExample]) throws -> ChatCompletionRequest {
         let excerpts = examples.enumerated().map { i, example in
             "Excerpt \(i + 1): " + TokenText.join(example.tokens, marked: example.markedIndex).replacingOccurrences(of: "\n", with: " ")
         }.joined(separator: "\n")
@@ -49,11 +49,11 @@ public struct LLMRubricJudge: RubricJudge {
             responseFormat: structuredOutput.responseFormat(name: "rubric_ratings", schema: Self.schema(count: examples.count)))
     }
 
-    public func rate(explanation: String, example: RubricExample) async throws -> RubricVerdict {
+    package func rate(explanation: String, example: RubricExample) async throws -> RubricVerdict {
         try await rate(explanation: explanation, examples: [example]).first ?? .failed(reason: "the judge returned nothing")
     }
 
-    public func rate(explanation: String, examples: [RubricExample]) async throws -> [RubricVerdict] {
+    package func rate(explanation: String, examples: [RubricExample]) async throws -> [RubricVerdict] {
         let batches = stride(from: 0, to: examples.count, by: batchSize).map { Array(examples[$0..<min(examples.count, $0 + batchSize)]) }
         return try await withThrowingTaskGroup(of: (Int, [RubricVerdict]).self) { group in
             for (b, batch) in batches.enumerated() {
@@ -93,9 +93,9 @@ public struct LLMRubricJudge: RubricJudge {
 
 /// Reads a judge's answers: a batch `{"ratings": [...]}`, or one line with a rating digit 0-3 first
 /// (after an optional `Rating:` label) and an optional reason.
-public enum RubricParser {
+package enum RubricParser {
     /// The ratings of a batch answer for `count` excerpts, or why it cannot be read.
-    public static func parseBatch(_ content: String, count: Int) -> Result<[Int], StageFailure> {
+    package static func parseBatch(_ content: String, count: Int) -> Result<[Int], StageFailure> {
         let text = SimulationParser.stripFence(content)
         guard !text.isEmpty else { return .failure(StageFailure("the judge answered with empty text")) }
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
@@ -130,7 +130,7 @@ public enum RubricParser {
         return .success(ratings)
     }
 
-    public static func parse(_ content: String) -> RubricVerdict {
+    package static func parse(_ content: String) -> RubricVerdict {
         var text = content.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { return .failed(reason: "the judge answered with empty text") }
         if text.lowercased().hasPrefix("rating") {

@@ -1,4 +1,4 @@
-import AutoInterpLLM
+public import AutoInterpLLM
 import Foundation
 
 /// The settings of `autointerp run` that change its results, stored in the run config

@@ -1,6 +1,6 @@
 import AutoInterpLLM
 import Foundation
-import Logging
+public import Logging
 
 /// `autointerp run`: create (or resume) a run, then run every unit's stages, then summarise.
 ///

@@ -1,5 +1,5 @@
-import AutoInterpLLM
-import Foundation
+public import AutoInterpLLM
+public import Foundation
 
 /// Which explainer and simulator a run uses.
 public enum ExplainerKind: String, Sendable, Codable, CaseIterable {

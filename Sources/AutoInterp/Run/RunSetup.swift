@@ -1,6 +1,6 @@
 import AutoInterpLLM
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 
 /// Creates (or resumes) a run: resolves the unit specs, selects examples and stores every unit.
 ///

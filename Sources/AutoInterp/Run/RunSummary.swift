@@ -1,5 +1,5 @@
-import AutoInterpLLM
-import Foundation
+public import AutoInterpLLM
+public import Foundation
 
 /// The end-of-run summary: what the run database holds for a run, plus this invocation's costs.
 ///

@@ -1,6 +1,6 @@
-import AutoInterpLLM
+public import AutoInterpLLM
 import Foundation
-import Logging
+public import Logging
 import Synchronization
 
 /// Schedules the units of a run: each unit's stages (``UnitStageRunner``) run in a task group,

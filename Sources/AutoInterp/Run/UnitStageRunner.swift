@@ -1,6 +1,6 @@
 import AutoInterpLLM
 import Foundation
-import Logging
+public import Logging
 
 /// Runs one unit's stages in order, doing only what the store does not hold yet.
 ///

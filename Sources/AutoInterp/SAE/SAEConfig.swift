@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The parts of a SAELens `cfg.json` the encoder needs.
 ///

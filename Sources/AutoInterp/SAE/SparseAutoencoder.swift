@@ -2,10 +2,13 @@ import Foundation
 
 /// An SAE's weights in F32, oriented as SAELens does: `W_enc [d_in, d_sae]`, `W_dec [d_sae, d_in]`.
 ///
+/// The one SAE type: every reader (`SparseAutoencoder.load`) returns it, `SAETrainer.currentSAE()`
+/// produces it, `SAEEncoder` encodes it and `SAELensWriter` writes it.
+///
 /// Loaded with a `SAEReadScope` other than `.all`, it may hold only part of that: no decoder
 /// (`decoderWeights` empty), and with `.features` only some features (`featureIndices`), whose
 /// columns the per-feature tensors then hold in that order.
-public struct SparseAutoencoder: Sendable {
+public struct SparseAutoencoder: Sendable, Equatable {
     public var config: SAEConfig
     /// Row-major `[d_in, loadedFeatureCount]`.
     public var encoderWeights: [Float]

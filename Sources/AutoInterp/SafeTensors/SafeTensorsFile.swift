@@ -1,31 +1,31 @@
-import Foundation
+package import Foundation
 
 /// A safetensors file, memory-mapped and validated on open.
 ///
 /// Opening checks the whole header against the format's rules (see REFERENCE.md) so that later
 /// reads cannot go out of bounds; tensor data is only touched when read, so files larger than
 /// memory work. Every error names the file and what is wrong with it.
-public final class SafeTensorsFile: @unchecked Sendable {
+package final class SafeTensorsFile: @unchecked Sendable {
     /// The file this was opened from.
-    public let url: URL
+    package let url: URL
     /// `__metadata__` string pairs (empty when absent).
-    public let metadata: [String: String]
+    package let metadata: [String: String]
     /// Tensor names in data order.
-    public let tensorNames: [String]
+    package let tensorNames: [String]
     /// Total file size in bytes.
-    public let fileSize: Int
+    package let fileSize: Int
 
     private let infos: [String: SafeTensorInfo]
     private let mapping: UnsafeMutableRawPointer?
     private let dataStart: Int
 
     /// Largest header the reader accepts.
-    public static let maxHeaderBytes = 100_000_000
+    package static let maxHeaderBytes = 100_000_000
 
     /// Maps and validates the file at `url`.
     ///
     /// - Throws: `AutoInterpError.invalidFile` naming the path and the broken rule, or `.io`.
-    public init(url: URL) throws {
+    package init(url: URL) throws {
         self.url = url
         let path = url.path
         let fd = open(path, O_RDONLY)
@@ -71,7 +71,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// The header entry for `name`.
     ///
     /// - Throws: `AutoInterpError.invalidFile` listing the tensors the file does have.
-    public func info(_ name: String) throws -> SafeTensorInfo {
+    package func info(_ name: String) throws -> SafeTensorInfo {
         guard let info = infos[name] else {
             let known = tensorNames.prefix(12).joined(separator: ", ")
             throw AutoInterpError.invalidFile(url.path, "no tensor named '\(name)' (has: \(known)\(tensorNames.count > 12 ? ", …" : ""))")
@@ -80,10 +80,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// True when the file has a tensor called `name`.
-    public func contains(_ name: String) -> Bool { infos[name] != nil }
+    package func contains(_ name: String) -> Bool { infos[name] != nil }
 
     /// The raw little-endian bytes of `name`, valid while this object lives.
-    public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
+    package func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
         let info = try info(name)
         return rawBytes(info)
     }
@@ -95,7 +95,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     // MARK: - Reading as Float
 
     /// All elements of `name` as `Float` (from F32, F16, BF16 or F64).
-    public func floats(_ name: String) throws -> [Float] {
+    package func floats(_ name: String) throws -> [Float] {
         let info = try info(name)
         return try [Float](unsafeUninitializedCapacity: info.elementCount) { buffer, count in
             try copyFloats(info, elements: 0..<info.elementCount, into: buffer.baseAddress!)
@@ -105,7 +105,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Converts elements `elements` (flat, row-major) of `name` to `Float` into `destination`.
     @discardableResult
-    public func copyFloats(_ name: String, elements: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws -> Int {
+    package func copyFloats(_ name: String, elements: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws -> Int {
         try copyFloats(try info(name), elements: elements, into: destination)
     }
 
@@ -113,7 +113,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     ///
     /// - Returns: the number of elements written.
     @discardableResult
-    public func copyFloats(_ info: SafeTensorInfo, elements: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws -> Int {
+    package func copyFloats(_ info: SafeTensorInfo, elements: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws -> Int {
         guard info.dtype.isConvertibleFloat else {
             throw AutoInterpError.invalidFile(url.path, "tensor '\(info.name)' is \(info.dtype.rawValue); expected F32, F16, BF16 or F64")
         }
@@ -129,7 +129,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     // MARK: - Reading as integers
 
     /// All elements of an integer tensor `name` as `Int64`.
-    public func int64s(_ name: String) throws -> [Int64] {
+    package func int64s(_ name: String) throws -> [Int64] {
         let info = try info(name)
         return try [Int64](unsafeUninitializedCapacity: info.elementCount) { buffer, count in
             try copyInt64s(info, elements: 0..<info.elementCount, into: buffer.baseAddress!)
@@ -138,7 +138,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// Converts elements of an integer entry into `destination`.
-    public func copyInt64s(_ info: SafeTensorInfo, elements: Range<Int>, into destination: UnsafeMutablePointer<Int64>) throws {
+    package func copyInt64s(_ info: SafeTensorInfo, elements: Range<Int>, into destination: UnsafeMutablePointer<Int64>) throws {
         guard info.dtype.isConvertibleInteger else {
             throw AutoInterpError.invalidFile(url.path, "tensor '\(info.name)' is \(info.dtype.rawValue); expected an integer type")
         }
@@ -280,7 +280,7 @@ extension SafeTensorsFile {
     /// Advises the OS that the pages holding `elements` of `info` are no longer needed.
     ///
     /// The mapping stays valid; touching the pages again reads them back from disk.
-    public func releasePages(_ info: SafeTensorInfo, elements: Range<Int>) {
+    package func releasePages(_ info: SafeTensorInfo, elements: Range<Int>) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let bytes = rawBytes(info)
         let base = Int(bitPattern: bytes.baseAddress!)

@@ -1,28 +1,28 @@
-import Foundation
+package import Foundation
 
 /// Writes a safetensors file whose tensor sizes are known up front, streaming the data.
 ///
 /// Declare the entries, then `append` their bytes in entry order and `finish()`. The file is
 /// written under a temporary name and renamed into place by `finish()`, so an interrupted
 /// write never leaves a file that looks complete.
-public final class SafeTensorsStreamWriter {
+package final class SafeTensorsStreamWriter {
     /// One tensor to be written: name, element type and shape.
-    public struct Entry: Sendable {
-        public var name: String
-        public var dtype: SafeTensorsDType
-        public var shape: [Int]
+    package struct Entry: Sendable {
+        package var name: String
+        package var dtype: SafeTensorsDType
+        package var shape: [Int]
 
-        public init(name: String, dtype: SafeTensorsDType, shape: [Int]) {
+        package init(name: String, dtype: SafeTensorsDType, shape: [Int]) {
             self.name = name
             self.dtype = dtype
             self.shape = shape
         }
 
         /// Bytes of data this entry holds.
-        public var byteCount: Int { shape.reduce(1, *) * dtype.byteSize }
+        package var byteCount: Int { shape.reduce(1, *) * dtype.byteSize }
     }
 
-    public let url: URL
+    package let url: URL
     private let temporaryURL: URL
     private let handle: FileHandle
     private let expectedBytes: Int
@@ -34,7 +34,7 @@ public final class SafeTensorsStreamWriter {
     /// Creates the file and writes its header.
     ///
     /// - Throws: `AutoInterpError.invalidInput` for duplicate names or negative dims, `.io` when the file cannot be created.
-    public init(url: URL, entries: [Entry], metadata: [String: String] = [:]) throws {
+    package init(url: URL, entries: [Entry], metadata: [String: String] = [:]) throws {
         self.url = url
         var names = Set<String>()
         var fields: [String] = []
@@ -83,7 +83,7 @@ public final class SafeTensorsStreamWriter {
     }
 
     /// Appends raw little-endian bytes of the current entry (or entries, in order).
-    public func append(_ bytes: UnsafeRawBufferPointer) throws {
+    package func append(_ bytes: UnsafeRawBufferPointer) throws {
         guard writtenBytes + bytes.count <= expectedBytes else {
             throw AutoInterpError.invalidInput("safetensors writer for \(url.path): more data than the declared shapes hold")
         }
@@ -99,12 +99,12 @@ public final class SafeTensorsStreamWriter {
     }
 
     /// Appends the bytes of an array of trivial values (Float, Int32, UInt8, ...).
-    public func append<T: BitwiseCopyable>(_ values: [T]) throws {
+    package func append<T: BitwiseCopyable>(_ values: [T]) throws {
         try values.withUnsafeBytes { try append($0) }
     }
 
     /// Checks that every declared byte was written, then moves the file into place.
-    public func finish() throws {
+    package func finish() throws {
         guard writtenBytes == expectedBytes else {
             throw AutoInterpError.invalidInput("safetensors writer for \(url.path): wrote \(writtenBytes) of \(expectedBytes) declared bytes")
         }
@@ -135,30 +135,30 @@ public final class SafeTensorsStreamWriter {
 }
 
 /// Writes a whole safetensors file from tensors held in memory.
-public enum SafeTensorsWriter {
+package enum SafeTensorsWriter {
     /// A tensor with its data as little-endian bytes.
-    public struct Tensor: Sendable {
-        public var name: String
-        public var dtype: SafeTensorsDType
-        public var shape: [Int]
-        public var data: Data
+    package struct Tensor: Sendable {
+        package var name: String
+        package var dtype: SafeTensorsDType
+        package var shape: [Int]
+        package var data: Data
 
-        public init(name: String, dtype: SafeTensorsDType, shape: [Int], data: Data) {
+        package init(name: String, dtype: SafeTensorsDType, shape: [Int], data: Data) {
             self.name = name
             self.dtype = dtype
             self.shape = shape
             self.data = data
         }
 
-        public static func float32(_ name: String, shape: [Int], _ values: [Float]) -> Tensor {
+        package static func float32(_ name: String, shape: [Int], _ values: [Float]) -> Tensor {
             Tensor(name: name, dtype: .F32, shape: shape, data: values.withUnsafeBytes { Data($0) })
         }
 
-        public static func float16(_ name: String, shape: [Int], _ values: [Float]) -> Tensor {
+        package static func float16(_ name: String, shape: [Int], _ values: [Float]) -> Tensor {
             Tensor(name: name, dtype: .F16, shape: shape, data: values.map { Float16($0).bitPattern }.withUnsafeBytes { Data($0) })
         }
 
-        public static func bfloat16(_ name: String, shape: [Int], _ values: [Float]) -> Tensor {
+        package static func bfloat16(_ name: String, shape: [Int], _ values: [Float]) -> Tensor {
             // Round to nearest even, as torch does.
             let bits = values.map { value -> UInt16 in
                 let raw = value.bitPattern
@@ -168,25 +168,25 @@ public enum SafeTensorsWriter {
             return Tensor(name: name, dtype: .BF16, shape: shape, data: bits.withUnsafeBytes { Data($0) })
         }
 
-        public static func float64(_ name: String, shape: [Int], _ values: [Double]) -> Tensor {
+        package static func float64(_ name: String, shape: [Int], _ values: [Double]) -> Tensor {
             Tensor(name: name, dtype: .F64, shape: shape, data: values.withUnsafeBytes { Data($0) })
         }
 
-        public static func int32(_ name: String, shape: [Int], _ values: [Int32]) -> Tensor {
+        package static func int32(_ name: String, shape: [Int], _ values: [Int32]) -> Tensor {
             Tensor(name: name, dtype: .I32, shape: shape, data: values.withUnsafeBytes { Data($0) })
         }
 
-        public static func int64(_ name: String, shape: [Int], _ values: [Int64]) -> Tensor {
+        package static func int64(_ name: String, shape: [Int], _ values: [Int64]) -> Tensor {
             Tensor(name: name, dtype: .I64, shape: shape, data: values.withUnsafeBytes { Data($0) })
         }
 
-        public static func uint8(_ name: String, shape: [Int], _ values: [UInt8]) -> Tensor {
+        package static func uint8(_ name: String, shape: [Int], _ values: [UInt8]) -> Tensor {
             Tensor(name: name, dtype: .U8, shape: shape, data: Data(values))
         }
     }
 
     /// Writes `tensors` (in the given order) and `metadata` to `url`.
-    public static func write(_ tensors: [Tensor], metadata: [String: String] = [:], to url: URL) throws {
+    package static func write(_ tensors: [Tensor], metadata: [String: String] = [:], to url: URL) throws {
         for tensor in tensors where tensor.data.count != tensor.shape.reduce(1, *) * tensor.dtype.byteSize {
             throw AutoInterpError.invalidInput("safetensors writer: tensor '\(tensor.name)' has \(tensor.data.count) bytes, its shape \(tensor.shape) needs \(tensor.shape.reduce(1, *) * tensor.dtype.byteSize)")
         }

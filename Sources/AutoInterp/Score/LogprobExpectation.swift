@@ -1,4 +1,4 @@
-import AutoInterpLLM
+package import AutoInterpLLM
 import Foundation
 
 /// The simulator's prediction at one value position from the top logprobs of the digit tokens.
@@ -11,15 +11,15 @@ import Foundation
 /// Edge cases, all total: a digit token listed more than once has its probabilities added; an entry
 /// whose logprob is NaN or `+inf` is ignored; `-inf` is probability 0, so if every digit entry is
 /// `-inf` (or ignored) there is no prediction.
-public enum LogprobExpectation {
+package enum LogprobExpectation {
     /// The digit tokens, index = value.
-    public static let digitTokens: [String] = (0...10).map { String($0) }
+    package static let digitTokens: [String] = (0...10).map { String($0) }
 
     private static let digitValues: [String: Int] = Dictionary(
         uniqueKeysWithValues: digitTokens.enumerated().map { ($1, $0) })
 
     /// The value of `token` when it is exactly one of `"0"` … `"10"`, else nil.
-    public static func digitValue(_ token: String) -> Int? {
+    package static func digitValue(_ token: String) -> Int? {
         // Compare scalars too: `String ==` uses canonical equivalence, we want the exact bytes.
         guard let value = digitValues[token], token.utf8.elementsEqual(digitTokens[value].utf8) else {
             return nil
@@ -29,7 +29,7 @@ public enum LogprobExpectation {
 
     /// The expected digit over `topLogprobs` (an endpoint's alternatives at one position), renormalised
     /// over exact digit tokens; nil when none is present.
-    public static func expectedValue(_ topLogprobs: [ChatCompletionResponse.TopLogprob]) -> Double? {
+    package static func expectedValue(_ topLogprobs: [ChatCompletionResponse.TopLogprob]) -> Double? {
         var values: [Double] = []
         var logprobs: [Double] = []
         for entry in topLogprobs {
@@ -57,7 +57,7 @@ public enum LogprobExpectation {
     /// `continuation` is the next answer position's top logprobs, given when the token chosen at
     /// this position is `1`: then the probability mass of `1` is split into "10" (the probability
     /// of `0` next) and "1" (the rest). Without it, `1` counts as 1, as before.
-    public static func expectedValue(
+    package static func expectedValue(
         _ topLogprobs: [ChatCompletionResponse.TopLogprob], continuation: [ChatCompletionResponse.TopLogprob]?
     ) -> Double? {
         guard let continuation, let base = expectedValue(topLogprobs) else { return expectedValue(topLogprobs) }
@@ -76,7 +76,7 @@ public enum LogprobExpectation {
     }
 
     /// The expected digit over `(token, logprob)` pairs; same rules as the `TopLogprob` overload.
-    public static func expectedValue(_ topLogprobs: [(token: String, logprob: Double)]) -> Double? {
+    package static func expectedValue(_ topLogprobs: [(token: String, logprob: Double)]) -> Double? {
         expectedValue(topLogprobs.map { ChatCompletionResponse.TopLogprob(token: $0.token, logprob: $0.logprob) })
     }
 }

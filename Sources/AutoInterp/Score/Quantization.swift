@@ -10,12 +10,12 @@ import Foundation
 /// - `M <= 0`, NaN or infinite: every level is 0 (there is nothing to scale against);
 /// - `x` NaN or `-inf`: level 0 (treated as "not active"; loaders reject NaN earlier);
 /// - `x` `+inf` (or so large that `10 * x` overflows): level 10.
-public enum Quantization {
+package enum Quantization {
     /// The highest level.
-    public static let maxLevel = 10
+    package static let maxLevel = 10
 
     /// The level of one activation `x` against the maximum `m`.
-    public static func level(_ x: Double, max m: Double) -> Int {
+    package static func level(_ x: Double, max m: Double) -> Int {
         guard m.isFinite, m > 0 else { return 0 }
         // NaN and anything <= 0 (including -inf) are level 0.
         guard x > 0 else { return 0 }
@@ -26,19 +26,19 @@ public enum Quantization {
     }
 
     /// The levels of `xs` against the maximum `m`.
-    public static func quantize(_ xs: [Double], max m: Double) -> [Int] {
+    package static func quantize(_ xs: [Double], max m: Double) -> [Int] {
         xs.map { level($0, max: m) }
     }
 
     /// The levels of `xs` (converted exactly to `Double`) against the maximum `m`.
-    public static func quantize(_ xs: [Float], max m: Double) -> [Int] {
+    package static func quantize(_ xs: [Float], max m: Double) -> [Int] {
         xs.map { level(Double($0), max: m) }
     }
 
     /// The maximum used for a set of shown records: the largest finite activation over all of them.
     ///
     /// Non-finite values are ignored; with no finite value at all the maximum is 0 (so every level is 0).
-    public static func maximum(of records: [[Float]]) -> Double {
+    package static func maximum(of records: [[Float]]) -> Double {
         var m = -Double.infinity
         for record in records {
             for x in record where x.isFinite {
@@ -49,7 +49,7 @@ public enum Quantization {
     }
 
     /// The levels of every record, with `M` the maximum over all the records given (``maximum(of:)``).
-    public static func quantize(records: [[Float]]) -> [[Int]] {
+    package static func quantize(records: [[Float]]) -> [[Int]] {
         let m = maximum(of: records)
         return records.map { quantize($0, max: m) }
     }

@@ -7,9 +7,9 @@ import Foundation
 /// with any failed simulation is undefined with the reason: a score over part of the records
 /// would be a different number, never reported as this one. Anyone can recompute these from the
 /// `simulations` table.
-public enum SimulationScoring {
+package enum SimulationScoring {
     /// The six scores (Spearman and Pearson × all, top, random).
-    public static func scores(from simulations: [StoredSimulation]) -> [StoredScore] {
+    package static func scores(from simulations: [StoredSimulation]) -> [StoredScore] {
         let scored = simulations.filter { $0.subset == .top || $0.subset == .random }
         var scores: [StoredScore] = []
         for subset in StoredScore.Subset.allCases {

@@ -1,12 +1,12 @@
 import Foundation
 
 /// The statistics and examples picked for one unit.
-public struct UnitSelection: Sendable {
-    public var statistics: UnitStatistics
+package struct UnitSelection: Sendable {
+    package var statistics: UnitStatistics
     /// Explanation and scoring examples; their contexts are disjoint.
-    public var examples: [ExampleRecord]
+    package var examples: [ExampleRecord]
 
-    public var unit: UnitRef { statistics.unit }
+    package var unit: UnitRef { statistics.unit }
 }
 
 /// Picks example contexts for many units in two streaming passes over the dataset.
@@ -15,17 +15,17 @@ public struct UnitSelection: Sendable {
 /// fills the histogram and draws activation-binned, non-activating and random contexts by
 /// reservoir sampling. Memory is O(units × examples × context length); the dataset is only read
 /// in batches. Each unit has its own seeded random stream, so results do not depend on threading.
-public struct ExampleSelector {
-    public var config: SelectionConfig
+package struct ExampleSelector {
+    package var config: SelectionConfig
 
-    public init(config: SelectionConfig = SelectionConfig()) {
+    package init(config: SelectionConfig = SelectionConfig()) {
         self.config = config
     }
 
     /// Runs both passes over `source` and returns one selection per unit, in `source.units` order.
     ///
     /// - Parameter progress: called with (batches done, total batches) after each batch of each pass.
-    public func select(from source: UnitActivationSource, progress: ((Int, Int) -> Void)? = nil) throws -> [UnitSelection] {
+    package func select(from source: UnitActivationSource, progress: ((Int, Int) -> Void)? = nil) throws -> [UnitSelection] {
         let dataset = source.dataset
         let length = dataset.contextLength
         let batches = source.batches

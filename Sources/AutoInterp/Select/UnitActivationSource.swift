@@ -4,12 +4,12 @@ import Foundation
 ///
 /// Neurons are columns of the dataset; features come from running the SAE encoder on the batch.
 /// Both go through the same selection code.
-public final class UnitActivationSource {
-    public let dataset: ActivationDataset
+package final class UnitActivationSource {
+    package let dataset: ActivationDataset
     /// Units in output order: features first, then neurons, each sorted.
-    public let units: [UnitRef]
+    package let units: [UnitRef]
     /// Contexts read per batch.
-    public let contextsPerBatch: Int
+    package let contextsPerBatch: Int
 
     private let neuronColumns: [Int]
     private let featureCount: Int
@@ -21,7 +21,7 @@ public final class UnitActivationSource {
     /// - Parameters:
     ///   - sae: required when `features` is non-empty.
     ///   - tokensPerBatch: about how many tokens to process at once (rounded to whole contexts).
-    public init(dataset: ActivationDataset, sae: SparseAutoencoder?, features: [Int], neurons: [Int], tokensPerBatch: Int = 4096) throws {
+    package init(dataset: ActivationDataset, sae: SparseAutoencoder?, features: [Int], neurons: [Int], tokensPerBatch: Int = 4096) throws {
         self.dataset = dataset
         if let bad = neurons.first(where: { $0 >= dataset.width }) {
             throw AutoInterpError.invalidInput("neuron \(bad) is out of range: \(dataset.url.path) has \(dataset.width) neurons (0-\(dataset.width - 1))")
@@ -56,12 +56,12 @@ public final class UnitActivationSource {
     }
 
     /// Batches covering the whole dataset.
-    public var batches: [Range<Int>] {
+    package var batches: [Range<Int>] {
         stride(from: 0, to: dataset.contextCount, by: contextsPerBatch).map { $0..<min($0 + contextsPerBatch, dataset.contextCount) }
     }
 
     /// Writes the units' activations over `contexts` unit-major into `output[u * tokens + t]`.
-    public func read(contexts: Range<Int>, into output: UnsafeMutablePointer<Float>) throws {
+    package func read(contexts: Range<Int>, into output: UnsafeMutablePointer<Float>) throws {
         let tokens = contexts.count * dataset.contextLength
         let width = dataset.width
         try input.withUnsafeMutableBufferPointer { x in

@@ -1,4 +1,4 @@
-import AutoInterpLLM
+public import AutoInterpLLM
 import Foundation
 
 /// The simulator that asks an LLM, in logprob or JSON mode.

@@ -1,9 +1,9 @@
-import AutoInterpLLM
+package import AutoInterpLLM
 import Foundation
 
 /// Reads simulator answers strictly: anything that does not line up with the records shown is a
 /// failure with a reason, never a guess.
-public enum SimulationParser {
+package enum SimulationParser {
     // MARK: - JSON answers
 
     /// Outcomes of a JSON answer for `records`.
@@ -13,7 +13,7 @@ public enum SimulationParser {
     /// token, the token equal to the one shown (``TokenText/comparable(_:)``) and the value a
     /// finite number in 0...10. A reply that is not such an object fails every record; a record
     /// whose array is wrong fails alone.
-    public static func parseJSON(_ content: String, records: [[String]]) -> [SimulationOutcome] {
+    package static func parseJSON(_ content: String, records: [[String]]) -> [SimulationOutcome] {
         let all = { (reason: String) in [SimulationOutcome](repeating: .failed(reason: reason), count: records.count) }
         let text = stripFence(content)
         guard !text.isEmpty else { return all("the simulator answered with empty text") }
@@ -70,7 +70,7 @@ public enum SimulationParser {
     /// (``LogprobExpectation``). A record fails when its block is missing or repeated, has the
     /// wrong number of lines, a line without a value, a token other than the one shown, or a
     /// value position with no digit among the top logprobs.
-    public static func parseLogprobs(_ logprobs: [ChatCompletionResponse.TokenLogprob]?, records: [[String]]) -> [SimulationOutcome] {
+    package static func parseLogprobs(_ logprobs: [ChatCompletionResponse.TokenLogprob]?, records: [[String]]) -> [SimulationOutcome] {
         let all = { (reason: String) in [SimulationOutcome](repeating: .failed(reason: reason), count: records.count) }
         guard let logprobs, !logprobs.isEmpty else { return all("the simulator's answer carried no logprobs (does the endpoint support them? try --simulator-mode json)") }
         var text = ""

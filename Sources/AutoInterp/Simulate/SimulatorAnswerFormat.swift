@@ -1,9 +1,9 @@
 import Foundation
 
 /// The JSON answer shape of the JSON simulator: `{"1": [["the", 0], ["cat", 9]], "2": [...]}`.
-public enum SimulatorAnswerFormat {
+package enum SimulatorAnswerFormat {
     /// An answer in the expected shape (used for the few-shot example and by test endpoints).
-    public static func json(tokens: [[String]], values: [[Int]]) -> String {
+    package static func json(tokens: [[String]], values: [[Int]]) -> String {
         let records = tokens.enumerated().map { r, record in
             let pairs = record.enumerated().map { i, token in "[\(quoted(TokenText.display(token))), \(values[r][i])]" }
             return "\"\(r + 1)\": [\(pairs.joined(separator: ", "))]"
@@ -12,7 +12,7 @@ public enum SimulatorAnswerFormat {
     }
 
     /// The `{{answer_shape}}` hint for `count` records.
-    public static func shape(records count: Int) -> String {
+    package static func shape(records count: Int) -> String {
         let keys = (1...max(1, count)).map { "\"\($0)\": [[token, value], ...]" }
         return "{" + keys.joined(separator: ", ") + "}"
     }

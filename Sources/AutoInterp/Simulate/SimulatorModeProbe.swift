@@ -1,4 +1,4 @@
-import AutoInterpLLM
+package import AutoInterpLLM
 import Foundation
 
 /// Decides the simulator mode from what the endpoint can do, with one cacheable request.
@@ -7,22 +7,22 @@ import Foundation
 /// then 5 if the server refuses 20). Logprob mode needs at least 5 alternatives per token, enough
 /// to hold the likely digits; otherwise the JSON mode is used. The probe goes through the response
 /// cache, so a resumed run decides the same way without a network request.
-public enum SimulatorModeProbe {
+package enum SimulatorModeProbe {
     /// The resolved mode and the `top_logprobs` to ask for in logprob mode.
-    public struct Decision: Sendable, Equatable {
-        public var mode: SimulatorMode
-        public var topLogprobs: Int
+    package struct Decision: Sendable, Equatable {
+        package var mode: SimulatorMode
+        package var topLogprobs: Int
         /// Why the mode was chosen, for the log.
-        public var reason: String
+        package var reason: String
         /// False when the probe's request failed (perhaps for a passing reason), so the mode is a
         /// fallback for now, not a finding to pin in the run config.
-        public var certain: Bool = true
+        package var certain: Bool = true
     }
 
     /// Resolves `requested` (only `.auto` needs the endpoint) for `model`.
     ///
     /// - Throws: `LLMError` when the endpoint is fatally unusable (bad key, wrong URL or model).
-    public static func resolve(_ requested: SimulatorMode, client: LLMClient, model: String) async throws -> Decision {
+    package static func resolve(_ requested: SimulatorMode, client: LLMClient, model: String) async throws -> Decision {
         if requested == .json { return Decision(mode: .json, topLogprobs: 0, reason: "forced") }
         if requested == .sparse { return Decision(mode: .sparse, topLogprobs: 0, reason: "sparse answers (the default)") }
         let probe = LogprobProbe(alternatives: [LLMSimulator.defaultTopLogprobs, 5], model: model, maxTokens: 3)

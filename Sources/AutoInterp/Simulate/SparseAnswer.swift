@@ -1,4 +1,4 @@
-import AutoInterpLLM
+package import AutoInterpLLM
 import Foundation
 
 /// The sparse simulator's records and answers: every token of a batch is numbered (1…N across
@@ -7,9 +7,9 @@ import Foundation
 ///
 /// The answer is a few pairs instead of a copy of every token, so it is cheap, short enough that
 /// a weak model rarely gets lost, and easy to constrain with a JSON schema.
-public enum SparseAnswer {
+package enum SparseAnswer {
     /// The records as prompt text: `<excerpt N>` blocks with one `number<TAB>token` line per token.
-    public static func records(_ records: [[String]]) -> String {
+    package static func records(_ records: [[String]]) -> String {
         var number = 0
         return records.enumerated().map { r, tokens in
             var lines = [RecordFormat.openTag(r + 1)]
@@ -23,14 +23,14 @@ public enum SparseAnswer {
     }
 
     /// The most pairs an answer may hold for `tokens` numbered tokens (a third of them, at least 8).
-    public static func maxPairs(tokens: Int) -> Int { max(8, tokens / 3) }
+    package static func maxPairs(tokens: Int) -> Int { max(8, tokens / 3) }
 
     /// `max_tokens` for an answer over `tokens` numbered tokens: about 7 tokens a pair plus the frame.
-    public static func maxTokens(tokens: Int) -> Int { 24 + 7 * maxPairs(tokens: tokens) }
+    package static func maxTokens(tokens: Int) -> Int { 24 + 7 * maxPairs(tokens: tokens) }
 
     /// The JSON schema of the answer: an object with a list `fires` of `[number, activation]`
     /// pairs (whole numbers from 0 to the larger of `tokens` and 10), at most ``maxPairs(tokens:)``.
-    public static func schema(tokens: Int) -> JSONSchemaValue {
+    package static func schema(tokens: Int) -> JSONSchemaValue {
         let n = max(1, tokens)
         let pair = JSONSchemaValue.array(items: .integer(minimum: 0, maximum: max(n, 10)), minItems: 2, maxItems: 2)
         return .object(properties: ["fires": .array(items: pair, maxItems: maxPairs(tokens: n))])
@@ -41,7 +41,7 @@ public enum SparseAnswer {
     /// A pair whose number is outside 1…N, whose activation is not a number in 0…10, or an answer
     /// that is not `{"fires": [...]}` makes every record of the batch `.failed` with the reason:
     /// a guess is never stored. A token named twice keeps its larger activation.
-    public static func parse(_ content: String, records: [[String]]) -> [SimulationOutcome] {
+    package static func parse(_ content: String, records: [[String]]) -> [SimulationOutcome] {
         let all = { (reason: String) in [SimulationOutcome](repeating: .failed(reason: reason), count: records.count) }
         let text = SimulationParser.stripFence(content)
         guard !text.isEmpty else { return all("the simulator answered with empty text") }

@@ -1,6 +1,6 @@
 import AutoInterpLLM
 import Foundation
-import Logging
+public import Logging
 
 /// One step of a unit's work in `autointerp run` (explain, simulate, score, rubric, …).
 ///

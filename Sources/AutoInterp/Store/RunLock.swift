@@ -1,10 +1,10 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
-import Darwin
+public import Darwin
 #endif
 
 /// One writer per run: an exclusive advisory lock (`flock`) on `<results>/<run>/.lock`.

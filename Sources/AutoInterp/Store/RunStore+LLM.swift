@@ -1,5 +1,5 @@
-import AutoInterpLLM
-import Foundation
+public import AutoInterpLLM
+public import Foundation
 
 // MARK: - LLM cache and call log
 

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 extension RunStore {
     /// Opens an existing run database for reading (reports, exports, comparisons).

@@ -1,5 +1,5 @@
 import AutoInterpLLM
-import Foundation
+public import Foundation
 
 /// The run database, `results/<run>/autointerp.sqlite`: everything a run learns, in one file.
 ///

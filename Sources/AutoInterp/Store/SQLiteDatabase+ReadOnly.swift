@@ -12,7 +12,7 @@ extension SQLiteDatabase {
     ///
     /// - Parameter url: the database file.
     /// - Throws: ``AutoInterpError`` naming the file when it is missing, unreadable or not a database.
-    public static func openReadOnly(url: URL) throws -> SQLiteDatabase {
+    static func openReadOnly(url: URL) throws -> SQLiteDatabase {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else {
             throw AutoInterpError.database(path, "no such file (check the run name and --results)")

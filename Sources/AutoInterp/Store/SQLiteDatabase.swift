@@ -1,5 +1,5 @@
 internal import CSQLite
-import Foundation
+package import Foundation
 
 /// One SQLite connection shared safely between threads and tasks.
 ///

@@ -1,13 +1,13 @@
-import Foundation
+package import Foundation
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
-import Darwin
+package import Darwin
 #endif
 
 /// Writes a whole output file (exports), saying what actually went wrong when it cannot.
-public enum OutputFile {
+package enum OutputFile {
     /// Writes `data` to `url`: a regular file is replaced atomically (a temporary file beside it,
     /// then `rename(2)`); an existing device or pipe (`/dev/stdout`, a FIFO) is written directly.
     ///
@@ -19,7 +19,7 @@ public enum OutputFile {
         return ((try? FileManager.default.attributesOfItem(atPath: target.path)[.type]) as? FileAttributeType) == .typeRegular
     }
 
-    public static func write(_ data: Data, to url: URL) throws {
+    package static func write(_ data: Data, to url: URL) throws {
         // A device or pipe (not a regular file or a missing one) is written in place.
         let type = (try? FileManager.default.attributesOfItem(atPath: url.path)[.type]) as? FileAttributeType
         if let type, type != .typeRegular, type != .typeSymbolicLink || !isRegularTarget(url) {

@@ -6,11 +6,11 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 }
 
 /// Parallel loops for CPU-bound work over disjoint data.
-public enum Parallel {
+package enum Parallel {
     /// Calls `body(i)` for `i` in `0..<iterations` across cores and returns when all are done.
     ///
     /// The caller guarantees the iterations touch disjoint memory.
-    public static func forEach(_ iterations: Int, _ body: (Int) -> Void) {
+    package static func forEach(_ iterations: Int, _ body: (Int) -> Void) {
         guard iterations > 1 else {
             if iterations == 1 { body(0) }
             return
@@ -25,7 +25,7 @@ public enum Parallel {
     /// (`count * part / parts` boundaries) and runs `body(range, part)` in parallel.
     ///
     /// The split depends only on `count` and `parts`, so per-part partial sums are reproducible.
-    public static func chunks(_ count: Int, parts: Int = ProcessInfo.processInfo.activeProcessorCount, _ body: (Range<Int>, Int) -> Void) {
+    package static func chunks(_ count: Int, parts: Int = ProcessInfo.processInfo.activeProcessorCount, _ body: (Range<Int>, Int) -> Void) {
         guard count > 0 else { return }
         let parts = max(1, min(parts, count))
         forEach(parts) { part in

@@ -3,7 +3,7 @@ import Foundation
 /// A progress bar on stderr: redrawn in place on a terminal, a line every few seconds otherwise.
 ///
 /// Thread-safe; `update` is cheap enough to call per batch or per unit.
-public final class ProgressBar: @unchecked Sendable {
+package final class ProgressBar: @unchecked Sendable {
     private let label: String
     private var total: Int
     private let unit: String
@@ -23,7 +23,7 @@ public final class ProgressBar: @unchecked Sendable {
     ///   - total: steps to completion.
     ///   - unit: what a step is ("tokens"), shown with the rate.
     ///   - enabled: false silences it (tests, `--quiet`).
-    public init(_ label: String, total: Int, unit: String = "", enabled: Bool = true) {
+    package init(_ label: String, total: Int, unit: String = "", enabled: Bool = true) {
         self.label = label
         self.total = max(total, 1)
         self.unit = unit
@@ -33,7 +33,7 @@ public final class ProgressBar: @unchecked Sendable {
 
     /// Sets the steps done (and, when it becomes known, the total) and an optional detail text
     /// ("calls 120, tokens 45k"), redrawing if due; does nothing once the bar is finished.
-    public func update(_ done: Int, total: Int? = nil, detail: String? = nil) {
+    package func update(_ done: Int, total: Int? = nil, detail: String? = nil) {
         lock.lock()
         defer { lock.unlock() }
         guard !finished else { return }
@@ -48,7 +48,7 @@ public final class ProgressBar: @unchecked Sendable {
     }
 
     /// Adds `steps` to the steps done.
-    public func advance(by steps: Int = 1, detail: String? = nil) {
+    package func advance(by steps: Int = 1, detail: String? = nil) {
         lock.lock()
         let next = done + steps
         lock.unlock()
@@ -56,7 +56,7 @@ public final class ProgressBar: @unchecked Sendable {
     }
 
     /// Draws the final state and ends the line.
-    public func finish() {
+    package func finish() {
         lock.lock()
         defer { lock.unlock() }
         guard enabled, !finished else { return }
@@ -81,7 +81,7 @@ public final class ProgressBar: @unchecked Sendable {
     }
 
     /// `1234567` → `1.2M`.
-    public static func compact(_ value: Double) -> String {
+    package static func compact(_ value: Double) -> String {
         switch abs(value) {
         case 1e9...: String(format: "%.1fG", value / 1e9)
         case 1e6...: String(format: "%.1fM", value / 1e6)
@@ -91,14 +91,14 @@ public final class ProgressBar: @unchecked Sendable {
     }
 
     /// Seconds as `m:ss` or `h:mm:ss`.
-    public static func duration(_ seconds: Double) -> String {
+    package static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }
 
 /// Peak resident memory of this process so far, in bytes.
-public func peakResidentBytes() -> Int {
+package func peakResidentBytes() -> Int {
     var usage = rusage()
     getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
     return Int(usage.ru_maxrss) * 1024

@@ -1,21 +1,21 @@
 import Foundation
 
 /// Reconstruction quality and sparsity of an SAE on a set of raw activations.
-public struct SAEEvaluation: Sendable, Codable, Equatable {
+package struct SAEEvaluation: Sendable, Codable, Equatable {
     /// Tokens evaluated.
-    public var tokenCount: Int
+    package var tokenCount: Int
     /// `1 - Σ‖x - x̂‖² / Σ‖x - mean(x)‖²` over the set.
-    public var fractionOfVarianceExplained: Double
+    package var fractionOfVarianceExplained: Double
     /// Mean over tokens of `‖x - x̂‖²`.
-    public var meanSquaredError: Double
+    package var meanSquaredError: Double
     /// Mean number of non-zero features per token.
-    public var meanL0: Double
+    package var meanL0: Double
     /// Share of features that never fire on the set.
-    public var deadFraction: Double
+    package var deadFraction: Double
     /// Share of features that fire on more than 10 % of the tokens.
-    public var denseFraction: Double
+    package var denseFraction: Double
 
-    public init(
+    package init(
         tokenCount: Int, fractionOfVarianceExplained: Double, meanSquaredError: Double, meanL0: Double,
         deadFraction: Double, denseFraction: Double
     ) {
@@ -30,12 +30,13 @@ public struct SAEEvaluation: Sendable, Codable, Equatable {
     /// Evaluates `sae` on raw inputs `[rows, d_in]` row-major.
     ///
     /// - Throws: `AutoInterpError.shapeMismatch` when the input length is not a multiple of `d_in`.
-    public static func evaluate(_ sae: TrainedSAE, inputs: [Float], batchSize: Int = 1024) throws -> SAEEvaluation {
+    package static func evaluate(_ sae: SparseAutoencoder, inputs: [Float], batchSize: Int = 1024) throws -> SAEEvaluation {
         try inputs.withUnsafeBufferPointer { try evaluate(sae, inputs: $0, batchSize: batchSize) }
     }
 
-    /// Evaluates `sae` on raw inputs `[rows, d_in]` row-major, in batches of `batchSize` tokens.
-    public static func evaluate(_ sae: TrainedSAE, inputs: UnsafeBufferPointer<Float>, batchSize: Int = 1024) throws -> SAEEvaluation {
+    /// Evaluates `sae` on raw inputs `[rows, d_in]` row-major, in batches of `batchSize` tokens
+    /// (encoded by `SAEEncoder`, so any architecture).
+    package static func evaluate(_ sae: SparseAutoencoder, inputs: UnsafeBufferPointer<Float>, batchSize: Int = 1024) throws -> SAEEvaluation {
         let dIn = sae.dIn
         let dSAE = sae.dSAE
         guard inputs.count % dIn == 0 else {
@@ -62,6 +63,7 @@ public struct SAEEvaluation: Sendable, Codable, Equatable {
         }
 
         let batch = max(1, min(batchSize, rows))
+        let encoder = try SAEEncoder(sae: sae, batchSize: batch)
         let features = FloatBuffer(batch * dSAE)
         let reconstruction = FloatBuffer(batch * dIn)
         var fireCounts = [Int](repeating: 0, count: dSAE)
@@ -71,8 +73,8 @@ public struct SAEEvaluation: Sendable, Codable, Equatable {
         while start < rows {
             let count = min(batch, rows - start)
             let x = base + start * dIn
-            sae.encodeBatch(x, rows: count, into: features.pointer)
-            sae.decodeBatch(features.pointer, rows: count, into: reconstruction.pointer)
+            encoder.encodeDense(x, tokens: count, into: features.pointer)
+            sae.decode(features.pointer, rows: count, into: reconstruction.pointer)
             for row in 0..<count {
                 let f = features.pointer + row * dSAE
                 for i in 0..<dSAE where f[i] > 0 {

@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+package import Logging
 
 /// Trains a standard ReLU sparse autoencoder on activations held in memory, on the CPU.
 ///
@@ -10,7 +10,7 @@ import Logging
 /// encoder as their transpose (Anthropic, April 2024 update), and each encoder bias set so its
 /// feature fires on `initialDensity` of a first batch, so training is sparse (and cheap) from
 /// the first step. Inputs are rescaled by one constant to mean norm `sqrt(d_in)`; the scale is
-/// folded into the exported weights (`currentSAE()`), which therefore act on raw activations.
+/// folded into the exported weights (`currentSAE()`, a `SparseAutoencoder`), which therefore act on raw activations.
 ///
 /// Dead features are resampled as in Bricken et al. 2023 ("Towards Monosemanticity"): every
 /// `resampleEvery` steps, features that did not fire during those steps get the direction of a
@@ -26,19 +26,19 @@ import Logging
 /// The step is spread over files by concern: `+Initialisation` (scale, `b_dec`, weights),
 /// `+Forward` (batch, encoder), `+Backward` (dense and sparse gradients), `+Adam` (clipping and
 /// the update) and `+Resampling` (dead features).
-public final class SAETrainer {
-    public let config: SAETrainingConfig
-    public let dIn: Int
-    public let dSAE: Int
+package final class SAETrainer {
+    package let config: SAETrainingConfig
+    package let dIn: Int
+    package let dSAE: Int
     /// Training tokens (rows of the input).
-    public let tokenCount: Int
+    package let tokenCount: Int
     /// Tokens per step.
-    public let batchSize: Int
-    public let totalSteps: Int
+    package let batchSize: Int
+    package let totalSteps: Int
     /// Constant the raw inputs are multiplied by in training (folded into saved weights).
-    public internal(set) var inputScale: Float = 1
+    package internal(set) var inputScale: Float = 1
     /// Steps taken so far.
-    public private(set) var stepsTaken = 0
+    package private(set) var stepsTaken = 0
 
     let data: [Float]
     let logger: Logger
@@ -87,7 +87,7 @@ public final class SAETrainer {
     ///
     /// Initialises the input scale, `b_dec` and the weights from `config.seed`.
     /// - Throws: `AutoInterpError.invalidInput` for bad settings or data not a whole number of rows.
-    public init(config: SAETrainingConfig, data: [Float], inputWidth dIn: Int, logger: Logger = Logger(label: "autointerp.train")) throws {
+    package init(config: SAETrainingConfig, data: [Float], inputWidth dIn: Int, logger: Logger = Logger(label: "autointerp.train")) throws {
         guard dIn > 0, data.count % dIn == 0 else {
             throw AutoInterpError.invalidInput("train-sae: \(data.count) values is not a whole number of rows of width \(dIn)")
         }
@@ -142,7 +142,7 @@ public final class SAETrainer {
 
     /// Runs the remaining steps, calling `progress` every `progressEvery` steps and on the last.
     @discardableResult
-    public func train(progressEvery: Int = 10, progress: ((SAETrainingProgress) -> Void)? = nil) -> SAETrainingSummary {
+    package func train(progressEvery: Int = 10, progress: ((SAETrainingProgress) -> Void)? = nil) -> SAETrainingSummary {
         let start = Date()
         let tokensBefore = stepsTaken * batchSize
         var losses: [Double] = []
@@ -181,7 +181,7 @@ public final class SAETrainer {
     }
 
     /// Share of features that did not fire during the last `steps` steps (all steps so far if fewer).
-    public func silentFraction(steps: Int) -> Double {
+    package func silentFraction(steps: Int) -> Double {
         let since = stepsTaken - min(steps, stepsTaken)
         return Double(lastFired.filter { $0 < since }.count) / Double(dSAE)
     }
@@ -203,7 +203,7 @@ public final class SAETrainer {
 
     /// Takes one optimiser step on the next batch and returns its metrics (time fields left 0).
     @discardableResult
-    public func step() -> SAETrainingProgress {
+    package func step() -> SAETrainingProgress {
         let index = stepsTaken
         let lambda = l1Coefficient(at: index)
         let rate = learningRate(at: index)
@@ -260,8 +260,9 @@ public final class SAETrainer {
 
     // MARK: - Export
 
-    /// The current weights as an SAE on raw activations (the input scale folded in).
-    public func currentSAE() -> TrainedSAE {
+    /// The current weights as a standard SAE on raw activations (the input scale folded in), in
+    /// SAELens orientation: `ReLU((x - b_dec) W_enc + b_enc)`, `apply_b_dec_to_input`, no normalisation.
+    package func currentSAE() -> SparseAutoencoder {
         let scale = inputScale
         var wEnc = [Float](repeating: 0, count: dIn * dSAE)
         for i in 0..<dSAE {
@@ -270,7 +271,8 @@ public final class SAETrainer {
         }
         let wDec = decoder.array.map { $0 / scale }
         let bDec = decoderBias.array.map { $0 / scale }
-        // Sizes are consistent by construction.
-        return try! TrainedSAE(dIn: dIn, dSAE: dSAE, wEnc: wEnc, bEnc: encoderBias.array, wDec: wDec, bDec: bDec)
+        return SparseAutoencoder(
+            config: SAEConfig(architecture: .standard, dIn: dIn, dSAE: dSAE, applyBDecToInput: true, normalizeActivations: .none),
+            encoderWeights: wEnc, encoderBias: encoderBias.array, decoderWeights: wDec, decoderBias: bDec)
     }
 }

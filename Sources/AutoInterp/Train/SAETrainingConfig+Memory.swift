@@ -4,7 +4,7 @@ extension SAETrainingConfig {
     /// Bytes training needs, roughly: encoder and decoder weights with their gradients and two
     /// Adam moments (5 copies of 2 × d_in × d_sae floats), plus one batch's pre-activations,
     /// features and their gradients (4 × batch × d_sae floats) and the batch input.
-    public func estimatedBytes(inputWidth dIn: Int) -> Double {
+    package func estimatedBytes(inputWidth dIn: Int) -> Double {
         let dSAE = Double(featureCount(inputWidth: dIn)), dIn = Double(dIn), batch = Double(batchSize)
         return 4 * (10 * dIn * dSAE + 4 * batch * dSAE + 2 * batch * dIn)
     }

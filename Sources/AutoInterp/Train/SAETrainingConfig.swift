@@ -5,9 +5,9 @@ import Foundation
 /// Learning rate and L1 coefficient refer to the trainer's internal space, where inputs are
 /// rescaled to mean norm `sqrt(d_in)` when `normalizeInput` is on (the default); the scale is
 /// folded back into the saved weights, so the saved SAE reads raw activations.
-public struct SAETrainingConfig: Sendable, Codable, Equatable {
+package struct SAETrainingConfig: Sendable, Codable, Equatable {
     /// How `b_dec` starts.
-    public enum DecoderBiasInit: String, Sendable, Codable, CaseIterable {
+    package enum DecoderBiasInit: String, Sendable, Codable, CaseIterable {
         /// Geometric median of a sample of the data (Weiszfeld iterations).
         case geometricMedian = "geometric_median"
         /// Mean of a sample of the data.
@@ -17,46 +17,46 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
     }
 
     /// Number of features; `nil` means `expansionFactor × d_in`.
-    public var dSAE: Int?
+    package var dSAE: Int?
     /// Features per input dimension when `dSAE` is `nil`.
-    public var expansionFactor: Int
+    package var expansionFactor: Int
     /// Weight λ of the penalty `Σ_i f_i ‖W_dec[i]‖`.
-    public var l1Coefficient: Float
+    package var l1Coefficient: Float
     /// Adam step size at the top of the schedule.
-    public var learningRate: Float
-    public var adamBeta1: Float
-    public var adamBeta2: Float
-    public var adamEpsilon: Float
+    package var learningRate: Float
+    package var adamBeta1: Float
+    package var adamBeta2: Float
+    package var adamEpsilon: Float
     /// Tokens per optimiser step.
-    public var batchSize: Int
+    package var batchSize: Int
     /// Optimiser steps; `nil` means `epochs` passes over the data.
-    public var steps: Int?
+    package var steps: Int?
     /// Passes over the data when `steps` is `nil` (may be fractional).
-    public var epochs: Double
+    package var epochs: Double
     /// Share of steps over which λ ramps linearly from 0 to `l1Coefficient`.
-    public var l1WarmupFraction: Double
+    package var l1WarmupFraction: Double
     /// Share of steps at the end over which the learning rate decays linearly to 0.
-    public var learningRateDecayFraction: Double
+    package var learningRateDecayFraction: Double
     /// Resample features that have not fired for this many steps, every this many steps; `nil` turns it off.
-    public var resampleEvery: Int?
+    package var resampleEvery: Int?
     /// No resampling after this share of the steps, so resampled features have time to settle.
-    public var resampleStopFraction: Double
+    package var resampleStopFraction: Double
     /// Clip the global gradient norm to this value; `nil` turns clipping off.
-    public var gradientClipNorm: Float?
+    package var gradientClipNorm: Float?
     /// Rescale inputs by one constant so their mean norm is `sqrt(d_in)` (folded into the saved weights).
-    public var normalizeInput: Bool
+    package var normalizeInput: Bool
     /// Norm of each decoder row at initialisation (the encoder starts as the decoder's transpose).
-    public var decoderInitNorm: Float
-    public var decoderBiasInit: DecoderBiasInit
+    package var decoderInitNorm: Float
+    package var decoderBiasInit: DecoderBiasInit
     /// Seed for initialisation, shuffling and resampling.
-    public var seed: UInt64
+    package var seed: UInt64
     /// Use dense matrix products for the backward pass when more than this share of activations is non-zero.
-    public var denseThreshold: Double
+    package var denseThreshold: Double
     /// Set each feature's initial encoder bias so that it fires on about this share of a sample batch,
     /// so training starts sparse (and cheap); `nil` starts the biases at 0 (half the features fire).
-    public var initialDensity: Double?
+    package var initialDensity: Double?
 
-    public init(
+    package init(
         dSAE: Int? = nil,
         expansionFactor: Int = 4,
         l1Coefficient: Float = 4,
@@ -103,15 +103,15 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
     }
 
     /// The number of features for inputs of width `dIn`.
-    public func featureCount(inputWidth dIn: Int) -> Int {
+    package func featureCount(inputWidth dIn: Int) -> Int {
         dSAE ?? { let (product, overflow) = expansionFactor.multipliedReportingOverflow(by: dIn); return overflow ? Int.max : product }()
     }
 
     /// A resampling interval suited to a run of `totalSteps`: an eighth of it, at least 10 steps.
-    public static func automaticResampleInterval(totalSteps: Int) -> Int { max(10, totalSteps / 8) }
+    package static func automaticResampleInterval(totalSteps: Int) -> Int { max(10, totalSteps / 8) }
 
     /// The number of optimiser steps for `tokenCount` training tokens.
-    public func stepCount(tokenCount: Int) -> Int {
+    package func stepCount(tokenCount: Int) -> Int {
         if let steps { return steps }
         let batch = max(1, min(batchSize, tokenCount))
         let steps = (epochs * Double(tokenCount) / Double(batch)).rounded(.up)
@@ -122,7 +122,7 @@ public struct SAETrainingConfig: Sendable, Codable, Equatable {
     /// Checks the settings against the data.
     ///
     /// - Throws: `AutoInterpError.invalidInput` naming the setting and the allowed range.
-    public func validate(inputWidth dIn: Int, tokenCount: Int) throws {
+    package func validate(inputWidth dIn: Int, tokenCount: Int) throws {
         func fail(_ problem: String) -> AutoInterpError { .invalidInput("train-sae: \(problem)") }
         guard dIn > 0 else { throw fail("input width must be positive, got \(dIn)") }
         guard tokenCount > 0 else { throw fail("no training tokens (is the mask all zeros?)") }

@@ -5,18 +5,18 @@ import Foundation
 /// Only real tokens (mask = 1) are taken, and special tokens (`special_token_ids`) are left out
 /// unless asked for. Contexts are visited in an order shuffled by the seed; the first contexts
 /// visited form the held-out evaluation set, so training and evaluation never share a context.
-public struct SAETrainingData: Sendable {
+package struct SAETrainingData: Sendable {
     /// Activation width.
-    public let width: Int
+    package let width: Int
     /// Training rows `[trainingTokens, width]` row-major.
-    public var training: [Float]
+    package var training: [Float]
     /// Held-out rows `[heldOutTokens, width]` row-major.
-    public var heldOut: [Float]
+    package var heldOut: [Float]
 
-    public var trainingTokens: Int { training.count / width }
-    public var heldOutTokens: Int { heldOut.count / width }
+    package var trainingTokens: Int { training.count / width }
+    package var heldOutTokens: Int { heldOut.count / width }
 
-    public init(width: Int, training: [Float], heldOut: [Float]) {
+    package init(width: Int, training: [Float], heldOut: [Float]) {
         self.width = width
         self.training = training
         self.heldOut = heldOut
@@ -25,7 +25,7 @@ public struct SAETrainingData: Sendable {
     /// Reads up to `maxTokens` training tokens and about `heldOutTokens` evaluation tokens from `dataset`.
     ///
     /// - Throws: `AutoInterpError.invalidFile` if the activations hold a non-finite value, `.invalidInput` if no token qualifies.
-    public static func load(
+    package static func load(
         from dataset: ActivationDataset, maxTokens: Int? = nil, heldOutTokens: Int = 8192, includeSpecialTokens: Bool = false,
         seed: UInt64 = 0
     ) throws -> SAETrainingData {

@@ -1,25 +1,25 @@
-import Foundation
+package import Foundation
 
 /// Trains an SAE on a dataset's real tokens and saves it as a SAELens folder: what
 /// `autointerp train-sae` and `autointerp demo` both do.
-public struct SAETrainingRun {
+package struct SAETrainingRun {
     /// When dead features are resampled.
-    public enum Resampling: Sendable, Equatable {
+    package enum Resampling: Sendable, Equatable {
         /// Every eighth of the steps (at least 10), as `SAETrainingConfig.automaticResampleInterval`.
         case automatic
         case never
         case every(Int)
     }
 
-    public var config: SAETrainingConfig
-    public var resampling: Resampling
+    package var config: SAETrainingConfig
+    package var resampling: Resampling
     /// Use at most this many training tokens.
-    public var maxTokens: Int?
+    package var maxTokens: Int?
     /// Tokens held out (whole contexts) for the final evaluation.
-    public var heldOutTokens: Int
-    public var includeSpecialTokens: Bool
+    package var heldOutTokens: Int
+    package var includeSpecialTokens: Bool
 
-    public init(
+    package init(
         config: SAETrainingConfig, resampling: Resampling = .automatic, maxTokens: Int? = nil, heldOutTokens: Int = 8192,
         includeSpecialTokens: Bool = false
     ) {
@@ -31,12 +31,12 @@ public struct SAETrainingRun {
     }
 
     /// What a run produced.
-    public struct Outcome: Sendable {
-        public var report: SAETrainingReport
-        public var summary: SAETrainingSummary
-        public var evaluation: SAEEvaluation?
-        public var trainingTokens: Int
-        public var loadSeconds: Double
+    package struct Outcome: Sendable {
+        package var report: SAETrainingReport
+        package var summary: SAETrainingSummary
+        package var evaluation: SAEEvaluation?
+        package var trainingTokens: Int
+        package var loadSeconds: Double
     }
 
     /// Loads the training tokens, trains, evaluates on the held-out contexts and saves to `output`.
@@ -44,7 +44,7 @@ public struct SAETrainingRun {
     /// - Parameters:
     ///   - started: called once the data is loaded, with (d_in, d_sae, total steps, the config used).
     ///   - progress: called every `progressEvery` steps.
-    public func run(
+    package func run(
         dataset: ActivationDataset, output: URL, modelName: String? = nil, hookName: String? = nil, progressEvery: Int = 10,
         started: ((Int, Int, Int, SAETrainingConfig) -> Void)? = nil, progress: ((SAETrainingProgress) -> Void)? = nil
     ) throws -> Outcome {
@@ -54,7 +54,8 @@ public struct SAETrainingRun {
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let metadata = SAEFolderMetadata(
             modelName: modelName ?? dataset.metadata["model"] ?? "unknown", hookName: hookName ?? dataset.metadata["hook"] ?? "unknown",
-            hookLayer: dataset.metadata["layer"].flatMap { Int($0) }, contextSize: dataset.contextLength, datasetPath: dataset.url.path)
+            hookLayer: dataset.metadata["layer"].flatMap { Int($0) }, contextSize: dataset.contextLength, datasetPath: dataset.url.path,
+            trainer: "autointerp train-sae")
         var outcome = try run(
             data: data, output: output, metadata: metadata,
             source: ["activations": dataset.url.path, "load_seconds": String(format: "%.1f", loadSeconds)],
@@ -64,7 +65,7 @@ public struct SAETrainingRun {
     }
 
     /// Trains on `data` (already split into training and held-out tokens), evaluates and saves to `output`.
-    public func run(
+    package func run(
         data: SAETrainingData, output: URL, metadata: SAEFolderMetadata, source: [String: String], progressEvery: Int = 10,
         started: ((Int, Int, Int, SAETrainingConfig) -> Void)? = nil, progress: ((SAETrainingProgress) -> Void)? = nil
     ) throws -> Outcome {
@@ -80,7 +81,8 @@ public struct SAETrainingRun {
         let sae = trainer.currentSAE()
         let evaluation = data.heldOutTokens > 0 ? try SAEEvaluation.evaluate(sae, inputs: data.heldOut) : nil
         let report = SAETrainingReport(config: config, dIn: trainer.dIn, dSAE: trainer.dSAE, summary: summary, evaluation: evaluation, source: source)
-        try sae.save(to: output, metadata: metadata, report: report)
+        try SAELensWriter.write(sae, to: output, metadata: metadata)
+        try report.write(into: output)
         return Outcome(report: report, summary: summary, evaluation: evaluation, trainingTokens: data.trainingTokens, loadSeconds: 0)
     }
 }

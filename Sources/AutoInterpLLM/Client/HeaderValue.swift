@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Checks on what goes into a request line or header, so no value can add a header of its own.
 enum HeaderValue {

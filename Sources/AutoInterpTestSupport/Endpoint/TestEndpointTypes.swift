@@ -1,25 +1,25 @@
-import AutoInterpLLM
-import Foundation
+package import AutoInterpLLM
+package import Foundation
 
 // MARK: - What the test endpoint saw
 
 /// One request as the test endpoint received it.
-public struct ChatRequestSeen: Sendable {
+package struct ChatRequestSeen: Sendable {
     /// 1-based arrival number over the endpoint's lifetime.
-    public var number: Int
-    public var method: String
-    public var path: String
+    package var number: Int
+    package var method: String
+    package var path: String
     /// Header fields, names lowercased.
-    public var headers: [String: String]
-    public var body: Data
+    package var headers: [String: String]
+    package var body: Data
     /// The body decoded as a chat-completions request, when it is one.
-    public var request: ChatCompletionRequest?
+    package var request: ChatCompletionRequest?
 
     /// The body as UTF-8 text.
-    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+    package var bodyText: String { String(decoding: body, as: UTF8.self) }
 
     /// The text of the last user message, or "".
-    public var lastUserMessage: String {
+    package var lastUserMessage: String {
         request?.messages.last { $0.role == "user" }?.content ?? ""
     }
 }
@@ -27,20 +27,20 @@ public struct ChatRequestSeen: Sendable {
 // MARK: - Scripted answers
 
 /// What the test endpoint answers to one request that is not faulted.
-public struct TestReply: Sendable {
-    public var content: String
+package struct TestReply: Sendable {
+    package var content: String
     /// Per-token log-probabilities; nil sends none.
-    public var logprobs: [ChatCompletionResponse.TokenLogprob]?
-    public var promptTokens: Int
-    public var completionTokens: Int
+    package var logprobs: [ChatCompletionResponse.TokenLogprob]?
+    package var promptTokens: Int
+    package var completionTokens: Int
     /// `stop`, or `length` for an answer cut off at the token limit.
-    public var finishReason: String
+    package var finishReason: String
     /// Sent as `usage.prompt_tokens_details.cached_tokens` (OpenAI, vLLM); nil sends none.
-    public var cachedTokens: Int?
+    package var cachedTokens: Int?
     /// Sent as llama.cpp's `timings.cache_n`; nil sends no `timings`.
-    public var timingsCacheN: Int?
+    package var timingsCacheN: Int?
 
-    public init(
+    package init(
         content: String, logprobs: [ChatCompletionResponse.TokenLogprob]? = nil, promptTokens: Int = 10,
         completionTokens: Int = 5, finishReason: String = "stop", cachedTokens: Int? = nil, timingsCacheN: Int? = nil
     ) {
@@ -57,7 +57,7 @@ public struct TestReply: Sendable {
     /// smallest instance of the schema for a `json_schema` response format; with
     /// `logprobs`, one entry per space-separated word and `top_logprobs` alternatives each.
     /// Prompt tokens = characters of all messages / 4, completion tokens = words.
-    @Sendable public static func echo(_ seen: ChatRequestSeen) -> TestReply {
+    @Sendable package static func echo(_ seen: ChatRequestSeen) -> TestReply {
         let request = seen.request
         let said = seen.lastUserMessage
         var content = "echo: " + said
@@ -89,7 +89,7 @@ public struct TestReply: Sendable {
 // MARK: - Faults
 
 /// A failure the test endpoint produces instead of an answer.
-public enum TestFault: Sendable, Equatable {
+package enum TestFault: Sendable, Equatable {
     /// HTTP 429 with an optional `Retry-After: <seconds>` header.
     case tooManyRequests(retryAfter: Int?)
     /// A bare HTTP status with a JSON error body: 500, 503, 401, 400, 404, …
@@ -110,7 +110,7 @@ public enum TestFault: Sendable, Equatable {
 
 /// Which `response_format` types the test endpoint accepts; the others get HTTP 400, as
 /// servers without structured outputs answer.
-public enum TestStructuredOutputs: Sendable, Equatable {
+package enum TestStructuredOutputs: Sendable, Equatable {
     /// `json_schema` and `json_object` (the echo handler answers a schema instance).
     case jsonSchema
     /// `json_object` only.
@@ -122,7 +122,7 @@ public enum TestStructuredOutputs: Sendable, Equatable {
 extension JSONSchemaValue {
     /// The smallest JSON text that conforms: first enum value or `"x"`, the minimum or 0,
     /// `false`, arrays of their least length (at least one item when allowed).
-    public var sampleJSON: String {
+    package var sampleJSON: String {
         switch self {
         case .object(let properties, _):
             let members = properties.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value.sampleJSON)" }
@@ -145,20 +145,20 @@ extension JSONSchemaValue {
 }
 
 /// Which requests get which fault, by arrival number (1-based).
-public struct TestFaultPlan: Sendable {
+package struct TestFaultPlan: Sendable {
     private let pick: @Sendable (Int) -> TestFault?
 
     /// A plan from any function of the request number.
-    public init(_ pick: @escaping @Sendable (Int) -> TestFault?) { self.pick = pick }
+    package init(_ pick: @escaping @Sendable (Int) -> TestFault?) { self.pick = pick }
 
     /// No faults.
-    public static let none = TestFaultPlan { _ in nil }
+    package static let none = TestFaultPlan { _ in nil }
 
     /// The given faults at the given request numbers.
-    public static func at(_ faults: [Int: TestFault]) -> TestFaultPlan { TestFaultPlan { faults[$0] } }
+    package static func at(_ faults: [Int: TestFault]) -> TestFaultPlan { TestFaultPlan { faults[$0] } }
 
     /// `fault` on each request with probability `probability`, decided by a hash of (seed, number).
-    public static func random(probability: Double, _ fault: TestFault, seed: UInt64 = 1) -> TestFaultPlan {
+    package static func random(probability: Double, _ fault: TestFault, seed: UInt64 = 1) -> TestFaultPlan {
         TestFaultPlan { number in
             var z = seed &+ UInt64(number) &* 0x9e37_79b9_7f4a_7c15
             z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
@@ -169,5 +169,5 @@ public struct TestFaultPlan: Sendable {
     }
 
     /// The fault for request `number`, if any.
-    public func fault(forRequest number: Int) -> TestFault? { pick(number) }
+    package func fault(forRequest number: Int) -> TestFault? { pick(number) }
 }

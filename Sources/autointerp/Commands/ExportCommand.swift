@@ -1,4 +1,5 @@
-import ArgumentParser
+// Public: the conformance below is of a public library type.
+public import ArgumentParser
 import AutoInterp
 import Foundation
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import AutoInterpCLIOptions
 import Foundation
 
 /// `autointerp harvest`: run texts through a BERT-family model and write one layer's MLP activations.

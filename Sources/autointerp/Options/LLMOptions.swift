@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import AutoInterpCLIOptions
 import AutoInterpLLM
 import Foundation
 

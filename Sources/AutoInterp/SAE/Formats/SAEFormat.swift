@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The on-disk SAE layouts `--sae` reads, recognised by their files.
 public enum SAEFormat: String, Sendable, Codable, CaseIterable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 extension SparseAutoencoder {
     /// Loads an SAELens folder: `cfg.json` and `sae_weights.safetensors`.
@@ -11,12 +11,14 @@ extension SparseAutoencoder {
     }
 }
 
-/// Reads SAELens folders: `cfg.json` + `sae_weights.safetensors` (the reader `--sae` had first).
+/// Reads SAELens folders: `cfg.json` + `sae_weights.safetensors` (the reader `--sae` had first;
+/// `SAELensWriter` writes the same layout).
 enum SAELensReader {
     /// Reads the folder (the parts `scope` asks for); see `SparseAutoencoder.init(folder:)`.
     static func read(folder: URL, scope: SAEReadScope = .all) throws -> SparseAutoencoder {
-        let config = try SAEConfig(contentsOf: folder.appendingPathComponent("cfg.json"))
-        let weightsURL = folder.appendingPathComponent("sae_weights.safetensors")
+        let configURL = folder.appendingPathComponent(SAELensWriter.configFileName)
+        let config = try SAEConfig(contentsOf: configURL)
+        let weightsURL = folder.appendingPathComponent(SAELensWriter.weightsFileName)
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
             throw AutoInterpError.io(weightsURL.path, "missing (an SAELens folder holds cfg.json and sae_weights.safetensors)")
         }
@@ -65,7 +67,7 @@ enum SAELensReader {
         }
         let dtypes = Set(file.tensorNames.compactMap { try? file.info($0).dtype.rawValue }).sorted()
         sae.source = SAESource.describing(
-            sae, format: .saelens, files: [folder.appendingPathComponent("cfg.json").path, path], dtype: dtypes.joined(separator: ", "),
+            sae, format: .saelens, files: [configURL.path, path], dtype: dtypes.joined(separator: ", "),
             hook: config.hookName)
         return sae
     }

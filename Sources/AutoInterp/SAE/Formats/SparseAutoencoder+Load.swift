@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// How to read an SAE path: the format (detected when nil) and the choices a folder holding
 /// several SAEs needs.
