@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 
 /// The second pass of a run: each unit with a usable explanation is scored again with a
 /// *control* explanation, another unit's of the same kind (``ControlAssignment``), which gives

@@ -1,5 +1,5 @@
 public import Foundation
-import Logging
+public import Logging
 
 /// Encodes every token of a dataset with an SAE and writes the DESIGN.md `encode` output.
 ///
