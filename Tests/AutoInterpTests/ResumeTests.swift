@@ -83,7 +83,8 @@ struct ResumeTests {
             let scored = try store.examples(unitID: unit.id, role: .score, subset: .top).count
                 + store.examples(unitID: unit.id, role: .score, subset: .random).count
             #expect(sims.count == scored && scored > 0)
-            #expect(try store.scores(explanationID: explanation.id).count == 6)
+            // Six correlations, five detection and five fuzzing metrics.
+            #expect(try store.scores(explanationID: explanation.id).count == 16)
             #expect(try store.rubricRatings(explanationID: explanation.id).count == store.examples(unitID: unit.id, role: .score, subset: .quantile).count)
         }
         let explanations = try store.explanations(runID: run.id)
@@ -96,7 +97,9 @@ struct ResumeTests {
         #expect(try count("SELECT COUNT(*) FROM explanations") == 11)
         #expect(try count("SELECT COUNT(*) FROM simulations") == simulations)
         #expect(try count("SELECT COUNT(*) FROM (SELECT explanation_id, subset, record_idx FROM simulations GROUP BY 1, 2, 3 HAVING COUNT(*) > 1)") == 0)
-        #expect(try count("SELECT COUNT(*) FROM scores") == 11 * 6)
+        #expect(try count("SELECT COUNT(*) FROM scores") == 11 * 16)
+        #expect(try count("SELECT COUNT(*) FROM classifications WHERE status = 'ok'") == count("SELECT COUNT(*) FROM classifications"))
+        #expect(try count("SELECT COUNT(*) FROM classifications") == 2 * count("SELECT COUNT(*) FROM examples WHERE role = 'classify'"))
         #expect(try count("SELECT COUNT(*) FROM (SELECT explanation_id, record_idx FROM rubric_ratings GROUP BY 1, 2 HAVING COUNT(*) > 1)") == 0)
     }
 }
