@@ -48,10 +48,12 @@ struct DetectionTests {
         for behaviour in [ScriptedLLM.ClassifierBehaviour.sensible, .inverted] {
             let dir = try TemporaryDirectory()
             defer { dir.remove() }
-            let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 200)
+            // Feature 0 is the planted animal concept: exactly 0 off animal words (raw neurons carry
+            // Gaussian noise on every token, so they have almost no silent context).
+            let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 200)
             let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(classifier: behaviour).handler))
             defer { endpoint.stop() }
-            var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
+            var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0", neurons: "none", endpoint: endpoint.baseURL)
             request.stages = Self.classifying
             let result = try await RunCoordinator(logger: Self.quietLogger()).run(request)
             #expect(result.summary.isComplete, "\(result.summary.text)")
@@ -204,7 +206,7 @@ struct DetectionTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let (dataset, sae) = try BaselinePipelineTests.dataset(dir)
-        let request = try BaselinePipelineTests.request(dir, dataset: dataset, sae: sae, features: "none", neurons: "0-3")
+        let request = try BaselinePipelineTests.request(dir, dataset: dataset, sae: sae, features: "all", neurons: "0")
         let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(summary.isComplete && summary.calls == 0, "\(summary.text)")
         let store = try RunStore(url: request.setup.databaseURL)
