@@ -52,6 +52,8 @@ public struct ScriptedLLM: Sendable {
         case wrongCount
         /// Every answer inverted (a scorer that disagrees with the explanation).
         case inverted
+        /// Not JSON on the first attempt, sensible on the retry.
+        case garbageOnce
     }
 
     public var simulator: SimulatorBehaviour
@@ -104,7 +106,7 @@ public struct ScriptedLLM: Sendable {
         } else if user.contains(#"Return the JSON object {"color": "green", "count": 3}"#) {
             reply = TestReply(content: #"{"color": "green", "count": 3}"#)  // the structured-output probe
         } else if user.contains("{\"answers\"") {
-            reply = classify(user, logprobs: request.logprobs == true && logprobs)
+            reply = classify(user, logprobs: request.logprobs == true && logprobs, isRetry: isRetry)
         } else if request.logprobs == true {
             reply = simulateLogprobs(user, isRetry: isRetry)
         } else if user.contains("{\"fires\"") {
@@ -237,8 +239,8 @@ public struct ScriptedLLM: Sendable {
         return TestReply(content: content, logprobs: simulator == .noLogprobs ? nil : pieces, completionTokens: pieces.count)
     }
 
-    private func classify(_ user: String, logprobs withLogprobs: Bool) -> TestReply {
-        if classifier == .garbage { return TestReply(content: "I would rather not say.") }
+    private func classify(_ user: String, logprobs withLogprobs: Bool, isRetry: Bool) -> TestReply {
+        if classifier == .garbage || (classifier == .garbageOnce && !isRetry) { return TestReply(content: "I would rather not say.") }
         let lines = user.split(separator: "\n")
         let explanation = lines.first { $0.hasPrefix("Explanation: ") }.map { String($0.dropFirst("Explanation: ".count)) } ?? ""
         let words = Self.words(for: explanation) ?? []

@@ -129,7 +129,8 @@ struct DetectionTests {
         let expected = behaviour == .garbage ? "not valid JSON" : "answers for"
         #expect(!rows.isEmpty && rows.allSatisfy { row in
             guard case .failed(let reason) = row.outcome else { return false }
-            return reason.contains(expected) && row.attempts == DetectionStage.maxAttempts && row.probability == nil
+            return reason.contains(expected) && reason.hasSuffix("(after one retry)") && row.attempts == DetectionStage.maxAttempts
+                && row.probability == nil
         })
         // No answer: every metric undefined, with the reason; never a guessed score.
         let scores = try store.scores(explanationID: explanation.id).filter { $0.metric.rawValue.hasPrefix("detection_") }
@@ -138,6 +139,27 @@ struct DetectionTests {
         let progress = try #require(try store.progress(runID: run.id).first)
         #expect(DetectionStage(classifier: PatternClassifier(patterns: PatternSet(entries: []))).isDone(progress))
         #expect(DetectionStage(classifier: PatternClassifier(patterns: PatternSet(entries: []))).gap(progress)?.contains("failed 3 times") == true)
+    }
+
+    /// An unreadable answer is asked again once in the same run, with the reason shown.
+    @Test func unreadableAnswerIsAskedAgainOnceWithTheReason() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 120)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(classifier: .garbageOnce).handler))
+        defer { endpoint.stop() }
+        var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0", neurons: "none", endpoint: endpoint.baseURL)
+        request.stages = [.explain, .detection]
+        let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
+        #expect(summary.isComplete, "\(summary.text)")
+        let calls = endpoint.seenRequests.filter { Self.scorer($0) == .detection }
+        let retries = calls.filter { ($0.request?.messages.count ?? 0) > 2 }
+        #expect(!retries.isEmpty && retries.count * 2 == calls.count)
+        #expect(retries.allSatisfy { $0.request?.messages.last?.content.contains("That answer could not be used (the scorer's answer is not valid JSON") == true })
+        let store = try RunStore(url: request.setup.databaseURL)
+        let run = try #require(try store.run(named: "run"))
+        let explanation = try #require(try store.explanations(runID: run.id).first)
+        #expect(try store.classifications(explanationID: explanation.id, scorer: .detection).allSatisfy { $0.isOK && $0.attempts == 1 })
     }
 
     @Test func killedRunResumesWithoutRedoingStoredAnswers() async throws {

@@ -7,8 +7,9 @@ import Foundation
 /// The scorer sees the explanation once and up to ``batchSize`` numbered examples, and answers
 /// `{"answers": [...]}` with one 0/1 per example (a JSON schema where the endpoint honours one).
 /// Where the endpoint gives logprobs, p(1) of each answer is read from its digit token's top
-/// logprobs. An unusable answer (not JSON, wrong count, cut off) fails every example of its
-/// batch with the reason and is dropped from the response cache, so the next run asks again.
+/// logprobs. An unusable answer (not JSON, wrong count, cut off) is asked again once with the
+/// reason shown; still unusable, it fails every example of its batch with the reason. Unusable
+/// answers are dropped from the response cache, so the next run asks again.
 public struct LLMClassifier: UnitClassifier {
     public let client: LLMClient
     public let template: PromptTemplate
@@ -56,20 +57,31 @@ public struct LLMClassifier: UnitClassifier {
         }
     }
 
-    /// One call for one batch.
+    /// One call (and at most one retry, showing the bad answer and the reason) for one batch.
     private func classifyBatch(explanation: String, items: [ClassificationItem], topLogprobs: Int) async throws -> [StoredClassification.Outcome] {
-        let request = try request(explanation: explanation, items: items, topLogprobs: topLogprobs)
-        let answer = try await client.complete(request)
-        let parsed: Result<[Int], StageFailure> = answer.isCutOff
-            ? .failure(StageFailure("the answer was cut off at max_tokens (\(request.maxTokens ?? 0)): \(SimulationParser.preview(answer.content ?? ""))"))
-            : ClassificationAnswer.parse(answer.content ?? "", count: items.count)
-        switch parsed {
-        case .success(let answers):
-            let probabilities = topLogprobs > 0 ? ClassificationAnswer.probabilities(answer.response.tokenLogprobs, count: items.count) : nil
-            return answers.enumerated().map { i, answer in .answered(predicted: answer, probability: probabilities?[i]) }
-        case .failure(let failure):
-            client.discard(answer)
-            return items.map { _ in .failed(reason: failure.reason) }
+        var request = try request(explanation: explanation, items: items, topLogprobs: topLogprobs)
+        var reason = ""
+        for attempt in 0..<2 {
+            let answer = try await client.complete(request)
+            let parsed: Result<[Int], StageFailure> = answer.isCutOff
+                ? .failure(StageFailure("the answer was cut off at max_tokens (\(request.maxTokens ?? 0)): \(SimulationParser.preview(answer.content ?? ""))"))
+                : ClassificationAnswer.parse(answer.content ?? "", count: items.count)
+            switch parsed {
+            case .success(let answers):
+                let probabilities = topLogprobs > 0 ? ClassificationAnswer.probabilities(answer.response.tokenLogprobs, count: items.count) : nil
+                return answers.enumerated().map { i, answer in .answered(predicted: answer, probability: probabilities?[i]) }
+            case .failure(let failure):
+                // Not replayed from the cache: the next run asks again.
+                client.discard(answer)
+                reason = failure.reason
+                if attempt == 0 {
+                    request.messages += [
+                        .assistant(answer.content ?? ""),
+                        .user("That answer could not be used (\(failure.reason)). Answer with only {\"answers\": [...]}: exactly \(items.count) digits 0 or 1, one per example, in order."),
+                    ]
+                }
+            }
         }
+        return items.map { _ in .failed(reason: "\(reason) (after one retry)") }
     }
 }
