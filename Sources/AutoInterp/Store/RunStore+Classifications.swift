@@ -28,20 +28,22 @@ extension RunStore {
         explanationID: Int64, scorer: StoredClassification.Scorer, _ rows: [StoredClassification], scores: [StoredScore]
     ) throws {
         let createdAt = StoreFormat.string(from: Date())
+        var values: [ClassificationColumns] = []
         for row in rows {
+            let columns = try ClassificationColumns(row)
             let label = "\(scorer.rawValue) answer for example \(row.exampleID) of explanation \(explanationID)"
-            guard row.label == 0 || row.label == 1, row.predicted.map({ $0 == 0 || $0 == 1 }) ?? true else {
+            guard columns.label == 0 || columns.label == 1, columns.predicted.map({ $0 == 0 || $0 == 1 }) ?? true else {
                 throw AutoInterpError.invalidInput("\(label): label and answer must be 0 or 1 (\(path))")
             }
-            if let p = row.probability, !(p >= 0 && p <= 1) {
+            if let p = columns.probability, !(p >= 0 && p <= 1) {
                 throw AutoInterpError.invalidInput("\(label): confidence \(p) is outside [0, 1] (\(path))")
             }
+            values.append(columns)
         }
         for score in scores where (score.value == nil) == (score.undefinedReason == nil) || score.value?.isNaN == true {
             throw AutoInterpError.invalidInput(
                 "\(score.metric.rawValue) score of explanation \(explanationID) needs exactly one of a finite value or a reason (\(path))")
         }
-        let encoded = try rows.map { row in (row, try row.highlighted.map { try StoreFormat.json($0) }) }
         try database.transaction { db in
             let upsert = try db.prepare(
                 """
@@ -53,12 +55,10 @@ extension RunStore {
                     highlighted = excluded.highlighted, status = excluded.status, error = excluded.error,
                     created_at = excluded.created_at, attempts = classifications.attempts + 1
                 """)
-            for (row, highlighted) in encoded {
-                var error: String?
-                if case .failed(let reason) = row.outcome { error = reason }
+            for columns in values {
                 try upsert.run([
-                    explanationID, scorer.rawValue, row.exampleID, row.label, row.predicted, row.probability, highlighted,
-                    row.isOK ? "ok" : "failed", error, createdAt,
+                    explanationID, scorer.rawValue, columns.exampleID, columns.label, columns.predicted, columns.probability,
+                    columns.highlighted, columns.predicted == nil ? "failed" : "ok", columns.error, createdAt,
                 ])
             }
             let scoreUpsert = try db.prepare(
@@ -95,5 +95,31 @@ extension RunStore {
                     : try StoreFormat.decode([Int].self, row.string("highlighted"), column: "classifications.highlighted", path: path),
                 attempts: row.int("attempts") ?? 1)
         }
+    }
+}
+
+/// One `classifications` row as plain column values (the answer split into its columns).
+private struct ClassificationColumns {
+    var exampleID: Int64
+    var label: Int
+    var predicted: Int?
+    var probability: Double?
+    var highlighted: String?
+    var error: String?
+
+    init(_ row: StoredClassification) throws {
+        exampleID = row.exampleID
+        label = row.label
+        switch row.outcome {
+        case .answered(let answer, let confidence):
+            predicted = answer
+            probability = confidence
+            error = nil
+        case .failed(let reason):
+            predicted = nil
+            probability = nil
+            error = reason
+        }
+        highlighted = try row.highlighted.map { try StoreFormat.json($0) }
     }
 }
