@@ -64,8 +64,10 @@ struct ResumeTests {
         #expect(resent.isEmpty, "\(resent.count) cached requests were sent again")
         let distinct = Set(all.map(hash))
         #expect(secondRun.count <= distinct.count - cachedAtKill.count)
-        // Only requests in flight at the kill (never answered into the cache) may reach the endpoint twice.
-        #expect(all.count - distinct.count <= 4)
+        // Only requests not answered into the cache at the kill may reach the endpoint twice: the 4
+        // in flight, and answers received whose slot was already freed (`LLMClient.send` releases
+        // it when the HTTP answer arrives, before the answer is stored), at most 4 more.
+        #expect(all.count - distinct.count <= 8)
 
         // Every unit complete, exactly once; nothing stored before the kill was lost or changed.
         let store = try RunStore(url: url)
