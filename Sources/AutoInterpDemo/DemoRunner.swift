@@ -127,7 +127,7 @@ package struct DemoRunner {
             features: .indices(features), neurons: .random(count: options.neurons), selection: selection)
         let request = RunRequest(
             setup: setup, endpoint: options.llm,
-            stages: options.llm == nil ? [.explain, .simulate, .score] : Set(StageName.builtIn), showProgress: options.showProgress,
+            stages: options.llm == nil ? [.explain, .simulate, .score, .detection, .fuzzing] : Set(StageName.builtIn), showProgress: options.showProgress,
             explainer: options.llm == nil ? .local : .llm)
         let bar = ProgressBar("select", total: 1, unit: "batch", enabled: options.showProgress)
         let result = try await RunCoordinator(logger: logger).run(request) { done, total in bar.update(done, total: total) }

@@ -12,6 +12,9 @@ import Foundation
 /// - sparse simulator: lists `[number, 9]` for the numbered tokens of the explanation's class;
 /// - judge: for each `Excerpt N:` line, rates 3 when the marked token belongs to the
 ///   explanation's class, else 1 if the excerpt holds such a token, else 0 (`{"ratings": [...]}`);
+/// - detection / fuzzing scorer (`{"answers": …}`): for each `Example N:` line, 1 when the example
+///   holds a word of the explanation's class (detection) or every `<<highlighted>>` word is one
+///   (fuzzing), else 0; with logprobs (0.9 on the answer) when asked;
 /// - probe (`Reply with the single digit 7…`): answers with logprobs when `logprobs` is true;
 /// - structured-output probe: answers the object asked for (a schema-honouring endpoint).
 ///
@@ -40,16 +43,34 @@ package struct ScriptedLLM: Sendable {
         case garbage
     }
 
+    /// How the detection and fuzzing scorer answers.
+    package enum ClassifierBehaviour: Sendable, Equatable {
+        case sensible
+        /// Text that is not JSON.
+        case garbage
+        /// One answer too few.
+        case wrongCount
+        /// Every answer inverted (a scorer that disagrees with the explanation).
+        case inverted
+        /// Not JSON on the first attempt, sensible on the retry.
+        case garbageOnce
+    }
+
     package var simulator: SimulatorBehaviour
     package var judge: JudgeBehaviour
     /// Whether the endpoint returns logprobs (decides the `auto` simulator mode).
     package var logprobs: Bool
     /// Whether the explainer answers with nothing usable.
     package var emptyExplanations: Bool
+    package var classifier: ClassifierBehaviour
 
-    package init(simulator: SimulatorBehaviour = .sensible, judge: JudgeBehaviour = .sensible, logprobs: Bool = true, emptyExplanations: Bool = false) {
+    package init(
+        simulator: SimulatorBehaviour = .sensible, judge: JudgeBehaviour = .sensible, logprobs: Bool = true, emptyExplanations: Bool = false,
+        classifier: ClassifierBehaviour = .sensible
+    ) {
         self.simulator = simulator
         self.judge = judge
+        self.classifier = classifier
         self.logprobs = logprobs
         self.emptyExplanations = emptyExplanations
     }
@@ -84,6 +105,8 @@ package struct ScriptedLLM: Sendable {
             reply = probe(request)
         } else if user.contains(#"Return the JSON object {"color": "green", "count": 3}"#) {
             reply = TestReply(content: #"{"color": "green", "count": 3}"#)  // the structured-output probe
+        } else if user.contains("{\"answers\"") {
+            reply = classify(user, logprobs: request.logprobs == true && logprobs, isRetry: isRetry)
         } else if request.logprobs == true {
             reply = simulateLogprobs(user, isRetry: isRetry)
         } else if user.contains("{\"fires\"") {
@@ -214,6 +237,41 @@ package struct ScriptedLLM: Sendable {
         }
         let content = pieces.map(\.token).joined()
         return TestReply(content: content, logprobs: simulator == .noLogprobs ? nil : pieces, completionTokens: pieces.count)
+    }
+
+    private func classify(_ user: String, logprobs withLogprobs: Bool, isRetry: Bool) -> TestReply {
+        if classifier == .garbage || (classifier == .garbageOnce && !isRetry) { return TestReply(content: "I would rather not say.") }
+        let lines = user.split(separator: "\n")
+        let explanation = lines.first { $0.hasPrefix("Explanation: ") }.map { String($0.dropFirst("Explanation: ".count)) } ?? ""
+        let words = Self.words(for: explanation) ?? []
+        let fuzzing = user.contains("<<highlighted>>")
+        var answers = lines.filter { $0.hasPrefix("Example ") }.map { line -> Int in
+            let text = String(line.drop { $0 != ":" }.dropFirst())
+            guard fuzzing else {
+                return text.split(separator: " ").contains { words.contains(String($0)) } ? 1 : 0
+            }
+            var highlighted: [String] = []
+            var rest = text[...]
+            while let open = rest.range(of: "<<"), let close = rest.range(of: ">>", range: open.upperBound..<rest.endIndex) {
+                highlighted += rest[open.upperBound..<close.lowerBound].split(separator: " ").map(String.init)
+                rest = rest[close.upperBound...]
+            }
+            return !highlighted.isEmpty && highlighted.allSatisfy { words.contains($0) } ? 1 : 0
+        }
+        if classifier == .inverted { answers = answers.map { 1 - $0 } }
+        if classifier == .wrongCount { answers = Array(answers.dropLast()) }
+        let content = "{\"answers\": [" + answers.map(String.init).joined(separator: ", ") + "]}"
+        guard withLogprobs else { return TestReply(content: content) }
+        var pieces: [ChatCompletionResponse.TokenLogprob] = [.init(token: "{\"answers\": [", logprob: -0.01)]
+        for (i, answer) in answers.enumerated() {
+            let top: [ChatCompletionResponse.TopLogprob] = [
+                .init(token: "\(answer)", logprob: log(0.9)), .init(token: "\(1 - answer)", logprob: log(0.1)),
+            ]
+            pieces.append(.init(token: "\(answer)", logprob: log(0.9), topLogprobs: top))
+            pieces.append(.init(token: i == answers.count - 1 ? "]}" : ", ", logprob: -0.01))
+        }
+        if answers.isEmpty { pieces.append(.init(token: "]}", logprob: -0.01)) }
+        return TestReply(content: content, logprobs: pieces, completionTokens: pieces.count)
     }
 
     private func rate(_ user: String) -> TestReply {

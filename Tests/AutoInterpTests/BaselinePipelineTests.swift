@@ -66,7 +66,7 @@ struct BaselinePipelineTests {
             #expect(simulations.allSatisfy { $0.isOK && $0.mode == "pattern" && $0.predicted?.count == $0.tokens.count })
             #expect(simulations.allSatisfy { $0.predicted!.allSatisfy { (0...10).contains($0) } })
             // Scores: the six, recomputable from the stored simulations.
-            let scores = try store.scores(explanationID: explanation.id)
+            let scores = try store.scores(explanationID: explanation.id).filter { StoredScore.Metric.allCases.contains($0.metric) }
             #expect(scores.count == 6)
             for score in scores {
                 #expect(score.value == PipelineSuites.PipelineTests.recomputed(simulations, subset: score.subset, metric: score.metric))

@@ -188,14 +188,14 @@ struct ControlTests {
     static func fillHandRun(store: RunStore, ids: [Int64], detectionShift: Double = 0) throws {
         let headline: [StoredScore.Metric: [Double?]] = [
             .spearman: [0.9, 0.5, 0.7, 0.2, 0.2, nil],
-            ScorerMetric.detectionBalancedAccuracy: [0.8 + detectionShift, 0.6 + detectionShift, 0.9 + detectionShift, 0.55, 0.7, 0.65],
-            ScorerMetric.detectionF1: [0.7, 0.5, 0.8, 0.4, 0.6, 0.5],
-            ScorerMetric.detectionAUPRC: [0.9, 0.6, 0.95, 0.5, 0.7, 0.6],
+            StoredScore.Metric.detectionBalancedAccuracy: [0.8 + detectionShift, 0.6 + detectionShift, 0.9 + detectionShift, 0.55, 0.7, 0.65],
+            StoredScore.Metric.detectionF1: [0.7, 0.5, 0.8, 0.4, 0.6, 0.5],
+            StoredScore.Metric.detectionAUPRC: [0.9, 0.6, 0.95, 0.5, 0.7, 0.6],
         ]
         let fuzzing: [Double?] = [0.75, 0.75, nil, 0.5]
         let control: [StoredScore.Metric: [Double?]] = [
             .spearman: [0.1, 0.6, -0.1, 0.0, 0.2, 0.05],
-            ScorerMetric.detectionBalancedAccuracy: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+            StoredScore.Metric.detectionBalancedAccuracy: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
         ]
         var own: [StoredExplanation] = []
         for (i, id) in ids.enumerated() {
@@ -203,7 +203,7 @@ struct ControlTests {
             own.append(explanation)
             var scores = Self.scores(headline, unit: i)
             if i < fuzzing.count, let value = fuzzing[i] {
-                scores.append(StoredScore(metric: ScorerMetric.fuzzingBalancedAccuracy, subset: .all, value: value, n: 10))
+                scores.append(StoredScore(metric: StoredScore.Metric.fuzzingBalancedAccuracy, subset: .all, value: value, n: 10))
             }
             try store.saveScores(explanationID: explanation.id, scores)
         }

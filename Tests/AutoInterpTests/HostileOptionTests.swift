@@ -38,7 +38,10 @@ struct HostileOptionTests {
         }
         for command in [["select"], ["run"]] {
             add(command, "--explain-top", positiveInt)
-            for option in ["--score-top", "--score-random", "--per-bin", "--non-activating"] { add(command, option, countInt) }
+            for option in ["--score-top", "--score-random", "--per-bin", "--non-activating", "--classify-per-decile", "--classify-silent"] {
+                add(command, option, countInt)
+            }
+            add(command, "--classify-protocol", ["", "delphy", "10", "small,delphi"])
             add(command, "--seed", seed)
             add(command, "--neurons", ["0-9223372036854775807", "0-99999999999", "9223372036854775807", "-1", "5-2", "0--1"], expect: "neuron")
         }

@@ -50,8 +50,8 @@ struct PipelineTests {
         let pipeline = try #require(config.pipeline)
         // The templates and, since the few-shot examples are files, their few-shot files.
         #expect(pipeline.prompts.keys.sorted() == [
-            "explainer", "few-shot-explainer", "few-shot-simulator-json", "few-shot-simulator-logprobs", "rubric", "simulator-json",
-            "simulator-logprobs", "simulator-sparse",
+            "detection", "explainer", "few-shot-explainer", "few-shot-simulator-json", "few-shot-simulator-logprobs", "fuzzing", "rubric",
+            "simulator-json", "simulator-logprobs", "simulator-sparse",
         ])
         #expect(pipeline.prompts["explainer"]?.sha256.count == 64)
 
@@ -65,7 +65,8 @@ struct PipelineTests {
             let simulations = try store.simulations(explanationID: explanation.id)
             #expect(simulations.count == 15)
             #expect(simulations.allSatisfy { $0.isOK && $0.mode == summary.simulatorMode && $0.predicted?.count == $0.tokens.count })
-            let scores = try store.scores(explanationID: explanation.id)
+            // The score stage's six (the detection and fuzzing metrics are checked in DetectionTests).
+            let scores = try store.scores(explanationID: explanation.id).filter { StoredScore.Metric.allCases.contains($0.metric) }
             #expect(scores.count == 6)
             for score in scores {
                 let again = Self.recomputed(simulations, subset: score.subset, metric: score.metric)
@@ -125,7 +126,7 @@ struct PipelineTests {
         #expect(!summary.isComplete)
         #expect(summary.text.contains("run finished with failures"))
         #expect(run.status == "incomplete")
-        for score in try store.scores(runID: run.id) {
+        for score in try store.scores(runID: run.id) where StoredScore.Metric.allCases.contains(score.score.metric) {
             #expect(score.score.value == nil)
             #expect(score.score.undefinedReason?.contains("failed") == true)
         }

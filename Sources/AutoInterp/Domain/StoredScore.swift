@@ -11,6 +11,23 @@ public struct StoredScore: Sendable, Equatable {
         public static let pearson: Metric = "pearson"
         /// The correlation metrics of the score stage.
         public static let allCases: [Metric] = [.spearman, .pearson]
+
+        // The classification scorers' metrics (subset `all`), see ``ClassificationMetrics``.
+        public static let detectionBalancedAccuracy: Metric = "detection_balanced_accuracy"
+        public static let detectionF1: Metric = "detection_f1"
+        public static let detectionPrecision: Metric = "detection_precision"
+        public static let detectionRecall: Metric = "detection_recall"
+        public static let detectionAUPRC: Metric = "detection_auprc"
+        public static let fuzzingBalancedAccuracy: Metric = "fuzzing_balanced_accuracy"
+        public static let fuzzingF1: Metric = "fuzzing_f1"
+        public static let fuzzingPrecision: Metric = "fuzzing_precision"
+        public static let fuzzingRecall: Metric = "fuzzing_recall"
+        public static let fuzzingAUPRC: Metric = "fuzzing_auprc"
+
+        /// The five metrics of a classification scorer, named `<scorer>_<metric>`.
+        public static func classification(_ scorer: StoredClassification.Scorer) -> [Metric] {
+            ClassificationMetrics.names.map { Metric(rawValue: "\(scorer.rawValue)_\($0)") }
+        }
     }
 
     /// `scores.subset`: which scored records were concatenated (`all`, `top`, `random`), or a

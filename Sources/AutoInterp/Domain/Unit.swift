@@ -23,17 +23,23 @@ public struct UnitRef: Hashable, Sendable, Codable, Comparable, CustomStringConv
     public static func < (a: Self, b: Self) -> Bool { (a.kind, a.index) < (b.kind, b.index) }
 }
 
-/// Whether an example is shown to the explainer or held out for scoring. The two are disjoint.
+/// Whether an example is shown to the explainer, held out for scoring, or held out for the
+/// classification scorers (detection, fuzzing). Explain examples are disjoint from the others.
 public enum ExampleRole: String, Sendable, Codable, CaseIterable {
     case explain
     case score
+    case classify
 }
 
-/// How an example was drawn: top by max activation, from an activation bin, or at random.
+/// How an example was drawn: top by max activation, from an activation bin, or at random; for
+/// the classification scorers, from an activation decile (`activating`) or among the contexts
+/// where the unit never fires (`silent`).
 public enum ExampleSubset: String, Sendable, Codable, CaseIterable {
     case top
     case quantile
     case random
+    case activating
+    case silent
 }
 
 /// One selected context (a record) for one unit: its tokens and the unit's raw activations.
@@ -45,7 +51,8 @@ public struct ExampleRecord: Sendable, Equatable, Codable {
     /// Row index of the context in the dataset (`[n_contexts, context_len]`).
     public var context: Int
     /// For `quantile` examples: 0 for a non-activating context, else the equal-width bin 1...n of (0, max]
-    /// holding the context's max activation.
+    /// holding the context's max activation. For `classify/activating` examples: the activation
+    /// decile 1...10 (equal-count quantiles of the unit's activating contexts by context max).
     public var bin: Int?
     public var tokenIDs: [Int32]
     public var tokens: [String]

@@ -17,6 +17,9 @@ public struct PromptSet: Sendable, Equatable {
     public static let fewShotExplainerFile = "few-shot-explainer.txt"
     public static let fewShotSimulatorJSONFile = "few-shot-simulator-json.txt"
     public static let fewShotSimulatorLogprobsFile = "few-shot-simulator-logprobs.txt"
+    /// The classification scorers' templates (a prompts folder without them uses the default folder's).
+    public static let detectionFile = "detection.txt"
+    public static let fuzzingFile = "fuzzing.txt"
     /// Rubric file name inside a rubrics folder.
     public static let rubricFile = "specificity.txt"
 
@@ -26,11 +29,17 @@ public struct PromptSet: Sendable, Equatable {
     /// The default simulator: only the tokens expected to fire (``SparseAnswer``).
     public var simulatorSparse: PromptTemplate
     public var rubric: PromptTemplate
+    /// The detection scorer: does the unit fire in each example?
+    public var detection: PromptTemplate
+    /// The fuzzing scorer: is each example's highlighting correct?
+    public var fuzzing: PromptTemplate
 
     public init(
         explainer: PromptTemplate, simulatorJSON: PromptTemplate, simulatorLogprobs: PromptTemplate, simulatorSparse: PromptTemplate,
-        rubric: PromptTemplate
+        rubric: PromptTemplate, detection: PromptTemplate, fuzzing: PromptTemplate
     ) {
+        self.detection = detection
+        self.fuzzing = fuzzing
         self.explainer = explainer
         self.simulatorJSON = simulatorJSON
         self.simulatorLogprobs = simulatorLogprobs
@@ -50,6 +59,8 @@ public struct PromptSet: Sendable, Equatable {
         simulatorSparse = try PromptTemplate(
             contentsOf: prompts.appendingPathComponent(Self.simulatorSparseFile), required: ["explanation", "records"])
         self.rubric = try PromptTemplate(contentsOf: rubric, required: ["explanation", "excerpts"])
+        detection = try Self.template(Self.detectionFile, in: prompts, required: ["explanation", "examples"])
+        fuzzing = try Self.template(Self.fuzzingFile, in: prompts, required: ["explanation", "examples"])
         explainer.fewShot = try Self.fewShot(Self.fewShotExplainerFile, in: prompts)
         simulatorJSON.fewShot = try Self.fewShot(Self.fewShotSimulatorJSONFile, in: prompts)
         simulatorLogprobs.fewShot = try Self.fewShot(Self.fewShotSimulatorLogprobsFile, in: prompts)
@@ -59,6 +70,8 @@ public struct PromptSet: Sendable, Equatable {
         _ = try simulatorLogprobs.render(Self.blank(Self.simulatorPlaceholders))
         _ = try simulatorSparse.render(Self.blank(Self.sparseSimulatorPlaceholders))
         _ = try self.rubric.render(Self.blank(Self.rubricPlaceholders))
+        _ = try detection.render(Self.blank(Self.classifierPlaceholders))
+        _ = try fuzzing.render(Self.blank(Self.classifierPlaceholders))
     }
 
     /// The placeholders each template may use.
@@ -66,6 +79,20 @@ public struct PromptSet: Sendable, Equatable {
     public static let simulatorPlaceholders = ["few_shot", "explanation", "records", "answer_shape"]
     public static let sparseSimulatorPlaceholders = ["explanation", "records", "token_count"]
     public static let rubricPlaceholders = ["explanation", "excerpts", "count"]
+    public static let classifierPlaceholders = ["explanation", "examples", "count"]
+
+    /// The template `name` of `folder`, or of the default prompts folder when `folder` has none
+    /// (a prompts folder copied before the classification scorers existed still works).
+    static func template(_ name: String, in folder: URL, required: [String]) throws -> PromptTemplate {
+        let url = folder.appendingPathComponent(name)
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: url.path), let fallback = try? defaultPromptsFolder().appendingPathComponent(name),
+            fm.fileExists(atPath: fallback.path)
+        {
+            return try PromptTemplate(contentsOf: fallback, required: required)
+        }
+        return try PromptTemplate(contentsOf: url, required: required)
+    }
 
     /// The few-shot file `name` of `folder`, or of the default prompts folder (``defaultPromptsFolder()``)
     /// when `folder` has none, so a prompts folder copied before the few-shot files existed still works.
@@ -121,12 +148,14 @@ public struct PromptSet: Sendable, Equatable {
     }
 
     /// Every file used and its hash, keyed by role, as stored in the run config: the templates
-    /// (`explainer`, `simulator-json`, `simulator-logprobs`, `simulator-sparse`, `rubric`) and the
+    /// (`explainer`, `simulator-json`, `simulator-logprobs`, `simulator-sparse`, `rubric`,
+    /// `detection`, `fuzzing`) and the
     /// few-shot files (`few-shot-explainer`, `few-shot-simulator-json`, `few-shot-simulator-logprobs`).
     public var references: [String: PromptFileReference] {
         var references: [String: PromptFileReference] = [
             "explainer": .init(explainer), "simulator-json": .init(simulatorJSON),
             "simulator-logprobs": .init(simulatorLogprobs), "simulator-sparse": .init(simulatorSparse), "rubric": .init(rubric),
+            "detection": .init(detection), "fuzzing": .init(fuzzing),
         ]
         for (role, template) in [("explainer", explainer), ("simulator-json", simulatorJSON), ("simulator-logprobs", simulatorLogprobs)] {
             if let fewShot = template.fewShot { references["few-shot-" + role] = .init(fewShot) }

@@ -28,8 +28,20 @@ package enum TokenText {
     /// new word, `##` continues the previous one. Tokens of a vocabulary with none of these
     /// markers are separated by spaces.
     package static func join(_ tokens: [String], marked: Int? = nil) -> String {
+        join(tokens, spans: marked.map { [$0] } ?? [], open: "[[", close: "]]")
+    }
+
+    /// The tokens as running text (as ``join(_:marked:)``), each run of consecutive positions in
+    /// `highlighted` wrapped once in `<<` `>>` (the fuzzing scorer's highlighting).
+    package static func join(_ tokens: [String], highlighted: Set<Int>) -> String {
+        join(tokens, spans: highlighted, open: "<<", close: ">>")
+    }
+
+    /// Runs of highlighted positions are wrapped per word: a run never spans a space, so each
+    /// `<<…>>` holds one word or word piece run.
+    private static func join(_ tokens: [String], spans: Set<Int>, open: String, close: String) -> String {
         let markers = tokens.contains { $0.hasPrefix(" ") || $0.hasPrefix("▁") || $0.hasPrefix("Ġ") }
-        var out = ""
+        var pieces: [(text: String, space: Bool)] = []
         for (i, raw) in tokens.enumerated() {
             var token = raw
             var space = !markers && i > 0
@@ -43,9 +55,15 @@ package enum TokenText {
                 token.removeFirst()
                 space = i > 0
             }
-            token = token.replacingOccurrences(of: "\n", with: "\\n")
-            if space { out += " " }
-            out += i == marked ? "[[\(token)]]" : token
+            pieces.append((token.replacingOccurrences(of: "\n", with: "\\n"), space))
+        }
+        var out = ""
+        for (i, piece) in pieces.enumerated() {
+            if piece.space { out += " " }
+            let lit = spans.contains(i)
+            if lit, !spans.contains(i - 1) || piece.space { out += open }
+            out += piece.text
+            if lit, !spans.contains(i + 1) || (i + 1 < pieces.count && pieces[i + 1].space) { out += close }
         }
         return out
     }

@@ -1,20 +1,5 @@
 import Foundation
 
-/// The `scores` metric names of the classification scorers (detection and fuzzing stages), as
-/// they store them with subset `all`.
-public enum ScorerMetric {
-    public static let detectionBalancedAccuracy: StoredScore.Metric = "detection_balanced_accuracy"
-    public static let detectionF1: StoredScore.Metric = "detection_f1"
-    public static let detectionPrecision: StoredScore.Metric = "detection_precision"
-    public static let detectionRecall: StoredScore.Metric = "detection_recall"
-    public static let detectionAUPRC: StoredScore.Metric = "detection_auprc"
-    public static let fuzzingBalancedAccuracy: StoredScore.Metric = "fuzzing_balanced_accuracy"
-    public static let fuzzingF1: StoredScore.Metric = "fuzzing_f1"
-    public static let fuzzingPrecision: StoredScore.Metric = "fuzzing_precision"
-    public static let fuzzingRecall: StoredScore.Metric = "fuzzing_recall"
-    public static let fuzzingAUPRC: StoredScore.Metric = "fuzzing_auprc"
-}
-
 /// One scorer as the reports compare it: a headline metric per unit (e.g. simulation Spearman,
 /// detection balanced accuracy), the thresholds of its "share above" rows, and further metrics
 /// shown by their medians.
@@ -38,13 +23,13 @@ public struct ReportScorer: Sendable, Equatable {
         name: "simulation", title: "Simulation: Spearman (subset all)", metric: .spearman, subset: .all,
         thresholds: [0.3, 0.5], extras: [Extra(label: "median Pearson", metric: .pearson)])
     public static let detection = ReportScorer(
-        name: "detection", title: "Detection: balanced accuracy", metric: ScorerMetric.detectionBalancedAccuracy, subset: .all,
+        name: "detection", title: "Detection: balanced accuracy", metric: StoredScore.Metric.detectionBalancedAccuracy, subset: .all,
         thresholds: [0.6, 0.7, 0.8],
-        extras: [Extra(label: "median F1", metric: ScorerMetric.detectionF1), Extra(label: "median AUPRC", metric: ScorerMetric.detectionAUPRC)])
+        extras: [Extra(label: "median F1", metric: StoredScore.Metric.detectionF1), Extra(label: "median AUPRC", metric: StoredScore.Metric.detectionAUPRC)])
     public static let fuzzing = ReportScorer(
-        name: "fuzzing", title: "Fuzzing: balanced accuracy", metric: ScorerMetric.fuzzingBalancedAccuracy, subset: .all,
+        name: "fuzzing", title: "Fuzzing: balanced accuracy", metric: StoredScore.Metric.fuzzingBalancedAccuracy, subset: .all,
         thresholds: [0.6, 0.7, 0.8],
-        extras: [Extra(label: "median F1", metric: ScorerMetric.fuzzingF1), Extra(label: "median AUPRC", metric: ScorerMetric.fuzzingAUPRC)])
+        extras: [Extra(label: "median F1", metric: StoredScore.Metric.fuzzingF1), Extra(label: "median AUPRC", metric: StoredScore.Metric.fuzzingAUPRC)])
 
     /// Every scorer the reports know, in report order.
     public static let all: [ReportScorer] = [.simulation, .detection, .fuzzing]

@@ -50,6 +50,9 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         self.baseline = baseline
     }
 
+    /// Template roles added in later versions: a stored config without them resumes.
+    static let laterRoles: Set<String> = ["detection", "fuzzing"]
+
     /// Names of the settings that differ from `other` (for the "config changed" message).
     public func differences(from other: PipelineConfig) -> [String] {
         var names: [String] = []
@@ -62,7 +65,9 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         if recordsPerCall != other.recordsPerCall { names.append("records per call") }
         if explainerSamples != other.explainerSamples { names.append("explainer samples") }
         if baseline != other.baseline { names.append("baseline settings") }
-        for role in Set(prompts.keys).union(other.prompts.keys).sorted() where prompts[role] != other.prompts[role] {
+        // Templates added after `other` was stored (a run made before the classification scorers) are not a change.
+        for role in Set(prompts.keys).union(other.prompts.keys).sorted()
+        where prompts[role] != other.prompts[role] && !(other.prompts[role] == nil && Self.laterRoles.contains(role)) {
             names.append("\(role) template (\(prompts[role]?.file ?? other.prompts[role]?.file ?? role))")
         }
         return names

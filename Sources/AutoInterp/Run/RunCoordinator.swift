@@ -101,7 +101,17 @@ public struct RunCoordinator {
             client: client, template: prompts.simulator(for: pinned.simulatorMode), mode: pinned.simulatorMode,
             model: settings.simulatorModel, recordsPerCall: settings.recordsPerCall, topLogprobs: max(5, pinned.topLogprobs),
             structuredOutput: pinned.structuredOutput)
-        return plan.stages(explainer: explainer, simulator: simulator, judge: judge, extra: request.extraStages)
+        // The detection and fuzzing scorers ask the simulator's model; logprobs (for AUPRC) when
+        // the simulator found them, else probed once, when the first classification call is made.
+        let logprobs = pinned.simulatorMode == .logprobs
+            ? LogprobSupport(fixed: LogprobSupport.topLogprobs)
+            : LogprobSupport(probing: client, model: settings.simulatorModel)
+        let classifier: @Sendable (StoredClassification.Scorer) -> any UnitClassifier = { scorer in
+            LLMClassifier(
+                client: client, template: scorer == .fuzzing ? prompts.fuzzing : prompts.detection, model: settings.simulatorModel,
+                structuredOutput: pinned.structuredOutput, logprobs: logprobs)
+        }
+        return plan.stages(explainer: explainer, simulator: simulator, judge: judge, classifier: classifier, extra: request.extraStages)
     }
 
     /// The simulator mode and structured-output level: probed at the run's first start and

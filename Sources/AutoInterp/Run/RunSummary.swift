@@ -111,6 +111,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
                 continue
             }
             if unit.failedSimulations > 0 { failures["simulation", default: 0] += unit.failedSimulations }
+            for scorer in StoredClassification.Scorer.allCases where unit.failedClassifications(scorer) > 0 {
+                failures[scorer.rawValue, default: 0] += unit.failedClassifications(scorer)
+            }
             if let spearman = unit.score(.spearman, .all) {
                 scored += 1
                 byKind[kind.rawValue]?.scored += 1

@@ -50,7 +50,7 @@ public struct StagePlan: Sendable {
                 prompts = nil
                 if stages.contains(.rubric) {
                     guard request.stages == nil else {
-                        throw AutoInterpError.invalidInput("the rubric stage needs an LLM judge: pass --endpoint and --model, or leave rubric out of --stages (e.g. --stages explain,simulate,score)")
+                        throw AutoInterpError.invalidInput("the rubric stage needs an LLM judge: pass --endpoint and --model, or leave rubric out of --stages (e.g. --stages explain,simulate,score,detection,fuzzing)")
                     }
                     stages.remove(.rubric)
                     remarks.append("rubric stage skipped: it needs an LLM judge (pass --endpoint and --model to rate explanations)")
@@ -65,32 +65,42 @@ public struct StagePlan: Sendable {
         requested = stages.union(request.extraStages.map(\.name))
     }
 
-    /// The stage list of a run, in order: explain, simulate, score, rubric, then `extra`.
+    /// The stage list of a run, in order: explain, simulate, score, rubric, detection, fuzzing, then `extra`.
     ///
     /// - Parameters:
     ///   - simulator: the LLM simulator (LLM runs); nil uses the pattern baseline's, made per unit.
     ///   - judge: the rubric judge (an ``LLMRubricJudge``, or ``NoJudge`` without an endpoint).
+    ///   - classifier: the detection and fuzzing scorers by scorer (LLM runs: ``LLMClassifier``s);
+    ///     nil uses the pattern baseline's (``PatternClassifier``), made per unit.
     public func stages(
-        explainer: any UnitExplainer, simulator: (any ActivationSimulator)?, judge: any RubricJudge, extra: [any UnitStage]
+        explainer: any UnitExplainer, simulator: (any ActivationSimulator)?, judge: any RubricJudge,
+        classifier: (@Sendable (StoredClassification.Scorer) -> any UnitClassifier)? = nil, extra: [any UnitStage]
     ) -> [any UnitStage] {
         let simulatorFor: @Sendable (UnitWork) throws -> any ActivationSimulator
+        let classifierFor: @Sendable (StoredClassification.Scorer, UnitWork) throws -> any UnitClassifier
+        let patterns = PatternExplainer(parameters: settings.baseline ?? PatternSet.Parameters())
+        // The pattern simulator and classifier belong to their unit: re-derived (deterministically)
+        // from the unit's explanation examples, so a resumed run simulates what its explanation
+        // says. A control uses its donor's patterns: the explanation is the donor's text.
+        let unitPatterns: @Sendable (UnitWork) throws -> PatternSet = { work in
+            var source = work.unit.id
+            if let donor = work.progress.explanation?.controlOf {
+                guard let donorUnit = try work.store.explanation(id: donor)?.unitID else {
+                    throw StageFailure("the donor explanation \(donor) of the control of \(work.unit.unit) is missing from \(work.store.path)")
+                }
+                source = donorUnit
+            }
+            return patterns.patterns(from: try work.store.examples(unitID: source, role: .explain, subset: .top))
+        }
         if let simulator {
             simulatorFor = { _ in simulator }
         } else {
-            let patterns = PatternExplainer(parameters: settings.baseline ?? PatternSet.Parameters())
-            // The pattern simulator belongs to its unit: re-derived (deterministically) from the
-            // unit's explanation examples, so a resumed run simulates what its explanation says.
-            // A control simulates with its donor's patterns: the explanation is the donor's text.
-            simulatorFor = { work in
-                var source = work.unit.id
-                if let donor = work.progress.explanation?.controlOf {
-                    guard let donorUnit = try work.store.explanation(id: donor)?.unitID else {
-                        throw StageFailure("the donor explanation \(donor) of the control of \(work.unit.unit) is missing from \(work.store.path)")
-                    }
-                    source = donorUnit
-                }
-                return PatternSimulator(patterns: patterns.patterns(from: try work.store.examples(unitID: source, role: .explain, subset: .top)))
-            }
+            simulatorFor = { work in PatternSimulator(patterns: try unitPatterns(work)) }
+        }
+        if let classifier {
+            classifierFor = { scorer, _ in classifier(scorer) }
+        } else {
+            classifierFor = { _, work in PatternClassifier(patterns: try unitPatterns(work)) }
         }
         let bestOf = ExplainStage.BestOf(
             samples: settings.explainerSamples, simulatorFor: simulatorFor, storesScores: requested.contains(.score))
@@ -99,6 +109,8 @@ public struct StagePlan: Sendable {
             SimulateStage(simulatorFor: simulatorFor),
             ScoreStage(),
             RubricStage(judge: judge),
+            DetectionStage(classifierFor: { try classifierFor(.detection, $0) }),
+            FuzzingStage(classifierFor: { try classifierFor(.fuzzing, $0) }),
         ] + extra
     }
 }

@@ -15,6 +15,11 @@ package struct UnitSelection: Sendable {
 /// fills the histogram and draws activation-binned, non-activating and random contexts by
 /// reservoir sampling. Memory is O(units × examples × context length); the dataset is only read
 /// in batches. Each unit has its own seeded random stream, so results do not depend on threading.
+///
+/// The classification examples (`classify/activating` by activation decile, `classify/silent`)
+/// use a second stream of their own, so asking for more or fewer of them never changes the
+/// other subsets. Their deciles need every activating context's max from pass 1 (one `Float`
+/// per activating context per unit, freed before pass 2).
 package struct ExampleSelector {
     package var config: SelectionConfig
 
@@ -96,22 +101,30 @@ struct UnitState {
     let config: SelectionConfig
     let contextLength: Int
     var rng: SeededGenerator
+    /// The classification draws' own stream (the others' results do not depend on them).
+    var classifyRNG: SeededGenerator
 
     // Pass 1
     var maxActivation: Float = 0
     var positives = 0
     var counted = 0
     var top: [KeptContext] = []  // min-heap on maxActivation, at most config.topPool
+    var activatingMaxima: [Float] = []  // every activating context's max, for the deciles
 
     // Between passes
     var explainContexts: Set<Int> = []
     var topContexts: Set<Int> = []
+    /// Upper edge (inclusive) of each activation decile of the context maxima; empty when no
+    /// classification examples are wanted or the unit never fires.
+    var decileEdges: [Float] = []
 
     // Pass 2
     var histogram: [Int]
     var zeroCount = 0
     var bins: [Reservoir]  // index 0: non-activating; 1...quantileBins: equal-width bins of (0, max]
     var random: Reservoir
+    var deciles: [Reservoir]  // classify/activating, decile d at index d - 1
+    var silent: Reservoir  // classify/silent
 
     init(unit: UnitRef, config: SelectionConfig, contextLength: Int) {
         self.unit = unit
@@ -122,6 +135,23 @@ struct UnitState {
         bins = [Reservoir(capacity: config.nonActivating)]
             + Array(repeating: Reservoir(capacity: config.quantilePerBin), count: config.quantileBins)
         random = Reservoir(capacity: config.scoreRandom)
+        classifyRNG = SeededGenerator(seed: config.seed, stream: UInt64(unit.index) &* 4 &+ (unit.kind == .feature ? 3 : 4))
+        deciles = Array(repeating: Reservoir(capacity: config.classifyPerDecile), count: SelectionConfig.classifyDeciles)
+        silent = Reservoir(capacity: config.classifySilent)
+    }
+
+    /// The equal-count decile edges of `maxima`: edge d (1...10) is the value at rank ⌈n·d/10⌉.
+    /// A context max belongs to the first decile whose edge it does not exceed (ties share one).
+    static func decileEdges(_ maxima: [Float], count: Int = SelectionConfig.classifyDeciles) -> [Float] {
+        guard !maxima.isEmpty else { return [] }
+        let sorted = maxima.sorted()
+        let n = sorted.count
+        return (1...count).map { d in sorted[Swift.max(0, (n * d + count - 1) / count - 1)] }
+    }
+
+    /// The decile 1...10 of an activating context's max.
+    func decile(of value: Float) -> Int {
+        (decileEdges.firstIndex { value <= $0 } ?? decileEdges.count - 1) + 1
     }
 
     /// The max over selectable tokens of a context, or nil when it has none.
@@ -144,6 +174,7 @@ struct UnitState {
                 if row[p] > 0 { positives += 1 }
             }
             maxActivation = Swift.max(maxActivation, best)
+            if best > 0, config.classifyPerDecile > 0 { activatingMaxima.append(best) }
             guard best > 0, config.topPool > 0 else { continue }
             if top.count < config.topPool {
                 top.append(KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: contextLength))))
@@ -163,6 +194,8 @@ struct UnitState {
         var order = Array(top.indices)
         order.shuffle(using: &rng)
         explainContexts = Set(order.prefix(explain).map { top[$0].context })
+        decileEdges = Self.decileEdges(activatingMaxima)
+        activatingMaxima = []
     }
 
     /// How many of `pool` top contexts go to explanation and to scoring.
@@ -192,8 +225,16 @@ struct UnitState {
                     zeroCount += 1
                 }
             }
-            guard !topContexts.contains(context) else { continue }
             let keep = { KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: self.contextLength))) }
+            // Classification draws: any context the explainer does not see, on their own stream.
+            if !explainContexts.contains(context) {
+                if best <= 0 {
+                    silent.offer(using: &classifyRNG, keep)
+                } else if !decileEdges.isEmpty {
+                    deciles[decile(of: best) - 1].offer(using: &classifyRNG, keep)
+                }
+            }
+            guard !topContexts.contains(context) else { continue }
             random.offer(using: &rng, keep)
             if best <= 0 {
                 bins[0].offer(using: &rng, keep)
@@ -221,6 +262,10 @@ struct UnitState {
         for (b, reservoir) in bins.enumerated() {
             examples += reservoir.items.sorted { $0.context < $1.context }.map { record($0, .score, .quantile, bin: b) }
         }
+        for (d, reservoir) in deciles.enumerated() {
+            examples += reservoir.items.sorted { $0.context < $1.context }.map { record($0, .classify, .activating, bin: d + 1) }
+        }
+        examples += silent.items.sorted { $0.context < $1.context }.map { record($0, .classify, .silent) }
         let statistics = UnitStatistics(
             unit: unit, maxActivation: maxActivation, density: counted > 0 ? Double(positives) / Double(counted) : 0,
             tokenCount: counted, histogram: ActivationHistogram(max: maxActivation, counts: histogram, zeroCount: zeroCount))

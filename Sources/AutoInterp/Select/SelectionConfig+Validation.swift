@@ -12,10 +12,14 @@ extension SelectionConfig {
         let counts: [(String, Int, Int)] = [
             ("--explain-top", explainTop, 1), ("--score-top", scoreTop, 0), ("--score-random", scoreRandom, 0),
             ("--per-bin", quantilePerBin, 0), ("--non-activating", nonActivating, 0), ("quantile bins", quantileBins, 1),
-            ("histogram bins", histogramBins, 1),
+            ("histogram bins", histogramBins, 1), ("--classify-silent", classifySilent, 0),
         ]
         for (name, value, least) in counts where !(least...Self.maxPerUnit).contains(value) {
             throw AutoInterpError.invalidInput("\(name) must be between \(least) and \(Self.maxPerUnit), got \(value)")
+        }
+        let perDecileLimit = Self.maxPerUnit / Self.classifyDeciles
+        guard (0...perDecileLimit).contains(classifyPerDecile) else {
+            throw AutoInterpError.invalidInput("--classify-per-decile must be between 0 and \(perDecileLimit), got \(classifyPerDecile)")
         }
     }
 }

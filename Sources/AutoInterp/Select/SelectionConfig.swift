@@ -1,8 +1,9 @@
 /// How many examples of each kind to pick per unit, and how.
 ///
 /// The defaults follow Bills et al. 2023 (explain on top contexts, score on held-out top and
-/// random contexts) and Templeton et al. 2024 (rubric examples from 10 equal-width activation
-/// bins plus non-activating contexts).
+/// random contexts), Templeton et al. 2024 (rubric examples from 10 equal-width activation
+/// bins plus non-activating contexts) and Paulo et al. 2025 (detection and fuzzing examples from
+/// the 10 activation deciles plus silent contexts; small by default, see ``ClassifyProtocol``).
 public struct SelectionConfig: Sendable, Equatable, Codable {
     /// Top contexts (by max activation) shown to the explainer.
     public var explainTop = 10
@@ -22,9 +23,82 @@ public struct SelectionConfig: Sendable, Equatable, Codable {
     public var seed: UInt64 = 0
     /// Keep special tokens (`[CLS]`, `[SEP]`, ...) in examples and statistics.
     public var includeSpecialTokens = false
+    /// Activating contexts drawn per activation decile for detection and fuzzing
+    /// (`classify/activating`, bins 1...``classifyDeciles``), disjoint from the explain examples.
+    public var classifyPerDecile = ClassifyProtocol.small.perDecile
+    /// Silent contexts (every selectable token <= 0) for detection and fuzzing (`classify/silent`).
+    public var classifySilent = ClassifyProtocol.small.silent
+
+    /// The deciles of the `classify/activating` draw.
+    public static let classifyDeciles = 10
 
     public init() {}
 
     /// Contexts kept in the top pool before the explain / score split.
     public var topPool: Int { explainTop + scoreTop }
+
+    /// Sets the classification counts of a protocol.
+    public mutating func apply(_ protocol: ClassifyProtocol) {
+        classifyPerDecile = `protocol`.perDecile
+        classifySilent = `protocol`.silent
+    }
+
+    // MARK: Codable
+
+    private enum CodingKeys: String, CodingKey {
+        case explainTop, scoreTop, scoreRandom, quantileBins, quantilePerBin, nonActivating, histogramBins, seed
+        case includeSpecialTokens, classifyPerDecile, classifySilent
+    }
+
+    /// Decodes a stored config; fields added after a run was made take their defaults (configs
+    /// stored by older versions still decode and compare equal to the same options now).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = SelectionConfig()
+        explainTop = try c.decodeIfPresent(Int.self, forKey: .explainTop) ?? d.explainTop
+        scoreTop = try c.decodeIfPresent(Int.self, forKey: .scoreTop) ?? d.scoreTop
+        scoreRandom = try c.decodeIfPresent(Int.self, forKey: .scoreRandom) ?? d.scoreRandom
+        quantileBins = try c.decodeIfPresent(Int.self, forKey: .quantileBins) ?? d.quantileBins
+        quantilePerBin = try c.decodeIfPresent(Int.self, forKey: .quantilePerBin) ?? d.quantilePerBin
+        nonActivating = try c.decodeIfPresent(Int.self, forKey: .nonActivating) ?? d.nonActivating
+        histogramBins = try c.decodeIfPresent(Int.self, forKey: .histogramBins) ?? d.histogramBins
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        includeSpecialTokens = try c.decodeIfPresent(Bool.self, forKey: .includeSpecialTokens) ?? d.includeSpecialTokens
+        classifyPerDecile = try c.decodeIfPresent(Int.self, forKey: .classifyPerDecile) ?? d.classifyPerDecile
+        classifySilent = try c.decodeIfPresent(Int.self, forKey: .classifySilent) ?? d.classifySilent
+    }
+}
+
+/// The sizes of the detection and fuzzing example sets: `small` (the default, 2 per decile + 20
+/// silent) or `delphi` (EleutherAI delphi / Paulo et al. 2025: 10 per decile + 100 silent).
+public enum ClassifyProtocol: String, Sendable, CaseIterable {
+    case small
+    case delphi
+
+    /// Activating contexts per decile.
+    public var perDecile: Int {
+        switch self {
+        case .small: 2
+        case .delphi: 10
+        }
+    }
+
+    /// Silent contexts.
+    public var silent: Int {
+        switch self {
+        case .small: 20
+        case .delphi: 100
+        }
+    }
+
+    /// Parses `--classify-protocol`.
+    ///
+    /// - Throws: ``AutoInterpError/invalidInput(_:)`` naming the accepted values.
+    public init(parsing text: String) throws {
+        guard let value = ClassifyProtocol(rawValue: text.lowercased()) else {
+            throw AutoInterpError.invalidInput(
+                "--classify-protocol must be \(Self.allCases.map(\.rawValue).joined(separator: " or ")), got '\(text.prefix(40))'")
+        }
+        self = value
+    }
 }

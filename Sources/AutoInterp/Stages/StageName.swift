@@ -15,9 +15,11 @@ public struct StageName: StringName, Comparable, CustomStringConvertible {
     public static let simulate: StageName = "simulate"
     public static let score: StageName = "score"
     public static let rubric: StageName = "rubric"
+    public static let detection: StageName = "detection"
+    public static let fuzzing: StageName = "fuzzing"
 
     /// The built-in stages in the order they run for a unit.
-    public static let builtIn: [StageName] = [.explain, .simulate, .score, .rubric]
+    public static let builtIn: [StageName] = [.explain, .simulate, .score, .rubric, .detection, .fuzzing]
 
     /// Orders by position among ``builtIn`` (other names after them, alphabetically).
     public static func < (a: Self, b: Self) -> Bool {
@@ -25,7 +27,7 @@ public struct StageName: StringName, Comparable, CustomStringConvertible {
         return (rank(a), a.rawValue) < (rank(b), b.rawValue)
     }
 
-    /// Parses `explain,simulate,score,rubric` (any subset, any order) against the `known` names.
+    /// Parses `explain,simulate,score,rubric,detection,fuzzing` (any subset, any order) against the `known` names.
     public static func parse(_ text: String, known: [StageName] = builtIn) throws -> Set<StageName> {
         var stages: Set<StageName> = []
         let list = known.map(\.rawValue).joined(separator: ",")

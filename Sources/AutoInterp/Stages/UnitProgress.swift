@@ -25,6 +25,12 @@ public struct UnitProgress: Sendable, Equatable {
     public var ratings: [Int: Int]
     /// Rubric examples the judge could not rate, by record index, with how many times each was asked.
     public var failedRatingAttempts: [Int: Int]
+    /// `classify` examples (activating + silent): what each classification scorer must answer.
+    public var classifyExamples: Int
+    /// Answers stored for the explanation (ok or failed), by scorer, as `examples.id`s.
+    public var classified: [StoredClassification.Scorer: Set<Int64>]
+    /// The failed ones among them, by scorer, with how many times each was asked.
+    public var failedClassificationAttempts: [StoredClassification.Scorer: [Int64: Int]]
 
     /// A (metric, subset) pair of the `scores` table.
     public struct ScoreKey: Hashable, Sendable {
@@ -40,7 +46,9 @@ public struct UnitProgress: Sendable, Equatable {
     public init(
         unit: StoredUnit, explanation: StoredExplanation? = nil, scoredExamples: Int = 0, rubricExamples: Int = 0,
         simulated: Set<String> = [], failedSimulationAttempts: [String: Int] = [:], scores: [ScoreKey: Double?] = [:],
-        ratings: [Int: Int] = [:], failedRatingAttempts: [Int: Int] = [:]
+        ratings: [Int: Int] = [:], failedRatingAttempts: [Int: Int] = [:], classifyExamples: Int = 0,
+        classified: [StoredClassification.Scorer: Set<Int64>] = [:],
+        failedClassificationAttempts: [StoredClassification.Scorer: [Int64: Int]] = [:]
     ) {
         self.unit = unit
         self.explanation = explanation
@@ -51,12 +59,19 @@ public struct UnitProgress: Sendable, Equatable {
         self.scores = scores
         self.ratings = ratings
         self.failedRatingAttempts = failedRatingAttempts
+        self.classifyExamples = classifyExamples
+        self.classified = classified
+        self.failedClassificationAttempts = failedClassificationAttempts
     }
 
     /// Simulations stored as failures.
     public var failedSimulations: Int { failedSimulationAttempts.count }
     /// Rubric examples stored as failures.
     public var failedRatings: Int { failedRatingAttempts.count }
+    /// Examples `scorer` answered with a failure.
+    public func failedClassifications(_ scorer: StoredClassification.Scorer) -> Int {
+        failedClassificationAttempts[scorer]?.count ?? 0
+    }
 
     /// True when the unit never fires on a selectable token: there is nothing to explain.
     public var isDead: Bool { unit.statistics.maxActivation <= 0 }

@@ -52,6 +52,10 @@ extension RunStore {
                 WHERE x.unit_id = u.id AND x.role = 'score' AND x.subset IN ('top', 'random')) AS scored_examples,
                (SELECT COUNT(*) FROM examples x
                 WHERE x.unit_id = u.id AND x.role = 'score' AND x.subset = 'quantile') AS rubric_examples,
+               (SELECT COUNT(*) FROM examples x
+                WHERE x.unit_id = u.id AND x.role = 'classify') AS classify_examples,
+               (SELECT json_group_array(json_array(k.scorer, k.example_id, k.status, k.attempts)) FROM classifications k
+                WHERE k.explanation_id = e.id) AS classifications,
                (SELECT json_group_array(s.subset || '/' || s.record_idx) FROM simulations s
                 WHERE s.explanation_id = e.id) AS simulated,
                (SELECT json_group_array(json_array(s.subset || '/' || s.record_idx, s.attempts)) FROM simulations s
@@ -69,7 +73,8 @@ extension RunStore {
     private func unitProgress(_ row: SQLiteRow) throws -> UnitProgress {
         let unit = try storedUnit(row)
         var progress = UnitProgress(
-            unit: unit, scoredExamples: row.int("scored_examples") ?? 0, rubricExamples: row.int("rubric_examples") ?? 0)
+            unit: unit, scoredExamples: row.int("scored_examples") ?? 0, rubricExamples: row.int("rubric_examples") ?? 0,
+            classifyExamples: row.int("classify_examples") ?? 0)
         guard let explanationID = row.int64("e_id") else { return progress }
         progress.explanation = StoredExplanation(
             id: explanationID, unitID: unit.id, explainer: row.string("e_explainer") ?? "", model: row.string("e_model") ?? "",
@@ -84,6 +89,14 @@ extension RunStore {
         for case let item as [Any] in try jsonArray(row, "rating_failures") where item.count == 2 {
             guard let record = (item[0] as? NSNumber)?.intValue, let attempts = (item[1] as? NSNumber)?.intValue else { continue }
             progress.failedRatingAttempts[record] = attempts
+        }
+        for case let item as [Any] in try jsonArray(row, "classifications") where item.count == 4 {
+            guard let scorer = item[0] as? String, let example = (item[1] as? NSNumber)?.int64Value,
+                let status = item[2] as? String, let attempts = (item[3] as? NSNumber)?.intValue
+            else { continue }
+            let key = StoredClassification.Scorer(rawValue: scorer)
+            progress.classified[key, default: []].insert(example)
+            if status == "failed" { progress.failedClassificationAttempts[key, default: [:]][example] = attempts }
         }
         for case let item as [Any] in try jsonArray(row, "scores") where item.count == 3 {
             guard let metric = item[0] as? String, let subset = item[1] as? String else { continue }

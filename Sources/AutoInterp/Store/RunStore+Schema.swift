@@ -11,13 +11,12 @@ extension RunStore {
         SQLiteMigration(version: 2, name: "scores open to every stage's metrics", sql: schemaV2),
         SQLiteMigration(version: 3, name: "llm_calls: unit, stage, queue time, cached tokens, finish reason", sql: schemaV3),
         SQLiteMigration(version: 4, name: "failures kept and retried: simulation attempts, rubric failures", sql: schemaV4),
-        // v5 is reserved for the classification scorers' table (merged from another branch).
-        SQLiteMigration(version: 5, name: "reserved", sql: "SELECT 1;"),
+        SQLiteMigration(version: 5, name: "classification examples and answers (detection, fuzzing)", sql: schemaV5),
         SQLiteMigration(version: 6, name: "explanations.control_of: the random-explanation floor", sql: schemaV6),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV6].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -195,6 +194,53 @@ extension RunStore {
             created_at     TEXT NOT NULL,
             UNIQUE (explanation_id, record_idx)
         );
+        """
+
+    /// Schema v5: the detection and fuzzing scorers. `examples` takes the role `classify` with
+    /// the subsets `activating` (bin = activation decile 1..10) and `silent` (rebuilt: SQLite
+    /// cannot widen a CHECK in place), and `classifications` holds one answer per (explanation,
+    /// scorer, example): the true label, the answer and p(1) when known, the fuzzing highlight,
+    /// or a failure with its reason and attempts, like `simulations`.
+    static let schemaV5 = """
+        CREATE TABLE examples_v5 (
+            id             INTEGER PRIMARY KEY,
+            unit_id        INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            role           TEXT NOT NULL CHECK (role IN ('explain', 'score', 'classify')),
+            subset         TEXT NOT NULL CHECK (subset IN ('top', 'quantile', 'random', 'activating', 'silent')),
+            record_idx     INTEGER NOT NULL,            -- position within (unit, role, subset)
+            context_idx    INTEGER NOT NULL,            -- row of the dataset
+            bin            INTEGER,                     -- quantile bin or activation decile, NULL otherwise
+            max_activation REAL NOT NULL,
+            tokens_json    TEXT NOT NULL,               -- token strings
+            token_ids_json TEXT NOT NULL,
+            acts_json      TEXT NOT NULL                -- raw activations
+        );
+        INSERT INTO examples_v5 (id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
+                                 tokens_json, token_ids_json, acts_json)
+            SELECT id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
+                   tokens_json, token_ids_json, acts_json FROM examples;
+        DROP TABLE examples;
+        ALTER TABLE examples_v5 RENAME TO examples;
+        CREATE UNIQUE INDEX examples_by_unit ON examples(unit_id, role, subset, record_idx);
+
+        CREATE TABLE classifications (
+            id             INTEGER PRIMARY KEY,
+            explanation_id INTEGER NOT NULL REFERENCES explanations(id) ON DELETE CASCADE,
+            scorer         TEXT NOT NULL CHECK (scorer <> ''),     -- 'detection', 'fuzzing'
+            example_id     INTEGER NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            label          INTEGER NOT NULL CHECK (label IN (0, 1)),
+            predicted      INTEGER CHECK (predicted IN (0, 1)),    -- NULL when failed
+            probability    REAL CHECK (probability BETWEEN 0 AND 1), -- p(1); NULL without logprobs
+            highlighted    TEXT,                                   -- fuzzing: JSON token positions shown <<highlighted>>
+            status         TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+            error          TEXT,
+            attempts       INTEGER NOT NULL DEFAULT 1,
+            created_at     TEXT NOT NULL,
+            CHECK ((status = 'ok' AND predicted IS NOT NULL AND error IS NULL)
+                OR (status = 'failed' AND predicted IS NULL AND probability IS NULL AND error IS NOT NULL)),
+            UNIQUE (explanation_id, scorer, example_id)
+        );
+        CREATE INDEX classifications_by_example ON classifications(example_id);
         """
 
     /// Schema v6: a *control* explanation (`explainer = 'control'`) is another unit's explanation

@@ -113,7 +113,7 @@ extension RunStore {
                 tokenCount: row.int("token_count") ?? 0, histogram: histogram))
     }
 
-    private func exampleRecord(_ row: SQLiteRow) throws -> ExampleRecord {
+    func exampleRecord(_ row: SQLiteRow) throws -> ExampleRecord {
         guard let role = row.string("role").flatMap(ExampleRole.init(rawValue:)),
             let subset = row.string("subset").flatMap(ExampleSubset.init(rawValue:))
         else {

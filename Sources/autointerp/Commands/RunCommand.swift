@@ -15,7 +15,8 @@ struct RunCommand: AsyncParsableCommand {
             models, simulator mode, records per call, samples, prompt files) is refused unless --force-new. \
             --stages, concurrency, limits and prices may change freely. \
             --explainer local uses the LLM-free pattern baseline (Neuron-to-Graph style) to explain and simulate: \
-            no --endpoint or --model is needed, and without them the stages are explain,simulate,score.
+            no --endpoint or --model is needed, and without them the stages are explain,simulate,score,detection,fuzzing \
+            (the baseline answers detection and fuzzing itself).
             """
     )
 
@@ -28,7 +29,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Model for the rubric judge (default: --model).")
     var judgeModel: String?
 
-    @Option(help: "Stages to run, comma-separated (default explain,simulate,score,rubric; explain,simulate,score for --explainer local without --endpoint).")
+    @Option(help: "Stages to run, comma-separated (default explain,simulate,score,rubric,detection,fuzzing; without rubric for --explainer local without --endpoint).")
     var stages: String?
 
     @Option(help: "Explainer and simulator: llm, or local (the LLM-free pattern baseline; the judge still needs --endpoint).")

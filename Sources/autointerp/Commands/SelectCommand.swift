@@ -45,6 +45,15 @@ struct RunInputOptions: ParsableArguments {
     @Option(help: "Non-activating contexts per unit.")
     var nonActivating = 5
 
+    @Option(help: "Detection/fuzzing example sizes: small (2 per activation decile + 20 silent) or delphi (10 per decile + 100 silent, Paulo et al. 2025).")
+    var classifyProtocol = ClassifyProtocol.small.rawValue
+
+    @Option(help: "Activating contexts per activation decile for detection and fuzzing (default: from --classify-protocol; 0 for none).")
+    var classifyPerDecile: Int?
+
+    @Option(help: "Silent contexts (the unit never fires) for detection and fuzzing (default: from --classify-protocol).")
+    var classifySilent: Int?
+
     @Flag(help: "Keep special tokens ([CLS], [SEP], …) in examples and statistics.")
     var includeSpecialTokens = false
 
@@ -69,6 +78,10 @@ struct RunInputOptions: ParsableArguments {
         selection.quantilePerBin = perBin
         selection.nonActivating = nonActivating
         selection.includeSpecialTokens = includeSpecialTokens
+        selection.apply(try ClassifyProtocol(parsing: classifyProtocol))
+        if let classifyPerDecile { selection.classifyPerDecile = classifyPerDecile }
+        if let classifySilent { selection.classifySilent = classifySilent }
+        try selection.validate()
         var request = RunSetup.Request(
             name: name, resultsFolder: URL(fileURLWithPath: results), activations: URL(fileURLWithPath: activations),
             vocab: vocab.map { URL(fileURLWithPath: $0) }, sae: sae.map { URL(fileURLWithPath: $0) },
