@@ -1,4 +1,4 @@
-import AutoInterpLLM
+public import AutoInterpLLM
 import Foundation
 
 /// Reads a classification answer: `{"answers": [0, 1, …]}` (or a bare list) with exactly one

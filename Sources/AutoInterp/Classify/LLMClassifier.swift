@@ -1,4 +1,4 @@
-import AutoInterpLLM
+public import AutoInterpLLM
 import Foundation
 
 /// The classification scorer that asks an LLM (detection or fuzzing, by its template), a few

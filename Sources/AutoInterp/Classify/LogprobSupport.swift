@@ -1,4 +1,4 @@
-import AutoInterpLLM
+public import AutoInterpLLM
 import Foundation
 import Synchronization
 
