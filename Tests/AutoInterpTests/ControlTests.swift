@@ -69,12 +69,12 @@ struct ControlTests {
             #expect(donor.text == control.text && donor.model == control.model)
             let unit = try #require(try store.unit(id: control.unitID)), donorUnit = try #require(try store.unit(id: donor.unitID))
             #expect(unit.unit.kind == donorUnit.unit.kind)
-            // Scored like the unit: every held-out record simulated (with the donor's patterns, never failing), six scores.
+            // Scored like the unit: every held-out record simulated (with the donor's patterns, never failing), the six correlation scores and the ten detection and fuzzing metrics.
             let simulations = try store.simulations(explanationID: control.id)
             let heldOut = try store.heldOutRecords(unitID: control.unitID)
             #expect(simulations.count == heldOut.count)
             #expect(simulations.allSatisfy { $0.isOK })
-            #expect(try store.scores(explanationID: control.id).count == 6)
+            #expect(try store.scores(explanationID: control.id).count == 16)
             #expect(try store.rubricRatings(explanationID: control.id).isEmpty)
         }
 

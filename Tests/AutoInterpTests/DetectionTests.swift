@@ -212,7 +212,8 @@ struct DetectionTests {
         for (key, row) in atKill { #expect(after[key] == row, "\(key)") }
         #expect(after.values.allSatisfy { $0.attempts == 1 })
         let count = { (sql: String) in try store.database.scalar(sql).flatMap(Int.init(sqliteValue:)) ?? -1 }
-        #expect(try count("SELECT COUNT(*) FROM classifications") == 2 * count("SELECT COUNT(*) FROM examples WHERE role = 'classify'"))
+        // Both scorers for the unit's explanation and for its control.
+        #expect(try count("SELECT COUNT(*) FROM classifications") == 2 * 2 * count("SELECT COUNT(*) FROM examples WHERE role = 'classify'"))
         // No request answered before the kill is sent again.
         func hash(_ seen: ChatRequestSeen) -> String {
             LLMRequestHash.compute(endpoint: endpoint.baseURL, model: seen.request?.model ?? "m", canonicalBody: seen.body)
