@@ -49,7 +49,8 @@ python3 "$ROOT/Benchmarks/run_costs.py" "$OUT/results/real-llm/autointerp.sqlite
 
 # Phase 2: a weak model's explanations are mostly refused (echoes, loops), which leaves the
 # simulator and the judge nothing to do. To measure them too, units without an explanation get
-# the planted concept's name (explainer `benchmark`), then simulate, score and rubric run alone.
+# the planted concept's name (explainer `benchmark`), then simulate, score, rubric,
+# detection and fuzzing run alone (and the control pass with those explanations).
 [ -n "${LOCAL:-}" ] || [ -n "${NO_PHASE2:-}" ] && exit 0
 python3 - "$OUT/results/real-llm/autointerp.sqlite" <<'PY'
 import sqlite3, sys, datetime
@@ -65,12 +66,12 @@ start=$(date +%s.%N)
 set +e
 /usr/bin/time -f "%U %S" -o "$OUT/time2" "$BIN" run --activations "$OUT/example/activations.safetensors" --sae "$OUT/example/sae" \
   --features 0-4 --neurons 0-2 --name real-llm --results "$OUT/results" --endpoint "http://127.0.0.1:$PORT/v1" --model "$MODEL" \
-  --stages simulate,score,rubric --quiet > "$OUT/run2.log" 2> "$OUT/run2.err"
+  --stages simulate,score,rubric,detection,fuzzing --quiet > "$OUT/run2.log" 2> "$OUT/run2.err"
 status=$?
 set -e
 end=$(date +%s.%N)
 echo
-echo "phase 2 (simulate, score, rubric with fixed explanations where the model's were refused): exited $status"
+echo "phase 2 (simulate, score, rubric, detection, fuzzing with fixed explanations where the model's were refused): exited $status"
 grep -E "^(failures|LLM)" "$OUT/run2.log" || true
 python3 "$ROOT/Benchmarks/run_costs.py" "$OUT/results/real-llm/autointerp.sqlite" --wall "$(python3 -c "print($end - $start)")" \
   --cpu "$(tail -1 "$OUT/time2" | awk '{print $1 + $2}')"

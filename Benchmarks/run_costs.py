@@ -4,7 +4,9 @@
 usage: run_costs.py RUN.sqlite [--wall SECONDS] [--cpu SECONDS]
 
 Per unit: LLM calls that reached the endpoint, prompt / cached / completion tokens (llm_calls
-with the unit's name), simulations that parsed, rubric examples rated, and the explanation.
+with the unit's name: its own explanation's stages and its control's), simulations that parsed,
+rubric examples rated, detection and fuzzing answers that parsed (own + control) with the
+balanced accuracies of the unit's own explanation, and the explanation.
 """
 import argparse, sqlite3, statistics
 
@@ -16,8 +18,8 @@ a = p.parse_args()
 db = sqlite3.connect(a.db)
 q = lambda sql, *args: db.execute(sql, args).fetchall()
 
-units = q("SELECT u.id, u.kind || ' ' || u.idx, (SELECT text FROM explanations e WHERE e.unit_id = u.id ORDER BY id LIMIT 1),"
-          " (SELECT id FROM explanations e WHERE e.unit_id = u.id ORDER BY id LIMIT 1) FROM units u ORDER BY u.kind, u.idx")
+units = q("SELECT u.id, u.kind || ' ' || u.idx, (SELECT text FROM explanations e WHERE e.unit_id = u.id AND e.control_of IS NULL ORDER BY id LIMIT 1),"
+          " (SELECT id FROM explanations e WHERE e.unit_id = u.id AND e.control_of IS NULL ORDER BY id LIMIT 1) FROM units u ORDER BY u.kind, u.idx")
 rows = []
 for uid, name, text, eid in units:
     calls, prompt, cached, completion, latency = q(
@@ -28,15 +30,19 @@ for uid, name, text, eid in units:
     rated = q("SELECT COUNT(*) FROM rubric_ratings WHERE explanation_id = ?", eid)[0][0] if eid else 0
     unrated = q("SELECT COUNT(*) FROM rubric_failures WHERE explanation_id = ?", eid)[0][0] if eid else 0
     spearman = q("SELECT value FROM scores WHERE explanation_id = ? AND metric = 'spearman' AND subset = 'all'", eid) if eid else []
-    rows.append(dict(unit=name, calls=calls, prompt=int(prompt), cached=int(cached), completion=int(completion), latency=latency / 1000,
+    cls_ok, cls = q("SELECT TOTAL(c.status = 'ok'), COUNT(*) FROM classifications c JOIN explanations e ON e.id = c.explanation_id"
+                    " WHERE e.unit_id = ?", uid)[0]
+    ba = lambda scorer: (q("SELECT value FROM scores WHERE explanation_id = ? AND metric = ? AND subset = 'all'", eid, scorer + "_balanced_accuracy") or [(None,)])[0][0] if eid else None
+    rows.append(dict(cls_ok=int(cls_ok), cls=cls, detection=ba("detection"), fuzzing=ba("fuzzing"), unit=name, calls=calls, prompt=int(prompt), cached=int(cached), completion=int(completion), latency=latency / 1000,
                      stages=by_stage, sims_ok=int(sims_ok), sims=sims, rated=rated, unrated=unrated, text=text,
                      spearman=spearman[0][0] if spearman else None))
 
-print(f"{'unit':<12} {'calls':>5} {'prompt':>7} {'cached':>7} {'compl':>6} {'tokens':>7} {'net s':>6} {'sim ok':>7} {'rated':>7}  spearman  explanation")
+print(f"{'unit':<12} {'calls':>5} {'prompt':>7} {'cached':>7} {'compl':>6} {'tokens':>7} {'net s':>6} {'sim ok':>7} {'rated':>7} {'classify':>9}  spearman  det BA  fuzz BA  explanation")
 for r in rows:
-    sp = "n/a" if r["spearman"] is None else f"{r['spearman']:.3f}"
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
+    sp = fmt(r["spearman"])
     print(f"{r['unit']:<12} {r['calls']:>5} {r['prompt']:>7} {r['cached']:>7} {r['completion']:>6} {r['prompt'] + r['completion']:>7}"
-          f" {r['latency']:>6.1f} {r['sims_ok']:>3}/{r['sims']:<3} {r['rated']:>3}/{r['rated'] + r['unrated']:<3}  {sp:>8}  {(r['text'] or '(none)')[:50]}")
+          f" {r['latency']:>6.1f} {r['sims_ok']:>3}/{r['sims']:<3} {r['rated']:>3}/{r['rated'] + r['unrated']:<3} {r['cls_ok']:>4}/{r['cls']:<4}  {sp:>8}  {fmt(r['detection']):>6}  {fmt(r['fuzzing']):>7}  {(r['text'] or '(none)')[:50]}")
 worked = [r for r in rows if r["calls"] > 0]
 if worked:
     mean = lambda key: statistics.mean(r[key] for r in worked)
@@ -49,7 +55,9 @@ if worked:
     print("calls per unit by stage: " + ", ".join(f"{s} {n / len(worked):.1f}" for s, n in sorted(stages.items())))
 sims = sum(r["sims"] for r in rows); ok = sum(r["sims_ok"] for r in rows)
 rated = sum(r["rated"] for r in rows); asked = rated + sum(r["unrated"] for r in rows)
-print(f"parsed: simulations {ok}/{sims} ({100 * ok / max(1, sims):.1f} %), rubric {rated}/{asked} ({100 * rated / max(1, asked):.1f} %)")
+cls = sum(r["cls"] for r in rows); cls_ok = sum(r["cls_ok"] for r in rows)
+print(f"parsed: simulations {ok}/{sims} ({100 * ok / max(1, sims):.1f} %), rubric {rated}/{asked} ({100 * rated / max(1, asked):.1f} %),"
+      f" detection + fuzzing {cls_ok}/{cls} ({100 * cls_ok / max(1, cls):.1f} %)")
 explained = sum(1 for r in rows if r["text"])
 print(f"explanations stored: {explained}/{len(rows)}; distinct texts: {len(set(r['text'] for r in rows if r['text']))}")
 other = q("SELECT COALESCE(stage, 'none'), COUNT(*) FROM llm_calls WHERE unit IS NULL AND cached = 0 GROUP BY stage")

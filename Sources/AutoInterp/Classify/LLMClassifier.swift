@@ -59,29 +59,16 @@ public struct LLMClassifier: UnitClassifier {
 
     /// One call (and at most one retry, showing the bad answer and the reason) for one batch.
     private func classifyBatch(explanation: String, items: [ClassificationItem], topLogprobs: Int) async throws -> [StoredClassification.Outcome] {
-        var request = try request(explanation: explanation, items: items, topLogprobs: topLogprobs)
-        var reason = ""
-        for attempt in 0..<2 {
-            let answer = try await client.complete(request)
-            let parsed: Result<[Int], StageFailure> = answer.isCutOff
-                ? .failure(StageFailure("the answer was cut off at max_tokens (\(request.maxTokens ?? 0)): \(SimulationParser.preview(answer.content ?? ""))"))
-                : ClassificationAnswer.parse(answer.content ?? "", count: items.count)
-            switch parsed {
-            case .success(let answers):
-                let probabilities = topLogprobs > 0 ? ClassificationAnswer.probabilities(answer.response.tokenLogprobs, count: items.count) : nil
-                return answers.enumerated().map { i, answer in .answered(predicted: answer, probability: probabilities?[i]) }
-            case .failure(let failure):
-                // Not replayed from the cache: the next run asks again.
-                client.discard(answer)
-                reason = failure.reason
-                if attempt == 0 {
-                    request.messages += [
-                        .assistant(answer.content ?? ""),
-                        .user("That answer could not be used (\(failure.reason)). Answer with only {\"answers\": [...]}: exactly \(items.count) digits 0 or 1, one per example, in order."),
-                    ]
-                }
-            }
+        let result = try await ListAnswerCall.ask(
+            client, try request(explanation: explanation, items: items, topLogprobs: topLogprobs),
+            instruction: "Answer with only {\"answers\": [...]}: exactly \(items.count) digits 0 or 1, one per example, in order."
+        ) { ClassificationAnswer.parse($0, count: items.count) }
+        switch result {
+        case .success(let (answers, completion)):
+            let probabilities = topLogprobs > 0 ? ClassificationAnswer.probabilities(completion.response.tokenLogprobs, count: items.count) : nil
+            return answers.enumerated().map { i, answer in .answered(predicted: answer, probability: probabilities?[i]) }
+        case .failure(let failure):
+            return items.map { _ in .failed(reason: failure.reason) }
         }
-        return items.map { _ in .failed(reason: "\(reason) (after one retry)") }
     }
 }

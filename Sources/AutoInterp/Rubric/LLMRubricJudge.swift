@@ -67,27 +67,14 @@ package struct LLMRubricJudge: RubricJudge {
 
     /// One call (and at most one retry) for one batch.
     private func rateBatch(explanation: String, examples: [RubricExample]) async throws -> [RubricVerdict] {
-        var request = try request(explanation: explanation, examples: examples)
-        var reason = ""
-        for attempt in 0..<2 {
-            let answer = try await client.complete(request)
-            let parsed: Result<[Int], StageFailure> = answer.isCutOff
-                ? .failure(StageFailure("the answer was cut off at max_tokens (\(request.maxTokens ?? 0))"))
-                : RubricParser.parseBatch(answer.content ?? "", count: examples.count)
-            switch parsed {
-            case .success(let ratings): return ratings.map { .rated($0, reason: nil) }
-            case .failure(let failure):
-                client.discard(answer)
-                reason = failure.reason
-                if attempt == 0 {
-                    request.messages += [
-                        .assistant(answer.content ?? ""),
-                        .user("That answer could not be used (\(failure.reason)). Answer with only {\"ratings\": [...]}: exactly \(examples.count) digits 0-3, one per excerpt, in order."),
-                    ]
-                }
-            }
+        let result = try await ListAnswerCall.ask(
+            client, try request(explanation: explanation, examples: examples),
+            instruction: "Answer with only {\"ratings\": [...]}: exactly \(examples.count) digits 0-3, one per excerpt, in order."
+        ) { RubricParser.parseBatch($0, count: examples.count) }
+        switch result {
+        case .success(let (ratings, _)): return ratings.map { .rated($0, reason: nil) }
+        case .failure(let failure): return examples.map { _ in .failed(reason: failure.reason) }
         }
-        return examples.map { _ in .failed(reason: "\(reason) (after one retry)") }
     }
 }
 
