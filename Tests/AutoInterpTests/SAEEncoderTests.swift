@@ -105,17 +105,22 @@ struct SAEEncoderTests {
         // Gate z + b_gate > 0; magnitude ReLU(z·exp(r_mag) + b_mag); b_enc is unused by gated SAEs.
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
+        try Self.writeGoldenGated(to: dir.url)
+        let sae = try SparseAutoencoder(folder: dir.url)
+        let got = try Self.encode(sae, SAEFixture.goldenInputs, sparse: true)
+        for (g, e) in zip(got, [4.1, 0, 1, 0, 0, 0, 1.5, 0] as [Float]) { #expect(abs(g - e) < 1e-5, "\(got)") }
+    }
+
+    /// A gated SAELens folder on the golden weights (b_enc unused by gated SAEs, so set to 9).
+    static func writeGoldenGated(to folder: URL) throws {
         try SAEFixture.write(
-            folder: dir.url, config: ["architecture": "gated", "d_in": 3, "d_sae": 4, "apply_b_dec_to_input": false],
+            folder: folder, config: ["architecture": "gated", "d_in": 3, "d_sae": 4, "apply_b_dec_to_input": false],
             tensors: [
                 .float32("W_enc", shape: [3, 4], SAEFixture.goldenEncoder), .float32("b_enc", shape: [4], [9, 9, 9, 9]),
                 .float32("W_dec", shape: [4, 3], SAEFixture.goldenDecoder), .float32("b_dec", shape: [3], SAEFixture.goldenDecoderBias),
                 .float32("b_gate", shape: [4], [0, -5, 0, 0]), .float32("r_mag", shape: [4], [0, Float(log(2.0)), 0, 0]),
                 .float32("b_mag", shape: [4], [0.1, 0, 0, 0]),
             ])
-        let sae = try SparseAutoencoder(folder: dir.url)
-        let got = try Self.encode(sae, SAEFixture.goldenInputs, sparse: true)
-        for (g, e) in zip(got, [4.1, 0, 1, 0, 0, 0, 1.5, 0] as [Float]) { #expect(abs(g - e) < 1e-5, "\(got)") }
     }
 
     @Test func transposedEncoderIsTurnedAround() throws {

@@ -100,14 +100,7 @@ struct SAESubsetTests {
     @Test func gatedSubsetKeepsItsGateAndMagnitude() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try SAEFixture.write(
-            folder: dir.url, config: ["architecture": "gated", "d_in": 3, "d_sae": 4, "apply_b_dec_to_input": false],
-            tensors: [
-                .float32("W_enc", shape: [3, 4], SAEFixture.goldenEncoder), .float32("b_enc", shape: [4], [9, 9, 9, 9]),
-                .float32("W_dec", shape: [4, 3], SAEFixture.goldenDecoder), .float32("b_dec", shape: [3], SAEFixture.goldenDecoderBias),
-                .float32("b_gate", shape: [4], [0, -5, 0, 0]), .float32("r_mag", shape: [4], [0, Float(log(2.0)), 0, 0]),
-                .float32("b_mag", shape: [4], [0.1, 0, 0, 0]),
-            ])
+        try SAEEncoderTests.writeGoldenGated(to: dir.url)
         let full = try SparseAutoencoder(folder: dir.url)
         let part = try SparseAutoencoder.load(path: dir.url, options: SAELoadOptions(), scope: .features { _ in [2, 0, 1] })
         #expect(part.gateBias == [0, 0, -5])
