@@ -104,6 +104,37 @@ struct DetectionTests {
         #expect((balanced[.inverted] ?? 1) <= 0.1, "\(balanced)")
     }
 
+    /// Three planted features (animal, number, colour words): each one's own explanation detects
+    /// and fuzzes near perfectly on the scripted endpoint, while its control (another feature's
+    /// explanation, scored on the same examples) sits near chance.
+    @Test func controlsOfCorrectExplanationsScoreNearChance() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 200)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0-2", neurons: "none", endpoint: endpoint.baseURL)
+        request.stages = Self.classifying
+        let result = try await RunCoordinator(logger: Self.quietLogger()).run(request)
+        #expect(result.summary.isComplete, "\(result.summary.text)")
+        let store = result.store
+        let controls = try store.controlExplanations(runID: result.run.id)
+        #expect(controls.count == 3)
+        for control in controls {
+            let own = try #require(try store.progress(unitID: control.unitID)?.explanation)
+            #expect(own.text != control.text)
+            func value(_ explanation: StoredExplanation, _ metric: StoredScore.Metric) throws -> Double {
+                try #require(try store.scores(explanationID: explanation.id).first { $0.metric == metric && $0.subset == .all }?.value)
+            }
+            for metric in [StoredScore.Metric.detectionBalancedAccuracy, .fuzzingBalancedAccuracy] {
+                let unit = try value(own, metric), floor = try value(control, metric)
+                #expect(unit >= 0.9, "\(metric.rawValue) of unit \(control.unitID): \(unit)")
+                #expect(abs(floor - 0.5) <= 0.2, "\(metric.rawValue) of the control of unit \(control.unitID) (\(control.text)): \(floor)")
+            }
+        }
+        try Self.expectStoredMetricsEqualRecomputation(store, runID: result.run.id)
+    }
+
     @Test(arguments: [ScriptedLLM.ClassifierBehaviour.garbage, .wrongCount])
     func badAnswersAreFailedRowsAskedAgainAtMostThreeTimes(_ behaviour: ScriptedLLM.ClassifierBehaviour) async throws {
         let dir = try TemporaryDirectory()
