@@ -41,31 +41,27 @@ public struct ControlPass: Sendable {
 
     /// Stores the missing controls, then runs the control stages of every control not complete.
     public func run(_ run: RunInfo) async throws -> Outcome {
-        try storeMissingControls(run)
-        let controls = try store.controlProgress(runID: run.id)
         let explained = try store.progress(runID: run.id).filter { !$0.isDead && $0.explanation != nil }
-        let skipped = ControlAssignment.donors(for: explained.map(\.unit.unit), seed: seed).skipped
-            .sorted { $0.key < $1.key }.map(\.value)
+        let assignment = ControlAssignment.donors(for: explained.map(\.unit.unit), seed: seed)
+        try storeMissingControls(runID: run.id, explained: explained, assignment: assignment)
+        let skipped = assignment.skipped.sorted { $0.key < $1.key }.map(\.value)
         for reason in skipped { logger.info("no control: \(reason)") }
+        let controls = try store.controlProgress(runID: run.id)
         let (reports, stoppedEarly) = try await scheduler.run(run, units: controls, label: "controls")
         return Outcome(reports: reports, skipped: skipped, stoppedEarly: stoppedEarly)
     }
 
-    /// Adds a control for every explained unit that has none yet (one transaction); returns how many.
-    @discardableResult
-    public func storeMissingControls(_ run: RunInfo) throws -> Int {
-        let explained = try store.progress(runID: run.id).filter { !$0.isDead && $0.explanation != nil }
-        let controlled = Set(try store.controlProgress(runID: run.id).map(\.unit.id))
-        let assignment = ControlAssignment.donors(for: explained.map(\.unit.unit), seed: seed)
+    /// Adds a control for every explained unit that has none yet (one transaction), from its donor in `assignment`.
+    private func storeMissingControls(runID: Int64, explained: [UnitProgress], assignment: ControlAssignment.Assignment) throws {
+        let controlled = Set(try store.controlProgress(runID: runID).map(\.unit.id))
         let byUnit = Dictionary(explained.map { ($0.unit.unit, $0) }, uniquingKeysWith: { first, _ in first })
         var missing: [(unitID: Int64, donor: StoredExplanation)] = []
         for unit in explained where !controlled.contains(unit.unit.id) {
             guard let donorUnit = assignment.donors[unit.unit.unit], let donor = byUnit[donorUnit]?.explanation else { continue }
             missing.append((unit.unit.id, donor))
         }
-        guard !missing.isEmpty else { return 0 }
+        guard !missing.isEmpty else { return }
         try store.addControlExplanations(missing)
         logger.info("stored \(missing.count) control explanations")
-        return missing.count
     }
 }
