@@ -40,10 +40,7 @@ extension RunStore {
             }
             values.append(columns)
         }
-        for score in scores where (score.value == nil) == (score.undefinedReason == nil) || score.value?.isNaN == true {
-            throw AutoInterpError.invalidInput(
-                "\(score.metric.rawValue) score of explanation \(explanationID) needs exactly one of a finite value or a reason (\(path))")
-        }
+        try checkScores(scores, explanationID: explanationID)
         try database.transaction { db in
             let upsert = try db.prepare(
                 """
@@ -61,18 +58,7 @@ extension RunStore {
                     columns.highlighted, columns.predicted == nil ? "failed" : "ok", columns.error, createdAt,
                 ])
             }
-            let scoreUpsert = try db.prepare(
-                """
-                INSERT INTO scores (explanation_id, metric, subset, value, undefined_reason, n)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (explanation_id, metric, subset) DO UPDATE SET
-                    value = excluded.value, undefined_reason = excluded.undefined_reason, n = excluded.n
-                """)
-            for score in scores {
-                try scoreUpsert.run([
-                    explanationID, score.metric.rawValue, score.subset.rawValue, score.value, score.undefinedReason, score.n,
-                ])
-            }
+            try Self.upsertScores(scores, explanationID: explanationID, in: db)
         }
     }
 

@@ -165,6 +165,12 @@ extension RunStore {
     /// - Throws: ``AutoInterpError`` (nothing written) when a score has both a value and a
     ///   reason, neither, or a NaN value: an undefined score is `nil` plus a reason.
     public func saveScores(explanationID: Int64, _ scores: [StoredScore]) throws {
+        try checkScores(scores, explanationID: explanationID)
+        try database.transaction { db in try Self.upsertScores(scores, explanationID: explanationID, in: db) }
+    }
+
+    /// Refuses a score with both a value and a reason, neither, or a NaN value.
+    func checkScores(_ scores: [StoredScore], explanationID: Int64) throws {
         for score in scores {
             let label = "\(score.metric.rawValue)/\(score.subset.rawValue) score of explanation \(explanationID)"
             if let value = score.value, value.isNaN {
@@ -175,20 +181,21 @@ extension RunStore {
                     "\(label) needs exactly one of a value or an undefined reason (\(path))")
             }
         }
-        try database.transaction { db in
-            let upsert = try db.prepare(
-                """
-                INSERT INTO scores (explanation_id, metric, subset, value, undefined_reason, n)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (explanation_id, metric, subset) DO UPDATE SET
-                    value = excluded.value, undefined_reason = excluded.undefined_reason, n = excluded.n
-                """)
-            for score in scores {
-                try upsert.run([
-                    explanationID, score.metric.rawValue, score.subset.rawValue, score.value, score.undefinedReason,
-                    score.n,
-                ])
-            }
+    }
+
+    /// Writes checked scores inside a transaction, replacing earlier rows with the same (metric, subset).
+    static func upsertScores(_ scores: [StoredScore], explanationID: Int64, in db: SQLiteConnection) throws {
+        let upsert = try db.prepare(
+            """
+            INSERT INTO scores (explanation_id, metric, subset, value, undefined_reason, n)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (explanation_id, metric, subset) DO UPDATE SET
+                value = excluded.value, undefined_reason = excluded.undefined_reason, n = excluded.n
+            """)
+        for score in scores {
+            try upsert.run([
+                explanationID, score.metric.rawValue, score.subset.rawValue, score.value, score.undefinedReason, score.n,
+            ])
         }
     }
 
