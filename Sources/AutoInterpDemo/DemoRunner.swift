@@ -125,18 +125,17 @@ package struct DemoRunner {
         let setup = RunSetup.Request(
             name: options.runName, resultsFolder: folder.appendingPathComponent("runs"), activations: activations, sae: saeFolder,
             features: .indices(features), neurons: .random(count: options.neurons), selection: selection)
-        let request = RunRequest(
-            setup: setup, endpoint: options.llm,
-            stages: options.llm == nil ? [.explain, .simulate, .score, .detection, .fuzzing] : Set(StageName.builtIn), showProgress: options.showProgress,
-            explainer: options.llm == nil ? .local : .llm)
-        let bar = ProgressBar("select", total: 1, unit: "batch", enabled: options.showProgress)
-        let result = try await RunCoordinator(logger: logger).run(request) { done, total in bar.update(done, total: total) }
-        bar.finish()
+        // Every stage the plan allows (without an endpoint, the baseline leaves out the rubric).
+        let progress = ProgressBarObserver(enabled: options.showProgress)
+        let request = RunRequest(setup: setup, endpoint: options.llm, observer: progress, explainer: options.llm == nil ? .local : .llm)
+        let result = try await RunCoordinator(logger: logger).run(request)
+        progress.finish()
         say("explain, simulate and score: \(lap())")
 
-        let (summary, store, run) = (result.summary, result.store, result.run)
-        let report = try ReportWriter.write(store: store, run: run)
-        let comparison = RunComparison(sides: [.init(label: options.runName, report: try RunReport.load(from: store, run: run))]).render()
+        let summary = result.summary
+        let loaded = try RunReport.load(from: result.store, run: result.run, options: result.reportOptions)
+        let report = try ReportWriter.write(loaded, folder: URL(fileURLWithPath: result.store.path).deletingLastPathComponent())
+        let comparison = RunComparison(sides: [.init(label: options.runName, report: loaded)]).render()
         return Outcome(
             summary: summary, comparison: comparison, report: report, training: training, datasetTokens: dataset.tokenCount,
             seconds: Date().timeIntervalSince(started))

@@ -40,8 +40,10 @@ package enum RunFixture {
         package var failureRate = 0.08
         /// A second explanation per unit by this explainer (written first, so the main one is latest).
         package var secondExplainer: String?
-        /// Extra keys merged into the run configuration, values as JSON text (e.g. `"prices": "{\"prompt\": 0.15, …}"`).
-        package var config: [String: String] = [:]
+        /// The run's prices (run state), nil for none.
+        package var prices: StoredPrices?
+        /// What the dataset says it is (model, layer, hook), recorded in the run config.
+        package var dataset: DatasetDescription?
         /// Whether to log LLM calls.
         package var llmCalls = true
 
@@ -102,14 +104,17 @@ package enum RunFixture {
 
     /// Writes a run named `name` into `store`, in one transaction.
     package static func generate(into store: RunStore, name: String, options: Options = Options()) throws -> Generated {
-        var config: [String: Any] = [
-            "fixture": true, "seed": Int(options.seed), "features": options.features, "neurons": options.neurons,
-        ]
-        for (key, value) in options.config {
-            config[key] = (try? JSONSerialization.jsonObject(with: Data(value.utf8), options: .fragmentsAllowed)) ?? value
-        }
-        let configJSON = String(
-            decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
+        // A real run config, as `select` writes it, for inputs that exist only in name.
+        var selection = SelectionConfig()
+        selection.seed = options.seed
+        var config = RunConfig(
+            activations: "/fixture/activations.safetensors", vocab: "/fixture/vocab.json", sae: options.features > 0 ? "/fixture/sae" : nil,
+            featureSpec: options.features > 0 ? "0-\(options.features - 1)" : "none",
+            neuronSpec: options.neurons > 0 ? "0-\(options.neurons - 1)" : "none", features: Array(0..<options.features),
+            neurons: Array(0..<options.neurons), selection: selection)
+        config.dataset = options.dataset
+        let configJSON = try config.canonicalJSON()
+        defer { if let run = try? store.run(named: name) { try? store.setPrices(runID: run.id, options.prices) } }
         return try store.database.transaction { _ in
             let run = try store.createRun(name: name, configJSON: configJSON)
             var generated = Generated(run: run, units: [], promptTokens: 0, completionTokens: 0, failedSimulations: 0)

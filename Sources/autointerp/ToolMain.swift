@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import AutoInterpCLIOptions
 import AutoInterpLLM
 import Foundation
 import Logging
@@ -15,36 +16,43 @@ extension AutoInterpTool {
     static func main() async {
         _ = loggingBootstrap
         BLASKernel.ensureBest(logger: Logger(label: "autointerp.blas"))
+        let status = await execute(Array(CommandLine.arguments.dropFirst()))
+        Self.exit(withError: status == 0 ? nil : ExitCode(status))
+    }
+
+    /// Parses and runs `arguments` in this process; every failure is one line through
+    /// ``Console/note(_:)`` (a test captures it there). Returns the exit status; help and
+    /// `--version` print and end the process ArgumentParser's way.
+    static func execute(_ arguments: [String]) async -> Int32 {
         do {
-            var parsed = try parseAsRoot()
+            var parsed = try parseAsRoot(arguments)
             if var asyncCommand = parsed as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try parsed.run()
             }
+            return 0
         } catch let error as ExitCode {
-            Self.exit(withError: error)
+            return error.rawValue
         } catch {
-            if exitCode(for: error) == .success { Self.exit(withError: error) }
-            let text: String
-            switch error {
-            case let error as AutoInterpError: text = error.description
-            case let error as LLMError: text = error.description
-            default:
+            if exitCode(for: error) == .success {
+                Self.exit(withError: error)
+            }
+            let text = Console.message(for: error) ?? {
                 let lines = message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 let first = lines.first { !$0.isEmpty } ?? "\(error)"
-                text = first + " (see autointerp \(subcommandPath())--help)"
-            }
-            FileHandle.standardError.write(Data("autointerp: error: \(text)\n".utf8))
-            Self.exit(withError: ExitCode.failure)
+                return first + " (see autointerp \(subcommandPath(arguments))--help)"
+            }()
+            Console.note("autointerp: error: \(text)")
+            return ExitCode.failure.rawValue
         }
     }
 
     /// `"run "` or `"llm check "`: the subcommand words typed, for the help hint (`""` for none).
-    private static func subcommandPath() -> String {
+    private static func subcommandPath(_ arguments: [String]) -> String {
         var names: [String] = []
         var level: [any ParsableCommand.Type] = configuration.subcommands
-        for word in CommandLine.arguments.dropFirst() {
+        for word in arguments {
             guard let match = level.first(where: { $0._commandName == word }) else { break }
             names.append(word)
             level = match.configuration.subcommands

@@ -46,7 +46,7 @@ struct BaselinePipelineTests {
 
         let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "local"))
-        #expect(run.status == "done")
+        #expect(run.status == .done)
         let pipeline = try #require(try RunConfig.decode(run.configJSON).pipeline)
         #expect(pipeline.explainer == "local-n2g" && pipeline.model == "none" && pipeline.endpoint == "none")
         #expect(pipeline.baseline == PatternSet.Parameters() && pipeline.prompts.isEmpty)
@@ -109,7 +109,7 @@ struct BaselinePipelineTests {
         var llm = stored
         llm.explainer = "llm"
         llm.baseline = nil
-        #expect(llm.differences(from: stored) == ["explainer", "baseline settings"])
+        #expect(llm.differences(from: stored) == ["baseline settings", "explainer"])
     }
 
     @Test func explanationsFirstThenSimulationsRederiveThePatterns() async throws {

@@ -91,8 +91,8 @@ struct ControlTests {
         // The floor: controls near 0, clearly below the units.
         let control = try #require(summary.controls)
         #expect(control.controls == 11 && control.scored == 11 && control.failed == 0 && control.notes.isEmpty)
-        let unitsColumn = report.scorerColumn(.simulation, kind: .feature, control: false)
-        let floor = report.scorerColumn(.simulation, kind: nil, control: true)
+        let unitsColumn = report.scorerColumn(ScoreStage.simulation, kind: .feature, control: false)
+        let floor = report.scorerColumn(ScoreStage.simulation, kind: nil, control: true)
         let unitMedian = try #require(unitsColumn.median), floorMedian = try #require(floor.median)
         #expect(abs(floorMedian) < 0.25, "control median \(floorMedian)")
         #expect(unitMedian - floorMedian > 0.5, "features \(unitMedian) vs control \(floorMedian)")
@@ -155,7 +155,7 @@ struct ControlTests {
         #expect(try store.progress(unitID: ids[0], explanationID: control.id)?.explanation == control)
         #expect(try store.controlProgress(runID: run.id).map(\.explanation?.id) == [control.id])
         #expect(try store.explanations(unitID: ids[0]).map(\.id) == [own.id])
-        #expect(try store.database.userVersion() == 6)
+        #expect(try store.database.userVersion() == RunStore.schemaVersion)
     }
 
     // MARK: - Reports with hand-made scores
@@ -225,11 +225,11 @@ struct ControlTests {
         let (store, run, ids) = try Self.handStore(dir)
         try Self.fillHandRun(store: store, ids: ids)
         let report = try RunReport.load(from: store, run: run)
-        #expect(report.scorers == [.simulation, .detection, .fuzzing])
+        #expect(report.scorers == [ScoreStage.simulation, DetectionStage.scorer, FuzzingStage.scorer])
         #expect(report.explainer == "llm")
 
         // Simulation: features 0.5, 0.7, 0.9; neurons 0.2, 0.2 and one undefined; controls pooled.
-        let simulation = ScorerTable(report, scorer: .simulation)
+        let simulation = ScorerTable(report, scorer: ScoreStage.simulation)
         #expect(simulation.header == ["", "features", "neurons", "control"])
         let (features, neurons, floor) = (simulation.columns[0], simulation.columns[1], simulation.columns[2])
         #expect(features.median == 0.7 && features.defined == 3)
@@ -247,13 +247,13 @@ struct ControlTests {
         #expect(simulation.rows.contains(["undefined", "0", "1", "0"]))
 
         // Detection: features 0.6, 0.8, 0.9 (F1 0.5, 0.7, 0.8); every control 0.5.
-        let detection = ScorerTable(report, scorer: .detection)
+        let detection = ScorerTable(report, scorer: DetectionStage.scorer)
         #expect(detection.columns[0].median == 0.8 && detection.columns[0].extraMedians == [0.7, 0.9])
         #expect(detection.columns[0].shareAbove.map { $0.map { ($0 * 1000).rounded() / 1000 } } == [0.667, 0.667, 0.333])
         #expect(detection.columns[2].median == 0.5 && detection.columns[0].aboveFloor == 1)
         #expect(detection.rows.contains(["median F1", "0.700", "0.500", "–"]))
         // Fuzzing: no control scores, so the control column is empty.
-        let fuzzing = ScorerTable(report, scorer: .fuzzing)
+        let fuzzing = ScorerTable(report, scorer: FuzzingStage.scorer)
         #expect(fuzzing.columns[0].median == 0.75 && fuzzing.columns[1].median == 0.5 && fuzzing.columns[2].stored == 0)
 
         // The agreement matrix, by hand (Spearman with ties):
@@ -297,7 +297,7 @@ struct ControlTests {
             try store.saveScores(explanationID: explanation.id, [StoredScore(metric: .spearman, subset: .all, value: Double(i) / 10, n: 5)])
         }
         let report = try RunReport.load(from: store, run: run)
-        #expect(report.scorers == [.simulation] && !report.hasControls && ScorerAgreement(report).isEmpty)
+        #expect(report.scorers == [ScoreStage.simulation] && !report.hasControls && ScorerAgreement(report).isEmpty)
         let markdown = MarkdownReport(report).render()
         #expect(!markdown.contains("## Scorers") && !markdown.contains("## Agreement") && !markdown.contains("| control"))
         #expect(!HTMLReport(report).render().contains("id=\"scorers\""))
@@ -329,7 +329,7 @@ struct ControlTests {
         let fuzzingRow = try #require(sideA.split(separator: "\n").first { $0.hasPrefix("| Fuzzing: balanced accuracy") })
         #expect(fuzzingRow.contains("0.750 (2)") && fuzzingRow.contains("0.500 (1)") && fuzzingRow.contains("– (0)"), "\(fuzzingRow)")
         #expect(sideA.contains("## a: every scorer, features vs neurons vs control"))
-        let detection = comparison.paired(.detection)
+        let detection = comparison.paired(DetectionStage.scorer)
         let features = try #require(detection.first { $0.kind == .feature })
         #expect(features.paired == 3 && features.bWins == 3 && features.medianA == 0.8)
         #expect(abs(features.medianB! - 0.9) < 1e-12 && abs(features.medianDifference! - 0.1) < 1e-12)

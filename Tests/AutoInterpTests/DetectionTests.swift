@@ -252,7 +252,7 @@ struct DetectionTests {
         let resent = endpoint.seenRequests.dropFirst(seenBeforeKill).filter { cachedAtKill.contains(hash($0)) }
         #expect(resent.isEmpty, "\(resent.count) cached requests were sent again")
         let run = try #require(try store.run(named: "r"))
-        #expect(run.status == "done")
+        #expect(run.status == .done)
         try Self.expectStoredMetricsEqualRecomputation(store, runID: run.id)
     }
 
@@ -313,7 +313,7 @@ struct DetectionTests {
         // Activating tokens are those at or above 0.3 × the example's max.
         #expect(FuzzingPlan.activatingPositions([0, 1, 0.2, 0.3, 0.5]) == [1, 3, 4])
         #expect(FuzzingPlan.activatingPositions([0, 0]).isEmpty)
-        #expect(try StageName.parse("detection, fuzzing") == [.detection, .fuzzing])
+        #expect(try StageCatalog.builtIn.parse("detection, fuzzing") == [StageName.detection, .fuzzing])
     }
 }
 }

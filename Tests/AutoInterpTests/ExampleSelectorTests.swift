@@ -1,5 +1,6 @@
 import AutoInterpTestSupport
 import Foundation
+import Logging
 import Testing
 
 @testable import AutoInterp
@@ -179,7 +180,7 @@ struct FoundationRoundTripTests {
 
         let request = RunSetup.Request(
             name: "rt", resultsFolder: dir.path("results"), activations: datasetURL, sae: dir.path("sae"), features: .all, neurons: .indices([0]))
-        let outcome = try RunSetup().prepare(request)
+        let outcome = try RunSetup(logger: Logger(label: "test.setup")).prepare(request)
         #expect(outcome.stored == 8)
         let units = try outcome.store.units(runID: outcome.run.id)
         #expect(units.count == 8)

@@ -45,7 +45,7 @@ struct PipelineTests {
 
         let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "run"))
-        #expect(run.status == "done")
+        #expect(run.status == .done)
         let config = try RunConfig.decode(run.configJSON)
         let pipeline = try #require(config.pipeline)
         // The templates and, since the few-shot examples are files, their few-shot files.
@@ -125,7 +125,7 @@ struct PipelineTests {
         #expect(summary.ratings.isEmpty)
         #expect(!summary.isComplete)
         #expect(summary.text.contains("run finished with failures"))
-        #expect(run.status == "incomplete")
+        #expect(run.status == .incomplete)
         for score in try store.scores(runID: run.id) where StoredScore.Metric.allCases.contains(score.score.metric) {
             #expect(score.score.value == nil)
             #expect(score.score.undefinedReason?.contains("failed") == true)
@@ -180,10 +180,10 @@ struct PipelineTests {
         _ = try await RunCoordinator(logger: Self.quietLogger()).run(request)
         let store = try RunStore(url: request.setup.databaseURL)
         let first = try #require(try store.run(named: "run"))
-        #expect(try RunConfig.decode(first.configJSON).pipeline?.pinned == nil)
+        #expect(try store.capabilities(runID: first.id) == nil)
         _ = try await RunCoordinator(logger: Self.quietLogger()).run(request)
         let second = try #require(try store.run(named: "run"))
-        let pinned = try #require(try RunConfig.decode(second.configJSON).pipeline?.pinned)
+        let pinned = try #require(try store.capabilities(runID: second.id))
         #expect(pinned.structuredOutput == .jsonSchema && pinned.simulatorMode == .sparse)
     }
 
@@ -211,7 +211,7 @@ struct PipelineTests {
         let explanation = try #require(try store.explanations(runID: run.id).first)
         let failures = try store.rubricFailures(explanationID: explanation.id)
         #expect(!failures.isEmpty && failures.allSatisfy { $0.attempts == RubricStage.maxAttempts && $0.reason.contains("not valid JSON") })
-        #expect(run.status == "incomplete")
+        #expect(run.status == .incomplete)
         // The report says why the rubric is empty.
         let report = try RunReport.load(from: store, run: run)
         #expect(report.rubricFailureSummary?.hasPrefix("All \(failures.count) rubric ratings failed: the judge's answer is not valid JSON") == true)
@@ -246,7 +246,7 @@ struct PipelineTests {
         let first = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(first.scored == 0)
         // Other stages, limits and concurrency are not config changes: the run resumes.
-        request.stages = Set(StageName.builtIn)
+        request.stages = Set(StageCatalog.builtIn.names)
         request.endpoint?.maxInFlight = 3
         request.unitsInFlight = 1
         let second = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
@@ -282,7 +282,7 @@ struct PipelineTests {
         #expect(endpoint.requestCount <= 1 + (request.endpoint?.maxInFlight ?? 0))
         #expect(summary.scored == 0)
         let store = try RunStore(url: request.setup.databaseURL)
-        #expect(try store.run(named: "run")?.status == "stopped")
+        #expect(try store.run(named: "run")?.status == .stopped)
     }
 
     @Test func bestOfSamplesKeepsOneExplanation() async throws {

@@ -436,18 +436,17 @@ struct ReportTests {
         #expect(try String(contentsOf: output.markdown, encoding: .utf8).contains("No LLM calls logged."))
     }
 
-    @Test func pricesFromTheConfig() throws {
-        let flat = TokenPrices.parse(configJSON: #"{"prices": {"prompt": 1, "completion": 2}}"#)
+    @Test func pricesFromTheRunState() throws {
+        let flat = TokenPrices(StoredPrices(prompt: 1, completion: 2))
         var usage = ModelUsage(model: "m")
         usage.billedPromptTokens = 1_000_000
         usage.billedCompletionTokens = 500_000
-        #expect(flat?.cost(of: usage) == 2)
-        let perModel = TokenPrices.parse(configJSON: #"{"llm": {"pricing": {"m": {"input": 0.5, "output": 1}, "currency": "EUR"}}}"#)
-        #expect(perModel?.cost(of: usage) == 1 && perModel?.currency == "EUR")
-        #expect(TokenPrices.parse(configJSON: "{}") == nil)
+        #expect(flat.cost(of: usage) == 2)
+        let perModel = TokenPrices(fallback: nil, byModel: ["m": .init(promptPerMillion: 0.5, completionPerMillion: 1)], currency: "EUR")
+        #expect(perModel.cost(of: usage) == 1 && perModel.currency == "EUR")
 
         var options = Self.fixtureOptions()
-        options.config = ["prices": #"{"prompt": 0.15, "completion": 0.6}"#]
+        options.prices = StoredPrices(prompt: 0.15, completion: 0.6)
         let rendered = try Self.render(options)
         defer { rendered.dir.remove() }
         #expect(rendered.report.totalCost != nil)

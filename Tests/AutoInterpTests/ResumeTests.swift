@@ -72,7 +72,7 @@ struct ResumeTests {
         // Every unit complete, exactly once; nothing stored before the kill was lost or changed.
         let store = try RunStore(url: url)
         let run = try #require(try store.run(named: "r"))
-        #expect(run.status == "done")
+        #expect(run.status == .done)
         let units = try store.units(runID: run.id)
         #expect(units.count == 11)
         var simulations = 0

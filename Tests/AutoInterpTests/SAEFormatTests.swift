@@ -1,5 +1,6 @@
 import AutoInterpTestSupport
 import Foundation
+import Logging
 import Testing
 
 @testable import AutoInterp
@@ -179,7 +180,7 @@ struct SAEFormatTests {
             name: "formats", resultsFolder: dir.path("results"), activations: dir.path("acts.safetensors"), sae: Self.fixture("sparsify/run"),
             features: try UnitSpec(parsing: "0-3"), neurons: try UnitSpec(parsing: "none"))
         request.saeOptions = SAELoadOptions(hookpoint: "layers.0")
-        let outcome = try RunSetup().prepare(request)
+        let outcome = try RunSetup(logger: Logger(label: "test.setup")).prepare(request)
         let config = try RunConfig.decode(outcome.run.configJSON)
         let source = try #require(config.saeSource)
         #expect(source.format == .sparsify)
@@ -187,7 +188,7 @@ struct SAEFormatTests {
         #expect(source.activation.hasPrefix("relu(topk((x - b_dec)·W_enc + b_enc)), k = 4"))
         #expect(source.hookpoint == "layers.0")
         // The same request resumes the run.
-        let again = try RunSetup().prepare(request)
+        let again = try RunSetup(logger: Logger(label: "test.setup")).prepare(request)
         #expect(again.run.id == outcome.run.id)
     }
 }

@@ -1,5 +1,6 @@
 import AutoInterpTestSupport
 import Foundation
+import Logging
 import Testing
 
 @testable import AutoInterp
@@ -264,7 +265,7 @@ struct SAESubsetTests {
         let request = RunSetup.Request(
             name: "big", resultsFolder: dir.path("results"), activations: dir.path("acts.safetensors"), sae: dir.path("sae"),
             features: .ranges([0...2]), neurons: .indices([]))
-        let outcome = try RunSetup().prepare(request)
+        let outcome = try RunSetup(logger: Logger(label: "test.setup")).prepare(request)
         #expect(Self.residentBytes() - before < 48 << 20)
         #expect(outcome.stored == 3)
         // Each feature's largest activation is the largest positive x_f over the tokens.

@@ -295,7 +295,7 @@ struct StoreTests {
         let config = #"{"model": "gpt-2", "layer": 6, "é": true}"#
         let created = try store.createRun(name: "gpt2-l6", configJSON: config)
         #expect(created.configHash == "a1f5dadb7788343327ed84767e54cc5f592ebdc2c1526d93faf1a6406ba346dc")
-        #expect(created.status == RunInfo.created)
+        #expect(created.status == .created)
         let loaded = try #require(try store.run(named: "gpt2-l6"))
         #expect(loaded == created)
         #expect(abs(loaded.createdAt.timeIntervalSinceNow) < 60)
@@ -307,8 +307,8 @@ struct StoreTests {
         #expect(duplicate.description.contains("already exists"))
         #expect(throws: AutoInterpError.self) { try store.createRun(name: "bad", configJSON: "{not json") }
 
-        try store.setStatus(runID: created.id, "done")
-        #expect(try store.run(id: created.id)?.status == "done")
+        try store.setStatus(runID: created.id, .done)
+        #expect(try store.run(id: created.id)?.status == .done)
         #expect(try store.runs().map(\.name) == ["gpt2-l6"])
     }
 

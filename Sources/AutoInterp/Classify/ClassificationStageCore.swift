@@ -68,3 +68,12 @@ struct ClassificationStageCore: Sendable {
         UInt64(unit.index) &* 2 &+ (unit.kind == .feature ? 0 : 1)
     }
 }
+
+extension ClassificationStageCore {
+    /// A classification scorer's prompt file: `<scorer>.txt`, with the explanation and the examples.
+    static func prompt(_ scorer: StoredClassification.Scorer) -> PromptRole {
+        PromptRole(
+            role: scorer.rawValue, file: "\(scorer.rawValue).txt", required: ["explanation", "examples"],
+            placeholders: ["explanation", "examples", "count"])
+    }
+}

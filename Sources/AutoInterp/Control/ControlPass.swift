@@ -24,7 +24,7 @@ public struct ControlPass: Sendable {
         Set(stages.filter { $0.scoresControls && requested.contains($0.name) }.map(\.name))
     }
 
-    public init(store: RunStore, scheduler: UnitScheduler, seed: UInt64, logger: Logger = Logger(label: "autointerp.run")) {
+    public init(store: RunStore, scheduler: UnitScheduler, seed: UInt64, logger: Logger) {
         self.store = store
         self.scheduler = scheduler
         self.seed = seed

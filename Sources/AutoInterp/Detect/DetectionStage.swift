@@ -43,3 +43,18 @@ public struct DetectionStage: UnitStage {
     public func gap(_ progress: UnitProgress) -> String? { core.gap(progress) }
     public func run(_ work: UnitWork) async throws -> StageResult { try await core.run(work) }
 }
+
+extension DetectionStage {
+    /// The detection scorer's report section.
+    public static let scorer = ReportScorer(
+        name: "detection", title: "Detection: balanced accuracy", metric: .detectionBalancedAccuracy, subset: .all,
+        thresholds: [0.6, 0.7, 0.8],
+        extras: [.init(label: "median F1", metric: .detectionF1), .init(label: "median AUPRC", metric: .detectionAUPRC)],
+        chance: 0.5)
+
+    /// The catalogue entry: the run's classifier for scorer `detection`, prompt `detection.txt`.
+    public static let descriptor = StageDescriptor(
+        name: .detection, help: "say which contexts the unit fires in, from the explanation",
+        prompts: [ClassificationStageCore.prompt(.detection)], scorers: [scorer],
+        make: { context in DetectionStage(classifierFor: { try context.classifierFor(.detection, $0) }) })
+}

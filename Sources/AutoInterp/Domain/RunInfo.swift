@@ -10,13 +10,10 @@ public struct RunInfo: Sendable, Equatable {
     public var configJSON: String
     /// Lower-case hex SHA-256 of the UTF-8 bytes of `configJSON`, exactly as stored.
     public var configHash: String
-    /// Free-form stage marker set by the pipeline (starts as ``RunInfo/created``).
-    public var status: String
+    /// Where the run is (starts as ``RunStatus/created``).
+    public var status: RunStatus
 
-    /// The status of a freshly created run.
-    public static let created = "created"
-
-    public init(id: Int64, name: String, createdAt: Date, configJSON: String, configHash: String, status: String) {
+    public init(id: Int64, name: String, createdAt: Date, configJSON: String, configHash: String, status: RunStatus) {
         self.id = id
         self.name = name
         self.createdAt = createdAt
@@ -24,6 +21,23 @@ public struct RunInfo: Sendable, Equatable {
         self.configHash = configHash
         self.status = status
     }
+}
+
+/// `runs.status`: how far a run got.
+public enum RunStatus: String, Sendable, Codable, CaseIterable {
+    /// Stored, nothing selected yet.
+    case created
+    /// Its units and examples are stored (`select`, or the start of `run`).
+    case selected
+    /// `run` finished with every unit's results.
+    case done
+    /// `run` finished with failed or missing results (a rerun retries them).
+    case incomplete
+    /// `run` stopped early (a refused key, a wrong model or URL).
+    case stopped
+
+    /// The status stored as `text`; an unknown word (a newer version's) reads as ``created``.
+    public init(stored text: String) { self = RunStatus(rawValue: text) ?? .created }
 }
 
 /// One row of `units`: a unit of a run, its database id and its statistics.

@@ -82,3 +82,16 @@ public struct ExplainStage: UnitStage {
         return StageResult(stored: true, failedSimulations: best.simulations.count { !$0.isOK })
     }
 }
+
+extension ExplainStage {
+    /// The catalogue entry: the run's explainer; with several samples and the simulate stage
+    /// requested, best-of-n through the run's simulator.
+    public static let descriptor = StageDescriptor(
+        name: .explain, help: "explain each unit from its top examples",
+        make: { context in
+            let bestOf = BestOf(
+                samples: context.settings.explainerSamples, simulatorFor: context.simulatorFor,
+                storesScores: context.requested.contains(.score))
+            return ExplainStage(explainer: context.explainer, bestOf: context.requested.contains(.simulate) ? bestOf : nil)
+        })
+}

@@ -31,3 +31,18 @@ public struct FuzzingStage: UnitStage {
     public func gap(_ progress: UnitProgress) -> String? { core.gap(progress) }
     public func run(_ work: UnitWork) async throws -> StageResult { try await core.run(work) }
 }
+
+extension FuzzingStage {
+    /// The fuzzing scorer's report section.
+    public static let scorer = ReportScorer(
+        name: "fuzzing", title: "Fuzzing: balanced accuracy", metric: .fuzzingBalancedAccuracy, subset: .all,
+        thresholds: [0.6, 0.7, 0.8],
+        extras: [.init(label: "median F1", metric: .fuzzingF1), .init(label: "median AUPRC", metric: .fuzzingAUPRC)],
+        chance: 0.5)
+
+    /// The catalogue entry: the run's classifier for scorer `fuzzing`, prompt `fuzzing.txt`.
+    public static let descriptor = StageDescriptor(
+        name: .fuzzing, help: "say whether each example's highlighted tokens are the ones the explanation names",
+        prompts: [ClassificationStageCore.prompt(.fuzzing)], scorers: [scorer],
+        make: { context in FuzzingStage(classifierFor: { try context.classifierFor(.fuzzing, $0) }) })
+}

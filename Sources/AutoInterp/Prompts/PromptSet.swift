@@ -17,9 +17,6 @@ public struct PromptSet: Sendable, Equatable {
     public static let fewShotExplainerFile = "few-shot-explainer.txt"
     public static let fewShotSimulatorJSONFile = "few-shot-simulator-json.txt"
     public static let fewShotSimulatorLogprobsFile = "few-shot-simulator-logprobs.txt"
-    /// The classification scorers' templates (a prompts folder without them uses the default folder's).
-    public static let detectionFile = "detection.txt"
-    public static let fuzzingFile = "fuzzing.txt"
     /// Rubric file name inside a rubrics folder.
     public static let rubricFile = "specificity.txt"
 
@@ -29,17 +26,14 @@ public struct PromptSet: Sendable, Equatable {
     /// The default simulator: only the tokens expected to fire (``SparseAnswer``).
     public var simulatorSparse: PromptTemplate
     public var rubric: PromptTemplate
-    /// The detection scorer: does the unit fire in each example?
-    public var detection: PromptTemplate
-    /// The fuzzing scorer: is each example's highlighting correct?
-    public var fuzzing: PromptTemplate
+    /// The stages' own templates by role (``StageDescriptor/prompts``: `detection`, `fuzzing`, …).
+    public var stageTemplates: [String: PromptTemplate]
 
     public init(
         explainer: PromptTemplate, simulatorJSON: PromptTemplate, simulatorLogprobs: PromptTemplate, simulatorSparse: PromptTemplate,
-        rubric: PromptTemplate, detection: PromptTemplate, fuzzing: PromptTemplate
+        rubric: PromptTemplate, stageTemplates: [String: PromptTemplate]
     ) {
-        self.detection = detection
-        self.fuzzing = fuzzing
+        self.stageTemplates = stageTemplates
         self.explainer = explainer
         self.simulatorJSON = simulatorJSON
         self.simulatorLogprobs = simulatorLogprobs
@@ -47,10 +41,11 @@ public struct PromptSet: Sendable, Equatable {
         self.rubric = rubric
     }
 
-    /// Loads the templates from `prompts` (a folder) and the rubric from `rubric` (a file).
+    /// Loads the templates from `prompts` (a folder) and the rubric from `rubric` (a file), with
+    /// the stages' own prompt files (`roles`: by default every built-in stage's).
     ///
     /// - Throws: ``AutoInterpError`` naming the file that is missing or malformed.
-    public init(prompts: URL, rubric: URL) throws {
+    public init(prompts: URL, rubric: URL, roles: [PromptRole] = StageCatalog.builtIn.promptRoles) throws {
         explainer = try PromptTemplate(contentsOf: prompts.appendingPathComponent(Self.explainerFile), required: ["records"])
         simulatorJSON = try PromptTemplate(
             contentsOf: prompts.appendingPathComponent(Self.simulatorJSONFile), required: ["explanation", "records"])
@@ -59,8 +54,13 @@ public struct PromptSet: Sendable, Equatable {
         simulatorSparse = try PromptTemplate(
             contentsOf: prompts.appendingPathComponent(Self.simulatorSparseFile), required: ["explanation", "records"])
         self.rubric = try PromptTemplate(contentsOf: rubric, required: ["explanation", "excerpts"])
-        detection = try Self.template(Self.detectionFile, in: prompts, required: ["explanation", "examples"])
-        fuzzing = try Self.template(Self.fuzzingFile, in: prompts, required: ["explanation", "examples"])
+        var stageTemplates: [String: PromptTemplate] = [:]
+        for role in roles {
+            let template = try Self.template(role.file, in: prompts, required: role.required)
+            _ = try template.render(Self.blank(role.placeholders))
+            stageTemplates[role.role] = template
+        }
+        self.stageTemplates = stageTemplates
         explainer.fewShot = try Self.fewShot(Self.fewShotExplainerFile, in: prompts)
         simulatorJSON.fewShot = try Self.fewShot(Self.fewShotSimulatorJSONFile, in: prompts)
         simulatorLogprobs.fewShot = try Self.fewShot(Self.fewShotSimulatorLogprobsFile, in: prompts)
@@ -70,8 +70,6 @@ public struct PromptSet: Sendable, Equatable {
         _ = try simulatorLogprobs.render(Self.blank(Self.simulatorPlaceholders))
         _ = try simulatorSparse.render(Self.blank(Self.sparseSimulatorPlaceholders))
         _ = try self.rubric.render(Self.blank(Self.rubricPlaceholders))
-        _ = try detection.render(Self.blank(Self.classifierPlaceholders))
-        _ = try fuzzing.render(Self.blank(Self.classifierPlaceholders))
     }
 
     /// The placeholders each template may use.
@@ -79,10 +77,9 @@ public struct PromptSet: Sendable, Equatable {
     public static let simulatorPlaceholders = ["few_shot", "explanation", "records", "answer_shape"]
     public static let sparseSimulatorPlaceholders = ["explanation", "records", "token_count"]
     public static let rubricPlaceholders = ["explanation", "excerpts", "count"]
-    public static let classifierPlaceholders = ["explanation", "examples", "count"]
 
     /// The template `name` of `folder`, or of the default prompts folder when `folder` has none
-    /// (a prompts folder copied before the classification scorers existed still works).
+    /// (a prompts folder copied before a stage existed still works).
     static func template(_ name: String, in folder: URL, required: [String]) throws -> PromptTemplate {
         let url = folder.appendingPathComponent(name)
         let fm = FileManager.default
@@ -117,11 +114,28 @@ public struct PromptSet: Sendable, Equatable {
     ///
     /// The default prompts folder is `./prompts` when it holds an explainer template, else the
     /// first `prompts/` found walking up from the executable (a build inside the checkout).
-    public static func locate(prompts: URL?, rubric: URL?) throws -> PromptSet {
+    public static func locate(prompts: URL?, rubric: URL?, roles: [PromptRole] = StageCatalog.builtIn.promptRoles) throws -> PromptSet {
         let folder = try prompts ?? defaultPromptsFolder()
         let rubricURL = rubric ?? folder.deletingLastPathComponent().appendingPathComponent("rubrics").appendingPathComponent(rubricFile)
-        return try PromptSet(prompts: folder, rubric: rubricURL)
+        return try PromptSet(prompts: folder, rubric: rubricURL, roles: roles)
     }
+
+    /// The template of a stage's prompt `role` (``StageDescriptor/prompts``).
+    ///
+    /// - Throws: ``AutoInterpError`` when the role was not loaded (a stage not in the catalogue the prompts were loaded for).
+    public func template(for role: String) throws -> PromptTemplate {
+        guard let template = stageTemplates[role] else {
+            throw AutoInterpError.invalidInput("no '\(role)' prompt template was loaded: add its stage to the run's catalogue")
+        }
+        return template
+    }
+
+    /// The roles of the explainer, simulator and rubric files: a stored config without any other
+    /// role (a stage added after the run was made) resumes.
+    public static let coreRoles: Set<String> = [
+        "explainer", "simulator-json", "simulator-logprobs", "simulator-sparse", "rubric",
+        "few-shot-explainer", "few-shot-simulator-json", "few-shot-simulator-logprobs",
+    ]
 
     /// The default prompts folder; see ``locate(prompts:rubric:)``.
     public static func defaultPromptsFolder() throws -> URL {
@@ -148,15 +162,15 @@ public struct PromptSet: Sendable, Equatable {
     }
 
     /// Every file used and its hash, keyed by role, as stored in the run config: the templates
-    /// (`explainer`, `simulator-json`, `simulator-logprobs`, `simulator-sparse`, `rubric`,
-    /// `detection`, `fuzzing`) and the
+    /// (`explainer`, `simulator-json`, `simulator-logprobs`, `simulator-sparse`, `rubric`, and
+    /// each stage's role: `detection`, `fuzzing`, …) and the
     /// few-shot files (`few-shot-explainer`, `few-shot-simulator-json`, `few-shot-simulator-logprobs`).
     public var references: [String: PromptFileReference] {
         var references: [String: PromptFileReference] = [
             "explainer": .init(explainer), "simulator-json": .init(simulatorJSON),
             "simulator-logprobs": .init(simulatorLogprobs), "simulator-sparse": .init(simulatorSparse), "rubric": .init(rubric),
-            "detection": .init(detection), "fuzzing": .init(fuzzing),
         ]
+        for (role, template) in stageTemplates { references[role] = .init(template) }
         for (role, template) in [("explainer", explainer), ("simulator-json", simulatorJSON), ("simulator-logprobs", simulatorLogprobs)] {
             if let fewShot = template.fewShot { references["few-shot-" + role] = .init(fewShot) }
         }

@@ -5,7 +5,7 @@ import Foundation
 /// Field names follow Neuronpedia's explanation exports where there is one (`modelId`, `layer`,
 /// `index`, `description`, `typeName` for the explainer, `explanationModelName`), camelCase
 /// otherwise. Fields, in order:
-/// - `run`, `modelId` and `layer` (from the run config's `model`/`layer` keys, else null),
+/// - `run`, `modelId` and `layer` (the dataset's `__metadata__` `model`/`layer`, recorded in the run config; else null),
 ///   `kind` (`feature`|`neuron`), `index`, `unitId`, `maxActivation`, `density`;
 /// - `explanationId`, `typeName`, `explanationModelName`, `description`, `createdAt`,
 ///   `latest` (true for the unit's latest explanation by this explainer);
@@ -60,14 +60,8 @@ public enum ExplanationExport {
 
     /// Every explanation of `run`, by kind, index, then explanation id.
     public static func rows(store: RunStore, run: RunInfo) throws -> [Row] {
-        let config = (try? JSONSerialization.jsonObject(with: Data(run.configJSON.utf8))) as? [String: Any]
-        func configString(_ key: String) -> String? {
-            switch config?[key] {
-            case let text as String: text
-            case let number as NSNumber: number.stringValue
-            default: nil
-            }
-        }
+        // The model and layer the dataset says it comes from (`__metadata__` `model`, `layer`).
+        let dataset = (try? store.config(runID: run.id))?.dataset
         var scores: [Int64: [StoredScore]] = [:]
         for score in try store.scores(runID: run.id) { scores[score.explanationID, default: []].append(score.score) }
         var rubric: [Int64: RubricTable] = [:]
@@ -77,7 +71,7 @@ public enum ExplanationExport {
         let simulations = try store.simulationCounts(runID: run.id)
         return try store.explanationListings(runID: run.id).map { row in
             Row(
-                run: run.name, modelId: configString("model"), layer: configString("layer"), unit: row.unit,
+                run: run.name, modelId: dataset?.model, layer: dataset?.layer, unit: row.unit,
                 unitID: row.unitID, maxActivation: row.maxActivation, density: row.density,
                 explanationID: row.id, explainer: row.explainer, model: row.model,
                 text: row.text, createdAt: row.createdAt, latest: row.latest,

@@ -53,7 +53,7 @@ public struct HTMLReport: Sendable {
         var parts = [
             "database <code>\(ReportText.html(report.databasePath))</code>",
             "created \(ReportText.html(run.createdAt.formatted(.iso8601)))",
-            "status <b>\(ReportText.html(run.status))</b>",
+            "status <b>\(ReportText.html(run.status.rawValue))</b>",
             "\(ReportText.count(report.units.count)) units",
         ]
         if let explainer = report.explainer {
@@ -231,8 +231,8 @@ public struct HTMLReport: Sendable {
             html += "</tbody>\n</table>\n"
         }
         if prices == nil {
-            html += "<p class=\"note\">No prices in the run configuration, so tokens only "
-            html += "(add <code>\"prices\": {\"prompt\": …, \"completion\": …}</code> per million tokens to show money).</p>\n"
+            html += "<p class=\"note\">No prices for this run, so tokens only "
+            html += "(run again with prices per million tokens to show money).</p>\n"
         }
         html += groupTable(title: "Failed simulations", id: "failures-table", groups: report.failures)
         html += groupTable(title: "Undefined scores", id: "undefined-table", groups: report.undefinedScores)

@@ -215,7 +215,7 @@ public struct MarkdownReport: Sendable {
                 lines.append("### \(kind.rawValue)s, \(title) \(units.count)")
                 lines.append("")
                 // Each scorer's value beside the unit's own floor (its control), when the run has them.
-                let scorers = report.scorers.filter { $0 != .simulation }
+                let scorers = report.scorers.filter { $0 != ScoreStage.simulation }
                 let controls = report.hasControls
                 var header = ["unit", "score"] + (controls ? ["control"] : [])
                 for scorer in scorers { header += [scorer.name] + (controls ? ["\(scorer.name) control"] : []) }

@@ -1,10 +1,11 @@
 import Foundation
 
 /// One scorer as the reports compare it: a headline metric per unit (e.g. simulation Spearman,
-/// detection balanced accuracy), the thresholds of its "share above" rows, and further metrics
-/// shown by their medians.
-public struct ReportScorer: Sendable, Equatable {
-    /// Short name (`simulation`, `detection`, `fuzzing`), used in column heads.
+/// detection balanced accuracy), its direction and chance level, the thresholds of its "share
+/// above" rows, and further metrics shown by their medians. Declared by the scorer's stage
+/// (``StageDescriptor/scorers``).
+public struct ReportScorer: Sendable, Equatable, Codable {
+    /// Short name (`simulation`, `detection`, `fuzzing`), used in column heads and `summary.json`.
     public var name: String
     /// Section title, e.g. `Simulation: Spearman (subset all)`.
     public var title: String
@@ -13,30 +14,57 @@ public struct ReportScorer: Sendable, Equatable {
     public var thresholds: [Double]
     /// Further metrics of the same scorer shown as medians (label, metric), e.g. F1 and AUPRC.
     public var extras: [Extra]
+    /// Whether a higher value means a better explanation (true for every built-in scorer).
+    public var higherIsBetter: Bool
+    /// The value an explanation unrelated to the unit scores in expectation (0 for a
+    /// correlation, 0.5 for balanced accuracy), nil when there is none.
+    public var chance: Double?
 
-    public struct Extra: Sendable, Equatable {
+    public struct Extra: Sendable, Equatable, Codable {
         public var label: String
         public var metric: StoredScore.Metric
+
+        public init(label: String, metric: StoredScore.Metric) {
+            self.label = label
+            self.metric = metric
+        }
     }
 
-    public static let simulation = ReportScorer(
-        name: "simulation", title: "Simulation: Spearman (subset all)", metric: .spearman, subset: .all,
-        thresholds: [0.3, 0.5], extras: [Extra(label: "median Pearson", metric: .pearson)])
-    public static let detection = ReportScorer(
-        name: "detection", title: "Detection: balanced accuracy", metric: StoredScore.Metric.detectionBalancedAccuracy, subset: .all,
-        thresholds: [0.6, 0.7, 0.8],
-        extras: [Extra(label: "median F1", metric: StoredScore.Metric.detectionF1), Extra(label: "median AUPRC", metric: StoredScore.Metric.detectionAUPRC)])
-    public static let fuzzing = ReportScorer(
-        name: "fuzzing", title: "Fuzzing: balanced accuracy", metric: StoredScore.Metric.fuzzingBalancedAccuracy, subset: .all,
-        thresholds: [0.6, 0.7, 0.8],
-        extras: [Extra(label: "median F1", metric: StoredScore.Metric.fuzzingF1), Extra(label: "median AUPRC", metric: StoredScore.Metric.fuzzingAUPRC)])
-
-    /// Every scorer the reports know, in report order.
-    public static let all: [ReportScorer] = [.simulation, .detection, .fuzzing]
+    public init(
+        name: String, title: String, metric: StoredScore.Metric, subset: StoredScore.Subset = .all, thresholds: [Double],
+        extras: [Extra] = [], higherIsBetter: Bool = true, chance: Double? = nil
+    ) {
+        self.name = name
+        self.title = title
+        self.metric = metric
+        self.subset = subset
+        self.thresholds = thresholds
+        self.extras = extras
+        self.higherIsBetter = higherIsBetter
+        self.chance = chance
+    }
 }
 
-/// Quartiles and friends of a list of scores with undefined ones counted apart.
-public struct ScorerColumn: Sendable, Equatable {
+/// Where a scorer's values are read: an explanation's stored scores (a report's explanation, a
+/// unit's progress view). `nil` = not stored; `.some(nil)` = stored as undefined.
+public protocol ScoreSource {
+    func value(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> Double??
+}
+
+extension ExplanationReport: ScoreSource {
+    public func value(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> Double?? {
+        guard let score = score(metric, subset) else { return nil }
+        return .some(score.value)
+    }
+}
+
+extension UnitProgress: ScoreSource {
+    public func value(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> Double?? { score(metric, subset) }
+}
+
+/// Quartiles and friends of a list of scores with undefined ones counted apart: the one
+/// statistics value behind the summary, `summary.json`, both reports and `compare`.
+public struct ScorerColumn: Sendable, Equatable, Codable {
     /// Units with a stored score (defined or not).
     public var stored: Int
     public var defined: Int
@@ -72,6 +100,24 @@ public struct ScorerColumn: Sendable, Equatable {
         }
     }
 
+    /// The column of `scorer` over `units`: each unit's own explanation (or, with `control`, its
+    /// control's), with its control beside it for the "above own control" share.
+    public init(_ scorer: ReportScorer, units: [(own: (any ScoreSource)?, control: (any ScoreSource)?)], control: Bool) {
+        var values: [Double?] = []
+        var extras = [[Double?]](repeating: [], count: scorer.extras.count)
+        var floor: [(Double, Double)] = []
+        for unit in units {
+            let source = control ? unit.control : unit.own
+            guard let value = source?.value(scorer.metric, scorer.subset) else { continue }
+            values.append(value)
+            for (i, extra) in scorer.extras.enumerated() { extras[i].append(source?.value(extra.metric, scorer.subset) ?? nil) }
+            if !control, let own = value, let floorValue = unit.control?.value(scorer.metric, scorer.subset) ?? nil {
+                floor.append((own, floorValue))
+            }
+        }
+        self.init(values: values, thresholds: scorer.thresholds, extras: extras, floor: control ? nil : floor)
+    }
+
     /// The `p` quantile of sorted values, linear between order statistics (R's type 7); nil when empty.
     public static func quantile(_ sorted: [Double], _ p: Double) -> Double? {
         guard !sorted.isEmpty else { return nil }
@@ -82,15 +128,9 @@ public struct ScorerColumn: Sendable, Equatable {
 }
 
 extension RunReport {
-    /// The value of `metric`/`subset` in an explanation: nil when not stored, `.some(nil)` when undefined.
-    static func value(_ explanation: ExplanationReport?, _ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> Double?? {
-        guard let score = explanation?.score(metric, subset) else { return nil }
-        return .some(score.value)
-    }
-
-    /// The scorers with at least one stored score in this run (the units' or their controls').
+    /// The catalogue's scorers with at least one stored score in this run (the units' or their controls').
     public var scorers: [ReportScorer] {
-        ReportScorer.all.filter { scorer in
+        options.scorers.filter { scorer in
             units.contains { $0.explanation?.score(scorer.metric, scorer.subset) != nil || $0.control?.score(scorer.metric, scorer.subset) != nil }
         }
     }
@@ -102,19 +142,7 @@ extension RunReport {
     /// every unit (both kinds: the random-explanation floor).
     public func scorerColumn(_ scorer: ReportScorer, kind: UnitKind?, control: Bool) -> ScorerColumn {
         let chosen = units.filter { kind == nil || $0.unit.kind == kind }
-        let explanation: (UnitReport) -> ExplanationReport? = { control ? $0.control : $0.explanation }
-        var values: [Double?] = []
-        var extras = [[Double?]](repeating: [], count: scorer.extras.count)
-        var floor: [(Double, Double)] = []
-        for unit in chosen {
-            guard let value = Self.value(explanation(unit), scorer.metric, scorer.subset) else { continue }
-            values.append(value)
-            for (i, extra) in scorer.extras.enumerated() { extras[i].append(Self.value(explanation(unit), extra.metric, scorer.subset) ?? nil) }
-            if !control, let own = value, let floorValue = Self.value(unit.control, scorer.metric, scorer.subset) ?? nil {
-                floor.append((own, floorValue))
-            }
-        }
-        return ScorerColumn(values: values, thresholds: scorer.thresholds, extras: extras, floor: control ? nil : floor)
+        return ScorerColumn(scorer, units: chosen.map { ($0.explanation, $0.control) }, control: control)
     }
 
     /// The rubric's top activation bins: the upper half of bins 1…n, n the highest bin with ratings in the run.

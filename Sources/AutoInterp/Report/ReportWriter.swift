@@ -19,8 +19,14 @@ public enum ReportWriter {
     public static func write(
         store: RunStore, run: RunInfo, folder: URL? = nil, options: ReportOptions = ReportOptions()
     ) throws -> Output {
-        let report = try RunReport.load(from: store, run: run, options: options)
-        let folder = folder ?? URL(fileURLWithPath: store.path).deletingLastPathComponent()
+        try write(RunReport.load(from: store, run: run, options: options), folder: folder ?? URL(fileURLWithPath: store.path).deletingLastPathComponent())
+    }
+
+    /// Writes `report.html` and `report.md` of a loaded report into `folder`.
+    ///
+    /// - Throws: ``AutoInterpError`` when a file cannot be written.
+    @discardableResult
+    public static func write(_ report: RunReport, folder: URL) throws -> Output {
         let html = folder.appendingPathComponent("report.html")
         let markdown = folder.appendingPathComponent("report.md")
         let htmlData = Data(HTMLReport(report).render().utf8)

@@ -55,7 +55,7 @@ public struct RunComparison: Sendable {
     // MARK: - Numbers
 
     /// Side B against side A per kind present on both (simulation Spearman); empty with one side.
-    public var paired: [PairedRow] { paired(.simulation) }
+    public var paired: [PairedRow] { paired(ScoreStage.simulation) }
 
     /// Side B against side A on `scorer`'s headline metric, per kind present on both; empty with one side.
     public func paired(_ scorer: ReportScorer) -> [PairedRow] {
@@ -113,8 +113,8 @@ public struct RunComparison: Sendable {
             lines += Self.scorerTables(side)
         }
         if sides.count == 2 {
-            let scorers = ReportScorer.all.filter { scorer in sides.allSatisfy { $0.report.scorers.contains(scorer) } }
-            for scorer in scorers.isEmpty ? [.simulation] : scorers {
+            let scorers = sides[0].report.scorers.filter { scorer in sides[1].report.scorers.contains(scorer) }
+            for scorer in scorers.isEmpty ? [ScoreStage.simulation] : scorers {
                 lines += pairedTable(scorer)
             }
         }
@@ -157,7 +157,7 @@ public struct RunComparison: Sendable {
         var lines: [String] = []
         do {
             let a = sides[0].label, b = sides[1].label
-            let what = scorer == .simulation ? "" : " (\(scorer.title))"
+            let what = scorer == ScoreStage.simulation ? "" : " (\(scorer.title))"
             lines.append("## \(b) vs \(a)\(what), on shared units (kind, index)")
             lines.append("")
             let rows = paired(scorer)

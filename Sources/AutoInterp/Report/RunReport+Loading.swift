@@ -86,7 +86,7 @@ extension RunReport {
         var report = RunReport(
             run: run, databasePath: store.path, options: options, explainer: explainer, explainerCounts: counts,
             otherRuns: try store.runs().map(\.name).filter { $0 != run.name }, units: units,
-            usage: try store.modelUsage(), prices: TokenPrices.parse(configJSON: run.configJSON),
+            usage: try store.modelUsage(), prices: try store.prices(runID: run.id).map(TokenPrices.init),
             failures: try failureGroups(store, runID: run.id, explanations: Set(unitOfExplanation.keys)),
             undefinedScores: undefinedGroups(units))
         report.stages = try store.stageUsage()

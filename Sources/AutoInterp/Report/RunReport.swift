@@ -17,6 +17,9 @@ public struct ReportOptions: Sendable, Equatable {
     public var pageSize = 50
     /// Units listed best and worst per kind in the Markdown report.
     public var markdownUnits = 10
+    /// The scorers the report knows (sections, unit columns, the agreement matrix): those of
+    /// the built-in stages by default; a run with extra stages passes its catalogue's.
+    public var scorers: [ReportScorer] = StageCatalog.builtIn.scorers
 
     public init() {}
 }
@@ -261,12 +264,7 @@ public struct ModelUsage: Sendable, Equatable {
     }
 }
 
-/// Prices in money per million tokens, from the run configuration.
-///
-/// Read from a `prices` (or `pricing`) object at the top of `config_json` or inside its `llm`
-/// object: either `{"prompt": 0.15, "completion": 0.6}` for every model, or one such object
-/// per model name (`{"gpt-4o-mini": {"prompt": 0.15, "completion": 0.6}}`). `input`/`output`
-/// are accepted for `prompt`/`completion`, and an optional `currency` (default `USD`).
+/// Prices in money per million tokens: for every model (``fallback``), or per model name.
 public struct TokenPrices: Sendable, Equatable {
     public struct Price: Sendable, Equatable {
         public var promptPerMillion: Double
@@ -296,34 +294,9 @@ public struct TokenPrices: Sendable, Equatable {
             + Double(usage.billedCompletionTokens) * price.completionPerMillion) / 1_000_000
     }
 
-    /// The prices in a run configuration, or nil when it has none.
-    public static func parse(configJSON: String) -> TokenPrices? {
-        guard let root = (try? JSONSerialization.jsonObject(with: Data(configJSON.utf8))) as? [String: Any] else {
-            return nil
-        }
-        let containers = [root, root["llm"] as? [String: Any]].compactMap { $0 }
-        for container in containers {
-            guard let object = (container["prices"] ?? container["pricing"]) as? [String: Any] else { continue }
-            let currency = object["currency"] as? String ?? "USD"
-            if let price = price(object) { return TokenPrices(fallback: price, currency: currency) }
-            var byModel: [String: Price] = [:]
-            for (model, value) in object {
-                if let entry = value as? [String: Any], let price = price(entry) { byModel[model] = price }
-            }
-            if !byModel.isEmpty { return TokenPrices(fallback: nil, byModel: byModel, currency: currency) }
-        }
-        return nil
-    }
-
-    private static func price(_ object: [String: Any]) -> Price? {
-        func number(_ keys: [String]) -> Double? {
-            for key in keys { if let value = object[key] as? NSNumber { return value.doubleValue } }
-            return nil
-        }
-        guard let prompt = number(["prompt", "input"]), let completion = number(["completion", "output"]) else {
-            return nil
-        }
-        return Price(promptPerMillion: prompt, completionPerMillion: completion)
+    /// The prices a run stores (``RunStore/prices(runID:)``), for every model, in USD.
+    public init(_ prices: StoredPrices) {
+        self.init(fallback: Price(promptPerMillion: prices.prompt, completionPerMillion: prices.completion))
     }
 }
 

@@ -22,7 +22,7 @@ public struct ScorerAgreement: Sendable, Equatable {
     /// The axes with at least one defined value in `report` (the units' own explanations only).
     public init(_ report: RunReport) {
         var axes: [Axis] = []
-        for scorer in ReportScorer.all {
+        for scorer in report.options.scorers {
             var values: [Int64: Double] = [:]
             for unit in report.units {
                 if let value = unit.explanation?.score(scorer.metric, scorer.subset)?.value, !value.isNaN { values[unit.unitID] = value }

@@ -75,3 +75,10 @@ public struct RubricStage: UnitStage {
         return (ratings, failures)
     }
 }
+
+extension RubricStage {
+    /// The catalogue entry: needs an LLM judge even with the local baseline.
+    public static let descriptor = StageDescriptor(
+        name: .rubric, help: "rate examples across activation levels 0-3 (needs an LLM judge)", needsEndpoint: true,
+        make: { context in RubricStage(judge: context.judge) })
+}

@@ -28,10 +28,6 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     public var prompts: [String: PromptFileReference]
     /// The local baseline's settings (`explainer` = `local-n2g`); nil, and left out of the JSON, for LLM runs.
     public var baseline: PatternSet.Parameters?
-    /// What the endpoint was found to serve at the first successful probe, pinned for the run's
-    /// life: a resumed run uses it (and refuses to go on if the endpoint no longer serves it).
-    /// Not compared on resume: it is found, not chosen.
-    public var pinned: PinnedCapabilities?
 
     public init(
         explainer: String = "llm", endpoint: String, model: String, simulatorModel: String? = nil, judgeModel: String? = nil,
@@ -50,31 +46,27 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         self.baseline = baseline
     }
 
-    /// Template roles added in later versions: a stored config without them resumes.
-    static let laterRoles: Set<String> = ["detection", "fuzzing"]
-
-    /// Names of the settings that differ from `other` (for the "config changed" message).
+    /// Names of the settings that differ from `other`, in words (for the "config changed"
+    /// message); every field is compared, so a new setting needs no entry here.
     public func differences(from other: PipelineConfig) -> [String] {
-        var names: [String] = []
-        if explainer != other.explainer { names.append("explainer") }
-        if endpoint != other.endpoint { names.append("endpoint") }
-        if model != other.model { names.append("model") }
-        if simulatorModel != other.simulatorModel { names.append("simulator model") }
-        if judgeModel != other.judgeModel { names.append("judge model") }
-        if simulatorMode != other.simulatorMode { names.append("simulator mode") }
-        if recordsPerCall != other.recordsPerCall { names.append("records per call") }
-        if explainerSamples != other.explainerSamples { names.append("explainer samples") }
-        if baseline != other.baseline { names.append("baseline settings") }
-        // Templates added after `other` was stored (a run made before the classification scorers) are not a change.
+        var mine = (try? JSONFields.object(self)) ?? [:], theirs = (try? JSONFields.object(other)) ?? [:]
+        mine["prompts"] = nil
+        theirs["prompts"] = nil
+        var names = Set(JSONFields.differences(mine, theirs).map { $0.split(separator: ".").first.map(String.init) ?? $0 })
+            .sorted()
+            .map { $0 == "baseline" ? "baseline settings" : JSONFields.words($0) }
+        // A stage's template added after `other` was stored (a run made before that stage existed) is not a change.
         for role in Set(prompts.keys).union(other.prompts.keys).sorted()
-        where prompts[role] != other.prompts[role] && !(other.prompts[role] == nil && Self.laterRoles.contains(role)) {
+        where prompts[role] != other.prompts[role] && !(other.prompts[role] == nil && !PromptSet.coreRoles.contains(role)) {
             names.append("\(role) template (\(prompts[role]?.file ?? other.prompts[role]?.file ?? role))")
         }
         return names
     }
 }
 
-/// The endpoint capabilities a run was started with (``PipelineConfig/pinned``).
+/// The endpoint capabilities a run was started with: what the endpoint was found to serve at the
+/// first successful probe, pinned for the run's life (a resumed run uses it, and refuses to go
+/// on if the endpoint no longer serves it). Run state, not identity: ``RunStore/capabilities(runID:)``.
 public struct PinnedCapabilities: Sendable, Equatable, Codable {
     /// The simulator mode resolved from the requested one (`auto` becomes `logprobs` or `json`).
     public var simulatorMode: SimulatorMode

@@ -1,9 +1,13 @@
 import Foundation
 
-/// Everything that decides what a run computes, stored as `runs.config_json`.
+/// A run's identity: everything that decides what it computes, stored once as
+/// `runs.config_json` and hashed into `runs.config_hash`.
 ///
 /// Two invocations with equal configs are the same run (the second resumes the first); a
-/// changed config is refused unless the user asks for a new run.
+/// changed config is refused unless the user asks for a new run. What the run discovers (the
+/// endpoint's pinned capabilities) and free settings (prices) are its *state*, kept apart in
+/// `run_state` (``RunStore/capabilities(runID:)``, ``RunStore/prices(runID:)``), so they never
+/// change the identity or its hash.
 public struct RunConfig: Sendable, Equatable, Codable {
     /// The activation dataset (absolute path).
     public var activations: String
@@ -20,9 +24,9 @@ public struct RunConfig: Sendable, Equatable, Codable {
     /// The explain / simulate / score / rubric settings, once `autointerp run` has used the run
     /// (nil for a run only `select` has touched; left out of the JSON then).
     public var pipeline: PipelineConfig?
-    /// Prices per million tokens (`--price-input`, `--price-output`), for the report's cost
-    /// section; not compared on resume (a price changes no result).
-    public var prices: StoredPrices?
+    /// What the dataset's `__metadata__` says it is (model, layer, hook); nil when it says
+    /// nothing, and in runs made before it was recorded (left out of the JSON then).
+    public var dataset: DatasetDescription?
     /// How the SAE was read and encodes (format, architecture, k / thresholds, dtype, hook); nil
     /// without an SAE, and in runs made before it was recorded (left out of the JSON then).
     public var saeSource: SAESource?
@@ -53,9 +57,36 @@ public struct RunConfig: Sendable, Equatable, Codable {
     public static func decode(_ json: String) throws -> RunConfig {
         try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8))
     }
+
+    /// The names of the fields whose values differ from `other` (nested fields as `a.b`),
+    /// found generically over the encoded JSON, so a field added to the config is compared
+    /// without a hand-kept list.
+    public func differences(from other: RunConfig) throws -> [String] {
+        try JSONFields.differences(JSONFields.object(self), JSONFields.object(other))
+    }
 }
 
-/// `runs.config_json` key `prices`: USD per million prompt and completion tokens.
+/// What a dataset's `__metadata__` says about where its activations come from.
+public struct DatasetDescription: Sendable, Equatable, Codable {
+    public var model: String?
+    public var layer: String?
+    public var hook: String?
+
+    public init(model: String?, layer: String?, hook: String?) {
+        self.model = model
+        self.layer = layer
+        self.hook = hook
+    }
+
+    /// From `__metadata__` keys `model`, `layer` and `hook`; nil when none is there.
+    public init?(metadata: [String: String]) {
+        let model = metadata["model"], layer = metadata["layer"], hook = metadata["hook"]
+        guard model != nil || layer != nil || hook != nil else { return nil }
+        self.init(model: model, layer: layer, hook: hook)
+    }
+}
+
+/// A run's prices (``RunStore/prices(runID:)``): USD per million prompt and completion tokens.
 public struct StoredPrices: Sendable, Equatable, Codable {
     public var prompt: Double
     public var completion: Double

@@ -13,24 +13,26 @@ public import Logging
 public struct RunCoordinator {
     public var logger: Logger
 
-    public init(logger: Logger = Logger(label: "autointerp.run")) {
+    public init(logger: Logger) {
         self.logger = logger
     }
 
     /// Runs the request and returns the summary (also written to `<results>/<name>/summary.json`)
-    /// with the open store.
+    /// with the open store. Progress goes to ``RunRequest/observer``.
     ///
-    /// - Parameter selectProgress: called with (steps done, total) while examples are selected.
     /// - Throws: `AutoInterpError` for bad inputs or a changed config; `LLMError` when the
     ///   endpoint is unusable before any unit starts. A fatal error during the run is reported in
     ///   the summary's `stoppedEarly` instead.
-    public func run(_ request: RunRequest, selectProgress: ((Int, Int) -> Void)? = nil) async throws -> RunResult {
+    public func run(_ request: RunRequest) async throws -> RunResult {
         let plan = try StagePlan(request)
         var setup = request.setup
         setup.pipeline = plan.settings
-        let prepared = try RunSetup(logger: logger).prepare(setup, progress: selectProgress)
+        let observer = request.observer
+        let prepared = try RunSetup(logger: logger).prepare(setup, progress: observer.map { o in { o.selecting(done: $0, total: $1) } })
         let store = prepared.store
         let client = try request.endpoint.map { try LLMClient(config: $0, store: store, logger: logger) }
+        if let client, let observer { client.onCallFinished { observer.callFinished($0) } }
+        try store.setPrices(runID: prepared.run.id, client.flatMap { Self.prices($0.config) })
 
         var stoppedEarly: String?
         var reports: [UnitOutcome] = []
@@ -39,25 +41,15 @@ public struct RunCoordinator {
         do {
             let stages = try await stages(plan, request: request, client: client, store: store, run: prepared.run, mode: &mode)
             let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
-            let defaultInFlight = client.map { 2 * $0.config.maxInFlight } ?? 4
-            var usage: (@Sendable () -> LLMUsage)?
-            var observe: (@Sendable (@escaping @Sendable (LLMUsage) -> Void) -> Void)?
-            if let client {
-                usage = { client.usage }
-                observe = { client.onCallFinished($0) }
-            }
-            let scheduler = UnitScheduler(
-                runner: runner, unitsInFlight: request.unitsInFlight ?? defaultInFlight, usage: usage, observeCalls: observe,
-                showProgress: request.showProgress, logger: logger)
+            let unitsInFlight = request.unitsInFlight ?? client.map { 2 * $0.config.maxInFlight } ?? 4
+            let scheduler = UnitScheduler(runner: runner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
             if request.explainer == .local { logger.info("run \(prepared.run.name) with the baseline \(PatternExplainer.name)") }
             (reports, stoppedEarly) = try await scheduler.run(prepared.run)
             // The control pass: the same scoring stages on another unit's explanation.
             let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
             if stoppedEarly == nil, !controlStages.isEmpty {
                 let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
-                let controlScheduler = UnitScheduler(
-                    runner: controlRunner, unitsInFlight: request.unitsInFlight ?? defaultInFlight, usage: usage,
-                    observeCalls: observe, showProgress: request.showProgress, logger: logger)
+                let controlScheduler = UnitScheduler(runner: controlRunner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
                 let pass = ControlPass(store: store, scheduler: controlScheduler, seed: setup.selection.seed, logger: logger)
                 let outcome = try await pass.run(prepared.run)
                 controls = outcome
@@ -68,60 +60,71 @@ public struct RunCoordinator {
         }
         var summary = try RunSummary.collect(
             store: store, run: prepared.run, reports: reports, usage: client?.usage, stoppedEarly: stoppedEarly, simulatorMode: mode,
-            controls: controls)
+            controls: controls, scorers: plan.catalog.scorers)
         summary.remarks = plan.remarks
-        try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? "stopped" : summary.outcome == .complete ? "done" : "incomplete")
+        try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? .stopped : summary.outcome == .complete ? .done : .incomplete)
         try summary.write(to: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"))
-        return RunResult(summary: summary, store: store, run: try store.run(id: prepared.run.id) ?? prepared.run)
+        return RunResult(summary: summary, store: store, run: try store.run(id: prepared.run.id) ?? prepared.run, catalog: plan.catalog)
     }
 
-    /// The stage list: LLM explainer, simulator and judge (capabilities probed once and pinned
-    /// in the run config), or the pattern baseline.
+    /// The stage list, built by the catalogue from the run's workers: the LLM explainer,
+    /// simulator, judge and classifiers (capabilities probed once and pinned in the run state),
+    /// or the pattern baseline's.
     private func stages(
         _ plan: StagePlan, request: RunRequest, client: LLMClient?, store: RunStore, run: RunInfo, mode: inout String?
     ) async throws -> [any UnitStage] {
         let settings = plan.settings
         let pinned = try await pin(plan, request: request, client: client, store: store, run: run)
-        let judge: any RubricJudge = if let client, let prompts = plan.prompts {
+        var llm: StageContext.LLM?
+        if let client, let prompts = plan.prompts, let pinned { llm = StageContext.LLM(client: client, prompts: prompts, capabilities: pinned) }
+        let judge: any RubricJudge = if let llm {
             LLMRubricJudge(
-                client: client, template: prompts.rubric, model: settings.judgeModel,
-                structuredOutput: pinned?.structuredOutput ?? .jsonObject)
+                client: llm.client, template: llm.prompts.rubric, model: settings.judgeModel,
+                structuredOutput: llm.capabilities.structuredOutput)
         } else {
             NoJudge()
         }
-        guard request.explainer == .llm, let client, let prompts = plan.prompts, let pinned else {
+        guard request.explainer == .llm, let llm else {
             mode = PatternSimulator.mode
-            return plan.stages(
-                explainer: PatternExplainer(parameters: request.baseline), simulator: nil, judge: judge, extra: request.extraStages)
+            let patterns = PatternWorkers(parameters: request.baseline)
+            return try plan.stages(StageContext(
+                settings: settings, requested: plan.requested, explainer: patterns.explainer, simulatorFor: patterns.simulatorFor,
+                judge: judge, classifierFor: patterns.classifierFor, llm: llm, isBaseline: true))
         }
-        mode = pinned.simulatorMode.rawValue
+        let capabilities = llm.capabilities
+        mode = capabilities.simulatorMode.rawValue
         let explainer = LLMExplainer(
-            client: client, template: prompts.explainer, model: settings.model, structuredOutput: pinned.structuredOutput)
+            client: llm.client, template: llm.prompts.explainer, model: settings.model, structuredOutput: capabilities.structuredOutput)
         let simulator = LLMSimulator(
-            client: client, template: prompts.simulator(for: pinned.simulatorMode), mode: pinned.simulatorMode,
-            model: settings.simulatorModel, recordsPerCall: settings.recordsPerCall, topLogprobs: max(5, pinned.topLogprobs),
-            structuredOutput: pinned.structuredOutput)
-        // The detection and fuzzing scorers ask the simulator's model; logprobs (for AUPRC) when
-        // the simulator found them, else probed once, when the first classification call is made.
-        let logprobs = pinned.simulatorMode == .logprobs
+            client: llm.client, template: llm.prompts.simulator(for: capabilities.simulatorMode), mode: capabilities.simulatorMode,
+            model: settings.simulatorModel, recordsPerCall: settings.recordsPerCall, topLogprobs: max(5, capabilities.topLogprobs),
+            structuredOutput: capabilities.structuredOutput)
+        // The classification scorers ask the simulator's model, with their own prompt role;
+        // logprobs (for AUPRC) when the simulator found them, else probed once, at the first call.
+        let logprobs = capabilities.simulatorMode == .logprobs
             ? LogprobSupport(fixed: LogprobSupport.topLogprobs)
-            : LogprobSupport(probing: client, model: settings.simulatorModel)
-        let classifier: @Sendable (StoredClassification.Scorer) -> any UnitClassifier = { scorer in
-            LLMClassifier(
-                client: client, template: scorer == .fuzzing ? prompts.fuzzing : prompts.detection, model: settings.simulatorModel,
-                structuredOutput: pinned.structuredOutput, logprobs: logprobs)
-        }
-        return plan.stages(explainer: explainer, simulator: simulator, judge: judge, classifier: classifier, extra: request.extraStages)
+            : LogprobSupport(probing: llm.client, model: settings.simulatorModel)
+        let classifiers = try Dictionary(uniqueKeysWithValues: StoredClassification.Scorer.allCases.map { scorer in
+            (scorer, LLMClassifier(
+                client: llm.client, template: try llm.prompts.template(for: scorer.rawValue), model: settings.simulatorModel,
+                structuredOutput: capabilities.structuredOutput, logprobs: logprobs))
+        })
+        return try plan.stages(StageContext(
+            settings: settings, requested: plan.requested, explainer: explainer, simulatorFor: { _ in simulator }, judge: judge,
+            classifierFor: { scorer, _ in
+                guard let classifier = classifiers[scorer] else { throw StageFailure("no LLM classifier for the scorer '\(scorer)'") }
+                return classifier
+            },
+            llm: llm, isBaseline: false))
     }
 
     /// The simulator mode and structured-output level: probed at the run's first start and
-    /// stored in its config; a resumed run checks the endpoint still serves them, or refuses.
+    /// pinned in its state; a resumed run checks the endpoint still serves them, or refuses.
     private func pin(
         _ plan: StagePlan, request: RunRequest, client: LLMClient?, store: RunStore, run: RunInfo
     ) async throws -> PinnedCapabilities? {
         guard let client else { return nil }
-        var config = try RunConfig.decode(run.configJSON)
-        let stored = config.pipeline?.pinned
+        let stored = try store.capabilities(runID: run.id)
         let simulating = request.explainer == .llm && plan.requested.contains(.simulate)
         let wantedMode = stored?.simulatorMode ?? request.simulatorMode
         let decision = simulating || wantedMode == .logprobs
@@ -136,32 +139,30 @@ public struct RunCoordinator {
         // and probes again next time.
         let certain = decision.certain && structured.certain
         if !certain { logger.warning("endpoint capabilities not pinned: a probe failed (\(structured.reason)); probing again on the next run") }
-        if let stored {
-            guard certain else { return stored }
-            if stored.simulatorMode != found.simulatorMode {
-                throw AutoInterpError.invalidInput(
-                    "run '\(run.name)' simulates in \(stored.simulatorMode.rawValue) mode, but \(client.config.endpointName) now offers \(found.simulatorMode.rawValue) (\(decision.reason)); use an endpoint that serves \(stored.simulatorMode.rawValue), or --force-new to start over")
-            }
-            let order = StructuredOutputLevel.allCases  // jsonSchema, jsonObject, none: best first
-            if order.firstIndex(of: found.structuredOutput)! > order.firstIndex(of: stored.structuredOutput)! {
-                throw AutoInterpError.invalidInput(
-                    "run '\(run.name)' was started with \(stored.structuredOutput) answers, but \(client.config.endpointName) now offers only \(found.structuredOutput) (\(structured.reason)); use an endpoint that serves \(stored.structuredOutput), or --force-new to start over")
-            }
-            if config.prices != Self.prices(client.config) {
-                config.prices = Self.prices(client.config)
-                try store.updateConfig(runID: run.id, configJSON: try config.canonicalJSON())
-            }
-            return stored
+        guard let stored else {
+            if certain { try store.pin(runID: run.id, found) }
+            return found
         }
-        config.prices = Self.prices(client.config)
-        if certain { config.pipeline?.pinned = found }
-        try store.updateConfig(runID: run.id, configJSON: try config.canonicalJSON())
-        return found
+        guard certain else { return stored }
+        if stored.simulatorMode != found.simulatorMode {
+            throw AutoInterpError.invalidInput(
+                "run '\(run.name)' simulates in \(stored.simulatorMode.rawValue) mode, but \(client.config.endpointName) now offers \(found.simulatorMode.rawValue) (\(decision.reason)); use an endpoint that serves \(stored.simulatorMode.rawValue), or --force-new to start over")
+        }
+        if found.structuredOutput.rank > stored.structuredOutput.rank {
+            throw AutoInterpError.invalidInput(
+                "run '\(run.name)' was started with \(stored.structuredOutput) answers, but \(client.config.endpointName) now offers only \(found.structuredOutput) (\(structured.reason)); use an endpoint that serves \(stored.structuredOutput), or --force-new to start over")
+        }
+        return stored
     }
 
-    /// The endpoint's prices as stored in the run config (nil when none was given).
+    /// The endpoint's prices as stored in the run state (nil when none was given).
     static func prices(_ config: LLMEndpointConfig) -> StoredPrices? {
         guard config.priceInputPerMillion != nil || config.priceOutputPerMillion != nil else { return nil }
         return StoredPrices(prompt: config.priceInputPerMillion ?? 0, completion: config.priceOutputPerMillion ?? 0)
     }
+}
+
+extension StructuredOutputLevel {
+    /// Position among the levels, best first (json_schema 0, json_object 1, none 2).
+    var rank: Int { Self.allCases.firstIndex(of: self) ?? Self.allCases.count }
 }

@@ -8,16 +8,16 @@ extension RunRequest {
 
     /// Checks every option of `autointerp run` before any work (the preparation's too).
     ///
-    /// - Throws: ``AutoInterpError/invalidInput(_:)`` naming the option and the accepted range.
+    /// - Throws: ``AutoInterpError/invalidOption(_:_:)`` naming the setting and the accepted range.
     public func validate() throws {
         guard (1...Self.maxRecordsPerCall).contains(recordsPerCall) else {
-            throw AutoInterpError.invalidInput("--records-per-call must be between 1 and \(Self.maxRecordsPerCall), got \(recordsPerCall)")
+            throw AutoInterpError.invalidOption(.recordsPerCall, "must be between 1 and \(Self.maxRecordsPerCall), got \(recordsPerCall)")
         }
         guard (1...Self.maxExplainerSamples).contains(explainerSamples) else {
-            throw AutoInterpError.invalidInput("--explainer-samples must be between 1 and \(Self.maxExplainerSamples), got \(explainerSamples)")
+            throw AutoInterpError.invalidOption(.explainerSamples, "must be between 1 and \(Self.maxExplainerSamples), got \(explainerSamples)")
         }
         if let unitsInFlight, !(1...Self.maxUnitsInFlight).contains(unitsInFlight) {
-            throw AutoInterpError.invalidInput("--concurrency must be between 1 and \(Self.maxUnitsInFlight), got \(unitsInFlight)")
+            throw AutoInterpError.invalidOption(.unitsInFlight, "must be between 1 and \(Self.maxUnitsInFlight), got \(unitsInFlight)")
         }
         try baseline.validate()
         try setup.validate()

@@ -28,19 +28,21 @@ public struct RunRequest: Sendable {
     public var rubric: URL?
     /// Units worked on at once; nil = 2 × the client's max in flight (4 without an endpoint).
     public var unitsInFlight: Int?
-    public var showProgress: Bool
+    /// Told of the run's progress (the CLI draws bars from it); nil: nobody listens.
+    public var observer: (any RunObserver)?
     public var explainer: ExplainerKind
     /// The local baseline's settings (used with `.local`, stored in the run config).
     public var baseline: PatternSet.Parameters
-    /// Stages run after the built-in ones for every unit (always requested).
-    public var extraStages: [any UnitStage]
+    /// Stages run after the built-in ones for every unit (always requested), by their
+    /// descriptors: they get their own `--stages` name, prompts, summary figures and report sections.
+    public var extraStages: [StageDescriptor]
 
     public init(
         setup: RunSetup.Request, endpoint: LLMEndpointConfig?, simulatorModel: String? = nil, judgeModel: String? = nil,
         simulatorMode: SimulatorMode = .sparse, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
         stages: Set<StageName>? = nil, prompts: URL? = nil, rubric: URL? = nil, unitsInFlight: Int? = nil,
-        showProgress: Bool = false, explainer: ExplainerKind = .llm, baseline: PatternSet.Parameters = PatternSet.Parameters(),
-        extraStages: [any UnitStage] = []
+        observer: (any RunObserver)? = nil, explainer: ExplainerKind = .llm, baseline: PatternSet.Parameters = PatternSet.Parameters(),
+        extraStages: [StageDescriptor] = []
     ) {
         self.setup = setup
         self.endpoint = endpoint
@@ -53,16 +55,25 @@ public struct RunRequest: Sendable {
         self.prompts = prompts
         self.rubric = rubric
         self.unitsInFlight = unitsInFlight
-        self.showProgress = showProgress
+        self.observer = observer
         self.explainer = explainer
         self.baseline = baseline
         self.extraStages = extraStages
     }
 }
 
-/// What a run leaves: its summary, and the open store and run row for reports.
+/// What a run leaves: its summary, and the open store, run row and stage catalogue for reports.
 public struct RunResult: Sendable {
     public var summary: RunSummary
     public var store: RunStore
     public var run: RunInfo
+    /// The built-in stages and the request's extra ones (whose report sections the report shows).
+    public var catalog: StageCatalog
+
+    /// The report options that show every scorer of the run's catalogue.
+    public var reportOptions: ReportOptions {
+        var options = ReportOptions()
+        options.scorers = catalog.scorers
+        return options
+    }
 }

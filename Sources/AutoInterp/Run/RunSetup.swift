@@ -61,7 +61,7 @@ public struct RunSetup {
 
     public var logger: Logger
 
-    public init(logger: Logger = Logger(label: "autointerp.prepare")) {
+    public init(logger: Logger) {
         self.logger = logger
     }
 
@@ -106,6 +106,7 @@ public struct RunSetup {
             featureSpec: request.features.description, neuronSpec: request.neurons.description, features: features, neurons: neurons,
             selection: request.selection, pipeline: request.pipeline)
         config.saeSource = sae?.source
+        config.dataset = DatasetDescription(metadata: dataset.metadata)
         let configJSON = try config.canonicalJSON()
 
         try RunLock.acquire(runFolder: request.databaseURL.deletingLastPathComponent(), name: request.name)
@@ -145,7 +146,7 @@ public struct RunSetup {
                 _ = try store.saveUnit(runID: run.id, statistics: selection.statistics, examples: selection.examples)
                 if selection.statistics.maxActivation <= 0 { dead.append(selection.unit) }
             }
-            try store.setStatus(runID: run.id, "selected")
+            try store.setStatus(runID: run.id, .selected)
             run = try store.run(id: run.id) ?? run
         }
         return Outcome(run: run, store: store, stored: todo.count, alreadyStored: done.count, dead: dead)
@@ -167,12 +168,12 @@ public struct RunSetup {
         var storedSelection = stored, wantedSelection = wanted
         storedSelection.pipeline = nil
         wantedSelection.pipeline = nil
-        storedSelection.prices = nil
-        wantedSelection.prices = nil
-        // Runs made before the SAE source was recorded resume as they are.
+        // Runs made before the SAE source or the dataset description was recorded resume as they are.
         if stored.saeSource == nil { wantedSelection.saeSource = nil }
-        if try storedSelection.canonicalJSON() != wantedSelection.canonicalJSON() {
-            return .differs("inputs, units or selection options")
+        if stored.dataset == nil { wantedSelection.dataset = nil }
+        let changed = try wantedSelection.differences(from: storedSelection)
+        if !changed.isEmpty {
+            return .differs("inputs, units or selection options: " + changed.map(JSONFields.words).joined(separator: ", "))
         }
         switch (stored.pipeline, wanted.pipeline) {
         case (_, nil): return .same

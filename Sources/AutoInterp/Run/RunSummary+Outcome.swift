@@ -13,14 +13,10 @@ extension RunSummary {
         case stopped = 4
     }
 
-    /// The failure kinds that leave a unit without all its results (`undefined-score` is a
-    /// result: the coefficient is undefined, stored as NULL with its reason).
-    static let incompleteKinds: Set<String> = ["explanation", "simulation", "rubric", "llm-call"]
-
     /// How this invocation ended; the CLI exits with its raw value.
     public var outcome: Outcome {
         if stoppedEarly != nil { return .stopped }
-        let missing = failures.contains { Self.incompleteKinds.contains($0.key) && $0.value > 0 }
+        let missing = failures.contains { $0.key.leavesResultsMissing && $0.value > 0 }
         return isComplete && !missing ? .complete : .unitsIncomplete
     }
 
@@ -28,9 +24,34 @@ extension RunSummary {
     var failuresLine: String {
         if failures.isEmpty {
             guard stoppedEarly != nil else { return "failures: none" }
-            let done = scored + (failures["dead"] ?? 0)
+            let done = scored + (failures[.dead] ?? 0)
             return "failures: none recorded, but the run stopped early: \(max(0, units - done)) of \(units) units have no results"
         }
-        return "failures: " + failures.keys.sorted().map { "\($0) \(failures[$0]!)" }.joined(separator: ", ")
+        return "failures: " + failures.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     }
+}
+
+/// A kind of failure the summary counts (`summary.json` key `failures`).
+public struct FailureKind: StringName, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
+
+    /// Units that never fire: nothing to explain (not a missing result).
+    public static let dead: FailureKind = "dead"
+    /// Units without an explanation.
+    public static let explanation: FailureKind = "explanation"
+    /// Held-out records whose simulation failed.
+    public static let simulation: FailureKind = "simulation"
+    /// Units whose Spearman over all is undefined (a result: NULL with its reason).
+    public static let undefinedScore: FailureKind = "undefined-score"
+    /// Rubric examples without a rating.
+    public static let rubric: FailureKind = "rubric"
+    /// Units whose LLM call failed in this invocation.
+    public static let llmCall: FailureKind = "llm-call"
+    // A classification scorer's failed answers are counted under its name (`detection`, `fuzzing`).
+
+    /// Whether failures of this kind leave results missing (all but dead units and undefined scores).
+    public var leavesResultsMissing: Bool { self != .dead && self != .undefinedScore }
 }

@@ -7,27 +7,25 @@ public import Foundation
 /// from the database, so a resumed run reports the whole run; calls, tokens and cost are this
 /// invocation's. Written as `summary.json` beside the database and printed as text.
 public struct RunSummary: Sendable, Codable, Equatable {
-    /// Spearman (`all`) statistics of one unit kind.
-    public struct KindScores: Sendable, Codable, Equatable {
-        public var units: Int
-        public var scored: Int
-        public var undefined: Int
-        public var meanSpearman: Double?
-        public var medianSpearman: Double?
-        public var meanPearson: Double?
+    /// One scorer's statistics (the same ``ScorerColumn`` the reports print): features and
+    /// neurons by kind, and the controls of both kinds (the random-explanation floor).
+    public struct ScorerSummary: Sendable, Codable, Equatable {
+        public var scorer: ReportScorer
+        /// By unit kind (`feature`, `neuron`).
+        public var byKind: [String: ScorerColumn]
+        /// The controls; nil when the run has none scored by this scorer.
+        public var control: ScorerColumn?
     }
 
     /// The control pass (the random-explanation floor, see ``ControlPass``): counted from the store.
     public struct ControlSummary: Sendable, Codable, Equatable {
         /// Units with a control explanation stored.
         public var controls: Int
-        /// Controls with a Spearman (`all`) stored, defined or not.
+        /// Controls with a headline score of some scorer stored, defined or not.
         public var scored: Int
         /// Controls that failed, or wait for a stage not requested, in this invocation (see `notes`).
         public var failed: Int
         public var waiting: Int
-        /// The controls' Spearman (`all`) statistics by unit kind.
-        public var byKind: [String: KindScores]
         /// Kinds that got no control, with the reason (e.g. a single explained unit).
         public var skipped: [String]
         /// Failed and waiting controls with their reasons (this invocation).
@@ -37,6 +35,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// A unit that was skipped or failed, and why.
     public struct UnitNote: Sendable, Codable, Equatable {
         public var unit: String
+        /// `dead`, `waiting`, `cancelled`, or the failure's label (a stage's name, `llm-call`).
         public var kind: String
         public var reason: String
     }
@@ -44,13 +43,14 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var run: String
     public var database: String
     public var units: Int
-    /// Units with an explanation and a defined or undefined Spearman (`all`) stored.
+    /// Units by kind (`feature`, `neuron`).
+    public var unitsByKind: [String: Int]
+    /// Units with an explanation and a headline score of some scorer stored (defined or not).
     public var scored: Int
-    /// Failure counts by kind: `dead` units, units with no `explanation`, failed `simulation`
-    /// records, `undefined-score` (Spearman over all), unrated `rubric` examples, `llm-call`
-    /// failures of this invocation.
-    public var failures: [String: Int]
-    public var byKind: [String: KindScores]
+    /// Failure counts by kind, counted from the store (see ``FailureKind``).
+    public var failures: [FailureKind: Int]
+    /// Every scorer of the run's catalogue with a stored score, in catalogue order.
+    public var scorers: [ScorerSummary]
     /// Ratings stored, by rating 0...3.
     public var ratings: [Int: Int]
     /// Rubric rating counts per bin, by unit kind (`feature`, `neuron`).
@@ -78,7 +78,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
 
     /// Whether every unit, and every control, has all its results (nothing failed or left over).
     public var isComplete: Bool {
-        stoppedEarly == nil && notes.allSatisfy { $0.kind == "dead" } && (controls?.notes.isEmpty ?? true)
+        stoppedEarly == nil && notes.allSatisfy { $0.kind == UnitOutcome.Status.dead.rawValue } && (controls?.notes.isEmpty ?? true)
     }
 
     /// Tokens (prompt + completion) per unit worked on in this invocation.
@@ -86,131 +86,116 @@ public struct RunSummary: Sendable, Codable, Equatable {
         unitsWorked > 0 ? Double(promptTokens + completionTokens) / Double(unitsWorked) : nil
     }
 
-    /// Counts the run's stored results (`controls`: what the control pass did, nil when it did not run).
+    /// The statistics of `scorer` (nil when the run has none of its scores).
+    public func scorer(_ name: String) -> ScorerSummary? { scorers.first { $0.scorer.name == name } }
+
+    /// Counts the run's stored results (`controls`: what the control pass did, nil when it did
+    /// not run; `scorers`: the run's catalogue's).
     public static func collect(
         store: RunStore, run: RunInfo, reports: [UnitOutcome], usage: LLMUsage?, stoppedEarly: String?, simulatorMode: String?,
-        controls: ControlPass.Outcome? = nil
+        controls: ControlPass.Outcome? = nil, scorers: [ReportScorer] = StageCatalog.builtIn.scorers
     ) throws -> RunSummary {
         let units = try store.progress(runID: run.id)
-        var failures: [String: Int] = [:]
-        var byKind: [String: KindScores] = [:]
+        let controlViews = Dictionary(try store.controlProgress(runID: run.id).map { ($0.unit.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var failures: [FailureKind: Int] = [:]
+        var unitsByKind: [String: Int] = [:]
         var ratings: [Int: Int] = [:]
-        var spearmans: [UnitKind: [Double?]] = [:]
-        var pearsons: [UnitKind: [Double?]] = [:]
         var scored = 0
         let failedRatings = Set(reports.filter { $0.failedRatings > 0 }.map(\.unit))
         for unit in units {
-            let kind = unit.unit.unit.kind
-            byKind[kind.rawValue, default: KindScores(units: 0, scored: 0, undefined: 0)].units += 1
+            unitsByKind[unit.unit.unit.kind.rawValue, default: 0] += 1
             if unit.isDead {
-                failures["dead", default: 0] += 1
+                failures[.dead, default: 0] += 1
                 continue
             }
             guard unit.explanation != nil else {
-                failures["explanation", default: 0] += 1
+                failures[.explanation, default: 0] += 1
                 continue
             }
-            if unit.failedSimulations > 0 { failures["simulation", default: 0] += unit.failedSimulations }
+            if unit.failedSimulations > 0 { failures[.simulation, default: 0] += unit.failedSimulations }
             for scorer in StoredClassification.Scorer.allCases where unit.failedClassifications(scorer) > 0 {
-                failures[scorer.rawValue, default: 0] += unit.failedClassifications(scorer)
+                failures[FailureKind(rawValue: scorer.rawValue), default: 0] += unit.failedClassifications(scorer)
             }
-            if let spearman = unit.score(.spearman, .all) {
-                scored += 1
-                byKind[kind.rawValue]?.scored += 1
-                spearmans[kind, default: []].append(spearman)
-                if spearman == nil {
-                    failures["undefined-score", default: 0] += 1
-                    byKind[kind.rawValue]?.undefined += 1
-                }
-                pearsons[kind, default: []].append(unit.score(.pearson, .all) ?? nil)
-            }
+            if scorers.contains(where: { unit.value($0.metric, $0.subset) != nil }) { scored += 1 }
+            if unit.score(.spearman, .all) == .some(nil) { failures[.undefinedScore, default: 0] += 1 }
             for rating in unit.ratings.values { ratings[rating, default: 0] += 1 }
             if unit.failedRatings > 0 || failedRatings.contains(unit.unit.unit) {
-                failures["rubric", default: 0] += max(unit.failedRatings, unit.rubricExamples - unit.ratings.count)
+                failures[.rubric, default: 0] += max(unit.failedRatings, unit.rubricExamples - unit.ratings.count)
             }
         }
-        for (kind, values) in spearmans {
-            let summary = Summary.summarize(values, threshold: 0)
-            byKind[kind.rawValue]?.meanSpearman = summary.mean
-            byKind[kind.rawValue]?.medianSpearman = summary.median
-            byKind[kind.rawValue]?.meanPearson = Summary.summarize(pearsons[kind] ?? [], threshold: 0).mean
-        }
-        let callFailures = reports.count { $0.failureKind == "llm-call" }
-        if callFailures > 0 { failures["llm-call"] = callFailures }
+        let callFailures = reports.count { $0.failure == .call }
+        if callFailures > 0 { failures[.llmCall] = callFailures }
         let notes = reports.filter { $0.status != .complete }.sorted { $0.unit < $1.unit }.map { report in
-            UnitNote(
-                unit: report.unit.description, kind: report.status == .dead ? "dead" : report.failureKind ?? report.status.rawValue,
-                reason: report.reason ?? report.status.rawValue)
+            UnitNote(unit: report.unit.description, kind: report.kind, reason: report.reason ?? report.status.rawValue)
         }
         let histograms = RubricTable.byKind(try store.rubricHistogram(runID: run.id))
         var summary = RunSummary(
-            run: run.name, database: store.path, units: units.count, scored: scored, failures: failures, byKind: byKind, ratings: ratings,
+            run: run.name, database: store.path, units: units.count, unitsByKind: unitsByKind, scored: scored, failures: failures,
+            scorers: Self.scorers(scorers, units: units, controls: controlViews), ratings: ratings,
             rubricByKind: Dictionary(uniqueKeysWithValues: histograms.map { ($0.key.rawValue, $0.value) }),
             notes: notes, stoppedEarly: stoppedEarly, calls: usage?.calls ?? 0, cachedCalls: usage?.cachedCalls ?? 0,
             promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0, cost: usage?.cost,
             unitsWorked: reports.count { $0.storedSomething || $0.status == .failed }, simulatorMode: simulatorMode)
         summary.stages = try store.stageUsage()
-        if let controls { summary.controls = try controlSummary(store: store, run: run, outcome: controls) }
+        if let controls {
+            summary.controls = controlSummary(controls: Array(controlViews.values), scorers: scorers, outcome: controls)
+        }
         return summary
     }
 
+    /// Every scorer's columns over the units' headline views and their controls: the same
+    /// ``ScorerColumn`` the reports build.
+    static func scorers(_ scorers: [ReportScorer], units: [UnitProgress], controls: [Int64: UnitProgress]) -> [ScorerSummary] {
+        let live = units.filter { !$0.isDead }
+        return scorers.compactMap { scorer in
+            var byKind: [String: ScorerColumn] = [:]
+            for kind in UnitKind.allCases {
+                let pairs = live.filter { $0.unit.unit.kind == kind }.map { (own: $0 as (any ScoreSource)?, control: controls[$0.unit.id] as (any ScoreSource)?) }
+                let column = ScorerColumn(scorer, units: pairs, control: false)
+                if column.stored > 0 { byKind[kind.rawValue] = column }
+            }
+            let control = ScorerColumn(scorer, units: live.map { (own: $0 as (any ScoreSource)?, control: controls[$0.unit.id] as (any ScoreSource)?) }, control: true)
+            guard !byKind.isEmpty || control.stored > 0 else { return nil }
+            return ScorerSummary(scorer: scorer, byKind: byKind, control: control.stored > 0 ? control : nil)
+        }
+    }
+
     /// The control pass counted from the store, with this invocation's failures.
-    static func controlSummary(store: RunStore, run: RunInfo, outcome: ControlPass.Outcome) throws -> ControlSummary {
-        let controls = try store.controlProgress(runID: run.id)
-        var byKind: [String: KindScores] = [:]
-        var spearmans: [UnitKind: [Double?]] = [:]
-        var pearsons: [UnitKind: [Double?]] = [:]
-        for control in controls {
-            let kind = control.unit.unit.kind
-            byKind[kind.rawValue, default: KindScores(units: 0, scored: 0, undefined: 0)].units += 1
-            guard let spearman = control.score(.spearman, .all) else { continue }
-            byKind[kind.rawValue]?.scored += 1
-            if spearman == nil { byKind[kind.rawValue]?.undefined += 1 }
-            spearmans[kind, default: []].append(spearman)
-            pearsons[kind, default: []].append(control.score(.pearson, .all) ?? nil)
-        }
-        for (kind, values) in spearmans {
-            let summary = Summary.summarize(values, threshold: 0)
-            byKind[kind.rawValue]?.meanSpearman = summary.mean
-            byKind[kind.rawValue]?.medianSpearman = summary.median
-            byKind[kind.rawValue]?.meanPearson = Summary.summarize(pearsons[kind] ?? [], threshold: 0).mean
-        }
+    static func controlSummary(controls: [UnitProgress], scorers: [ReportScorer], outcome: ControlPass.Outcome) -> ControlSummary {
+        let scored = controls.count { control in scorers.contains { control.value($0.metric, $0.subset) != nil } }
         let notes = outcome.reports.filter { $0.status == .failed || $0.status == .waiting || $0.status == .cancelled }
             .sorted { $0.unit < $1.unit }
-            .map { UnitNote(unit: $0.unit.description, kind: $0.failureKind ?? $0.status.rawValue, reason: $0.reason ?? $0.status.rawValue) }
+            .map { UnitNote(unit: $0.unit.description, kind: $0.kind, reason: $0.reason ?? $0.status.rawValue) }
         return ControlSummary(
-            controls: controls.count, scored: byKind.values.reduce(0) { $0 + $1.scored },
-            failed: outcome.reports.count { $0.status == .failed }, waiting: outcome.reports.count { $0.status == .waiting },
-            byKind: byKind, skipped: outcome.skipped, notes: notes)
+            controls: controls.count, scored: scored, failed: outcome.reports.count { $0.status == .failed },
+            waiting: outcome.reports.count { $0.status == .waiting }, skipped: outcome.skipped, notes: notes)
     }
 
     /// The summary's lines on the control pass (empty when it did not run).
     var controlLines: [String] {
         guard let controls else { return [] }
-        func number(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "n/a" }
         var head = "controls (another unit's explanation, the random floor): \(controls.controls) stored, \(controls.scored) scored, \(controls.failed) failed"
         if controls.waiting > 0 { head += ", \(controls.waiting) waiting" }
         var lines = [head]
-        for kind in controls.byKind.keys.sorted() {
-            let k = controls.byKind[kind]!
-            lines.append(
-                "  \(kind) controls: \(k.scored) scored (\(k.undefined) undefined); Spearman mean \(number(k.meanSpearman)), median \(number(k.medianSpearman))")
-        }
+        let floor = scorers.compactMap { s in s.control.map { "\(s.scorer.name) median \(Self.number($0.median)) (n \($0.defined), \($0.stored - $0.defined) undefined)" } }
+        if !floor.isEmpty { lines.append("  controls: " + floor.joined(separator: "; ")) }
         for reason in controls.skipped { lines.append("  no control: \(reason)") }
         for note in controls.notes.prefix(5) { lines.append("  control of \(note.unit): \(note.kind): \(note.reason)") }
         if controls.notes.count > 5 { lines.append("  … and \(controls.notes.count - 5) more controls (see summary.json)") }
         return lines
     }
 
+    static func number(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "n/a" }
+
     /// The summary as printed at the end of `autointerp run`.
     public var text: String {
-        func number(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "n/a" }
         var lines: [String] = []
         lines.append("run '\(run)': \(units) units, \(scored) scored (\(database))")
-        for kind in byKind.keys.sorted() {
-            let k = byKind[kind]!
-            lines.append(
-                "  \(kind)s: \(k.units) units, \(k.scored) scored (\(k.undefined) undefined); Spearman mean \(number(k.meanSpearman)), median \(number(k.medianSpearman)); Pearson mean \(number(k.meanPearson))")
+        for kind in unitsByKind.keys.sorted() {
+            let parts = scorers.compactMap { s in
+                s.byKind[kind].map { "\(s.scorer.name) median \(Self.number($0.median)), mean \(Self.number($0.mean)) (n \($0.defined), \($0.stored - $0.defined) undefined)" }
+            }
+            lines.append("  \(kind)s: \(unitsByKind[kind] ?? 0) units" + (parts.isEmpty ? "" : "; " + parts.joined(separator: "; ")))
         }
         lines.append(failuresLine)
         if !ratings.isEmpty {

@@ -1,13 +1,16 @@
 import AutoInterpLLM
 import Foundation
 
-/// Which stages a run does and with what: decided once, from the request, before any work.
+/// Which stages a run does and with what: decided once, from the request and the stage
+/// catalogue, before any work.
 ///
 /// The endpoint policy lives here: the LLM explainer needs an endpoint; the local baseline runs
-/// without one, leaving out the rubric (said in the summary), unless the rubric was asked for
-/// by name, which is an error with the fix.
+/// without one, leaving out the stages whose descriptor ``StageDescriptor/needsEndpoint`` (the
+/// rubric; said in the summary), unless one was asked for by name, which is an error with the fix.
 public struct StagePlan: Sendable {
-    /// The stages to run (built-in names plus the extra stages').
+    /// The built-in stages and the request's extra ones, in run order.
+    public var catalog: StageCatalog
+    /// The stages to run.
     public var requested: Set<StageName>
     /// The settings stored in the run config and compared on resume.
     public var settings: PipelineConfig
@@ -21,15 +24,21 @@ public struct StagePlan: Sendable {
     /// - Throws: ``AutoInterpError`` for options that cannot work together, or an endpoint that is missing or invalid.
     public init(_ request: RunRequest) throws {
         try request.validate()
-        var stages = request.stages ?? Set(StageName.builtIn)
+        let catalog = try StageCatalog.builtIn.adding(request.extraStages)
+        self.catalog = catalog
+        var stages = request.stages ?? Set(catalog.names)
+        if let unknown = stages.first(where: { catalog.descriptor($0) == nil }) {
+            throw AutoInterpError.invalidOption(.stages, "unknown stage '\(unknown)' (use a comma-separated subset of \(catalog.list))")
+        }
         remarks = []
         switch request.explainer {
         case .llm:
             guard let endpoint = request.endpoint else {
-                throw AutoInterpError.invalidInput("the LLM explainer needs an endpoint: pass --endpoint and --model (or --explainer local)")
+                throw AutoInterpError.invalidOption(
+                    .endpoint, "the LLM explainer needs an endpoint: pass --endpoint and --model (or --explainer local)")
             }
             try endpoint.validate()
-            let prompts = try PromptSet.locate(prompts: request.prompts, rubric: request.rubric)
+            let prompts = try PromptSet.locate(prompts: request.prompts, rubric: request.rubric, roles: catalog.promptRoles)
             self.prompts = prompts
             settings = PipelineConfig(
                 endpoint: endpoint.endpointName, model: endpoint.model, simulatorModel: request.simulatorModel,
@@ -37,23 +46,27 @@ public struct StagePlan: Sendable {
                 explainerSamples: request.explainerSamples, prompts: prompts.references)
         case .local:
             guard request.explainerSamples == 1 else {
-                throw AutoInterpError.invalidInput("--explainer-samples applies to the LLM explainer; the local baseline is deterministic (drop the option)")
+                throw AutoInterpError.invalidOption(
+                    .explainerSamples, "applies to the LLM explainer; the local baseline is deterministic (drop the option)")
             }
             try request.baseline.validate()
             var references: [String: PromptFileReference] = [:]
             if let endpoint = request.endpoint {
                 try endpoint.validate()
-                let prompts = try PromptSet.locate(prompts: request.prompts, rubric: request.rubric)
+                let prompts = try PromptSet.locate(prompts: request.prompts, rubric: request.rubric, roles: catalog.promptRoles)
                 self.prompts = prompts
                 references["rubric"] = prompts.references["rubric"]
             } else {
                 prompts = nil
-                if stages.contains(.rubric) {
+                for descriptor in catalog.descriptors where descriptor.needsEndpoint && stages.contains(descriptor.name) {
                     guard request.stages == nil else {
-                        throw AutoInterpError.invalidInput("the rubric stage needs an LLM judge: pass --endpoint and --model, or leave rubric out of --stages (e.g. --stages explain,simulate,score,detection,fuzzing)")
+                        let others = catalog.names.filter { $0 != descriptor.name && catalog.descriptor($0)?.needsEndpoint == false }
+                        throw AutoInterpError.invalidOption(
+                            .stages,
+                            "the \(descriptor.name) stage needs an LLM judge: pass --endpoint and --model, or leave \(descriptor.name) out of --stages (e.g. --stages \(others.map(\.rawValue).joined(separator: ",")))")
                     }
-                    stages.remove(.rubric)
-                    remarks.append("rubric stage skipped: it needs an LLM judge (pass --endpoint and --model to rate explanations)")
+                    stages.remove(descriptor.name)
+                    remarks.append("\(descriptor.name) stage skipped: it needs an LLM (pass --endpoint and --model to \(descriptor.help))")
                 }
             }
             // Simulator mode and records per call do not apply: stored at their defaults so they never count as a change.
@@ -65,52 +78,17 @@ public struct StagePlan: Sendable {
         requested = stages.union(request.extraStages.map(\.name))
     }
 
-    /// The stage list of a run, in order: explain, simulate, score, rubric, detection, fuzzing, then `extra`.
+    /// Every stage of the catalogue, built from the run's workers, in run order (requested or
+    /// not: a stage's needs are looked up among them).
     ///
-    /// - Parameters:
-    ///   - simulator: the LLM simulator (LLM runs); nil uses the pattern baseline's, made per unit.
-    ///   - judge: the rubric judge (an ``LLMRubricJudge``, or ``NoJudge`` without an endpoint).
-    ///   - classifier: the detection and fuzzing scorers by scorer (LLM runs: ``LLMClassifier``s);
-    ///     nil uses the pattern baseline's (``PatternClassifier``), made per unit.
-    public func stages(
-        explainer: any UnitExplainer, simulator: (any ActivationSimulator)?, judge: any RubricJudge,
-        classifier: (@Sendable (StoredClassification.Scorer) -> any UnitClassifier)? = nil, extra: [any UnitStage]
-    ) -> [any UnitStage] {
-        let simulatorFor: @Sendable (UnitWork) throws -> any ActivationSimulator
-        let classifierFor: @Sendable (StoredClassification.Scorer, UnitWork) throws -> any UnitClassifier
-        let patterns = PatternExplainer(parameters: settings.baseline ?? PatternSet.Parameters())
-        // The pattern simulator and classifier belong to their unit: re-derived (deterministically)
-        // from the unit's explanation examples, so a resumed run simulates what its explanation
-        // says. A control uses its donor's patterns: the explanation is the donor's text.
-        let unitPatterns: @Sendable (UnitWork) throws -> PatternSet = { work in
-            var source = work.unit.id
-            if let donor = work.progress.explanation?.controlOf {
-                guard let donorUnit = try work.store.explanation(id: donor)?.unitID else {
-                    throw StageFailure("the donor explanation \(donor) of the control of \(work.unit.unit) is missing from \(work.store.path)")
-                }
-                source = donorUnit
+    /// - Throws: ``AutoInterpError`` when a stage's factory fails or builds a stage of another name.
+    public func stages(_ context: StageContext) throws -> [any UnitStage] {
+        try catalog.descriptors.map { descriptor in
+            let stage = try descriptor.make(context)
+            guard stage.name == descriptor.name else {
+                throw AutoInterpError.invalidInput("the stage descriptor '\(descriptor.name)' built a stage named '\(stage.name)'")
             }
-            return patterns.patterns(from: try work.store.examples(unitID: source, role: .explain, subset: .top))
+            return stage
         }
-        if let simulator {
-            simulatorFor = { _ in simulator }
-        } else {
-            simulatorFor = { work in PatternSimulator(patterns: try unitPatterns(work)) }
-        }
-        if let classifier {
-            classifierFor = { scorer, _ in classifier(scorer) }
-        } else {
-            classifierFor = { _, work in PatternClassifier(patterns: try unitPatterns(work)) }
-        }
-        let bestOf = ExplainStage.BestOf(
-            samples: settings.explainerSamples, simulatorFor: simulatorFor, storesScores: requested.contains(.score))
-        return [
-            ExplainStage(explainer: explainer, bestOf: requested.contains(.simulate) ? bestOf : nil),
-            SimulateStage(simulatorFor: simulatorFor),
-            ScoreStage(),
-            RubricStage(judge: judge),
-            DetectionStage(classifierFor: { try classifierFor(.detection, $0) }),
-            FuzzingStage(classifierFor: { try classifierFor(.fuzzing, $0) }),
-        ] + extra
     }
 }

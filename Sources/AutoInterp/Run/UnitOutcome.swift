@@ -7,7 +7,7 @@ public struct UnitOutcome: Sendable, Equatable {
         case complete
         /// The unit never fires (max activation <= 0): nothing to explain; skipped.
         case dead
-        /// A stage could not finish (see `failure`); a rerun tries again.
+        /// A stage could not finish (see ``UnitOutcome/failure``); a rerun tries again.
         case failed
         /// A stage was skipped because an earlier one is missing (e.g. `--stages simulate` before any explanation).
         case waiting
@@ -17,8 +17,9 @@ public struct UnitOutcome: Sendable, Equatable {
 
     public var unit: UnitRef
     public var status: Status
-    /// The failure kind (`explain`, `llm-call`) and reason when `status` is `failed`, or why it is `dead`/`waiting`.
-    public var failureKind: String?
+    /// What failed, when `status` is `failed`.
+    public var failure: UnitFailure?
+    /// Why the unit failed, is dead, waits or was cancelled.
     public var reason: String?
     /// Whether this invocation stored anything for the unit.
     public var storedSomething: Bool
@@ -27,15 +28,34 @@ public struct UnitOutcome: Sendable, Equatable {
     public var failedRatings: Int
 
     public init(
-        unit: UnitRef, status: Status, failureKind: String? = nil, reason: String? = nil, storedSomething: Bool = false,
+        unit: UnitRef, status: Status, failure: UnitFailure? = nil, reason: String? = nil, storedSomething: Bool = false,
         failedSimulations: Int = 0, failedRatings: Int = 0
     ) {
         self.unit = unit
         self.status = status
-        self.failureKind = failureKind
+        self.failure = failure
         self.reason = reason
         self.storedSomething = storedSomething
         self.failedSimulations = failedSimulations
         self.failedRatings = failedRatings
+    }
+
+    /// How the outcome is listed in the summary's notes: the failure's label, else the status.
+    public var kind: String { failure?.label ?? status.rawValue }
+}
+
+/// What made a unit fail in an invocation.
+public enum UnitFailure: Sendable, Equatable, Hashable {
+    /// A stage could not produce a usable result (an unusable answer, records that failed).
+    case stage(StageName)
+    /// An LLM call failed in a way that does not stop the run (after its retries).
+    case call
+
+    /// `explain`, `simulate`, … or `llm-call`: the kind in the summary and logs.
+    public var label: String {
+        switch self {
+        case .stage(let name): name.rawValue
+        case .call: "llm-call"
+        }
     }
 }

@@ -1,10 +1,10 @@
-public import AutoInterpLLM
+import AutoInterpLLM
 import Foundation
 public import Logging
 import Synchronization
 
 /// Schedules the units of a run: each unit's stages (``UnitStageRunner``) run in a task group,
-/// several units at once, with a progress bar.
+/// several units at once; progress is told to the run's ``RunObserver``.
 ///
 /// Independent of the stages used. At most `unitsInFlight` units run at a time (the LLM client
 /// caps the requests). An `LLMError` that `isFatalForRun` (bad key, wrong URL or model) cancels
@@ -12,33 +12,22 @@ import Synchronization
 public struct UnitScheduler: Sendable {
     public let runner: UnitStageRunner
     public let unitsInFlight: Int
-    /// Totals for the progress line (calls, tokens, cost); nil shows none.
-    public let usage: (@Sendable () -> LLMUsage)?
-    /// Registers a handler called after every LLM call, so the progress line moves with calls,
-    /// not only when a unit finishes (``LLMClient/onCallFinished(_:)``); nil for none.
-    public let observeCalls: (@Sendable (@escaping @Sendable (LLMUsage) -> Void) -> Void)?
-    public let showProgress: Bool
+    /// Told of each pass, each unit finished (nil: nobody listens).
+    public let observer: (any RunObserver)?
     public let logger: Logger
 
-    public init(
-        runner: UnitStageRunner, unitsInFlight: Int = 8, usage: (@Sendable () -> LLMUsage)? = nil,
-        observeCalls: (@Sendable (@escaping @Sendable (LLMUsage) -> Void) -> Void)? = nil, showProgress: Bool = false,
-        logger: Logger = Logger(label: "autointerp.run")
-    ) {
+    public init(runner: UnitStageRunner, unitsInFlight: Int = 8, observer: (any RunObserver)? = nil, logger: Logger) {
         self.runner = runner
         self.unitsInFlight = max(1, unitsInFlight)
-        self.usage = usage
-        self.observeCalls = observeCalls
-        self.showProgress = showProgress
+        self.observer = observer
         self.logger = logger
     }
-
     /// The outcome of every unit of `run`, and why the run stopped early (nil when it did not).
     ///
     /// - Parameters:
     ///   - units: the progress views to work on (default: every unit's headline progress; the
     ///     control pass gives the units' control views).
-    ///   - label: what the log line and the progress bar call the pass (`run`, `controls`).
+    ///   - label: what the log line and the observer call the pass (`run`, `controls`).
     public func run(_ run: RunInfo, units given: [UnitProgress]? = nil, label: String = "run") async throws
         -> (reports: [UnitOutcome], stoppedEarly: String?)
     {
@@ -55,16 +44,7 @@ public struct UnitScheduler: Sendable {
             }
         }
         logger.info("\(label) \(run.name): \(units.count) units, \(todo.count) with work left")
-        let bar = showProgress && !todo.isEmpty ? ProgressBar(label, total: todo.count, unit: "units") : nil
-        let usage = usage
-        let detail: @Sendable () -> String = {
-            guard let u = usage?(), u.calls > 0 else { return "" }
-            var text = "calls \(u.calls), tokens \(ProgressBar.compact(Double(u.promptTokens + u.completionTokens)))"
-            text += u.cost.map { String(format: ", cost $%.4f", $0) } ?? ""
-            return text
-        }
-        bar?.update(0, detail: detail())
-        if let bar { observeCalls? { _ in bar.advance(by: 0, detail: detail()) } }
+        observer?.passStarted(label, units: todo.count)
 
         let runner = runner
         var stoppedEarly: String?
@@ -84,10 +64,12 @@ public struct UnitScheduler: Sendable {
                     guard let report = try await group.next() else { break }
                     reports.append(report)
                     done += 1
-                    bar?.update(done, detail: detail())
+                    observer?.unitFinished(label, done: done, outcome: report)
                     if report.status == .failed {
                         // Counted and listed in the summary; warn only for failed calls.
-                        logger.log(level: report.failureKind == "llm-call" ? .warning : .info, "unit failed", metadata: ["unit": "\(report.unit)", "kind": "\(report.failureKind ?? "")", "reason": "\(report.reason ?? "")"])
+                        logger.log(
+                            level: report.failure == .call ? .warning : .info, "unit failed",
+                            metadata: ["unit": "\(report.unit)", "kind": "\(report.failure?.label ?? "")", "reason": "\(report.reason ?? "")"])
                     }
                     if stoppedEarly == nil { addNext() }
                 } catch let error as LLMError where error.isFatalForRun {
@@ -105,7 +87,7 @@ public struct UnitScheduler: Sendable {
                 }
             }
         }
-        bar?.finish()
+        observer?.passFinished(label)
         // Units never started (stopped early) are reported as cancelled.
         let seen = Set(reports.map(\.unit))
         for unit in todo where !seen.contains(unit.unit.unit) {

@@ -20,7 +20,7 @@ public struct UnitStageRunner: Sendable {
     public let requested: Set<StageName>
     public let logger: Logger
 
-    public init(store: RunStore, stages: [any UnitStage], requested: Set<StageName>? = nil, logger: Logger = Logger(label: "autointerp.run")) {
+    public init(store: RunStore, stages: [any UnitStage], requested: Set<StageName>? = nil, logger: Logger) {
         self.store = store
         self.stages = stages
         self.requested = requested ?? Set(stages.map(\.name))
@@ -76,23 +76,23 @@ public struct UnitStageRunner: Sendable {
                 }
                 if let failure = result.failure, report.status == .complete {
                     report.status = .failed
-                    report.failureKind = stage.name.rawValue
+                    report.failure = .stage(stage.name)
                     report.reason = failure
                 }
             }
             if report.status == .complete {
                 for stage in stages where requested.contains(stage.name) {
                     guard let gap = stage.gap(progress) else { continue }
-                    return failed(report, kind: stage.name.rawValue, gap)
+                    return failed(report, .stage(stage.name), gap)
                 }
             }
             return report
         } catch let failure as ExplanationFailure {
-            return failed(report, kind: current?.rawValue ?? "explain", failure.reason)
+            return failed(report, .stage(current ?? .explain), failure.reason)
         } catch let failure as StageFailure {
-            return failed(report, kind: current?.rawValue ?? "stage", failure.reason)
+            return failed(report, .stage(current ?? .explain), failure.reason)
         } catch let error as LLMError where !error.isFatalForRun {
-            return failed(report, kind: "llm-call", error.message)
+            return failed(report, .call, error.message)
         } catch is CancellationError {
             report.status = .cancelled
             return report
@@ -114,10 +114,10 @@ public struct UnitStageRunner: Sendable {
         stages.first { $0.name == name }?.isDone(progress) ?? false
     }
 
-    private func failed(_ report: UnitOutcome, kind: String, _ reason: String) -> UnitOutcome {
+    private func failed(_ report: UnitOutcome, _ failure: UnitFailure, _ reason: String) -> UnitOutcome {
         var report = report
         report.status = .failed
-        report.failureKind = kind
+        report.failure = failure
         report.reason = reason
         return report
     }

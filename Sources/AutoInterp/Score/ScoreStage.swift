@@ -25,3 +25,15 @@ public struct ScoreStage: UnitStage {
         return StageResult(stored: true)
     }
 }
+
+extension ScoreStage {
+    /// The simulation scorer's report section: Spearman over every scored record.
+    public static let simulation = ReportScorer(
+        name: "simulation", title: "Simulation: Spearman (subset all)", metric: .spearman, subset: .all,
+        thresholds: [0.3, 0.5], extras: [ReportScorer.Extra(label: "median Pearson", metric: .pearson)], chance: 0)
+
+    /// The catalogue entry.
+    public static let descriptor = StageDescriptor(
+        name: .score, help: "Spearman and Pearson of simulated vs true activations", scorers: [simulation],
+        make: { _ in ScoreStage() })
+}

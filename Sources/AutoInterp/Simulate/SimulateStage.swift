@@ -55,3 +55,10 @@ public struct SimulateStage: UnitStage {
         return StageResult(stored: true, failedSimulations: failed.count, failure: failure)
     }
 }
+
+extension SimulateStage {
+    /// The catalogue entry: the run's simulator (the LLM's, or each unit's pattern simulator).
+    public static let descriptor = StageDescriptor(
+        name: .simulate, help: "predict activations on held-out records from the explanation",
+        make: { context in SimulateStage(simulatorFor: context.simulatorFor) })
+}

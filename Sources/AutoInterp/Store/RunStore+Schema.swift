@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 // MARK: - Schema
@@ -13,10 +14,11 @@ extension RunStore {
         SQLiteMigration(version: 4, name: "failures kept and retried: simulation attempts, rubric failures", sql: schemaV4),
         SQLiteMigration(version: 5, name: "classification examples and answers (detection, fuzzing)", sql: schemaV5),
         SQLiteMigration(version: 6, name: "explanations.control_of: the random-explanation floor", sql: schemaV6),
+        SQLiteMigration(version: 7, name: "run_state: what a run found and free settings, apart from its identity", body: migrateV7),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -251,4 +253,41 @@ extension RunStore {
         ALTER TABLE explanations ADD COLUMN control_of INTEGER REFERENCES explanations(id);  -- donor of a control; NULL for the unit's own
         CREATE INDEX explanations_by_control ON explanations(unit_id, control_of);
         """
+
+    /// Schema v7: a run's discovered state and free settings, kept apart from its identity
+    /// (`runs.config_json`, whose hash identifies the run).
+    static let schemaV7 = """
+        CREATE TABLE run_state (
+            run_id            INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            capabilities_json TEXT,   -- PinnedCapabilities: what the endpoint was found to serve at the first probe
+            prices_json       TEXT    -- StoredPrices: USD per million prompt / completion tokens (free to change)
+        );
+        """
+
+    /// v7: creates `run_state`, and moves `prices` and `pipeline.pinned` out of each run's
+    /// config into it, re-hashing the config (what is left is the run's identity).
+    @Sendable static func migrateV7(_ db: SQLiteConnection) throws {
+        try db.execute(schemaV7)
+        for row in try db.query("SELECT id, config_json FROM runs") {
+            guard let id = row.int64("id"), let json = row.string("config_json"),
+                var object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any]
+            else { continue }
+            let prices = object.removeValue(forKey: "prices")
+            var pipeline = object["pipeline"] as? [String: Any]
+            let pinned = pipeline?.removeValue(forKey: "pinned")
+            guard prices != nil || pinned != nil else { continue }
+            if let pipeline { object["pipeline"] = pipeline }
+            func text(_ value: Any?) throws -> String? {
+                guard let value, !(value is NSNull) else { return nil }
+                return String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
+            }
+            _ = try db.run(
+                "INSERT INTO run_state (run_id, capabilities_json, prices_json) VALUES (?, ?, ?)", [id, try text(pinned), try text(prices)])
+            // The identity re-encoded as the run would write it, so a resume finds the same config.
+            let rest = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            let identity = (try? JSONDecoder().decode(RunConfig.self, from: rest)).flatMap { try? $0.canonicalJSON() }
+                ?? String(decoding: rest, as: UTF8.self)
+            _ = try db.run("UPDATE runs SET config_json = ?, config_hash = ? WHERE id = ?", [identity, SHA256.hex(identity), id])
+        }
+    }
 }

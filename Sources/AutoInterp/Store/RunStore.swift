@@ -58,10 +58,10 @@ public final class RunStore: Sendable {
             }
             try db.run(
                 "INSERT INTO runs (name, created_at, config_json, config_hash, status) VALUES (?, ?, ?, ?, ?)",
-                [name, StoreFormat.string(from: createdAt), configJSON, hash, RunInfo.created])
+                [name, StoreFormat.string(from: createdAt), configJSON, hash, RunStatus.created.rawValue])
             return RunInfo(
                 id: db.lastInsertRowID, name: name, createdAt: StoreFormat.roundTrip(createdAt),
-                configJSON: configJSON, configHash: hash, status: RunInfo.created)
+                configJSON: configJSON, configHash: hash, status: .created)
         }
     }
 
@@ -99,9 +99,9 @@ public final class RunStore: Sendable {
         return run
     }
 
-    /// Sets a run's free-form status (e.g. `explaining`, `done`, `failed`).
-    public func setStatus(runID: Int64, _ status: String) throws {
-        let changed = try database.run("UPDATE runs SET status = ? WHERE id = ?", [status, runID])
+    /// Sets a run's status.
+    public func setStatus(runID: Int64, _ status: RunStatus) throws {
+        let changed = try database.run("UPDATE runs SET status = ? WHERE id = ?", [status.rawValue, runID])
         guard changed == 1 else { throw AutoInterpError.invalidInput("no run with id \(runID) in \(path)") }
     }
 
@@ -110,7 +110,7 @@ public final class RunStore: Sendable {
             id: row.int64("id") ?? 0, name: row.string("name") ?? "",
             createdAt: try StoreFormat.date(row.string("created_at"), path: path),
             configJSON: row.string("config_json") ?? "", configHash: row.string("config_hash") ?? "",
-            status: row.string("status") ?? "")
+            status: RunStatus(stored: row.string("status") ?? ""))
     }
 }
 

@@ -18,11 +18,28 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
     private let code: Code
     /// The one-line message shown to users.
     public let message: String
+    /// The setting a ``invalidOption(_:_:)`` error is about; a front end names its own flag
+    /// for it (the CLI: `--stages`), so the library never speaks of flags.
+    public let option: Option?
 
-    private init(_ code: Code, _ message: String) {
+    private init(_ code: Code, _ message: String, option: Option? = nil) {
         self.code = code
         // Keep the promise of one line whatever the caller passed in.
         self.message = message.replacingOccurrences(of: "\n", with: " ")
+        self.option = option
+    }
+
+    /// A run setting an error can be about, by its name in words (`stages`, `explainer samples`).
+    public struct Option: StringName {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let stages: Option = "stages"
+        public static let explainer: Option = "explainer"
+        public static let explainerSamples: Option = "explainer samples"
+        public static let endpoint: Option = "endpoint"
+        public static let recordsPerCall: Option = "records per call"
+        public static let unitsInFlight: Option = "units in flight"
     }
 
     public var description: String { message }
@@ -35,6 +52,18 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
     /// A value given by the user (flag, spec, config) is wrong.
     public static func invalidInput(_ problem: String) -> Self {
         .init(.invalidInput, problem)
+    }
+
+    /// A run setting has a value that cannot work: `"<setting>: <problem>"` (the CLI shows its
+    /// flag instead of the setting's name, see ``option``).
+    public static func invalidOption(_ option: Option, _ problem: String) -> Self {
+        .init(.invalidInput, "\(option.rawValue): \(problem)", option: option)
+    }
+
+    /// The problem without the setting's name (for a front end that puts its flag in front).
+    public var problem: String {
+        guard let option, message.hasPrefix(option.rawValue + ": ") else { return message }
+        return String(message.dropFirst(option.rawValue.count + 2))
     }
 
     /// Two inputs that must agree in shape do not.

@@ -1,3 +1,4 @@
+package import AutoInterpLLM
 import Foundation
 
 /// A progress bar on stderr: redrawn in place on a terminal, a line every few seconds otherwise.
@@ -102,4 +103,67 @@ package func peakResidentBytes() -> Int {
     var usage = rusage()
     getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
     return Int(usage.ru_maxrss) * 1024
+}
+
+/// Renders a run's events as progress bars on stderr: one for selection, one per pass over the
+/// units with the calls, tokens and cost so far.
+package final class ProgressBarObserver: RunObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private let enabled: Bool
+    private var select: ProgressBar?
+    private var pass: ProgressBar?
+    private var usage: LLMUsage?
+
+    package init(enabled: Bool = true) { self.enabled = enabled }
+
+    package func selecting(done: Int, total: Int) {
+        lock.withLock {
+            if select == nil { select = ProgressBar("select", total: total, unit: "batch", enabled: enabled) }
+            return select
+        }?.update(done, total: total)
+    }
+
+    package func passStarted(_ name: String, units: Int) {
+        let bar = lock.withLock {
+            select?.finish()
+            select = nil
+            pass = units > 0 ? ProgressBar(name, total: units, unit: "units", enabled: enabled) : nil
+            return pass
+        }
+        bar?.update(0, detail: detail())
+    }
+
+    package func unitFinished(_ name: String, done: Int, outcome: UnitOutcome) {
+        lock.withLock { pass }?.update(done, detail: detail())
+    }
+
+    package func callFinished(_ usage: LLMUsage) {
+        let bar = lock.withLock {
+            self.usage = usage
+            return pass
+        }
+        bar?.advance(by: 0, detail: detail())
+    }
+
+    package func passFinished(_ name: String) {
+        lock.withLock {
+            defer { pass = nil }
+            return pass
+        }?.finish()
+    }
+
+    /// Finishes a selection bar left open (a run with nothing to select after it).
+    package func finish() {
+        lock.withLock {
+            defer { select = nil }
+            return select
+        }?.finish()
+    }
+
+    private func detail() -> String {
+        guard let u = lock.withLock({ usage }), u.calls > 0 else { return "" }
+        var text = "calls \(u.calls), tokens \(ProgressBar.compact(Double(u.promptTokens + u.completionTokens)))"
+        text += u.cost.map { String(format: ", cost $%.4f", $0) } ?? ""
+        return text
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import AutoInterpCLIOptions
 import AutoInterpTestSupport
 import Foundation
 
@@ -155,29 +156,6 @@ struct BenchEncodeCommand: AsyncParsableCommand {
 
 // MARK: - Output helpers
 
-/// Runs a command body and turns library errors into one line on stderr and exit code 1.
-private func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as AutoInterpError {
-        FileHandle.standardError.write(Data("autointerp-dev: error: \(error.description)\n".utf8))
-        throw ExitCode.failure
-    }
-}
-
-/// Prints a line on stderr.
-private func note(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}
-
-/// Bytes as `1.23 GB`.
-private func formatBytes(_ bytes: Int) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1000 && unit < units.count - 1 {
-        value /= 1000
-        unit += 1
-    }
-    return String(format: unit == 0 ? "%.0f %@" : "%.2f %@", value, units[unit])
-}
+private func reportingErrors<T>(_ body: () async throws -> T) async throws -> T { try await DevConsole.reportingErrors(body) }
+private func note(_ text: String) { DevConsole.note(text) }
+private func formatBytes(_ bytes: Int) -> String { Console.formatBytes(bytes) }

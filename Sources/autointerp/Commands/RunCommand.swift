@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import AutoInterpCLIOptions
 import AutoInterpLLM
 import Foundation
 import Logging
@@ -29,11 +30,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Model for the rubric judge (default: --model).")
     var judgeModel: String?
 
-    @Option(help: "Stages to run, comma-separated (default explain,simulate,score,rubric,detection,fuzzing; without rubric for --explainer local without --endpoint).")
+    @Option(help: "Stages to run, comma-separated (default \(StageCatalog.builtIn.list); without rubric for --explainer local without --endpoint).")
     var stages: String?
 
     @Option(help: "Explainer and simulator: llm, or local (the LLM-free pattern baseline; the judge still needs --endpoint).")
-    var explainer = "llm"
+    var explainer = ExplainerKind.llm
 
     @Option(help: "Local baseline: most context tokens a pattern keeps before the activating token.")
     var patternContext = PatternSet.Parameters().maxContext
@@ -42,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
     var patternConsistency = PatternSet.Parameters().consistency
 
     @Option(help: "Simulator mode: sparse (default: only the tokens expected to fire), logprobs (Bills et al.'s expected value; the answer copies every token), json (every token copied back as JSON), auto (logprobs when the endpoint returns them, else json).")
-    var simulatorMode = "sparse"
+    var simulatorMode = SimulatorMode.sparse
 
     @Option(help: "Records per simulator call (default 5: one call for the held-out top records, two for the random ones).")
     var recordsPerCall = LLMSimulator.defaultRecordsPerCall
@@ -64,37 +65,24 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            guard let mode = SimulatorMode(rawValue: simulatorMode) else {
-                throw ValidationError("--simulator-mode must be sparse, logprobs, json or auto")
-            }
-            guard let kind = ExplainerKind(rawValue: explainer) else {
-                throw AutoInterpError.invalidInput("--explainer must be llm or local")
-            }
             // The local baseline runs without an endpoint; the library decides which stages that leaves.
-            let noEndpoint = kind == .local && llm.endpoint == nil && llm.llmConfig == nil
+            let noEndpoint = explainer == .local && llm.endpoint == nil && llm.llmConfig == nil
+            let progress = ProgressBarObserver(enabled: !quiet)
             var baseline = PatternSet.Parameters()
             baseline.maxContext = patternContext
             baseline.consistency = patternConsistency
             let request = RunRequest(
                 setup: try inputs.request(), endpoint: noEndpoint ? nil : try llm.endpointConfig(),
                 simulatorModel: simulatorModel, judgeModel: judgeModel,
-                simulatorMode: mode, recordsPerCall: recordsPerCall, explainerSamples: explainerSamples,
-                stages: try stages.map { try StageName.parse($0) },
+                simulatorMode: simulatorMode, recordsPerCall: recordsPerCall, explainerSamples: explainerSamples,
+                stages: try stages.map { try StageCatalog.builtIn.parse($0) },
                 prompts: prompts.map { URL(fileURLWithPath: $0) }, rubric: rubric.map { URL(fileURLWithPath: $0) }, unitsInFlight: concurrency,
-                showProgress: !quiet, explainer: kind, baseline: baseline)
-            let bar = ProgressBar("select", total: 1, unit: "batch", enabled: !quiet)
-            let result: RunResult
-            do {
-                result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request) { done, total in
-                    bar.update(done, total: total)
-                }
-            } catch let error as LLMError {
-                throw AutoInterpError.invalidInput(error.message)
-            }
-            bar.finish()
+                observer: progress, explainer: explainer, baseline: baseline)
+            let result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request)
+            progress.finish()
             let summary = result.summary
             print(summary.text)
-            let report = try ReportWriter.write(store: result.store, run: result.run)
+            let report = try ReportWriter.write(store: result.store, run: result.run, options: result.reportOptions)
             print("report: \(report.html.path) and \(report.markdown.lastPathComponent)")
             try exitWithOutcome(of: summary)
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoInterp
 import Foundation
+import Logging
 
 /// Options naming the inputs and units of a run, shared by `select` and `run`.
 struct RunInputOptions: ParsableArguments {
@@ -107,11 +108,9 @@ struct SelectCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let request = try inputs.request()
-            let bar = ProgressBar("select", total: 1, unit: "batch", enabled: !quiet)
-            let outcome = try RunSetup().prepare(request) { done, total in
-                bar.update(done, total: total)
-            }
-            bar.finish()
+            let progress = ProgressBarObserver(enabled: !quiet)
+            let outcome = try RunSetup(logger: Logger(label: "autointerp.select")).prepare(request) { progress.selecting(done: $0, total: $1) }
+            progress.finish()
             let units = try outcome.store.units(runID: outcome.run.id)
             let kinds = Dictionary(grouping: units, by: \.unit.kind).mapValues(\.count)
             print("run '\(outcome.run.name)': \(units.count) units (\(kinds[.feature] ?? 0) features, \(kinds[.neuron] ?? 0) neurons) in \(outcome.store.path)")

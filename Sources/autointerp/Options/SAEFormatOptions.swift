@@ -1,8 +1,5 @@
-// Public: the conformance below is of a public library type.
-public import ArgumentParser
+import ArgumentParser
 import AutoInterp
-
-extension SAEFormat: ExpressibleByArgument {}
 
 /// How to read `--sae`: shared by `encode`, `select`, `run` and `sae inspect`.
 struct SAEFormatOptions: ParsableArguments {

@@ -1,0 +1,33 @@
+import Foundation
+
+/// The pattern baseline's per-unit workers: its simulator and classifier belong to their unit,
+/// re-derived (deterministically) from the unit's explanation examples, so a resumed run
+/// simulates what its explanation says. A control uses its donor's patterns: the explanation
+/// is the donor's text.
+struct PatternWorkers: Sendable {
+    let explainer: PatternExplainer
+
+    init(parameters: PatternSet.Parameters) {
+        explainer = PatternExplainer(parameters: parameters)
+    }
+
+    /// The patterns behind the explanation of `work` (the unit's own, or a control's donor's).
+    func patterns(_ work: UnitWork) throws -> PatternSet {
+        var source = work.unit.id
+        if let donor = work.progress.explanation?.controlOf {
+            guard let donorUnit = try work.store.explanation(id: donor)?.unitID else {
+                throw StageFailure("the donor explanation \(donor) of the control of \(work.unit.unit) is missing from \(work.store.path)")
+            }
+            source = donorUnit
+        }
+        return explainer.patterns(from: try work.store.examples(unitID: source, role: .explain, subset: .top))
+    }
+
+    var simulatorFor: @Sendable (UnitWork) throws -> any ActivationSimulator {
+        { [self] work in PatternSimulator(patterns: try patterns(work)) }
+    }
+
+    var classifierFor: @Sendable (StoredClassification.Scorer, UnitWork) throws -> any UnitClassifier {
+        { [self] _, work in PatternClassifier(patterns: try patterns(work)) }
+    }
+}

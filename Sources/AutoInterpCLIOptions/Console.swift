@@ -1,0 +1,60 @@
+import ArgumentParser
+package import AutoInterp
+import AutoInterpLLM
+import Foundation
+
+/// The console of both executables: lines on stderr, library errors as one line naming the
+/// flag, byte counts. A test captures the lines through ``sink`` instead of stderr.
+package enum Console {
+    /// Where lines go instead of stderr (task-local: set by in-process tests around a command).
+    @TaskLocal package static var sink: (@Sendable (String) -> Void)?
+
+    /// One line on stderr (or the ``sink``).
+    package static func note(_ text: String) {
+        if let sink { sink(text) } else { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+    }
+
+    /// The one-line message of a library error (`AutoInterpError`, `LLMError`), with the flag of
+    /// the setting it is about in front; nil for other errors.
+    package static func message(for error: any Error) -> String? {
+        switch error {
+        case let error as AutoInterpError:
+            guard let option = error.option else { return error.description }
+            return "\(flag(for: option)): \(error.problem)"
+        case let error as LLMError:
+            return error.description
+        default:
+            return nil
+        }
+    }
+
+    /// The command-line flag of a library setting.
+    package static func flag(for option: AutoInterpError.Option) -> String {
+        switch option {
+        case .unitsInFlight: "--concurrency"
+        default: "--" + option.rawValue.replacingOccurrences(of: " ", with: "-")
+        }
+    }
+
+    /// Runs a command body; a library error becomes one line `<tool>: error: …` and exit code 1.
+    package static func reportingErrors<T>(tool: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error where message(for: error) != nil {
+            note("\(tool): error: \(message(for: error) ?? "\(error)")")
+            throw ExitCode.failure
+        }
+    }
+
+    /// Bytes as `1.23 GB`.
+    package static func formatBytes(_ bytes: Int) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1000 && unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return String(format: unit == 0 ? "%.0f %@" : "%.2f %@", value, units[unit])
+    }
+}
