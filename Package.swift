@@ -107,14 +107,24 @@ let package = Package(
             name: "AutoInterpTestSupport",
             dependencies: ["AutoInterp", "AutoInterpLLM"]
         ),
+        /// The library: units, store, formats, and runs in process against the local test endpoint.
         .testTarget(
             name: "AutoInterpTests",
             dependencies: [
                 "AutoInterp", "AutoInterpDemo", "AutoInterpLLM", "AutoInterpTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             // Read by #filePath: SAE files in publishers' layouts and their generator.
             exclude: ["Fixtures"]
+        ),
+        /// The command line: option checks in process, and the built binaries spawned.
+        .testTarget(
+            name: "AutoInterpCLITests",
+            dependencies: [
+                "autointerp", "AutoInterp", "AutoInterpCLIOptions", "AutoInterpLLM", "AutoInterpTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

@@ -14,7 +14,7 @@ struct CSVInjectionTests {
     @Test func exportedCellsCannotBeFormulas() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (store, generated) = try ExportTests.fixture(dir)
+        let (store, generated) = try CLIFixtures.run(dir)
         let ids = try store.explanations(runID: generated.run.id).map(\.id).sorted()
         for (id, text) in zip(ids, Self.hostile) {
             try store.database.run("UPDATE explanations SET text = ? WHERE id = ?", [text, id])

@@ -6,17 +6,6 @@ import Testing
 
 /// `export` (JSONL and CSV), `compare` and the report commands end to end.
 struct ExportTests {
-    static func fixture(_ dir: TemporaryDirectory, name: String = "fx", seed: UInt64 = 1, featureNoise: Double = 1.5)
-        throws -> (store: RunStore, generated: RunFixture.Generated)
-    {
-        var options = RunFixture.Options()
-        options.features = 6
-        options.neurons = 5
-        options.seed = seed
-        options.featureNoise = featureNoise
-        return try RunFixture.create(in: dir.url, name: name, options: options)
-    }
-
     /// RFC 4180 records (quoted fields may hold commas, quotes and line breaks).
     static func parseCSV(_ text: String) -> [[String]] {
         var records: [[String]] = []
@@ -62,7 +51,7 @@ struct ExportTests {
     @Test func jsonlHasOneRowPerExplanationWithScoresAndRubric() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (store, generated) = try Self.fixture(dir)
+        let (store, generated) = try CLIFixtures.run(dir)
         let text = ExplanationExport.render(try ExplanationExport.rows(store: store, run: generated.run), format: .jsonl)
         let lines = text.split(separator: "\n")
         #expect(lines.count == generated.units.count)
@@ -91,7 +80,7 @@ struct ExportTests {
     @Test func csvRoundTripsSpecialCharacters() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (store, generated) = try Self.fixture(dir)
+        let (store, generated) = try CLIFixtures.run(dir)
         let text = ExplanationExport.render(try ExplanationExport.rows(store: store, run: generated.run), format: .csv)
         let records = Self.parseCSV(text)
         #expect(records.first == ExplanationExport.columns)
@@ -118,8 +107,8 @@ struct ExportTests {
     @Test func comparisonPairsSharedUnits() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (storeA, a) = try Self.fixture(dir, name: "a", seed: 1, featureNoise: 4)
-        let (storeB, b) = try Self.fixture(dir, name: "b", seed: 2, featureNoise: 0.5)
+        let (storeA, a) = try CLIFixtures.run(dir, name: "a", seed: 1, featureNoise: 4)
+        let (storeB, b) = try CLIFixtures.run(dir, name: "b", seed: 2, featureNoise: 0.5)
         let reportA = try RunReport.load(from: storeA, run: a.run)
         let reportB = try RunReport.load(from: storeB, run: b.run)
         let comparison = RunComparison(sides: [.init(label: "a", report: reportA), .init(label: "b", report: reportB)])
@@ -149,8 +138,8 @@ struct ExportTests {
     @Test func commandsEndToEnd() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        _ = try Self.fixture(dir, name: "a")
-        _ = try Self.fixture(dir, name: "b", seed: 3)
+        _ = try CLIFixtures.run(dir, name: "a")
+        _ = try CLIFixtures.run(dir, name: "b", seed: 3)
         let results = dir.url.path
 
         let report = try CLIRunner.run(["report", "--run", "a", "--results", results])
@@ -170,7 +159,7 @@ struct ExportTests {
         #expect(compare.stdout.contains("b vs a") && compare.stdout.contains("B win rate"))
 
         let missing = try CLIRunner.run(["report", "--run", "nope", "--results", results])
-        CLITests.expectOneLineError(missing, ["no run database at", "nope/autointerp.sqlite", "runs in", "a, b"])
+        #expect(missing.oneLineErrorProblem(["no run database at", "nope/autointerp.sqlite", "runs in", "a, b"]) == nil)
         let badFormat = try CLIRunner.run(["export", "--run", "a", "--results", results, "--format", "xml"])
         #expect(badFormat.status != 0)
     }

@@ -1,6 +1,7 @@
 import AutoInterpLLM
 import AutoInterpTestSupport
 import Foundation
+import InMemoryLogging
 import Logging
 import Synchronization
 import Testing
@@ -14,7 +15,7 @@ private struct Fixture {
 
     let endpoint: TestEndpoint
     let store = InMemoryResponseStore()
-    let logs = LogCapture()
+    let logs: InMemoryLogHandler
     let client: LLMClient
 
     init(
@@ -28,8 +29,10 @@ private struct Fixture {
             maxInFlight: 16,
             retry: .init(maxAttempts: 4, maxTotalTime: 20, baseBackoff: 0.01, maxBackoff: 0.05, jitter: 0.2))
         configure(&config)
-        let logs = self.logs
-        var logger = Logger(label: "test.llm") { _ in logs.handler() }
+        var handler = InMemoryLogHandler()
+        handler.logLevel = .trace
+        logs = handler
+        var logger = Logger(label: "test.llm") { _ in handler }
         logger.logLevel = .trace
         client = try LLMClient(
             config: config, store: store, logger: logger,
@@ -43,29 +46,9 @@ private struct Fixture {
     }
 }
 
-/// Collects every log line (message and metadata) a logger emits.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    var all: [String] { lines.withLock { $0 } }
-
-    func handler() -> some LogHandler { Handler(capture: self) }
-
-    private struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.lines.withLock { $0.append("\(event.level) \(event.message) \(merged)") }
-        }
-    }
+extension InMemoryLogHandler {
+    /// Every line logged so far, as `level message metadata`.
+    var all: [String] { entries.map { "\($0.level) \($0.message) \($0.metadata)" } }
 }
 
 private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }

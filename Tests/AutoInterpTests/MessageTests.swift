@@ -14,48 +14,48 @@ struct MessageTests {
     @Test func invalidUTF8InTheVocabularyIsNamed() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (dataset, _) = try CLITests.example(dir)
+        let (dataset, _) = try CLIFixtures.example(dir)
         var bytes = try Data(contentsOf: dir.path("vocab.json"))
         let at = try #require(bytes.firstIndex(of: UInt8(ascii: "a")))
         bytes[at] = 0xFF
         try bytes.write(to: dir.path("vocab.json"))
-        CLITests.expectOneLineError(try Self.select(dataset, dir, ["--neurons", "0"]), ["vocab.json", "not valid UTF-8", "offset \(at)"])
+        #expect((try Self.select(dataset, dir, ["--neurons", "0"])).oneLineErrorProblem(["vocab.json", "not valid UTF-8", "offset \(at)"]) == nil)
     }
 
     @Test func aRunNameTooLongForAFolderSaysSo() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (dataset, _) = try CLITests.example(dir)
+        let (dataset, _) = try CLIFixtures.example(dir)
         let name = String(repeating: "n", count: 300)
         let result = try CLIRunner.run(["select", "--activations", dataset.path, "--neurons", "0", "--name", name, "--results", dir.path("results").path])
-        CLITests.expectOneLineError(result, ["300 bytes", "at most 255", "shorter --name"])
+        #expect(result.oneLineErrorProblem(["300 bytes", "at most 255", "shorter --name"]) == nil)
         #expect(!result.stderr.contains("permissions"))
     }
 
     @Test func featuresWithoutAnSAESayTheyNeedOne() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (dataset, _) = try CLITests.example(dir)
+        let (dataset, _) = try CLIFixtures.example(dir)
         let result = try Self.select(dataset, dir, ["--features", "0-19"])
-        CLITests.expectOneLineError(result, ["no SAE was given", "--sae DIR"])
+        #expect(result.oneLineErrorProblem(["no SAE was given", "--sae DIR"]) == nil)
         #expect(!result.stderr.contains("0--1"))
     }
 
     @Test func datasetsWithNoContextsOrNoNeuronsAreRefused() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        _ = try CLITests.example(dir)
+        _ = try CLIFixtures.example(dir)
         let empty = dir.path("empty.safetensors")
         try SafeTensorsWriter.write(
             [.init(name: "tokens", dtype: .I32, shape: [0, 4], data: Data()), .init(name: "activations", dtype: .F32, shape: [0, 4, 9], data: Data())],
             to: empty)
-        CLITests.expectOneLineError(try Self.select(empty, dir, ["--neurons", "all"]), ["empty.safetensors", "holds no contexts"])
+        #expect((try Self.select(empty, dir, ["--neurons", "all"])).oneLineErrorProblem(["empty.safetensors", "holds no contexts"]) == nil)
         let narrow = dir.path("narrow.safetensors")
         try SafeTensorsWriter.write(
             [.init(name: "tokens", dtype: .I32, shape: [2, 4], data: Data(count: 32)), .init(name: "activations", dtype: .F32, shape: [2, 4, 0], data: Data())],
             to: narrow)
         let result = try Self.select(narrow, dir, ["--neurons", "0-3"])
-        CLITests.expectOneLineError(result, ["narrow.safetensors", "width 0"])
+        #expect(result.oneLineErrorProblem(["narrow.safetensors", "width 0"]) == nil)
         #expect(!result.stderr.contains("0--1"))
     }
 
@@ -74,11 +74,11 @@ struct MessageTests {
         guard FileManager.default.fileExists(atPath: "/dev/full") else { return }
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        _ = try ExportTests.fixture(dir)
+        _ = try CLIFixtures.run(dir)
         let result = try CLIRunner.run(["export", "--run", "fx", "--results", dir.url.path, "--output", "/dev/full"])
-        CLITests.expectOneLineError(result, ["/dev/full", "No space left on device", "disk is full"])
+        #expect(result.oneLineErrorProblem(["/dev/full", "No space left on device", "disk is full"]) == nil)
         #expect(!result.stderr.contains("writable"))
         let missing = try CLIRunner.run(["export", "--run", "fx", "--results", dir.url.path, "--output", dir.path("no/such/folder.jsonl").path])
-        CLITests.expectOneLineError(missing, ["folder does not exist"])
+        #expect(missing.oneLineErrorProblem(["folder does not exist"]) == nil)
     }
 }

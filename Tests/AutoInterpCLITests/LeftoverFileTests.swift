@@ -19,7 +19,7 @@ struct LeftoverFileTests {
     @Test func encodeRemovesWhatDeadProcessesLeft() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (dataset, sae) = try CLITests.example(dir)
+        let (dataset, sae) = try CLIFixtures.example(dir)
         let out = dir.path("out")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let dead = try Self.deadPID()

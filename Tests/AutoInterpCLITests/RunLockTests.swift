@@ -13,7 +13,7 @@ struct RunLockTests {
     @Test func aSecondWriterIsRefusedNamingTheHolder() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (dataset, sae) = try CLITests.example(dir)
+        let (dataset, sae) = try CLIFixtures.example(dir)
         let results = dir.path("results")
         let args = ["select", "--activations", dataset.path, "--sae", sae.path, "--features", "all", "--neurons", "0-3", "--name", "r", "--results", results.path, "--quiet"]
         #expect(try CLIRunner.run(args).status == 0)
@@ -24,10 +24,10 @@ struct RunLockTests {
         #expect(lockText.hasPrefix("pid \(getpid()) since "))
 
         let second = try CLIRunner.run(args)
-        CLITests.expectOneLineError(second, ["run 'r' is being written by process \(getpid()) (since ", "pick another --name"])
+        #expect(second.oneLineErrorProblem(["run 'r' is being written by process \(getpid()) (since ", "pick another --name"]) == nil)
         // --force-new with a changed config never deletes the run from under the live writer.
         let replace = try CLIRunner.run(args.map { $0 == "0-3" ? "0-4" : $0 } + ["--force-new"])
-        CLITests.expectOneLineError(replace, ["is being written by process \(getpid())"])
+        #expect(replace.oneLineErrorProblem(["is being written by process \(getpid())"]) == nil)
         let store = try RunStore(readingAt: results.appendingPathComponent("r/autointerp.sqlite"))
         #expect(try store.units(runID: try #require(try store.run(named: "r")).id).count == 11)
 
@@ -41,7 +41,7 @@ struct RunLockTests {
     @Test func theLockDiesWithItsProcess() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (dataset, sae) = try CLITests.example(dir)
+        let (dataset, sae) = try CLIFixtures.example(dir)
         let results = dir.path("results")
         let args = ["select", "--activations", dataset.path, "--sae", sae.path, "--features", "all", "--name", "r", "--results", results.path, "--quiet"]
         #expect(try CLIRunner.run(args).status == 0)
@@ -59,7 +59,7 @@ struct RunLockTests {
             dir.remove()
         }
         do {
-            let (store, _) = try ExportTests.fixture(dir)
+            let (store, _) = try CLIFixtures.run(dir)
             _ = store
         }  // closed: the WAL is checkpointed into the main file
         let folder = dir.path("fx")

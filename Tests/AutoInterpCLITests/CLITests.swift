@@ -6,27 +6,10 @@ import Testing
 
 /// The `autointerp` executable on good and bad input: bad input exits non-zero with one clear line.
 struct CLITests {
-    static func example(_ dir: TemporaryDirectory) throws -> (dataset: URL, sae: URL) {
-        let dataset = dir.path("acts.safetensors")
-        try SyntheticDataset.write(to: dataset, contexts: 40, length: 10, width: 9, seed: 5)
-        try SyntheticDataset.writeSAE(to: dir.path("sae"), width: 9, seed: 5)
-        return (dataset, dir.path("sae"))
-    }
-
-    /// Expects exit status 1 and exactly one stderr line containing every fragment.
-    static func expectOneLineError(_ result: CLIRunner.Result, _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(result.status == 1, "status \(result.status): \(result.stderr)", sourceLocation: sourceLocation)
-        let lines = result.stderr.split(separator: "\n")
-        #expect(lines.count == 1, "stderr: \(result.stderr)", sourceLocation: sourceLocation)
-        for fragment in fragments {
-            #expect(result.stderr.contains(fragment), "missing '\(fragment)' in: \(result.stderr)", sourceLocation: sourceLocation)
-        }
-    }
-
     @Test func encodeRoundTripMatchesTheLibrary() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (datasetURL, saeURL) = try Self.example(dir)
+        let (datasetURL, saeURL) = try CLIFixtures.example(dir)
         let out = dir.path("features.safetensors")
         let result = try CLIRunner.run(["encode", "--sae", saeURL.path, "--activations", datasetURL.path, "--output", out.path, "--quiet"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -65,7 +48,7 @@ struct CLITests {
     @Test func selectCreatesAndResumesARun() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (datasetURL, saeURL) = try Self.example(dir)
+        let (datasetURL, saeURL) = try CLIFixtures.example(dir)
         let args = ["select", "--activations", datasetURL.path, "--sae", saeURL.path, "--features", "all", "--neurons", "0-3", "--name", "r", "--results", dir.path("results").path, "--quiet"]
         let first = try CLIRunner.run(args)
         #expect(first.status == 0, "\(first.stderr)")
@@ -76,7 +59,7 @@ struct CLITests {
         let run = try #require(try store.run(named: "r"))
         #expect(try store.units(runID: run.id).count == 11)
         let changed = try CLIRunner.run(args.map { $0 == "0-3" ? "0-4" : $0 })
-        Self.expectOneLineError(changed, ["different config", "--force-new"])
+        #expect(changed.oneLineErrorProblem(["different config", "--force-new"]) == nil)
     }
 
     // MARK: - Bad input
@@ -84,77 +67,77 @@ struct CLITests {
     @Test func truncatedDatasetIsOneLine() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (datasetURL, saeURL) = try Self.example(dir)
+        let (datasetURL, saeURL) = try CLIFixtures.example(dir)
         let bytes = try Data(contentsOf: datasetURL)
         try bytes.prefix(bytes.count - 100).write(to: datasetURL)
         let result = try CLIRunner.run(["encode", "--sae", saeURL.path, "--activations", datasetURL.path, "--output", dir.path("o").path])
-        Self.expectOneLineError(result, [datasetURL.path, "truncated"])
+        #expect(result.oneLineErrorProblem([datasetURL.path, "truncated"]) == nil)
     }
 
     @Test func headerPastTheEndIsOneLine() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (datasetURL, saeURL) = try Self.example(dir)
+        let (datasetURL, saeURL) = try CLIFixtures.example(dir)
         try SafeTensorsFixture.write(to: datasetURL, header: "{}", declaredLength: 1 << 20)
         let result = try CLIRunner.run(["encode", "--sae", saeURL.path, "--activations", datasetURL.path, "--output", dir.path("o").path])
-        Self.expectOneLineError(result, [datasetURL.path, "past the end"])
+        #expect(result.oneLineErrorProblem([datasetURL.path, "past the end"]) == nil)
     }
 
     @Test func duplicateTensorNamesInTheSAEAreOneLine() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (datasetURL, saeURL) = try Self.example(dir)
+        let (datasetURL, saeURL) = try CLIFixtures.example(dir)
         let weights = saeURL.appendingPathComponent("sae_weights.safetensors")
         try SafeTensorsFixture.write(
             to: weights, header: #"{"W_enc":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"W_enc":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
             data: Array(repeating: 0, count: 8))
         let result = try CLIRunner.run(["encode", "--sae", saeURL.path, "--activations", datasetURL.path, "--output", dir.path("o").path])
-        Self.expectOneLineError(result, [weights.path, "duplicate tensor name 'W_enc'"])
+        #expect(result.oneLineErrorProblem([weights.path, "duplicate tensor name 'W_enc'"]) == nil)
     }
 
     @Test func saeOfTheWrongWidthIsOneLine() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (datasetURL, _) = try Self.example(dir)
+        let (datasetURL, _) = try CLIFixtures.example(dir)
         try SyntheticDataset.writeSAE(to: dir.path("wide"), width: 12, seed: 1)
         let result = try CLIRunner.run(["encode", "--sae", dir.path("wide").path, "--activations", datasetURL.path, "--output", dir.path("o").path])
-        Self.expectOneLineError(result, ["d_in = 12", "width 9", datasetURL.path])
+        #expect(result.oneLineErrorProblem(["d_in = 12", "width 9", datasetURL.path]) == nil)
         let select = try CLIRunner.run([
             "select", "--activations", datasetURL.path, "--sae", dir.path("wide").path, "--features", "0-3", "--name", "x", "--results", dir.path("r").path,
         ])
-        Self.expectOneLineError(select, ["d_in = 12", "width 9"])
+        #expect(select.oneLineErrorProblem(["d_in = 12", "width 9"]) == nil)
     }
 
     @Test func nanActivationIsOneLine() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (datasetURL, saeURL) = try Self.example(dir)
+        let (datasetURL, saeURL) = try CLIFixtures.example(dir)
         var data = SyntheticDataset.generate(contexts: 40, length: 10, width: 9, seed: 5)
         data.activations[(13 * 10 + 4) * 9 + 2] = .nan
         let writer = try DatasetWriter(url: datasetURL, contextLength: 10, width: 9, tokens: data.tokens, mask: data.mask, vocabulary: SyntheticDataset.vocabulary)
         try writer.append(data.activations)
         try writer.finish()
         let result = try CLIRunner.run(["encode", "--sae", saeURL.path, "--activations", datasetURL.path, "--output", dir.path("o").path, "--quiet"])
-        Self.expectOneLineError(result, [datasetURL.path, "context 13, position 4, neuron 2"])
+        #expect(result.oneLineErrorProblem([datasetURL.path, "context 13, position 4, neuron 2"]) == nil)
         #expect(!FileManager.default.fileExists(atPath: dir.path("o").path))
     }
 
     @Test func vocabularyTooShortIsOneLine() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (datasetURL, saeURL) = try Self.example(dir)
+        let (datasetURL, saeURL) = try CLIFixtures.example(dir)
         try JSONSerialization.data(withJSONObject: ["[PAD]", "[CLS]"]).write(to: dir.path("vocab.json"))
         let result = try CLIRunner.run(["encode", "--sae", saeURL.path, "--activations", datasetURL.path, "--output", dir.path("o").path])
-        Self.expectOneLineError(result, ["vocab.json", "has 2 entries", "--vocab"])
+        #expect(result.oneLineErrorProblem(["vocab.json", "has 2 entries", "--vocab"]) == nil)
     }
 
     @Test func badUnitSpecIsOneLine() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (datasetURL, _) = try Self.example(dir)
+        let (datasetURL, _) = try CLIFixtures.example(dir)
         let result = try CLIRunner.run(["select", "--activations", datasetURL.path, "--neurons", "5-2", "--name", "x", "--results", dir.path("r").path])
-        Self.expectOneLineError(result, ["unit spec '5-2'"])
+        #expect(result.oneLineErrorProblem(["unit spec '5-2'"]) == nil)
         let range = try CLIRunner.run(["select", "--activations", datasetURL.path, "--neurons", "0-20", "--name", "x", "--results", dir.path("r").path])
-        Self.expectOneLineError(range, ["neuron 9 is out of range", "9 neurons"])
+        #expect(range.oneLineErrorProblem(["neuron 9 is out of range", "9 neurons"]) == nil)
     }
 }
