@@ -15,8 +15,6 @@ extension SAETrainer {
         BLAS.gemm(
             .none, .none, m: batch, n: dIn, k: dSAE, a: features.pointer, lda: dSAE, b: decoder.pointer, ldb: dIn,
             c: residual.pointer, ldc: dIn)
-        var errorParts = [Double](repeating: 0, count: Self.chunkCount)
-        var l1Parts = [Double](repeating: 0, count: Self.chunkCount)
         let r = SharedPointer(residual.pointer)
         let s = SharedPointer(shifted.pointer)
         let f = SharedPointer(features.pointer)
@@ -24,29 +22,16 @@ extension SAETrainer {
         let g = SharedPointer(dZ.pointer)
         let twoOverB = 2 / Float(batch)
         let penalty = lambda / Float(batch)
-        errorParts.withUnsafeMutableBufferPointer { errorBuffer in
-            l1Parts.withUnsafeMutableBufferPointer { l1Buffer in
-                let errors = SharedPointer(errorBuffer.baseAddress!)
-                let l1s = SharedPointer(l1Buffer.baseAddress!)
-                Parallel.chunks(batch, parts: Self.chunkCount) { range, chunk in
-                    var error = 0.0
-                    var l1 = 0.0
-                    for t in range {
-                        let row = r.base + t * dIn
-                        let input = s.base + t * dIn
-                        var rowError: Float = 0
-                        for k in 0..<dIn {
-                            let d = row[k] - input[k]
-                            rowError += d * d
-                            row[k] = d * twoOverB
-                        }
-                        error += Double(rowError)
-                        l1 += Double(BLAS.dot(f.base + t * dSAE, n.base, count: dSAE))
-                    }
-                    errors[chunk] = error
-                    l1s[chunk] = l1
-                }
+        let sums = Self.chunkedSums(batch) { t in
+            let row = r.base + t * dIn
+            let input = s.base + t * dIn
+            var rowError: Float = 0
+            for k in 0..<dIn {
+                let d = row[k] - input[k]
+                rowError += d * d
+                row[k] = d * twoOverB
             }
+            return (Double(rowError), Double(BLAS.dot(f.base + t * dSAE, n.base, count: dSAE)))
         }
         // dD = Fᵀ G; dF = G Dᵀ; dZ = (dF + λ/B n) ⊙ [f > 0]; dE = dZᵀ S; dS = dZ E.
         BLAS.gemm(
@@ -71,7 +56,7 @@ extension SAETrainer {
         BLAS.gemv(.transposed, m: batch, n: dSAE, a: dZ.pointer, lda: dSAE, x: ones.pointer, y: gradEncoderBias.pointer)
         BLAS.gemv(.transposed, m: batch, n: dSAE, a: features.pointer, lda: dSAE, x: ones.pointer, y: featureSums.pointer)
         accumulateDecoderBiasGradient()
-        return (errorParts.reduce(0, +), l1Parts.reduce(0, +))
+        return sums
     }
 
     /// `db_dec = Σ_t (G_t - dS_t)`: the bias enters the output directly and the input with a minus sign.
@@ -113,52 +98,41 @@ extension SAETrainer {
         let n = SharedPointer(norms.pointer)
         let twoOverB = 2 / Float(batch)
         let penalty = lambda / Float(batch)
-        var errorParts = [Double](repeating: 0, count: Self.chunkCount)
-        var l1Parts = [Double](repeating: 0, count: Self.chunkCount)
-        errorParts.withUnsafeMutableBufferPointer { errorBuffer in
-            l1Parts.withUnsafeMutableBufferPointer { l1Buffer in
-                let errors = SharedPointer(errorBuffer.baseAddress!)
-                let l1s = SharedPointer(l1Buffer.baseAddress!)
-                Parallel.chunks(batch, parts: Self.chunkCount) { range, chunk in
-                    var error = 0.0
-                    var l1 = 0.0
-                    for t in range {
-                        // Entries of row t.
-                        var entry = Int(starts[t])
-                        let row = f.base + t * dSAE
-                        for i in 0..<dSAE where row[i] > 0 {
-                            cols[entry] = Int32(i)
-                            vals[entry] = row[i]
-                            entry += 1
-                        }
-                        let lower = Int(starts[t])
-                        let upper = Int(starts[t + 1])
-                        // Residual G_t = 2/B (Σ f D_i - S_t).
-                        let out = r.base + t * dIn
-                        let input = s.base + t * dIn
-                        for k in 0..<dIn { out[k] = -input[k] }
-                        for j in lower..<upper {
-                            let i = Int(cols[j])
-                            BLAS.axpy(vals[j], d.base + i * dIn, out, count: dIn)
-                            l1 += Double(vals[j] * n[i])
-                        }
-                        error += Double(BLAS.dot(out, out, count: dIn))
-                        BLAS.scal(twoOverB, out, count: dIn)
-                        // dz = G_t · D_i + λ/B n_i; dS_t = Σ dz E_i.
-                        let inGrad = ds.base + t * dIn
-                        inGrad.update(repeating: 0, count: dIn)
-                        for j in lower..<upper {
-                            let i = Int(cols[j])
-                            let grad = BLAS.dot(out, d.base + i * dIn, count: dIn) + penalty * n[i]
-                            dz[j] = grad
-                            BLAS.axpy(grad, e.base + i * dIn, inGrad, count: dIn)
-                        }
-                    }
-                    errors[chunk] = error
-                    l1s[chunk] = l1
-                }
+        let terms = Self.chunkedSums(batch) { t in
+            var l1 = 0.0
+            // Entries of row t.
+            var entry = Int(starts[t])
+            let row = f.base + t * dSAE
+            for i in 0..<dSAE where row[i] > 0 {
+                cols[entry] = Int32(i)
+                vals[entry] = row[i]
+                entry += 1
             }
+            let lower = Int(starts[t])
+            let upper = Int(starts[t + 1])
+            // Residual G_t = 2/B (Σ f D_i - S_t).
+            let out = r.base + t * dIn
+            let input = s.base + t * dIn
+            for k in 0..<dIn { out[k] = -input[k] }
+            for j in lower..<upper {
+                let i = Int(cols[j])
+                BLAS.axpy(vals[j], d.base + i * dIn, out, count: dIn)
+                l1 += Double(vals[j] * n[i])
+            }
+            let error = Double(BLAS.dot(out, out, count: dIn))
+            BLAS.scal(twoOverB, out, count: dIn)
+            // dz = G_t · D_i + λ/B n_i; dS_t = Σ dz E_i.
+            let inGrad = ds.base + t * dIn
+            inGrad.update(repeating: 0, count: dIn)
+            for j in lower..<upper {
+                let i = Int(cols[j])
+                let grad = BLAS.dot(out, d.base + i * dIn, count: dIn) + penalty * n[i]
+                dz[j] = grad
+                BLAS.axpy(grad, e.base + i * dIn, inGrad, count: dIn)
+            }
+            return (error, l1)
         }
+
         // CSC: for each feature, its entries in token order.
         let columns = columnStart.pointer
         columns.update(repeating: 0, count: dSAE + 1)
@@ -205,7 +179,7 @@ extension SAETrainer {
             }
         }
         accumulateDecoderBiasGradient()
-        return (errorParts.reduce(0, +), l1Parts.reduce(0, +))
+        return terms
     }
 
     // MARK: - Update
@@ -240,4 +214,31 @@ extension SAETrainer {
 
     /// The parameter buffers in the order `lossAndGradients` returns their gradients.
     var parameterBuffers: [FloatBuffer] { [encoder, encoderBias, decoder, decoderBias] }
+}
+
+extension SAETrainer {
+    /// Runs `row` for every row of a batch in ``chunkCount`` parallel chunks and sums the
+    /// (squared error, L1) terms it returns, in a fixed order (so the sums do not depend on timing).
+    static func chunkedSums(_ batch: Int, _ row: (Int) -> (error: Double, l1: Double)) -> (error: Double, l1: Double) {
+        var errorParts = [Double](repeating: 0, count: chunkCount)
+        var l1Parts = [Double](repeating: 0, count: chunkCount)
+        errorParts.withUnsafeMutableBufferPointer { errorBuffer in
+            l1Parts.withUnsafeMutableBufferPointer { l1Buffer in
+                let errors = SharedPointer(errorBuffer.baseAddress!)
+                let l1s = SharedPointer(l1Buffer.baseAddress!)
+                Parallel.chunks(batch, parts: chunkCount) { range, chunk in
+                    var error = 0.0
+                    var l1 = 0.0
+                    for t in range {
+                        let terms = row(t)
+                        error += terms.error
+                        l1 += terms.l1
+                    }
+                    errors[chunk] = error
+                    l1s[chunk] = l1
+                }
+            }
+        }
+        return (errorParts.reduce(0, +), l1Parts.reduce(0, +))
+    }
 }
