@@ -71,7 +71,7 @@ struct RunCommand: AsyncParsableCommand {
                 throw AutoInterpError.invalidInput("--explainer must be llm or local")
             }
             // The local baseline runs without an endpoint; the library decides which stages that leaves.
-            let noEndpoint = kind == .local && llm.endpoint == nil && llm.llmConfig == nil
+            let noEndpoint = kind == .local && !llm.givesEndpoint
             var baseline = PatternSet.Parameters()
             baseline.maxContext = patternContext
             baseline.consistency = patternConsistency
