@@ -214,6 +214,9 @@ struct EndpointPoolTests {
         #expect(try RunConfig.decode(run.configJSON).pipeline?.endpoint == "test-group")
         let sent = try store.llmCalls().filter { !$0.cached }
         #expect(!sent.isEmpty && sent.allSatisfy { $0.endpoint == endpoints[0].baseURL || $0.endpoint == endpoints[1].baseURL })
+        let report = try ReportWriter.write(store: store, run: run)
+        let markdown = try String(contentsOf: report.markdown, encoding: .utf8)
+        #expect(markdown.contains("By endpoint") && markdown.contains(endpoints[0].baseURL) && markdown.contains(endpoints[1].baseURL))
 
         let partial = try TestEndpoint(TestEndpoint.Configuration(structuredOutputs: .jsonObjectOnly, handler: ScriptedLLM().handler))
         defer { partial.stop() }
