@@ -226,6 +226,38 @@ struct EndpointPoolTests {
         #expect(refused.stoppedEarly?.contains("is mixed") == true && refused.scored == 0, "\(refused.text)")
     }
 
+    @Test func theCLIRunsOverAnEndpointsFile() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir)
+        let endpoints = try (0..<2).map { _ in try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler)) }
+        let partial = try TestEndpoint(TestEndpoint.Configuration(structuredOutputs: .jsonObjectOnly, handler: ScriptedLLM().handler))
+        defer { (endpoints + [partial]).forEach { $0.stop() } }
+        func file(_ name: String, _ urls: [String]) throws -> String {
+            let members = urls.enumerated().map { #"{"name": "r\#($0.offset)", "url": "\#($0.element)", "max_in_flight": 2}"# }
+            let path = dir.path(name).path
+            try Data(#"{"group": "scripted", "model": "test-model", "endpoints": [\#(members.joined(separator: ", "))]}"#.utf8)
+                .write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let good = try file("pool.json", endpoints.map(\.baseURL))
+        func run(_ name: String, _ extra: [String]) throws -> CLIRunner.Result {
+            try CLIRunner.run([
+                "run", "--activations", dataset.path, "--sae", sae.path, "--neurons", "0-1", "--name", name,
+                "--results", dir.path("results").path, "--prompts", ScriptedRun.promptsFolder.path, "--rubric", ScriptedRun.rubricFile.path,
+                "--stages", "explain,simulate,score", "--quiet",
+            ] + extra)
+        }
+        let result = try run("pool", ["--endpoints", good])
+        #expect(result.status == 0 && result.stdout.contains("2 units, 2 scored"), "\(result.stdout) \(result.stderr)")
+        #expect(endpoints.allSatisfy { $0.requestCount > 0 })
+
+        let mixed = try run("mixed", ["--endpoints", try file("mixed.json", [endpoints[0].baseURL, partial.baseURL])])
+        #expect(mixed.status != 0 && (mixed.stdout + mixed.stderr).contains("is mixed"), "\(mixed.stdout) \(mixed.stderr)")
+        let both = try run("both", ["--endpoints", good, "--endpoint", endpoints[0].baseURL])
+        #expect(both.status != 0 && both.stderr.contains("not both"), "\(both.stderr)")
+    }
+
     @Test func endpointsFilesAreCheckedWithOneLine() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
