@@ -1,4 +1,4 @@
-import AutoInterp
+@testable import AutoInterp
 import AutoInterpLLM
 import AutoInterpTestSupport
 import Foundation
@@ -45,7 +45,8 @@ struct EndpointPoolTests {
         let breaker = LLMEndpointPool.Breaker(failures: 2, cooldown: 0.01, maxCooldown: 0.04)
         defer { [fast, slow, flaky].forEach { $0.stop() } }
         let store = InMemoryResponseStore()
-        let client = try LLMClient(config: poolConfig([fast, slow, flaky], caps: [2, 2, 2], breaker: breaker), store: store, logger: quietLogger())
+        let client = try LLMClient(
+            config: poolConfig([fast, slow, flaky], caps: [2, 2, 2], breaker: breaker), store: store, logger: quietLogger())
 
         let count = 120
         let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
@@ -63,7 +64,8 @@ struct EndpointPoolTests {
         let bodies = [fast, slow, flaky].flatMap(\.seenRequests).map(\.lastUserMessage)
         #expect(Set(bodies).count == count)
         #expect(store.responses.count == count)
-        #expect(answered[0] > answered[2] && answered[0] > 2 * answered[1], "\(answered)")
+        // Faster replicas take more: 5 ms against 80 ms (a margin for a busy machine).
+        #expect(answered[0] > answered[2] && 2 * answered[0] > 3 * answered[1], "\(answered)")
 
         // The calls name the replica's URL; the hash names the group.
         let calls = store.calls.filter { !$0.cached && $0.error == nil }
@@ -71,8 +73,10 @@ struct EndpointPoolTests {
         #expect(Set(calls.map(\.endpoint)).isSubset(of: [fast.baseURL, slow.baseURL, flaky.baseURL]))
         #expect(calls.filter { $0.endpoint == fast.baseURL }.count == answered[0])
         let request = ChatCompletionRequest(messages: [.user("question 0")], temperature: 0, maxTokens: 16)
-        #expect(try client.requestHash(for: request) == LLMRequestHash.compute(
-            endpoint: "test-group", model: "test-model", canonicalBody: try { var r = request; r.model = "test-model"; return try r.canonicalBody() }()))
+        var sent = request
+        sent.model = "test-model"
+        #expect(try client.requestHash(for: request)
+            == LLMRequestHash.compute(endpoint: "test-group", model: "test-model", canonicalBody: try sent.canonicalBody()))
     }
 
     @Test func replicasShareOneCacheAndASingleEndpointKeepsItsHash() async throws {
@@ -88,7 +92,8 @@ struct EndpointPoolTests {
         #expect(again.cached && two.requestCount == 0)
 
         // One endpoint without a pool hashes its URL, exactly as before pools existed.
-        let single = try LLMClient(config: LLMEndpointConfig(baseURL: one.baseURL, model: "test-model", apiKeyEnv: "AUTOINTERP_TEST_NO_KEY"))
+        let single = try LLMClient(
+            config: LLMEndpointConfig(baseURL: one.baseURL, model: "test-model", apiKeyEnv: "AUTOINTERP_TEST_NO_KEY"))
         var request = ChatCompletionRequest(messages: [.user("shared")], temperature: 0, maxTokens: 16)
         request.model = "test-model"
         #expect(try single.requestHash(for: request)
@@ -194,6 +199,25 @@ struct EndpointPoolTests {
         let support = try await StructuredOutputProbe.probe(uniform)
         #expect(support.level == .jsonSchema && support.certain)
         #expect(same.requestCount == 1)
+    }
+
+    @Test func aPoolWithAndWithoutLogprobsIsRefused() async throws {
+        let with = try TestEndpoint()
+        let without = try TestEndpoint(latency: .zero) { seen in
+            var reply = TestReply.echo(seen)
+            reply.logprobs = nil
+            return reply
+        }
+        defer { with.stop(); without.stop() }
+        let client = try LLMClient(config: poolConfig([with, without], caps: [2, 2]), logger: quietLogger())
+        await #expect {
+            _ = try await SimulatorModeProbe.resolve(.auto, client: client, model: "test-model")
+        } throws: { error in
+            let message = (error as? LLMError)?.message ?? ""
+            return message.contains("is mixed") && message.contains("\"r1\"") && message.contains("logprobs") && message.contains("json")
+        }
+        // A forced mode asks nothing of the replicas.
+        #expect(try await SimulatorModeProbe.resolve(.sparse, client: client, model: "test-model").mode == .sparse)
     }
 
     @Test func aRunOverAPoolStoresTheReplicaOfEveryCallAndRefusesAMixedPool() async throws {

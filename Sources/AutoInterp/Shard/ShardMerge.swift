@@ -231,7 +231,8 @@ public struct ShardMerge {
                 }
                 var offsets: [String: Int64] = [:]
                 for table in tables where table.hasIntegerID {
-                    offsets[table.name] = Int64(sqliteValue: try db.scalar("SELECT COALESCE(MAX(id), 0) FROM main.\(table.name)") ?? .null) ?? 0
+                    let last = try db.scalar("SELECT COALESCE(MAX(id), 0) FROM main.\(table.name)")
+                    offsets[table.name] = Int64(sqliteValue: last ?? .null) ?? 0
                 }
                 for table in tables {
                     let columns = table.columns.map { "\"\($0)\"" }.joined(separator: ", ")
@@ -276,7 +277,9 @@ public struct ShardMerge {
         for name in names {
             let info = try database.query("PRAGMA table_info(\"\(name)\")")
             let columns = info.compactMap { $0.string("name") }
-            let integerID = info.contains { $0.string("name") == "id" && ($0.int("pk") ?? 0) == 1 && $0.string("type")?.uppercased() == "INTEGER" }
+            let integerID = info.contains { column in
+                column.string("name") == "id" && (column.int("pk") ?? 0) == 1 && column.string("type")?.uppercased() == "INTEGER"
+            }
             var references: [String: String] = [:]
             for key in try database.query("PRAGMA foreign_key_list(\"\(name)\")") {
                 if let from = key.string("from"), let table = key.string("table") { references[from] = table }
@@ -290,7 +293,9 @@ public struct ShardMerge {
                 !placed.contains(table.name)
                     && table.references.values.allSatisfy { $0 == table.name || $0 == "runs" || placed.contains($0) || tables[$0] == nil }
             }.sorted { $0.name < $1.name }
-            guard !ready.isEmpty else { throw AutoInterpError.database(database.path, "cyclic foreign keys between tables (bug: report it)") }
+            guard !ready.isEmpty else {
+                throw AutoInterpError.database(database.path, "cyclic foreign keys between tables (bug: report it)")
+            }
             for table in ready {
                 ordered.append(table)
                 placed.insert(table.name)

@@ -289,7 +289,8 @@ public final class LLMClient: Sendable {
                 tokenBucket.adjust(by: progress.tokenEstimate - Double(prompt + completionTokens))
             }
             record(LLMCallRecord(
-                requestHash: hash, endpoint: replicas[progress.replica].name, model: model, statusCode: progress.lastStatus, latencyMs: latency,
+                requestHash: hash, endpoint: replicas[progress.replica].name, model: model, statusCode: progress.lastStatus,
+                latencyMs: latency,
                 promptTokens: prompt, completionTokens: completionTokens, error: nil, cached: false, attempts: progress.attempts,
                 unit: call.context?.unit, stage: call.context?.stage, queueMs: progress.queueMs, cachedTokens: cachedTokens,
                 finishReason: response.finishReason))
@@ -537,7 +538,8 @@ public final class LLMClient: Sendable {
             return .transientStatus(endpoint: endpoint, status: status, detail: detail, attempts: attempts, elapsed: elapsed)
         case .timeout(let text):
             return .timeout(
-                endpoint: endpoint, detail: scrub(text, key: key), attempts: attempts, elapsed: elapsed, timeout: replica.config.requestTimeout)
+                endpoint: endpoint, detail: scrub(text, key: key), attempts: attempts, elapsed: elapsed,
+                timeout: replica.config.requestTimeout)
         case .connection(let text):
             return .connection(endpoint: endpoint, detail: scrub(text, key: key), attempts: attempts, elapsed: elapsed)
         case .malformed(let status, let text):

@@ -201,7 +201,9 @@ public struct LLMEndpointPool: Codable, Sendable, Equatable {
         for member in endpoints {
             let label = "endpoint \"\(member.name)\" of group \"\(group)\""
             if member.name.isEmpty { return "every endpoint of group \"\(group)\" needs a \"name\"" }
-            if !names.insert(member.name).inserted { return "two endpoints of group \"\(group)\" are named \"\(member.name)\"; names must be unique" }
+            if !names.insert(member.name).inserted {
+                return "two endpoints of group \"\(group)\" are named \"\(member.name)\"; names must be unique"
+            }
             if let cap = member.maxInFlight, !(1...LLMEndpointConfig.largestInFlight).contains(cap) {
                 return "\(label): max_in_flight must be 1-\(LLMEndpointConfig.largestInFlight), got \(cap)"
             }
@@ -217,7 +219,8 @@ public struct LLMEndpointPool: Codable, Sendable, Equatable {
             if let value, !(value.isFinite && value > 0) { return "group \"\(group)\": \(key) must be a positive number" }
         }
         if !(1...1000).contains(breaker.failures) { return "group \"\(group)\": breaker.failures must be 1-1000" }
-        if !(breaker.cooldown.isFinite && breaker.cooldown > 0 && breaker.maxCooldown.isFinite && breaker.maxCooldown >= breaker.cooldown) {
+        let cooldowns = breaker.cooldown.isFinite && breaker.cooldown > 0 && breaker.maxCooldown.isFinite
+        if !(cooldowns && breaker.maxCooldown >= breaker.cooldown) {
             return "group \"\(group)\": breaker.cooldown must be > 0 seconds and breaker.max_cooldown at least as long"
         }
         return nil

@@ -77,9 +77,9 @@ public enum StructuredOutputProbe {
         let certain = found.filter(\.support.certain)
         if let first = certain.first, let odd = certain.first(where: { $0.support.level != first.support.level }) {
             let (better, worse) = odd.support.level.rank < first.support.level.rank ? (odd, first) : (first, odd)
-            throw LLMError.invalidConfiguration(
-                endpoint: client.config.endpointName,
-                "endpoint pool \"\(client.config.endpointName)\" is mixed: \"\(better.name)\" (\(better.url)) serves \(better.support.level) answers but \"\(worse.name)\" (\(worse.url)) only \(worse.support.level) (\(worse.support.reason)); give every replica the same server and model, or remove \"\(worse.name)\" from the endpoints file")
+            throw LLMError.mixedPool(
+                group: client.config.endpointName,
+                "\"\(better.name)\" (\(better.url)) serves \(better.support.level) answers but \"\(worse.name)\" (\(worse.url)) only \(worse.support.level) (\(worse.support.reason)); give every replica the same server and model, or remove \"\(worse.name)\" from the endpoints file")
         }
         var result = certain.first?.support ?? found[0].support
         result.certain = certain.count == found.count
