@@ -30,8 +30,8 @@ for n in 1 2 4 8; do
     log="$tmp/serve-$n-$i.log"
     "$BIN/autointerp-dev" serve-test --port 0 --latency-ms "$LATENCY_MS" >"$log" 2>&1 &
     pids+=($!)
-    for _ in $(seq 100); do grep -q 'listening on' "$log" && break; sleep 0.05; done
-    url=$(grep -o 'http://127.0.0.1:[0-9]*/v1' "$log" | head -1)
+    for _ in $(seq 100); do grep -qs 'listening on' "$log" && break; sleep 0.05; done
+    url=$(grep -so 'http://127.0.0.1:[0-9]*/v1' "$log" | head -1)
     members+=("{\"name\": \"e$i\", \"url\": \"$url\", \"max_in_flight\": $SLOTS}")
   done
   (IFS=,; echo "{\"group\": \"bench\", \"model\": \"bench\", \"endpoints\": [${members[*]}]}") >"$tmp/pool-$n.json"
