@@ -97,7 +97,7 @@ struct ShardTests {
     @Test func parallelShardsMergeIntoTheUnshardedRun() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir)
+        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
         let full = try CLIRunner.run(runArguments(dir, dataset: dataset, sae: sae, name: "full"))
         #expect(full.status == 0, "\(full.stderr)")
 
@@ -149,10 +149,26 @@ struct ShardTests {
         #expect(finished.configHash == fullRun.configHash && finished.status == "done" && fullRun.status == "done")
     }
 
+    @Test func selectionOnlyShardsMergeAndTheNextRunDoesTheRest() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
+        let run = runArguments(dir, dataset: dataset, sae: sae, name: "s")
+        let select = ["select"] + run.dropFirst().filter { !["--explainer", "local"].contains($0) }
+        for k in 0..<2 {
+            let result = try CLIRunner.run(select + ["--shard", "\(k)/2"])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let merged = try CLIRunner.run(["merge", "--run", "s", "--results", dir.path("results").path])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        let after = try CLIRunner.run(run)
+        #expect(after.status == 0 && after.stdout.contains("9 units, 9 scored"), "\(after.stdout) \(after.stderr)")
+    }
+
     @Test func theMergeRefusesShardsThatDoNotAddUp() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir)
+        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
         let results = dir.path("results").path
         let base = runArguments(dir, dataset: dataset, sae: sae, name: "r")
         func shard(_ spec: String, _ extra: [String] = []) {

@@ -13,7 +13,8 @@ import Darwin
 /// one run database, `results/R/autointerp.sqlite`, equal to the run made without `--shard`
 /// (same config hash, same rows); the next `run` without `--shard` then does the control pass.
 ///
-/// Checks first, writes nothing on a refusal: every shard `k-of-N` present, finished (`done`),
+/// Checks first, writes nothing on a refusal: every shard `k-of-N` present, finished (`done`, or
+/// `selected` with nothing explained yet: a `select --shard`),
 /// of this build's schema, holding run R only and no controls; the same config apart from the
 /// unit lists; units disjoint and together exactly the planned list (`shard.json`). Then every
 /// row is copied into a temporary file with its INTEGER ids and foreign keys offset past the rows
@@ -160,7 +161,9 @@ public struct ShardMerge {
             guard runs.count == 1, let run = try store.run(named: name) else {
                 throw AutoInterpError.invalidInput("\(label): \(database.path) should hold run '\(name)' only, found \(runs.compactMap { $0.string("name") })")
             }
-            guard run.status == "done" else {
+            // `select --shard` (selection only, the LLM stages after the merge) leaves `selected`.
+            let explained = Int(sqliteValue: try store.database.scalar("SELECT COUNT(*) FROM explanations") ?? .null) ?? 0
+            guard run.status == "done" || (run.status == "selected" && explained == 0) else {
                 throw AutoInterpError.invalidInput(
                     "\(label) is not finished (status \(run.status)): rerun it with the same command (it resumes), then merge")
             }
