@@ -1,6 +1,7 @@
 @testable import AutoInterp
 import AutoInterpTestSupport
 import Foundation
+import Logging
 import Testing
 
 // MARK: - Fixtures
@@ -54,6 +55,12 @@ private func contents(of url: URL) throws -> [String: [String]] {
         }
     }
     return result
+}
+
+private func quietLogger() -> Logger {
+    var logger = Logger(label: "test.shard")
+    logger.logLevel = .critical
+    return logger
 }
 
 /// The CLI arguments of one local-baseline run (no LLM) over the fixture dataset.
@@ -163,6 +170,41 @@ struct ShardTests {
         #expect(merged.status == 0, "\(merged.stderr)")
         let after = try CLIRunner.run(run)
         #expect(after.status == 0 && after.stdout.contains("9 units, 9 scored"), "\(after.stdout) \(after.stderr)")
+    }
+
+    @Test func llmShardsMergeTheirCallLogsAndUniteTheirCaches() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        var request = try ScriptedRun.request(
+            name: "llm", dir: dir, dataset: dataset, sae: sae, features: "0-1", neurons: "0-1", endpoint: endpoint.baseURL)
+        request.stages = [.explain, .simulate, .score]
+        var calls = 0
+        var hashes = Set<String>()
+        for k in 0..<2 {
+            var shard = request
+            shard.setup.shard = try RunShard(index: k, count: 2)
+            let summary = try await RunCoordinator(logger: quietLogger()).run(shard).summary
+            #expect(summary.scored == 2 && summary.stoppedEarly == nil, "\(summary.text)")
+            let store = try RunStore(readingAt: shard.setup.databaseURL)
+            calls += try store.llmCalls().count
+            hashes.formUnion(try store.database.query("SELECT request_hash FROM llm_cache").compactMap { $0.string("request_hash") })
+        }
+        let outcome = try ShardMerge().merge(run: "llm", resultsFolder: request.setup.resultsFolder)
+        #expect(outcome.units == 4)
+        // Both shards probed the endpoint with the same request; its answers differ (their ids): the first is kept.
+        #expect(outcome.cacheConflicts >= 1)
+        let merged = try RunStore(readingAt: request.setup.databaseURL)
+        #expect(try merged.llmCalls().count == calls)
+        #expect(Set(try merged.database.query("SELECT request_hash FROM llm_cache").compactMap { $0.string("request_hash") }) == hashes)
+        #expect(try merged.database.query("PRAGMA foreign_key_check").isEmpty)
+
+        let after = try await RunCoordinator(logger: quietLogger()).run(request).summary
+        #expect(after.scored == 4 && after.stoppedEarly == nil, "\(after.text)")
+        let explanations = try RunStore(readingAt: request.setup.databaseURL).database.query("SELECT explainer FROM explanations")
+        #expect(explanations.filter { $0.string("explainer") == "control" }.count == 4)
     }
 
     @Test func theMergeRefusesShardsThatDoNotAddUp() throws {
