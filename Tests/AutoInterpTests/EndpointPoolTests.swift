@@ -128,6 +128,17 @@ struct EndpointPoolTests {
         }
         let recovered = recovering.requestCount
         #expect(recovered >= 6, "the replica never came back: \(recovered) requests")
+
+        // A lone replica whose breaker is open: the call waits out each cool-down for its probe.
+        let lone = try TestEndpoint(latency: .zero, faults: TestFaultPlan { $0 <= 3 ? .status(503) : nil })
+        defer { lone.stop() }
+        let waiting = try LLMClient(
+            config: poolConfig([lone], caps: [1], breaker: .init(failures: 2, cooldown: 0.1, maxCooldown: 1)), logger: quietLogger())
+        let started = ContinuousClock.now
+        let answer = try await ask(waiting, "patient")
+        #expect(answer.content == "echo: patient" && lone.requestCount == 4)
+        // Open after 2 failures (0.1 s), the probe fails (0.2 s), the next probe answers.
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
     }
 
     @Test func llamaCppSlotsCapAReplicaWithoutItsOwnCap() async throws {
