@@ -29,12 +29,15 @@ package final class TestEndpoint: Sendable {
         package var keepRequests: Bool
         /// Which `response_format` types are accepted (the rest get HTTP 400).
         package var structuredOutputs: TestStructuredOutputs
+        /// Answered at `GET /props` as llama.cpp's `total_slots` (no latency, no faults); nil = 404 there.
+        package var totalSlots: Int?
 
         package init(
             port: UInt16 = 0, latency: Duration = .zero, faults: TestFaultPlan = .none,
-            keepRequests: Bool = true, structuredOutputs: TestStructuredOutputs = .jsonSchema,
+            keepRequests: Bool = true, structuredOutputs: TestStructuredOutputs = .jsonSchema, totalSlots: Int? = nil,
             handler: @escaping @Sendable (ChatRequestSeen) -> TestReply = TestReply.echo
         ) {
+            self.totalSlots = totalSlots
             self.port = port
             self.latency = latency
             self.faults = faults
@@ -198,6 +201,15 @@ package final class TestEndpoint: Sendable {
             }
             let length = Int(headers["content-length"] ?? "0") ?? 0
             guard let body = reader.read(count: length) else { return }
+            if requestLine.first == "GET", requestLine.count > 1, requestLine[1] == "/props" {
+                // Not a chat request: neither counted nor faulted.
+                guard let slots = configuration.totalSlots else {
+                    if !send(fd, status: 404, body: Self.errorBody("no route GET /props")) { return }
+                    continue
+                }
+                if !send(fd, status: 200, body: Data(#"{"total_slots":\#(slots),"model_path":"test.gguf"}"#.utf8)) { return }
+                continue
+            }
 
             let number = state.withLock { s -> Int in
                 s.requests += 1

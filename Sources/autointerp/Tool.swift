@@ -16,6 +16,7 @@ struct AutoInterpTool: AsyncParsableCommand {
             SAECommand.self,
             SelectCommand.self,
             RunCommand.self,
+            MergeCommand.self,
             ReportCommand.self,
             CompareCommand.self,
             ExportCommand.self,

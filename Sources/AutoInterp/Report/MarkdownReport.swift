@@ -187,6 +187,17 @@ public struct MarkdownReport: Sendable {
                     header: ["stage", "calls", "cached calls", "prompt tokens", "of which cached", "completion tokens", "calls per unit", "tokens per unit"],
                     rows: stageRows, rightAligned: Set(1..<8))
             }
+            if report.endpoints.count > 1 {
+                lines.append("")
+                lines.append("By endpoint (calls that reached it; a pool's replicas):")
+                lines.append("")
+                lines += Self.table(
+                    header: ["endpoint", "calls", "failed", "mean latency (ms)"],
+                    rows: report.endpoints.map {
+                        [ReportText.markdown($0.endpoint), String($0.calls), String($0.failed), ReportText.fixed($0.meanLatencyMs, 0)]
+                    },
+                    rightAligned: [1, 2, 3])
+            }
         }
         lines.append("")
         for (title, groups) in [("Failed simulations", report.failures), ("Undefined scores", report.undefinedScores)] {

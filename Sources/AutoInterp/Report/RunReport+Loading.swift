@@ -90,6 +90,7 @@ extension RunReport {
             failures: try failureGroups(store, runID: run.id, explanations: Set(unitOfExplanation.keys)),
             undefinedScores: undefinedGroups(units))
         report.stages = try store.stageUsage()
+        report.endpoints = try store.endpointUsage()
         report.rubricFailures = try store.rubricFailureCounts(runID: run.id).map { FailureGroup(kind: $0.kind, reason: $0.reason, count: $0.count) }
         return report
     }

@@ -55,6 +55,8 @@ public struct RunReport: Sendable {
     public var rubricFailures: [FailureGroup] = []
     /// The call log by stage (`llm_calls.stage`): what each stage cost.
     public var stages: [StageUsage] = []
+    /// The calls by endpoint (shown when more than one served the run: a pool).
+    public var endpoints: [EndpointUsage] = []
 
     public init(
         run: RunInfo, databasePath: String, options: ReportOptions, explainer: String?, explainerCounts: [String: Int],

@@ -47,7 +47,8 @@ public struct RunCoordinator {
             (reports, stoppedEarly) = try await scheduler.run(prepared.run)
             // The control pass: the same scoring stages on another unit's explanation.
             let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
-            if stoppedEarly == nil, !controlStages.isEmpty {
+            // A shard leaves the controls to the merged run: donors are drawn over every unit.
+            if stoppedEarly == nil, !controlStages.isEmpty, request.setup.shard == nil {
                 let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
                 let controlScheduler = UnitScheduler(runner: controlRunner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
                 let pass = ControlPass(store: store, scheduler: controlScheduler, seed: setup.selection.seed, logger: logger)
@@ -62,6 +63,9 @@ public struct RunCoordinator {
             store: store, run: prepared.run, reports: reports, usage: client?.usage, stoppedEarly: stoppedEarly, simulatorMode: mode,
             controls: controls, scorers: plan.catalog.scorers)
         summary.remarks = plan.remarks
+        if let shard = request.setup.shard {
+            summary.remarks.append("shard \(shard): no control pass here; autointerp merge --run \(prepared.run.name), then run without --shard")
+        }
         try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? .stopped : summary.outcome == .complete ? .done : .incomplete)
         try summary.write(to: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"))
         return RunResult(summary: summary, store: store, run: try store.run(id: prepared.run.id) ?? prepared.run, catalog: plan.catalog)

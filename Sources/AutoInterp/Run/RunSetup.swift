@@ -25,6 +25,8 @@ public struct RunSetup {
         /// The stage settings of `autointerp run`; nil for `select`, which leaves a stored
         /// pipeline config alone.
         public var pipeline: PipelineConfig?
+        /// One slice of the units (`--shard k/N`); nil = all of them.
+        public var shard: RunShard?
 
         public init(
             name: String, resultsFolder: URL, activations: URL, vocab: URL? = nil, sae: URL? = nil, features: UnitSpec, neurons: UnitSpec,
@@ -42,9 +44,11 @@ public struct RunSetup {
             self.forceNew = forceNew
         }
 
-        /// `<results>/<name>/autointerp.sqlite`.
+        /// `<results>/<name>/autointerp.sqlite`, or a shard's `<results>/<name>/shards/<k>-of-<N>/autointerp.sqlite`.
         public var databaseURL: URL {
-            resultsFolder.appendingPathComponent(name, isDirectory: true).appendingPathComponent("autointerp.sqlite")
+            var folder = resultsFolder.appendingPathComponent(name, isDirectory: true)
+            if let shard { folder = folder.appendingPathComponent("shards", isDirectory: true).appendingPathComponent(shard.folderName) }
+            return folder.appendingPathComponent("autointerp.sqlite")
         }
     }
 
@@ -76,14 +80,23 @@ public struct RunSetup {
         try request.validate()
         let dataset = try ActivationDataset(url: request.activations.standardizedFileURL, vocabURL: request.vocab?.standardizedFileURL)
         let seed = request.selection.seed
-        // Only the studied features' encoder columns are read (all of them for a TopK SAE), never the decoder.
+        // Only the studied features' encoder columns are read (all of them for a TopK SAE), never
+        // the decoder; a shard reads only its slice's columns.
+        var neurons = try request.neurons.resolve(count: dataset.width, kind: .neuron, seed: seed)
         var resolved: [Int] = []
+        var plan: [UnitRef] = []
         let featureSpec = request.features
+        let shard = request.shard
+        let plannedNeurons = neurons
         let sae = try request.sae.map {
             try SparseAutoencoder.load(
                 path: $0.standardizedFileURL, options: request.saeOptions,
                 scope: .features { dSAE in
                     resolved = try featureSpec.resolve(count: dSAE, kind: .feature, seed: seed)
+                    if let shard {
+                        plan = resolved.map { UnitRef(.feature, $0) } + plannedNeurons.map { UnitRef(.neuron, $0) }
+                        resolved = shard.slice(of: plan).filter { $0.kind == .feature }.map(\.index)
+                    }
                     return resolved
                 })
         }
@@ -97,9 +110,19 @@ public struct RunSetup {
             features = []
         }
         try sae?.checkCompatible(with: dataset, saePath: request.sae?.path)
-        let neurons = try request.neurons.resolve(count: dataset.width, kind: .neuron, seed: seed)
-        guard !(features.isEmpty && neurons.isEmpty) else {
-            throw AutoInterpError.invalidInput("no units to study: give --features and/or --neurons (e.g. --neurons 0-99)")
+        if let shard {
+            if sae == nil { plan = neurons.map { UnitRef(.neuron, $0) } }
+            neurons = shard.slice(of: plan).filter { $0.kind == .neuron }.map(\.index)
+            guard !plan.isEmpty else {
+                throw AutoInterpError.invalidInput("no units to study: give --features and/or --neurons (e.g. --neurons 0-99)")
+            }
+            if features.isEmpty && neurons.isEmpty {
+                logger.notice("shard \(shard) of \(plan.count) units is empty: nothing to do")
+            }
+        } else {
+            guard !(features.isEmpty && neurons.isEmpty) else {
+                throw AutoInterpError.invalidInput("no units to study: give --features and/or --neurons (e.g. --neurons 0-99)")
+            }
         }
         var config = RunConfig(
             activations: dataset.url.path, vocab: dataset.vocabURL.standardizedFileURL.path, sae: request.sae?.standardizedFileURL.path,
@@ -110,6 +133,7 @@ public struct RunSetup {
         let configJSON = try config.canonicalJSON()
 
         try RunLock.acquire(runFolder: request.databaseURL.deletingLastPathComponent(), name: request.name)
+        if let shard { try ShardPlan(shard: shard, plan: plan).write(into: request.databaseURL.deletingLastPathComponent()) }
         let store = try RunStore(url: request.databaseURL)
         var run: RunInfo
         if let existing = try store.run(named: request.name) {

@@ -22,7 +22,28 @@ package enum SimulatorModeProbe {
     /// Resolves `requested` (only `.auto` needs the endpoint) for `model`.
     ///
     /// - Throws: `LLMError` when the endpoint is fatally unusable (bad key, wrong URL or model).
+    ///   With a pool of endpoints, each replica is probed on its own; replicas that would simulate
+    ///   in different modes refuse the run with one line naming them.
     package static func resolve(_ requested: SimulatorMode, client: LLMClient, model: String) async throws -> Decision {
+        let replicas = requested == .auto || requested == .logprobs ? try client.replicaClients() : []
+        guard replicas.count > 1 else { return try await resolveOne(requested, client: client, model: model) }
+        var found: [(name: String, url: String, decision: Decision)] = []
+        for replica in replicas {
+            found.append((replica.name, replica.client.config.endpointName, try await resolveOne(requested, client: replica.client, model: model)))
+        }
+        let certain = found.filter(\.decision.certain)
+        if let first = certain.first, let odd = certain.first(where: { $0.decision.mode != first.decision.mode }) {
+            throw LLMError.mixedPool(
+                group: client.config.endpointName,
+                "\"\(first.name)\" (\(first.url)) simulates in \(first.decision.mode.rawValue) mode (\(first.decision.reason)) but \"\(odd.name)\" (\(odd.url)) in \(odd.decision.mode.rawValue) mode (\(odd.decision.reason)); give every replica the same server and model, or remove one from the endpoints file")
+        }
+        var decision = certain.first?.decision ?? found[0].decision
+        decision.topLogprobs = (certain.isEmpty ? found : certain).map(\.decision.topLogprobs).min() ?? decision.topLogprobs
+        decision.certain = certain.count == found.count
+        return decision
+    }
+
+    private static func resolveOne(_ requested: SimulatorMode, client: LLMClient, model: String) async throws -> Decision {
         if requested == .json { return Decision(mode: .json, topLogprobs: 0, reason: "forced") }
         if requested == .sparse { return Decision(mode: .sparse, topLogprobs: 0, reason: "sparse answers (the default)") }
         let probe = LogprobProbe(alternatives: [LLMSimulator.defaultTopLogprobs, 5], model: model, maxTokens: 3)

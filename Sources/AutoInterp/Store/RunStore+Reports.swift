@@ -48,6 +48,17 @@ public struct StageUsage: Sendable, Equatable, Codable {
     public var latencyMs: Double
 }
 
+/// The calls one endpoint (a replica of a pool, by URL) answered: how the work was spread.
+public struct EndpointUsage: Sendable, Equatable, Codable {
+    public var endpoint: String
+    /// Calls that reached this endpoint (cached answers excluded).
+    public var calls: Int
+    /// Of which failed (after their retries).
+    public var failed: Int
+    /// Mean network time of the answered calls, milliseconds.
+    public var meanLatencyMs: Double
+}
+
 /// A unit's top explanation example as stored JSON text (parsed by the report's fast readers).
 public struct StoredExampleText: Sendable, Equatable {
     public var unitID: Int64
@@ -144,6 +155,22 @@ extension RunStore {
                 units: row.int("units") ?? 0, promptTokens: Int(row.double("prompt") ?? 0),
                 cachedPromptTokens: Int(row.double("cached_prompt") ?? 0), completionTokens: Int(row.double("completion") ?? 0),
                 latencyMs: row.double("latency") ?? 0)
+        }
+    }
+
+    /// The calls that reached an endpoint, summed by `llm_calls.endpoint` (the replica's URL in a pool).
+    public func endpointUsage() throws -> [EndpointUsage] {
+        try database.query(
+            """
+            SELECT endpoint, COUNT(*) AS calls,
+                   SUM(error IS NOT NULL OR status_code IS NULL OR status_code NOT BETWEEN 200 AND 299) AS failed,
+                   AVG(CASE WHEN error IS NULL THEN latency_ms END) AS latency
+            FROM llm_calls WHERE cached = 0 GROUP BY endpoint ORDER BY endpoint
+            """
+        ).map { row in
+            EndpointUsage(
+                endpoint: row.string("endpoint") ?? "", calls: row.int("calls") ?? 0, failed: row.int("failed") ?? 0,
+                meanLatencyMs: row.double("latency") ?? 0)
         }
     }
 

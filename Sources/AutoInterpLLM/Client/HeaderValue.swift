@@ -30,6 +30,11 @@ extension LLMEndpointConfig {
     ///
     /// - Throws: ``LLMError`` naming the variable, never its value.
     public func checkAPIKey(environment: (String) -> String? = { getenv($0).map { String(cString: $0) } }) throws {
+        if let pool {
+            for member in pool.memberConfigs(base: self) {
+                try HeaderValue.checkKey(environment(member.apiKeyEnv), keyEnv: member.apiKeyEnv, endpoint: member.endpointName)
+            }
+        }
         try HeaderValue.checkKey(environment(apiKeyEnv), keyEnv: apiKeyEnv, endpoint: endpointName)
     }
 

@@ -46,6 +46,8 @@ public final class LLMClient: Sendable {
     private struct State {
         var usage = LLMUsage()
         var halted = false
+        /// The replica whose key was refused, and its key variable (what the halted error names).
+        var haltedBy: (name: String, keyEnv: String)?
         /// Requests on the network now, by hash, with the identical calls waiting for their answer.
         var pending: [String: [Waiter]] = [:]
         /// Called after every finished call.
@@ -57,11 +59,22 @@ public final class LLMClient: Sendable {
     private let store: (any LLMResponseStore)?
     private let logger: Logger
     private let environment: @Sendable (String) -> String?
-    private let limiter: InFlightLimiter
-    private let requestBucket: TokenBucket?
-    private let tokenBucket: TokenBucket?
+    /// The servers calls go to: one, or the replicas of `config.pool`.
+    private let replicas: [Replica]
+    private let dispatcher: EndpointDispatcher
     private let state = Mutex(State())
+    /// The name the request hash holds: the base URL, or the pool's group name.
     private let endpoint: String
+
+    /// One server: its configuration (URL, key variable, cap) and its rate budgets.
+    private struct Replica: Sendable {
+        var name: String
+        var config: LLMEndpointConfig
+        var requestBucket: TokenBucket?
+        var tokenBucket: TokenBucket?
+        /// Asks `/props` for the cap (llama.cpp's `total_slots`) before the first call.
+        var probesSlots: Bool
+    }
 
     /// Creates a client for one endpoint.
     ///
@@ -78,16 +91,69 @@ public final class LLMClient: Sendable {
         environment: @escaping @Sendable (String) -> String? = LLMClient.processEnvironment
     ) throws {
         try config.validate()
-        try HeaderValue.checkKey(environment(config.apiKeyEnv), keyEnv: config.apiKeyEnv, endpoint: config.endpointName)
+        try config.checkAPIKey(environment: environment)
         self.config = config
         self.store = store
         self.logger = logger
         self.environment = environment
         self.endpoint = config.endpointName
-        self.limiter = InFlightLimiter(limit: config.maxInFlight)
-        self.requestBucket = config.requestsPerMinute.map { TokenBucket(perMinute: $0) }
-        self.tokenBucket = config.tokensPerMinute.map { TokenBucket(perMinute: $0) }
+        if let pool = config.pool {
+            replicas = zip(pool.endpoints, pool.memberConfigs(base: config)).map { member, memberConfig in
+                Replica(
+                    name: memberConfig.endpointName, config: memberConfig,
+                    requestBucket: memberConfig.requestsPerMinute.map { TokenBucket(perMinute: $0) },
+                    tokenBucket: memberConfig.tokensPerMinute.map { TokenBucket(perMinute: $0) }, probesSlots: member.maxInFlight == nil)
+            }
+            dispatcher = EndpointDispatcher(
+                capacities: replicas.map { $0.probesSlots ? 0 : $0.config.maxInFlight }, weights: pool.endpoints.map { $0.weight ?? 1 },
+                breaker: pool.breaker)
+            for (index, replica) in replicas.enumerated() where replica.probesSlots {
+                let dispatcher = dispatcher
+                let logger = logger
+                Task { await Self.resolveSlots(of: replica, index: index, dispatcher: dispatcher, logger: logger) }
+            }
+        } else {
+            replicas = [Replica(
+                name: endpoint, config: config, requestBucket: config.requestsPerMinute.map { TokenBucket(perMinute: $0) },
+                tokenBucket: config.tokensPerMinute.map { TokenBucket(perMinute: $0) }, probesSlots: false)]
+            dispatcher = EndpointDispatcher(capacities: [config.maxInFlight], weights: [1], breaker: nil)
+        }
     }
+
+    /// Sets a replica's cap from llama.cpp's `GET /props` `total_slots`, else its configured cap.
+    private static func resolveSlots(of replica: Replica, index: Int, dispatcher: EndpointDispatcher, logger: Logger) async {
+        var base = replica.config.baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        if base.hasSuffix("/v1") { base.removeLast(3) }
+        let request = HTTPRequest(
+            url: base + "/props", isGet: true, headers: ["Accept: application/json"], body: Data(),
+            connectTimeoutMs: Int((min(replica.config.connectTimeout, 5) * 1000).rounded(.up)), totalTimeoutMs: 5000,
+            lowSpeedTimeSeconds: nil, maxResponseBytes: 1 << 20)
+        var slots: Int?
+        if let response = try? await CurlLoop.shared.perform(request), response.status == 200,
+            let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any],
+            let total = object["total_slots"] as? Int, (1...LLMEndpointConfig.largestInFlight).contains(total) {
+            slots = total
+        }
+        logger.info(
+            "endpoint slots", metadata: [
+                "endpoint": "\(replica.name)", "max_in_flight": "\(slots ?? replica.config.maxInFlight)",
+                "from": "\(slots == nil ? "configuration (no /props total_slots)" : "/props total_slots")",
+            ])
+        dispatcher.setCapacity(slots ?? replica.config.maxInFlight, of: index)
+    }
+
+    /// One client per replica of the pool, with no response store, named as in the endpoints
+    /// file: for probing each replica on its own. Empty for a single endpoint.
+    public func replicaClients() throws -> [(name: String, client: LLMClient)] {
+        guard let pool = config.pool else { return [] }
+        return try zip(pool.endpoints, replicas).map { member, replica in
+            (member.name, try LLMClient(config: replica.config, store: nil, logger: logger, environment: environment))
+        }
+    }
+
+    /// Slots handed to each replica so far, in the order of the endpoints file (one entry without a pool).
+    public var requestsPerReplica: [Int] { dispatcher.slotsTaken }
 
     /// Reads a variable of the process environment.
     public static let processEnvironment: @Sendable (String) -> String? = { name in
@@ -147,8 +213,8 @@ public final class LLMClient: Sendable {
         let hash = LLMRequestHash.compute(endpoint: endpoint, model: model, canonicalBody: body)
         let call = CallInfo(hash: hash, model: model, context: LLMCallContext.current, started: ContinuousClock.now)
 
-        if state.withLock({ $0.halted }) {
-            let error = LLMError.halted(endpoint: endpoint, keyEnv: config.apiKeyEnv)
+        if let refused = state.withLock({ $0.halted ? $0.haltedBy ?? (endpoint, config.apiKeyEnv) : nil }) {
+            let error = LLMError.halted(endpoint: refused.name, keyEnv: refused.keyEnv)
             finishFailure(call, queueMs: 0, status: nil, attempts: 0, error: error)
             throw error
         }
@@ -187,10 +253,9 @@ public final class LLMClient: Sendable {
             break
         }
 
-        let key = environment(config.apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
         var progress = Progress()
         do {
-            let (response, raw) = try await send(request: request, body: body, key: key, progress: &progress, started: call.started)
+            let (response, raw) = try await send(request: request, body: body, progress: &progress, started: call.started)
             let latency = max(0, milliseconds(since: call.started) - progress.queueMs)
             let completion = LLMCompletion(
                 response: response, requestHash: hash, cached: false, attempts: progress.attempts, latencyMs: latency,
@@ -202,7 +267,7 @@ public final class LLMClient: Sendable {
                 do {
                     try store?.storeResponse(raw, forHash: hash)
                 } catch {
-                    logger.warning("could not store LLM response", metadata: ["endpoint": "\(endpoint)", "error": "\(scrub("\(error)", key: key))"])
+                    logger.warning("could not store LLM response", metadata: ["endpoint": "\(endpoint)", "error": "\(scrubKeys("\(error)"))"])
                 }
             }
             let prompt = response.usage?.promptTokens
@@ -220,25 +285,29 @@ public final class LLMClient: Sendable {
                     s.usage.cost = (s.usage.cost ?? 0) + money
                 }
             }
-            if let tokenBucket, let prompt, let completionTokens {
+            if let tokenBucket = replicas[progress.replica].tokenBucket, let prompt, let completionTokens {
                 tokenBucket.adjust(by: progress.tokenEstimate - Double(prompt + completionTokens))
             }
             record(LLMCallRecord(
-                requestHash: hash, endpoint: endpoint, model: model, statusCode: progress.lastStatus, latencyMs: latency,
+                requestHash: hash, endpoint: replicas[progress.replica].name, model: model, statusCode: progress.lastStatus,
+                latencyMs: latency,
                 promptTokens: prompt, completionTokens: completionTokens, error: nil, cached: false, attempts: progress.attempts,
                 unit: call.context?.unit, stage: call.context?.stage, queueMs: progress.queueMs, cachedTokens: cachedTokens,
                 finishReason: response.finishReason))
             logger.debug(
                 "LLM call done",
                 metadata: [
-                    "endpoint": "\(endpoint)", "hash": "\(hash.prefix(12))", "attempts": "\(progress.attempts)", "ms": "\(Int(latency))",
+                    "endpoint": "\(replicas[progress.replica].name)", "hash": "\(hash.prefix(12))", "attempts": "\(progress.attempts)",
+                    "ms": "\(Int(latency))",
                     "queue_ms": "\(Int(progress.queueMs))", "finish_reason": "\(response.finishReason ?? "none")",
                 ])
             if readCache { resolveFollowers(hash: hash, with: .success(response)) }
             return completion
         } catch {
             if readCache { resolveFollowers(hash: hash, with: .failure(error)) }
-            finishFailure(call, queueMs: progress.queueMs, status: progress.lastStatus, attempts: progress.attempts, error: error)
+            finishFailure(
+                call, queueMs: progress.queueMs, status: progress.lastStatus, attempts: progress.attempts, error: error,
+                replica: progress.attempts > 0 ? progress.replica : nil)
             throw error
         }
     }
@@ -282,6 +351,8 @@ public final class LLMClient: Sendable {
         var tokenEstimate: Double = 0
         /// Milliseconds waited for the rate budgets and the in-flight limit, over all attempts.
         var queueMs: Double = 0
+        /// The replica of the last attempt.
+        var replica = 0
     }
 
     /// What went wrong with one attempt, before it is known whether it will be retried.
@@ -294,62 +365,85 @@ public final class LLMClient: Sendable {
     }
 
     private func send(
-        request: ChatCompletionRequest, body: Data, key: String?, progress: inout Progress, started: ContinuousClock.Instant
+        request: ChatCompletionRequest, body: Data, progress: inout Progress, started: ContinuousClock.Instant
     ) async throws -> (ChatCompletionResponse, Data) {
-        // A key changed in the environment since start-up is checked again: it must not add headers.
-        try HeaderValue.checkKey(key, keyEnv: config.apiKeyEnv, endpoint: endpoint)
-        var headers = ["Content-Type: application/json", "Accept: application/json"]
-        if let key { headers.append("Authorization: Bearer \(key)") }
-        let http = HTTPRequest(
-            url: config.chatCompletionsURL, headers: headers, body: body,
-            connectTimeoutMs: Int((config.connectTimeout * 1000).rounded(.up)),
-            totalTimeoutMs: Int((config.requestTimeout * 1000).rounded(.up)),
-            lowSpeedTimeSeconds: config.lowSpeedTime.map { max(1, Int($0.rounded(.up))) },
-            maxResponseBytes: config.maxResponseBytes)
         let estimate = Double(request.estimatedPromptTokens + (request.maxTokens ?? 256) * (request.n ?? 1))
         progress.tokenEstimate = estimate
         let retry = config.retry
+        let pooled = replicas.count > 1
+        var lastFailed: Int?
 
         while true {
             try Task.checkCancellation()
             let queued = ContinuousClock.now
+            let index: Int
+            if pooled {
+                // A pool takes a slot first: the replica decides which budgets to wait for.
+                index = await dispatcher.acquire(avoid: lastFailed)
+                do {
+                    try await waitForBudgets(of: replicas[index], estimate: estimate)
+                } catch {
+                    dispatcher.release(index, .neutral)
+                    progress.queueMs += milliseconds(since: queued)
+                    throw error
+                }
+            } else {
+                do {
+                    try await waitForBudgets(of: replicas[0], estimate: estimate)
+                } catch {
+                    progress.queueMs += milliseconds(since: queued)
+                    throw error
+                }
+                index = await dispatcher.acquire()
+            }
+            progress.queueMs += milliseconds(since: queued)
+            if let refused = state.withLock({ $0.halted ? $0.haltedBy : nil }) {
+                // The key was refused while this call waited for a slot: send nothing more.
+                dispatcher.release(index, .neutral)
+                throw LLMError.halted(endpoint: refused.name, keyEnv: refused.keyEnv)
+            }
+            let replica = replicas[index]
+            let name = replica.name
+            let key = environment(replica.config.apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
             do {
-                if let requestBucket {
-                    let wait = requestBucket.reserve(1)
-                    if wait > .zero { try await Task.sleep(for: wait) }
-                }
-                if let tokenBucket {
-                    let wait = tokenBucket.reserve(estimate)
-                    if wait > .zero { try await Task.sleep(for: wait) }
-                }
+                // A key changed in the environment since start-up is checked again: it must not add headers.
+                try HeaderValue.checkKey(key, keyEnv: replica.config.apiKeyEnv, endpoint: name)
             } catch {
-                progress.queueMs += milliseconds(since: queued)
+                dispatcher.release(index, .neutral)
                 throw error
             }
             progress.attempts += 1
-            await limiter.acquire()
-            progress.queueMs += milliseconds(since: queued)
+            progress.replica = index
             let outcome: Result<HTTPResponse, any Error>
             do {
-                outcome = .success(try await CurlLoop.shared.perform(http))
+                outcome = .success(try await CurlLoop.shared.perform(httpRequest(for: replica, body: body, key: key)))
             } catch {
                 outcome = .failure(error)
             }
-            limiter.release()
 
             let failure: AttemptFailure
             switch outcome {
             case .failure(let error as TransportFailure):
+                dispatcher.release(index, error.kind == .tooLarge ? .healthy : .failed)
                 progress.lastStatus = nil
                 switch error.kind {
                 case .timeout: failure = .timeout(error.message)
                 case .connect, .dropped, .other: failure = .connection(error.message)
                 case .tooLarge:
-                    failure = .fatal(.responseTooLarge(endpoint: endpoint, limit: config.maxResponseBytes, attempts: progress.attempts))
+                    failure = .fatal(.responseTooLarge(endpoint: name, limit: replica.config.maxResponseBytes, attempts: progress.attempts))
                 }
             case .failure(let error):
+                dispatcher.release(index, .neutral)
                 throw error
             case .success(let response):
+                if response.status == 401 || response.status == 403 {
+                    // Halt before the slot is free, so no waiting call goes out with a refused key.
+                    state.withLock { s in
+                        if !s.halted { s.haltedBy = (name, replica.config.apiKeyEnv) }
+                        s.halted = true
+                    }
+                }
+                dispatcher.release(index, (500...599).contains(response.status) ? .failed : .healthy)
                 progress.lastStatus = response.status
                 switch response.status {
                 case 200..<300:
@@ -359,17 +453,16 @@ public final class LLMClient: Sendable {
                         failure = .malformed(response.status, "body of \(response.body.count) bytes does not decode")
                     }
                 case 401, 403:
-                    state.withLock { $0.halted = true }
                     failure = .fatal(.unauthorized(
-                        endpoint: endpoint, status: response.status, keyEnv: config.apiKeyEnv, keySet: key != nil,
+                        endpoint: name, status: response.status, keyEnv: replica.config.apiKeyEnv, keySet: key != nil,
                         attempts: progress.attempts))
                 case 300..<400:
                     failure = .fatal(.redirected(
-                        endpoint: endpoint, status: response.status, location: response.header("location").map { scrub($0, key: key) },
+                        endpoint: name, status: response.status, location: response.header("location").map { scrub($0, key: key) },
                         attempts: progress.attempts))
                 case 404:
                     failure = .fatal(.notFound(
-                        endpoint: endpoint, model: config.model, detail: serverDetail(response.body, key: key),
+                        endpoint: name, model: config.model, detail: serverDetail(response.body, key: key),
                         attempts: progress.attempts))
                 case 408, 409, 425, 429, 500...599:
                     failure = .status(
@@ -377,14 +470,14 @@ public final class LLMClient: Sendable {
                         retryAfter: response.header("retry-after").flatMap(Self.parseRetryAfter))
                 default:
                     failure = .fatal(.badRequest(
-                        endpoint: endpoint, status: response.status, detail: serverDetail(response.body, key: key),
+                        endpoint: name, status: response.status, detail: serverDetail(response.body, key: key),
                         attempts: progress.attempts))
                 }
             }
 
             let elapsed = seconds(since: started)
             if case .fatal(let error) = failure {
-                logger.error("LLM call failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error.message)"])
+                logger.error("LLM call failed", metadata: ["endpoint": "\(name)", "error": "\(error.message)"])
                 throw error
             }
 
@@ -393,28 +486,60 @@ public final class LLMClient: Sendable {
                 delay *= Double.random(in: max(0, 1 - retry.jitter)...(1 + retry.jitter))
             }
             if case .status(_, _, let retryAfter?) = failure { delay = max(delay, retryAfter) }
+            // Failover: another replica with a free slot takes the same request at once.
+            let failover = pooled && dispatcher.hasFreeReplica(otherThan: index)
+            if failover { delay = 0 }
             if progress.attempts >= retry.maxAttempts || elapsed + delay > retry.maxTotalTime {
-                let error = finalError(failure, attempts: progress.attempts, elapsed: elapsed, key: key)
-                logger.warning("LLM call gave up", metadata: ["endpoint": "\(endpoint)", "error": "\(error.message)"])
+                let error = finalError(failure, replica: replica, attempts: progress.attempts, elapsed: elapsed, key: key)
+                logger.warning("LLM call gave up", metadata: ["endpoint": "\(name)", "error": "\(error.message)"])
                 throw error
             }
             logger.notice(
-                "retrying LLM call",
+                failover ? "retrying LLM call on another endpoint" : "retrying LLM call",
                 metadata: [
-                    "endpoint": "\(endpoint)", "attempt": "\(progress.attempts)", "reason": "\(describe(failure, key: key))",
+                    "endpoint": "\(name)", "attempt": "\(progress.attempts)", "reason": "\(describe(failure, key: key))",
                     "delay_ms": "\(Int(delay * 1000))",
                 ])
             state.withLock { $0.usage.retries += 1 }
-            try await Task.sleep(for: .seconds(delay))
+            lastFailed = index
+            if delay > 0 { try await Task.sleep(for: .seconds(delay)) }
         }
     }
 
-    private func finalError(_ failure: AttemptFailure, attempts: Int, elapsed: Double, key: String?) -> LLMError {
+    /// Waits until `replica`'s request and token budgets allow one more call of `estimate` tokens.
+    private func waitForBudgets(of replica: Replica, estimate: Double) async throws {
+        if let requestBucket = replica.requestBucket {
+            let wait = requestBucket.reserve(1)
+            if wait > .zero { try await Task.sleep(for: wait) }
+        }
+        if let tokenBucket = replica.tokenBucket {
+            let wait = tokenBucket.reserve(estimate)
+            if wait > .zero { try await Task.sleep(for: wait) }
+        }
+    }
+
+    /// The POST of `body` to `replica`'s chat-completions URL.
+    private func httpRequest(for replica: Replica, body: Data, key: String?) -> HTTPRequest {
+        var headers = ["Content-Type: application/json", "Accept: application/json"]
+        if let key { headers.append("Authorization: Bearer \(key)") }
+        let config = replica.config
+        return HTTPRequest(
+            url: config.chatCompletionsURL, headers: headers, body: body,
+            connectTimeoutMs: Int((config.connectTimeout * 1000).rounded(.up)),
+            totalTimeoutMs: Int((config.requestTimeout * 1000).rounded(.up)),
+            lowSpeedTimeSeconds: config.lowSpeedTime.map { max(1, Int($0.rounded(.up))) },
+            maxResponseBytes: config.maxResponseBytes)
+    }
+
+    private func finalError(_ failure: AttemptFailure, replica: Replica, attempts: Int, elapsed: Double, key: String?) -> LLMError {
+        let endpoint = replica.name
         switch failure {
         case .status(let status, let detail, _):
             return .transientStatus(endpoint: endpoint, status: status, detail: detail, attempts: attempts, elapsed: elapsed)
         case .timeout(let text):
-            return .timeout(endpoint: endpoint, detail: scrub(text, key: key), attempts: attempts, elapsed: elapsed, timeout: config.requestTimeout)
+            return .timeout(
+                endpoint: endpoint, detail: scrub(text, key: key), attempts: attempts, elapsed: elapsed,
+                timeout: replica.config.requestTimeout)
         case .connection(let text):
             return .connection(endpoint: endpoint, detail: scrub(text, key: key), attempts: attempts, elapsed: elapsed)
         case .malformed(let status, let text):
@@ -448,16 +573,15 @@ public final class LLMClient: Sendable {
         }
     }
 
-    private func finishFailure(_ call: CallInfo, queueMs: Double, status: Int?, attempts: Int, error: any Error) {
-        let key = environment(config.apiKeyEnv)
-        let text = error is CancellationError ? "cancelled" : scrub(String(describing: error), key: key)
+    private func finishFailure(_ call: CallInfo, queueMs: Double, status: Int?, attempts: Int, error: any Error, replica: Int? = nil) {
+        let text = error is CancellationError ? "cancelled" : scrubKeys(String(describing: error))
         state.withLock { s in
             s.usage.calls += 1
             s.usage.failedCalls += 1
             s.usage.attempts += attempts
         }
         record(LLMCallRecord(
-            requestHash: call.hash, endpoint: endpoint, model: call.model, statusCode: status,
+            requestHash: call.hash, endpoint: replica.map { replicas[$0].name } ?? endpoint, model: call.model, statusCode: status,
             latencyMs: max(0, milliseconds(since: call.started) - queueMs), promptTokens: nil, completionTokens: nil, error: text,
             cached: false, attempts: attempts, unit: call.context?.unit, stage: call.context?.stage, queueMs: queueMs))
     }
@@ -492,6 +616,11 @@ public final class LLMClient: Sendable {
         text = scrub(text, key: key).replacingOccurrences(of: "\n", with: " ")
         if text.count > 200 { text = String(text.prefix(200)) + "…" }
         return " (server: \(text))"
+    }
+
+    /// `text` without the key of any replica.
+    private func scrubKeys(_ text: String) -> String {
+        replicas.reduce(text) { text, replica in scrub(text, key: environment(replica.config.apiKeyEnv)) }
     }
 
     private func scrub(_ text: String, key: String?) -> String {

@@ -69,6 +69,8 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
     public var useCache: Bool
     /// Most bytes read from one response body; a longer answer fails the call (not retried, not cached).
     public var maxResponseBytes: Int
+    /// Replicas to spread the calls over (`--endpoints FILE`); nil = the one endpoint at `baseURL`.
+    public var pool: LLMEndpointPool?
 
     /// The default `maxResponseBytes`: 1 MiB.
     public static let defaultMaxResponseBytes = 1_048_576
@@ -113,6 +115,7 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
         priceOutputPerMillion = try c.decodeIfPresent(Double.self, forKey: .priceOutputPerMillion)
         useCache = try c.decodeIfPresent(Bool.self, forKey: .useCache) ?? d.useCache
         maxResponseBytes = try c.decodeIfPresent(Int.self, forKey: .maxResponseBytes) ?? d.maxResponseBytes
+        pool = try c.decodeIfPresent(LLMEndpointPool.self, forKey: .pool)
     }
 
     // MARK: - Derived
@@ -125,7 +128,9 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
     }
 
     /// The base URL without any `user:password@` part: what logs, errors and records name.
+    /// With a pool, its group name: what the request hash and the run config hold.
     public var endpointName: String {
+        if let pool { return pool.group }
         guard var components = URLComponents(string: baseURL), components.user != nil || components.password != nil else {
             return baseURL
         }
@@ -139,6 +144,17 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
     /// The base URL must be http(s) with a host and a port in 1-65535; timeouts, limits, prices
     /// and retry settings must be finite and in range (see `HeaderValue.swift`).
     public func validate() throws {
+        if let pool {
+            if let problem = pool.problem() { throw LLMError.invalidConfiguration(endpoint: pool.group, problem) }
+            for (member, config) in zip(pool.endpoints, pool.memberConfigs(base: self)) {
+                do {
+                    try config.validate()
+                } catch let error as LLMError {
+                    throw LLMError.invalidConfiguration(
+                        endpoint: pool.group, "endpoint \"\(member.name)\" of group \"\(pool.group)\": \(error.message.replacingOccurrences(of: "LLM endpoint configuration: ", with: ""))")
+                }
+            }
+        }
         if let problem = baseURLProblem() {
             throw LLMError.invalidConfiguration(
                 endpoint: endpointName, "base URL \"\(endpointName)\" \(problem); pass e.g. --endpoint http://127.0.0.1:8000/v1")

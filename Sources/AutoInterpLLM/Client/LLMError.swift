@@ -152,6 +152,11 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         .init(.invalidConfiguration, endpoint: endpoint, attempts: 0, "LLM endpoint configuration: \(problem)")
     }
 
+    /// The replicas of pool `group` serve different capabilities (`detail` names them and the fix).
+    public static func mixedPool(group: String, _ detail: String) -> Self {
+        .init(.invalidConfiguration, endpoint: group, attempts: 0, "LLM endpoint configuration: endpoint pool \"\(group)\" is mixed: \(detail)")
+    }
+
     private static func format(_ seconds: Double) -> String { String(format: "%.1f", seconds) }
 
     /// `1 MiB`, `512 KiB` or `1000 bytes`.

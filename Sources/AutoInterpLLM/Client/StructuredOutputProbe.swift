@@ -14,6 +14,9 @@ public enum StructuredOutputLevel: String, Sendable, Codable, Equatable, CaseIte
 
     public var description: String { rawValue }
 
+    /// 0 for the best level (`json_schema`), higher for weaker ones.
+    var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
+
     /// The `response_format` to send for an answer of `schema` at this level (nil at `.none`).
     public func responseFormat(name: String, schema: JSONSchemaValue) -> ChatCompletionRequest.ResponseFormat? {
         switch self {
@@ -61,7 +64,30 @@ public enum StructuredOutputProbe {
     /// - Returns: `.jsonSchema` when a schema-constrained answer conforms to the schema, else
     ///   `.jsonObject` when a JSON-mode answer is a JSON object, else `.none`; with the reason.
     /// - Throws: `LLMError` only when the endpoint is unusable (`isFatalForRun`: bad key, URL or model).
+    ///   With a pool of endpoints, each replica is probed on its own (uncached); replicas that
+    ///   disagree refuse the run with one line naming them, since one replica without json_schema
+    ///   would poison every answer it serves.
     public static func probe(_ client: LLMClient) async throws -> StructuredOutputSupport {
+        let replicas = try client.replicaClients()
+        guard replicas.count > 1 else { return try await probeOne(client) }
+        var found: [(name: String, url: String, support: StructuredOutputSupport)] = []
+        for replica in replicas {
+            found.append((replica.name, replica.client.config.endpointName, try await probeOne(replica.client)))
+        }
+        let certain = found.filter(\.support.certain)
+        if let first = certain.first, let odd = certain.first(where: { $0.support.level != first.support.level }) {
+            let (better, worse) = odd.support.level.rank < first.support.level.rank ? (odd, first) : (first, odd)
+            throw LLMError.mixedPool(
+                group: client.config.endpointName,
+                "\"\(better.name)\" (\(better.url)) serves \(better.support.level) answers but \"\(worse.name)\" (\(worse.url)) only \(worse.support.level) (\(worse.support.reason)); give every replica the same server and model, or remove \"\(worse.name)\" from the endpoints file")
+        }
+        var result = certain.first?.support ?? found[0].support
+        result.certain = certain.count == found.count
+        result.reason = "every replica of \(found.count): " + result.reason
+        return result
+    }
+
+    private static func probeOne(_ client: LLMClient) async throws -> StructuredOutputSupport {
         let context = LLMCallContext.current ?? LLMCallContext(stage: "check")
         let uncertain = Mutex(false)
         return try await LLMCallContext.$current.withValue(context) {

@@ -132,10 +132,14 @@ final class CurlLoop: @unchecked Sendable {
 
         _ = ccurl_easy_setopt_string(easy, CURLOPT_URL, request.url)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        _ = ccurl_easy_setopt_long(easy, CURLOPT_POST, 1)
-        _ = ccurl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, request.body.count)
-        request.body.withUnsafeBytes { bytes in
-            _ = ccurl_easy_setopt_copypostfields(easy, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+        if request.isGet {
+            _ = ccurl_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        } else {
+            _ = ccurl_easy_setopt_long(easy, CURLOPT_POST, 1)
+            _ = ccurl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, request.body.count)
+            request.body.withUnsafeBytes { bytes in
+                _ = ccurl_easy_setopt_copypostfields(easy, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+            }
         }
         var list: UnsafeMutablePointer<curl_slist>?
         // "Expect:" stops curl from waiting for 100-continue on bodies over 1 KiB.

@@ -2,9 +2,11 @@ import Foundation
 
 // MARK: - Request and response of one HTTP exchange
 
-/// One HTTP POST handed to the curl loop. Holds the authorization header, so it is never logged.
+/// One HTTP POST (or GET) handed to the curl loop. Holds the authorization header, so it is never logged.
 struct HTTPRequest: Sendable {
     var url: String
+    /// True for a GET without a body (a server's `/props`); false posts `body`.
+    var isGet = false
     /// Header lines, `"Name: value"`.
     var headers: [String]
     var body: Data

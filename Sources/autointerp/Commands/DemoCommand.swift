@@ -49,7 +49,7 @@ struct DemoCommand: AsyncParsableCommand {
             options.snippets = snippets
             options.seed = seed
             options.showProgress = !quiet
-            if llm.endpoint != nil || llm.llmConfig != nil { options.llm = try llm.endpointConfig() }
+            if llm.givesEndpoint { options.llm = try llm.endpointConfig() }
             let outcome = try await DemoRunner(logger: Logger(label: "autointerp.demo"), say: { note($0) }).run(options)
             print(outcome.summary.text)
             print("")

@@ -66,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             // The local baseline runs without an endpoint; the library decides which stages that leaves.
-            let noEndpoint = explainer == .local && llm.endpoint == nil && llm.llmConfig == nil
+            let noEndpoint = explainer == .local && !llm.givesEndpoint
             let progress = ProgressBarObserver(enabled: !quiet)
             var baseline = PatternSet.Parameters()
             baseline.maxContext = patternContext

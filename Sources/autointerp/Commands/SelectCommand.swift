@@ -61,6 +61,12 @@ struct RunInputOptions: ParsableArguments {
     @Flag(help: "Replace an existing run of this name whose config differs.")
     var forceNew = false
 
+    @Option(help: "Study one contiguous slice of the (kind, index)-sorted units: k/N (0-based k), or N with --shard-index-env; writes <results>/<name>/shards/k-of-N/ and skips the controls (autointerp merge, then run without --shard).")
+    var shard: String?
+
+    @Option(help: "Environment variable holding the shard index k, e.g. SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX (then --shard N).")
+    var shardIndexEnv: String?
+
     /// Parses a unit spec, naming the option in the error.
     static func spec(_ text: String, option: String) throws -> UnitSpec {
         do {
@@ -89,6 +95,11 @@ struct RunInputOptions: ParsableArguments {
             features: try Self.spec(features, option: "--features"), neurons: try Self.spec(neurons, option: "--neurons"),
             selection: selection, forceNew: forceNew)
         request.saeOptions = saeFormat.options
+        if let shard {
+            request.shard = try RunShard.parse(shard, indexVariable: shardIndexEnv, environment: ProcessInfo.processInfo.environment)
+        } else if shardIndexEnv != nil {
+            throw AutoInterpError.invalidInput("--shard-index-env needs --shard N (the shard count)")
+        }
         return request
     }
 }

@@ -46,6 +46,12 @@ struct LLMOptions: ParsableArguments {
     @Option(help: "JSON file with an endpoint configuration (keys as in LLMEndpointConfig); flags override it.")
     var llmConfig: String?
 
+    @Option(help: "JSON file with a pool of replicas of one model: {\"group\": NAME, \"endpoints\": [{name, url, key_env, max_in_flight, rpm, tpm, weight}]} (instead of --endpoint).")
+    var endpoints: String?
+
+    /// True when any option names an endpoint.
+    var givesEndpoint: Bool { endpoint != nil || llmConfig != nil || endpoints != nil }
+
     /// The endpoint configuration: the config file if given, then each flag on top, validated.
     func endpointConfig() throws -> LLMEndpointConfig {
         var config = LLMEndpointConfig(baseURL: "", model: "")
@@ -73,6 +79,11 @@ struct LLMOptions: ParsableArguments {
         if let maxResponseBytes { config.maxResponseBytes = maxResponseBytes.value }
         if let priceInput { config.priceInputPerMillion = priceInput.value }
         if let priceOutput { config.priceOutputPerMillion = priceOutput.value }
+        if let endpoints {
+            if endpoint != nil { throw ValidationError("pass either --endpoint URL or --endpoints FILE, not both") }
+            let pool = try LLMEndpointPool.load(path: endpoints, defaultGroup: config.model.isEmpty ? nil : config.model)
+            config = config.using(pool: pool)
+        }
         if config.baseURL.isEmpty {
             throw ValidationError("no LLM endpoint: pass --endpoint URL or set baseURL in --llm-config FILE")
         }
