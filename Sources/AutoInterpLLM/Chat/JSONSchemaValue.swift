@@ -70,12 +70,11 @@ public indirect enum JSONSchemaValue: Sendable, Equatable, Hashable {
             if let allowed, !allowed.contains(text) { return "\(path) is \"\(text.prefix(40))\", not one of \(allowed)" }
             if let maxLength, text.count > maxLength { return "\(path) has \(text.count) characters, more than \(maxLength)" }
             return nil
-        case (.integer(let minimum, let maximum), .integer(let number)):
+        case (.integer(let minimum, let maximum), .number) where value.integer != nil:
+            let number = value.integer ?? 0
             if let minimum, number < minimum { return "\(path) is \(number), below \(minimum)" }
             if let maximum, number > maximum { return "\(path) is \(number), above \(maximum)" }
             return nil
-        case (.number(let minimum, let maximum), .integer(let number)):
-            return Self.number(minimum: minimum, maximum: maximum).violation(of: .number(Double(number)), at: path)
         case (.number(let minimum, let maximum), .number(let number)):
             if let minimum, number < minimum { return "\(path) is \(number), below \(minimum)" }
             if let maximum, number > maximum { return "\(path) is \(number), above \(maximum)" }
@@ -148,50 +147,6 @@ extension JSONSchemaValue: Codable {
             self = .boolean
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unsupported JSON schema type \(type)")
-        }
-    }
-}
-
-// MARK: - Parsed JSON
-
-/// A JSON value that keeps integers, numbers and booleans apart.
-private enum JSONValue: Decodable {
-    case null
-    case bool(Bool)
-    case integer(Int)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let value = try? c.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? c.decode(Int.self) {
-            self = .integer(value)
-        } else if let value = try? c.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? c.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? c.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try c.decode([String: JSONValue].self))
-        }
-    }
-
-    var typeName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .integer: "an integer"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
         }
     }
 }
