@@ -91,6 +91,8 @@ extension RunReport {
             undefinedScores: undefinedGroups(units))
         report.stages = try store.stageUsage()
         report.rubricFailures = try store.rubricFailureCounts(runID: run.id).map { FailureGroup(kind: $0.kind, reason: $0.reason, count: $0.count) }
+        report.refusedExplanationGroups = try store.explanationFailureGroups(runID: run.id)
+            .map { FailureGroup(kind: $0.kind, reason: $0.reason, count: $0.count) }
         return report
     }
 

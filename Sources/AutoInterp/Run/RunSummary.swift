@@ -75,6 +75,10 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var stages: [StageUsage] = []
     /// The control pass; nil when it did not run (no stage that scores controls was requested).
     public var controls: ControlSummary?
+    /// Refused explanations (``RunSummary/RefusedExplanations``); nil when none was refused.
+    public var refusedExplanations: RefusedExplanations?
+    /// Set when the run's explanations are alike (``alikeWarning(store:run:)``).
+    public var alikeExplanations: String?
 
     /// Whether every unit, and every control, has all its results (nothing failed or left over).
     public var isComplete: Bool {
@@ -151,6 +155,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
             unitsWorked: reports.count { $0.storedSomething || $0.status == .failed }, simulatorMode: simulatorMode)
         summary.stages = try store.stageUsage()
         if let controls { summary.controls = try controlSummary(store: store, run: run, outcome: controls) }
+        summary.refusedExplanations = try refusedExplanations(store: store, run: run)
+        summary.alikeExplanations = try alikeWarning(store: store, run: run)
         return summary
     }
 
@@ -213,6 +219,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
                 "  \(kind)s: \(k.units) units, \(k.scored) scored (\(k.undefined) undefined); Spearman mean \(number(k.meanSpearman)), median \(number(k.medianSpearman)); Pearson mean \(number(k.meanPearson))")
         }
         lines.append(failuresLine)
+        lines += explanationLines
         if !ratings.isEmpty {
             lines.append("rubric ratings: " + (0...3).map { "\($0): \(ratings[$0] ?? 0)" }.joined(separator: ", ") + " (histogram per bin: view rubric_histogram)")
         }
