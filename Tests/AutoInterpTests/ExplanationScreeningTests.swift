@@ -41,6 +41,7 @@ import Testing
             "animal words", "the token 'of' after verbs", "years like 1999 and 2021", "snake_case identifiers in code",
             "the equals sign in assignments", "closing brackets", "words related to time", "sorrow and grief",
             "none-negative numbers in tables", "HTML-like angle brackets in math (a < b)", "Python keywords such as def and class",
+            "closing HTML tags such as </p> and </div>", "[SEP] tokens at the end of sentences", "x=1 style assignments",
         ]
         for text in fine {
             #expect(ExplanationCheck.problem(text: text, raw: "Explanation: \(text)", prompt: ["Explain."], examples: []) == nil, "\(text)")

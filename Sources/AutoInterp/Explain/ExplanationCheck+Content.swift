@@ -5,13 +5,13 @@ import Foundation
 ///
 /// Each kind is refused with its own reason (``ExplanationCheck/notADescription(_:raw:)``):
 ///
-/// - an HTML page or a gateway error (`<html`, `<!doctype`, a tag, "502 Bad Gateway", …);
+/// - an HTML page or a gateway error (`<html`, `<!doctype`, an answer that starts with a tag, "502 Bad Gateway", …);
 /// - a refusal ("As an AI language model", "I cannot", "I'm sorry", …);
 /// - a placeholder (`null`, `none`, `undefined`, `n/a`, …), a JSON object or array, or no word at all;
 /// - a URL (`http://`, `https://`, `www.`);
 /// - a spreadsheet formula (`=HYPERLINK(`, `=1+1`, `@SUM(`, …);
-/// - a server banner or `key=value` dump (`[echo] model=… host=…`: a bracketed tag, or three
-///   `key=value` pairs).
+/// - a server banner or `key=value` dump (`[echo] model=… host=…`: a bracketed tag with a
+///   `key=value` pair, or three pairs).
 ///
 /// The same checks run on explanations already stored by an older run (``storedProblem(_:)``), so a
 /// rerun re-asks them instead of scoring them.
@@ -42,13 +42,16 @@ extension ExplanationCheck {
 
     private static let gatewayErrors = [
         "bad gateway", "gateway timeout", "gateway time-out", "service unavailable", "service temporarily unavailable",
-        "internal server error", "502 bad", "503 service", "504 gateway", "cloudflare", "nginx", "apache/2",
+        "internal server error", "502 bad", "503 service", "504 gateway",
     ]
 
+    /// A page or a tag-led answer (`<html…`, `<b>…`), or a gateway's error; a tag quoted inside a
+    /// description ("closing tags such as </p>") is not one.
     static func isHTML(_ lower: String) -> Bool {
-        if ["<html", "<!doctype", "<head", "<body", "<title", "</"].contains(where: lower.contains) { return true }
-        if lower.range(of: #"<[a-z][a-z0-9]*(\s[^<>]*)?/?>"#, options: .regularExpression) != nil { return true }
-        return gatewayErrors.contains { lower.contains($0) }
+        let text = lower.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.hasPrefix("<"), text.range(of: #"^<[!/a-z]"#, options: .regularExpression) != nil { return true }
+        if ["<html", "<!doctype", "<head>", "<body", "<title>"].contains(where: text.contains) { return true }
+        return gatewayErrors.contains { text.contains($0) }
     }
 
     private static let refusalOpenings = [
@@ -91,9 +94,10 @@ extension ExplanationCheck {
         return lower.range(of: #"^[+\-@]\s*[a-z_][a-z0-9_.]*\("#, options: .regularExpression) != nil
     }
 
+    /// A bracketed tag with a `key=value` pair (`[echo] model=…`), or three `key=value` pairs.
     static func isBanner(_ lower: String) -> Bool {
-        if lower.range(of: #"^\[[a-z0-9_ -]{1,24}\]"#, options: .regularExpression) != nil { return true }
-        let pairs = lower.matches(of: #/[a-z_][a-z0-9_.-]*=[^\s,;]/#)
-        return pairs.count >= 3
+        let pairs = lower.matches(of: #/[a-z_][a-z0-9_.-]*=[^\s,;]/#).count
+        if pairs >= 3 { return true }
+        return pairs >= 1 && lower.range(of: #"^\[[a-z0-9_ -]{1,24}\]"#, options: .regularExpression) != nil
     }
 }
