@@ -93,6 +93,8 @@ struct ExplanationScreeningTests {
         let hostile = Mutex<String?>(nil)
         /// While set, every explainer answer but the scripted "animal words" is this.
         let sameForAll = Mutex<String?>(nil)
+        /// While set, explainer call n answers element (n / 2) % count (each unit is asked twice).
+        let rotation = Mutex<[String]?>(nil)
         let explainCalls = Mutex(0)
     }
 
@@ -107,7 +109,11 @@ struct ExplanationScreeningTests {
             server = try TestEndpoint(TestEndpoint.Configuration(handler: { seen in
                 let reply = scripted.reply(seen)
                 guard reply.content.hasPrefix("Explanation:") || reply.content.hasPrefix("{\"explanation\"") else { return reply }
-                script.explainCalls.withLock { $0 += 1 }
+                let call = script.explainCalls.withLock { calls in
+                    defer { calls += 1 }
+                    return calls
+                }
+                if let rotation = script.rotation.withLock({ $0 }) { return TestReply(content: rotation[(call / 2) % rotation.count]) }
                 if let hostile = script.hostile.withLock({ $0 }) { return TestReply(content: hostile) }
                 if let same = script.sameForAll.withLock({ $0 }), !reply.content.contains("animal words") {
                     return TestReply(content: "Explanation: \(same)")
@@ -132,33 +138,36 @@ struct ExplanationScreeningTests {
         let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
         let endpoint = try Endpoint()
         defer { endpoint.server.stop() }
-        // One answer of each kind: HTML, refusal, placeholder, JSON, URL, formula, banner.
+        // One answer of each kind (HTML, refusal, placeholder, JSON, URL, formula, banner), one unit
+        // each: every unit is asked twice (the retry), so the kinds go round in pairs of calls.
         let kinds = [0, 2, 4, 7, 9, 10, 12].map { ExplanationContentTests.hostile[$0] }
-        for (i, (answer, reason)) in kinds.enumerated() {
-            endpoint.script.hostile.withLock { $0 = answer }
-            let request = try Self.request(dir, dataset, endpoint, name: "h\(i)")
-            let first = try await RunCoordinator(logger: PipelineSuites.PipelineTests.quietLogger()).run(request)
-            #expect(first.summary.failures["explanation"] == 1, "\(answer)")
-            #expect(first.summary.notes.first?.reason.contains(reason) == true, "\(answer): \(first.summary.notes)")
-            #expect(first.summary.refusedExplanations?.answers == 1)
-            #expect(first.summary.text.contains("explanations refused: 1 answers for 1 units"))
-            let unit = try #require(try first.store.units(runID: first.run.id).first)
-            let kept = try #require(try first.store.explanationFailure(unitID: unit.id))
-            #expect(kept.reason.contains(reason))
-            #expect(kept.answer == answer)
+        endpoint.script.rotation.withLock { $0 = kinds.map(\.answer) }
+        let request = try Self.request(dir, dataset, endpoint, name: "h", neurons: "0-6")
+        let first = try await RunCoordinator(logger: PipelineSuites.PipelineTests.quietLogger()).run(request)
+        #expect(first.summary.failures["explanation"] == kinds.count)
+        #expect(first.summary.refusedExplanations?.answers == kinds.count)
+        #expect(first.summary.text.contains("explanations refused: \(kinds.count) answers for \(kinds.count) units"))
+        let units = try first.store.units(runID: first.run.id)
+        var kept: [String: String] = [:]
+        for unit in units {
+            let refused = try #require(try first.store.explanationFailure(unitID: unit.id))
+            kept[refused.answer ?? ""] = refused.reason
             #expect(try first.store.explanations(unitID: unit.id).isEmpty)
-            // The report counts it too.
-            let report = try RunReport.load(from: first.store, run: first.run)
-            #expect(report.refusedExplanations == 1)
-
-            // A healthy endpoint on the next run: asked again, stored.
-            endpoint.script.hostile.withLock { $0 = nil }
-            let asked = endpoint.script.explainCalls.withLock { $0 }
-            let second = try await RunCoordinator(logger: PipelineSuites.PipelineTests.quietLogger()).run(request)
-            #expect(endpoint.script.explainCalls.withLock { $0 } == asked + 1)
-            #expect(try second.store.explanations(unitID: unit.id).map(\.text) == ["animal words"])
-            #expect(second.summary.failures["explanation"] == nil)
         }
+        for (answer, reason) in kinds {
+            #expect(kept[answer]?.contains(reason) == true, "\(answer): \(kept[answer] ?? "not kept")")
+        }
+        // The report counts them too.
+        #expect(try RunReport.load(from: first.store, run: first.run).refusedExplanations == kinds.count)
+
+        // A healthy endpoint on the next run: every unit asked again; what is stored passes the checks.
+        endpoint.script.rotation.withLock { $0 = nil }
+        let asked = endpoint.script.explainCalls.withLock { $0 }
+        let second = try await RunCoordinator(logger: PipelineSuites.PipelineTests.quietLogger()).run(request)
+        #expect(endpoint.script.explainCalls.withLock { $0 } >= asked + kinds.count)
+        let stored = try second.store.explanations(runID: second.run.id)
+        #expect(stored.count >= 4 && stored.allSatisfy { ExplanationCheck.storedProblem($0.text) == nil })
+        #expect(try second.store.explanations(unitID: units[0].id).map(\.text) == ["animal words"])
     }
 
     @Test func refusedThreeTimesIsNotAskedAgain() async throws {
