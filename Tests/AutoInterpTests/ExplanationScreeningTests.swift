@@ -178,7 +178,9 @@ struct ExplanationScreeningTests {
         defer { endpoint.server.stop() }
         endpoint.script.hostile.withLock { $0 = "null" }
         let request = try Self.request(dir, dataset, endpoint, name: "r")
-        for _ in 0..<ExplainStage.maxAttempts { _ = try await RunCoordinator(logger: PipelineSuites.PipelineTests.quietLogger()).run(request) }
+        for _ in 0..<ExplainStage.maxAttempts {
+            _ = try await RunCoordinator(logger: PipelineSuites.PipelineTests.quietLogger()).run(request)
+        }
         #expect(endpoint.script.explainCalls.withLock { $0 } == 2 * ExplainStage.maxAttempts)  // each refusal is asked twice
         let last = try await RunCoordinator(logger: PipelineSuites.PipelineTests.quietLogger()).run(request)
         #expect(endpoint.script.explainCalls.withLock { $0 } == 2 * ExplainStage.maxAttempts)

@@ -42,7 +42,8 @@ import Testing
             }
             le(0x0403_4B50, 4, into: &out); common(&out); out += name; out += entry.data
             le(0x0201_4B50, 4, into: &central); le(20, 2, into: &central); common(&central)
-            le(0, 2, into: &central); le(0, 2, into: &central); le(0, 2, into: &central); le(0, 4, into: &central); le(offset, 4, into: &central)
+            le(0, 2, into: &central); le(0, 2, into: &central); le(0, 2, into: &central)
+            le(0, 4, into: &central); le(offset, 4, into: &central)
             central += name
         }
         let start = UInt32(out.count)
@@ -56,7 +57,11 @@ import Testing
     /// A protocol-2 pickle of `{"w": tensor}`: a float storage '0' of `count` elements viewed with `shape` and `strides`.
     static func statePickle(count: Int, shape: [Int], strides: [Int]) -> [UInt8] {
         var p: [UInt8] = [0x80, 0x02, 0x7D, 0x28]  // PROTO 2, EMPTY_DICT, MARK
-        func string(_ s: String) { p.append(0x58); let b = Array(s.utf8); p += withUnsafeBytes(of: UInt32(b.count).littleEndian, Array.init); p += b }
+        func string(_ s: String) {
+            let b = Array(s.utf8)
+            p.append(0x58)
+            p += withUnsafeBytes(of: UInt32(b.count).littleEndian, Array.init) + b
+        }
         func int(_ n: Int) { p.append(0x8A); p.append(8); p += withUnsafeBytes(of: Int64(n).littleEndian, Array.init) }  // LONG1
         func global(_ module: String, _ name: String) { p.append(0x63); p += Array("\(module)\n\(name)\n".utf8) }
         string("w")
@@ -163,8 +168,9 @@ import Testing
         Self.expectRefusal("needs 1073741824 bytes after its header") { _ = try NpzArchive(url: url) }
         // The entry agrees with the header, but declares 1 GiB from 64 KiB of deflate.
         let header = Self.npyHeader(shape: [1 << 28])
-        try Self.zip([Entry(name: "W_enc.npy", data: header + [UInt8](repeating: 0, count: 1 << 16), declared: UInt32(header.count + (1 << 30)), method: 8)])
-            .write(to: url)
+        let bomb = Entry(
+            name: "W_enc.npy", data: header + [UInt8](repeating: 0, count: 1 << 16), declared: UInt32(header.count + (1 << 30)), method: 8)
+        try Self.zip([bomb]).write(to: url)
         Self.expectRefusal("zip bomb") { _ = try NpzArchive(url: url) }
     }
 }

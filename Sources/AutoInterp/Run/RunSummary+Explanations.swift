@@ -29,7 +29,8 @@ extension RunSummary {
         guard let top = counts.values.max(by: { $0.count < $1.count }) else { return nil }
         let preview = SimulationParser.preview(ControlCharacters.oneLine(top.text))
         if top.count == texts.count {
-            return "all \(texts.count) explanations of this run are alike (\"\(preview)\"): the scores cannot tell the units apart; check the explainer endpoint"
+            return "all \(texts.count) explanations of this run are alike (\"\(preview)\"): "
+                + "the scores cannot tell the units apart; check the explainer endpoint"
         }
         guard top.count > ExplanationTally.limit(units: try store.units(runID: run.id).count) else { return nil }
         return "\(top.count) of \(texts.count) explanations of this run are alike (\"\(preview)\"): suspect; check the explainer endpoint"
@@ -40,7 +41,8 @@ extension RunSummary {
         var lines: [String] = []
         if let refused = refusedExplanations {
             lines.append(
-                "explanations refused: \(refused.answers) answers for \(refused.units) units, \(refused.unexplained) still unexplained (see explanation_failures)")
+                "explanations refused: \(refused.answers) answers for \(refused.units) units, "
+                    + "\(refused.unexplained) still unexplained (see explanation_failures)")
         }
         if let alikeExplanations { lines.append("warning: \(alikeExplanations)") }
         return lines

@@ -41,7 +41,8 @@ public enum RunLock {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
             guard fd >= 0 else {
                 if errno == ELOOP {
-                    throw AutoInterpError.io(path, "the run lock is a symbolic link, refused (its target would be overwritten): remove it and rerun")
+                    throw AutoInterpError.io(
+                        path, "the run lock is a symbolic link, refused (its target would be overwritten): remove it and rerun")
                 }
                 throw AutoInterpError.io(path, "cannot create the run lock: \(String(cString: strerror(errno))) (is the results folder writable?)")
             }

@@ -51,7 +51,8 @@ extension RunStore {
         let row = try database.query(
             """
             SELECT COUNT(*) AS units, COALESCE(SUM(f.attempts), 0) AS answers,
-                   COALESCE(SUM(NOT EXISTS (SELECT 1 FROM explanations e WHERE e.unit_id = u.id AND e.control_of IS NULL)), 0) AS unexplained
+                   COALESCE(SUM(NOT EXISTS (SELECT 1 FROM explanations e
+                                            WHERE e.unit_id = u.id AND e.control_of IS NULL)), 0) AS unexplained
             FROM explanation_failures f JOIN units u ON u.id = f.unit_id WHERE u.run_id = ?
             """, [runID]
         ).first

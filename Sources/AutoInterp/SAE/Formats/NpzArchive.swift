@@ -38,8 +38,10 @@ final class NpzArchive: TensorSource {
             let (total, overflow) = header.dataOffset.addingReportingOverflow(header.byteCount)
             guard !overflow, let declared = zip.size(entry), declared == UInt64(total) else {
                 throw AutoInterpError.invalidFile(
-                    url.path, "array '\(name)': shape \(header.shape) of \(header.dtype.rawValue) needs \(header.byteCount) bytes after its header, "
-                        + "but the archive declares \(zip.size(entry).map { String($0) } ?? "no size") for the whole entry; the file is damaged or hostile")
+                    url.path,
+                    "array '\(name)': shape \(header.shape) of \(header.dtype.rawValue) needs \(header.byteCount) bytes after its header, "
+                        + "but the archive declares \(zip.size(entry).map { String($0) } ?? "no size") for the whole entry; "
+                        + "the file is damaged or hostile")
             }
             names.append(name)
             headers[name] = header

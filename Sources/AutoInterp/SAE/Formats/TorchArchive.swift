@@ -82,7 +82,8 @@ final class TorchArchive: TensorSource {
         guard tensor.offset >= 0, storage.elementCount >= 0, tensor.shape.count == tensor.strides.count,
             tensor.shape.allSatisfy({ $0 >= 0 }), tensor.strides.allSatisfy({ $0 >= 0 })
         else {
-            throw fail("a negative size, offset or stride, or as many strides as dimensions missing (shape \(tensor.shape), stride \(tensor.strides))")
+            throw fail(
+                "a negative size, offset or stride, or not one stride per dimension (shape \(tensor.shape), stride \(tensor.strides))")
         }
         // Largest element offset the view touches, with checked arithmetic.
         var elements = 1
@@ -100,17 +101,23 @@ final class TorchArchive: TensorSource {
         }
         guard elements > 0 else { return 0 }
         if last >= storage.elementCount {
-            throw fail("view (offset \(tensor.offset), shape \(tensor.shape), stride \(tensor.strides)) reaches past its storage of \(storage.elementCount) elements")
+            throw fail(
+                "view (offset \(tensor.offset), shape \(tensor.shape), stride \(tensor.strides)) reaches past its storage of "
+                    + "\(storage.elementCount) elements")
         }
         if elements > storage.elementCount {
             throw fail(
-                "shape \(tensor.shape) claims \(elements) elements from a storage of \(storage.elementCount) (a zero-stride view, stride \(tensor.strides)); save the tensor with .contiguous() or .clone()")
+                "shape \(tensor.shape) claims \(elements) elements from a storage of \(storage.elementCount) "
+                    + "(a zero-stride view, stride \(tensor.strides)); save the tensor with .contiguous() or .clone()")
         }
         let entry = prefix + "data/" + storage.key
         guard let declared = archive.size(entry) else { throw fail("its storage '\(storage.key)' is not in the archive") }
         let (needed, overflow) = storage.elementCount.multipliedReportingOverflow(by: storage.dtype.byteSize)
         guard !overflow, declared == UInt64(needed) else {
-            throw fail("storage '\(storage.key)' declares \(declared) bytes, \(storage.elementCount) \(storage.dtype.rawValue) elements need \(overflow ? "more than Int.max" : String(needed))")
+            let need = overflow ? "more than Int.max" : String(needed)
+            throw fail(
+                "storage '\(storage.key)' declares \(declared) bytes, "
+                    + "\(storage.elementCount) \(storage.dtype.rawValue) elements need \(need)")
         }
         return elements
     }
@@ -125,7 +132,8 @@ final class TorchArchive: TensorSource {
         let elements = try check(tensor, name)
         let storage = tensor.storage
         let size = storage.dtype.byteSize
-        let data = try archive.data(prefix + "data/" + storage.key, expecting: storage.elementCount * size, what: "tensor '\(name)''s storage")
+        let data = try archive.data(
+            prefix + "data/" + storage.key, expecting: storage.elementCount * size, what: "tensor '\(name)''s storage")
         guard elements > 0 else { return [] }
         let dtype = storage.dtype
         return data.withUnsafeBytes { raw -> [Float] in

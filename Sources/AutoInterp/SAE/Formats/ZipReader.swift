@@ -90,7 +90,8 @@ final class ZipReader {
             throw AutoInterpError.invalidFile(
                 path, stored
                     ? "'\(name)' declares \(declared) bytes but stores \(compressed): the archive is damaged or hostile"
-                    : "'\(name)' declares \(declared) bytes from \(compressed) compressed (more than \(Self.maxInflation)× : a zip bomb?); "
+                    : "'\(name)' declares \(declared) bytes from \(compressed) compressed "
+                        + "(more than \(Self.maxInflation)× : a zip bomb?); "
                         + "weights do not compress that well: re-save the file uncompressed (np.savez, torch.save)")
         }
         var out = Data()
