@@ -56,6 +56,22 @@ import Testing
         #expect(ControlCharacters.oneLine("a\u{1B}]0;title\u{7}b\nc\u{9B}d") == "ab cd")
     }
 
+    @Test func theStoreRefusesANULInAnExplanation() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try RunStore(url: dir.path("r.sqlite"))
+        let run = try store.createRun(name: "r", configJSON: "{}")
+        let statistics = UnitStatistics(
+            unit: UnitRef(.neuron, 0), maxActivation: 1, density: 0.5, tokenCount: 4,
+            histogram: ActivationHistogram(max: 1, counts: [2], zeroCount: 2))
+        let unitID = try store.saveUnit(runID: run.id, statistics: statistics, examples: [])
+        let error = #expect(throws: AutoInterpError.self) {
+            try store.addExplanation(unitID: unitID, explainer: "llm", model: "m", text: "animal\u{0} words")
+        }
+        #expect(error?.message.contains("holds a NUL byte") == true)
+        #expect(try store.explanations(unitID: unitID).isEmpty)
+    }
+
     @Test func errorLinesFromAConfigYAMLCarryNoTerminalEscapes() {
         let error = #expect(throws: AutoInterpError.self) {
             _ = try YAMLSubset(text: "\u{1B}[2J\u{1B}]0;pwned\u{7}not a key value line\r", path: "sae/config.yaml")
