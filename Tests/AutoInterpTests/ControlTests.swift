@@ -155,7 +155,7 @@ struct ControlTests {
         #expect(try store.progress(unitID: ids[0], explanationID: control.id)?.explanation == control)
         #expect(try store.controlProgress(runID: run.id).map(\.explanation?.id) == [control.id])
         #expect(try store.explanations(unitID: ids[0]).map(\.id) == [own.id])
-        #expect(try store.database.userVersion() == 6)
+        #expect(try store.database.userVersion() == RunStore.schemaVersion)
     }
 
     // MARK: - Reports with hand-made scores
