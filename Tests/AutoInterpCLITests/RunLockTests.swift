@@ -78,3 +78,25 @@ struct RunLockTests {
         #expect(!entries.contains { $0.hasSuffix("-shm") || $0.hasSuffix("-wal") }, "\(entries)")
     }
 }
+
+/// Issue 23, problem 3: the lock never follows a planted symlink nor opens anything but a regular file.
+struct RunLockHostileFileTests {
+    @Test func aSymlinkedOrSpecialLockIsRefusedAndItsTargetUntouched() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let folder = dir.path("results/r")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let target = dir.path("precious.txt")
+        try "keep me\n".write(to: target, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(at: RunLock.url(runFolder: folder), withDestinationURL: target)
+        let error = #expect(throws: AutoInterpError.self) { try RunLock.acquire(runFolder: folder, name: "r") }
+        #expect(error?.message.contains("the run lock is a symbolic link, refused") == true, "\(error?.message ?? "")")
+        #expect(try String(contentsOf: target, encoding: .utf8) == "keep me\n")
+
+        // A FIFO in its place (opening one for reading could block forever).
+        try FileManager.default.removeItem(at: RunLock.url(runFolder: folder))
+        #expect(mkfifo(RunLock.url(runFolder: folder).path, 0o644) == 0)
+        let fifo = #expect(throws: AutoInterpError.self) { try RunLock.acquire(runFolder: folder, name: "r") }
+        #expect(fifo?.message.contains("not a regular file") == true, "\(fifo?.message ?? "")")
+    }
+}

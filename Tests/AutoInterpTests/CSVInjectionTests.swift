@@ -54,4 +54,10 @@ struct CSVInjectionTests {
         #expect(ReportText.csvText("-1, two") == "\"'-1, two\"")
         #expect(ReportText.csvText("ok") == "ok")
     }
+
+    @Test func terminalEscapesNeverReachACSVCell() {
+        #expect(ReportText.csvText("\u{1B}[2J\u{1B}[31mred\u{1B}[0m words") == "red words")
+        #expect(ReportText.csvText("a\u{1B}]0;pwned\u{7}b\u{9B}c") == "abc")
+        #expect(ReportText.csvText("\u{1B}[0m=1+1") == "'=1+1")
+    }
 }

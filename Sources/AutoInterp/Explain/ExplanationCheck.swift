@@ -1,7 +1,9 @@
 import Foundation
 
 /// Refuses answers that are not explanations: a copy of a line of the prompt or of the worked
-/// example's explanation, an empty answer, one over the length limit, or a cut-off one.
+/// example's explanation, an empty answer, one over the length limit, a cut-off one, or one that is
+/// plainly not a description (an HTML page, a refusal, `null`, JSON, a URL, a formula, a server
+/// banner: ``notADescription(_:raw:)``).
 ///
 /// Checked on the cleaned text (``ExplanationCleaner``) against the prompt that was sent, so a
 /// server that echoes its input, or a weak model that repeats the few-shot answer, gets a
@@ -18,6 +20,7 @@ package enum ExplanationCheck {
             return raw.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
                 ? "the explainer answered with empty text" : "the explainer's answer held no explanation: \(SimulationParser.preview(raw))"
         }
+        if let problem = notADescription(text, raw: raw) { return problem }
         let answerLine = raw.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
         // At the limit is over it: a schema-bounded answer that ran on is cut exactly there.
         if ExplanationCleaner.stripped(answerLine).count >= maxLength {

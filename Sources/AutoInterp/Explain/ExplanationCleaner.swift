@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Takes the first non-empty line after any `Explanation:` label, drops an echoed prefix
 /// ("This unit fires on", "the feature activates on", …), surrounding quotes and a trailing
-/// period, and caps the length at ``maxLength`` characters (cut at a word boundary).
+/// period, and caps the length at ``maxLength`` characters (cut at a word boundary). Control
+/// characters (NUL, ESC and the terminal escape codes it starts) are stripped, not refused.
 package enum ExplanationCleaner {
     /// The longest explanation kept, in characters.
     package static let maxLength = 120
@@ -20,7 +21,8 @@ package enum ExplanationCleaner {
 
     /// The cleaned explanation, or nil when nothing usable is left.
     package static func clean(_ raw: String) -> String? {
-        var text = raw.replacingOccurrences(of: "\r", with: "")
+        // Control characters (NUL, terminal escapes) never reach the database, a CSV or a terminal.
+        var text = ControlCharacters.stripped(raw.replacingOccurrences(of: "\r", with: ""))
         // The labelled line wins; otherwise the first non-empty line.
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if let labelled = lines.last(where: { $0.lowercased().hasPrefix("explanation") && $0.contains(":") }) {

@@ -13,6 +13,7 @@ package struct LLMExplainer: UnitExplainer {
     package let template: PromptTemplate
     package let model: String
     package var name: String { "llm" }
+    package var endpoint: String? { client.config.endpointName }
     /// `max_tokens` of an explainer call.
     package static let maxTokens = 60
     /// How the answer is constrained: with a JSON schema, `{"explanation": "…"}` of at most
@@ -53,10 +54,12 @@ package struct LLMExplainer: UnitExplainer {
         guard !examples.isEmpty else { throw ExplanationFailure("\(unit) has no explanation examples") }
         var request = try request(examples: examples, sample: sample)
         var reason = ""
+        var refused = ""
         for attempt in 0..<2 {
             let prompt = request.messages.filter { $0.role != "assistant" }.map(\.content)
             let answer = try await client.complete(request)
             let content = Self.answerText(answer.content ?? "")
+            refused = content
             if answer.isCutOff {
                 reason = "the answer was cut off at max_tokens (\(Self.maxTokens)): \(SimulationParser.preview(content))"
             } else {
@@ -73,6 +76,6 @@ package struct LLMExplainer: UnitExplainer {
                 request.temperature = max(request.temperature ?? 0, 0.7)
             }
         }
-        throw ExplanationFailure("\(reason) (asked twice)")
+        throw ExplanationFailure("\(reason) (asked twice)", answer: refused)
     }
 }

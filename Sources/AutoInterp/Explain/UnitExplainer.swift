@@ -21,8 +21,13 @@ public struct ExplanationResult: Sendable, Equatable {
 /// Why an explainer produced nothing usable for a unit (the stage records it as a failure of kind `explain`).
 public struct ExplanationFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public var reason: String
+    /// The refused answer, when there was one (kept in `explanation_failures.answer` for the reader).
+    public var answer: String?
 
-    public init(_ reason: String) { self.reason = reason }
+    public init(_ reason: String, answer: String? = nil) {
+        self.reason = reason
+        self.answer = answer
+    }
 
     public var description: String { reason }
 }
@@ -37,6 +42,8 @@ public protocol UnitExplainer: Sendable {
     var name: String { get }
     /// Stored in `explanations.model`.
     var model: String { get }
+    /// The endpoint asked (named in the line that stops a run whose answers are all alike); nil for a local explainer.
+    var endpoint: String? { get }
 
     /// Explains `unit` from `examples` (its `explain` examples, raw activations).
     ///
@@ -46,6 +53,8 @@ public protocol UnitExplainer: Sendable {
 }
 
 extension UnitExplainer {
+    public var endpoint: String? { nil }
+
     /// The first sample.
     public func explain(unit: UnitRef, examples: [ExampleRecord]) async throws -> ExplanationResult {
         try await explain(unit: unit, examples: examples, sample: 0)

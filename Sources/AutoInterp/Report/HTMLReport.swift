@@ -236,6 +236,7 @@ public struct HTMLReport: Sendable {
         }
         html += groupTable(title: "Failed simulations", id: "failures-table", groups: report.failures)
         html += groupTable(title: "Undefined scores", id: "undefined-table", groups: report.undefinedScores)
+        html += groupTable(title: "Refused explanations", id: "refused-table", groups: report.refusedExplanationGroups)
         html += "</section>\n"
         return html
     }

@@ -200,7 +200,10 @@ public struct MarkdownReport: Sendable {
             }
         }
         lines.append("")
-        for (title, groups) in [("Failed simulations", report.failures), ("Undefined scores", report.undefinedScores)] {
+        for (title, groups) in [
+            ("Failed simulations", report.failures), ("Undefined scores", report.undefinedScores),
+            ("Refused explanations", report.refusedExplanationGroups),
+        ] {
             lines.append("### \(title)")
             lines.append("")
             if groups.isEmpty {

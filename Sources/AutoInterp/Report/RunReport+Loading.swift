@@ -92,6 +92,8 @@ extension RunReport {
         report.stages = try store.stageUsage()
         report.endpoints = try store.endpointUsage()
         report.rubricFailures = try store.rubricFailureCounts(runID: run.id).map { FailureGroup(kind: $0.kind, reason: $0.reason, count: $0.count) }
+        report.refusedExplanationGroups = try store.explanationFailureGroups(runID: run.id)
+            .map { FailureGroup(kind: $0.kind, reason: $0.reason, count: $0.count) }
         return report
     }
 

@@ -57,6 +57,11 @@ public struct RunReport: Sendable {
     public var stages: [StageUsage] = []
     /// The calls by endpoint (shown when more than one served the run: a pool).
     public var endpoints: [EndpointUsage] = []
+    /// Units whose explanation was refused (`explanation_failures`: the last reason), by kind and reason.
+    public var refusedExplanationGroups: [FailureGroup] = []
+
+    /// Units with a refused explanation (asked again or not: see ``refusedExplanationGroups``).
+    public var refusedExplanations: Int { refusedExplanationGroups.reduce(0) { $0 + $1.count } }
 
     public init(
         run: RunInfo, databasePath: String, options: ReportOptions, explainer: String?, explainerCounts: [String: Int],

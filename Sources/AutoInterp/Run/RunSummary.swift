@@ -75,6 +75,10 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var stages: [StageUsage] = []
     /// The control pass; nil when it did not run (no stage that scores controls was requested).
     public var controls: ControlSummary?
+    /// Refused explanations (``RunSummary/RefusedExplanations``); nil when none was refused.
+    public var refusedExplanations: RefusedExplanations?
+    /// Set when the run's explanations are alike (``alikeWarning(store:run:)``).
+    public var alikeExplanations: String?
 
     /// Whether every unit, and every control, has all its results (nothing failed or left over).
     public var isComplete: Bool {
@@ -140,6 +144,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
         if let controls {
             summary.controls = controlSummary(controls: Array(controlViews.values), scorers: scorers, outcome: controls)
         }
+        summary.refusedExplanations = try refusedExplanations(store: store, run: run)
+        summary.alikeExplanations = try alikeWarning(store: store, run: run)
         return summary
     }
 
@@ -198,6 +204,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
             lines.append("  \(kind)s: \(unitsByKind[kind] ?? 0) units" + (parts.isEmpty ? "" : "; " + parts.joined(separator: "; ")))
         }
         lines.append(failuresLine)
+        lines += explanationLines
         if !ratings.isEmpty {
             lines.append("rubric ratings: " + (0...3).map { "\($0): \(ratings[$0] ?? 0)" }.joined(separator: ", ") + " (histogram per bin: view rubric_histogram)")
         }

@@ -13,7 +13,9 @@ public import Darwin
 /// opens the database, and keeps it for the rest of the process's life: the kernel drops it
 /// when the process ends, even after `kill -9`, so a stale file never blocks anyone. The file
 /// holds the holder's pid and start time, which a second writer quotes in its error. Readers
-/// (`report`, `export`, `compare`) never take it.
+/// (`report`, `export`, `compare`) never take it. The lock is opened without following a symbolic
+/// link (`O_NOFOLLOW`), and anything but a regular file there is refused, so a planted link or
+/// FIFO never makes the lock write somewhere else or hang.
 public enum RunLock {
     /// The lock file of the run folder `folder`.
     public static func url(runFolder folder: URL) -> URL { folder.appendingPathComponent(".lock") }
@@ -35,9 +37,18 @@ public enum RunLock {
             } catch {
                 throw AutoInterpError.io(folder.path, "cannot create the run folder: \(Self.reason(of: error))")
             }
-            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            // Never through a symlink (its target would be overwritten), never anything but a regular file.
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
             guard fd >= 0 else {
+                if errno == ELOOP {
+                    throw AutoInterpError.io(
+                        path, "the run lock is a symbolic link, refused (its target would be overwritten): remove it and rerun")
+                }
                 throw AutoInterpError.io(path, "cannot create the run lock: \(String(cString: strerror(errno))) (is the results folder writable?)")
+            }
+            guard Self.isRegularFile(fd, path: path) else {
+                close(fd)
+                throw AutoInterpError.io(path, "the run lock is not a regular file, refused: remove it and rerun")
             }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
                 let failure = errno
@@ -54,6 +65,13 @@ public enum RunLock {
             _ = stamp.withCString { pwrite(fd, $0, strlen($0), 0) }
             held[path] = fd
         }
+    }
+
+    /// Whether `path` (not following a link) is a regular file and `fd` can seek (a FIFO cannot).
+    /// `struct stat` is declared by several C modules on Linux, so the type comes from FileManager.
+    private static func isRegularFile(_ fd: Int32, path: String) -> Bool {
+        let type = (try? FileManager.default.attributesOfItem(atPath: path)[.type]) as? FileAttributeType
+        return type == .typeRegular && lseek(fd, 0, SEEK_CUR) >= 0
     }
 
     /// `process 1234 (since 2026-12-01T08:50:00Z)` from the lock file's content.

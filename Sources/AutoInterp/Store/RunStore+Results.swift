@@ -4,12 +4,18 @@ import Foundation
 
 extension RunStore {
     /// Stores an explanation of unit `unitID` and returns it with its id.
+    ///
+    /// - Throws: ``AutoInterpError`` (nothing written) when `text` holds a NUL byte, which SQLite
+    ///   readers would cut the text at (the explainers strip control characters before this).
     @discardableResult
     public func addExplanation(
         unitID: Int64, explainer: String, model: String, text: String,
         promptFile: String? = nil, promptHash: String? = nil, requestHash: String? = nil
     ) throws -> StoredExplanation {
-        try database.withConnection { db in
+        guard !text.unicodeScalars.contains("\0") else {
+            throw AutoInterpError.invalidInput("an explanation of unit id \(unitID) holds a NUL byte (\(path)): strip it before storing")
+        }
+        return try database.withConnection { db in
             try insertExplanation(
                 db, unitID: unitID, explainer: explainer, model: model, text: text, promptFile: promptFile,
                 promptHash: promptHash, requestHash: requestHash, controlOf: nil)

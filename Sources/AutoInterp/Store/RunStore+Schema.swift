@@ -15,10 +15,11 @@ extension RunStore {
         SQLiteMigration(version: 5, name: "classification examples and answers (detection, fuzzing)", sql: schemaV5),
         SQLiteMigration(version: 6, name: "explanations.control_of: the random-explanation floor", sql: schemaV6),
         SQLiteMigration(version: 7, name: "run_state: what a run found and free settings, apart from its identity", body: migrateV7),
+        SQLiteMigration(version: 8, name: "explanation_failures: refused explanations kept and re-asked", sql: schemaV8),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -290,4 +291,20 @@ extension RunStore {
             _ = try db.run("UPDATE runs SET config_json = ?, config_hash = ? WHERE id = ?", [identity, SHA256.hex(identity), id])
         }
     }
+
+    /// Schema v8: a unit's refused explanation (not a description, a copy of the prompt, the same
+    /// answer as too many other units, or a stored one that an older run kept and a check now
+    /// refuses) is a row of `explanation_failures` with the refused answer and the reason; the
+    /// next run asks again until ``ExplainStage/maxAttempts``. One row per unit: the last refusal.
+    static let schemaV8 = """
+        CREATE TABLE explanation_failures (
+            id         INTEGER PRIMARY KEY,
+            unit_id    INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            answer     TEXT,                            -- the refused answer (control characters stripped); NULL when none came
+            reason     TEXT NOT NULL,
+            attempts   INTEGER NOT NULL DEFAULT 1,      -- refusals so far
+            created_at TEXT NOT NULL,                   -- of the last refusal
+            UNIQUE (unit_id)
+        );
+        """
 }

@@ -3,7 +3,8 @@ import Foundation
 /// The one error type the library throws.
 ///
 /// Every message is a single line that names the file, unit or endpoint involved and,
-/// where there is one, the fix. The CLI prints `description` as is and exits non-zero.
+/// where there is one, the fix. The CLI prints `description` as is and exits non-zero. Control
+/// characters (terminal escapes, NUL, CR) are stripped from it, whatever text it quotes.
 public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatable {
     private enum Code: String, Sendable {
         case invalidFile
@@ -24,8 +25,9 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
 
     private init(_ code: Code, _ message: String, option: Option? = nil) {
         self.code = code
-        // Keep the promise of one line whatever the caller passed in.
-        self.message = message.replacingOccurrences(of: "\n", with: " ")
+        // Keep the promise of one line whatever the caller passed in, and never let a value from a
+        // file (a config.yaml, a header) send terminal escape codes to the user's terminal.
+        self.message = ControlCharacters.oneLine(message)
         self.option = option
     }
 

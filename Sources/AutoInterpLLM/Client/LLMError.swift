@@ -21,6 +21,7 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         case halted
         case invalidConfiguration
         case redirected
+        case unusableAnswers
     }
 
     private let code: Code
@@ -38,7 +39,16 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         self.endpoint = endpoint
         self.statusCode = statusCode
         self.attempts = attempts
-        self.message = message.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        // One line, and no control character (a server's error body may carry terminal escapes).
+        var line = String.UnicodeScalarView()
+        for scalar in message.unicodeScalars {
+            if scalar == "\r" || scalar == "\n" || scalar == "\t" {
+                line.append(" ")
+            } else if scalar.value >= 0x20, !(0x7F...0x9F).contains(scalar.value) {
+                line.append(scalar)
+            }
+        }
+        self.message = String(line)
     }
 
     public var description: String { message }
@@ -49,7 +59,7 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     /// or model): a run should stop instead of failing unit after unit.
     public var isFatalForRun: Bool {
         switch code {
-        case .unauthorized, .forbidden, .notFound, .halted, .invalidConfiguration, .redirected: true
+        case .unauthorized, .forbidden, .notFound, .halted, .invalidConfiguration, .redirected, .unusableAnswers: true
         default: false
         }
     }
@@ -146,6 +156,11 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
             .halted, endpoint: endpoint, attempts: 0,
             "LLM endpoint \(endpoint) already refused the API key in this run; not calling again: check the API key in environment variable \(keyEnv)"
         )
+    }
+
+    /// The endpoint answers, but with nothing a run can use (e.g. every unit explained alike): the run stops.
+    package static func unusableAnswers(endpoint: String, _ problem: String) -> Self {
+        .init(.unusableAnswers, endpoint: endpoint, attempts: 0, "LLM endpoint \(endpoint): \(problem)")
     }
 
     static func invalidConfiguration(endpoint: String, _ problem: String) -> Self {

@@ -55,6 +55,7 @@ struct DemoCommand: AsyncParsableCommand {
             print("")
             print(outcome.comparison)
             print("report: \(outcome.report.html.path) (\(formatBytes(outcome.report.htmlBytes))) and \(outcome.report.markdown.lastPathComponent)")
+            print("corpus: \(PinnedCorpusSource.docutils.requirement), sha256 \(outcome.corpusSHA256)")
             print(String(format: "demo finished in %.0f s", outcome.seconds))
             try exitWithOutcome(of: outcome.summary)
         }

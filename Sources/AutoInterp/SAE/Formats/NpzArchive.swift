@@ -2,7 +2,8 @@ import Foundation
 
 /// A NumPy `.npz` file (a zip of `.npy` arrays) as a tensor source.
 ///
-/// Headers are read when the archive is opened (only their first bytes are inflated); an
+/// Headers are read when the archive is opened (only their first bytes are inflated) and checked
+/// against the sizes the archive declares (``ZipReader`` caps those by the compressed sizes); an
 /// array's data is read when it is asked for, so one array at a time is in memory.
 final class NpzArchive: TensorSource {
     let path: String
@@ -33,6 +34,15 @@ final class NpzArchive: TensorSource {
             }
             let head = try zip.prefix(entry, count: headerBytes)
             let header = try head.withUnsafeBytes { try NumpyArray.header($0, path: url.path, name: name) }
+            // The header's shape must be what the entry holds: checked here, before any array is inflated.
+            let (total, overflow) = header.dataOffset.addingReportingOverflow(header.byteCount)
+            guard !overflow, let declared = zip.size(entry), declared == UInt64(total) else {
+                throw AutoInterpError.invalidFile(
+                    url.path,
+                    "array '\(name)': shape \(header.shape) of \(header.dtype.rawValue) needs \(header.byteCount) bytes after its header, "
+                        + "but the archive declares \(zip.size(entry).map { String($0) } ?? "no size") for the whole entry; "
+                        + "the file is damaged or hostile")
+            }
             names.append(name)
             headers[name] = header
             entryNames[name] = entry
@@ -50,7 +60,8 @@ final class NpzArchive: TensorSource {
         guard let entry = entryNames[name] else {
             throw AutoInterpError.invalidFile(path, "no array named '\(name)' (has: \(tensorNames.joined(separator: ", ")))")
         }
-        let data = try zip.data(entry)
+        let header = headers[name]!
+        let data = try zip.data(entry, expecting: header.dataOffset + header.byteCount, what: "array '\(name)''s header")
         return try data.withUnsafeBytes { try NumpyArray.floats($0, path: path, name: name).values }
     }
 }

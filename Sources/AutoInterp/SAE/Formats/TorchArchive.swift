@@ -68,18 +68,23 @@ final class TorchArchive: TensorSource {
         guard !order.isEmpty else { throw AutoInterpError.invalidFile(path, "the state dict holds no tensors") }
         tensors = found
         tensorNames = order
+        // Every claim of the pickle checked against the archive before anything is inflated or allocated.
+        for name in order { _ = try check(found[name]!, name) }
     }
 
-    func shape(_ name: String) -> [Int]? { tensors[name]?.shape }
-    func dtype(_ name: String) -> String? { tensors[name]?.storage.dtype.rawValue }
-
-    func floats(_ name: String) throws -> [Float] {
-        guard let tensor = tensors[name] else {
-            throw AutoInterpError.invalidFile(path, "no tensor named '\(name)' (has: \(tensorNames.joined(separator: ", ")))")
-        }
+    /// The element count of `tensor`'s view, after checking the pickle's claims against the archive:
+    /// shape and strides without overflow, a view inside its storage and no larger than it (a
+    /// zero-stride view of one value claims a huge tensor from a few bytes), and a storage entry that
+    /// declares exactly its element count × element size (checked arithmetic throughout).
+    private func check(_ tensor: TorchTensorRef, _ name: String) throws -> Int {
         func fail(_ problem: String) -> AutoInterpError { .invalidFile(path, "tensor '\(name)': \(problem)") }
         let storage = tensor.storage
-        let size = storage.dtype.byteSize
+        guard tensor.offset >= 0, storage.elementCount >= 0, tensor.shape.count == tensor.strides.count,
+            tensor.shape.allSatisfy({ $0 >= 0 }), tensor.strides.allSatisfy({ $0 >= 0 })
+        else {
+            throw fail(
+                "a negative size, offset or stride, or not one stride per dimension (shape \(tensor.shape), stride \(tensor.strides))")
+        }
         // Largest element offset the view touches, with checked arithmetic.
         var elements = 1
         var last = tensor.offset
@@ -94,15 +99,41 @@ final class TorchArchive: TensorSource {
                 last = sum
             }
         }
-        if elements > 0 && last >= storage.elementCount {
-            throw fail("view (offset \(tensor.offset), shape \(tensor.shape), stride \(tensor.strides)) reaches past its storage of \(storage.elementCount) elements")
+        guard elements > 0 else { return 0 }
+        if last >= storage.elementCount {
+            throw fail(
+                "view (offset \(tensor.offset), shape \(tensor.shape), stride \(tensor.strides)) reaches past its storage of "
+                    + "\(storage.elementCount) elements")
+        }
+        if elements > storage.elementCount {
+            throw fail(
+                "shape \(tensor.shape) claims \(elements) elements from a storage of \(storage.elementCount) "
+                    + "(a zero-stride view, stride \(tensor.strides)); save the tensor with .contiguous() or .clone()")
         }
         let entry = prefix + "data/" + storage.key
-        let data = try archive.data(entry)
-        let (needed, overflow) = storage.elementCount.multipliedReportingOverflow(by: size)
-        guard !overflow, data.count == needed else {
-            throw fail("storage '\(storage.key)' holds \(data.count) bytes, \(storage.elementCount) \(storage.dtype.rawValue) elements need \(needed)")
+        guard let declared = archive.size(entry) else { throw fail("its storage '\(storage.key)' is not in the archive") }
+        let (needed, overflow) = storage.elementCount.multipliedReportingOverflow(by: storage.dtype.byteSize)
+        guard !overflow, declared == UInt64(needed) else {
+            let need = overflow ? "more than Int.max" : String(needed)
+            throw fail(
+                "storage '\(storage.key)' declares \(declared) bytes, "
+                    + "\(storage.elementCount) \(storage.dtype.rawValue) elements need \(need)")
         }
+        return elements
+    }
+
+    func shape(_ name: String) -> [Int]? { tensors[name]?.shape }
+    func dtype(_ name: String) -> String? { tensors[name]?.storage.dtype.rawValue }
+
+    func floats(_ name: String) throws -> [Float] {
+        guard let tensor = tensors[name] else {
+            throw AutoInterpError.invalidFile(path, "no tensor named '\(name)' (has: \(tensorNames.joined(separator: ", ")))")
+        }
+        let elements = try check(tensor, name)
+        let storage = tensor.storage
+        let size = storage.dtype.byteSize
+        let data = try archive.data(
+            prefix + "data/" + storage.key, expecting: storage.elementCount * size, what: "tensor '\(name)''s storage")
         guard elements > 0 else { return [] }
         let dtype = storage.dtype
         return data.withUnsafeBytes { raw -> [Float] in
