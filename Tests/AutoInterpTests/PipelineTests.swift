@@ -176,11 +176,14 @@ struct PipelineTests {
         // The first four requests (both attempts of both probe questions) get 503.
         let endpoint = try TestEndpoint(TestEndpoint.Configuration(faults: TestFaultPlan { $0 <= 4 ? .status(503) : nil }, handler: ScriptedLLM().handler))
         defer { endpoint.stop() }
-        let request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
+        var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
+        request.stages = [.explain]
         _ = try await RunCoordinator(logger: Self.quietLogger()).run(request)
         let store = try RunStore(url: request.setup.databaseURL)
         let first = try #require(try store.run(named: "run"))
         #expect(try store.capabilities(runID: first.id) == nil)
+        // The next run has work left (the other stages), so it probes again.
+        request.stages = nil
         _ = try await RunCoordinator(logger: Self.quietLogger()).run(request)
         let second = try #require(try store.run(named: "run"))
         let pinned = try #require(try store.capabilities(runID: second.id))

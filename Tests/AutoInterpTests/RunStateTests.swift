@@ -96,3 +96,32 @@ struct RunStateTests {
         #expect(DatasetDescription(metadata: ["model": "m", "other": "x"]) == DatasetDescription(model: "m", layer: nil, hook: nil))
     }
 }
+
+/// Issue 23 item 5: a rerun with nothing left to ask sends nothing, not even a capability probe.
+struct IdleRerunTests {
+    @Test func aCompleteRunsRerunSendsNoRequest() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        let request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0", neurons: "0-1", endpoint: endpoint.baseURL)
+        let logger = PipelineSuites.PipelineTests.quietLogger()
+        let first = try await RunCoordinator(logger: logger).run(request)
+        #expect(first.summary.outcome == .complete, "\(first.summary.text)")
+        let sent = endpoint.requestCount
+        #expect(sent > 0)
+        let again = try await RunCoordinator(logger: logger).run(request)
+        #expect(endpoint.requestCount == sent, "the rerun sent \(endpoint.requestCount - sent) requests")
+        #expect(again.summary.outcome == .complete && again.summary.remarks.contains { $0.contains("nothing left to ask") })
+        // One unit loses its detection answers: the rerun is not idle and stores them again
+        // (from the response cache, so still without a new request).
+        let unit = try #require(try again.store.progress(runID: again.run.id).first { !$0.isDead })
+        let explanation = try #require(unit.explanation)
+        let answers = try again.store.classifications(explanationID: explanation.id, scorer: .detection).count
+        _ = try again.store.database.run("DELETE FROM classifications WHERE explanation_id = ? AND scorer = 'detection'", [explanation.id])
+        let third = try await RunCoordinator(logger: logger).run(request)
+        #expect(third.summary.outcome == .complete && !third.summary.remarks.contains { $0.contains("nothing left to ask") })
+        #expect(try third.store.classifications(explanationID: explanation.id, scorer: .detection).count == answers && answers > 0)
+    }
+}

@@ -53,9 +53,16 @@ public struct ExplainStage: UnitStage {
         self.screens = explainer.name != PatternExplainer.name
     }
 
+    /// Done with a usable explanation, or when the explainer's answers were refused
+    /// ``maxAttempts`` times (then ``gap(_:)`` says so and nothing is asked again).
     public func isDone(_ progress: UnitProgress) -> Bool {
-        guard let explanation = progress.explanation else { return false }
+        guard let explanation = progress.explanation else { return progress.refusedExplanationAttempts >= Self.maxAttempts }
         return !screens || explanation.isControl || ExplanationCheck.storedProblem(explanation.text) == nil
+    }
+
+    public func gap(_ progress: UnitProgress) -> String? {
+        guard progress.explanation == nil, progress.refusedExplanationAttempts >= Self.maxAttempts else { return nil }
+        return "explanation refused \(progress.refusedExplanationAttempts) times, not asked again (see explanation_failures)"
     }
 
     public func run(_ work: UnitWork) async throws -> StageResult {

@@ -38,8 +38,9 @@ public struct RunCoordinator {
         var reports: [UnitOutcome] = []
         var mode: String?
         var controls: ControlPass.Outcome?
+        var idle = false
         do {
-            let stages = try await stages(plan, request: request, client: client, store: store, run: prepared.run, mode: &mode)
+            let stages = try await stages(plan, request: request, client: client, store: store, run: prepared.run, mode: &mode, idle: &idle)
             let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
             let unitsInFlight = request.unitsInFlight ?? client.map { 2 * $0.config.maxInFlight } ?? 4
             let scheduler = UnitScheduler(runner: runner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
@@ -63,6 +64,7 @@ public struct RunCoordinator {
             store: store, run: prepared.run, reports: reports, usage: client?.usage, stoppedEarly: stoppedEarly, simulatorMode: mode,
             controls: controls, scorers: plan.catalog.scorers)
         summary.remarks = plan.remarks
+        if idle { summary.remarks.append("nothing left to ask the endpoint: every unit is complete or used its attempts (no request sent)") }
         if let shard = request.setup.shard {
             summary.remarks.append("shard \(shard): no control pass here; autointerp merge --run \(prepared.run.name), then run without --shard")
         }
@@ -74,11 +76,50 @@ public struct RunCoordinator {
     /// The stage list, built by the catalogue from the run's workers: the LLM explainer,
     /// simulator, judge and classifiers (capabilities probed once and pinned in the run state),
     /// or the pattern baseline's.
+    ///
+    /// A rerun with nothing left to ask (``isIdle(_:plan:request:store:run:)``) sends no probe:
+    /// its stages are built from the pinned capabilities and `idle` is set.
     private func stages(
-        _ plan: StagePlan, request: RunRequest, client: LLMClient?, store: RunStore, run: RunInfo, mode: inout String?
+        _ plan: StagePlan, request: RunRequest, client: LLMClient?, store: RunStore, run: RunInfo, mode: inout String?,
+        idle: inout Bool
     ) async throws -> [any UnitStage] {
-        let settings = plan.settings
+        guard let client else { return try stages(plan, request: request, client: nil, pinned: nil, mode: &mode) }
+        let stored = try store.capabilities(runID: run.id)
+        let assumed = stored ?? PinnedCapabilities(
+            simulatorMode: request.simulatorMode == .auto ? .json : request.simulatorMode, topLogprobs: LLMSimulator.defaultTopLogprobs,
+            structuredOutput: .none)
+        let built = try stages(plan, request: request, client: client, pinned: assumed, mode: &mode)
+        if try isIdle(built, plan: plan, request: request, store: store, run: run) {
+            idle = true
+            logger.info("run \(run.name): nothing left to ask the endpoint; no probe sent")
+            return built
+        }
         let pinned = try await pin(plan, request: request, client: client, store: store, run: run)
+        return try stages(plan, request: request, client: client, pinned: pinned, mode: &mode)
+    }
+
+    /// Whether every unit, and every control the run will have, has all its requested stages
+    /// done (results stored, or failures that used their attempts): a rerun then sends nothing.
+    private func isIdle(_ stages: [any UnitStage], plan: StagePlan, request: RunRequest, store: RunStore, run: RunInfo) throws -> Bool {
+        let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
+        let units = try store.progress(runID: run.id)
+        guard units.allSatisfy(runner.hasNothingToDo) else { return false }
+        let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
+        guard !controlStages.isEmpty, request.setup.shard == nil else { return true }
+        let explained = units.filter { !$0.isDead && $0.explanation != nil }.map(\.unit.unit)
+        let controls = try store.controlProgress(runID: run.id)
+        let controlled = Set(controls.map(\.unit.unit))
+        guard ControlAssignment.donors(for: explained, seed: request.setup.selection.seed).donors.keys.allSatisfy(controlled.contains)
+        else { return false }
+        let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
+        return controls.allSatisfy(controlRunner.hasNothingToDo)
+    }
+
+    /// The stages built from the run's workers with `pinned` capabilities (nil without an endpoint).
+    private func stages(
+        _ plan: StagePlan, request: RunRequest, client: LLMClient?, pinned: PinnedCapabilities?, mode: inout String?
+    ) throws -> [any UnitStage] {
+        let settings = plan.settings
         var llm: StageContext.LLM?
         if let client, let prompts = plan.prompts, let pinned { llm = StageContext.LLM(client: client, prompts: prompts, capabilities: pinned) }
         let judge: any RubricJudge = if let llm {

@@ -32,6 +32,12 @@ public struct UnitStageRunner: Sendable {
         progress.isDead || stages.allSatisfy { !requested.contains($0.name) || ($0.isDone(progress) && $0.gap(progress) == nil) }
     }
 
+    /// Whether no requested stage has anything left to do for the unit: each is done, with its
+    /// results whole or with failures that used up their attempts (nothing would be asked).
+    public func hasNothingToDo(_ progress: UnitProgress) -> Bool {
+        progress.isDead || stages.allSatisfy { !requested.contains($0.name) || $0.isDone(progress) }
+    }
+
     /// Runs the requested stages that the unit still lacks.
     ///
     /// - Throws: `LLMError` with `isFatalForRun`, `CancellationError`, or a store error; every

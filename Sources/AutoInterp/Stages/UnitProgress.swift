@@ -27,6 +27,8 @@ public struct UnitProgress: Sendable, Equatable {
     public var failedRatingAttempts: [Int: Int]
     /// `classify` examples (activating + silent): what each classification scorer must answer.
     public var classifyExamples: Int
+    /// How many times the unit's explanation was refused (`explanation_failures.attempts`; 0 when never).
+    public var refusedExplanationAttempts = 0
     /// Answers stored for the explanation (ok or failed), by scorer, as `examples.id`s.
     public var classified: [StoredClassification.Scorer: Set<Int64>]
     /// The failed ones among them, by scorer, with how many times each was asked.
