@@ -1,5 +1,5 @@
 import AutoInterp
-import AutoInterpLLM
+package import AutoInterpLLM
 import Foundation
 
 /// A test-endpoint handler that reads the prompts `autointerp run` sends and answers like a
@@ -63,6 +63,8 @@ package struct ScriptedLLM: Sendable {
     /// Whether the explainer answers with nothing usable.
     package var emptyExplanations: Bool
     package var classifier: ClassifierBehaviour
+    /// Answers tried before the built-in ``responders`` (a test's own LLM stage).
+    package var extraResponders: [Responder] = []
 
     package init(
         simulator: SimulatorBehaviour = .sensible, judge: JudgeBehaviour = .sensible, logprobs: Bool = true, emptyExplanations: Bool = false,
@@ -95,39 +97,70 @@ package struct ScriptedLLM: Sendable {
 
     // MARK: - Answers
 
+    /// How the endpoint answers one kind of prompt: which requests are its (`matches`), and the answer.
+    package struct Responder: Sendable {
+        /// The stage (or probe) whose prompts it answers.
+        package var stage: String
+        package var matches: @Sendable (ChatCompletionRequest, _ user: String) -> Bool
+        package var answer: @Sendable (ScriptedLLM, ChatCompletionRequest, _ user: String, _ isRetry: Bool) -> TestReply
+
+        package init(
+            stage: String, matches: @escaping @Sendable (ChatCompletionRequest, String) -> Bool,
+            answer: @escaping @Sendable (ScriptedLLM, ChatCompletionRequest, String, Bool) -> TestReply
+        ) {
+            self.stage = stage
+            self.matches = matches
+            self.answer = answer
+        }
+    }
+
+    /// The answers of the probes and of every built-in LLM stage, first match wins (the explainer
+    /// last: it answers any other prompt). A stage added to the catalogue with an LLM prompt adds
+    /// its responder here (``StageCatalog/builtIn`` is checked against this list by a test) or,
+    /// in a test, to ``extraResponders``.
+    package static let responders: [Responder] = [
+        Responder(stage: "probe-logprobs", matches: { _, user in user.hasPrefix("Reply with the single digit 7") }) { llm, request, _, _ in
+            llm.probe(request)
+        },
+        Responder(stage: "probe-structured", matches: { _, user in user.contains(#"Return the JSON object {"color": "green", "count": 3}"#) }) {
+            _, _, _, _ in TestReply(content: #"{"color": "green", "count": 3}"#)
+        },
+        Responder(stage: StageName.detection.rawValue + "," + StageName.fuzzing.rawValue, matches: { _, user in user.contains("{\"answers\"") }) {
+            llm, request, user, isRetry in llm.classify(user, logprobs: request.logprobs == true && llm.logprobs, isRetry: isRetry)
+        },
+        Responder(stage: StageName.simulate.rawValue + "-logprobs", matches: { request, _ in request.logprobs == true }) { llm, _, user, isRetry in
+            llm.simulateLogprobs(user, isRetry: isRetry)
+        },
+        Responder(stage: StageName.simulate.rawValue, matches: { _, user in user.contains("{\"fires\"") }) { llm, _, user, isRetry in
+            llm.simulateSparse(user, isRetry: isRetry)
+        },
+        Responder(stage: StageName.rubric.rawValue, matches: { _, user in user.contains("{\"ratings\"") }) { llm, _, user, _ in llm.rate(user) },
+        Responder(stage: StageName.simulate.rawValue + "-json", matches: { request, _ in request.responseFormat?.type == "json_object" }) {
+            llm, _, user, isRetry in llm.simulateJSON(user, isRetry: isRetry)
+        },
+        Responder(stage: StageName.explain.rawValue, matches: { _, _ in true }) { llm, request, user, _ in
+            var reply = llm.explain(user)
+            if request.responseFormat?.type == "json_schema", let text = reply.content.split(separator: ":", maxSplits: 1).last {
+                let phrase = text.trimmingCharacters(in: CharacterSet(charactersIn: " ."))
+                reply = TestReply(content: "{\"explanation\": \(SimulatorAnswerFormat.quoted(phrase))}")
+            }
+            return reply
+        },
+    ]
+
     package func reply(_ seen: ChatRequestSeen) -> TestReply {
         guard let request = seen.request else { return TestReply(content: "") }
         let user = request.messages.first { $0.role == "user" }?.content ?? ""
         let isRetry = request.messages.count > 2
         let promptTokens = max(1, request.messages.reduce(0) { $0 + Self.estimateTokens($1.content) + 4 })
-        var reply: TestReply
-        if user.hasPrefix("Reply with the single digit 7") {
-            reply = probe(request)
-        } else if user.contains(#"Return the JSON object {"color": "green", "count": 3}"#) {
-            reply = TestReply(content: #"{"color": "green", "count": 3}"#)  // the structured-output probe
-        } else if user.contains("{\"answers\"") {
-            reply = classify(user, logprobs: request.logprobs == true && logprobs, isRetry: isRetry)
-        } else if request.logprobs == true {
-            reply = simulateLogprobs(user, isRetry: isRetry)
-        } else if user.contains("{\"fires\"") {
-            reply = simulateSparse(user, isRetry: isRetry)
-        } else if user.contains("{\"ratings\"") {
-            reply = rate(user)
-        } else if request.responseFormat?.type == "json_object" {
-            reply = simulateJSON(user, isRetry: isRetry)
-        } else {
-            reply = explain(user)
-            if request.responseFormat?.type == "json_schema", let text = reply.content.split(separator: ":", maxSplits: 1).last {
-                let phrase = text.trimmingCharacters(in: CharacterSet(charactersIn: " ."))
-                reply = TestReply(content: "{\"explanation\": \(SimulatorAnswerFormat.quoted(phrase))}")
-            }
-        }
+        let responder = (extraResponders + Self.responders).first { $0.matches(request, user) }
+        var reply = responder?.answer(self, request, user, isRetry) ?? TestReply(content: "")
         reply.promptTokens = promptTokens
         if reply.logprobs == nil { reply.completionTokens = max(1, Self.estimateTokens(reply.content)) }
         return reply
     }
 
-    private func probe(_ request: ChatCompletionRequest) -> TestReply {
+    fileprivate func probe(_ request: ChatCompletionRequest) -> TestReply {
         guard logprobs, request.logprobs == true else { return TestReply(content: "7") }
         let top = (request.topLogprobs ?? 0)
         var alternatives: [ChatCompletionResponse.TopLogprob] = []
@@ -138,7 +171,7 @@ package struct ScriptedLLM: Sendable {
         return TestReply(content: "7", logprobs: [.init(token: "7", logprob: -0.01, topLogprobs: alternatives)], completionTokens: 1)
     }
 
-    private func explain(_ user: String) -> TestReply {
+    fileprivate func explain(_ user: String) -> TestReply {
         if emptyExplanations { return TestReply(content: "   ") }
         var weight: [String: Int] = [:]
         for record in Self.excerpts(Self.withoutExamples(user)) {
@@ -164,7 +197,7 @@ package struct ScriptedLLM: Sendable {
         return (tokens, tokens.map { $0.map { words.contains($0) ? 9 : 0 } })
     }
 
-    private func simulateJSON(_ user: String, isRetry: Bool) -> TestReply {
+    fileprivate func simulateJSON(_ user: String, isRetry: Bool) -> TestReply {
         var (tokens, values) = predictions(user)
         switch simulator {
         case .badJSON: return TestReply(content: "{\"1\": [[\"the\", 0], oops")
@@ -180,7 +213,7 @@ package struct ScriptedLLM: Sendable {
         return TestReply(content: SimulatorAnswerFormat.json(tokens: tokens, values: values))
     }
 
-    private func simulateSparse(_ user: String, isRetry: Bool) -> TestReply {
+    fileprivate func simulateSparse(_ user: String, isRetry: Bool) -> TestReply {
         let text = Self.withoutExamples(user)
         let explanation = text.split(separator: "\n").first { $0.hasPrefix("Explanation of the unit: ") }
             .map { String($0.dropFirst("Explanation of the unit: ".count)) } ?? ""
@@ -202,7 +235,7 @@ package struct ScriptedLLM: Sendable {
         return TestReply(content: "{\"fires\": [\(pairs.joined(separator: ", "))]}")
     }
 
-    private func simulateLogprobs(_ user: String, isRetry: Bool) -> TestReply {
+    fileprivate func simulateLogprobs(_ user: String, isRetry: Bool) -> TestReply {
         var (tokens, values) = predictions(user)
         if simulator == .badJSON || (simulator == .badJSONOnce && !isRetry) {
             return TestReply(content: "I cannot do that.", logprobs: [.init(token: "I cannot do that.", logprob: -0.1)])
@@ -239,7 +272,7 @@ package struct ScriptedLLM: Sendable {
         return TestReply(content: content, logprobs: simulator == .noLogprobs ? nil : pieces, completionTokens: pieces.count)
     }
 
-    private func classify(_ user: String, logprobs withLogprobs: Bool, isRetry: Bool) -> TestReply {
+    fileprivate func classify(_ user: String, logprobs withLogprobs: Bool, isRetry: Bool) -> TestReply {
         if classifier == .garbage || (classifier == .garbageOnce && !isRetry) { return TestReply(content: "I would rather not say.") }
         let lines = user.split(separator: "\n")
         let explanation = lines.first { $0.hasPrefix("Explanation: ") }.map { String($0.dropFirst("Explanation: ".count)) } ?? ""
@@ -274,7 +307,7 @@ package struct ScriptedLLM: Sendable {
         return TestReply(content: content, logprobs: pieces, completionTokens: pieces.count)
     }
 
-    private func rate(_ user: String) -> TestReply {
+    fileprivate func rate(_ user: String) -> TestReply {
         if judge == .garbage { return TestReply(content: "Hmm, hard to say.") }
         let lines = user.split(separator: "\n")
         let explanation = lines.first { $0.hasPrefix("Explanation: ") }.map { String($0.dropFirst("Explanation: ".count)) } ?? ""

@@ -142,6 +142,14 @@ struct StageProtocolTests {
         #expect(try !RunReport.load(from: result.store, run: result.run).scorers.contains { $0.name == "length" })
     }
 
+    @Test func theScriptedEndpointAnswersEveryStageThatAsksTheLLM() {
+        let answered = Set(ScriptedLLM.responders.flatMap { $0.stage.split(separator: ",").map { String($0.split(separator: "-")[0]) } })
+        for descriptor in StageCatalog.builtIn.descriptors where descriptor.asksLLM {
+            #expect(answered.contains(descriptor.name.rawValue), "no scripted answer for the \(descriptor.name) stage's prompts")
+        }
+        #expect(!StageCatalog.builtIn.descriptors.contains { $0.name == .score && $0.asksLLM })
+    }
+
     /// Deletes the `constant` score of one explanation (as a crash before the stage's commit would leave it).
     private func lostScore(store: RunStore, explanationID: Int64) throws {
         _ = try store.database.run("DELETE FROM scores WHERE explanation_id = ? AND metric = 'constant'", [explanationID])

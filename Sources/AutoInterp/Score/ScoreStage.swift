@@ -34,6 +34,6 @@ extension ScoreStage {
 
     /// The catalogue entry.
     public static let descriptor = StageDescriptor(
-        name: .score, help: "Spearman and Pearson of simulated vs true activations", scorers: [simulation],
+        name: .score, help: "Spearman and Pearson of simulated vs true activations", asksLLM: false, scorers: [simulation],
         make: { _ in ScoreStage() })
 }

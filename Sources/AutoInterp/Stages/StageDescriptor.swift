@@ -18,6 +18,9 @@ public struct StageDescriptor: Sendable {
     /// without an endpoint it is left out of the default stages (said in the summary), and
     /// refused with the fix when asked for by name.
     public var needsEndpoint: Bool
+    /// Whether the stage's worker calls the LLM in an LLM run (false for local scorers such as
+    /// `score`): what a transport that collects calls (batches) or a scripted test endpoint must serve.
+    public var asksLLM: Bool
     /// The prompt files the stage's LLM worker reads, loaded with the run's prompts and
     /// recorded with their hashes in the run config.
     public var prompts: [PromptRole]
@@ -27,12 +30,13 @@ public struct StageDescriptor: Sendable {
     public var make: @Sendable (StageContext) throws -> any UnitStage
 
     public init(
-        name: StageName, help: String, needsEndpoint: Bool = false, prompts: [PromptRole] = [], scorers: [ReportScorer] = [],
-        make: @escaping @Sendable (StageContext) throws -> any UnitStage
+        name: StageName, help: String, needsEndpoint: Bool = false, asksLLM: Bool = true, prompts: [PromptRole] = [],
+        scorers: [ReportScorer] = [], make: @escaping @Sendable (StageContext) throws -> any UnitStage
     ) {
         self.name = name
         self.help = help
         self.needsEndpoint = needsEndpoint
+        self.asksLLM = asksLLM
         self.prompts = prompts
         self.scorers = scorers
         self.make = make
@@ -40,7 +44,7 @@ public struct StageDescriptor: Sendable {
 
     /// A descriptor for a stage object made elsewhere (a script's own stage, with no prompts or report section).
     public init(stage: any UnitStage, help: String? = nil, scorers: [ReportScorer] = []) {
-        self.init(name: stage.name, help: help ?? stage.stores, scorers: scorers, make: { _ in stage })
+        self.init(name: stage.name, help: help ?? stage.stores, asksLLM: false, scorers: scorers, make: { _ in stage })
     }
 }
 
