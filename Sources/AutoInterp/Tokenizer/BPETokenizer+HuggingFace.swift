@@ -62,7 +62,8 @@ extension BPETokenizer {
         let pre = try preTokenizer(root["pre_tokenizer"], unsupported: unsupported, fail: fail)
         return try BPETokenizer(
             vocabulary: vocabulary, merges: merges, addedTokens: added, preTokenizer: pre, nfc: nfc,
-            ignoreMerges: model["ignore_merges"] as? Bool ?? false, source: path)
+            ignoreMerges: model["ignore_merges"] as? Bool ?? false,
+            unknownID: (model["unk_token"] as? String).flatMap { vocab[$0] as? NSNumber }.flatMap { Int32(exactly: $0.doubleValue) }, source: path)
     }
 
     /// `null`, `NFC`, or a `Sequence` of NFCs → whether to apply NFC.

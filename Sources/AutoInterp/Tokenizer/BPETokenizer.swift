@@ -37,6 +37,9 @@ package struct BPETokenizer: Sendable {
     package let nfc: Bool
     /// Look a whole piece up before merging (`ignore_merges`, Llama 3).
     package let ignoreMerges: Bool
+    /// The id a byte missing from the vocabulary becomes (`unk_token`); without one such bytes are
+    /// dropped, as `tokenizers` does.
+    package let unknownID: Int32?
 
     /// Raw bytes of each id (empty for an id with no byte form).
     private let tokenBytes: [[UInt8]]
@@ -56,7 +59,7 @@ package struct BPETokenizer: Sendable {
     /// - Throws: `AutoInterpError.invalidFile` when a merge or byte is missing from the vocabulary.
     package init(
         vocabulary: [String], merges mergeList: [(String, String)], addedTokens: [BPEAddedToken], preTokenizer: BPEPreTokenizer,
-        nfc: Bool = false, ignoreMerges: Bool = false, source: String
+        nfc: Bool = false, ignoreMerges: Bool = false, unknownID: Int32? = nil, source: String
     ) throws {
         func fail(_ problem: String) -> AutoInterpError { .invalidFile(source, problem) }
         var vocabulary = vocabulary
@@ -69,6 +72,7 @@ package struct BPETokenizer: Sendable {
         self.preTokenizer = preTokenizer
         self.nfc = nfc
         self.ignoreMerges = ignoreMerges
+        self.unknownID = unknownID
         let added = Dictionary(addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.addedTokens = added
         var bytes: [[UInt8]] = []
@@ -85,12 +89,10 @@ package struct BPETokenizer: Sendable {
         }
         tokenBytes = bytes
         idsByBytes = byBytes
-        var singles = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 {
-            guard let id = byBytes[[UInt8(b)]] else {
-                throw fail("the vocabulary has no token for byte \(b) ('\(ByteLevelMap.characters[b])'); not a byte-level BPE tokenizer?")
-            }
-            singles[b] = id
+        // A byte without a token (real vocabularies lack some control bytes) is -1: unknown.
+        let singles = (0..<256).map { byBytes[[UInt8($0)]] ?? -1 }
+        guard singles.filter({ $0 >= 0 }).count >= 128 else {
+            throw fail("the vocabulary has tokens for only \(singles.filter { $0 >= 0 }.count) of the 256 bytes; not a byte-level BPE tokenizer?")
         }
         byteIDs = singles
         var table: [UInt64: (rank: Int32, id: Int32)] = [:]
@@ -194,6 +196,10 @@ package struct BPETokenizer: Sendable {
             return
         }
         var symbols = bytes.map { byteIDs[Int($0)] }
+        if symbols.contains(-1) {
+            symbols = symbols.compactMap { $0 >= 0 ? $0 : unknownID }
+            if symbols.isEmpty { return }
+        }
         while symbols.count > 1 {
             var best = Int32.max
             var at = -1
