@@ -46,14 +46,24 @@ struct DecoderHarvestTests {
         #expect(stored[(16 + 2) * 32..<(24 * 32)].allSatisfy { $0 == 0 })
     }
 
-    @Test func harvestsFromGGUFWithItsTokenizerMetadataRefused() throws {
-        // The tiny GGUF carries no tokenizer.ggml.* keys: one clear line, not a crash.
+    @Test func ggufHarvestUsesItsOwnTokenizerAndMatchesTheFolder() throws {
+        // The GGUF holds the same weights (q/k permuted) and the same tokenizer as tokenizer.ggml.* metadata.
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let gguf = DecoderModelTests.fixtures.appendingPathComponent("llama-gguf/model.gguf")
-        #expect { try DecoderHarvester(modelPath: gguf, hooks: [DecoderHook(layer: 0, kind: .residPost)], prependBOS: false) } throws: {
-            "\($0)".contains("tokenizer.ggml.model")
-        }
+        let texts = ["Hello   world 12345, it's <|im_start|>東京 🙂", "  def f(x):\n\treturn x", "é"]
+        let hooks = [DecoderHook(layer: 1, kind: .mlpPost)]
+        let fromGGUF = try DecoderHarvester(
+            modelPath: DecoderModelTests.fixtures.appendingPathComponent("llama-gguf/model.gguf"), hooks: hooks, prependBOS: true)
+        let fromFolder = try DecoderHarvester(modelPath: DecoderModelTests.fixtures.appendingPathComponent("llama-gguf"), hooks: hooks, prependBOS: true)
+        for text in texts { #expect(fromGGUF.tokenizer.encode(text) == fromFolder.tokenizer.encode(text), "\(text.debugDescription)") }
+        try fromGGUF.harvest(texts: texts, output: dir.path("g.safetensors"), contextLength: 16, dtype: .f32)
+        try fromFolder.harvest(texts: texts, output: dir.path("f.safetensors"), contextLength: 16, dtype: .f32)
+        let g = try SafeTensorsFile(url: dir.path("g.safetensors"))
+        let f = try SafeTensorsFile(url: dir.path("f.safetensors"))
+        #expect(try g.int64s("tokens") == f.int64s("tokens"))
+        #expect(g.metadata["model"] == "model" && g.metadata["bos_token_id"] == "0")
+        let worst = zip(try g.floats("activations"), try f.floats("activations")).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst < 1e-5)
     }
 
     @Test func refusesBadHooksAndFlags() throws {

@@ -114,6 +114,22 @@ def llama_gguf(model, path):
     w.add_layer_norm_rms_eps(c.rms_norm_eps)
     w.add_rope_dimension_count(c.hidden_size // c.num_attention_heads)
     w.add_vocab_size(c.vocab_size)
+    # The tokenizer as llama.cpp stores it: tokens by id, "a b" merges, token types (1 normal,
+    # 3 control, 4 user-defined), the pre-tokenizer by name.
+    tj = json.loads((ROOT / "Tokenizers" / "smollm2.json").read_text())
+    tokens = [""] * c.vocab_size
+    types = [1] * c.vocab_size
+    for text, i in tj["model"]["vocab"].items():
+        tokens[i] = text
+    for a in tj["added_tokens"]:
+        tokens[a["id"]] = a["content"]
+        types[a["id"]] = 3 if a["special"] else 4
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges([f"{a} {b}" for a, b in tj["model"]["merges"]])
+    w.add_bos_token_id(0)
 
     def permute(t, heads):
         return t.reshape(heads, 2, t.shape[0] // heads // 2, *t.shape[1:]).swapaxes(1, 2).reshape(t.shape)

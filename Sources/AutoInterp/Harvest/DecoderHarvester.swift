@@ -30,12 +30,12 @@ package final class DecoderHarvester {
         guard let deepest = hooks.map(\.layer).max() else { throw AutoInterpError.invalidInput("harvest: give at least one --hook") }
         var isDirectory: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: modelPath.path, isDirectory: &isDirectory)
-        let probe = try DecoderModel.load(modelPath, layerCount: 1)
-        guard deepest < probe.config.layerCount else {
+        let config = try DecoderModel.config(at: modelPath)
+        guard deepest < config.layerCount else {
             throw AutoInterpError.invalidInput(
-                "hook blocks.\(deepest) is out of range: \(modelPath.path) has layers 0...\(probe.config.layerCount - 1)")
+                "hook blocks.\(deepest) is out of range: \(modelPath.path) has layers 0...\(config.layerCount - 1)")
         }
-        model = deepest == 0 ? probe : try DecoderModel.load(modelPath, layerCount: deepest + 1)
+        model = try DecoderModel.load(modelPath, layerCount: deepest + 1)
         if isDirectory.boolValue {
             let url = modelPath.appendingPathComponent("tokenizer.json")
             guard FileManager.default.fileExists(atPath: url.path) else {

@@ -35,8 +35,24 @@ extension DecoderModel {
         return try DecoderModel(config: config, source: DecoderSafeTensorsSource(files: files, description: url.path), layerCount: layerCount)
     }
 
+    /// The config of a model folder or GGUF file, without loading any weights.
+    package static func config(at url: URL) throws -> DecoderConfig {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw AutoInterpError.io(url.path, "no such file or folder; pass a Hugging Face model folder or a .gguf file")
+        }
+        return isDirectory.boolValue ? try DecoderConfig.load(url.appendingPathComponent("config.json")) : try ggufConfig(GGUFFile(url: url))
+    }
+
     /// A decoder from GGUF metadata (`llama` and `qwen2` architectures).
     static func loadGGUF(_ file: GGUFFile, layerCount: Int?) throws -> DecoderModel {
+        let config = try ggufConfig(file)
+        let permuted = config.modelType == "llama" ? (q: config.headCount, k: config.kvHeadCount) : nil
+        return try DecoderModel(config: config, source: DecoderGGUFSource(file: file, permutedHeads: permuted), layerCount: layerCount)
+    }
+
+    /// The config GGUF metadata describes, checked as a `config.json` would be.
+    static func ggufConfig(_ file: GGUFFile) throws -> DecoderConfig {
         let path = file.url.path
         guard let arch = try file.string("general.architecture") else {
             throw AutoInterpError.invalidFile(path, "no general.architecture metadata")
@@ -77,8 +93,6 @@ extension DecoderModel {
         if file.contains("rope_freqs.weight") {
             throw AutoInterpError.unsupported("\(path): rope_freqs.weight (Llama 3.1 frequency factors) cannot be run by this version")
         }
-        let config = try DecoderConfig(json: json, source: path)
-        let permuted = arch == "llama" ? (q: config.headCount, k: config.kvHeadCount) : nil
-        return try DecoderModel(config: config, source: DecoderGGUFSource(file: file, permutedHeads: permuted), layerCount: layerCount)
+        return try DecoderConfig(json: json, source: path)
     }
 }
