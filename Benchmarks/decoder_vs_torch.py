@@ -85,7 +85,13 @@ def main():
     ap.add_argument("--context-len", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--autointerp", default=str(ROOT / ".build/release/autointerp"))
+    ap.add_argument("--make", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.make:
+        # In a child process: the parent stays small, and Linux carries a parent's peak RSS
+        # through fork+exec into the children's ru_maxrss.
+        print(make_model(*args.make))
+        return
     random.seed(0)
     words = json.loads(TOKENIZER.read_text())["model"]["vocab"]
     words = [w.replace("Ġ", "") for w in words if w.isalpha()]
@@ -94,7 +100,8 @@ def main():
         texts.write_text("".join(json.dumps({"text": " ".join(random.choices(words, k=200))}) + "\n" for _ in range(args.contexts)))
         for kind in ["smollm2-135m", "gpt2-small"]:
             folder = Path(tmp) / kind
-            layer = make_model(kind, folder)
+            layer = int(subprocess.run([sys.executable, __file__, "--make", kind, str(folder)], check=True,
+                                       capture_output=True, text=True).stdout.strip().splitlines()[-1])
             hook = f"blocks.{layer}.hook_resid_post"
             out = Path(tmp) / f"{kind}.safetensors"
             env_threads = {"OPENBLAS_NUM_THREADS": str(args.threads)}

@@ -54,7 +54,8 @@ struct DecoderHarvestTests {
         let hooks = [DecoderHook(layer: 1, kind: .mlpPost)]
         let fromGGUF = try DecoderHarvester(
             modelPath: DecoderModelTests.fixtures.appendingPathComponent("llama-gguf/model.gguf"), hooks: hooks, prependBOS: true)
-        let fromFolder = try DecoderHarvester(modelPath: DecoderModelTests.fixtures.appendingPathComponent("llama-gguf"), hooks: hooks, prependBOS: true)
+        let fromFolder = try DecoderHarvester(
+            modelPath: DecoderModelTests.fixtures.appendingPathComponent("llama-gguf"), hooks: hooks, prependBOS: true)
         for text in texts { #expect(fromGGUF.tokenizer.encode(text) == fromFolder.tokenizer.encode(text), "\(text.debugDescription)") }
         try fromGGUF.harvest(texts: texts, output: dir.path("g.safetensors"), contextLength: 16, dtype: .f32)
         try fromFolder.harvest(texts: texts, output: dir.path("f.safetensors"), contextLength: 16, dtype: .f32)
@@ -72,7 +73,9 @@ struct DecoderHarvestTests {
         let texts = dir.path("t.jsonl")
         try "{\"text\": \"a\"}\n".write(to: texts, atomically: true, encoding: .utf8)
         func run(_ extra: [String]) throws -> CLIRunner.Result {
-            try CLIRunner.run(["harvest", "--model", Self.llama.path, "--texts", texts.path, "--output", dir.path("o.safetensors").path, "--quiet"] + extra)
+            try CLIRunner.run(
+                ["harvest", "--model", Self.llama.path, "--texts", texts.path, "--output", dir.path("o.safetensors").path, "--quiet"]
+                    + extra)
         }
         let deep = try run(["--hook", "blocks.5.hook_resid_post"])
         #expect(deep.status != 0 && deep.stderr.contains("out of range"))

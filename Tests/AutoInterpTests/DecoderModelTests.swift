@@ -82,8 +82,10 @@ struct DecoderModelTests {
         let folder = dir.path("m")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let source = Self.fixtures.appendingPathComponent("llama")
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as! [String: Any]
-        try FileManager.default.copyItem(at: source.appendingPathComponent("model.safetensors"), to: folder.appendingPathComponent("model.safetensors"))
+        var config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as! [String: Any]
+        try FileManager.default.copyItem(
+            at: source.appendingPathComponent("model.safetensors"), to: folder.appendingPathComponent("model.safetensors"))
         config["intermediate_size"] = 65
         try JSONSerialization.data(withJSONObject: config).write(to: folder.appendingPathComponent("config.json"))
         #expect { try DecoderModel.load(folder) } throws: { "\($0)".contains("shape") }

@@ -87,7 +87,10 @@ enum GGMLDequantize {
         for pair in 0..<4 {
             let (sc1, m1) = scaleMin(2 * pair, scales)
             let (sc2, m2) = scaleMin(2 * pair + 1, scales)
-            let d1 = d * sc1, min1 = dmin * m1, d2 = d * sc2, min2 = dmin * m2
+            let d1 = d * sc1
+            let min1 = dmin * m1
+            let d2 = d * sc2
+            let min2 = dmin * m2
             for l in 0..<32 { out[l] = d1 * Float(q[l] & 0x0F) - min1 }
             for l in 0..<32 { out[32 + l] = d2 * Float(q[l] >> 4) - min2 }
             q += 32
@@ -104,11 +107,15 @@ enum GGMLDequantize {
         let qh = (x + 16).assumingMemoryBound(to: UInt8.self)
         var ql = (x + 48).assumingMemoryBound(to: UInt8.self)
         var out = y
-        var u1: UInt8 = 1, u2: UInt8 = 2
+        var u1: UInt8 = 1
+        var u2: UInt8 = 2
         for pair in 0..<4 {
             let (sc1, m1) = scaleMin(2 * pair, scales)
             let (sc2, m2) = scaleMin(2 * pair + 1, scales)
-            let d1 = d * sc1, min1 = dmin * m1, d2 = d * sc2, min2 = dmin * m2
+            let d1 = d * sc1
+            let min1 = dmin * m1
+            let d2 = d * sc2
+            let min2 = dmin * m2
             for l in 0..<32 { out[l] = d1 * Float((ql[l] & 0x0F) + (qh[l] & u1 != 0 ? 16 : 0)) - min1 }
             for l in 0..<32 { out[32 + l] = d2 * Float((ql[l] >> 4) + (qh[l] & u2 != 0 ? 16 : 0)) - min2 }
             ql += 32

@@ -193,7 +193,8 @@ package final class GGUFFile: @unchecked Sendable {
         var cursor = GGUFCursor(bytes: file, fail: fail)
         let magic = try cursor.read(UInt32.self, "magic")
         guard magic == Self.magic else {
-            throw fail("does not start with the GGUF magic (not a GGUF file; a Hugging Face folder needs config.json and model.safetensors)")
+            throw fail(
+                "does not start with the GGUF magic (not a GGUF file; a Hugging Face folder needs config.json and model.safetensors)")
         }
         let version = try cursor.read(UInt32.self, "version")
         guard version == 2 || version == 3 else {
@@ -245,7 +246,8 @@ package final class GGUFFile: @unchecked Sendable {
                         + "(supported: \(GGMLType.supportedList)); re-quantise the model to one of them")
             }
             guard dimensions[0] % type.blockSize == 0 else {
-                throw fail("tensor '\(name)' rows of \(dimensions[0]) elements are not a whole number of \(type.name) blocks of \(type.blockSize)")
+                throw fail(
+                    "tensor '\(name)' rows of \(dimensions[0]) elements are not a whole number of \(type.name) blocks of \(type.blockSize)")
             }
             let (bytes, overflow) = (elements / type.blockSize).multipliedReportingOverflow(by: type.blockBytes)
             guard !overflow else { throw fail("tensor '\(name)' byte size overflows") }

@@ -80,7 +80,8 @@ package final class DecoderHarvester {
         guard !texts.isEmpty else {
             throw AutoInterpError.invalidFile(textsFile.path, "no texts; expected one {\"text\": \"...\"} object per line")
         }
-        return try harvest(texts: texts, output: output, contextLength: contextLength, dtype: dtype, batchSize: batchSize, progress: progress)
+        return try harvest(
+            texts: texts, output: output, contextLength: contextLength, dtype: dtype, batchSize: batchSize, progress: progress)
     }
 
     /// Harvests texts held in memory, one context each.
@@ -90,14 +91,15 @@ package final class DecoderHarvester {
         progress: ((HarvestProgress) -> Void)? = nil
     ) throws -> [HarvestSummary] {
         guard ctx >= 1, ctx <= model.config.maxPositions else {
-            throw AutoInterpError.invalidInput("--context-len \(ctx) must be between 1 and the model's \(model.config.maxPositions) positions")
+            throw AutoInterpError.invalidInput(
+                "--context-len \(ctx) must be between 1 and the model's \(model.config.maxPositions) positions")
         }
         guard !texts.isEmpty else { throw AutoInterpError.invalidInput("harvest: no texts to run") }
         let start = Date()
         var sequences: [[Int32]] = []
         var truncated = 0
         for text in texts {
-            var ids = (prependBOS ? [bosID!] : []) + tokenizer.encode(text)
+            var ids = (prependBOS ? bosID.map { [$0] } ?? [] : []) + tokenizer.encode(text)
             if ids.count > ctx {
                 ids.removeLast(ids.count - ctx)
                 truncated += 1
@@ -156,14 +158,18 @@ package final class DecoderHarvester {
             }
             done += group.count
             tokensDone += group.reduce(0) { $0 + $1.count }
-            progress?(HarvestProgress(contextsDone: done, contextsTotal: sequences.count, tokensDone: tokensDone, elapsedSeconds: Date().timeIntervalSince(start)))
+            progress?(
+                HarvestProgress(
+                    contextsDone: done, contextsTotal: sequences.count, tokensDone: tokensDone,
+                    elapsedSeconds: Date().timeIntervalSince(start)))
         }
         for hook in hooks { try writers[hook]!.finish() }
         let elapsed = Date().timeIntervalSince(start)
         logger.debug("harvest: \(sequences.count) contexts, \(tokensDone) tokens, \(hooks.count) hooks in \(elapsed) s")
         return hooks.map { hook in
             HarvestSummary(
-                output: files[hook]!, vocabulary: folder.appendingPathComponent("vocab.json"), contexts: sequences.count, contextLength: ctx,
+                output: files[hook]!, vocabulary: folder.appendingPathComponent("vocab.json"), contexts: sequences.count,
+                contextLength: ctx,
                 tokens: tokensDone, truncatedContexts: truncated, width: model.width(of: hook), elapsedSeconds: elapsed,
                 metadata: metadataByHook[hook]!)
         }

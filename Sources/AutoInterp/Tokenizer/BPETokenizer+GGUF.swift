@@ -12,7 +12,8 @@ extension BPETokenizer {
         let path = file.url.path
         let model = try file.string("tokenizer.ggml.model") ?? "?"
         guard model == "gpt2" else {
-            throw AutoInterpError.unsupported("\(path): tokenizer.ggml.model '\(model)' is not read by this version (gpt2 byte-level BPE is)")
+            throw AutoInterpError.unsupported(
+                "\(path): tokenizer.ggml.model '\(model)' is not read by this version (gpt2 byte-level BPE is)")
         }
         guard let tokens = try file.strings("tokenizer.ggml.tokens") else {
             throw AutoInterpError.invalidFile(path, "no tokenizer.ggml.tokens")
@@ -36,7 +37,8 @@ extension BPETokenizer {
         case "smollm": steps = [.digits(individual: true), .split(try RegexBox(BPEPreTokenizer.gpt2Pattern))]
         case "qwen2": steps = [.split(try RegexBox(BPEPreTokenizer.qwen2Pattern))]
         default:
-            throw AutoInterpError.unsupported("\(path): tokenizer.ggml.pre '\(pre)' is not read by this version (gpt2, llama-bpe, smollm, qwen2)")
+            throw AutoInterpError.unsupported(
+                "\(path): tokenizer.ggml.pre '\(pre)' is not read by this version (gpt2, llama-bpe, smollm, qwen2)")
         }
         return try BPETokenizer(
             vocabulary: tokens, merges: merges, addedTokens: added, preTokenizer: BPEPreTokenizer(steps: steps, addPrefixSpace: false),

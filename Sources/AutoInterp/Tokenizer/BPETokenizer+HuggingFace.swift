@@ -49,7 +49,8 @@ extension BPETokenizer {
         }
         var added: [BPEAddedToken] = []
         for item in (root["added_tokens"] as? [[String: Any]]) ?? [] {
-            guard let id = (item["id"] as? NSNumber).flatMap({ Int32(exactly: $0.doubleValue) }), let content = item["content"] as? String else {
+            guard let id = (item["id"] as? NSNumber).flatMap({ Int32(exactly: $0.doubleValue) }), let content = item["content"] as? String
+            else {
                 throw fail("an added_tokens entry lacks an integer id or a content string")
             }
             if item["single_word"] as? Bool == true { throw unsupported("added token '\(content)' with single_word") }
@@ -63,13 +64,16 @@ extension BPETokenizer {
         return try BPETokenizer(
             vocabulary: vocabulary, merges: merges, addedTokens: added, preTokenizer: pre, nfc: nfc,
             ignoreMerges: model["ignore_merges"] as? Bool ?? false,
-            unknownID: (model["unk_token"] as? String).flatMap { vocab[$0] as? NSNumber }.flatMap { Int32(exactly: $0.doubleValue) }, source: path)
+            unknownID: (model["unk_token"] as? String).flatMap { vocab[$0] as? NSNumber }.flatMap { Int32(exactly: $0.doubleValue) },
+            source: path)
     }
 
     /// `null`, `NFC`, or a `Sequence` of NFCs → whether to apply NFC.
     private static func normalizer(_ value: Any?, unsupported: (String) -> AutoInterpError) throws -> Bool {
         guard let value, !(value is NSNull) else { return false }
-        guard let object = value as? [String: Any], let type = object["type"] as? String else { throw unsupported("a normalizer without a type") }
+        guard let object = value as? [String: Any], let type = object["type"] as? String else {
+            throw unsupported("a normalizer without a type")
+        }
         switch type {
         case "NFC": return true
         case "Sequence":

@@ -92,7 +92,8 @@ package struct BPETokenizer: Sendable {
         // A byte without a token (real vocabularies lack some control bytes) is -1: unknown.
         let singles = (0..<256).map { byBytes[[UInt8($0)]] ?? -1 }
         guard singles.filter({ $0 >= 0 }).count >= 128 else {
-            throw fail("the vocabulary has tokens for only \(singles.filter { $0 >= 0 }.count) of the 256 bytes; not a byte-level BPE tokenizer?")
+            throw fail(
+                "the vocabulary has tokens for only \(singles.filter { $0 >= 0 }.count) of the 256 bytes; not a byte-level BPE tokenizer?")
         }
         byteIDs = singles
         var table: [UInt64: (rank: Int32, id: Int32)] = [:]
@@ -170,7 +171,9 @@ package struct BPETokenizer: Sendable {
         }
         while i < scalars.count {
             guard let candidates = addedByFirst[scalars[i]],
-                let hit = candidates.first(where: { i + $0.scalars.count <= scalars.count && scalars[i..<(i + $0.scalars.count)].elementsEqual($0.scalars) })
+                let hit = candidates.first(where: {
+                    i + $0.scalars.count <= scalars.count && scalars[i..<(i + $0.scalars.count)].elementsEqual($0.scalars)
+                })
             else {
                 i += 1
                 continue

@@ -16,7 +16,11 @@ struct HarvestCommand: AsyncParsableCommand {
             of encoder.layer[L]); vocab.json is written beside it. The model folder needs config.json, \
             model.safetensors and vocab.txt (tokenizer.json / tokenizer_config.json are read if present).
 
-            Decoder LMs (GPT-2, Llama, SmolLM2, Qwen2: a Hugging Face folder with tokenizer.json, or a             .gguf file) take --hook instead of --layer: a TransformerLens hook name such as             blocks.6.hook_resid_post or blocks.6.mlp.hook_post, given once per hook; with several hooks             each goes to OUTPUT-STEM.HOOK.safetensors. --prepend-bos puts the model's BOS token first,             as the SAE was trained (SAELens cfg.json prepend_bos).
+            Decoder LMs (GPT-2, Llama, SmolLM2, Qwen2: a Hugging Face folder with tokenizer.json, or a \
+            .gguf file) take --hook instead of --layer: a TransformerLens hook name such as \
+            blocks.6.hook_resid_post or blocks.6.mlp.hook_post, given once per hook; with several hooks \
+            each goes to OUTPUT-STEM.HOOK.safetensors. --prepend-bos puts the model's BOS token first, \
+            as the SAE was trained (SAELens cfg.json prepend_bos).
             """
     )
 
@@ -60,7 +64,9 @@ struct HarvestCommand: AsyncParsableCommand {
             }
             guard batchSize.value <= 4096 else { throw AutoInterpError.invalidInput("--batch-size must be between 1 and 4096, got \(batchSize.value)") }
             if !hooks.isEmpty {
-                guard layer == nil else { throw AutoInterpError.invalidInput("--layer is for BERT models; with --hook the hook names the layer") }
+                guard layer == nil else {
+                    throw AutoInterpError.invalidInput("--layer is for BERT models; with --hook the hook names the layer")
+                }
                 try harvestDecoder(type)
                 return
             }

@@ -106,8 +106,12 @@ package struct DecoderConfig: Sendable, Equatable {
             layerCount = try int("num_hidden_layers")
             headCount = try int("num_attention_heads")
             kvHeadCount = try int("num_key_value_heads", default: headCount)
-            guard headCount % kvHeadCount == 0 else { throw fail("num_attention_heads \(headCount) is not a multiple of num_key_value_heads \(kvHeadCount)") }
-            guard hiddenSize % headCount == 0 || json["head_dim"] != nil else { throw fail("hidden_size is not a multiple of num_attention_heads") }
+            guard headCount % kvHeadCount == 0 else {
+                throw fail("num_attention_heads \(headCount) is not a multiple of num_key_value_heads \(kvHeadCount)")
+            }
+            guard hiddenSize % headCount == 0 || json["head_dim"] != nil else {
+                throw fail("hidden_size is not a multiple of num_attention_heads")
+            }
             headDim = try int("head_dim", default: hiddenSize / headCount)
             guard headDim % 2 == 0 else { throw fail("head_dim \(headDim) is odd; RoPE needs pairs") }
             intermediateSize = try int("intermediate_size")
@@ -135,7 +139,8 @@ package struct DecoderConfig: Sendable, Equatable {
         default:
             throw refuse("model_type '\(type)' (supported: \(Self.supportedTypes.joined(separator: ", ")))")
         }
-        for key in ["attn_logit_softcapping", "final_logit_softcapping", "query_pre_attn_scalar"] where json[key] != nil && !(json[key] is NSNull) {
+        for key in ["attn_logit_softcapping", "final_logit_softcapping", "query_pre_attn_scalar"]
+        where json[key] != nil && !(json[key] is NSNull) {
             throw refuse("'\(key)'")
         }
     }

@@ -25,14 +25,17 @@ extension DecoderModel {
                 throw AutoInterpError.invalidFile(index.path, "no 'weight_map' object of tensor name → shard file")
             }
             files = try Set(map.values).sorted().map { name in
-                guard !name.contains("/") else { throw AutoInterpError.invalidFile(index.path, "shard '\(name)' is not a file in the folder") }
+                guard !name.contains("/") else {
+                    throw AutoInterpError.invalidFile(index.path, "shard '\(name)' is not a file in the folder")
+                }
                 return try SafeTensorsFile(url: url.appendingPathComponent(name))
             }
         } else {
             throw AutoInterpError.invalidFile(
                 url.path, "no model.safetensors or model.safetensors.index.json; convert the checkpoint to safetensors (.bin is not read)")
         }
-        return try DecoderModel(config: config, source: DecoderSafeTensorsSource(files: files, description: url.path), layerCount: layerCount)
+        return try DecoderModel(
+            config: config, source: DecoderSafeTensorsSource(files: files, description: url.path), layerCount: layerCount)
     }
 
     /// The config of a model folder or GGUF file, without loading any weights.
@@ -41,7 +44,8 @@ extension DecoderModel {
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
             throw AutoInterpError.io(url.path, "no such file or folder; pass a Hugging Face model folder or a .gguf file")
         }
-        return isDirectory.boolValue ? try DecoderConfig.load(url.appendingPathComponent("config.json")) : try ggufConfig(GGUFFile(url: url))
+        return isDirectory.boolValue
+            ? try DecoderConfig.load(url.appendingPathComponent("config.json")) : try ggufConfig(GGUFFile(url: url))
     }
 
     /// A decoder from GGUF metadata (`llama` and `qwen2` architectures).
@@ -77,7 +81,9 @@ extension DecoderModel {
             "rms_norm_eps": try file.double("\(arch).attention.layer_norm_rms_epsilon") ?? 1e-6,
             "rope_theta": try file.double("\(arch).rope.freq_base") ?? 10_000,
         ]
-        if let dims = try file.int("\(arch).rope.dimension_count"), let width = try file.int("\(arch).embedding_length"), dims != width / heads {
+        if let dims = try file.int("\(arch).rope.dimension_count"), let width = try file.int("\(arch).embedding_length"),
+            dims != width / heads
+        {
             json["head_dim"] = dims
         }
         if let bos = try file.int("tokenizer.ggml.bos_token_id") { json["bos_token_id"] = bos }

@@ -19,7 +19,8 @@ package final class DecoderModel: Sendable {
         try config.validate(source: source.sourceDescription)
         let count = layerCount ?? config.layerCount
         guard (1...config.layerCount).contains(count) else {
-            throw AutoInterpError.invalidInput("\(source.sourceDescription): the model has \(config.layerCount) layers; cannot load \(count)")
+            throw AutoInterpError.invalidInput(
+                "\(source.sourceDescription): the model has \(config.layerCount) layers; cannot load \(count)")
         }
         self.config = config
         self.layerCount = count
@@ -41,11 +42,13 @@ package final class DecoderModel: Sendable {
     package func activations(_ contexts: [[Int32]], hooks: [DecoderHook]) throws -> [DecoderHook: [Float]] {
         guard let deepest = hooks.map(\.layer).max() else { return [:] }
         guard deepest < layerCount else {
-            throw AutoInterpError.invalidInput("hook \(hooks.first { $0.layer == deepest }!) is past this model's \(layerCount) loaded layers (0...\(layerCount - 1))")
+            throw AutoInterpError.invalidInput(
+                "hook blocks.\(deepest) is past this model's \(layerCount) loaded layers (0...\(layerCount - 1))")
         }
         for context in contexts {
             guard context.count <= config.maxPositions else {
-                throw AutoInterpError.invalidInput("a context of \(context.count) tokens is longer than the model's \(config.maxPositions) positions")
+                throw AutoInterpError.invalidInput(
+                    "a context of \(context.count) tokens is longer than the model's \(config.maxPositions) positions")
             }
             for id in context where id < 0 || Int(id) >= config.vocabSize {
                 throw AutoInterpError.invalidInput("token id \(id) is outside the model's vocabulary of \(config.vocabSize)")
@@ -178,7 +181,9 @@ package final class DecoderModel: Sendable {
                             let q = qkv.baseAddress! + start * width + head * hd
                             let k = qkv.baseAddress! + start * width + (heads + kvHead) * hd
                             let v = qkv.baseAddress! + start * width + (heads + kvHeads + kvHead) * hd
-                            BLAS.gemm(.none, .transposed, m: len, n: len, k: hd, alpha: scale, a: q, lda: width, b: k, ldb: width, c: s.baseAddress!, ldc: len)
+                            BLAS.gemm(
+                                .none, .transposed, m: len, n: len, k: hd, alpha: scale, a: q, lda: width, b: k, ldb: width,
+                                c: s.baseAddress!, ldc: len)
                             for r in 0..<len {
                                 let row = s.baseAddress! + r * len
                                 // Causal: row r sees columns 0...r; the rest get weight 0.

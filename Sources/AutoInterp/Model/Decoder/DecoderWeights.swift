@@ -68,8 +68,12 @@ struct DecoderGGUFSource: DecoderTensorSource {
         }
         var values = try file.floats(mapped)
         if let heads = permutedHeads {
-            if mapped.hasSuffix("attn_q.weight") || mapped.hasSuffix("attn_q.bias") { values = Self.unpermute(values, heads: heads.q, rows: shape[0]) }
-            if mapped.hasSuffix("attn_k.weight") || mapped.hasSuffix("attn_k.bias") { values = Self.unpermute(values, heads: heads.k, rows: shape[0]) }
+            if mapped.hasSuffix("attn_q.weight") || mapped.hasSuffix("attn_q.bias") {
+                values = Self.unpermute(values, heads: heads.q, rows: shape[0])
+            }
+            if mapped.hasSuffix("attn_k.weight") || mapped.hasSuffix("attn_k.bias") {
+                values = Self.unpermute(values, heads: heads.k, rows: shape[0])
+            }
         }
         return values
     }
@@ -131,7 +135,8 @@ struct DecoderWeights {
                 func bias(_ name: String, _ rows: Int, _ present: Bool) throws -> [Float] {
                     present ? try source.floats(p + name, shape: [rows]) : []
                 }
-                let qkvBias = c.qkvBias
+                let qkvBias =
+                    c.qkvBias
                     ? try bias("self_attn.q_proj.bias", qRows, true) + bias("self_attn.k_proj.bias", kvRows, true)
                         + bias("self_attn.v_proj.bias", kvRows, true) : []
                 return Layer(
@@ -146,7 +151,8 @@ struct DecoderWeights {
                     upWeight: try source.floats(p + "mlp.gate_proj.weight", shape: [c.intermediateSize, d])
                         + source.floats(p + "mlp.up_proj.weight", shape: [c.intermediateSize, d]),
                     upBias: c.mlpBias
-                        ? try bias("mlp.gate_proj.bias", c.intermediateSize, true) + bias("mlp.up_proj.bias", c.intermediateSize, true) : [],
+                        ? try bias("mlp.gate_proj.bias", c.intermediateSize, true) + bias("mlp.up_proj.bias", c.intermediateSize, true)
+                        : [],
                     downWeight: try source.floats(p + "mlp.down_proj.weight", shape: [d, c.intermediateSize]),
                     downBias: try bias("mlp.down_proj.bias", d, c.mlpBias))
             }
@@ -158,12 +164,14 @@ struct DecoderWeights {
             layers = try (0..<layerCount).map { l in
                 let p = "\(prefix)h.\(l)."
                 return Layer(
-                    norm1Weight: try source.floats(p + "ln_1.weight", shape: [d]), norm1Bias: try source.floats(p + "ln_1.bias", shape: [d]),
+                    norm1Weight: try source.floats(p + "ln_1.weight", shape: [d]),
+                    norm1Bias: try source.floats(p + "ln_1.bias", shape: [d]),
                     qkvWeight: Self.transpose(try source.floats(p + "attn.c_attn.weight", shape: [d, 3 * d]), rows: d, columns: 3 * d),
                     qkvBias: try source.floats(p + "attn.c_attn.bias", shape: [3 * d]),
                     outputWeight: Self.transpose(try source.floats(p + "attn.c_proj.weight", shape: [d, d]), rows: d, columns: d),
                     outputBias: try source.floats(p + "attn.c_proj.bias", shape: [d]),
-                    norm2Weight: try source.floats(p + "ln_2.weight", shape: [d]), norm2Bias: try source.floats(p + "ln_2.bias", shape: [d]),
+                    norm2Weight: try source.floats(p + "ln_2.weight", shape: [d]),
+                    norm2Bias: try source.floats(p + "ln_2.bias", shape: [d]),
                     upWeight: Self.transpose(try source.floats(p + "mlp.c_fc.weight", shape: [d, i]), rows: d, columns: i),
                     upBias: try source.floats(p + "mlp.c_fc.bias", shape: [i]),
                     downWeight: Self.transpose(try source.floats(p + "mlp.c_proj.weight", shape: [i, d]), rows: i, columns: d),
