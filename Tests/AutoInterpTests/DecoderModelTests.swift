@@ -39,6 +39,20 @@ struct DecoderModelTests {
         try Self.check(model, reference: "llama-gguf")
     }
 
+    /// Quantised GGUFs (Q8_0, Q4_1: SmolLM2's type) of the same weights: the forward pass matches
+    /// `transformers` run on the dequantised weights to 1e-4, while the quantisation itself moves the
+    /// activations away from the F32 model's (so the comparison could fail).
+    @Test(arguments: ["q8_0", "q4_1"])
+    func quantisedGGUFMatchesTransformersOnTheDequantisedWeights(type: String) throws {
+        let model = try DecoderModel.load(Self.fixtures.appendingPathComponent("llama-gguf-\(type)/model.gguf"))
+        try Self.check(model, reference: "llama-gguf-\(type)")
+        let f32 = try SafeTensorsFile(url: Self.fixtures.appendingPathComponent("llama-gguf/reference.safetensors"))
+        let lossy = try SafeTensorsFile(url: Self.fixtures.appendingPathComponent("llama-gguf-\(type)/reference.safetensors"))
+        let pairs = zip(try f32.floats("blocks.1.hook_resid_post"), try lossy.floats("blocks.1.hook_resid_post"))
+        let drift = pairs.map { abs($0 - $1) }.max() ?? 0
+        #expect(drift > 2e-4, "\(type): quantisation should change the activations")
+    }
+
     @Test func loadsOnlyTheLayersAskedFor() throws {
         let model = try DecoderModel.load(Self.fixtures.appendingPathComponent("llama"), layerCount: 1)
         let hook = try DecoderHook(name: "blocks.0.mlp.hook_post")

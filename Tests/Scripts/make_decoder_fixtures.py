@@ -100,8 +100,8 @@ def build(name, model, blocks, attn, mlp, pre, post, tokenizer):
     return model
 
 
-def llama_gguf(model, path):
-    """The weights as llama.cpp's convert_hf_to_gguf.py writes a llama-arch model (F32)."""
+def llama_gguf(model, path, qtype=None):
+    """The weights as llama.cpp's convert_hf_to_gguf.py writes a llama-arch model (F32, or 2-D weights in `qtype`)."""
     c = model.config
     w = gguf.GGUFWriter(str(path), arch="llama")
     w.add_context_length(c.max_position_embeddings)
@@ -135,6 +135,15 @@ def llama_gguf(model, path):
         return t.reshape(heads, 2, t.shape[0] // heads // 2, *t.shape[1:]).swapaxes(1, 2).reshape(t.shape)
 
     sd = model.state_dict()
+    plain_add = w.add_tensor
+
+    def add(name, array):
+        if qtype is not None and array.ndim == 2:
+            plain_add(name, gguf.quants.quantize(np.ascontiguousarray(array), qtype), raw_dtype=qtype)
+        else:
+            plain_add(name, np.ascontiguousarray(array))
+
+    w.add_tensor = add
     w.add_tensor("token_embd.weight", sd["model.embed_tokens.weight"].numpy())
     for L in range(c.num_hidden_layers):
         p = f"model.layers.{L}."
@@ -179,6 +188,21 @@ def main():
     randomise(plain)
     build("llama-gguf", plain, plain.model.layers, "self_attn", "mlp", "gate_proj", "down_proj", "smollm2")
     llama_gguf(plain, OUT / "llama-gguf" / "model.gguf")
+    # Quantised GGUFs of the same weights; the reference is transformers on the weights the quantiser
+    # keeps (quantise + dequantise is row-local, so it commutes with the q/k row permutation).
+    for qtype, name in [(gguf.GGMLQuantizationType.Q8_0, "q8_0"), (gguf.GGMLQuantizationType.Q4_1, "q4_1")]:
+        lossy = LlamaForCausalLM(plain.config)
+        lossy.load_state_dict(plain.state_dict())
+        with torch.no_grad():
+            for n, p in lossy.named_parameters():
+                if p.dim() == 2:
+                    q = gguf.quants.quantize(p.detach().numpy().copy(), qtype)
+                    p.copy_(torch.from_numpy(gguf.quants.dequantize(q, qtype).reshape(p.shape)))
+        folder = f"llama-gguf-{name}"
+        build(folder, lossy, lossy.model.layers, "self_attn", "mlp", "gate_proj", "down_proj", "smollm2")
+        llama_gguf(plain, OUT / folder / "model.gguf", qtype)
+        for extra in ["model.safetensors", "tokenizer.json", "config.json"]:
+            (OUT / folder / extra).unlink()
     qwen = Qwen2ForCausalLM(Qwen2Config(
         vocab_size=561, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=1, max_position_embeddings=64, rope_theta=1000000.0, rms_norm_eps=1e-6,
