@@ -3,17 +3,24 @@ import AutoInterp
 import AutoInterpCLIOptions
 import Foundation
 
-/// `autointerp harvest`: run texts through a BERT-family model and write one layer's MLP activations.
+/// `autointerp harvest`: run texts through a BERT-family model (one layer's MLP activations) or a
+/// decoder LM (activations at TransformerLens hook points) and write activation datasets.
 struct HarvestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harvest",
-        abstract: "Run texts through a BERT-family model on the CPU and write a layer's MLP neurons as an activation dataset.",
+        abstract: "Run texts through a BERT-family or decoder model on the CPU and write activations as an activation dataset.",
         discussion: """
             Each {"text": ...} line of the JSONL file becomes one context: [CLS] ... [SEP], cut to \
             --context-len tokens and padded. The output holds tokens (I32), mask (U8, 1 = real token) \
             and activations ([contexts, context-len, intermediate_size], the post-GELU MLP activations \
             of encoder.layer[L]); vocab.json is written beside it. The model folder needs config.json, \
             model.safetensors and vocab.txt (tokenizer.json / tokenizer_config.json are read if present).
+
+            Decoder LMs (GPT-2, Llama, SmolLM2, Qwen2: a Hugging Face folder with tokenizer.json, or a \
+            .gguf file) take --hook instead of --layer: a TransformerLens hook name such as \
+            blocks.6.hook_resid_post or blocks.6.mlp.hook_post, given once per hook; with several hooks \
+            each goes to OUTPUT-STEM.HOOK.safetensors. --prepend-bos puts the model's BOS token first, \
+            as the SAE was trained (SAELens cfg.json prepend_bos).
             """
     )
 
@@ -23,8 +30,14 @@ struct HarvestCommand: AsyncParsableCommand {
     @Option(help: "JSONL file with one {\"text\": ...} object per line.")
     var texts: String
 
-    @Option(help: "Layer whose MLP activations are recorded, counted from 0 as in encoder.layer[L].")
-    var layer: NonNegativeInt
+    @Option(help: "BERT models: layer whose MLP activations are recorded, counted from 0 as in encoder.layer[L].")
+    var layer: NonNegativeInt?
+
+    @Option(name: .customLong("hook"), help: "Decoder models: a TransformerLens hook name (blocks.L.hook_resid_post, …); repeatable.")
+    var hooks: [String] = []
+
+    @Flag(name: .customLong("prepend-bos"), help: "Decoder models: put the BOS token before each context.")
+    var prependBOS = false
 
     @Option(help: "Output safetensors file; vocab.json is written in the same folder.")
     var output: String
@@ -50,6 +63,17 @@ struct HarvestCommand: AsyncParsableCommand {
                 throw AutoInterpError.invalidInput("--dtype \(dtype) is not supported; use f16 or f32")
             }
             guard batchSize.value <= 4096 else { throw AutoInterpError.invalidInput("--batch-size must be between 1 and 4096, got \(batchSize.value)") }
+            if !hooks.isEmpty {
+                guard layer == nil else {
+                    throw AutoInterpError.invalidInput("--layer is for BERT models; with --hook the hook names the layer")
+                }
+                try harvestDecoder(type)
+                return
+            }
+            guard let layer else {
+                throw AutoInterpError.invalidInput("harvest needs --layer L (BERT models) or --hook blocks.L.<hook> (decoder models)")
+            }
+            guard !prependBOS else { throw AutoInterpError.invalidInput("--prepend-bos is for decoder models (with --hook)") }
             let harvester = try Harvester(modelDirectory: URL(fileURLWithPath: model), layer: layer.value, modelName: modelName)
             let bar = ProgressBar("harvest", total: 1, unit: "contexts", enabled: !quiet)
             let summary = try harvester.harvest(
@@ -64,6 +88,29 @@ struct HarvestCommand: AsyncParsableCommand {
                     format: "harvested %d contexts x %d (%d tokens, %d truncated), layer %d width %d → %@ + vocab.json: %.1f s, %.0f tokens/s",
                     summary.contexts, summary.contextLength, summary.tokens, summary.truncatedContexts, layer.value, summary.width,
                     output, summary.elapsedSeconds,
+                    summary.elapsedSeconds > 0 ? Double(summary.tokens) / summary.elapsedSeconds : 0))
+        }
+    }
+
+    /// The decoder path: every hook in one pass, one dataset per hook.
+    private func harvestDecoder(_ type: HarvestDType) throws {
+        let parsed = try hooks.map { try DecoderHook(name: $0) }
+        let harvester = try DecoderHarvester(
+            modelPath: URL(fileURLWithPath: model), hooks: parsed, prependBOS: prependBOS, modelName: modelName)
+        let bar = ProgressBar("harvest", total: 1, unit: "contexts", enabled: !quiet)
+        let summaries = try harvester.harvest(
+            textsFile: URL(fileURLWithPath: texts), output: URL(fileURLWithPath: output),
+            contextLength: contextLength.value, dtype: type, batchSize: batchSize.value
+        ) { p in
+            bar.update(p.contextsDone, total: p.contextsTotal, detail: String(format: "%.0f tokens/s", p.tokensPerSecond))
+        }
+        bar.finish()
+        for summary in summaries {
+            note(
+                String(
+                    format: "harvested %d contexts x %d (%d tokens, %d truncated), %@ width %d → %@: %.1f s, %.0f tokens/s",
+                    summary.contexts, summary.contextLength, summary.tokens, summary.truncatedContexts, summary.metadata["hook"] ?? "",
+                    summary.width, summary.output.path, summary.elapsedSeconds,
                     summary.elapsedSeconds > 0 ? Double(summary.tokens) / summary.elapsedSeconds : 0))
         }
     }
