@@ -15,35 +15,16 @@ public enum ClassificationAnswer {
 
     /// The answers of `content` for `count` examples, or why they cannot be read.
     public static func parse(_ content: String, count: Int) -> Result<[Int], StageFailure> {
-        let text = SimulationParser.stripFence(content)
-        guard !text.isEmpty else { return .failure(StageFailure("the scorer answered with empty text")) }
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
-            return .failure(StageFailure("the scorer's answer is not valid JSON: \(SimulationParser.preview(text))"))
-        }
-        let list: [JSONValue]
-        switch value {
-        case .object(let object):
-            guard case .array(let answers)? = object["answers"] else {
-                return .failure(StageFailure("the scorer's answer has no \"answers\" list: \(SimulationParser.preview(text))"))
-            }
-            list = answers
-        case .array(let answers): list = answers
-        default: return .failure(StageFailure("the scorer's answer is not {\"answers\": [...]}: \(SimulationParser.preview(text))"))
-        }
-        guard list.count == count else {
-            return .failure(StageFailure("the scorer gave \(list.count) answers for \(count) examples"))
-        }
-        var answers: [Int] = []
-        for (i, item) in list.enumerated() {
+        ListAnswer.parse(content, key: "answers", count: count, words: .init(speaker: "scorer", items: "answers", questions: "examples")) {
+            position, item in
             switch item {
-            case .number(let x) where x == 0 || x == 1: answers.append(Int(x))
-            case .bool(let b): answers.append(b ? 1 : 0)
+            case .number(let x) where x == 0 || x == 1: return .success(Int(x))
+            case .bool(let b): return .success(b ? 1 : 0)
             case .string(let s) where ["0", "1"].contains(s.trimmingCharacters(in: .whitespaces)):
-                answers.append(s.trimmingCharacters(in: .whitespaces) == "1" ? 1 : 0)
-            default: return .failure(StageFailure("answer \(i + 1) of the scorer's answer is not 0 or 1"))
+                return .success(s.trimmingCharacters(in: .whitespaces) == "1" ? 1 : 0)
+            default: return .failure(StageFailure("answer \(position) of the scorer's answer is not 0 or 1"))
             }
         }
-        return .success(answers)
     }
 
     /// The digit of a token when, without white space and JSON punctuation, it is exactly `0` or `1`.

@@ -83,26 +83,8 @@ package struct LLMRubricJudge: RubricJudge {
 package enum RubricParser {
     /// The ratings of a batch answer for `count` excerpts, or why it cannot be read.
     package static func parseBatch(_ content: String, count: Int) -> Result<[Int], StageFailure> {
-        let text = SimulationParser.stripFence(content)
-        guard !text.isEmpty else { return .failure(StageFailure("the judge answered with empty text")) }
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
-            return .failure(StageFailure("the judge's answer is not valid JSON: \(SimulationParser.preview(text))"))
-        }
-        let list: [JSONValue]
-        switch value {
-        case .object(let object):
-            guard case .array(let ratings)? = object["ratings"] else {
-                return .failure(StageFailure("the judge's answer has no \"ratings\" list: \(SimulationParser.preview(text))"))
-            }
-            list = ratings
-        case .array(let ratings): list = ratings
-        default: return .failure(StageFailure("the judge's answer is not {\"ratings\": [...]}: \(SimulationParser.preview(text))"))
-        }
-        guard list.count == count else {
-            return .failure(StageFailure("the judge gave \(list.count) ratings for \(count) excerpts"))
-        }
-        var ratings: [Int] = []
-        for (i, item) in list.enumerated() {
+        ListAnswer.parse(content, key: "ratings", count: count, words: .init(speaker: "judge", items: "ratings", questions: "excerpts")) {
+            position, item in
             var number: Double?
             switch item {
             case .number(let x): number = x
@@ -110,11 +92,10 @@ package enum RubricParser {
             default: break
             }
             guard let x = number, x == x.rounded(), (0...3).contains(x) else {
-                return .failure(StageFailure("rating \(i + 1) of the judge's answer is not a digit 0-3"))
+                return .failure(StageFailure("rating \(position) of the judge's answer is not a digit 0-3"))
             }
-            ratings.append(Int(x))
+            return .success(Int(x))
         }
-        return .success(ratings)
     }
 
     package static func parse(_ content: String) -> RubricVerdict {
