@@ -46,14 +46,8 @@ public struct LLMClassifier: UnitClassifier {
     public func classify(explanation: String, items: [ClassificationItem]) async throws -> [StoredClassification.Outcome] {
         guard !items.isEmpty else { return [] }
         let top = await logprobs.topLogprobs()
-        let batches = stride(from: 0, to: items.count, by: batchSize).map { Array(items[$0..<min(items.count, $0 + batchSize)]) }
-        return try await withThrowingTaskGroup(of: (Int, [StoredClassification.Outcome]).self) { group in
-            for (b, batch) in batches.enumerated() {
-                group.addTask { (b, try await classifyBatch(explanation: explanation, items: batch, topLogprobs: top)) }
-            }
-            var results = [[StoredClassification.Outcome]](repeating: [], count: batches.count)
-            for try await (b, outcomes) in group { results[b] = outcomes }
-            return results.flatMap { $0 }
+        return try await BatchedCalls.map(items, size: batchSize) { batch in
+            try await classifyBatch(explanation: explanation, items: batch, topLogprobs: top)
         }
     }
 

@@ -36,3 +36,23 @@ enum ListAnswerCall {
         return .failure(StageFailure("\(reason) (after one retry)"))
     }
 }
+
+/// Questions asked a batch per call, the calls in parallel, the answers in question order.
+enum BatchedCalls {
+    /// `ask` for each consecutive batch of at most `size` of `items`, concurrently; the answers
+    /// joined in the items' order.
+    static func map<Item: Sendable, Answer: Sendable>(
+        _ items: [Item], size: Int, _ ask: @escaping @Sendable ([Item]) async throws -> [Answer]
+    ) async throws -> [Answer] {
+        let size = max(1, size)
+        let batches = stride(from: 0, to: items.count, by: size).map { Array(items[$0..<min(items.count, $0 + size)]) }
+        return try await withThrowingTaskGroup(of: (Int, [Answer]).self) { group in
+            for (b, batch) in batches.enumerated() {
+                group.addTask { (b, try await ask(batch)) }
+            }
+            var results = [[Answer]](repeating: [], count: batches.count)
+            for try await (b, answers) in group { results[b] = answers }
+            return results.flatMap { $0 }
+        }
+    }
+}

@@ -54,15 +54,7 @@ package struct LLMRubricJudge: RubricJudge {
     }
 
     package func rate(explanation: String, examples: [RubricExample]) async throws -> [RubricVerdict] {
-        let batches = stride(from: 0, to: examples.count, by: batchSize).map { Array(examples[$0..<min(examples.count, $0 + batchSize)]) }
-        return try await withThrowingTaskGroup(of: (Int, [RubricVerdict]).self) { group in
-            for (b, batch) in batches.enumerated() {
-                group.addTask { (b, try await rateBatch(explanation: explanation, examples: batch)) }
-            }
-            var results = [[RubricVerdict]](repeating: [], count: batches.count)
-            for try await (b, verdicts) in group { results[b] = verdicts }
-            return results.flatMap { $0 }
-        }
+        try await BatchedCalls.map(examples, size: batchSize) { batch in try await rateBatch(explanation: explanation, examples: batch) }
     }
 
     /// One call (and at most one retry) for one batch.
