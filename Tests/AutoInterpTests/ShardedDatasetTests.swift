@@ -34,10 +34,13 @@ import Testing
     }
 
     /// What `select` stores for every unit: statistics and examples, without row ids.
-    static func storedRows(_ dir: TemporaryDirectory, activations: URL, latents: URL? = nil, sae: URL?, name: String) throws -> [String] {
+    static func storedRows(
+        _ dir: TemporaryDirectory, activations: URL, latents: URL? = nil, sae: URL?, name: String, neurons: UnitSpec = .all,
+        vocab: URL? = nil
+    ) throws -> [String] {
         var request = RunSetup.Request(
-            name: name, resultsFolder: dir.path("results"), activations: activations, sae: sae,
-            features: sae == nil && latents == nil ? .indices([]) : .all, neurons: latents == nil ? .all : .indices([]))
+            name: name, resultsFolder: dir.path("results"), activations: activations, vocab: vocab, sae: sae,
+            features: sae == nil && latents == nil ? .indices([]) : .all, neurons: neurons)
         request.latents = latents
         let outcome = try RunSetup().prepare(request)
         let encoder = JSONEncoder()

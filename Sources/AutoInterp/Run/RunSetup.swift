@@ -15,6 +15,9 @@ public struct RunSetup {
         public var activations: URL
         public var vocab: URL?
         public var sae: URL?
+        /// A sparse latent cache (`encode` CSR or delphi's layout) the features are read from
+        /// instead of an SAE. When `activations` is the same URL, the tokens come from the cache.
+        public var latents: URL?
         /// How to read `sae` (format, hookpoint, layer, k); detected from its files by default.
         public var saeOptions = SAELoadOptions()
         public var features: UnitSpec
@@ -74,7 +77,18 @@ public struct RunSetup {
             throw AutoInterpError.invalidInput("run name '\(request.name)' must be a plain folder name (no '/')")
         }
         try request.validate()
-        let dataset = try ActivationDataset(url: request.activations.standardizedFileURL, vocabURL: request.vocab?.standardizedFileURL)
+        let latents = try request.latents.map { try LatentCache(url: $0.standardizedFileURL) }
+        if latents != nil, request.sae != nil {
+            throw AutoInterpError.invalidInput("--latents replaces --sae (the features are read from the cache): give one of them")
+        }
+        let dataset: ActivationDataset
+        if let latents, request.activations.standardizedFileURL == latents.url {
+            dataset = try latents.tokenDataset(vocabURL: request.vocab?.standardizedFileURL)
+        } else {
+            dataset = try ActivationDataset(
+                url: request.activations.standardizedFileURL, vocabURL: request.vocab?.standardizedFileURL, dense: latents == nil ? .required : .optional)
+        }
+        try latents?.checkCompatible(with: dataset)
         let seed = request.selection.seed
         // Only the studied features' encoder columns are read (all of them for a TopK SAE), never the decoder.
         var resolved: [Int] = []
@@ -88,7 +102,9 @@ public struct RunSetup {
                 })
         }
         let features: [Int]
-        if sae != nil {
+        if let latents {
+            features = try featureSpec.resolve(count: latents.featureCount, kind: .feature, seed: seed)
+        } else if sae != nil {
             features = resolved
         } else {
             guard request.features.isNone else {
@@ -97,6 +113,10 @@ public struct RunSetup {
             features = []
         }
         try sae?.checkCompatible(with: dataset, saePath: request.sae?.path)
+        if !request.neurons.isNone, !dataset.hasActivations {
+            throw AutoInterpError.invalidInput(
+                "neurons need dense activations, but \(dataset.url.path) holds only tokens: pass the dataset with --activations, or --neurons none")
+        }
         let neurons = try request.neurons.resolve(count: dataset.width, kind: .neuron, seed: seed)
         guard !(features.isEmpty && neurons.isEmpty) else {
             throw AutoInterpError.invalidInput("no units to study: give --features and/or --neurons (e.g. --neurons 0-99)")
@@ -106,6 +126,7 @@ public struct RunSetup {
             featureSpec: request.features.description, neuronSpec: request.neurons.description, features: features, neurons: neurons,
             selection: request.selection, pipeline: request.pipeline)
         config.saeSource = sae?.source
+        config.latents = latents?.url.path
         let configJSON = try config.canonicalJSON()
 
         try RunLock.acquire(runFolder: request.databaseURL.deletingLastPathComponent(), name: request.name)
@@ -138,7 +159,7 @@ public struct RunSetup {
         var dead: [UnitRef] = []
         if !todo.isEmpty {
             let source = try UnitActivationSource(
-                dataset: dataset, sae: sae, features: todo.filter { $0.kind == .feature }.map(\.index),
+                dataset: dataset, sae: sae, latents: latents, features: todo.filter { $0.kind == .feature }.map(\.index),
                 neurons: todo.filter { $0.kind == .neuron }.map(\.index))
             let selections = try ExampleSelector(config: request.selection).select(from: source, progress: progress)
             for selection in selections {

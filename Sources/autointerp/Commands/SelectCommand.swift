@@ -4,8 +4,16 @@ import Foundation
 
 /// Options naming the inputs and units of a run, shared by `select` and `run`.
 struct RunInputOptions: ParsableArguments {
-    @Option(help: "Activation dataset (.safetensors with tokens and activations).")
-    var activations: String
+    @Option(
+        help: """
+            Activation dataset: a .safetensors file with tokens and activations, or its shards as a folder, \
+            a glob ('acts/part-*.safetensors') or a manifest (.json list of paths). With --latents it may hold only \
+            tokens (and mask); a delphi cache needs none.
+            """)
+    var activations: String?
+
+    @Option(help: "Sparse features instead of an SAE: an `encode` CSR file, or a delphi latent cache folder ({start}_{end}.safetensors).")
+    var latents: String?
 
     @Option(help: "Token strings (JSON array); default vocab.json beside the dataset.")
     var vocab: String?
@@ -82,12 +90,16 @@ struct RunInputOptions: ParsableArguments {
         if let classifyPerDecile { selection.classifyPerDecile = classifyPerDecile }
         if let classifySilent { selection.classifySilent = classifySilent }
         try selection.validate()
+        guard let dataset = activations ?? latents else {
+            throw AutoInterpError.invalidInput("--activations is required (or --latents with a delphi cache, whose splits hold the tokens)")
+        }
         var request = RunSetup.Request(
-            name: name, resultsFolder: URL(fileURLWithPath: results), activations: URL(fileURLWithPath: activations),
+            name: name, resultsFolder: URL(fileURLWithPath: results), activations: URL(fileURLWithPath: dataset),
             vocab: vocab.map { URL(fileURLWithPath: $0) }, sae: sae.map { URL(fileURLWithPath: $0) },
             features: try Self.spec(features, option: "--features"), neurons: try Self.spec(neurons, option: "--neurons"),
             selection: selection, forceNew: forceNew)
         request.saeOptions = saeFormat.options
+        request.latents = latents.map { URL(fileURLWithPath: $0) }
         return request
     }
 }
