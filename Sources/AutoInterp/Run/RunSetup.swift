@@ -25,6 +25,9 @@ public struct RunSetup {
         public var selection: SelectionConfig
         /// Replace an existing run of the same name whose config differs.
         public var forceNew: Bool
+        /// Bytes of per-unit selection state one chunk of units may hold (see `ChunkedSelection`);
+        /// not part of the run config (it changes no result).
+        public var selectionMemoryBudget = 1 << 30
         /// The stage settings of `autointerp run`; nil for `select`, which leaves a stored
         /// pipeline config alone.
         public var pipeline: PipelineConfig?
@@ -60,12 +63,19 @@ public struct RunSetup {
         public var alreadyStored: Int
         /// Units that never fire on any selectable token (stored, but with no examples to explain).
         public var dead: [UnitRef]
+        /// Chunks the selection ran in (0 when every unit was already stored), and the estimated
+        /// bytes of selection state one chunk holds (features × kept examples, not tokens).
+        public var selectionChunks = 0
+        public var selectionBytes = 0
     }
 
     public var logger: Logger
+    /// Called after each batch of selection with tokens done, tokens/s and the ETA.
+    public var selectionProgress: (@Sendable (SelectionProgress) -> Void)?
 
-    public init(logger: Logger = Logger(label: "autointerp.prepare")) {
+    public init(logger: Logger = Logger(label: "autointerp.prepare"), selectionProgress: (@Sendable (SelectionProgress) -> Void)? = nil) {
         self.logger = logger
+        self.selectionProgress = selectionProgress
     }
 
     /// Runs the preparation.
@@ -157,19 +167,30 @@ public struct RunSetup {
         let todo = wanted.filter { !done.contains($0) }
         logger.info("run \(request.name): \(wanted.count) units, \(done.count) already stored")
         var dead: [UnitRef] = []
+        var chunks = 0
+        let selector = ChunkedSelection(config: request.selection, memoryBudget: request.selectionMemoryBudget)
+        let perUnit = ChunkedSelection.bytesPerUnit(config: request.selection, dataset: dataset, tokensPerBatch: selector.tokensPerBatch)
         if !todo.isEmpty {
-            let source = try UnitActivationSource(
-                dataset: dataset, sae: sae, latents: latents, features: todo.filter { $0.kind == .feature }.map(\.index),
-                neurons: todo.filter { $0.kind == .neuron }.map(\.index))
-            let selections = try ExampleSelector(config: request.selection).select(from: source, progress: progress)
-            for selection in selections {
-                _ = try store.saveUnit(runID: run.id, statistics: selection.statistics, examples: selection.examples)
-                if selection.statistics.maxActivation <= 0 { dead.append(selection.unit) }
+            // Chunk by chunk, each chunk's units stored before the next: a killed run resumes at the first unstored chunk.
+            chunks = try selector.run(
+                dataset: dataset, sae: sae, latents: latents, units: todo,
+                progress: { report in
+                    progress?(report.tokensDone, report.tokensTotal)
+                    selectionProgress?(report)
+                }
+            ) { selections in
+                for selection in selections {
+                    _ = try store.saveUnit(runID: run.id, statistics: selection.statistics, examples: selection.examples)
+                    if selection.statistics.maxActivation <= 0 { dead.append(selection.unit) }
+                }
             }
             try store.setStatus(runID: run.id, "selected")
             run = try store.run(id: run.id) ?? run
         }
-        return Outcome(run: run, store: store, stored: todo.count, alreadyStored: done.count, dead: dead)
+        let chunkUnits = min(todo.count, max(1, request.selectionMemoryBudget / max(perUnit, 1)))
+        return Outcome(
+            run: run, store: store, stored: todo.count, alreadyStored: done.count, dead: dead, selectionChunks: chunks,
+            selectionBytes: chunkUnits * perUnit)
     }
 
     /// How a wanted config relates to the one stored with a run.

@@ -65,6 +65,14 @@ struct RunInputOptions: ParsableArguments {
     @Flag(help: "Keep special tokens ([CLS], [SEP], …) in examples and statistics.")
     var includeSpecialTokens = false
 
+    @Option(
+        help: """
+            Per-unit selection state (kept examples, histograms) one chunk of units may hold, in bytes with an optional \
+            K, M or G suffix; more units are selected in several chunks, each stored before the next (a killed run resumes at \
+            the first unstored chunk).
+            """)
+    var selectionMemory = "1G"
+
     @Flag(help: "Replace an existing run of this name whose config differs.")
     var forceNew = false
 
@@ -75,6 +83,18 @@ struct RunInputOptions: ParsableArguments {
         } catch let error as AutoInterpError {
             throw AutoInterpError.invalidInput("\(option): \(error.message)")
         }
+    }
+
+    /// `512M`, `64K`, `2G` or a plain byte count (powers of 1024).
+    static func bytes(_ text: String, option: String) throws -> Int {
+        let shifts: [Character: Int] = ["K": 10, "M": 20, "G": 30]
+        let suffix = text.last.map { Character($0.uppercased()) }
+        let shift = suffix.flatMap { shifts[$0] } ?? 0
+        let digits = shift > 0 ? String(text.dropLast()) : text
+        guard let value = Int(digits), value >= 1, value <= (1 << 40) >> shift else {
+            throw AutoInterpError.invalidInput("\(option) '\(text)' is not a size: write e.g. 512M, 2G or 65536 (at most 1T)")
+        }
+        return value << shift
     }
 
     func request() throws -> RunSetup.Request {
@@ -100,6 +120,7 @@ struct RunInputOptions: ParsableArguments {
             selection: selection, forceNew: forceNew)
         request.saeOptions = saeFormat.options
         request.latents = latents.map { URL(fileURLWithPath: $0) }
+        request.selectionMemoryBudget = try Self.bytes(selectionMemory, option: "--selection-memory")
         return request
     }
 }
@@ -119,7 +140,8 @@ struct SelectCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let request = try inputs.request()
-            let bar = ProgressBar("select", total: 1, unit: "batch", enabled: !quiet)
+            // Steps are tokens read (every pass of every chunk), so the bar shows tokens/s and the ETA.
+            let bar = ProgressBar("select", total: 1, unit: "tok", enabled: !quiet)
             let outcome = try RunSetup().prepare(request) { done, total in
                 bar.update(done, total: total)
             }
@@ -128,6 +150,10 @@ struct SelectCommand: AsyncParsableCommand {
             let kinds = Dictionary(grouping: units, by: \.unit.kind).mapValues(\.count)
             print("run '\(outcome.run.name)': \(units.count) units (\(kinds[.feature] ?? 0) features, \(kinds[.neuron] ?? 0) neurons) in \(outcome.store.path)")
             print("stored now: \(outcome.stored), already stored: \(outcome.alreadyStored), never firing: \(outcome.dead.count)")
+            if outcome.selectionChunks > 0 {
+                print(
+                    "selection: \(outcome.selectionChunks) chunk(s), about \(formatBytes(outcome.selectionBytes)) of unit state per chunk, peak memory \(formatBytes(peakResidentBytes()))")
+            }
         }
     }
 }
