@@ -43,6 +43,27 @@ import Testing
         let last = try #require(reports.last)
         #expect(last.tokensTotal == 9 * 2 * dataset.tokenCount && last.tokensDone == last.tokensTotal && last.unitsDone == 16)
         #expect(zip(reports, reports.dropFirst()).allSatisfy { $0.tokensDone <= $1.tokensDone })
+
+        // With a scratch folder the features are encoded once into a CSR that every chunk reads: same rows.
+        var viaScratch: [UnitSelection] = []
+        reports = []
+        try ChunkedSelection(config: config, memoryBudget: 2 * perUnit).run(
+            dataset: dataset, sae: sae, latents: nil, units: source.units, scratchFolder: dir.url, progress: { reports.append($0) }
+        ) { viaScratch += $0 }
+        #expect(viaScratch.map(\.statistics) == whole.map(\.statistics))
+        #expect(viaScratch.map(\.examples) == whole.map(\.examples))
+        #expect(reports.last?.tokensTotal == (9 * 2 + 1) * dataset.tokenCount)  // one encode pass, then the chunks' reads
+        #expect(!FileManager.default.fileExists(atPath: dir.path(SelectionLatents.fileName).path))  // removed when done
+        // A complete scratch file left by a killed run is reused: no encode pass.
+        _ = try SelectionLatents.write(dataset: dataset, sae: sae, features: Array(0..<7), to: dir.path(SelectionLatents.fileName), tokensPerBatch: 4096) { _ in }
+        reports = []
+        var reused: [UnitSelection] = []
+        try ChunkedSelection(config: config, memoryBudget: 2 * perUnit).run(
+            dataset: dataset, sae: sae, latents: nil, units: Array(source.units.suffix(from: 2)), scratchFolder: dir.url,
+            progress: { reports.append($0) }
+        ) { reused += $0 }
+        #expect(reused.map(\.examples) == Array(whole.suffix(from: 2)).map(\.examples))
+        #expect(reports.last?.tokensTotal == 8 * 2 * dataset.tokenCount)
     }
 
     @Test func stateGrowsWithKeptExamplesNotTokens() throws {

@@ -173,7 +173,7 @@ public struct RunSetup {
         if !todo.isEmpty {
             // Chunk by chunk, each chunk's units stored before the next: a killed run resumes at the first unstored chunk.
             chunks = try selector.run(
-                dataset: dataset, sae: sae, latents: latents, units: todo,
+                dataset: dataset, sae: sae, latents: latents, units: todo, scratchFolder: request.databaseURL.deletingLastPathComponent(),
                 progress: { report in
                     progress?(report.tokensDone, report.tokensTotal)
                     selectionProgress?(report)

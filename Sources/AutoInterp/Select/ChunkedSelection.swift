@@ -62,21 +62,49 @@ package struct ChunkedSelection {
     /// Selects `units` chunk by chunk, handing each chunk's selections to `store` before the next
     /// chunk starts.
     ///
+    /// With an SAE and more than one chunk of features, the features are first encoded once into
+    /// ``SelectionLatents`` in `scratchFolder` (reused on resume, removed when done), and every
+    /// chunk's two passes read that instead of encoding again.
+    ///
     /// - Returns: the number of chunks.
     @discardableResult
     package func run(
-        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache?, units: [UnitRef],
+        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache?, units: [UnitRef], scratchFolder: URL? = nil,
         progress: ((SelectionProgress) -> Void)? = nil, store: ([UnitSelection]) throws -> Void
     ) throws -> Int {
         let perUnit = Self.bytesPerUnit(config: config, dataset: dataset, tokensPerBatch: tokensPerBatch)
         // Features and neurons never share a chunk, so a chunk reads the dense activations only when it must.
         let features = units.filter { $0.kind == .feature }, neurons = units.filter { $0.kind == .neuron }
-        let chunks = Self.chunks(features, bytesPerUnit: perUnit, budget: memoryBudget) + Self.chunks(neurons, bytesPerUnit: perUnit, budget: memoryBudget)
+        let featureChunks = Self.chunks(features, bytesPerUnit: perUnit, budget: memoryBudget)
+        let chunks = featureChunks + Self.chunks(neurons, bytesPerUnit: perUnit, budget: memoryBudget)
         let started = Date()
         let tokensPerChunk = 2 * dataset.tokenCount
-        let (tokensTotal, overflow) = tokensPerChunk.multipliedReportingOverflow(by: chunks.count)
+        var (tokensTotal, overflow) = tokensPerChunk.multipliedReportingOverflow(by: chunks.count)
         var report = SelectionProgress(
             tokensDone: 0, tokensTotal: overflow ? Int.max : tokensTotal, unitsDone: 0, unitsTotal: units.count, elapsed: 0)
+
+        var sae = sae, latents = latents
+        var scratch: URL? = nil
+        if let model = sae, latents == nil, featureChunks.count > 1, let scratchFolder {
+            let url = scratchFolder.appendingPathComponent(SelectionLatents.fileName)
+            let ids = features.map(\.index)
+            if let found = SelectionLatents.reusable(at: url, features: ids, dataset: dataset) {
+                latents = found
+            } else {
+                (tokensTotal, overflow) = tokensTotal.addingReportingOverflow(dataset.tokenCount)
+                report.tokensTotal = overflow ? Int.max : tokensTotal
+                latents = try SelectionLatents.write(
+                    dataset: dataset, sae: model, features: ids, to: url, tokensPerBatch: tokensPerBatch
+                ) { done in
+                    report.tokensDone = done
+                    report.elapsed = Date().timeIntervalSince(started)
+                    progress?(report)
+                }
+            }
+            sae = nil
+            scratch = url
+        }
+        let encoded = report.tokensDone
         for (c, chunk) in chunks.enumerated() {
             let source = try UnitActivationSource(
                 dataset: dataset, sae: sae, latents: latents, features: chunk.filter { $0.kind == .feature }.map(\.index),
@@ -86,7 +114,7 @@ package struct ChunkedSelection {
                 guard let progress else { return }
                 // Steps are batches of two passes; the last batch of a pass may be short.
                 let tokens = min(dataset.tokenCount, ((done - 1) % batches + 1) * source.contextsPerBatch * dataset.contextLength)
-                report.tokensDone = c * tokensPerChunk + (done > batches ? dataset.tokenCount : 0) + tokens
+                report.tokensDone = encoded + c * tokensPerChunk + (done > batches ? dataset.tokenCount : 0) + tokens
                 report.elapsed = Date().timeIntervalSince(started)
                 progress(report)
             }
@@ -95,6 +123,7 @@ package struct ChunkedSelection {
             report.elapsed = Date().timeIntervalSince(started)
             progress?(report)
         }
+        if let scratch { try? FileManager.default.removeItem(at: scratch) }
         return chunks.count
     }
 }

@@ -25,6 +25,10 @@ public final class LatentCache: @unchecked Sendable {
     public let layout: Layout
     /// Features in the cache (`d_sae`; for delphi, the last split's end + 1).
     public let featureCount: Int
+    /// For a selection scratch file (`__metadata__` `feature_ids`): the SAE feature of each
+    /// column; nil when column = feature.
+    let featureIDs: [Int]?
+    private let columnOfFeature: [Int: Int]
 
     private let csr: CSR?
     private let splits: [Split]
@@ -63,7 +67,16 @@ public final class LatentCache: @unchecked Sendable {
         }
         if let csr {
             featureCount = csr.featureCount
+            if let text = csr.file.metadata["feature_ids"] {
+                guard let ids = try? JSONDecoder().decode([Int].self, from: Data(text.utf8)), ids.count == featureCount else {
+                    throw AutoInterpError.invalidFile(url.path, "__metadata__ feature_ids must be a JSON array of d_sae feature indices")
+                }
+                featureIDs = ids
+            } else {
+                featureIDs = nil
+            }
         } else {
+            featureIDs = nil
             for (a, b) in zip(splits, splits.dropFirst()) where a.latents.upperBound > b.latents.lowerBound {
                 throw AutoInterpError.invalidFile(b.file.url.path, "latents \(b.latents) overlap those of \(a.file.url.lastPathComponent) (\(a.latents))")
             }
@@ -75,7 +88,17 @@ public final class LatentCache: @unchecked Sendable {
             }
         }
         guard featureCount > 0 else { throw AutoInterpError.invalidFile(url.path, "holds no latents (d_sae is 0)") }
+        columnOfFeature = featureIDs.map { Dictionary($0.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first }) } ?? [:]
     }
+
+    /// The column holding SAE feature `feature`, or nil when the cache does not hold it.
+    func column(of feature: Int) -> Int? {
+        if featureIDs != nil { return columnOfFeature[feature] }
+        return feature >= 0 && feature < featureCount ? feature : nil
+    }
+
+    /// Tokens the cache covers (CSR only; nil for delphi, whose size follows its tokens).
+    var tokenCount: Int? { csr?.tokenCount }
 
     /// The tokens (and vocabulary) stored with a delphi cache, as a dataset without dense activations.
     ///

@@ -37,11 +37,13 @@ package final class UnitActivationSource {
             throw AutoInterpError.invalidInput("neuron \(bad) is out of range: \(dataset.url.path) has \(dataset.width) neurons (0-\(dataset.width - 1))")
         }
         if let latents {
-            if let bad = features.first(where: { $0 < 0 || $0 >= latents.featureCount }) {
-                throw AutoInterpError.invalidInput("feature \(bad) is out of range: \(latents.url.path) holds \(latents.featureCount) features")
-            }
             var slots = [Int32](repeating: -1, count: latents.featureCount)
-            for (u, feature) in features.enumerated() { slots[feature] = Int32(u) }
+            for (u, feature) in features.enumerated() {
+                guard let column = latents.column(of: feature) else {
+                    throw AutoInterpError.invalidInput("feature \(feature) is out of range: \(latents.url.path) holds \(latents.featureCount) features")
+                }
+                slots[column] = Int32(u)
+            }
             latentSlots = slots
         } else {
             latentSlots = []
