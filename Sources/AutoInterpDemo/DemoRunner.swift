@@ -129,7 +129,7 @@ package struct DemoRunner {
             setup: setup, endpoint: options.llm,
             stages: options.llm == nil ? [.explain, .simulate, .score, .detection, .fuzzing] : Set(StageName.builtIn), showProgress: options.showProgress,
             explainer: options.llm == nil ? .local : .llm)
-        let bar = ProgressBar("select", total: 1, unit: "batch", enabled: options.showProgress)
+        let bar = ProgressBar("select", total: 1, unit: "tok", enabled: options.showProgress)
         let result = try await RunCoordinator(logger: logger).run(request) { done, total in bar.update(done, total: total) }
         bar.finish()
         say("explain, simulate and score: \(lap())")

@@ -34,7 +34,7 @@ import Testing
         var reports: [SelectionProgress] = []
         let chunks = try ChunkedSelection(config: config, memoryBudget: 2 * perUnit).run(
             dataset: dataset, sae: sae, latents: nil, units: source.units, progress: { reports.append($0) }
-        ) { chunked += $0 }
+        ) { chunked.append($0) }
         #expect(chunks == 4 + 5)  // 7 features in chunks of 2, then 9 neurons
         #expect(chunked.map(\.unit) == whole.map(\.unit))
         #expect(chunked.map(\.statistics) == whole.map(\.statistics))
@@ -49,7 +49,7 @@ import Testing
         reports = []
         try ChunkedSelection(config: config, memoryBudget: 2 * perUnit).run(
             dataset: dataset, sae: sae, latents: nil, units: source.units, scratchFolder: dir.url, progress: { reports.append($0) }
-        ) { viaScratch += $0 }
+        ) { viaScratch.append($0) }
         #expect(viaScratch.map(\.statistics) == whole.map(\.statistics))
         #expect(viaScratch.map(\.examples) == whole.map(\.examples))
         #expect(reports.last?.tokensTotal == (9 * 2 + 1) * dataset.tokenCount)  // one encode pass, then the chunks' reads
@@ -61,7 +61,7 @@ import Testing
         try ChunkedSelection(config: config, memoryBudget: 2 * perUnit).run(
             dataset: dataset, sae: sae, latents: nil, units: Array(source.units.suffix(from: 2)), scratchFolder: dir.url,
             progress: { reports.append($0) }
-        ) { reused += $0 }
+        ) { reused.append($0) }
         #expect(reused.map(\.examples) == Array(whole.suffix(from: 2)).map(\.examples))
         #expect(reports.last?.tokensTotal == 8 * 2 * dataset.tokenCount)
     }

@@ -171,18 +171,16 @@ public struct RunSetup {
         let selector = ChunkedSelection(config: request.selection, memoryBudget: request.selectionMemoryBudget)
         let perUnit = ChunkedSelection.bytesPerUnit(config: request.selection, dataset: dataset, tokensPerBatch: selector.tokensPerBatch)
         if !todo.isEmpty {
-            // Chunk by chunk, each chunk's units stored before the next: a killed run resumes at the first unstored chunk.
+            // Chunk by chunk, each unit stored as it is made: a killed run resumes at the first unstored unit's chunk.
             chunks = try selector.run(
                 dataset: dataset, sae: sae, latents: latents, units: todo, scratchFolder: request.databaseURL.deletingLastPathComponent(),
                 progress: { report in
                     progress?(report.tokensDone, report.tokensTotal)
                     selectionProgress?(report)
                 }
-            ) { selections in
-                for selection in selections {
-                    _ = try store.saveUnit(runID: run.id, statistics: selection.statistics, examples: selection.examples)
-                    if selection.statistics.maxActivation <= 0 { dead.append(selection.unit) }
-                }
+            ) { selection in
+                _ = try store.saveUnit(runID: run.id, statistics: selection.statistics, examples: selection.examples)
+                if selection.statistics.maxActivation <= 0 { dead.append(selection.unit) }
             }
             try store.setStatus(runID: run.id, "selected")
             run = try store.run(id: run.id) ?? run

@@ -59,8 +59,8 @@ package struct ChunkedSelection {
         return stride(from: 0, to: units.count, by: size).map { Array(units[$0..<min($0 + size, units.count)]) }
     }
 
-    /// Selects `units` chunk by chunk, handing each chunk's selections to `store` before the next
-    /// chunk starts.
+    /// Selects `units` chunk by chunk, handing each unit's selection to `store` as it is made
+    /// (in `units` order), every unit of a chunk before the next chunk starts.
     ///
     /// With an SAE and more than one chunk of features, the features are first encoded once into
     /// ``SelectionLatents`` in `scratchFolder` (reused on resume, removed when done), and every
@@ -70,7 +70,7 @@ package struct ChunkedSelection {
     @discardableResult
     package func run(
         dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache?, units: [UnitRef], scratchFolder: URL? = nil,
-        progress: ((SelectionProgress) -> Void)? = nil, store: ([UnitSelection]) throws -> Void
+        progress: ((SelectionProgress) -> Void)? = nil, store: (UnitSelection) throws -> Void
     ) throws -> Int {
         let perUnit = Self.bytesPerUnit(config: config, dataset: dataset, tokensPerBatch: tokensPerBatch)
         // Features and neurons never share a chunk, so a chunk reads the dense activations only when it must.
@@ -110,15 +110,14 @@ package struct ChunkedSelection {
                 dataset: dataset, sae: sae, latents: latents, features: chunk.filter { $0.kind == .feature }.map(\.index),
                 neurons: chunk.filter { $0.kind == .neuron }.map(\.index), tokensPerBatch: tokensPerBatch)
             let batches = source.batches.count
-            let selections = try ExampleSelector(config: config).select(from: source) { done, _ in
+            try ExampleSelector(config: config).select(from: source, progress: { done, _ in
                 guard let progress else { return }
                 // Steps are batches of two passes; the last batch of a pass may be short.
                 let tokens = min(dataset.tokenCount, ((done - 1) % batches + 1) * source.contextsPerBatch * dataset.contextLength)
                 report.tokensDone = encoded + c * tokensPerChunk + (done > batches ? dataset.tokenCount : 0) + tokens
                 report.elapsed = Date().timeIntervalSince(started)
                 progress(report)
-            }
-            try store(selections)
+            }, each: store)
             report.unitsDone += chunk.count
             report.elapsed = Date().timeIntervalSince(started)
             progress?(report)

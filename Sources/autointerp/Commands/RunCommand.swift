@@ -82,7 +82,7 @@ struct RunCommand: AsyncParsableCommand {
                 stages: try stages.map { try StageName.parse($0) },
                 prompts: prompts.map { URL(fileURLWithPath: $0) }, rubric: rubric.map { URL(fileURLWithPath: $0) }, unitsInFlight: concurrency,
                 showProgress: !quiet, explainer: kind, baseline: baseline)
-            let bar = ProgressBar("select", total: 1, unit: "batch", enabled: !quiet)
+            let bar = ProgressBar("select", total: 1, unit: "tok", enabled: !quiet)
             let result: RunResult
             do {
                 result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request) { done, total in
