@@ -1,97 +1,180 @@
 public import Foundation
 
+/// Whether a dataset's files must hold dense `activations`.
+public enum DenseActivations: Sendable {
+    /// Every shard holds `activations` (the contract of `--activations`).
+    case required
+    /// Shards may hold only `tokens` (and `mask`): features come from a latent cache.
+    case optional
+    /// Only `tokens` (and `mask`) are read, whatever else the files hold (a delphi latent split).
+    case ignored
+}
+
 /// A layer's activations over tokenised contexts, per the DESIGN.md input contract.
 ///
-/// The safetensors file holds `tokens` (I32/I64 `[n_contexts, context_len]`), `activations`
+/// Each safetensors file holds `tokens` (I32/I64 `[n_contexts, context_len]`), `activations`
 /// (F32/F16/BF16 `[n_contexts, context_len, d]`) and an optional `mask` (U8, 1 = real token);
-/// token strings come from `vocab.json` beside it. The file is memory-mapped and read in context
-/// batches, so it may be larger than memory.
+/// token strings come from `vocab.json` beside it. The files are memory-mapped and read in context
+/// batches, so they may be larger than memory.
+///
+/// A dataset may be one file or many shards (a folder, a glob or a manifest; see
+/// ``DatasetShards``) with the same `d`, context length, activation dtype and special tokens, read
+/// in order as one dataset: contexts are numbered across shards. Every header rule is checked per
+/// shard, and a shard that disagrees with the first is named in the error.
 public final class ActivationDataset: @unchecked Sendable {
+    /// What was opened: the file, folder, glob or manifest.
     public let url: URL
     public let vocabURL: URL
-    package let file: SafeTensorsFile
+    /// The shard files in reading order (one for a single-file dataset).
+    public var shardURLs: [URL] { shards.map(\.file.url) }
     public let contextCount: Int
     public let contextLength: Int
-    /// Width `d` of the activations: the number of neurons.
+    /// Width `d` of the activations: the number of neurons (0 for a tokens-only file).
     public let width: Int
     /// Token strings by id.
     public let vocabulary: [String]
     /// Token ids excluded from example selection (from `__metadata__` `special_token_ids`).
     public let specialTokenIDs: Set<Int32>
-    /// `__metadata__` pairs of the file.
-    public var metadata: [String: String] { file.metadata }
+    /// `__metadata__` pairs of the (first) file.
+    public var metadata: [String: String] { shards[0].file.metadata }
 
-    private let tokenInfo: SafeTensorInfo
-    private let activationInfo: SafeTensorInfo
-    private let maskInfo: SafeTensorInfo?
+    /// One file of the dataset and the contexts it holds.
+    struct Shard {
+        let file: SafeTensorsFile
+        /// Nil for a tokens-only file (or when opened with `dense: .ignored`).
+        let activations: SafeTensorInfo?
+        let hasMask: Bool
+        /// The shard's contexts, numbered across the dataset.
+        let contexts: Range<Int>
+    }
+
+    private let shards: [Shard]
     private let tokenIDs: [Int32]
     private let maskBits: [UInt8]?
 
-    /// Tokens in the file, padding included.
+    /// Tokens in the dataset, padding included.
     public var tokenCount: Int { contextCount * contextLength }
     /// Element type of the stored activations.
-    public var activationDType: SafeTensorsDType { activationInfo.dtype }
-    /// True when the file carries a `mask` tensor.
+    public var activationDType: SafeTensorsDType { shards[0].activations?.dtype ?? .F32 }
+    /// True when the dataset carries a `mask` tensor (in any shard; shards without one are all real tokens).
     public var hasMask: Bool { maskBits != nil }
+    /// True when the dataset holds dense activations (false for a tokens-only file).
+    public var hasActivations: Bool { shards[0].activations != nil }
 
     /// Opens and validates a dataset.
     ///
     /// - Parameters:
-    ///   - url: the safetensors file.
-    ///   - vocabURL: the token strings; default `vocab.json` in the same folder.
-    /// - Throws: `AutoInterpError.invalidFile` naming the file and what is wrong.
-    public init(url: URL, vocabURL: URL? = nil) throws {
+    ///   - url: the safetensors file, or a folder, glob or manifest of shards.
+    ///   - vocabURL: the token strings; default `vocab.json` beside the dataset (see ``DatasetShards``).
+    ///   - dense: whether the files must hold `activations` (`.optional` also accepts files of only
+    ///     `tokens` and `mask`; `.ignored` reads only those), for selection from a latent cache.
+    /// - Throws: `AutoInterpError.invalidFile` naming the file (shard) and what is wrong.
+    public init(url: URL, vocabURL: URL? = nil, dense: DenseActivations = .required) throws {
         self.url = url
+        let layout = try DatasetShards.resolve(url)
+        var shards: [Shard] = []
+        var ids: [Int32] = []
+        var masks: [[UInt8]?] = []
+        var special: Set<Int32> = []
+        var largest: (id: Int32, path: String)? = nil
+        var contexts = 0
+        var firstLength = 0
+        for shardURL in layout.urls {
+            let opened = try Self.openShard(shardURL, dense: dense)
+            let path = shardURL.path
+            if let first = shards.first {
+                let firstPath = first.file.url.path
+                func disagree(_ what: String) -> AutoInterpError {
+                    .invalidFile(path, "\(what) differs from the first shard \(firstPath): every shard needs the same d, context length, dtype and vocabulary")
+                }
+                if opened.length != firstLength {
+                    throw disagree("context length \(opened.length) (first shard: \(firstLength))")
+                }
+                switch (opened.activations, first.activations) {
+                case (let mine?, let theirs?):
+                    if mine.shape[2] != theirs.shape[2] { throw disagree("'activations' width d = \(mine.shape[2]) (first shard: \(theirs.shape[2]))") }
+                    if mine.dtype != theirs.dtype { throw disagree("'activations' dtype \(mine.dtype.rawValue) (first shard: \(theirs.dtype.rawValue))") }
+                case (nil, nil): break
+                default: throw disagree("having 'activations' or not")
+                }
+                if opened.special != special {
+                    throw disagree("__metadata__ special_token_ids \(opened.special.sorted()) (first shard: \(special.sorted()))")
+                }
+            } else {
+                special = opened.special
+                firstLength = opened.length
+            }
+            if let top = opened.tokens.max(), top > (largest?.id ?? -1) { largest = (top, path) }
+            let range = contexts..<(contexts + opened.count)
+            contexts += opened.count
+            shards.append(Shard(file: opened.file, activations: opened.activations, hasMask: opened.mask != nil, contexts: range))
+            ids += opened.tokens
+            masks.append(opened.mask)
+        }
+        self.shards = shards
+        contextCount = contexts
+        contextLength = firstLength
+        width = shards[0].activations?.shape[2] ?? 0
+        tokenIDs = ids
+        if masks.contains(where: { $0 != nil }) {
+            maskBits = zip(masks, shards).flatMap { mask, shard in mask ?? [UInt8](repeating: 1, count: shard.contexts.count * firstLength) }
+        } else {
+            maskBits = nil
+        }
+        specialTokenIDs = special
+
+        let vocabURL = vocabURL ?? layout.defaultVocabulary
+        self.vocabURL = vocabURL
+        vocabulary = try Self.loadVocabulary(vocabURL)
+        if let largest, Int(largest.id) >= vocabulary.count {
+            throw AutoInterpError.invalidFile(
+                vocabURL.path, "has \(vocabulary.count) entries but \(largest.path) uses token id \(largest.id) (pass the matching vocabulary with --vocab)")
+        }
+    }
+
+    /// One shard, its header checked as a whole dataset's would be.
+    private static func openShard(
+        _ url: URL, dense: DenseActivations
+    ) throws -> (file: SafeTensorsFile, activations: SafeTensorInfo?, tokens: [Int32], mask: [UInt8]?, special: Set<Int32>, count: Int, length: Int) {
         let path = url.path
-        file = try SafeTensorsFile(url: url)
+        let file = try SafeTensorsFile(url: url)
         let tokens = try file.info("tokens")
         guard tokens.dtype == .I32 || tokens.dtype == .I64, tokens.shape.count == 2 else {
             throw AutoInterpError.invalidFile(path, "'tokens' must be I32 or I64 [n_contexts, context_len], found \(tokens.dtype.rawValue) \(tokens.shape)")
         }
-        let activations = try file.info("activations")
-        guard [.F32, .F16, .BF16].contains(activations.dtype), activations.shape.count == 3 else {
-            throw AutoInterpError.invalidFile(path, "'activations' must be F32, F16 or BF16 [n_contexts, context_len, d], found \(activations.dtype.rawValue) \(activations.shape)")
-        }
-        guard Array(activations.shape.prefix(2)) == tokens.shape else {
-            throw AutoInterpError.invalidFile(path, "'activations' \(activations.shape) does not match 'tokens' \(tokens.shape) in its first two dimensions")
+        var activationInfo: SafeTensorInfo? = nil
+        if dense == .required || (dense == .optional && file.contains("activations")) {
+            let activations = try file.info("activations")
+            guard [.F32, .F16, .BF16].contains(activations.dtype), activations.shape.count == 3 else {
+                throw AutoInterpError.invalidFile(path, "'activations' must be F32, F16 or BF16 [n_contexts, context_len, d], found \(activations.dtype.rawValue) \(activations.shape)")
+            }
+            guard Array(activations.shape.prefix(2)) == tokens.shape else {
+                throw AutoInterpError.invalidFile(path, "'activations' \(activations.shape) does not match 'tokens' \(tokens.shape) in its first two dimensions")
+            }
+            activationInfo = activations
         }
         guard tokens.shape[0] > 0, tokens.shape[1] > 0 else {
             throw AutoInterpError.invalidFile(path, "holds no contexts ('tokens' has shape \(tokens.shape)); write at least one context of at least one token")
         }
-        guard activations.shape[2] > 0 else {
-            throw AutoInterpError.invalidFile(path, "'activations' has width 0 \(activations.shape): there are no neurons to study (write the layer's activations)")
+        if let activationInfo, activationInfo.shape[2] <= 0 {
+            throw AutoInterpError.invalidFile(path, "'activations' has width 0 \(activationInfo.shape): there are no neurons to study (write the layer's activations)")
         }
-        contextCount = tokens.shape[0]
-        contextLength = tokens.shape[1]
-        width = activations.shape[2]
-        tokenInfo = tokens
-        activationInfo = activations
-        tokenIDs = try file.int64s("tokens").enumerated().map { index, id in
+        let ids = try file.int64s("tokens").enumerated().map { index, id in
             guard id >= 0, id <= Int64(Int32.max) else {
                 throw AutoInterpError.invalidFile(path, "token id \(id) at position \(index) is negative or too large")
             }
             return Int32(id)
         }
+        var maskBits: [UInt8]? = nil
         if file.contains("mask") {
             let mask = try file.info("mask")
             guard mask.dtype == .U8 || mask.dtype == .BOOL, mask.shape == tokens.shape else {
                 throw AutoInterpError.invalidFile(path, "'mask' must be U8 \(tokens.shape), found \(mask.dtype.rawValue) \(mask.shape)")
             }
-            maskInfo = mask
             maskBits = Array(file.rawBytes(mask))
-        } else {
-            maskInfo = nil
-            maskBits = nil
         }
-        specialTokenIDs = try Self.parseSpecialTokens(file.metadata["special_token_ids"], path: path)
-
-        let vocabURL = vocabURL ?? url.deletingLastPathComponent().appendingPathComponent("vocab.json")
-        self.vocabURL = vocabURL
-        vocabulary = try Self.loadVocabulary(vocabURL)
-        if let largest = tokenIDs.max(), Int(largest) >= vocabulary.count {
-            throw AutoInterpError.invalidFile(
-                vocabURL.path, "has \(vocabulary.count) entries but \(path) uses token id \(largest) (pass the matching vocabulary with --vocab)")
-        }
+        let special = try parseSpecialTokens(file.metadata["special_token_ids"], path: path)
+        return (file, activationInfo, ids, maskBits, special, tokens.shape[0], tokens.shape[1])
     }
 
     // MARK: - Tokens and mask
@@ -126,30 +209,47 @@ public final class ActivationDataset: @unchecked Sendable {
 
     /// Reads the activations of `contexts` as F32 into `destination` (`[contexts, context_len, d]`, row-major).
     ///
-    /// - Throws: `AutoInterpError.invalidFile` if a value is NaN or infinite, naming the context.
+    /// The range may span shards. - Throws: `AutoInterpError.invalidFile` if a value is NaN or
+    /// infinite, naming the shard and the context (in the shard, and in the dataset when sharded).
     public func readActivations(contexts: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
         precondition(contexts.lowerBound >= 0 && contexts.upperBound <= contextCount)
         let perContext = contextLength * width
-        let elements = (contexts.lowerBound * perContext)..<(contexts.upperBound * perContext)
-        try file.copyFloats(activationInfo, elements: elements, into: destination)
-        // NaN or Inf poisons every statistic downstream: find it here, once, with its place.
-        var bad = -1
-        for i in 0..<elements.count where !destination[i].isFinite {
-            bad = i
-            break
-        }
-        if bad >= 0 {
-            let context = contexts.lowerBound + bad / perContext
-            let position = (bad % perContext) / width
-            throw AutoInterpError.invalidFile(
-                url.path, "activation \(destination[bad]) (not finite) at context \(context), position \(position), neuron \(bad % width)")
+        for shard in shards where shard.contexts.overlaps(contexts) {
+            let part = shard.contexts.clamped(to: contexts)
+            guard let info = shard.activations else {
+                throw AutoInterpError.invalidFile(
+                    shard.file.url.path, "holds only tokens, no 'activations': neurons and SAE features need the dense activations (or pass --latents)")
+            }
+            let local = (part.lowerBound - shard.contexts.lowerBound)..<(part.upperBound - shard.contexts.lowerBound)
+            let elements = (local.lowerBound * perContext)..<(local.upperBound * perContext)
+            let target = destination + (part.lowerBound - contexts.lowerBound) * perContext
+            try shard.file.copyFloats(info, elements: elements, into: target)
+            // NaN or Inf poisons every statistic downstream: find it here, once, with its place.
+            var bad = -1
+            for i in 0..<elements.count where !target[i].isFinite {
+                bad = i
+                break
+            }
+            if bad >= 0 {
+                let context = local.lowerBound + bad / perContext
+                let position = (bad % perContext) / width
+                let global = shards.count > 1 ? " (dataset context \(context + shard.contexts.lowerBound))" : ""
+                throw AutoInterpError.invalidFile(
+                    shard.file.url.path,
+                    "activation \(target[bad]) (not finite) at context \(context)\(global), position \(position), neuron \(bad % width)")
+            }
         }
     }
 
     /// Lets the OS drop the mapped pages of `contexts` once they are read (keeps resident memory bounded).
     public func releasePages(contexts: Range<Int>) {
         let perContext = contextLength * width
-        file.releasePages(activationInfo, elements: (contexts.lowerBound * perContext)..<(contexts.upperBound * perContext))
+        for shard in shards where shard.contexts.overlaps(contexts) {
+            guard let info = shard.activations else { continue }
+            let part = shard.contexts.clamped(to: contexts)
+            let local = (part.lowerBound - shard.contexts.lowerBound)..<(part.upperBound - shard.contexts.lowerBound)
+            shard.file.releasePages(info, elements: (local.lowerBound * perContext)..<(local.upperBound * perContext))
+        }
     }
 
     // MARK: - Loading helpers

@@ -30,6 +30,9 @@ public struct RunConfig: Sendable, Equatable, Codable {
     /// How the SAE was read and encodes (format, architecture, k / thresholds, dtype, hook); nil
     /// without an SAE, and in runs made before it was recorded (left out of the JSON then).
     public var saeSource: SAESource?
+    /// The sparse latent cache the features were read from (`--latents`, absolute path); nil
+    /// when they were encoded with the SAE (left out of the JSON then).
+    public var latents: String?
 
     public init(
         activations: String, vocab: String, sae: String?, featureSpec: String, neuronSpec: String, features: [Int], neurons: [Int],

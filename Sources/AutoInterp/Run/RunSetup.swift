@@ -15,6 +15,9 @@ public struct RunSetup {
         public var activations: URL
         public var vocab: URL?
         public var sae: URL?
+        /// A sparse latent cache (`encode` CSR or delphi's layout) the features are read from
+        /// instead of an SAE. When `activations` is the same URL, the tokens come from the cache.
+        public var latents: URL?
         /// How to read `sae` (format, hookpoint, layer, k); detected from its files by default.
         public var saeOptions = SAELoadOptions()
         public var features: UnitSpec
@@ -22,6 +25,9 @@ public struct RunSetup {
         public var selection: SelectionConfig
         /// Replace an existing run of the same name whose config differs.
         public var forceNew: Bool
+        /// Bytes of per-unit selection state one chunk of units may hold (see `ChunkedSelection`);
+        /// not part of the run config (it changes no result).
+        public var selectionMemoryBudget = 1 << 30
         /// The stage settings of `autointerp run`; nil for `select`, which leaves a stored
         /// pipeline config alone.
         public var pipeline: PipelineConfig?
@@ -61,12 +67,19 @@ public struct RunSetup {
         public var alreadyStored: Int
         /// Units that never fire on any selectable token (stored, but with no examples to explain).
         public var dead: [UnitRef]
+        /// Chunks the selection ran in (0 when every unit was already stored), and the estimated
+        /// bytes of selection state one chunk holds (features × kept examples, not tokens).
+        public var selectionChunks = 0
+        public var selectionBytes = 0
     }
 
     public var logger: Logger
+    /// Called after each batch of selection with tokens done, tokens/s and the ETA.
+    public var selectionProgress: (@Sendable (SelectionProgress) -> Void)?
 
-    public init(logger: Logger) {
+    public init(logger: Logger, selectionProgress: (@Sendable (SelectionProgress) -> Void)? = nil) {
         self.logger = logger
+        self.selectionProgress = selectionProgress
     }
 
     /// Runs the preparation.
@@ -78,8 +91,23 @@ public struct RunSetup {
             throw AutoInterpError.invalidInput("run name '\(request.name)' must be a plain folder name (no '/')")
         }
         try request.validate()
-        let dataset = try ActivationDataset(url: request.activations.standardizedFileURL, vocabURL: request.vocab?.standardizedFileURL)
+        let latents = try request.latents.map { try LatentCache(url: $0.standardizedFileURL) }
+        if latents != nil, request.sae != nil {
+            throw AutoInterpError.invalidInput("--latents replaces --sae (the features are read from the cache): give one of them")
+        }
+        let dataset: ActivationDataset
+        if let latents, request.activations.standardizedFileURL == latents.url {
+            dataset = try latents.tokenDataset(vocabURL: request.vocab?.standardizedFileURL)
+        } else {
+            dataset = try ActivationDataset(
+                url: request.activations.standardizedFileURL, vocabURL: request.vocab?.standardizedFileURL, dense: latents == nil ? .required : .optional)
+        }
+        try latents?.checkCompatible(with: dataset)
         let seed = request.selection.seed
+        if !request.neurons.isNone, !dataset.hasActivations {
+            throw AutoInterpError.invalidInput(
+                "neurons need dense activations, but \(dataset.url.path) holds only tokens: pass the dataset with --activations, or --neurons none")
+        }
         // Only the studied features' encoder columns are read (all of them for a TopK SAE), never
         // the decoder; a shard reads only its slice's columns.
         var neurons = try request.neurons.resolve(count: dataset.width, kind: .neuron, seed: seed)
@@ -100,8 +128,10 @@ public struct RunSetup {
                     return resolved
                 })
         }
-        let features: [Int]
-        if sae != nil {
+        var features: [Int]
+        if let latents {
+            features = try featureSpec.resolve(count: latents.featureCount, kind: .feature, seed: seed)
+        } else if sae != nil {
             features = resolved
         } else {
             guard request.features.isNone else {
@@ -111,7 +141,11 @@ public struct RunSetup {
         }
         try sae?.checkCompatible(with: dataset, saePath: request.sae?.path)
         if let shard {
-            if sae == nil { plan = neurons.map { UnitRef(.neuron, $0) } }
+            // The plan is every unit; this shard keeps its contiguous slice (features from an SAE were sliced while reading it).
+            if sae == nil {
+                plan = features.map { UnitRef(.feature, $0) } + neurons.map { UnitRef(.neuron, $0) }
+                features = shard.slice(of: plan).filter { $0.kind == .feature }.map(\.index)
+            }
             neurons = shard.slice(of: plan).filter { $0.kind == .neuron }.map(\.index)
             guard !plan.isEmpty else {
                 throw AutoInterpError.invalidInput("no units to study: give --features and/or --neurons (e.g. --neurons 0-99)")
@@ -130,6 +164,7 @@ public struct RunSetup {
             selection: request.selection, pipeline: request.pipeline)
         config.saeSource = sae?.source
         config.dataset = DatasetDescription(metadata: dataset.metadata)
+        config.latents = latents?.url.path
         let configJSON = try config.canonicalJSON()
 
         try RunLock.acquire(runFolder: request.databaseURL.deletingLastPathComponent(), name: request.name)
@@ -161,19 +196,28 @@ public struct RunSetup {
         let todo = wanted.filter { !done.contains($0) }
         logger.info("run \(request.name): \(wanted.count) units, \(done.count) already stored")
         var dead: [UnitRef] = []
+        var chunks = 0
+        let selector = ChunkedSelection(config: request.selection, memoryBudget: request.selectionMemoryBudget)
+        let perUnit = ChunkedSelection.bytesPerUnit(config: request.selection, dataset: dataset, tokensPerBatch: selector.tokensPerBatch)
         if !todo.isEmpty {
-            let source = try UnitActivationSource(
-                dataset: dataset, sae: sae, features: todo.filter { $0.kind == .feature }.map(\.index),
-                neurons: todo.filter { $0.kind == .neuron }.map(\.index))
-            let selections = try ExampleSelector(config: request.selection).select(from: source, progress: progress)
-            for selection in selections {
+            // Chunk by chunk, each unit stored as it is made: a killed run resumes at the first unstored unit's chunk.
+            chunks = try selector.run(
+                dataset: dataset, sae: sae, latents: latents, units: todo, scratchFolder: request.databaseURL.deletingLastPathComponent(),
+                progress: { report in
+                    progress?(report.tokensDone, report.tokensTotal)
+                    selectionProgress?(report)
+                }
+            ) { selection in
                 _ = try store.saveUnit(runID: run.id, statistics: selection.statistics, examples: selection.examples)
                 if selection.statistics.maxActivation <= 0 { dead.append(selection.unit) }
             }
             try store.setStatus(runID: run.id, .selected)
             run = try store.run(id: run.id) ?? run
         }
-        return Outcome(run: run, store: store, stored: todo.count, alreadyStored: done.count, dead: dead)
+        let chunkUnits = min(todo.count, max(1, request.selectionMemoryBudget / max(perUnit, 1)))
+        return Outcome(
+            run: run, store: store, stored: todo.count, alreadyStored: done.count, dead: dead, selectionChunks: chunks,
+            selectionBytes: chunkUnits * perUnit)
     }
 
     /// How a wanted config relates to the one stored with a run.

@@ -31,6 +31,17 @@ package struct ExampleSelector {
     ///
     /// - Parameter progress: called with (batches done, total batches) after each batch of each pass.
     package func select(from source: UnitActivationSource, progress: ((Int, Int) -> Void)? = nil) throws -> [UnitSelection] {
+        var selections: [UnitSelection] = []
+        try select(from: source, progress: progress) { selections.append($0) }
+        return selections
+    }
+
+    /// Runs both passes and hands each unit's selection to `each`, in `source.units` order, as it
+    /// is made: a unit's examples (with their token strings) exist only until `each` returns,
+    /// and its streaming state is freed first.
+    package func select(
+        from source: UnitActivationSource, progress: ((Int, Int) -> Void)? = nil, each: (UnitSelection) throws -> Void
+    ) throws {
         let dataset = source.dataset
         let length = dataset.contextLength
         let batches = source.batches
@@ -62,7 +73,12 @@ package struct ExampleSelector {
                 for u in states.indices { states[u].finishFirstPass() }
             }
         }
-        return states.map { $0.result(dataset: dataset, selectable: selectable) }
+        buffer = []
+        for u in states.indices {
+            let selection = states[u].result(dataset: dataset, selectable: selectable)
+            states[u] = UnitState(unit: states[u].unit, config: UnitState.emptyConfig, contextLength: length)
+            try each(selection)
+        }
     }
 }
 
@@ -125,6 +141,14 @@ struct UnitState {
     var random: Reservoir
     var deciles: [Reservoir]  // classify/activating, decile d at index d - 1
     var silent: Reservoir  // classify/silent
+
+    /// A config that keeps nothing, for the placeholder state a finished unit leaves behind.
+    static let emptyConfig: SelectionConfig = {
+        var config = SelectionConfig()
+        (config.explainTop, config.scoreTop, config.scoreRandom, config.quantileBins, config.quantilePerBin) = (0, 0, 0, 0, 0)
+        (config.nonActivating, config.histogramBins, config.classifyPerDecile, config.classifySilent) = (0, 0, 0, 0)
+        return config
+    }()
 
     init(unit: UnitRef, config: SelectionConfig, contextLength: Int) {
         self.unit = unit

@@ -2,8 +2,8 @@ import Foundation
 
 /// Produces the activations of a fixed list of units over batches of dataset contexts.
 ///
-/// Neurons are columns of the dataset; features come from running the SAE encoder on the batch.
-/// Both go through the same selection code.
+/// Neurons are columns of the dataset; features come from running the SAE encoder on the batch,
+/// or from a sparse ``LatentCache`` (`--latents`, no SAE). All go through the same selection code.
 package final class UnitActivationSource {
     package let dataset: ActivationDataset
     /// Units in output order: features first, then neurons, each sorted.
@@ -17,16 +17,39 @@ package final class UnitActivationSource {
     private let featureColumns: [Int]  // columns of the encoder output to keep
     private var input: [Float]
     private var encoded: [Float]
+    private let latents: LatentCache?
+    /// For each latent of `latents`, its feature row, or -1.
+    private let latentSlots: [Int32]
 
     /// - Parameters:
-    ///   - sae: required when `features` is non-empty.
+    ///   - sae: required when `features` is non-empty and `latents` is nil.
+    ///   - latents: a sparse cache the features are read from instead of encoding.
     ///   - tokensPerBatch: about how many tokens to process at once (rounded to whole contexts).
-    package init(dataset: ActivationDataset, sae: SparseAutoencoder?, features: [Int], neurons: [Int], tokensPerBatch: Int = 4096) throws {
+    package init(
+        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache? = nil, features: [Int], neurons: [Int], tokensPerBatch: Int = 4096
+    ) throws {
         self.dataset = dataset
+        if !neurons.isEmpty, !dataset.hasActivations {
+            throw AutoInterpError.invalidInput(
+                "neurons need dense activations, but \(dataset.url.path) holds only tokens: pass the dataset with --activations, or --neurons none")
+        }
         if let bad = neurons.first(where: { $0 >= dataset.width }) {
             throw AutoInterpError.invalidInput("neuron \(bad) is out of range: \(dataset.url.path) has \(dataset.width) neurons (0-\(dataset.width - 1))")
         }
-        if !features.isEmpty {
+        if let latents {
+            var slots = [Int32](repeating: -1, count: latents.featureCount)
+            for (u, feature) in features.enumerated() {
+                guard let column = latents.column(of: feature) else {
+                    throw AutoInterpError.invalidInput("feature \(feature) is out of range: \(latents.url.path) holds \(latents.featureCount) features")
+                }
+                slots[column] = Int32(u)
+            }
+            latentSlots = slots
+        } else {
+            latentSlots = []
+        }
+        self.latents = latents
+        if !features.isEmpty, latents == nil {
             guard let sae else { throw AutoInterpError.invalidInput("features were requested but no SAE was given (pass --sae DIR)") }
             guard sae.dIn == dataset.width else {
                 throw AutoInterpError.shapeMismatch(
@@ -37,7 +60,7 @@ package final class UnitActivationSource {
         let batchTokens = contextsPerBatch * dataset.contextLength
         neuronColumns = neurons
         featureCount = features.count
-        if let sae, !features.isEmpty {
+        if let sae, !features.isEmpty, latents == nil {
             if sae.config.architecture == .topk {
                 encoder = try SAEEncoder(sae: sae, batchSize: batchTokens)
                 featureColumns = features
@@ -52,7 +75,8 @@ package final class UnitActivationSource {
             encoded = []
         }
         units = features.map { UnitRef(.feature, $0) } + neurons.map { UnitRef(.neuron, $0) }
-        input = [Float](repeating: 0, count: batchTokens * dataset.width)
+        // Without neurons or an encoder the dense activations are never read.
+        input = neurons.isEmpty && encoder == nil ? [] : [Float](repeating: 0, count: batchTokens * dataset.width)
     }
 
     /// Batches covering the whole dataset.
@@ -64,6 +88,14 @@ package final class UnitActivationSource {
     package func read(contexts: Range<Int>, into output: UnsafeMutablePointer<Float>) throws {
         let tokens = contexts.count * dataset.contextLength
         let width = dataset.width
+        if let latents {
+            let rows = output
+            rows.update(repeating: 0, count: featureCount * tokens)
+            try latents.read(
+                contexts: contexts, contextLength: dataset.contextLength, contextCount: dataset.contextCount, slots: latentSlots,
+                into: rows, rowStride: tokens)
+        }
+        guard !input.isEmpty else { return }
         try input.withUnsafeMutableBufferPointer { x in
             let x = x.baseAddress!
             try dataset.readActivations(contexts: contexts, into: x)

@@ -118,7 +118,7 @@ package final class ProgressBarObserver: RunObserver, @unchecked Sendable {
 
     package func selecting(done: Int, total: Int) {
         lock.withLock {
-            if select == nil { select = ProgressBar("select", total: total, unit: "batch", enabled: enabled) }
+            if select == nil { select = ProgressBar("select", total: total, unit: "tok", enabled: enabled) }
             return select
         }?.update(done, total: total)
     }

@@ -5,8 +5,16 @@ import Logging
 
 /// Options naming the inputs and units of a run, shared by `select` and `run`.
 struct RunInputOptions: ParsableArguments {
-    @Option(help: "Activation dataset (.safetensors with tokens and activations).")
-    var activations: String
+    @Option(
+        help: """
+            Activation dataset: a .safetensors file with tokens and activations, or its shards as a folder, \
+            a glob ('acts/part-*.safetensors') or a manifest (.json list of paths). With --latents it may hold only \
+            tokens (and mask); a delphi cache needs none.
+            """)
+    var activations: String?
+
+    @Option(help: "Sparse features instead of an SAE: an `encode` CSR file, or a delphi latent cache folder ({start}_{end}.safetensors).")
+    var latents: String?
 
     @Option(help: "Token strings (JSON array); default vocab.json beside the dataset.")
     var vocab: String?
@@ -58,6 +66,14 @@ struct RunInputOptions: ParsableArguments {
     @Flag(help: "Keep special tokens ([CLS], [SEP], …) in examples and statistics.")
     var includeSpecialTokens = false
 
+    @Option(
+        help: """
+            Per-unit selection state (kept examples, histograms) one chunk of units may hold, in bytes with an optional \
+            K, M or G suffix; more units are selected in several chunks, each stored before the next (a killed run resumes at \
+            the first unstored chunk).
+            """)
+    var selectionMemory = "1G"
+
     @Flag(help: "Replace an existing run of this name whose config differs.")
     var forceNew = false
 
@@ -76,6 +92,18 @@ struct RunInputOptions: ParsableArguments {
         }
     }
 
+    /// `512M`, `64K`, `2G` or a plain byte count (powers of 1024).
+    static func bytes(_ text: String, option: String) throws -> Int {
+        let shifts: [Character: Int] = ["K": 10, "M": 20, "G": 30]
+        let suffix = text.last.map { Character($0.uppercased()) }
+        let shift = suffix.flatMap { shifts[$0] } ?? 0
+        let digits = shift > 0 ? String(text.dropLast()) : text
+        guard let value = Int(digits), value >= 1, value <= (1 << 40) >> shift else {
+            throw AutoInterpError.invalidInput("\(option) '\(text)' is not a size: write e.g. 512M, 2G or 65536 (at most 1T)")
+        }
+        return value << shift
+    }
+
     func request() throws -> RunSetup.Request {
         var selection = SelectionConfig()
         selection.seed = seed
@@ -89,8 +117,11 @@ struct RunInputOptions: ParsableArguments {
         if let classifyPerDecile { selection.classifyPerDecile = classifyPerDecile }
         if let classifySilent { selection.classifySilent = classifySilent }
         try selection.validate()
+        guard let dataset = activations ?? latents else {
+            throw AutoInterpError.invalidInput("--activations is required (or --latents with a delphi cache, whose splits hold the tokens)")
+        }
         var request = RunSetup.Request(
-            name: name, resultsFolder: URL(fileURLWithPath: results), activations: URL(fileURLWithPath: activations),
+            name: name, resultsFolder: URL(fileURLWithPath: results), activations: URL(fileURLWithPath: dataset),
             vocab: vocab.map { URL(fileURLWithPath: $0) }, sae: sae.map { URL(fileURLWithPath: $0) },
             features: try Self.spec(features, option: "--features"), neurons: try Self.spec(neurons, option: "--neurons"),
             selection: selection, forceNew: forceNew)
@@ -100,6 +131,8 @@ struct RunInputOptions: ParsableArguments {
         } else if shardIndexEnv != nil {
             throw AutoInterpError.invalidInput("--shard-index-env needs --shard N (the shard count)")
         }
+        request.latents = latents.map { URL(fileURLWithPath: $0) }
+        request.selectionMemoryBudget = try Self.bytes(selectionMemory, option: "--selection-memory")
         return request
     }
 }
@@ -126,6 +159,10 @@ struct SelectCommand: AsyncParsableCommand {
             let kinds = Dictionary(grouping: units, by: \.unit.kind).mapValues(\.count)
             print("run '\(outcome.run.name)': \(units.count) units (\(kinds[.feature] ?? 0) features, \(kinds[.neuron] ?? 0) neurons) in \(outcome.store.path)")
             print("stored now: \(outcome.stored), already stored: \(outcome.alreadyStored), never firing: \(outcome.dead.count)")
+            if outcome.selectionChunks > 0 {
+                print(
+                    "selection: \(outcome.selectionChunks) chunk(s), about \(formatBytes(outcome.selectionBytes)) of unit state per chunk, peak memory \(formatBytes(peakResidentBytes()))")
+            }
         }
     }
 }
