@@ -62,7 +62,8 @@ public struct MarkdownReport: Sendable {
             lines.append(
                 "Mann-Whitney U, features vs neurons (two-sided): U = \(ReportText.fixed(test.u, 1)), "
                     + "z = \(ReportText.fixed(test.z, 2)), p = \(ReportText.pValue(test.p)); "
-                    + "P(feature > neuron) = \(ReportText.fixed(test.effectSize, 3)) (n = \(test.n1), \(test.n2)).")
+                    + "P(feature > neuron) = \(ReportText.fixed(test.effectSize, 3, interval: report.rankTestEffectSizeCI)) "
+                    + "(n = \(test.n1), \(test.n2); 95% bootstrap CI).")
         } else {
             lines.append("Mann-Whitney U: needs defined scores of both features and neurons.")
         }
