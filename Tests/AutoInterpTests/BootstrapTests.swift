@@ -164,4 +164,24 @@ import Testing
         let empty = ScorerColumn(values: [nil, nil], thresholds: [0.3])
         #expect(empty.medianCI == nil && empty.meanCI == nil && empty.shareAboveCI == [nil] && empty.aboveFloorCI == nil)
     }
+
+    /// The counting fast paths (no sort per resample) give the generic path's intervals on the same draws.
+    @Test func fastPathsMatchTheGenericResampling() throws {
+        var generator = SeededGenerator(seed: 11)
+        let a = (0..<41).map { _ in (generator.nextGaussian() * 5).rounded() / 10 }.sorted()
+        let b = (0..<33).map { _ in (generator.nextGaussian() * 5).rounded() / 10 - 0.2 }.sorted()
+        let bootstrap = Bootstrap(resamples: 500, seed: 4)
+        let fast = bootstrap.sampleIntervals(sorted: a, thresholds: [0, 0.3])
+        let slow = bootstrap.intervals([a], count: 4) { r in
+            [Bootstrap.median(r[0]), Bootstrap.mean(r[0]), Bootstrap.share(r[0], above: 0), Bootstrap.share(r[0], above: 0.3)]
+        }
+        #expect(fast[0] == slow[0] && fast[2] == slow[2] && fast[3] == slow[3])
+        #expect(abs(fast[1]!.low - slow[1]!.low) < 1e-12 && abs(fast[1]!.high - slow[1]!.high) < 1e-12)
+        let difference = bootstrap.intervals([a, b], count: 2) { r in
+            [Bootstrap.median(r[0]).flatMap { x in Bootstrap.median(r[1]).map { x - $0 } }, Bootstrap.probabilityGreater(r[0], r[1])]
+        }
+        let fastDifference = try #require(bootstrap.medianDifference(a, b)), fastP = try #require(bootstrap.probabilityGreater(a, b))
+        #expect(abs(fastDifference.low - difference[0]!.low) < 1e-12 && abs(fastDifference.high - difference[0]!.high) < 1e-12)
+        #expect(abs(fastP.low - difference[1]!.low) < 1e-12 && abs(fastP.high - difference[1]!.high) < 1e-12)
+    }
 }

@@ -243,7 +243,16 @@ struct ControlTests {
         // Controls sorted: -0.1, 0, 0.05, 0.1, 0.2, 0.6.
         #expect(abs(floor.median! - 0.075) < 1e-12 && abs(floor.q1! - 0.0125) < 1e-12 && abs(floor.q3! - 0.175) < 1e-12)
         #expect(floor.floorPairs == nil && abs(floor.shareAbove[0]! - 1.0 / 6) < 1e-12)
-        #expect(simulation.rows.contains(["above own control", "66.7% (n 3)", "75.0% (n 2)", "–"]))
+        // With their 95% intervals: outcomes (1, 0, 1) resample to a mean of 0 with probability 1/27 > 2.5%,
+        // to 1 with 8/27, so the interval spans [0, 1]; (1, ½) to ½ with 1/4 and 1 with 1/4: [½, 1].
+        #expect(simulation.rows.contains(["above own control", "66.7% [0, 100] (n 3)", "75.0% [50, 100] (n 2)", "–"]))
+        #expect(features.aboveFloorCI == ConfidenceInterval(low: 0, high: 1) && neurons.aboveFloorCI == ConfidenceInterval(low: 0.5, high: 1))
+        // A median of three values (0.5, 0.7, 0.9) resamples to its lowest or highest value with 7/27 each.
+        #expect(features.medianCI == ConfidenceInterval(low: 0.5, high: 0.9))
+        #expect(simulation.rows.contains { $0.first == "median" && $0[1] == "0.700 [0.50, 0.90]" })
+        // Features − neurons: 0.7 − 0.2, with an interval that holds it.
+        #expect(abs(simulation.featuresMinusNeurons! - 0.5) < 1e-12 && simulation.featuresMinusNeuronsCI!.contains(0.5))
+        #expect(simulation.rows.contains { $0.first == "median features − neurons" && $0[1].hasPrefix("0.500 [") })
         #expect(simulation.rows.contains(["undefined", "0", "1", "0"]))
 
         // Detection: features 0.6, 0.8, 0.9 (F1 0.5, 0.7, 0.8); every control 0.5.
@@ -322,17 +331,29 @@ struct ControlTests {
         ] {
             #expect(text.contains(title), "\(title)")
         }
-        // The one-row-per-scorer floor table (what the demo prints): medians with their counts.
+        // The one-row-per-scorer floor table (what the demo prints): medians with their intervals and
+        // counts, and features − neurons. Three values 0.6, 0.8, 0.9 resample to a median of 0.6 or 0.9
+        // with 7/27 each; six controls of 0.5 have a zero-width interval.
         let sideA = text.components(separatedBy: "## b:")[0]
         let detectionRow = try #require(sideA.split(separator: "\n").first { $0.hasPrefix("| Detection: balanced accuracy") })
-        for cell in ["0.800 (3)", "0.650 (3)", "0.500 (6)"] { #expect(detectionRow.contains(cell), "\(detectionRow)") }
+        for cell in ["0.800 [0.60, 0.90] (3)", "0.650 [", "0.500 [0.50, 0.50] (6)", "| 0.150 ["] {
+            #expect(detectionRow.contains(cell), "\(detectionRow)")
+        }
         let fuzzingRow = try #require(sideA.split(separator: "\n").first { $0.hasPrefix("| Fuzzing: balanced accuracy") })
-        #expect(fuzzingRow.contains("0.750 (2)") && fuzzingRow.contains("0.500 (1)") && fuzzingRow.contains("– (0)"), "\(fuzzingRow)")
+        #expect(
+            fuzzingRow.contains("0.750 [") && fuzzingRow.contains("0.500 [0.50, 0.50] (1)") && fuzzingRow.contains("– (0)"), "\(fuzzingRow)")
         #expect(sideA.contains("## a: every scorer, features vs neurons vs control"))
         let detection = comparison.paired(DetectionStage.scorer)
         let features = try #require(detection.first { $0.kind == .feature })
         #expect(features.paired == 3 && features.bWins == 3 && features.medianA == 0.8)
         #expect(abs(features.medianB! - 0.9) < 1e-12 && abs(features.medianDifference! - 0.1) < 1e-12)
+        // Every paired difference is 0.1: the paired intervals have zero width there.
+        #expect(abs(features.medianDifferenceCI!.low - 0.1) < 1e-12 && abs(features.medianDifferenceCI!.high - 0.1) < 1e-12)
+        #expect(abs(features.meanDifferenceCI!.low - 0.1) < 1e-12 && abs(features.meanDifferenceCI!.high - 0.1) < 1e-12)
+        // Unpaired, the same shift shows as a difference of medians with a wider interval that holds it.
+        let unpaired = try #require(features.unpairedMedianDifferenceCI)
+        #expect(abs(features.unpairedMedianDifference! - 0.1) < 1e-12 && unpaired.contains(0.1) && unpaired.high - unpaired.low > 0.1)
+        #expect(text.contains("0.100 [0.10, 0.10]"))
         let neurons = try #require(detection.first { $0.kind == .neuron })
         #expect(neurons.ties == 3 && neurons.bWins == 0)
         // Simulation is unchanged between the runs: all ties; the undefined neuron is paired on neither side.

@@ -109,14 +109,10 @@ public struct ScorerColumn: Sendable, Equatable, Codable {
             let wins = floor.reduce(0.0) { $0 + ($1.0 > $1.1 ? 1 : $1.0 == $1.1 ? 0.5 : 0) }
             aboveFloor = floor.isEmpty ? nil : wins / Double(floor.count)
             let outcomes = floor.map { $0.0 > $0.1 ? 1.0 : $0.0 == $0.1 ? 0.5 : 0 }
-            aboveFloorCI = bootstrap.interval(outcomes) { Bootstrap.mean($0) }
+            aboveFloorCI = bootstrap.sampleIntervals(sorted: outcomes.sorted(), thresholds: [])[1]
         }
-        // One pass of resamples for the median, the mean and every share (one sort per resample).
-        let intervals = bootstrap.intervals([defined], count: 2 + thresholds.count) { resample in
-            let sorted = resample[0].sorted()
-            let shares = thresholds.map { t in Bootstrap.share(sorted, above: t) }
-            return [Self.quantile(sorted, 0.5), Bootstrap.mean(sorted)] + shares
-        }
+        // One pass of resamples for the median, the mean and every share.
+        let intervals = bootstrap.sampleIntervals(sorted: defined, thresholds: thresholds)
         medianCI = intervals[0]
         meanCI = intervals[1]
         shareAboveCI = Array(intervals.dropFirst(2))

@@ -96,7 +96,7 @@ public struct Bootstrap: Sendable, Equatable {
     public func percentile(_ distribution: [Double]) -> ConfidenceInterval? {
         let sorted = distribution.sorted()
         let alpha = (1 - confidence) / 2
-        guard let low = ScorerColumn.quantile(sorted, alpha), let high = ScorerColumn.quantile(sorted, 1 - alpha) else { return nil }
+        guard let low = Self.quantile(sorted, alpha), let high = Self.quantile(sorted, 1 - alpha) else { return nil }
         return ConfidenceInterval(low: low, high: high)
     }
 
@@ -133,23 +133,131 @@ public struct Bootstrap: Sendable, Equatable {
         interval(pairs: pairs) { Self.median($0.map { $0.1 - $0.0 }) }
     }
 
-    /// The interval of the difference of medians `a − b` of two independent samples.
+    /// The interval of the difference of medians `a − b` of two independent samples (NaN dropped;
+    /// each sample is resampled in sorted order).
     public func medianDifference(_ a: [Double], _ b: [Double]) -> ConfidenceInterval? {
-        interval(a, b) { a, b in
-            guard let ma = Self.median(a), let mb = Self.median(b) else { return nil }
-            return ma - mb
-        }
+        let a = a.filter { !$0.isNaN }.sorted(), b = b.filter { !$0.isNaN }.sorted()
+        guard !a.isEmpty, !b.isEmpty else { return nil }
+        let medianA = resampled(a, stream: 1) { counts in Self.quantile(a, counts: counts, 0.5) }
+        let medianB = resampled(b, stream: 2) { counts in Self.quantile(b, counts: counts, 0.5) }
+        return percentile(zip(medianA, medianB).map { $0 - $1 })
     }
 
-    /// The interval of P(a > b), ties counting one half (Mann-Whitney's common-language effect size).
+    /// The interval of P(a > b), ties counting one half (Mann-Whitney's common-language effect
+    /// size; NaN dropped, each sample resampled in sorted order).
     public func probabilityGreater(_ a: [Double], _ b: [Double]) -> ConfidenceInterval? {
-        interval(a, b) { Self.probabilityGreater($0, $1) }
+        let a = a.filter { !$0.isNaN }.sorted(), b = b.filter { !$0.isNaN }.sorted()
+        guard !a.isEmpty, !b.isEmpty else { return nil }
+        // For each a[i]: how many b lie strictly below it, and how many at or below it.
+        var below = [Int](repeating: 0, count: a.count), upTo = [Int](repeating: 0, count: a.count)
+        var lo = 0, hi = 0
+        for (i, x) in a.enumerated() {
+            while lo < b.count, b[lo] < x { lo += 1 }
+            hi = Swift.max(hi, lo)
+            while hi < b.count, b[hi] <= x { hi += 1 }
+            below[i] = lo
+            upTo[i] = hi
+        }
+        // Per resample of b, the cumulative counts; then each drawn a[i] wins over the b below it.
+        let cumulative = resampledArrays(b, stream: 2) { counts in
+            var running = [Int](repeating: 0, count: b.count + 1)
+            for j in 0..<b.count { running[j + 1] = running[j] + counts[j] }
+            return running
+        }
+        var round = 0
+        let pairs = Double(a.count) * Double(b.count)
+        let distribution = resampled(a, stream: 1) { counts -> Double? in
+            let running = cumulative[round]
+            round += 1
+            var wins = 0.0
+            for i in 0..<a.count where counts[i] > 0 {
+                let lower = running[below[i]], atOrBelow = running[upTo[i]]
+                wins += Double(counts[i]) * (Double(lower) + Double(atOrBelow - lower) / 2)
+            }
+            return wins / pairs
+        }
+        return percentile(distribution.compactMap { $0 })
+    }
+
+    /// The intervals the reports print for one sample, from one pass of resamples: the median,
+    /// the mean, then the share strictly above each threshold. `sorted` must be sorted and free
+    /// of NaN; the resamples are drawn as counts per value, so no resample is sorted.
+    public func sampleIntervals(sorted: [Double], thresholds: [Double]) -> [ConfidenceInterval?] {
+        guard !sorted.isEmpty else { return [ConfidenceInterval?](repeating: nil, count: 2 + thresholds.count) }
+        let n = sorted.count
+        // The first index above each threshold: a resample's share above it is the draws from there on.
+        let firstAbove = thresholds.map { t in sorted.firstIndex { $0 > t } ?? n }
+        var distributions = [[Double]](repeating: [], count: 2 + thresholds.count)
+        _ = resampled(sorted, stream: 1) { counts -> Double? in
+            distributions[0].append(Self.quantile(sorted, counts: counts, 0.5))
+            var sum = 0.0
+            for i in 0..<n where counts[i] > 0 { sum += Double(counts[i]) * sorted[i] }
+            distributions[1].append(sum / Double(n))
+            for (k, start) in firstAbove.enumerated() {
+                var above = 0
+                for i in start..<n { above += counts[i] }
+                distributions[2 + k].append(Double(above) / Double(n))
+            }
+            return nil
+        }
+        return distributions.map { percentile($0) }
+    }
+
+    /// `body` of each resample's draw counts (how often each index of `sample` was drawn), from
+    /// stream `stream` of the seed: the same draws as ``intervals(_:count:indices:_:)`` makes for
+    /// sample `stream − 1`.
+    private func resampled<T>(_ sample: [Double], stream: UInt64, _ body: ([Int]) -> T) -> [T] {
+        resampledArrays(sample, stream: stream, body)
+    }
+
+    private func resampledArrays<T>(_ sample: [Double], stream: UInt64, _ body: ([Int]) -> T) -> [T] {
+        let n = sample.count
+        guard n > 0, resamples > 0 else { return [] }
+        var generator = SeededGenerator(seed: seed, stream: stream)
+        var counts = [Int](repeating: 0, count: n)
+        var results: [T] = []
+        results.reserveCapacity(resamples)
+        for _ in 0..<resamples {
+            counts.withUnsafeMutableBufferPointer { buffer in
+                buffer.update(repeating: 0)
+                for _ in 0..<n { buffer[Self.draw(below: n, using: &generator)] += 1 }
+            }
+            results.append(body(counts))
+        }
+        return results
+    }
+
+    /// The `p` quantile (R's type 7) of the resample that draws `sorted[i]` `counts[i]` times.
+    static func quantile(_ sorted: [Double], counts: [Int], _ p: Double) -> Double {
+        let total = counts.reduce(0, +)
+        let position = p * Double(total - 1)
+        let low = Int(position.rounded(.down)), high = Int(position.rounded(.up))
+        var seen = 0
+        var lowValue = sorted[0], highValue = sorted[0]
+        for i in 0..<sorted.count where counts[i] > 0 {
+            if seen <= low, low < seen + counts[i] { lowValue = sorted[i] }
+            seen += counts[i]
+            if high < seen {
+                highValue = sorted[i]
+                break
+            }
+        }
+        return lowValue + (highValue - lowValue) * (position - Double(low))
     }
 
     // MARK: - Statistics
 
     /// The median (linear between the middle order statistics); nil when empty.
-    public static func median(_ values: [Double]) -> Double? { ScorerColumn.quantile(values.sorted(), 0.5) }
+    public static func median(_ values: [Double]) -> Double? { quantile(values.sorted(), 0.5) }
+
+    /// The `p` quantile of sorted values, linear between order statistics (R's type 7, numpy's
+    /// default, the same as ``ScorerColumn/quantile(_:_:)``); nil when empty.
+    public static func quantile(_ sorted: [Double], _ p: Double) -> Double? {
+        guard !sorted.isEmpty else { return nil }
+        let position = p * Double(sorted.count - 1)
+        let low = Int(position.rounded(.down)), high = Int(position.rounded(.up))
+        return sorted[low] + (sorted[high] - sorted[low]) * (position - Double(low))
+    }
 
     public static func mean(_ values: [Double]) -> Double? {
         values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
