@@ -109,7 +109,8 @@ public struct MarkdownReport: Sendable {
             lines.append(
                 "Spearman correlation of the per-unit scores of two scorers, over the units (both kinds) where both are defined; "
                     + "rubric = mean rating on the top activation bins"
-                    + (report.rubricTopBins.map { " (\($0.lowerBound)–\($0.upperBound))" } ?? "") + ".")
+                    + (report.rubricTopBins.map { " (\($0.lowerBound)–\($0.upperBound))" } ?? "")
+                    + "; brackets: 95% bootstrap interval (units resampled as pairs).")
             lines.append("")
             let (header, rows) = agreement.rows()
             lines += Self.table(header: header, rows: rows, rightAligned: Set(1..<header.count))

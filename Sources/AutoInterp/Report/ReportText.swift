@@ -100,11 +100,12 @@ public enum ReportText {
         return "[\(fixed(interval.low, digits)), \(fixed(interval.high, digits))]"
     }
 
-    /// A value with its interval: `0.527 [0.46, 0.60]`; the value alone when there is no interval.
-    public static func fixed(_ value: Double?, _ digits: Int, interval ci: ConfidenceInterval?) -> String {
+    /// A value with its interval: `0.527 [0.46, 0.60]` (the interval with one digit fewer unless
+    /// `intervalDigits` says); the value alone when there is no interval.
+    public static func fixed(_ value: Double?, _ digits: Int, interval ci: ConfidenceInterval?, intervalDigits: Int? = nil) -> String {
         let text = fixed(value, digits)
         guard value?.isFinite == true, ci != nil else { return text }
-        return "\(text) \(interval(ci, max(digits - 1, 0)))"
+        return "\(text) \(interval(ci, intervalDigits ?? max(digits - 1, 0)))"
     }
 
     /// A share with its interval in whole percent: `54.0% [44, 64]`.
