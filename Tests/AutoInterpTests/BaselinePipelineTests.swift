@@ -49,7 +49,8 @@ struct BaselinePipelineTests {
         let medianCI = try #require(features.medianCI)
         #expect(medianCI.contains(try #require(features.median)) && features.shareAboveCI.count == simulation.scorer.thresholds.count)
         #expect(simulation.featuresMinusNeuronsCI?.contains(try #require(simulation.featuresMinusNeurons)) == true)
-        #expect(summary.text.contains("simulation median \(RunSummary.number(features.median)) [") && summary.text.contains("features − neurons"))
+        #expect(summary.text.contains("simulation median \(RunSummary.number(features.median)) ["))
+        #expect(summary.text.contains("features − neurons"))
         let json = String(decoding: try JSONEncoder().encode(summary), as: UTF8.self)
         #expect(json.contains("\"medianCI\":[") && json.contains("\"featuresMinusNeuronsCI\":["))
 

@@ -246,7 +246,8 @@ struct ControlTests {
         // With their 95% intervals: outcomes (1, 0, 1) resample to a mean of 0 with probability 1/27 > 2.5%,
         // to 1 with 8/27, so the interval spans [0, 1]; (1, ½) to ½ with 1/4 and 1 with 1/4: [½, 1].
         #expect(simulation.rows.contains(["above own control", "66.7% [0, 100] (n 3)", "75.0% [50, 100] (n 2)", "–"]))
-        #expect(features.aboveFloorCI == ConfidenceInterval(low: 0, high: 1) && neurons.aboveFloorCI == ConfidenceInterval(low: 0.5, high: 1))
+        #expect(features.aboveFloorCI == ConfidenceInterval(low: 0, high: 1))
+        #expect(neurons.aboveFloorCI == ConfidenceInterval(low: 0.5, high: 1))
         // A median of three values (0.5, 0.7, 0.9) resamples to its lowest or highest value with 7/27 each.
         #expect(features.medianCI == ConfidenceInterval(low: 0.5, high: 0.9))
         #expect(simulation.rows.contains { $0.first == "median" && $0[1] == "0.700 [0.50, 0.90]" })
@@ -349,7 +350,8 @@ struct ControlTests {
         }
         let fuzzingRow = try #require(sideA.split(separator: "\n").first { $0.hasPrefix("| Fuzzing: balanced accuracy") })
         #expect(
-            fuzzingRow.contains("0.750 [") && fuzzingRow.contains("0.500 [0.50, 0.50] (1)") && fuzzingRow.contains("– (0)"), "\(fuzzingRow)")
+            fuzzingRow.contains("0.750 [") && fuzzingRow.contains("0.500 [0.50, 0.50] (1)") && fuzzingRow.contains("– (0)"),
+            "\(fuzzingRow)")
         #expect(sideA.contains("## a: every scorer, features vs neurons vs control"))
         let detection = comparison.paired(DetectionStage.scorer)
         let features = try #require(detection.first { $0.kind == .feature })
@@ -362,6 +364,18 @@ struct ControlTests {
         let unpaired = try #require(features.unpairedMedianDifferenceCI)
         #expect(abs(features.unpairedMedianDifference! - 0.1) < 1e-12 && unpaired.contains(0.1) && unpaired.high - unpaired.low > 0.1)
         #expect(text.contains("0.100 [0.10, 0.10]"))
+
+        // Runs of different units: nothing to pair, so only the unpaired difference of medians
+        // (B − A, the sides resampled independently) is shown, with an interval that holds it.
+        let disjoint = b.units(.feature).map { unit in
+            var moved = unit
+            moved.statistics.unit.index += 100
+            return moved
+        }
+        let detectionScore: (UnitReport) -> Double? = { $0.explanation?.score(DetectionStage.scorer.metric, .all)?.value }
+        let apart = try #require(RunComparison.pair(a: a.units(.feature), b: disjoint, kind: .feature, value: detectionScore))
+        #expect(apart.shared == 0 && apart.paired == 0 && apart.medianDifference == nil && apart.medianDifferenceCI == nil)
+        #expect(abs(apart.unpairedMedianDifference! - 0.1) < 1e-12 && apart.unpairedMedianDifferenceCI!.contains(0.1))
         let neurons = try #require(detection.first { $0.kind == .neuron })
         #expect(neurons.ties == 3 && neurons.bWins == 0)
         // Simulation is unchanged between the runs: all ties; the undefined neuron is paired on neither side.

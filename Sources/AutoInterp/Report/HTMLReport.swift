@@ -163,7 +163,8 @@ public struct HTMLReport: Sendable {
         }
         return "Mann-Whitney U test, features vs neurons (two-sided): U = \(ReportText.fixed(test.u, 1)), "
             + "z = \(ReportText.fixed(test.z, 2)), p = \(ReportText.pValue(test.p)); "
-            + "P(a random feature outscores a random neuron) = \(ReportText.fixed(test.effectSize, 3, interval: report.rankTestEffectSizeCI)) "
+            + "P(a random feature outscores a random neuron) = "
+            + "\(ReportText.fixed(test.effectSize, 3, interval: report.rankTestEffectSizeCI)) "
             + "(n = \(test.n1) features, \(test.n2) neurons; 95% bootstrap CI in brackets)."
     }
 

@@ -201,7 +201,8 @@ public struct RunComparison: Sendable {
                 lines.append("")
                 lines.append(
                     "A = \(a), B = \(b). Win rate counts ties as one half. Brackets: 95% percentile-bootstrap intervals "
-                        + "(2,000 seeded resamples; paired columns resampled by unit, the unpaired one by side: read it when the runs hold different units).")
+                        + "(2,000 seeded resamples; paired columns resampled by unit, the unpaired one by side: "
+                        + "read it when the runs hold different units).")
                 for row in rows {
                     guard let test = row.rankTest else { continue }
                     lines.append(
@@ -238,7 +239,8 @@ public struct RunComparison: Sendable {
             lines.append(
                 "Mann-Whitney U (two-sided): U = \(ReportText.fixed(test.u, 1)), z = \(ReportText.fixed(test.z, 2)), "
                     + "p = \(ReportText.pValue(test.p)); "
-                    + "P(feature > neuron) = \(ReportText.fixed(test.effectSize, 3, interval: report.rankTestEffectSizeCI)) (95% bootstrap CI).")
+                    + "P(feature > neuron) = \(ReportText.fixed(test.effectSize, 3, interval: report.rankTestEffectSizeCI)) "
+                    + "(95% bootstrap CI).")
         } else {
             lines.append("Mann-Whitney U: needs defined scores of both features and neurons.")
         }

@@ -45,7 +45,10 @@ public struct ScorerTable: Sendable, Equatable {
         for (i, threshold) in scorer.thresholds.enumerated() {
             rows.append(
                 ["share > \(ReportText.fixed(threshold, 1))"]
-                    + columns.map { ReportText.percent($0.shareAbove[i], interval: $0.shareAboveCI.indices.contains(i) ? $0.shareAboveCI[i] : nil) })
+                    + columns.map { column in
+                        let interval = column.shareAboveCI.indices.contains(i) ? column.shareAboveCI[i] : nil
+                        return ReportText.percent(column.shareAbove[i], interval: interval)
+                    })
         }
         for (i, extra) in scorer.extras.enumerated() {
             rows.append([extra.label] + columns.map { ReportText.fixed($0.extraMedians[i], 3) })
@@ -65,7 +68,8 @@ public struct ScorerTable: Sendable, Equatable {
     public static let note =
         "Shares are of defined scores; undefined ones are counted apart. Control = each unit scored with another unit's explanation "
         + "of the same kind (explainer 'control', a seeded derangement): the random-explanation floor, both kinds pooled. "
-        + "\"Above own control\": share of units scoring higher than their own control (ties count one half), over units where both are defined. "
+        + "\"Above own control\": share of units scoring higher than their own control (ties count one half), "
+        + "over units where both are defined. "
         + "Brackets: 95% percentile-bootstrap intervals (2,000 seeded resamples over units; the control share resampled by unit pair, "
         + "features − neurons by kind)."
 

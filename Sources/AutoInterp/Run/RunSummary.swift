@@ -191,7 +191,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         if controls.waiting > 0 { head += ", \(controls.waiting) waiting" }
         var lines = [head]
         let floor = scorers.compactMap { s in
-            s.control.map { "\(s.scorer.name) median \(Self.number($0.median, $0.medianCI)) (n \($0.defined), \($0.stored - $0.defined) undefined)" }
+            s.control.map {
+                "\(s.scorer.name) median \(Self.number($0.median, $0.medianCI)) (n \($0.defined), \($0.stored - $0.defined) undefined)"
+            }
         }
         if !floor.isEmpty { lines.append("  controls: " + floor.joined(separator: "; ")) }
         for reason in controls.skipped { lines.append("  no control: \(reason)") }
