@@ -376,6 +376,8 @@ struct ControlTests {
         let apart = try #require(RunComparison.pair(a: a.units(.feature), b: disjoint, kind: .feature, value: detectionScore))
         #expect(apart.shared == 0 && apart.paired == 0 && apart.medianDifference == nil && apart.medianDifferenceCI == nil)
         #expect(abs(apart.unpairedMedianDifference! - 0.1) < 1e-12 && apart.unpairedMedianDifferenceCI!.contains(0.1))
+        let effect = try #require(apart.rankTest?.effectSize)
+        #expect(apart.probabilityBGreaterCI?.contains(effect) == true)
         let neurons = try #require(detection.first { $0.kind == .neuron })
         #expect(neurons.ties == 3 && neurons.bWins == 0)
         // Simulation is unchanged between the runs: all ties; the undefined neuron is paired on neither side.

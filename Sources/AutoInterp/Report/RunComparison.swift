@@ -47,6 +47,8 @@ public struct RunComparison: Sendable {
         /// the runs hold different units.
         public var unpairedMedianDifference: Double? = nil
         public var unpairedMedianDifferenceCI: ConfidenceInterval? = nil
+        /// The 95 % bootstrap interval of the rank test's P(B > A) (the sides resampled independently).
+        public var probabilityBGreaterCI: ConfidenceInterval? = nil
 
         /// Share of paired units where B scores higher, ties counting one half.
         public var bWinRate: Double? {
@@ -106,6 +108,7 @@ public struct RunComparison: Sendable {
         if let medianA = Bootstrap.median(allA), let medianB = Bootstrap.median(allB) {
             row.unpairedMedianDifference = medianB - medianA
             row.unpairedMedianDifferenceCI = bootstrap.medianDifference(allB, allA)
+            row.probabilityBGreaterCI = bootstrap.probabilityGreater(allB, allA)
         }
         guard row.shared > 0 || row.unpairedMedianDifference != nil else { return nil }
         row.paired = differences.count
@@ -207,7 +210,8 @@ public struct RunComparison: Sendable {
                     guard let test = row.rankTest else { continue }
                     lines.append(
                         "\(row.kind.rawValue)s, all defined scores (unpaired Mann-Whitney U, B vs A): "
-                            + "p = \(ReportText.pValue(test.p)), P(B > A) = \(ReportText.fixed(test.effectSize, 3)).")
+                            + "p = \(ReportText.pValue(test.p)), "
+                            + "P(B > A) = \(ReportText.fixed(test.effectSize, 3, interval: row.probabilityBGreaterCI)).")
                 }
             }
             lines.append("")
