@@ -57,10 +57,13 @@ public struct ScorerAgreement: Sendable, Equatable {
     /// `rho [95% CI] (n N)` off the diagonal and `1` on it.
     public func rows() -> (header: [String], rows: [[String]]) {
         let header = [""] + axes.map(\.name)
+        // Each pair once (the matrix is symmetric; a cell's interval costs 2,000 resamples).
+        var cells: [Int: Cell] = [:]
+        for i in axes.indices { for j in axes.indices where i < j { cells[i * axes.count + j] = cell(i, j) } }
         let rows = axes.indices.map { i in
             [axes[i].name] + axes.indices.map { j in
                 if i == j { return "1" }
-                let cell = cell(i, j)
+                guard let cell = cells[min(i, j) * axes.count + max(i, j)] else { return "–" }
                 return "\(ReportText.fixed(cell.rho, 2, interval: cell.rhoCI, intervalDigits: 2)) (n \(cell.n))"
             }
         }
