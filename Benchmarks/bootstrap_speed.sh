@@ -7,7 +7,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cp Benchmarks/bootstrap_speed_main.swift "$out/main.swift"
 swiftc -O -package-name autointerp -module-name BootstrapSpeed \
-    Sources/AutoInterp/Score/Bootstrap.swift Sources/AutoInterp/Support/SeededGenerator.swift "$out/main.swift" \
+    Sources/AutoInterp/Score/Bootstrap.swift Sources/AutoInterp/Score/Correlation.swift Sources/AutoInterp/Support/SeededGenerator.swift "$out/main.swift" \
     -o "$out/bootstrap_speed"
 lscpu | grep 'Model name'
 "$out/bootstrap_speed"
