@@ -43,6 +43,16 @@ struct BaselinePipelineTests {
         #expect(summary.simulatorMode == "pattern" && summary.calls == 0)
         #expect(summary.remarks.contains { $0.contains("rubric stage skipped") })
         #expect(summary.text.contains("note: rubric stage skipped"))
+        // The summary carries each column's 95% bootstrap intervals (summary.json too) and prints them.
+        let simulation = try #require(summary.scorers.first { $0.scorer.name == "simulation" })
+        let features = try #require(simulation.byKind["feature"])
+        let medianCI = try #require(features.medianCI)
+        #expect(medianCI.contains(try #require(features.median)) && features.shareAboveCI.count == simulation.scorer.thresholds.count)
+        #expect(simulation.featuresMinusNeuronsCI?.contains(try #require(simulation.featuresMinusNeurons)) == true)
+        #expect(summary.text.contains("simulation median \(RunSummary.number(features.median)) ["))
+        #expect(summary.text.contains("features − neurons"))
+        let json = String(decoding: try JSONEncoder().encode(summary), as: UTF8.self)
+        #expect(json.contains("\"medianCI\":[") && json.contains("\"featuresMinusNeuronsCI\":["))
 
         let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "local"))

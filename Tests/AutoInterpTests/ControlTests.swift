@@ -243,7 +243,17 @@ struct ControlTests {
         // Controls sorted: -0.1, 0, 0.05, 0.1, 0.2, 0.6.
         #expect(abs(floor.median! - 0.075) < 1e-12 && abs(floor.q1! - 0.0125) < 1e-12 && abs(floor.q3! - 0.175) < 1e-12)
         #expect(floor.floorPairs == nil && abs(floor.shareAbove[0]! - 1.0 / 6) < 1e-12)
-        #expect(simulation.rows.contains(["above own control", "66.7% (n 3)", "75.0% (n 2)", "–"]))
+        // With their 95% intervals: outcomes (1, 0, 1) resample to a mean of 0 with probability 1/27 > 2.5%,
+        // to 1 with 8/27, so the interval spans [0, 1]; (1, ½) to ½ with 1/4 and 1 with 1/4: [½, 1].
+        #expect(simulation.rows.contains(["above own control", "66.7% [0, 100] (n 3)", "75.0% [50, 100] (n 2)", "–"]))
+        #expect(features.aboveFloorCI == ConfidenceInterval(low: 0, high: 1))
+        #expect(neurons.aboveFloorCI == ConfidenceInterval(low: 0.5, high: 1))
+        // A median of three values (0.5, 0.7, 0.9) resamples to its lowest or highest value with 7/27 each.
+        #expect(features.medianCI == ConfidenceInterval(low: 0.5, high: 0.9))
+        #expect(simulation.rows.contains { $0.first == "median" && $0[1] == "0.700 [0.50, 0.90]" })
+        // Features − neurons: 0.7 − 0.2, with an interval that holds it.
+        #expect(abs(simulation.featuresMinusNeurons! - 0.5) < 1e-12 && simulation.featuresMinusNeuronsCI!.contains(0.5))
+        #expect(simulation.rows.contains { $0.first == "median features − neurons" && $0[1].hasPrefix("0.500 [") })
         #expect(simulation.rows.contains(["undefined", "0", "1", "0"]))
 
         // Detection: features 0.6, 0.8, 0.9 (F1 0.5, 0.7, 0.8); every control 0.5.
@@ -275,7 +285,15 @@ struct ControlTests {
         // Fuzzing and rubric share f0 f1 n0: (2.5, 2.5, 1) vs (3, 2, 1).
         #expect(abs(agreement.cell(2, 3).rho! - 1.5 / 3.0.squareRoot()) < 1e-9)
         let (_, rows) = agreement.rows()
-        #expect(rows[0] == ["simulation", "1", "0.72 (n 5)", "0.87 (n 3)", "0.95 (n 4)"])
+        #expect(rows[0].prefix(2) == ["simulation", "1"])
+        for (column, prefix) in [(2, "0.72 ["), (3, "0.87 ["), (4, "0.95 [")] { #expect(rows[0][column].hasPrefix(prefix), "\(rows[0])") }
+        #expect(rows[0][2].hasSuffix("] (n 5)") && rows[0][3].hasSuffix("] (n 3)") && rows[0][4].hasSuffix("] (n 4)"))
+        // Each correlation's interval (units resampled as pairs) holds it and stays within [-1, 1].
+        for (i, j, _, _) in cases {
+            let cell = agreement.cell(i, j)
+            let ci = try #require(cell.rhoCI)
+            #expect(ci.contains(cell.rho!) && ci.low >= -1 && ci.high <= 1, "\(cell)")
+        }
 
         // Both reports show the sections.
         let markdown = MarkdownReport(report).render()
@@ -322,17 +340,44 @@ struct ControlTests {
         ] {
             #expect(text.contains(title), "\(title)")
         }
-        // The one-row-per-scorer floor table (what the demo prints): medians with their counts.
+        // The one-row-per-scorer floor table (what the demo prints): medians with their intervals and
+        // counts, and features − neurons. Three values 0.6, 0.8, 0.9 resample to a median of 0.6 or 0.9
+        // with 7/27 each; six controls of 0.5 have a zero-width interval.
         let sideA = text.components(separatedBy: "## b:")[0]
         let detectionRow = try #require(sideA.split(separator: "\n").first { $0.hasPrefix("| Detection: balanced accuracy") })
-        for cell in ["0.800 (3)", "0.650 (3)", "0.500 (6)"] { #expect(detectionRow.contains(cell), "\(detectionRow)") }
+        for cell in ["0.800 [0.60, 0.90] (3)", "0.650 [", "0.500 [0.50, 0.50] (6)", "| 0.150 ["] {
+            #expect(detectionRow.contains(cell), "\(detectionRow)")
+        }
         let fuzzingRow = try #require(sideA.split(separator: "\n").first { $0.hasPrefix("| Fuzzing: balanced accuracy") })
-        #expect(fuzzingRow.contains("0.750 (2)") && fuzzingRow.contains("0.500 (1)") && fuzzingRow.contains("– (0)"), "\(fuzzingRow)")
+        #expect(
+            fuzzingRow.contains("0.750 [") && fuzzingRow.contains("0.500 [0.50, 0.50] (1)") && fuzzingRow.contains("– (0)"),
+            "\(fuzzingRow)")
         #expect(sideA.contains("## a: every scorer, features vs neurons vs control"))
         let detection = comparison.paired(DetectionStage.scorer)
         let features = try #require(detection.first { $0.kind == .feature })
         #expect(features.paired == 3 && features.bWins == 3 && features.medianA == 0.8)
         #expect(abs(features.medianB! - 0.9) < 1e-12 && abs(features.medianDifference! - 0.1) < 1e-12)
+        // Every paired difference is 0.1: the paired intervals have zero width there.
+        #expect(abs(features.medianDifferenceCI!.low - 0.1) < 1e-12 && abs(features.medianDifferenceCI!.high - 0.1) < 1e-12)
+        #expect(abs(features.meanDifferenceCI!.low - 0.1) < 1e-12 && abs(features.meanDifferenceCI!.high - 0.1) < 1e-12)
+        // Unpaired, the same shift shows as a difference of medians with a wider interval that holds it.
+        let unpaired = try #require(features.unpairedMedianDifferenceCI)
+        #expect(abs(features.unpairedMedianDifference! - 0.1) < 1e-12 && unpaired.contains(0.1) && unpaired.high - unpaired.low > 0.1)
+        #expect(text.contains("0.100 [0.10, 0.10]"))
+
+        // Runs of different units: nothing to pair, so only the unpaired difference of medians
+        // (B − A, the sides resampled independently) is shown, with an interval that holds it.
+        let disjoint = b.units(.feature).map { unit in
+            var moved = unit
+            moved.statistics.unit.index += 100
+            return moved
+        }
+        let detectionScore: (UnitReport) -> Double? = { $0.explanation?.score(DetectionStage.scorer.metric, .all)?.value }
+        let apart = try #require(RunComparison.pair(a: a.units(.feature), b: disjoint, kind: .feature, value: detectionScore))
+        #expect(apart.shared == 0 && apart.paired == 0 && apart.medianDifference == nil && apart.medianDifferenceCI == nil)
+        #expect(abs(apart.unpairedMedianDifference! - 0.1) < 1e-12 && apart.unpairedMedianDifferenceCI!.contains(0.1))
+        let effect = try #require(apart.rankTest?.effectSize)
+        #expect(apart.probabilityBGreaterCI?.contains(effect) == true)
         let neurons = try #require(detection.first { $0.kind == .neuron })
         #expect(neurons.ties == 3 && neurons.bWins == 0)
         // Simulation is unchanged between the runs: all ties; the undefined neuron is paired on neither side.

@@ -149,7 +149,8 @@ public struct HTMLReport: Sendable {
         if !agreement.isEmpty {
             html += "<h3>Agreement between scorers</h3>\n<p class=\"note\">Spearman correlation of the per-unit scores of two scorers, "
             html += "over the units (both kinds) where both are defined; rubric = mean rating on the top activation bins"
-            html += (report.rubricTopBins.map { " (\($0.lowerBound)–\($0.upperBound))" } ?? "") + ".</p>\n"
+            html += (report.rubricTopBins.map { " (\($0.lowerBound)–\($0.upperBound))" } ?? "")
+            html += "; brackets: 95% bootstrap interval (units resampled as pairs).</p>\n"
             let (header, rows) = agreement.rows()
             html += table(id: "scorer-agreement", header: header, rows: rows)
         }
@@ -162,8 +163,9 @@ public struct HTMLReport: Sendable {
         }
         return "Mann-Whitney U test, features vs neurons (two-sided): U = \(ReportText.fixed(test.u, 1)), "
             + "z = \(ReportText.fixed(test.z, 2)), p = \(ReportText.pValue(test.p)); "
-            + "P(a random feature outscores a random neuron) = \(ReportText.fixed(test.effectSize, 3)) "
-            + "(n = \(test.n1) features, \(test.n2) neurons)."
+            + "P(a random feature outscores a random neuron) = "
+            + "\(ReportText.fixed(test.effectSize, 3, interval: report.rankTestEffectSizeCI)) "
+            + "(n = \(test.n1) features, \(test.n2) neurons; 95% bootstrap CI in brackets)."
     }
 
     private func rubricSection() -> String {

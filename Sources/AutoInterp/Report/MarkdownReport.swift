@@ -62,7 +62,8 @@ public struct MarkdownReport: Sendable {
             lines.append(
                 "Mann-Whitney U, features vs neurons (two-sided): U = \(ReportText.fixed(test.u, 1)), "
                     + "z = \(ReportText.fixed(test.z, 2)), p = \(ReportText.pValue(test.p)); "
-                    + "P(feature > neuron) = \(ReportText.fixed(test.effectSize, 3)) (n = \(test.n1), \(test.n2)).")
+                    + "P(feature > neuron) = \(ReportText.fixed(test.effectSize, 3, interval: report.rankTestEffectSizeCI)) "
+                    + "(n = \(test.n1), \(test.n2); 95% bootstrap CI).")
         } else {
             lines.append("Mann-Whitney U: needs defined scores of both features and neurons.")
         }
@@ -108,7 +109,8 @@ public struct MarkdownReport: Sendable {
             lines.append(
                 "Spearman correlation of the per-unit scores of two scorers, over the units (both kinds) where both are defined; "
                     + "rubric = mean rating on the top activation bins"
-                    + (report.rubricTopBins.map { " (\($0.lowerBound)–\($0.upperBound))" } ?? "") + ".")
+                    + (report.rubricTopBins.map { " (\($0.lowerBound)–\($0.upperBound))" } ?? "")
+                    + "; brackets: 95% bootstrap interval (units resampled as pairs).")
             lines.append("")
             let (header, rows) = agreement.rows()
             lines += Self.table(header: header, rows: rows, rightAligned: Set(1..<header.count))

@@ -81,9 +81,20 @@ public struct ScorerColumn: Sendable, Equatable, Codable {
     /// scoring strictly above their own control (ties count one half); nil for the control column.
     public var floorPairs: Int?
     public var aboveFloor: Double?
+    /// 95 % percentile-bootstrap intervals (seeded with ``Bootstrap/reportSeed``, 2,000
+    /// resamples over units, so a run gives the same intervals every time): of the median, the
+    /// mean, each share above a threshold, and the share above own control (resampled by pair).
+    /// Nil where the statistic is. Encoded as `[low, high]`.
+    public var medianCI: ConfidenceInterval?
+    public var meanCI: ConfidenceInterval?
+    public var shareAboveCI: [ConfidenceInterval?]
+    public var aboveFloorCI: ConfidenceInterval?
 
-    /// The statistics of `values` (nil = undefined) against `thresholds`.
-    public init(values: [Double?], thresholds: [Double], extras: [[Double?]] = [], floor: [(Double, Double)]? = nil) {
+    /// The statistics of `values` (nil = undefined) against `thresholds`, with intervals from `bootstrap`.
+    public init(
+        values: [Double?], thresholds: [Double], extras: [[Double?]] = [], floor: [(Double, Double)]? = nil,
+        bootstrap: Bootstrap = Bootstrap()
+    ) {
         let defined = values.compactMap { $0 }.filter { !$0.isNaN }.sorted()
         stored = values.count
         self.defined = defined.count
@@ -97,7 +108,14 @@ public struct ScorerColumn: Sendable, Equatable, Codable {
             floorPairs = floor.count
             let wins = floor.reduce(0.0) { $0 + ($1.0 > $1.1 ? 1 : $1.0 == $1.1 ? 0.5 : 0) }
             aboveFloor = floor.isEmpty ? nil : wins / Double(floor.count)
+            let outcomes = floor.map { $0.0 > $0.1 ? 1.0 : $0.0 == $0.1 ? 0.5 : 0 }
+            aboveFloorCI = bootstrap.sampleIntervals(sorted: outcomes.sorted(), thresholds: [])[1]
         }
+        // One pass of resamples for the median, the mean and every share.
+        let intervals = bootstrap.sampleIntervals(sorted: defined, thresholds: thresholds)
+        medianCI = intervals[0]
+        meanCI = intervals[1]
+        shareAboveCI = Array(intervals.dropFirst(2))
     }
 
     /// The column of `scorer` over `units`: each unit's own explanation (or, with `control`, its
@@ -133,6 +151,12 @@ extension RunReport {
         options.scorers.filter { scorer in
             units.contains { $0.explanation?.score(scorer.metric, scorer.subset) != nil || $0.control?.score(scorer.metric, scorer.subset) != nil }
         }
+    }
+
+    /// The defined (non-NaN) headline values of `scorer` over the units of `kind`.
+    public func definedScores(_ scorer: ReportScorer, kind: UnitKind) -> [Double] {
+        units.filter { $0.unit.kind == kind }.compactMap { $0.explanation?.score(scorer.metric, scorer.subset)?.value ?? nil }
+            .filter { !$0.isNaN }
     }
 
     /// Whether any unit has a control explanation.

@@ -94,6 +94,27 @@ public enum ReportText {
         return String(format: "%.1f%%", share * 100)
     }
 
+    /// A confidence interval as `[0.46, 0.60]` (`digits` decimals); empty when nil.
+    public static func interval(_ interval: ConfidenceInterval?, _ digits: Int = 2) -> String {
+        guard let interval, interval.low.isFinite, interval.high.isFinite else { return "" }
+        return "[\(fixed(interval.low, digits)), \(fixed(interval.high, digits))]"
+    }
+
+    /// A value with its interval: `0.527 [0.46, 0.60]` (the interval with one digit fewer unless
+    /// `intervalDigits` says); the value alone when there is no interval.
+    public static func fixed(_ value: Double?, _ digits: Int, interval ci: ConfidenceInterval?, intervalDigits: Int? = nil) -> String {
+        let text = fixed(value, digits)
+        guard value?.isFinite == true, ci != nil else { return text }
+        return "\(text) \(interval(ci, intervalDigits ?? max(digits - 1, 0)))"
+    }
+
+    /// A share with its interval in whole percent: `54.0% [44, 64]`.
+    public static func percent(_ share: Double?, interval ci: ConfidenceInterval?) -> String {
+        let text = percent(share)
+        guard share?.isFinite == true, let ci, ci.low.isFinite, ci.high.isFinite else { return text }
+        return "\(text) [\(String(format: "%.0f", ci.low * 100)), \(String(format: "%.0f", ci.high * 100))]"
+    }
+
     /// A count in at most four characters: `950`, `1.2k`, `10k`, `3.4M`.
     public static func shortCount(_ value: Int) -> String {
         func scaled(_ divisor: Double, _ suffix: String) -> String {

@@ -38,6 +38,17 @@ public struct RunComparison: Sendable {
         public var ties: Int
         /// Mann-Whitney U of all defined B scores against all defined A scores of this kind (unpaired).
         public var rankTest: MannWhitneyResult?
+        /// 95 % bootstrap intervals (seeded, 2,000 resamples) of the median and mean of the
+        /// paired differences B − A, resampled by unit; nil without paired units.
+        public var medianDifferenceCI: ConfidenceInterval? = nil
+        public var meanDifferenceCI: ConfidenceInterval? = nil
+        /// Unpaired: median of all defined B scores − median of all defined A scores of this kind,
+        /// with its interval (the two sides resampled independently). The comparison to read when
+        /// the runs hold different units.
+        public var unpairedMedianDifference: Double? = nil
+        public var unpairedMedianDifferenceCI: ConfidenceInterval? = nil
+        /// The 95 % bootstrap interval of the rank test's P(B > A) (the sides resampled independently).
+        public var probabilityBGreaterCI: ConfidenceInterval? = nil
 
         /// Share of paired units where B scores higher, ties counting one half.
         public var bWinRate: Double? {
@@ -67,8 +78,9 @@ public struct RunComparison: Sendable {
         }
     }
 
-    /// Paired numbers of two lists of units of one kind (by default on the Spearman/all score);
-    /// nil when they share no unit.
+    /// Paired numbers of two lists of units of one kind (by default on the Spearman/all score),
+    /// with the unpaired difference of medians beside them; nil when they share no unit and
+    /// either side has no defined score.
     public static func pair(
         a: [UnitReport], b: [UnitReport], kind: UnitKind, value: (UnitReport) -> Double? = { $0.score }
     ) -> PairedRow? {
@@ -91,8 +103,18 @@ public struct RunComparison: Sendable {
             case (nil, nil): break
             }
         }
-        guard row.shared > 0 else { return nil }
+        let allA = a.compactMap(value).filter { !$0.isNaN }, allB = b.compactMap(value).filter { !$0.isNaN }
+        let bootstrap = Bootstrap()
+        if let medianA = Bootstrap.median(allA), let medianB = Bootstrap.median(allB) {
+            row.unpairedMedianDifference = medianB - medianA
+            row.unpairedMedianDifferenceCI = bootstrap.medianDifference(allB, allA)
+            row.probabilityBGreaterCI = bootstrap.probabilityGreater(allB, allA)
+        }
+        guard row.shared > 0 || row.unpairedMedianDifference != nil else { return nil }
         row.paired = differences.count
+        let pairs = zip(pairedA, pairedB).map { ($0, $1) }
+        row.medianDifferenceCI = bootstrap.pairedMedianDifference(pairs)
+        row.meanDifferenceCI = bootstrap.interval(pairs: pairs) { Bootstrap.mean($0.map { $0.1 - $0.0 }) }
         row.medianA = Summary.summarize(pairedA, threshold: 0).median
         row.medianB = Summary.summarize(pairedB, threshold: 0).median
         let summary = Summary.summarize(differences, threshold: 0)
@@ -142,9 +164,10 @@ public struct RunComparison: Sendable {
     /// One row per scorer: the medians of features, neurons and the controls (the floor), with
     /// their counts; the table `autointerp demo` prints.
     static func floorTable(_ report: RunReport, tables: [ScorerTable], label: String) -> [String] {
-        let header = ["median (n)"] + (tables.first?.header.dropFirst().map { $0 } ?? [])
+        let header = ["median [95% CI] (n)"] + (tables.first?.header.dropFirst().map { $0 } ?? []) + ["features − neurons"]
         let rows = tables.map { table in
-            [table.scorer.title] + table.columns.map { "\(ReportText.fixed($0.median, 3)) (\($0.defined))" }
+            [table.scorer.title] + table.columns.map { "\(ReportText.fixed($0.median, 3, interval: $0.medianCI)) (\($0.defined))" }
+                + [ReportText.fixed(table.featuresMinusNeurons, 3, interval: table.featuresMinusNeuronsCI)]
         }
         var lines = ["## \(label): every scorer, features vs neurons\(report.hasControls ? " vs control" : "")", ""]
         lines += MarkdownReport.table(header: header, rows: rows, rightAligned: Set(1..<header.count))
@@ -166,24 +189,29 @@ public struct RunComparison: Sendable {
             } else {
                 lines += MarkdownReport.table(
                     header: [
-                        "kind", "shared", "paired", "median A", "median B", "median B−A", "mean B−A", "B wins", "A wins",
-                        "ties", "B win rate", "only A scored", "only B scored",
+                        "kind", "shared", "paired", "median A", "median B", "median B−A [95% CI]", "mean B−A [95% CI]", "B wins",
+                        "A wins", "ties", "B win rate", "only A scored", "only B scored", "unpaired median B−A [95% CI]",
                     ],
                     rows: rows.map { row in
                         [
                             "\(row.kind.rawValue)s", String(row.shared), String(row.paired), ReportText.fixed(row.medianA, 3),
-                            ReportText.fixed(row.medianB, 3), ReportText.fixed(row.medianDifference, 3),
-                            ReportText.fixed(row.meanDifference, 3), String(row.bWins), String(row.aWins), String(row.ties),
-                            ReportText.percent(row.bWinRate), String(row.onlyA), String(row.onlyB),
+                            ReportText.fixed(row.medianB, 3), ReportText.fixed(row.medianDifference, 3, interval: row.medianDifferenceCI),
+                            ReportText.fixed(row.meanDifference, 3, interval: row.meanDifferenceCI), String(row.bWins), String(row.aWins),
+                            String(row.ties), ReportText.percent(row.bWinRate), String(row.onlyA), String(row.onlyB),
+                            ReportText.fixed(row.unpairedMedianDifference, 3, interval: row.unpairedMedianDifferenceCI),
                         ]
-                    }, rightAligned: Set(1...12))
+                    }, rightAligned: Set(1...13))
                 lines.append("")
-                lines.append("A = \(a), B = \(b). Win rate counts ties as one half.")
+                lines.append(
+                    "A = \(a), B = \(b). Win rate counts ties as one half. Brackets: 95% percentile-bootstrap intervals "
+                        + "(2,000 seeded resamples; paired columns resampled by unit, the unpaired one by side: "
+                        + "read it when the runs hold different units).")
                 for row in rows {
                     guard let test = row.rankTest else { continue }
                     lines.append(
                         "\(row.kind.rawValue)s, all defined scores (unpaired Mann-Whitney U, B vs A): "
-                            + "p = \(ReportText.pValue(test.p)), P(B > A) = \(ReportText.fixed(test.effectSize, 3)).")
+                            + "p = \(ReportText.pValue(test.p)), "
+                            + "P(B > A) = \(ReportText.fixed(test.effectSize, 3, interval: row.probabilityBGreaterCI)).")
                 }
             }
             lines.append("")
@@ -214,7 +242,9 @@ public struct RunComparison: Sendable {
         if let test = report.rankTest {
             lines.append(
                 "Mann-Whitney U (two-sided): U = \(ReportText.fixed(test.u, 1)), z = \(ReportText.fixed(test.z, 2)), "
-                    + "p = \(ReportText.pValue(test.p)); P(feature > neuron) = \(ReportText.fixed(test.effectSize, 3)).")
+                    + "p = \(ReportText.pValue(test.p)); "
+                    + "P(feature > neuron) = \(ReportText.fixed(test.effectSize, 3, interval: report.rankTestEffectSizeCI)) "
+                    + "(95% bootstrap CI).")
         } else {
             lines.append("Mann-Whitney U: needs defined scores of both features and neurons.")
         }

@@ -108,6 +108,12 @@ public struct RunReport: Sendable {
         RankTest.mannWhitneyU(scores(.feature).compactMap { $0 }, scores(.neuron).compactMap { $0 })
     }
 
+    /// The 95 % bootstrap interval of P(feature > neuron) (Mann-Whitney's effect size; the two
+    /// kinds resampled independently, seeded with ``Bootstrap/reportSeed``); nil when a side is empty.
+    public var rankTestEffectSizeCI: ConfidenceInterval? {
+        Bootstrap().probabilityGreater(scores(.feature).compactMap { $0 }, scores(.neuron).compactMap { $0 })
+    }
+
     /// Rubric counts of every unit of `kind`, summed.
     public func rubric(_ kind: UnitKind) -> RubricTable {
         units(kind).reduce(into: RubricTable()) { $0.add($1.rubric) }

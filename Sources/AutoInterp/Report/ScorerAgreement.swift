@@ -15,6 +15,9 @@ public struct ScorerAgreement: Sendable, Equatable {
     public struct Cell: Sendable, Equatable {
         public var rho: Double?
         public var n: Int
+        /// 95 % percentile-bootstrap interval of rho (units resampled as pairs, seeded with
+        /// ``Bootstrap/reportSeed``; resamples with a constant side left out); nil with rho.
+        public var rhoCI: ConfidenceInterval? = nil
     }
 
     public var axes: [Axis]
@@ -41,22 +44,27 @@ public struct ScorerAgreement: Sendable, Equatable {
     public func cell(_ i: Int, _ j: Int) -> Cell {
         let a = axes[i].values, b = axes[j].values
         let shared = a.keys.filter { b[$0] != nil }.sorted()
-        let result = Correlation.spearman(shared.map { a[$0]! }, shared.map { b[$0]! })
-        return Cell(rho: result.value, n: shared.count)
+        let pairs = shared.compactMap { id in a[id].flatMap { x in b[id].map { (x, $0) } } }
+        let rho = Correlation.spearman(pairs.map(\.0), pairs.map(\.1)).value
+        let rhoCI = rho == nil ? nil : Bootstrap().interval(pairs: pairs) { Correlation.spearman($0.map(\.0), $0.map(\.1)).value }
+        return Cell(rho: rho, n: shared.count, rhoCI: rhoCI)
     }
 
     /// Whether there is anything to correlate (two axes or more).
     public var isEmpty: Bool { axes.count < 2 }
 
     /// The matrix as table rows: a head row of axis names, then one row per axis with
-    /// `rho (n N)` off the diagonal and `1` on it.
+    /// `rho [95% CI] (n N)` off the diagonal and `1` on it.
     public func rows() -> (header: [String], rows: [[String]]) {
         let header = [""] + axes.map(\.name)
+        // Each pair once (the matrix is symmetric; a cell's interval costs 2,000 resamples).
+        var cells: [Int: Cell] = [:]
+        for i in axes.indices { for j in axes.indices where i < j { cells[i * axes.count + j] = cell(i, j) } }
         let rows = axes.indices.map { i in
             [axes[i].name] + axes.indices.map { j in
                 if i == j { return "1" }
-                let cell = cell(i, j)
-                return "\(ReportText.fixed(cell.rho, 2)) (n \(cell.n))"
+                guard let cell = cells[min(i, j) * axes.count + max(i, j)] else { return "–" }
+                return "\(ReportText.fixed(cell.rho, 2, interval: cell.rhoCI, intervalDigits: 2)) (n \(cell.n))"
             }
         }
         return (header, rows)

@@ -10,6 +10,10 @@ public struct ScorerTable: Sendable, Equatable {
     public var rows: [[String]]
     /// The columns' statistics, in header order (after the label).
     public var columns: [ScorerColumn]
+    /// Median of features − median of neurons with its 95 % bootstrap interval (the two kinds
+    /// resampled independently); nil without defined scores of both kinds.
+    public var featuresMinusNeurons: Double?
+    public var featuresMinusNeuronsCI: ConfidenceInterval?
 
     /// The table of `scorer` in `report`.
     public init(_ report: RunReport, scorer: ReportScorer) {
@@ -26,12 +30,25 @@ public struct ScorerTable: Sendable, Equatable {
         var rows: [[String]] = [
             ["scored"] + columns.map { String($0.stored) },
             ["undefined"] + columns.map { String($0.stored - $0.defined) },
-            ["median"] + columns.map { ReportText.fixed($0.median, 3) },
+            ["median"] + columns.map { ReportText.fixed($0.median, 3, interval: $0.medianCI) },
             ["quartiles (Q1 – Q3)"] + columns.map { $0.q1 == nil ? "–" : "\(ReportText.fixed($0.q1, 3)) – \(ReportText.fixed($0.q3, 3))" },
-            ["mean"] + columns.map { ReportText.fixed($0.mean, 3) },
+            ["mean"] + columns.map { ReportText.fixed($0.mean, 3, interval: $0.meanCI) },
         ]
+        let features = report.definedScores(scorer, kind: .feature), neurons = report.definedScores(scorer, kind: .neuron)
+        if let f = Bootstrap.median(features), let n = Bootstrap.median(neurons) {
+            featuresMinusNeurons = f - n
+            featuresMinusNeuronsCI = Bootstrap().medianDifference(features, neurons)
+            rows.append(
+                ["median features − neurons"] + [ReportText.fixed(f - n, 3, interval: featuresMinusNeuronsCI)]
+                    + Array(repeating: "", count: columns.count - 1))
+        }
         for (i, threshold) in scorer.thresholds.enumerated() {
-            rows.append(["share > \(ReportText.fixed(threshold, 1))"] + columns.map { ReportText.percent($0.shareAbove[i]) })
+            rows.append(
+                ["share > \(ReportText.fixed(threshold, 1))"]
+                    + columns.map { column in
+                        let interval = column.shareAboveCI.indices.contains(i) ? column.shareAboveCI[i] : nil
+                        return ReportText.percent(column.shareAbove[i], interval: interval)
+                    })
         }
         for (i, extra) in scorer.extras.enumerated() {
             rows.append([extra.label] + columns.map { ReportText.fixed($0.extraMedians[i], 3) })
@@ -41,7 +58,7 @@ public struct ScorerTable: Sendable, Equatable {
                 ["above own control"]
                     + columns.map { column in
                         guard let pairs = column.floorPairs else { return "–" }
-                        return "\(ReportText.percent(column.aboveFloor)) (n \(pairs))"
+                        return "\(ReportText.percent(column.aboveFloor, interval: column.aboveFloorCI)) (n \(pairs))"
                     })
         }
         self.rows = rows
@@ -51,7 +68,10 @@ public struct ScorerTable: Sendable, Equatable {
     public static let note =
         "Shares are of defined scores; undefined ones are counted apart. Control = each unit scored with another unit's explanation "
         + "of the same kind (explainer 'control', a seeded derangement): the random-explanation floor, both kinds pooled. "
-        + "\"Above own control\": share of units scoring higher than their own control (ties count one half), over units where both are defined."
+        + "\"Above own control\": share of units scoring higher than their own control (ties count one half), "
+        + "over units where both are defined. "
+        + "Brackets: 95% percentile-bootstrap intervals (2,000 seeded resamples over units; the control share resampled by unit pair, "
+        + "features − neurons by kind)."
 
     /// The tables of every scorer the run has scores of.
     public static func all(_ report: RunReport) -> [ScorerTable] {

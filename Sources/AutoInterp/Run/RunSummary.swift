@@ -15,6 +15,10 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var byKind: [String: ScorerColumn]
         /// The controls; nil when the run has none scored by this scorer.
         public var control: ScorerColumn?
+        /// Median of features − median of neurons, with its 95 % bootstrap interval (kinds
+        /// resampled independently); nil without defined scores of both kinds.
+        public var featuresMinusNeurons: Double? = nil
+        public var featuresMinusNeuronsCI: ConfidenceInterval? = nil
     }
 
     /// The control pass (the random-explanation floor, see ``ControlPass``): counted from the store.
@@ -162,7 +166,16 @@ public struct RunSummary: Sendable, Codable, Equatable {
             }
             let control = ScorerColumn(scorer, units: live.map { (own: $0 as (any ScoreSource)?, control: controls[$0.unit.id] as (any ScoreSource)?) }, control: true)
             guard !byKind.isEmpty || control.stored > 0 else { return nil }
-            return ScorerSummary(scorer: scorer, byKind: byKind, control: control.stored > 0 ? control : nil)
+            var summary = ScorerSummary(scorer: scorer, byKind: byKind, control: control.stored > 0 ? control : nil)
+            let defined: (UnitKind) -> [Double] = { kind in
+                live.filter { $0.unit.unit.kind == kind }.compactMap { $0.value(scorer.metric, scorer.subset) ?? nil }.filter { !$0.isNaN }
+            }
+            let features = defined(.feature), neurons = defined(.neuron)
+            if let f = Bootstrap.median(features), let n = Bootstrap.median(neurons) {
+                summary.featuresMinusNeurons = f - n
+                summary.featuresMinusNeuronsCI = Bootstrap().medianDifference(features, neurons)
+            }
+            return summary
         }
     }
 
@@ -183,7 +196,11 @@ public struct RunSummary: Sendable, Codable, Equatable {
         var head = "controls (another unit's explanation, the random floor): \(controls.controls) stored, \(controls.scored) scored, \(controls.failed) failed"
         if controls.waiting > 0 { head += ", \(controls.waiting) waiting" }
         var lines = [head]
-        let floor = scorers.compactMap { s in s.control.map { "\(s.scorer.name) median \(Self.number($0.median)) (n \($0.defined), \($0.stored - $0.defined) undefined)" } }
+        let floor = scorers.compactMap { s in
+            s.control.map {
+                "\(s.scorer.name) median \(Self.number($0.median, $0.medianCI)) (n \($0.defined), \($0.stored - $0.defined) undefined)"
+            }
+        }
         if !floor.isEmpty { lines.append("  controls: " + floor.joined(separator: "; ")) }
         for reason in controls.skipped { lines.append("  no control: \(reason)") }
         for note in controls.notes.prefix(5) { lines.append("  control of \(note.unit): \(note.kind): \(note.reason)") }
@@ -193,15 +210,30 @@ public struct RunSummary: Sendable, Codable, Equatable {
 
     static func number(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "n/a" }
 
+    /// A value with its 95 % interval, `0.527 [0.46, 0.60]`; the value alone without one.
+    static func number(_ value: Double?, _ interval: ConfidenceInterval?) -> String {
+        guard value != nil, interval != nil else { return number(value) }
+        return "\(number(value)) \(ReportText.interval(interval))"
+    }
+
     /// The summary as printed at the end of `autointerp run`.
     public var text: String {
         var lines: [String] = []
         lines.append("run '\(run)': \(units) units, \(scored) scored (\(database))")
         for kind in unitsByKind.keys.sorted() {
             let parts = scorers.compactMap { s in
-                s.byKind[kind].map { "\(s.scorer.name) median \(Self.number($0.median)), mean \(Self.number($0.mean)) (n \($0.defined), \($0.stored - $0.defined) undefined)" }
+                s.byKind[kind].map {
+                    "\(s.scorer.name) median \(Self.number($0.median, $0.medianCI)), mean \(Self.number($0.mean, $0.meanCI)) "
+                        + "(n \($0.defined), \($0.stored - $0.defined) undefined)"
+                }
             }
             lines.append("  \(kind)s: \(unitsByKind[kind] ?? 0) units" + (parts.isEmpty ? "" : "; " + parts.joined(separator: "; ")))
+        }
+        let differences = scorers.compactMap { s in
+            s.featuresMinusNeurons.map { "\(s.scorer.name) \(Self.number($0, s.featuresMinusNeuronsCI))" }
+        }
+        if !differences.isEmpty {
+            lines.append("  features − neurons (median, 95% bootstrap CI): " + differences.joined(separator: "; "))
         }
         lines.append(failuresLine)
         lines += explanationLines
