@@ -11,8 +11,9 @@ import Testing
 /// Issue 12, problem 2: every numeric and range option of every command, given a hostile value,
 /// ends in one error line and exit status 1: never a signal, a huge allocation or silent
 /// acceptance. The commands run in process (``AutoInterpTool/execute(_:)``, the lines captured
-/// through ``Console/sink``, side by side); a few spawn the real binary for the stderr contract itself.
-struct HostileOptionTests {
+/// through ``Console/sink``); a few spawn the real binary for the stderr contract itself. One case at
+/// a time: the parses are CPU-bound, and the timing-sensitive client suites run beside them.
+@Suite(.serialized) struct HostileOptionTests {
     /// One option and the values it must refuse; `expect` is a fragment the error must hold
     /// (default: the option itself).
     struct Case: CustomTestStringConvertible, Sendable {

@@ -85,17 +85,20 @@ enum GGMLDequantize {
         var q = (x + 16).assumingMemoryBound(to: UInt8.self)
         var out = y
         for pair in 0..<4 {
-            let (sc1, m1) = scaleMin(2 * pair, scales)
-            let (sc2, m2) = scaleMin(2 * pair + 1, scales)
-            let d1 = d * sc1
-            let min1 = dmin * m1
-            let d2 = d * sc2
-            let min2 = dmin * m2
+            let (d1, min1, d2, min2) = pairScales(pair, scales, d: d, dmin: dmin)
             for l in 0..<32 { out[l] = d1 * Float(q[l] & 0x0F) - min1 }
             for l in 0..<32 { out[32 + l] = d2 * Float(q[l] >> 4) - min2 }
             q += 32
             out += 64
         }
+    }
+
+    /// The scales and minimums of sub-blocks `2 pair` and `2 pair + 1` of a Q4_K / Q5_K block.
+    @inline(__always)
+    static func pairScales(_ pair: Int, _ scales: UnsafePointer<UInt8>, d: Float, dmin: Float) -> (Float, Float, Float, Float) {
+        let (sc1, m1) = scaleMin(2 * pair, scales)
+        let (sc2, m2) = scaleMin(2 * pair + 1, scales)
+        return (d * sc1, dmin * m1, d * sc2, dmin * m2)
     }
 
     /// `block_q5_K`: `d`, `dmin`, 12 scale bytes, 32 bytes of high bits, 128 bytes of low nibbles.
@@ -110,12 +113,7 @@ enum GGMLDequantize {
         var u1: UInt8 = 1
         var u2: UInt8 = 2
         for pair in 0..<4 {
-            let (sc1, m1) = scaleMin(2 * pair, scales)
-            let (sc2, m2) = scaleMin(2 * pair + 1, scales)
-            let d1 = d * sc1
-            let min1 = dmin * m1
-            let d2 = d * sc2
-            let min2 = dmin * m2
+            let (d1, min1, d2, min2) = pairScales(pair, scales, d: d, dmin: dmin)
             for l in 0..<32 { out[l] = d1 * Float((ql[l] & 0x0F) + (qh[l] & u1 != 0 ? 16 : 0)) - min1 }
             for l in 0..<32 { out[32 + l] = d2 * Float((ql[l] >> 4) + (qh[l] & u2 != 0 ? 16 : 0)) - min2 }
             ql += 32

@@ -56,23 +56,10 @@ package final class GGUFFile: @unchecked Sendable {
     package init(url: URL) throws {
         self.url = url
         let path = url.path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw AutoInterpError.io(path, "cannot open: \(String(cString: strerror(errno)))")
+        let (base, size) = try FileMapping.map(path, minimumSize: 24) { size in
+            "file is \(size) bytes, shorter than a GGUF header (24 bytes); not a GGUF file?"
         }
-        defer { close(fd) }
-        let end = lseek(fd, 0, SEEK_END)
-        guard end >= 0 else {
-            throw AutoInterpError.io(path, "cannot stat: \(String(cString: strerror(errno)))")
-        }
-        let size = Int(end)
         fileSize = size
-        guard size >= 24 else {
-            throw AutoInterpError.invalidFile(path, "file is \(size) bytes, shorter than a GGUF header (24 bytes); not a GGUF file?")
-        }
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-            throw AutoInterpError.io(path, "cannot map: \(String(cString: strerror(errno)))")
-        }
         mapping = base
         do {
             let parsed = try Self.parse(UnsafeRawBufferPointer(start: base, count: size), path: path)

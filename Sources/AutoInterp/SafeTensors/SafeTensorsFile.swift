@@ -28,26 +28,10 @@ package final class SafeTensorsFile: @unchecked Sendable {
     package init(url: URL) throws {
         self.url = url
         let path = url.path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw AutoInterpError.io(path, "cannot open: \(String(cString: strerror(errno)))")
+        let (base, size) = try FileMapping.map(path, minimumSize: 8) { size in
+            "file is \(size) bytes, shorter than the 8-byte safetensors header length"
         }
-        defer { close(fd) }
-        // The size by seeking to the end: `struct stat` is declared by several C modules on Linux
-        // (Glibc, CoreFoundation, Dispatch), and which one a build attributes it to varies, which
-        // MemberImportVisibility turns into an error.
-        let end = lseek(fd, 0, SEEK_END)
-        guard end >= 0 else {
-            throw AutoInterpError.io(path, "cannot stat: \(String(cString: strerror(errno)))")
-        }
-        let size = Int(end)
         fileSize = size
-        guard size >= 8 else {
-            throw AutoInterpError.invalidFile(path, "file is \(size) bytes, shorter than the 8-byte safetensors header length")
-        }
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-            throw AutoInterpError.io(path, "cannot map: \(String(cString: strerror(errno)))")
-        }
         mapping = base
         do {
             let parsed = try Self.parseHeader(UnsafeRawBufferPointer(start: base, count: size), path: path)
