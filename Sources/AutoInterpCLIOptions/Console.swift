@@ -2,16 +2,25 @@ import ArgumentParser
 package import AutoInterp
 import AutoInterpLLM
 import Foundation
+import Synchronization
 
 /// The console of both executables: lines on stderr, library errors as one line naming the
-/// flag, byte counts. A test captures the lines through ``sink`` instead of stderr.
+/// flag, byte counts. A test captures the lines with ``capturing(_:_:)`` instead of stderr.
 package enum Console {
-    /// Where lines go instead of stderr (task-local: set by in-process tests around a command).
-    @TaskLocal package static var sink: (@Sendable (String) -> Void)?
+    /// Where lines go instead of stderr while ``capturing(_:)`` runs (in-process tests).
+    private static let sink = Mutex<(@Sendable (String) -> Void)?>(nil)
 
-    /// One line on stderr (or the ``sink``).
+    /// One line on stderr (or to the capture in progress).
     package static func note(_ text: String) {
-        if let sink { sink(text) } else { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+        if let capture = sink.withLock({ $0 }) { capture(text) } else { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+    }
+
+    /// Runs `body` with every line sent to `capture` instead of stderr (one capture at a time:
+    /// for tests that run a command in process).
+    package static func capturing<T>(_ capture: @escaping @Sendable (String) -> Void, _ body: () async throws -> T) async rethrows -> T {
+        sink.withLock { $0 = capture }
+        defer { sink.withLock { $0 = nil } }
+        return try await body()
     }
 
     /// The one-line message of a library error (`AutoInterpError`, `LLMError`), with the flag of

@@ -11,7 +11,7 @@ import Testing
 /// Issue 12, problem 2: every numeric and range option of every command, given a hostile value,
 /// ends in one error line and exit status 1: never a signal, a huge allocation or silent
 /// acceptance. The commands run in process (``AutoInterpTool/execute(_:)``, the lines captured
-/// through ``Console/sink``); a few spawn the real binary for the stderr contract itself. One case at
+/// through ``Console/capturing(_:_:)``); a few spawn the real binary for the stderr contract itself. One case at
 /// a time: the parses are CPU-bound, and the timing-sensitive client suites run beside them.
 @Suite(.serialized) struct HostileOptionTests {
     /// One option and the values it must refuse; `expect` is a fragment the error must hold
@@ -115,7 +115,7 @@ import Testing
     /// Runs the command in process and returns its status and the error lines it wrote.
     static func execute(_ arguments: [String]) async -> (status: Int32, lines: [String]) {
         let lines = Mutex<[String]>([])
-        let status = await Console.$sink.withValue({ line in lines.withLock { $0.append(line) } }) {
+        let status = await Console.capturing({ line in lines.withLock { $0.append(line) } }) {
             await AutoInterpTool.execute(arguments)
         }
         return (status, lines.withLock { $0 })

@@ -20,11 +20,7 @@ struct EncodeCommand: AsyncParsableCommand {
 
     @OptionGroup var saeFormat: SAEFormatOptions
 
-    @Option(help: "Activation dataset (.safetensors with tokens and activations).")
-    var activations: String
-
-    @Option(help: "Token strings (JSON array); default vocab.json beside the dataset.")
-    var vocab: String?
+    @OptionGroup var dataset: DatasetOptions
 
     @Option(help: "Output .safetensors file.")
     var output: String
@@ -41,9 +37,7 @@ struct EncodeCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             var times = PhaseTimes()
-            let dataset = try times.measure("open dataset") {
-                try ActivationDataset(url: URL(fileURLWithPath: activations), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
-            }
+            let dataset = try times.measure("open dataset") { try self.dataset.open() }
             let model = try times.measure("load SAE") {
                 try SparseAutoencoder.load(path: URL(fileURLWithPath: sae), options: saeFormat.options, scope: .encoder)
             }

@@ -16,11 +16,7 @@ struct TrainSAECommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Activation dataset (safetensors with tokens, activations[, mask]).")
-    var activations: String?
-
-    @Option(help: "Token strings (default: vocab.json beside the dataset).")
-    var vocab: String?
+    @OptionGroup var dataset: DatasetOptions
 
     @OptionGroup var training: SAETrainingOptions
 
@@ -30,20 +26,13 @@ struct TrainSAECommand: AsyncParsableCommand {
     @Flag(help: "Train on special tokens (special_token_ids) too.")
     var includeSpecialTokens = false
 
-    func validate() throws {
-        guard activations != nil else {
-            throw ValidationError("give --activations FILE")
-        }
-    }
-
     func run() async throws {
         try await reportingErrors { try train() }
     }
 
     private func train() throws {
         let outputURL = URL(fileURLWithPath: training.output)
-        guard let path = activations else { throw ValidationError("give --activations FILE") }
-        let dataset = try ActivationDataset(url: URL(fileURLWithPath: path), vocabURL: vocab.map { URL(fileURLWithPath: $0) })
+        let dataset = try self.dataset.open()
         let run = SAETrainingRun(
             config: training.config, resampling: training.resampling, maxTokens: maxTokens?.value, heldOutTokens: training.evalTokens.value,
             includeSpecialTokens: includeSpecialTokens)
