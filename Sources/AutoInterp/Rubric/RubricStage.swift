@@ -79,6 +79,6 @@ public struct RubricStage: UnitStage {
 extension RubricStage {
     /// The catalogue entry: needs an LLM judge even with the local baseline.
     public static let descriptor = StageDescriptor(
-        name: .rubric, help: "rate examples across activation levels 0-3 (needs an LLM judge)", needsEndpoint: true,
+        name: .rubric, help: "rate examples across activation levels 0-3", needsEndpoint: true,
         make: { context in RubricStage(judge: context.judge) })
 }
