@@ -40,12 +40,15 @@ public struct RunCoordinator {
         var controls: ControlPass.Outcome?
         var idle = false
         do {
-            let stages = try await stages(plan, request: request, client: client, store: store, run: prepared.run, mode: &mode, idle: &idle)
+            // Every unit's progress, loaded once: for the idle check and for the scheduler.
+            let units = try store.progress(runID: prepared.run.id)
+            let stages = try await stages(
+                plan, request: request, client: client, store: store, run: prepared.run, units: units, mode: &mode, idle: &idle)
             let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
             let unitsInFlight = request.unitsInFlight ?? client.map { 2 * $0.config.maxInFlight } ?? 4
             let scheduler = UnitScheduler(runner: runner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
             if request.explainer == .local { logger.info("run \(prepared.run.name) with the baseline \(PatternExplainer.name)") }
-            (reports, stoppedEarly) = try await scheduler.run(prepared.run)
+            (reports, stoppedEarly) = try await scheduler.run(prepared.run, units: units)
             // The control pass: the same scoring stages on another unit's explanation.
             let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
             // A shard leaves the controls to the merged run: donors are drawn over every unit.
@@ -77,11 +80,11 @@ public struct RunCoordinator {
     /// simulator, judge and classifiers (capabilities probed once and pinned in the run state),
     /// or the pattern baseline's.
     ///
-    /// A rerun with nothing left to ask (``isIdle(_:plan:request:store:run:)``) sends no probe:
+    /// A rerun with nothing left to ask (``isIdle(_:units:plan:request:store:run:)``) sends no probe:
     /// its stages are built from the pinned capabilities and `idle` is set.
     private func stages(
-        _ plan: StagePlan, request: RunRequest, client: LLMClient?, store: RunStore, run: RunInfo, mode: inout String?,
-        idle: inout Bool
+        _ plan: StagePlan, request: RunRequest, client: LLMClient?, store: RunStore, run: RunInfo, units: [UnitProgress],
+        mode: inout String?, idle: inout Bool
     ) async throws -> [any UnitStage] {
         guard let client else { return try stages(plan, request: request, client: nil, pinned: nil, mode: &mode) }
         let stored = try store.capabilities(runID: run.id)
@@ -89,7 +92,7 @@ public struct RunCoordinator {
             simulatorMode: request.simulatorMode == .auto ? .json : request.simulatorMode, topLogprobs: LLMSimulator.defaultTopLogprobs,
             structuredOutput: .none)
         let built = try stages(plan, request: request, client: client, pinned: assumed, mode: &mode)
-        if try isIdle(built, plan: plan, request: request, store: store, run: run) {
+        if try isIdle(built, units: units, plan: plan, request: request, store: store, run: run) {
             idle = true
             logger.info("run \(run.name): nothing left to ask the endpoint; no probe sent")
             return built
@@ -100,9 +103,10 @@ public struct RunCoordinator {
 
     /// Whether every unit, and every control the run will have, has all its requested stages
     /// done (results stored, or failures that used their attempts): a rerun then sends nothing.
-    private func isIdle(_ stages: [any UnitStage], plan: StagePlan, request: RunRequest, store: RunStore, run: RunInfo) throws -> Bool {
+    private func isIdle(
+        _ stages: [any UnitStage], units: [UnitProgress], plan: StagePlan, request: RunRequest, store: RunStore, run: RunInfo
+    ) throws -> Bool {
         let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
-        let units = try store.progress(runID: run.id)
         guard units.allSatisfy(runner.hasNothingToDo) else { return false }
         let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
         guard !controlStages.isEmpty, request.setup.shard == nil else { return true }
