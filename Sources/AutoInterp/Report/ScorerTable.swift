@@ -35,11 +35,11 @@ public struct ScorerTable: Sendable, Equatable {
             ["mean"] + columns.map { ReportText.fixed($0.mean, 3, interval: $0.meanCI) },
         ]
         let features = report.definedScores(scorer, kind: .feature), neurons = report.definedScores(scorer, kind: .neuron)
-        if let f = Bootstrap.median(features), let n = Bootstrap.median(neurons) {
-            featuresMinusNeurons = f - n
-            featuresMinusNeuronsCI = Bootstrap().medianDifference(features, neurons)
+        if let difference = Bootstrap().medianDifferenceWithInterval(features, neurons) {
+            featuresMinusNeurons = difference.value
+            featuresMinusNeuronsCI = difference.interval
             rows.append(
-                ["median features − neurons"] + [ReportText.fixed(f - n, 3, interval: featuresMinusNeuronsCI)]
+                ["median features − neurons"] + [ReportText.fixed(difference.value, 3, interval: difference.interval)]
                     + Array(repeating: "", count: columns.count - 1))
         }
         for (i, threshold) in scorer.thresholds.enumerated() {

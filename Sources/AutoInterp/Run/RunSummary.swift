@@ -157,23 +157,23 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// ``ScorerColumn`` the reports build.
     static func scorers(_ scorers: [ReportScorer], units: [UnitProgress], controls: [Int64: UnitProgress]) -> [ScorerSummary] {
         let live = units.filter { !$0.isDead }
+        // Each live unit's own view beside its control's, by kind (the same pairs for every scorer).
+        let pairs = live.map { (kind: $0.unit.unit.kind, own: $0 as (any ScoreSource)?, control: controls[$0.unit.id] as (any ScoreSource)?) }
         return scorers.compactMap { scorer in
             var byKind: [String: ScorerColumn] = [:]
             for kind in UnitKind.allCases {
-                let pairs = live.filter { $0.unit.unit.kind == kind }.map { (own: $0 as (any ScoreSource)?, control: controls[$0.unit.id] as (any ScoreSource)?) }
-                let column = ScorerColumn(scorer, units: pairs, control: false)
+                let column = ScorerColumn(scorer, units: pairs.filter { $0.kind == kind }.map { ($0.own, $0.control) }, control: false)
                 if column.stored > 0 { byKind[kind.rawValue] = column }
             }
-            let control = ScorerColumn(scorer, units: live.map { (own: $0 as (any ScoreSource)?, control: controls[$0.unit.id] as (any ScoreSource)?) }, control: true)
+            let control = ScorerColumn(scorer, units: pairs.map { ($0.own, $0.control) }, control: true)
             guard !byKind.isEmpty || control.stored > 0 else { return nil }
             var summary = ScorerSummary(scorer: scorer, byKind: byKind, control: control.stored > 0 ? control : nil)
             let defined: (UnitKind) -> [Double] = { kind in
                 live.filter { $0.unit.unit.kind == kind }.compactMap { $0.value(scorer.metric, scorer.subset) ?? nil }.filter { !$0.isNaN }
             }
-            let features = defined(.feature), neurons = defined(.neuron)
-            if let f = Bootstrap.median(features), let n = Bootstrap.median(neurons) {
-                summary.featuresMinusNeurons = f - n
-                summary.featuresMinusNeuronsCI = Bootstrap().medianDifference(features, neurons)
+            if let difference = Bootstrap().medianDifferenceWithInterval(defined(.feature), defined(.neuron)) {
+                summary.featuresMinusNeurons = difference.value
+                summary.featuresMinusNeuronsCI = difference.interval
             }
             return summary
         }

@@ -133,6 +133,13 @@ public struct Bootstrap: Sendable, Equatable {
         interval(pairs: pairs) { Self.median($0.map { $0.1 - $0.0 }) }
     }
 
+    /// The difference of medians `a − b` of two independent samples with its interval; nil when
+    /// either sample is empty (features − neurons in the summary and the scorer tables).
+    public func medianDifferenceWithInterval(_ a: [Double], _ b: [Double]) -> (value: Double, interval: ConfidenceInterval?)? {
+        guard let medianA = Self.median(a), let medianB = Self.median(b) else { return nil }
+        return (medianA - medianB, medianDifference(a, b))
+    }
+
     /// The interval of the difference of medians `a − b` of two independent samples (NaN dropped;
     /// each sample is resampled in sorted order).
     public func medianDifference(_ a: [Double], _ b: [Double]) -> ConfidenceInterval? {
