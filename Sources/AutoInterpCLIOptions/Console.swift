@@ -1,6 +1,6 @@
 import ArgumentParser
 package import AutoInterp
-import AutoInterpLLM
+package import AutoInterpLLM
 import Foundation
 import Synchronization
 
@@ -23,25 +23,24 @@ package enum Console {
         return try await body()
     }
 
-    /// The one-line message of a library error (`AutoInterpError`, `LLMError`), with the flag of
-    /// the setting it is about in front; nil for other errors.
+    /// The one-line message of a library error (`AutoInterpError`, `LLMError`), with the CLI's
+    /// flags for the settings it mentions; nil for other errors.
     package static func message(for error: any Error) -> String? {
         switch error {
-        case let error as AutoInterpError:
-            guard let option = error.option else { return error.description }
-            return "\(flag(for: option)): \(error.problem)"
-        case let error as LLMError:
-            return error.description
-        default:
-            return nil
+        case let error as AutoInterpError: render(error.message)
+        case let error as LLMError: render(error.message)
+        default: nil
         }
     }
 
+    /// Library text (a message, the run summary) with the CLI's flag for each setting it mentions.
+    package static func render(_ text: String) -> String { Setting.render(text, as: flag(for:)) }
+
     /// The command-line flag of a library setting.
-    package static func flag(for option: AutoInterpError.Option) -> String {
-        switch option {
+    package static func flag(for setting: Setting) -> String {
+        switch setting {
         case .unitsInFlight: "--concurrency"
-        default: "--" + option.rawValue.replacingOccurrences(of: " ", with: "-")
+        default: "--" + setting.rawValue.replacingOccurrences(of: " ", with: "-")
         }
     }
 

@@ -120,7 +120,7 @@ struct BaselinePatternTests {
         // … and refuses any other text rather than simulating patterns it does not describe.
         let other = try await simulator.simulate(explanation: "animal words", records: [["river", "bank"]])
         #expect(other.count == 1 && other[0].values == nil)
-        if case .failed(let reason) = other[0] { #expect(reason.contains("--force-new")) }
+        if case .failed(let reason) = other[0] { #expect(reason.contains("start the run anew")) }
     }
 
     @Test func extractedPatternsReproduceTheirRecords() throws {

@@ -112,7 +112,7 @@ struct BaselinePipelineTests {
             _ = try await RunCoordinator(logger: Self.quietLogger()).run(changed).summary
             Issue.record("a changed baseline setting was accepted")
         } catch let error as AutoInterpError {
-            #expect(error.message.contains("baseline settings") && error.message.contains("--force-new"))
+            #expect(error.message.contains("baseline settings") && error.description.contains("`force new`"))
         }
         // So is switching to the LLM explainer.
         let stored = try #require(try RunConfig.decode(run.configJSON).pipeline)

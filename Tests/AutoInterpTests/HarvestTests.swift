@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 import Testing
 @testable import AutoInterp
@@ -42,6 +43,11 @@ struct HarvestTests {
         #expect(file.metadata["special_token_ids"] == "[0,1,2,3,4]")
         let specials = try JSONSerialization.jsonObject(with: Data(file.metadata["special_token_ids"]!.utf8)) as? [Int]
         #expect(specials == [0, 1, 2, 3, 4])
+        // The corpus is named and hashed (SHA-256 of the texts file's bytes), and a run's config records it.
+        #expect(file.metadata["texts"] == "texts.jsonl")
+        #expect(file.metadata["texts_sha256"] == SHA256.hex(try Data(contentsOf: dir.path("texts.jsonl"))))
+        let described = try #require(DatasetDescription(metadata: file.metadata))
+        #expect(described.textsSHA256 == file.metadata["texts_sha256"] && described.model == "tiny")
 
         let tokens = try file.int64s("tokens")
         // [CLS] the cat sat on the mat . [SEP] is 9 tokens: cut to 8, [SEP] kept.

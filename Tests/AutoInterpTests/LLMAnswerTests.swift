@@ -58,7 +58,7 @@ struct LLMBoundedAnswerTests {
         let error = await #expect(throws: LLMError.self) { try await f.ask("say a lot") }
         #expect(error?.isResponseTooLarge == true)
         #expect(error?.isTransient == false)
-        #expect(error?.description.contains("exceeded 1 MiB (--max-response-bytes 1048576)") == true)
+        #expect(error?.description.contains("exceeded 1 MiB (`max response bytes` 1048576)") == true)
         #expect(error?.description.contains(f.endpoint.baseURL) == true)
         // Not retried, nothing cached, the failure logged.
         #expect(f.endpoint.requestCount == 1)
@@ -76,7 +76,7 @@ struct LLMBoundedAnswerTests {
         let f = try AnswerFixture(configure: { $0.maxResponseBytes = 100 })
         defer { f.endpoint.stop() }
         let error = await #expect(throws: LLMError.self) { try await f.ask(String(repeating: "long ", count: 40)) }
-        #expect(error?.description.contains("exceeded 100 bytes (--max-response-bytes 100)") == true)
+        #expect(error?.description.contains("exceeded 100 bytes (`max response bytes` 100)") == true)
         #expect(f.memory?.responses.isEmpty == true)
 
         let decoded = try JSONDecoder().decode(LLMEndpointConfig.self, from: Data(#"{"baseURL":"http://h/v1","model":"m"}"#.utf8))

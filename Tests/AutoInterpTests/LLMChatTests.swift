@@ -23,6 +23,19 @@ struct LLMChatTests {
         #expect(SHA256.hex(bytes) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    @Test func sha256InPiecesEqualsOneShot() {
+        let text = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq, and then some more bytes".utf8)
+        for cut in [0, 1, 55, 56, 63, 64, 65, text.count] {
+            var hasher = SHA256.Hasher()
+            hasher.update(text[..<min(cut, text.count)])
+            hasher.update(text[min(cut, text.count)...])
+            #expect(SHA256.hex(digest: hasher.finalize()) == SHA256.hex(text), "cut at \(cut)")
+        }
+        var hasher = SHA256.Hasher()
+        for _ in 0..<1000 { hasher.update(repeatElement(UInt8(ascii: "a"), count: 1000)) }
+        #expect(SHA256.hex(digest: hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
     // MARK: - Canonical body and hash
 
     @Test func canonicalBodyHasSortedKeysAndSnakeCase() throws {

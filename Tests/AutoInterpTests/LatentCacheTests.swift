@@ -86,7 +86,7 @@ import Testing
         let both = #expect(throws: AutoInterpError.self) {
             try ShardedDatasetTests.storedRows(dir, activations: Self.dataset, latents: csr, sae: Self.sae, name: "b", neurons: .indices([]))
         }
-        #expect(both?.description.contains("--latents replaces --sae") == true)
+        #expect(both?.description.contains("`latents` replaces `sae`") == true)
         // A cache of another dataset: token count differs.
         let other = dir.path("other/acts.safetensors")
         try FileManager.default.createDirectory(at: other.deletingLastPathComponent(), withIntermediateDirectories: true)

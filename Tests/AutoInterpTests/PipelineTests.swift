@@ -261,7 +261,7 @@ struct PipelineTests {
         do {
             _ = try await RunCoordinator(logger: Self.quietLogger()).run(changed).summary
         } catch let error as AutoInterpError {
-            #expect(error.message.contains("simulator model") && error.message.contains("--force-new"))
+            #expect(error.message.contains("simulator model") && error.description.contains("`force new`"))
         }
         changed.setup.forceNew = true
         let replaced = try await RunCoordinator(logger: Self.quietLogger()).run(changed).summary

@@ -99,7 +99,7 @@ struct SAEFormatTests {
 
     @Test func sparsifyTopFolderAsksForAHookpoint() throws {
         let error = #expect(throws: AutoInterpError.self) { try SparseAutoencoder.load(path: Self.fixture("sparsify/run")) }
-        #expect(error?.message.contains("--hookpoint (layers.0, layers.1.mlp)") == true)
+        #expect(error?.description.contains("`hookpoint` (layers.0, layers.1.mlp)") == true)
         let wrong = #expect(throws: AutoInterpError.self) {
             try SparseAutoencoder.load(path: Self.fixture("sparsify/run"), hookpoint: "layers.9")
         }
@@ -108,7 +108,7 @@ struct SAEFormatTests {
 
     @Test func transcoderSetAsksForALayer() throws {
         let error = #expect(throws: AutoInterpError.self) { try SparseAutoencoder.load(path: Self.fixture("circuit-tracer")) }
-        #expect(error?.message.contains("layers 0, 1; pick one with --layer") == true)
+        #expect(error?.description.contains("layers 0, 1; pick one with `layer`") == true)
         let missing = #expect(throws: AutoInterpError.self) { try SparseAutoencoder.load(path: Self.fixture("circuit-tracer"), layer: 7) }
         #expect(missing?.message.contains("no layer_7.safetensors") == true)
     }
@@ -117,9 +117,9 @@ struct SAEFormatTests {
         let error = #expect(throws: AutoInterpError.self) {
             try SparseAutoencoder.load(path: Self.fixture("gemma-scope/layer_5/width_24/average_l0_3"), layer: 3)
         }
-        #expect(error?.message.contains("--layer does not apply to a gemma-scope SAE") == true)
+        #expect(error?.description.contains("`layer` does not apply to a gemma-scope SAE") == true)
         let k = #expect(throws: AutoInterpError.self) { try SparseAutoencoder.load(path: Self.fixture("torch/goodfire"), k: 3) }
-        #expect(k?.message.contains("--k 3 does not apply") == true)
+        #expect(k?.description.contains("`k` 3 does not apply") == true)
     }
 
     @Test func qwenScopeKFromTheOptionOverridesThePath() throws {

@@ -1,4 +1,5 @@
 import AutoInterpTestSupport
+import AutoInterpLLM
 import Foundation
 import Logging
 import Synchronization
@@ -52,7 +53,10 @@ struct StageProtocolTests {
         let first = try await RunCoordinator(logger: Self.quietLogger()).run(request)
         #expect(box.count == 0)
         #expect(!first.summary.isComplete)
-        #expect(first.summary.notes.contains { $0.kind == "waiting" && $0.reason.contains("add score to --stages") })
+        #expect(first.summary.notes.contains { $0.kind == "waiting" && Setting.plain($0.reason).contains("add score to `stages`") })
+        // summary.json names the setting in words, without the mention's delimiters.
+        let json = try String(contentsOf: request.setup.databaseURL.deletingLastPathComponent().appendingPathComponent("summary.json"), encoding: .utf8)
+        #expect(json.contains("add score to `stages`") && !json.unicodeScalars.contains("\u{E000}"))
 
         // Resumed with the stages it needs: it runs once for every live unit, after the score
         // stage, and (a scorer by default) once for the unit's control.

@@ -8,6 +8,6 @@ package struct NoJudge: RubricJudge {
     package init() {}
 
     package func rate(explanation: String, example: RubricExample) async throws -> RubricVerdict {
-        .failed(reason: "no LLM judge: the rubric stage needs --endpoint and --model")
+        .failed(reason: "no LLM judge: the rubric stage needs an LLM endpoint and model")
     }
 }

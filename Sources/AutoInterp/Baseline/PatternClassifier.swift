@@ -20,7 +20,7 @@ public struct PatternClassifier: UnitClassifier {
 
     public func classify(explanation: String, items: [ClassificationItem]) async throws -> [StoredClassification.Outcome] {
         guard explanation == patterns.explanation else {
-            let reason = "the explanation is not the text of the patterns re-derived from the unit's explanation examples (made by another version or setting?); rerun with --force-new"
+            let reason = "the explanation is not the text of the patterns re-derived from the unit's explanation examples (made by another version or setting?); start the run anew (force new)"
             return items.map { _ in .failed(reason: reason) }
         }
         let predictions = patterns.predict(items.map(\.tokens))

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// A token pattern: the activating token with the context that precedes it.
@@ -112,8 +113,8 @@ public struct PatternSet: Sendable, Equatable {
             }
             try check((0...1).contains(pivotFraction) && pivotFraction > 0, "pivot fraction \(pivotFraction) must be in (0, 1]")
             try check((0...1).contains(minPivotActivation), "min pivot activation \(minPivotActivation) must be in [0, 1]")
-            try check(consistency > 0 && consistency <= 1, "consistency \(consistency) must be in (0, 1] (e.g. --pattern-consistency 0.75)")
-            try check((0...16).contains(maxContext), "max context \(maxContext) must be 0...16 (e.g. --pattern-context 3)")
+            try check(consistency > 0 && consistency <= 1, "consistency \(consistency) must be in (0, 1] (e.g. \(Setting.patternConsistency) 0.75)")
+            try check((0...16).contains(maxContext), "max context \(maxContext) must be 0...16 (e.g. \(Setting.patternContext) 3)")
             try check(minSupport >= 1, "min support \(minSupport) must be at least 1")
             try check(maxExplanationLength >= 40, "max explanation length \(maxExplanationLength) must be at least 40")
         }

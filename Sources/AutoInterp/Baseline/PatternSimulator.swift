@@ -21,7 +21,7 @@ package struct PatternSimulator: ActivationSimulator {
 
     package func simulate(explanation: String, records: [[String]]) async throws -> [SimulationOutcome] {
         guard explanation == patterns.explanation else {
-            let reason = "the explanation is not the text of the patterns re-derived from the unit's explanation examples (made by another version or setting?); rerun with --force-new"
+            let reason = "the explanation is not the text of the patterns re-derived from the unit's explanation examples (made by another version or setting?); start the run anew (force new)"
             return records.map { _ in .failed(reason: reason) }
         }
         return patterns.predict(records).map { .predicted($0) }

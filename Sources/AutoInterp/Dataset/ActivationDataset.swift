@@ -1,3 +1,4 @@
+import AutoInterpLLM
 public import Foundation
 
 /// Whether a dataset's files must hold dense `activations`.
@@ -128,7 +129,7 @@ public final class ActivationDataset: @unchecked Sendable {
         vocabulary = try Self.loadVocabulary(vocabURL)
         if let largest, Int(largest.id) >= vocabulary.count {
             throw AutoInterpError.invalidFile(
-                vocabURL.path, "has \(vocabulary.count) entries but \(largest.path) uses token id \(largest.id) (pass the matching vocabulary with --vocab)")
+                vocabURL.path, "has \(vocabulary.count) entries but \(largest.path) uses token id \(largest.id) (pass the matching vocabulary with \(Setting.vocab))")
         }
     }
 
@@ -218,7 +219,7 @@ public final class ActivationDataset: @unchecked Sendable {
             let part = shard.contexts.clamped(to: contexts)
             guard let info = shard.activations else {
                 throw AutoInterpError.invalidFile(
-                    shard.file.url.path, "holds only tokens, no 'activations': neurons and SAE features need the dense activations (or pass --latents)")
+                    shard.file.url.path, "holds only tokens, no 'activations': neurons and SAE features need the dense activations (or pass \(Setting.latents))")
             }
             let local = (part.lowerBound - shard.contexts.lowerBound)..<(part.upperBound - shard.contexts.lowerBound)
             let elements = (local.lowerBound * perContext)..<(local.upperBound * perContext)
@@ -272,7 +273,7 @@ public final class ActivationDataset: @unchecked Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw AutoInterpError.io(url.path, "cannot read the vocabulary (put vocab.json beside the dataset or pass --vocab FILE)")
+            throw AutoInterpError.io(url.path, "cannot read the vocabulary (put vocab.json beside the dataset or pass \(Setting.vocab) FILE)")
         }
         return try parseVocabulary(data, path: url.path)
     }

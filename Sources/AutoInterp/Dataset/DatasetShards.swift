@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// Where the shards of a dataset are: one file, a folder, a glob or a manifest.
@@ -60,7 +61,7 @@ struct DatasetShards {
         }
         let shards = paths.filter { !$0.hasSuffix("/") && !FileManager.default.isDirectory($0) }.sorted(by: naturalOrder)
         guard let first = shards.first else {
-            throw AutoInterpError.invalidInput("--activations '\(pattern)' matches no file (check the pattern, or pass a folder of shards)")
+            throw AutoInterpError.invalidInput("\(Setting.activations) '\(pattern)' matches no file (check the pattern, or pass a folder of shards)")
         }
         let urls = shards.map { URL(fileURLWithPath: $0) }
         return DatasetShards(urls: urls, defaultVocabulary: URL(fileURLWithPath: first).deletingLastPathComponent().appendingPathComponent("vocab.json"))

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 public import Foundation
 public import Logging
 
@@ -43,7 +44,7 @@ public struct DatasetEncoder {
         }
         let started = Date()
         guard tokensPerBatch >= 1 else {
-            throw AutoInterpError.invalidInput("--batch-tokens must be at least 1, got \(tokensPerBatch)")
+            throw AutoInterpError.invalidInput("\(Setting.batchTokens) must be at least 1, got \(tokensPerBatch)")
         }
         // A batch never holds more than the whole dataset.
         let contextsPerBatch = min(dataset.contextCount, max(1, tokensPerBatch / dataset.contextLength))
@@ -51,7 +52,7 @@ public struct DatasetEncoder {
         let batchBytes = 4 * Double(batchTokens) * Double(dataset.width + 2 * sae.dSAE)
         guard MemorySize.fits(batchBytes) else {
             throw AutoInterpError.invalidInput(
-                "--batch-tokens \(tokensPerBatch) needs about \(MemorySize.text(batchBytes)) per batch for d_in \(dataset.width) and d_sae \(sae.dSAE), more than this machine's memory allows (\(MemorySize.text(Double(ProcessInfo.processInfo.physicalMemory)))); lower --batch-tokens"
+                "\(Setting.batchTokens) \(tokensPerBatch) needs about \(MemorySize.text(batchBytes)) per batch for d_in \(dataset.width) and d_sae \(sae.dSAE), more than this machine's memory allows (\(MemorySize.text(Double(ProcessInfo.processInfo.physicalMemory)))); lower \(Setting.batchTokens)"
             )
         }
         let encoder = try SAEEncoder(sae: sae, batchSize: batchTokens)

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 package import Foundation
 package import Logging
 
@@ -27,7 +28,7 @@ package final class DecoderHarvester {
         modelPath: URL, hooks: [DecoderHook], prependBOS: Bool, modelName: String? = nil,
         logger: Logger = Logger(label: "autointerp.harvest")
     ) throws {
-        guard let deepest = hooks.map(\.layer).max() else { throw AutoInterpError.invalidInput("harvest: give at least one --hook") }
+        guard let deepest = hooks.map(\.layer).max() else { throw AutoInterpError.invalidInput("harvest: give at least one \(Setting.hook)") }
         var isDirectory: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: modelPath.path, isDirectory: &isDirectory)
         let config = try DecoderModel.config(at: modelPath)
@@ -53,7 +54,7 @@ package final class DecoderHarvester {
         self.prependBOS = prependBOS
         bosID = model.config.bosTokenID
         if prependBOS && bosID == nil {
-            throw AutoInterpError.invalidInput("--prepend-bos: \(modelPath.path) names no bos_token_id")
+            throw AutoInterpError.invalidInput("\(Setting.prependBos): \(modelPath.path) names no bos_token_id")
         }
         let standardized = modelPath.standardizedFileURL
         let name = standardized.lastPathComponent
@@ -92,7 +93,7 @@ package final class DecoderHarvester {
     ) throws -> [HarvestSummary] {
         guard ctx >= 1, ctx <= model.config.maxPositions else {
             throw AutoInterpError.invalidInput(
-                "--context-len \(ctx) must be between 1 and the model's \(model.config.maxPositions) positions")
+                "\(Setting.contextLen) \(ctx) must be between 1 and the model's \(model.config.maxPositions) positions")
         }
         guard !texts.isEmpty else { throw AutoInterpError.invalidInput("harvest: no texts to run") }
         let start = Date()

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 package import Foundation
 package import Logging
 
@@ -63,7 +64,7 @@ package final class Harvester {
         let config = try BertConfig.load(modelDirectory.appendingPathComponent("config.json"))
         guard (0..<config.numHiddenLayers).contains(layer) else {
             throw AutoInterpError.invalidInput(
-                "--layer \(layer) is out of range: \(modelDirectory.path) has layers 0...\(config.numHiddenLayers - 1)")
+                "\(Setting.layer) \(layer) is out of range: \(modelDirectory.path) has layers 0...\(config.numHiddenLayers - 1)")
         }
         self.tokenizer = try WordPieceTokenizer.load(modelDirectory: modelDirectory)
         self.model = try BertModel.load(directory: modelDirectory, layerCount: layer + 1)
@@ -95,7 +96,7 @@ package final class Harvester {
     ) throws -> HarvestSummary {
         try checkContextLength(contextLength)
         var contexts = EncodedContexts(contextLength: contextLength, paddingID: tokenizer.paddingID)
-        try JSONLTextReader(url: textsFile).forEachText { text, _ in
+        let textsHash = try JSONLTextReader(url: textsFile).forEachText { text, _ in
             contexts.append(tokenizer.encode(text, maxLength: contextLength))
         }
         guard contexts.count > 0 else {
@@ -103,7 +104,7 @@ package final class Harvester {
         }
         return try harvest(
             contexts, output: output, dtype: dtype, batchSize: batchSize,
-            extraMetadata: ["texts": textsFile.lastPathComponent], progress: progress)
+            extraMetadata: ["texts": textsFile.lastPathComponent, "texts_sha256": textsHash], progress: progress)
     }
 
     /// Harvests texts held in memory, one context each.
@@ -122,7 +123,7 @@ package final class Harvester {
     private func checkContextLength(_ contextLength: Int) throws {
         guard contextLength >= 2, contextLength <= model.config.maxPositionEmbeddings else {
             throw AutoInterpError.invalidInput(
-                "--context-len \(contextLength) must be between 2 and the model's \(model.config.maxPositionEmbeddings) positions")
+                "\(Setting.contextLen) \(contextLength) must be between 2 and the model's \(model.config.maxPositionEmbeddings) positions")
         }
     }
 

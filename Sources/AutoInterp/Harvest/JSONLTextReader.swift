@@ -1,3 +1,4 @@
+import AutoInterpLLM
 package import Foundation
 
 /// Reads `{"text": …}` lines from a JSONL file, one text per non-blank line, without loading the file whole.
@@ -9,16 +10,19 @@ package struct JSONLTextReader: Sendable {
     }
 
     /// Calls `body` with each text and its 1-based line number, in file order; blank lines are skipped.
+    /// Returns the SHA-256 (hex) of the file's bytes, the corpus hash a dataset records.
     ///
     /// - Throws: `AutoInterpError.invalidFile` as `"<file>: line N: …"` for a line that is not a JSON
     ///   object with a string `text`, or that is not UTF-8; `.io` if the file cannot be read;
     ///   anything `body` throws.
-    package func forEachText(_ body: (_ text: String, _ line: Int) throws -> Void) throws {
+    @discardableResult
+    package func forEachText(_ body: (_ text: String, _ line: Int) throws -> Void) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
             throw AutoInterpError.io(url.path, "cannot open the texts file (check the path)")
         }
         defer { try? handle.close() }
         var pending: [UInt8] = []
+        var hasher = SHA256.Hasher()
         var lineNumber = 0
         func handleLine(_ bytes: ArraySlice<UInt8>) throws {
             lineNumber += 1
@@ -35,6 +39,7 @@ package struct JSONLTextReader: Sendable {
                 throw AutoInterpError.io(url.path, "read failed: \(error.localizedDescription)")
             }
             guard let chunk, !chunk.isEmpty else { break }
+            hasher.update(chunk)
             pending.append(contentsOf: chunk)
             var start = pending.startIndex
             while let newline = pending[start...].firstIndex(of: 0x0A) {
@@ -44,6 +49,7 @@ package struct JSONLTextReader: Sendable {
             pending.removeSubrange(pending.startIndex..<start)
         }
         if !pending.isEmpty { try handleLine(pending[...]) }
+        return SHA256.hex(digest: hasher.finalize())
     }
 
     /// Every text of the file, in order.

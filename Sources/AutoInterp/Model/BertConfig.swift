@@ -1,3 +1,4 @@
+import AutoInterpLLM
 package import Foundation
 
 /// The shape and settings of a BERT-family encoder, read from Hugging Face's `config.json`.
@@ -73,7 +74,7 @@ package struct BertConfig: Sendable, Equatable, Codable {
     package static func load(_ url: URL) throws -> BertConfig {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw AutoInterpError.invalidFile(
-                url.deletingLastPathComponent().path, "no config.json; --model must be a Hugging Face BERT model folder")
+                url.deletingLastPathComponent().path, "no config.json; \(Setting.model) must be a Hugging Face BERT model folder")
         }
         let data: Data
         do {

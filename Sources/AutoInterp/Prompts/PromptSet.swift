@@ -1,3 +1,4 @@
+import AutoInterpLLM
 public import Foundation
 
 /// The prompt and rubric files of a run, loaded at run time.
@@ -149,7 +150,7 @@ public struct PromptSet: Sendable, Equatable {
             folder.deleteLastPathComponent()
         }
         throw AutoInterpError.invalidInput(
-            "no prompt templates found in ./prompts or beside the executable: pass --prompts DIR (the repository's prompts/ folder)")
+            "no prompt templates found in ./prompts or beside the executable: pass \(Setting.prompts) DIR (the repository's prompts/ folder)")
     }
 
     /// The simulator template of a resolved mode.

@@ -60,7 +60,7 @@ public struct PromptTemplate: Sendable, Equatable {
 
     /// Loads and parses a template file.
     public init(contentsOf url: URL, required: [String] = []) throws {
-        let loaded = try PromptText(contentsOf: url, kind: "prompt template", remedy: "pass --prompts DIR with the template files")
+        let loaded = try PromptText(contentsOf: url, kind: "prompt template", remedy: "pass \(Setting.prompts) DIR with the template files")
         try self.init(text: loaded.text, file: loaded.file, required: required)
         sha256 = loaded.sha256
     }

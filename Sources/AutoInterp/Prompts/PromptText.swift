@@ -23,7 +23,7 @@ public struct PromptText: Sendable, Equatable {
     ///
     /// - Throws: ``AutoInterpError`` naming the file when it cannot be read or is not UTF-8.
     public init(contentsOf url: URL) throws {
-        try self.init(contentsOf: url, kind: "prompt file", remedy: "pass --prompts DIR with the prompt files")
+        try self.init(contentsOf: url, kind: "prompt file", remedy: "pass \(Setting.prompts) DIR with the prompt files")
     }
 
     /// Loads a text file; `kind` names it and `remedy` says what to do in the error messages.

@@ -181,7 +181,7 @@ public struct HTMLReport: Sendable {
                 return html + "<p>\(ReportText.html(why))</p>\n</section>\n"
             }
             // The local baseline has no judge: say so rather than draw empty charts.
-            return html + "<p>No rubric ratings in this run (the rubric needs an LLM judge: run with --endpoint and --model).</p>\n</section>\n"
+            return html + "<p>No rubric ratings in this run (the rubric needs an LLM judge: give the run an LLM endpoint and model).</p>\n</section>\n"
         }
         if let why = report.rubricFailureSummary { html += "<p class=\"note\">\(ReportText.html(why))</p>\n" }
         html += ReportCharts.ratingLegend() + "\n<div class=\"charts\">\n"

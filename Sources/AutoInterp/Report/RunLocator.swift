@@ -1,3 +1,4 @@
+import AutoInterpLLM
 public import Foundation
 
 /// Finds a run by name: the database `<results>/<name>/autointerp.sqlite` and its `runs` row `name`.
@@ -26,7 +27,7 @@ public enum RunLocator {
             }
             throw AutoInterpError.invalidInput(
                 "no run database at \(url.path) (runs in \(folder): \(known.isEmpty ? "none" : known.joined(separator: ", "));"
-                    + " pass --results DIR or create the run with `autointerp select --name \(name)`)")
+                    + " pass \(Setting.results) DIR or create the run with `autointerp select \(Setting.name) \(name)`)")
         }
         let store = try RunStore(readingAt: url)
         guard let run = try store.run(named: name) else {

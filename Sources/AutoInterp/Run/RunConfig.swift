@@ -74,18 +74,26 @@ public struct DatasetDescription: Sendable, Equatable, Codable {
     public var model: String?
     public var layer: String?
     public var hook: String?
+    /// The texts file the activations were harvested from, and the SHA-256 of its bytes: the
+    /// corpus a run's figures depend on (two runs on the same corpus have the same hash).
+    public var texts: String?
+    public var textsSHA256: String?
 
-    public init(model: String?, layer: String?, hook: String?) {
+    public init(model: String?, layer: String?, hook: String?, texts: String? = nil, textsSHA256: String? = nil) {
         self.model = model
         self.layer = layer
         self.hook = hook
+        self.texts = texts
+        self.textsSHA256 = textsSHA256
     }
 
-    /// From `__metadata__` keys `model`, `layer` and `hook`; nil when none is there.
+    /// From `__metadata__` keys `model`, `layer`, `hook`, `texts` and `texts_sha256`; nil when
+    /// none is there.
     public init?(metadata: [String: String]) {
         let model = metadata["model"], layer = metadata["layer"], hook = metadata["hook"]
-        guard model != nil || layer != nil || hook != nil else { return nil }
-        self.init(model: model, layer: layer, hook: hook)
+        let texts = metadata["texts"], hash = metadata["texts_sha256"]
+        guard model != nil || layer != nil || hook != nil || texts != nil || hash != nil else { return nil }
+        self.init(model: model, layer: layer, hook: hook, texts: texts, textsSHA256: hash)
     }
 }
 

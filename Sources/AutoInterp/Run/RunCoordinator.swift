@@ -69,7 +69,7 @@ public struct RunCoordinator {
         summary.remarks = plan.remarks
         if idle { summary.remarks.append("nothing left to ask the endpoint: every unit is complete or used its attempts (no request sent)") }
         if let shard = request.setup.shard {
-            summary.remarks.append("shard \(shard): no control pass here; autointerp merge --run \(prepared.run.name), then run without --shard")
+            summary.remarks.append("shard \(shard): no control pass here; autointerp merge \(Setting.run) \(prepared.run.name), then run without \(Setting.shard)")
         }
         try store.setStatus(runID: prepared.run.id, stoppedEarly != nil ? .stopped : summary.outcome == .complete ? .done : .incomplete)
         try summary.write(to: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"))
@@ -195,11 +195,11 @@ public struct RunCoordinator {
         guard certain else { return stored }
         if stored.simulatorMode != found.simulatorMode {
             throw AutoInterpError.invalidInput(
-                "run '\(run.name)' simulates in \(stored.simulatorMode.rawValue) mode, but \(client.config.endpointName) now offers \(found.simulatorMode.rawValue) (\(decision.reason)); use an endpoint that serves \(stored.simulatorMode.rawValue), or --force-new to start over")
+                "run '\(run.name)' simulates in \(stored.simulatorMode.rawValue) mode, but \(client.config.endpointName) now offers \(found.simulatorMode.rawValue) (\(decision.reason)); use an endpoint that serves \(stored.simulatorMode.rawValue), or \(Setting.forceNew) to start over")
         }
         if found.structuredOutput.rank > stored.structuredOutput.rank {
             throw AutoInterpError.invalidInput(
-                "run '\(run.name)' was started with \(stored.structuredOutput) answers, but \(client.config.endpointName) now offers only \(found.structuredOutput) (\(structured.reason)); use an endpoint that serves \(stored.structuredOutput), or --force-new to start over")
+                "run '\(run.name)' was started with \(stored.structuredOutput) answers, but \(client.config.endpointName) now offers only \(found.structuredOutput) (\(structured.reason)); use an endpoint that serves \(stored.structuredOutput), or \(Setting.forceNew) to start over")
         }
         return stored
     }

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 extension RunSetup.Request {
@@ -13,7 +14,7 @@ extension RunSetup.Request {
         }
         guard name.utf8.count <= Self.maxNameBytes else {
             throw AutoInterpError.invalidInput(
-                "run name is \(name.utf8.count) bytes long but a folder name may have at most \(Self.maxNameBytes) (pick a shorter --name)")
+                "run name is \(name.utf8.count) bytes long but a folder name may have at most \(Self.maxNameBytes) (pick a shorter \(Setting.name))")
         }
         try selection.validate()
     }

@@ -93,7 +93,7 @@ public struct RunSetup {
         try request.validate()
         let latents = try request.latents.map { try LatentCache(url: $0.standardizedFileURL) }
         if latents != nil, request.sae != nil {
-            throw AutoInterpError.invalidInput("--latents replaces --sae (the features are read from the cache): give one of them")
+            throw AutoInterpError.invalidInput("\(Setting.latents) replaces \(Setting.sae) (the features are read from the cache): give one of them")
         }
         let dataset: ActivationDataset
         if let latents, request.activations.standardizedFileURL == latents.url {
@@ -106,7 +106,7 @@ public struct RunSetup {
         let seed = request.selection.seed
         if !request.neurons.isNone, !dataset.hasActivations {
             throw AutoInterpError.invalidInput(
-                "neurons need dense activations, but \(dataset.url.path) holds only tokens: pass the dataset with --activations, or --neurons none")
+                "neurons need dense activations, but \(dataset.url.path) holds only tokens: pass the dataset with \(Setting.activations), or \(Setting.neurons) none")
         }
         // Only the studied features' encoder columns are read (all of them for a TopK SAE), never
         // the decoder; a shard reads only its slice's columns.
@@ -135,7 +135,7 @@ public struct RunSetup {
             features = resolved
         } else {
             guard request.features.isNone else {
-                throw AutoInterpError.invalidInput("features were requested but no SAE was given (pass --sae DIR or --features none)")
+                throw AutoInterpError.invalidInput("features were requested but no SAE was given (pass \(Setting.sae) DIR or \(Setting.features) none)")
             }
             features = []
         }
@@ -148,14 +148,14 @@ public struct RunSetup {
             }
             neurons = shard.slice(of: plan).filter { $0.kind == .neuron }.map(\.index)
             guard !plan.isEmpty else {
-                throw AutoInterpError.invalidInput("no units to study: give --features and/or --neurons (e.g. --neurons 0-99)")
+                throw AutoInterpError.invalidInput("no units to study: give \(Setting.features) and/or \(Setting.neurons) (e.g. \(Setting.neurons) 0-99)")
             }
             if features.isEmpty && neurons.isEmpty {
                 logger.notice("shard \(shard) of \(plan.count) units is empty: nothing to do")
             }
         } else {
             guard !(features.isEmpty && neurons.isEmpty) else {
-                throw AutoInterpError.invalidInput("no units to study: give --features and/or --neurons (e.g. --neurons 0-99)")
+                throw AutoInterpError.invalidInput("no units to study: give \(Setting.features) and/or \(Setting.neurons) (e.g. \(Setting.neurons) 0-99)")
             }
         }
         var config = RunConfig(
@@ -181,7 +181,7 @@ public struct RunSetup {
             case .differs(let what):
                 guard request.forceNew else {
                     throw AutoInterpError.invalidInput(
-                        "run '\(request.name)' in \(store.path) was made with a different config (\(what)); rerun with the same options to resume, pick another --name, or pass --force-new to replace it"
+                        "run '\(request.name)' in \(store.path) was made with a different config (\(what)); rerun with the same options to resume, pick another \(Setting.name), or pass \(Setting.forceNew) to replace it"
                     )
                 }
                 try store.deleteRun(id: existing.id)
@@ -236,9 +236,12 @@ public struct RunSetup {
         var storedSelection = stored, wantedSelection = wanted
         storedSelection.pipeline = nil
         wantedSelection.pipeline = nil
-        // Runs made before the SAE source or the dataset description was recorded resume as they are.
+        // Runs made before the SAE source, the dataset description or its corpus was recorded
+        // resume as they are.
         if stored.saeSource == nil { wantedSelection.saeSource = nil }
         if stored.dataset == nil { wantedSelection.dataset = nil }
+        if stored.dataset?.texts == nil { wantedSelection.dataset?.texts = nil }
+        if stored.dataset?.textsSHA256 == nil { wantedSelection.dataset?.textsSHA256 = nil }
         let changed = try wantedSelection.differences(from: storedSelection)
         if !changed.isEmpty {
             return .differs("inputs, units or selection options: " + changed.map(JSONFields.words).joined(separator: ", "))

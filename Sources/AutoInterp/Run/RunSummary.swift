@@ -271,12 +271,13 @@ public struct RunSummary: Sendable, Codable, Equatable {
         return lines.joined(separator: "\n")
     }
 
-    /// Writes the summary as JSON to `url`.
+    /// Writes the summary as JSON to `url` (settings its texts mention as `` `name` ``).
     public func write(to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
-            try encoder.encode(self).write(to: url, options: .atomic)
+            let json = Setting.plain(String(decoding: try encoder.encode(self), as: UTF8.self))
+            try Data(json.utf8).write(to: url, options: .atomic)
         } catch {
             throw AutoInterpError.io(url.path, "cannot write the run summary: \(error.localizedDescription)")
         }

@@ -35,7 +35,7 @@ public struct StagePlan: Sendable {
         case .llm:
             guard let endpoint = request.endpoint else {
                 throw AutoInterpError.invalidOption(
-                    .endpoint, "the LLM explainer needs an endpoint: pass --endpoint and --model (or --explainer local)")
+                    .endpoint, "the LLM explainer needs an endpoint: pass \(Setting.endpoint) and \(Setting.model) (or \(Setting.explainer) local)")
             }
             try endpoint.validate()
             let prompts = try PromptSet.locate(prompts: request.prompts, rubric: request.rubric, roles: catalog.promptRoles)
@@ -63,10 +63,10 @@ public struct StagePlan: Sendable {
                         let others = catalog.names.filter { $0 != descriptor.name && catalog.descriptor($0)?.needsEndpoint == false }
                         throw AutoInterpError.invalidOption(
                             .stages,
-                            "the \(descriptor.name) stage needs an LLM judge: pass --endpoint and --model, or leave \(descriptor.name) out of --stages (e.g. --stages \(others.map(\.rawValue).joined(separator: ",")))")
+                            "the \(descriptor.name) stage needs an LLM judge: pass \(Setting.endpoint) and \(Setting.model), or leave \(descriptor.name) out of \(Setting.stages) (e.g. \(Setting.stages) \(others.map(\.rawValue).joined(separator: ",")))")
                     }
                     stages.remove(descriptor.name)
-                    remarks.append("\(descriptor.name) stage skipped: it needs an LLM (pass --endpoint and --model to \(descriptor.help))")
+                    remarks.append("\(descriptor.name) stage skipped: it needs an LLM (pass \(Setting.endpoint) and \(Setting.model) to \(descriptor.help))")
                 }
             }
             // Simulator mode and records per call do not apply: stored at their defaults so they never count as a change.

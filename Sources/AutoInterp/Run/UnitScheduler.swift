@@ -81,7 +81,7 @@ public struct UnitScheduler: Sendable {
                     if stoppedEarly == nil {
                         stoppedByLatch = error.isHalted
                         stoppedEarly = error.message
-                        logger.error("stopping the run", metadata: ["reason": "\(error.message)"])
+                        logger.error("stopping the run", metadata: ["reason": "\(error.description)"])
                         group.cancelAll()
                     }
                 }

@@ -63,7 +63,7 @@ public struct UnitStageRunner: Sendable {
                     blocked.insert(stage.name)
                     if report.status == .complete {
                         report.status = .waiting
-                        report.reason = "no \(missing) results yet (add \(missing) to --stages)"
+                        report.reason = "no \(missing) results yet (add \(missing) to \(Setting.stages))"
                     }
                     continue
                 }

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 public import Foundation
 
 /// Sparse feature activations read from disk instead of encoding (`select --latents PATH`).
@@ -106,7 +107,7 @@ public final class LatentCache: @unchecked Sendable {
     public func tokenDataset(vocabURL: URL?) throws -> ActivationDataset {
         guard layout == .delphi, let first = splits.first, first.tokens != nil else {
             throw AutoInterpError.invalidInput(
-                "\(url.path) stores no tokens: pass the dataset (or a file of its 'tokens' and 'mask') with --activations")
+                "\(url.path) stores no tokens: pass the dataset (or a file of its 'tokens' and 'mask') with \(Setting.activations)")
         }
         return try ActivationDataset(url: first.file.url, vocabURL: vocabURL ?? Self.defaultVocabulary(url), dense: .ignored)
     }

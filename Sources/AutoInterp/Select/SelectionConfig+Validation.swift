@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 extension SelectionConfig {
@@ -10,16 +11,16 @@ extension SelectionConfig {
     /// - Throws: ``AutoInterpError/invalidInput(_:)`` naming the option and the accepted range.
     public func validate() throws {
         let counts: [(String, Int, Int)] = [
-            ("--explain-top", explainTop, 1), ("--score-top", scoreTop, 0), ("--score-random", scoreRandom, 0),
-            ("--per-bin", quantilePerBin, 0), ("--non-activating", nonActivating, 0), ("quantile bins", quantileBins, 1),
-            ("histogram bins", histogramBins, 1), ("--classify-silent", classifySilent, 0),
+            ("\(Setting.explainTop)", explainTop, 1), ("\(Setting.scoreTop)", scoreTop, 0), ("\(Setting.scoreRandom)", scoreRandom, 0),
+            ("\(Setting.perBin)", quantilePerBin, 0), ("\(Setting.nonActivating)", nonActivating, 0), ("quantile bins", quantileBins, 1),
+            ("histogram bins", histogramBins, 1), ("\(Setting.classifySilent)", classifySilent, 0),
         ]
         for (name, value, least) in counts where !(least...Self.maxPerUnit).contains(value) {
             throw AutoInterpError.invalidInput("\(name) must be between \(least) and \(Self.maxPerUnit), got \(value)")
         }
         let perDecileLimit = Self.maxPerUnit / Self.classifyDeciles
         guard (0...perDecileLimit).contains(classifyPerDecile) else {
-            throw AutoInterpError.invalidInput("--classify-per-decile must be between 0 and \(perDecileLimit), got \(classifyPerDecile)")
+            throw AutoInterpError.invalidInput("\(Setting.classifyPerDecile) must be between 0 and \(perDecileLimit), got \(classifyPerDecile)")
         }
     }
 }

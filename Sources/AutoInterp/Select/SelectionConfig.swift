@@ -1,3 +1,4 @@
+import AutoInterpLLM
 /// How many examples of each kind to pick per unit, and how.
 ///
 /// The defaults follow Bills et al. 2023 (explain on top contexts, score on held-out top and
@@ -97,7 +98,7 @@ public enum ClassifyProtocol: String, Sendable, CaseIterable {
     public init(parsing text: String) throws {
         guard let value = ClassifyProtocol(rawValue: text.lowercased()) else {
             throw AutoInterpError.invalidInput(
-                "--classify-protocol must be \(Self.allCases.map(\.rawValue).joined(separator: " or ")), got '\(text.prefix(40))'")
+                "\(Setting.classifyProtocol) must be \(Self.allCases.map(\.rawValue).joined(separator: " or ")), got '\(text.prefix(40))'")
         }
         self = value
     }

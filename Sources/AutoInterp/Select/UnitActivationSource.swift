@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// Produces the activations of a fixed list of units over batches of dataset contexts.
@@ -31,7 +32,7 @@ package final class UnitActivationSource {
         self.dataset = dataset
         if !neurons.isEmpty, !dataset.hasActivations {
             throw AutoInterpError.invalidInput(
-                "neurons need dense activations, but \(dataset.url.path) holds only tokens: pass the dataset with --activations, or --neurons none")
+                "neurons need dense activations, but \(dataset.url.path) holds only tokens: pass the dataset with \(Setting.activations), or \(Setting.neurons) none")
         }
         if let bad = neurons.first(where: { $0 >= dataset.width }) {
             throw AutoInterpError.invalidInput("neuron \(bad) is out of range: \(dataset.url.path) has \(dataset.width) neurons (0-\(dataset.width - 1))")
@@ -50,7 +51,7 @@ package final class UnitActivationSource {
         }
         self.latents = latents
         if !features.isEmpty, latents == nil {
-            guard let sae else { throw AutoInterpError.invalidInput("features were requested but no SAE was given (pass --sae DIR)") }
+            guard let sae else { throw AutoInterpError.invalidInput("features were requested but no SAE was given (pass \(Setting.sae) DIR)") }
             guard sae.dIn == dataset.width else {
                 throw AutoInterpError.shapeMismatch(
                     "the SAE expects d_in = \(sae.dIn) but \(dataset.url.path) has activations of width \(dataset.width) (is it the SAE for this layer?)")

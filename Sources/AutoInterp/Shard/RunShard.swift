@@ -20,11 +20,11 @@ public struct RunShard: Sendable, Equatable, Codable, CustomStringConvertible {
     /// - Throws: ``AutoInterpError`` when `count` is not 1...100000 or `index` not in 0..<count.
     public init(index: Int, count: Int) throws {
         guard (1...Self.maxCount).contains(count) else {
-            throw AutoInterpError.invalidInput("--shard: the shard count must be 1-\(Self.maxCount), got \(count)")
+            throw AutoInterpError.invalidInput("\(Setting.shard): the shard count must be 1-\(Self.maxCount), got \(count)")
         }
         guard (0..<count).contains(index) else {
             throw AutoInterpError.invalidInput(
-                "--shard: the shard index must be 0-\(count - 1) (0-based; a Slurm array is --array=0-\(count - 1)), got \(index)")
+                "\(Setting.shard): the shard index must be 0-\(count - 1) (0-based; a Slurm array is --array=0-\(count - 1)), got \(index)")
         }
         self.index = index
         self.count = count
@@ -39,25 +39,25 @@ public struct RunShard: Sendable, Equatable, Codable, CustomStringConvertible {
         switch (parts.count, indexVariable) {
         case (2, nil):
             guard let index = Int(parts[0]), let count = Int(parts[1]) else {
-                throw AutoInterpError.invalidInput("--shard takes k/N (e.g. 0/8), or N with --shard-index-env VAR; got '\(text)'")
+                throw AutoInterpError.invalidInput("\(Setting.shard) takes k/N (e.g. 0/8), or N with \(Setting.shardIndexEnv) VAR; got '\(text)'")
             }
             return try RunShard(index: index, count: count)
         case (1, let variable?):
             guard let count = Int(parts[0]) else {
-                throw AutoInterpError.invalidInput("--shard with --shard-index-env takes the shard count N (e.g. 8); got '\(text)'")
+                throw AutoInterpError.invalidInput("\(Setting.shard) with \(Setting.shardIndexEnv) takes the shard count N (e.g. 8); got '\(text)'")
             }
             guard let value = environment[variable]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
                 throw AutoInterpError.invalidInput(
-                    "--shard-index-env \(variable): the variable is not set (run inside a Slurm array or a Kubernetes Indexed Job, or pass --shard k/N)")
+                    "\(Setting.shardIndexEnv) \(variable): the variable is not set (run inside a Slurm array or a Kubernetes Indexed Job, or pass \(Setting.shard) k/N)")
             }
             guard let index = Int(value) else {
-                throw AutoInterpError.invalidInput("--shard-index-env \(variable): '\(value.prefix(40))' is not a shard index")
+                throw AutoInterpError.invalidInput("\(Setting.shardIndexEnv) \(variable): '\(value.prefix(40))' is not a shard index")
             }
             return try RunShard(index: index, count: count)
         case (2, _?):
-            throw AutoInterpError.invalidInput("--shard k/N and --shard-index-env do not go together: pass --shard N with the variable")
+            throw AutoInterpError.invalidInput("\(Setting.shard) k/N and \(Setting.shardIndexEnv) do not go together: pass \(Setting.shard) N with the variable")
         default:
-            throw AutoInterpError.invalidInput("--shard takes k/N (e.g. 0/8), or N with --shard-index-env VAR; got '\(text)'")
+            throw AutoInterpError.invalidInput("\(Setting.shard) takes k/N (e.g. 0/8), or N with \(Setting.shardIndexEnv) VAR; got '\(text)'")
         }
     }
 
@@ -132,7 +132,7 @@ package struct ShardPlan: Codable, Sendable, Equatable {
     package static func read(from folder: URL) throws -> ShardPlan {
         let url = folder.appendingPathComponent(fileName)
         guard let data = try? Data(contentsOf: url), let plan = try? JSONDecoder().decode(ShardPlan.self, from: data) else {
-            throw AutoInterpError.invalidFile(url.path, "missing or unreadable shard plan: this folder was not written by run --shard")
+            throw AutoInterpError.invalidFile(url.path, "missing or unreadable shard plan: this folder was not written by run \(Setting.shard)")
         }
         return plan
     }

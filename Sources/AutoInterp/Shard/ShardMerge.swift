@@ -53,7 +53,7 @@ public struct ShardMerge {
             let existing = try RunStore(readingAt: target)
             if try existing.run(named: name) != nil {
                 throw AutoInterpError.invalidInput(
-                    "run '\(name)' already has a database at \(target.path) (merged before, or run without --shard): remove it to merge again")
+                    "run '\(name)' already has a database at \(target.path) (merged before, or run without \(Setting.shard)): remove it to merge again")
             }
         }
 
@@ -66,12 +66,12 @@ public struct ShardMerge {
         for shard in loaded {
             guard shard.plan.planSHA256 == plan.planSHA256, shard.plan.plannedUnits == plan.plannedUnits else {
                 throw AutoInterpError.invalidInput(
-                    "shard \(shard.shard.folderName) of run '\(name)' is a slice of another unit plan than shard \(loaded[0].shard.folderName) (other --features/--neurons or seed): rerun it with the same options")
+                    "shard \(shard.shard.folderName) of run '\(name)' is a slice of another unit plan than shard \(loaded[0].shard.folderName) (other \(Setting.features)/\(Setting.neurons) or seed): rerun it with the same options")
             }
             for unit in shard.units {
                 if let other = seen.updateValue(shard.shard, forKey: unit) {
                     throw AutoInterpError.invalidInput(
-                        "shards \(other.folderName) and \(shard.shard.folderName) of run '\(name)' both hold \(unit): shards must be disjoint; rerun the wrong one with its own --shard k/N")
+                        "shards \(other.folderName) and \(shard.shard.folderName) of run '\(name)' both hold \(unit): shards must be disjoint; rerun the wrong one with its own \(Setting.shard) k/N")
                 }
             }
         }
@@ -117,7 +117,7 @@ public struct ShardMerge {
         let shards = names.compactMap { RunShard.parse(folderName: $0) }.sorted { $0.index < $1.index }
         guard let first = shards.first else {
             throw AutoInterpError.invalidInput(
-                "run '\(name)' has no shards in \(folder.path): run it with --shard k/N first (or check --results and --run)")
+                "run '\(name)' has no shards in \(folder.path): run it with \(Setting.shard) k/N first (or check \(Setting.results) and \(Setting.run))")
         }
         if let other = shards.first(where: { $0.count != first.count }) {
             throw AutoInterpError.invalidInput(
@@ -126,7 +126,7 @@ public struct ShardMerge {
         let present = Set(shards.map(\.index))
         if let missing = (0..<first.count).first(where: { !present.contains($0) }) {
             throw AutoInterpError.invalidInput(
-                "shard \(missing)-of-\(first.count) of run '\(name)' is missing in \(folder.path): run it (--shard \(missing)/\(first.count)) before merging")
+                "shard \(missing)-of-\(first.count) of run '\(name)' is missing in \(folder.path): run it (\(Setting.shard) \(missing)/\(first.count)) before merging")
         }
         return shards.map { ($0, folder.appendingPathComponent($0.folderName, isDirectory: true)) }
     }
@@ -171,7 +171,7 @@ public struct ShardMerge {
                 "SELECT COUNT(*) FROM explanations WHERE control_of IS NOT NULL OR explainer = 'control'") ?? .null) ?? 0
             guard controls == 0 else {
                 throw AutoInterpError.invalidInput(
-                    "\(label) holds \(controls) control explanations: controls are drawn over the whole run, after the merge; rerun the shard with --shard (which skips them) in a fresh folder")
+                    "\(label) holds \(controls) control explanations: controls are drawn over the whole run, after the merge; rerun the shard with \(Setting.shard) (which skips them) in a fresh folder")
             }
             config = try RunConfig.decode(run.configJSON)
             units = try store.units(runID: run.id).map(\.unit)

@@ -72,7 +72,7 @@ package enum SimulationParser {
     /// value position with no digit among the top logprobs.
     package static func parseLogprobs(_ logprobs: [ChatCompletionResponse.TokenLogprob]?, records: [[String]]) -> [SimulationOutcome] {
         let all = { (reason: String) in [SimulationOutcome](repeating: .failed(reason: reason), count: records.count) }
-        guard let logprobs, !logprobs.isEmpty else { return all("the simulator's answer carried no logprobs (does the endpoint support them? try --simulator-mode json)") }
+        guard let logprobs, !logprobs.isEmpty else { return all("the simulator's answer carried no logprobs (does the endpoint support them? try the json simulator mode)") }
         var text = ""
         var starts: [Int: Int] = [:]  // UTF-8 offset → answer token index
         var offset = 0

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 public import Foundation
 import Synchronization
 
@@ -56,7 +57,7 @@ public enum RunLock {
                 close(fd)
                 if failure == EWOULDBLOCK {
                     throw AutoInterpError.invalidInput(
-                        "run '\(name)' is being written by \(holder) (lock \(path)): wait for it to finish or stop it, or pick another --name")
+                        "run '\(name)' is being written by \(holder) (lock \(path)): wait for it to finish or stop it, or pick another \(Setting.name)")
                 }
                 throw AutoInterpError.io(path, "cannot lock the run: \(String(cString: strerror(failure)))")
             }

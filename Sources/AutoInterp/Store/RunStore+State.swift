@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 // MARK: - Run identity and state
@@ -12,7 +13,7 @@ extension RunStore {
         do {
             return try RunConfig.decode(run.configJSON)
         } catch {
-            throw AutoInterpError.invalidFile(path, "the config of run '\(run.name)' does not decode (\(error)); rerun with --force-new")
+            throw AutoInterpError.invalidFile(path, "the config of run '\(run.name)' does not decode (\(error)); rerun with \(Setting.forceNew)")
         }
     }
 

@@ -1,4 +1,5 @@
 internal import CSQLite
+import AutoInterpLLM
 import Foundation
 
 extension SQLiteDatabase {
@@ -15,7 +16,7 @@ extension SQLiteDatabase {
     static func openReadOnly(url: URL) throws -> SQLiteDatabase {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else {
-            throw AutoInterpError.database(path, "no such file (check the run name and --results)")
+            throw AutoInterpError.database(path, "no such file (check the run name and \(Setting.results))")
         }
         let folder = (path as NSString).deletingLastPathComponent
         let immutable = access(folder.isEmpty ? "." : folder, W_OK) != 0

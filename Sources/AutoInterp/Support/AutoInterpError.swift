@@ -1,9 +1,11 @@
 import Foundation
+public import AutoInterpLLM
 
 /// The one error type the library throws.
 ///
 /// Every message is a single line that names the file, unit or endpoint involved and,
-/// where there is one, the fix. The CLI prints `description` as is and exits non-zero. Control
+/// where there is one, the fix. The CLI prints `message` with its flags for the settings it
+/// mentions (``Setting``) and exits non-zero. Control
 /// characters (terminal escapes, NUL, CR) are stripped from it, whatever text it quotes.
 public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatable {
     private enum Code: String, Sendable {
@@ -17,10 +19,11 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
     }
 
     private let code: Code
-    /// The one-line message shown to users.
+    /// The one-line message, with the settings it names marked as ``Setting`` mentions:
+    /// `description` shows them as `` `name` ``, a front end renders them with its own names
+    /// (``Setting/render(_:as:)``; the CLI: flags).
     public let message: String
-    /// The setting a ``invalidOption(_:_:)`` error is about; a front end names its own flag
-    /// for it (the CLI: `--stages`), so the library never speaks of flags.
+    /// The setting a ``invalidOption(_:_:)`` error is about.
     public let option: Option?
 
     private init(_ code: Code, _ message: String, option: Option? = nil) {
@@ -31,20 +34,11 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
         self.option = option
     }
 
-    /// A run setting an error can be about, by its name in words (`stages`, `explainer samples`).
-    public struct Option: StringName {
-        public var rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
+    /// A run setting an error can be about (the library's name for what the CLI calls a flag).
+    public typealias Option = Setting
 
-        public static let stages: Option = "stages"
-        public static let explainer: Option = "explainer"
-        public static let explainerSamples: Option = "explainer samples"
-        public static let endpoint: Option = "endpoint"
-        public static let recordsPerCall: Option = "records per call"
-        public static let unitsInFlight: Option = "units in flight"
-    }
-
-    public var description: String { message }
+    /// The message with setting mentions as `` `name` ``.
+    public var description: String { Setting.plain(message) }
 
     /// A file exists but its content is wrong: `"<path>: <problem>"`.
     public static func invalidFile(_ path: String, _ problem: String) -> Self {
@@ -57,15 +51,9 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
     }
 
     /// A run setting has a value that cannot work: `"<setting>: <problem>"` (the CLI shows its
-    /// flag instead of the setting's name, see ``option``).
+    /// flag in place of the setting's name).
     public static func invalidOption(_ option: Option, _ problem: String) -> Self {
-        .init(.invalidInput, "\(option.rawValue): \(problem)", option: option)
-    }
-
-    /// The problem without the setting's name (for a front end that puts its flag in front).
-    public var problem: String {
-        guard let option, message.hasPrefix(option.rawValue + ": ") else { return message }
-        return String(message.dropFirst(option.rawValue.count + 2))
+        .init(.invalidInput, "\(option): \(problem)", option: option)
     }
 
     /// Two inputs that must agree in shape do not.

@@ -19,7 +19,7 @@ final class HugePageBuffer: @unchecked Sendable {
         bytes = rounded
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, Self.hugePage, rounded) == 0, let raw else {
-            fatalError("cannot allocate \(rounded) bytes for an encoder batch buffer (lower --batch-tokens)")
+            fatalError("cannot allocate \(rounded) bytes for an encoder batch buffer (lower the batch tokens)")
         }
         // Only advice: where transparent huge pages are off, this is ordinary memory.
         _ = madvise(raw, rounded, MADV_HUGEPAGE)

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 package import Foundation
 
 #if canImport(Glibc)
@@ -62,11 +63,11 @@ package enum OutputFile {
         let reason = String(cString: strerror(code))
         let fix: String
         switch code {
-        case ENOSPC, EDQUOT: fix = "the disk is full: free some space or write elsewhere with --output"
-        case EROFS: fix = "the file system is read-only: write elsewhere with --output (or --output - for stdout)"
-        case ENOENT, ENOTDIR: fix = "the folder does not exist: create it or pick another --output"
-        case EACCES, EPERM: fix = "check the folder's permissions or pick another --output"
-        case ENAMETOOLONG: fix = "the path is too long: pick a shorter --output"
+        case ENOSPC, EDQUOT: fix = "the disk is full: free some space or write elsewhere with \(Setting.output)"
+        case EROFS: fix = "the file system is read-only: write elsewhere with \(Setting.output) (or \(Setting.output) - for stdout)"
+        case ENOENT, ENOTDIR: fix = "the folder does not exist: create it or pick another \(Setting.output)"
+        case EACCES, EPERM: fix = "check the folder's permissions or pick another \(Setting.output)"
+        case ENAMETOOLONG: fix = "the path is too long: pick a shorter \(Setting.output)"
         default: fix = "check the disk and the path"
         }
         return .io(url.path, "cannot write the export: \(reason) (\(fix))")

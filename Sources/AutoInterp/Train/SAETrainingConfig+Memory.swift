@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 extension SAETrainingConfig {
@@ -17,7 +18,7 @@ extension SAETrainingConfig {
         let available = Double(ProcessInfo.processInfo.physicalMemory)
         guard needed <= available else {
             throw AutoInterpError.invalidInput(
-                "train-sae: d_sae \(featureCount(inputWidth: dIn)) × d_in \(dIn) with batches of \(batchSize) needs about \(MemorySize.text(needed)) (weights, optimiser state, one batch), more than this machine's \(MemorySize.text(available)); lower --d-sae, --expansion or --batch-size"
+                "train-sae: d_sae \(featureCount(inputWidth: dIn)) × d_in \(dIn) with batches of \(batchSize) needs about \(MemorySize.text(needed)) (weights, optimiser state, one batch), more than this machine's \(MemorySize.text(available)); lower \(Setting.dSAE), \(Setting.expansion) or \(Setting.batchSize)"
             )
         }
     }

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// Settings for `SAETrainer`: size, penalty, optimiser, schedule, resampling and seed.
@@ -127,7 +128,7 @@ package struct SAETrainingConfig: Sendable, Codable, Equatable {
         guard dIn > 0 else { throw fail("input width must be positive, got \(dIn)") }
         guard tokenCount > 0 else { throw fail("no training tokens (is the mask all zeros?)") }
         guard featureCount(inputWidth: dIn) > 0 else {
-            throw fail("d_sae must be positive (set --expansion or --d-sae to at least 1)")
+            throw fail("d_sae must be positive (set \(Setting.expansion) or \(Setting.dSAE) to at least 1)")
         }
         guard batchSize > 0 else { throw fail("batch size must be positive, got \(batchSize)") }
         guard epochs.isFinite, epochs <= 1e6 else { throw fail("epochs must be a finite number up to 1e6, got \(epochs)") }

@@ -57,7 +57,7 @@ extension LLMEndpointConfig {
         func finite(_ value: Double, _ range: ClosedRange<Double>) -> Bool { value.isFinite && range.contains(value) }
         let positive = Double.leastNonzeroMagnitude...Self.largestSetting
         if !finite(requestTimeout, 0.001...Self.largestTimeout) {
-            return "--timeout must be a number of seconds between 0.001 and \(Int(Self.largestTimeout)) (a week), got \(requestTimeout)"
+            return "\(Setting.timeout) must be a number of seconds between 0.001 and \(Int(Self.largestTimeout)) (a week), got \(requestTimeout)"
         }
         if !finite(connectTimeout, 0.001...Self.largestTimeout) {
             return "connectTimeout must be between 0.001 and \(Int(Self.largestTimeout)) seconds, got \(connectTimeout)"
@@ -66,15 +66,15 @@ extension LLMEndpointConfig {
             return "lowSpeedTime must be between 1 and \(Int(Self.largestTimeout)) seconds, got \(lowSpeedTime)"
         }
         if !(1...Self.largestInFlight).contains(maxInFlight) {
-            return "--max-in-flight must be between 1 and \(Self.largestInFlight), got \(maxInFlight)"
+            return "\(Setting.maxInFlight) must be between 1 and \(Self.largestInFlight), got \(maxInFlight)"
         }
-        if let rpm = requestsPerMinute, !finite(rpm, positive) { return "--rpm must be a positive number up to 1e9, got \(rpm)" }
-        if let tpm = tokensPerMinute, !finite(tpm, positive) { return "--tpm must be a positive number up to 1e9, got \(tpm)" }
+        if let rpm = requestsPerMinute, !finite(rpm, positive) { return "\(Setting.rpm) must be a positive number up to 1e9, got \(rpm)" }
+        if let tpm = tokensPerMinute, !finite(tpm, positive) { return "\(Setting.tpm) must be a positive number up to 1e9, got \(tpm)" }
         if let price = priceInputPerMillion, !finite(price, 0...Self.largestSetting) {
-            return "--price-input must be a number from 0 to 1e9, got \(price)"
+            return "\(Setting.priceInput) must be a number from 0 to 1e9, got \(price)"
         }
         if let price = priceOutputPerMillion, !finite(price, 0...Self.largestSetting) {
-            return "--price-output must be a number from 0 to 1e9, got \(price)"
+            return "\(Setting.priceOutput) must be a number from 0 to 1e9, got \(price)"
         }
         if !(1...100).contains(retry.maxAttempts) { return "retry.maxAttempts must be between 1 and 100, got \(retry.maxAttempts)" }
         for (name, value) in [("maxTotalTime", retry.maxTotalTime), ("baseBackoff", retry.baseBackoff), ("maxBackoff", retry.maxBackoff)]

@@ -68,7 +68,7 @@ public struct LLMCapabilities: Sendable, CustomStringConvertible {
                 result.jsonModeProblem = "the answer was not a JSON object: \(text.prefix(60))"
             }
         } catch let error as LLMError where !error.isFatalForRun {
-            result.jsonModeProblem = error.message
+            result.jsonModeProblem = error.description
         }
         return result
     }

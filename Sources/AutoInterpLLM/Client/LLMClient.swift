@@ -477,7 +477,7 @@ public final class LLMClient: Sendable {
 
             let elapsed = seconds(since: started)
             if case .fatal(let error) = failure {
-                logger.error("LLM call failed", metadata: ["endpoint": "\(name)", "error": "\(error.message)"])
+                logger.error("LLM call failed", metadata: ["endpoint": "\(name)", "error": "\(error.description)"])
                 throw error
             }
 
@@ -491,7 +491,7 @@ public final class LLMClient: Sendable {
             if failover { delay = 0 }
             if progress.attempts >= retry.maxAttempts || elapsed + delay > retry.maxTotalTime {
                 let error = finalError(failure, replica: replica, attempts: progress.attempts, elapsed: elapsed, key: key)
-                logger.warning("LLM call gave up", metadata: ["endpoint": "\(name)", "error": "\(error.message)"])
+                logger.warning("LLM call gave up", metadata: ["endpoint": "\(name)", "error": "\(error.description)"])
                 throw error
             }
             logger.notice(

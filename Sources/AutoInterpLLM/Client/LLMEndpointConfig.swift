@@ -157,18 +157,18 @@ public struct LLMEndpointConfig: Codable, Sendable, Equatable {
         }
         if let problem = baseURLProblem() {
             throw LLMError.invalidConfiguration(
-                endpoint: endpointName, "base URL \"\(endpointName)\" \(problem); pass e.g. --endpoint http://127.0.0.1:8000/v1")
+                endpoint: endpointName, "base URL \"\(endpointName)\" \(problem); pass e.g. \(Setting.endpoint) http://127.0.0.1:8000/v1")
         }
         let nameCharacters = apiKeyEnv.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
         if apiKeyEnv.isEmpty || !nameCharacters || apiKeyEnv.first!.isNumber {
             // Never echo the value: users sometimes paste the key itself here.
             throw LLMError.invalidConfiguration(
-                endpoint: endpointName, "--api-key-env takes the name of an environment variable (like OPENAI_API_KEY), not the key itself")
+                endpoint: endpointName, "\(Setting.apiKeyEnv) takes the name of an environment variable (like OPENAI_API_KEY), not the key itself")
         }
-        if model.isEmpty { throw LLMError.invalidConfiguration(endpoint: endpointName, "no model given; pass --model NAME") }
+        if model.isEmpty { throw LLMError.invalidConfiguration(endpoint: endpointName, "no model given; pass \(Setting.model) NAME") }
         if let problem = numberProblem() { throw LLMError.invalidConfiguration(endpoint: endpointName, problem) }
         if !(1...(1 << 40)).contains(maxResponseBytes) {
-            throw LLMError.invalidConfiguration(endpoint: endpointName, "--max-response-bytes must be between 1 and 2^40, got \(maxResponseBytes)")
+            throw LLMError.invalidConfiguration(endpoint: endpointName, "\(Setting.maxResponseBytes) must be between 1 and 2^40, got \(maxResponseBytes)")
         }
     }
 }

@@ -143,7 +143,7 @@ public struct LLMEndpointPool: Codable, Sendable, Equatable {
         if let members = try? decoder.decode([Member].self, from: data) {
             guard let group = defaultGroup, !group.isEmpty else {
                 throw LLMError.invalidConfiguration(
-                    endpoint: path, "endpoints file \(path) is a bare array: pass --model, or write {\"group\": NAME, \"endpoints\": [...]}")
+                    endpoint: path, "endpoints file \(path) is a bare array: pass \(Setting.model), or write {\"group\": NAME, \"endpoints\": [...]}")
             }
             return LLMEndpointPool(group: group, endpoints: members)
         }

@@ -31,7 +31,8 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     public let statusCode: Int?
     /// Attempts made before giving up (0 when none was made).
     public let attempts: Int
-    /// The one-line message shown to users.
+    /// The one-line message, with the settings it names marked as ``Setting`` mentions
+    /// (`description` shows them as `` `name` ``; the CLI renders its flags).
     public let message: String
 
     private init(_ code: Code, endpoint: String, statusCode: Int? = nil, attempts: Int = 1, _ message: String) {
@@ -51,7 +52,7 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         self.message = String(line)
     }
 
-    public var description: String { message }
+    public var description: String { Setting.plain(message) }
 
     // MARK: - Classification
 
@@ -105,7 +106,7 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         let target = location.map { " to \($0.count > 200 ? String($0.prefix(200)) + "…" : $0)" } ?? ""
         return .init(
             .redirected, endpoint: endpoint, statusCode: status, attempts: attempts,
-            "LLM endpoint \(endpoint) answered HTTP \(status), a redirect\(target): pass the final URL as --endpoint (redirects are not followed, so the API key never goes to another host)"
+            "LLM endpoint \(endpoint) answered HTTP \(status), a redirect\(target): pass the final URL as \(Setting.endpoint) (redirects are not followed, so the API key never goes to another host)"
         )
     }
 
@@ -126,7 +127,7 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     static func timeout(endpoint: String, detail: String, attempts: Int, elapsed: Double, timeout: Double) -> Self {
         .init(
             .timeout, endpoint: endpoint, attempts: attempts,
-            "LLM endpoint \(endpoint) timed out after \(attempts) attempt(s) over \(format(elapsed)) s (\(detail)): check the server is up, or raise --timeout (now \(format(timeout)) s)"
+            "LLM endpoint \(endpoint) timed out after \(attempts) attempt(s) over \(format(elapsed)) s (\(detail)): check the server is up, or raise \(Setting.timeout) (now \(format(timeout)) s)"
         )
     }
 
@@ -147,7 +148,7 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     static func responseTooLarge(endpoint: String, limit: Int, attempts: Int) -> Self {
         .init(
             .responseTooLarge, endpoint: endpoint, attempts: attempts,
-            "LLM endpoint \(endpoint): the answer exceeded \(formatBytes(limit)) (--max-response-bytes \(limit)) and was dropped, nothing cached: lower the request's max tokens or raise --max-response-bytes"
+            "LLM endpoint \(endpoint): the answer exceeded \(formatBytes(limit)) (\(Setting.maxResponseBytes) \(limit)) and was dropped, nothing cached: lower the request's max tokens or raise \(Setting.maxResponseBytes)"
         )
     }
 

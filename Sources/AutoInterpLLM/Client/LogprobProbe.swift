@@ -51,7 +51,7 @@ package struct LogprobProbe: Sendable, Equatable {
                 let tokens = answer.response.tokenLogprobs ?? []
                 return .answered(requested: top, tokens: tokens.count, mostAlternatives: tokens.map(\.topLogprobs.count).max() ?? 0)
             } catch let error as LLMError where !error.isFatalForRun {
-                problem = error.message
+                problem = error.description
             }
         }
         return .refused(problem)

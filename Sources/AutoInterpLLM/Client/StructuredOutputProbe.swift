@@ -125,7 +125,7 @@ public enum StructuredOutputProbe {
             answer = try await client.complete(request)
         } catch let error as LLMError where !error.isFatalForRun {
             if error.isTransient { uncertain.withLock { $0 = true } }
-            return "\(format.type) refused: \(error.message)"
+            return "\(format.type) refused: \(error.description)"
         }
         let text = (answer.content ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         var problem = check(text)

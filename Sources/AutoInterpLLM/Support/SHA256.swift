@@ -5,7 +5,8 @@ import Foundation
 /// A small, dependency-free SHA-256 (FIPS 180-4), used for request hashes.
 ///
 /// CryptoKit is not available on Linux and swift-crypto is not a dependency; request
-/// hashing only needs one-shot digests of a few kilobytes, so a plain implementation is enough.
+/// hashing needs digests of a few kilobytes and corpus hashes a file read in chunks (``Hasher``), so a
+/// plain implementation is enough.
 public enum SHA256 {
     private static let k: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
@@ -20,17 +21,52 @@ public enum SHA256 {
 
     /// The 32-byte digest of `bytes`.
     public static func digest<Bytes: Sequence>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
-        var h: [UInt32] = [
+        var hasher = Hasher()
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+
+    /// A digest fed in pieces (a file read in chunks): `update` as often as needed, then `finalize`.
+    public struct Hasher: Sendable {
+        private var h: [UInt32] = [
             0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
         ]
-        var message = Array(bytes)
-        let bitLength = UInt64(message.count) &* 8
-        message.append(0x80)
-        while message.count % 64 != 56 { message.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+        private var pending: [UInt8] = []
+        private var length: UInt64 = 0
 
-        var w = [UInt32](repeating: 0, count: 64)
-        for chunk in stride(from: 0, to: message.count, by: 64) {
+        public init() {}
+
+        /// Adds `bytes` to the message.
+        public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+            pending.append(contentsOf: bytes)
+            let whole = pending.count / 64 * 64
+            guard whole > 0 else { return }
+            length &+= UInt64(whole)
+            pending.withUnsafeBufferPointer { buffer in
+                for chunk in stride(from: 0, to: whole, by: 64) { compress(buffer, at: chunk) }
+            }
+            pending.removeFirst(whole)
+        }
+
+        /// The 32-byte digest of everything added.
+        public mutating func finalize() -> [UInt8] {
+            let bitLength = (length &+ UInt64(pending.count)) &* 8
+            var tail = pending
+            tail.append(0x80)
+            while tail.count % 64 != 56 { tail.append(0) }
+            for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+            tail.withUnsafeBufferPointer { buffer in
+                for chunk in stride(from: 0, to: tail.count, by: 64) { compress(buffer, at: chunk) }
+            }
+            pending = []
+            var out: [UInt8] = []
+            out.reserveCapacity(32)
+            for word in h { for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) } }
+            return out
+        }
+
+        private mutating func compress(_ message: UnsafeBufferPointer<UInt8>, at chunk: Int) {
+            var w = [UInt32](repeating: 0, count: 64)
             for i in 0..<16 {
                 let j = chunk + 4 * i
                 w[i] = UInt32(message[j]) << 24 | UInt32(message[j + 1]) << 16 | UInt32(message[j + 2]) << 8 | UInt32(message[j + 3])
@@ -53,18 +89,17 @@ public enum SHA256 {
             h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
             h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for word in h { for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) } }
-        return out
     }
 
     /// The lowercase hex digest of `bytes`.
-    public static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    public static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 { hex(digest: digest(bytes)) }
+
+    /// A digest as lowercase hex.
+    public static func hex(digest: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var chars: [UInt8] = []
         chars.reserveCapacity(64)
-        for byte in digest(bytes) {
+        for byte in digest {
             chars.append(digits[Int(byte >> 4)])
             chars.append(digits[Int(byte & 0x0f)])
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import AutoInterpCLIOptions
 import AutoInterpDemo
 import Foundation
 import Logging
@@ -51,7 +52,7 @@ struct DemoCommand: AsyncParsableCommand {
             options.showProgress = !quiet
             if llm.givesEndpoint { options.llm = try llm.endpointConfig() }
             let outcome = try await DemoRunner(logger: Logger(label: "autointerp.demo"), say: { note($0) }).run(options)
-            print(outcome.summary.text)
+            print(Console.render(outcome.summary.text))
             print("")
             print(outcome.comparison)
             print("report: \(outcome.report.html.path) (\(formatBytes(outcome.report.htmlBytes))) and \(outcome.report.markdown.lastPathComponent)")

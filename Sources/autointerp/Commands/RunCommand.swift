@@ -81,7 +81,7 @@ struct RunCommand: AsyncParsableCommand {
             let result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request)
             progress.finish()
             let summary = result.summary
-            print(summary.text)
+            print(Console.render(summary.text))
             let report = try ReportWriter.write(store: result.store, run: result.run, options: result.reportOptions)
             print("report: \(report.html.path) and \(report.markdown.lastPathComponent)")
             try exitWithOutcome(of: summary)

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 public import Foundation
 
 /// The on-disk SAE layouts `--sae` reads, recognised by their files.
@@ -34,7 +35,7 @@ public enum SAEFormat: String, Sendable, Codable, CaseIterable {
         let fm = FileManager.default
         var isFolder: ObjCBool = false
         guard fm.fileExists(atPath: url.path, isDirectory: &isFolder) else {
-            throw AutoInterpError.io(url.path, "no such file or folder (--sae takes an SAE folder or file)")
+            throw AutoInterpError.io(url.path, "no such file or folder (\(Setting.sae) takes an SAE folder or file)")
         }
         if !isFolder.boolValue {
             let name = url.lastPathComponent
@@ -49,7 +50,7 @@ public enum SAEFormat: String, Sendable, Codable, CaseIterable {
             case "cfg.json": return try detect(at: url.deletingLastPathComponent())
             default:
                 throw AutoInterpError.invalidInput(
-                    "\(url.path): cannot tell the SAE format from the file name; pass the folder, or --sae-format (\(allCases.map(\.rawValue).joined(separator: ", ")))")
+                    "\(url.path): cannot tell the SAE format from the file name; pass the folder, or \(Setting.saeFormat) (\(allCases.map(\.rawValue).joined(separator: ", ")))")
             }
         }
         let names = Set((try? fm.contentsOfDirectory(atPath: url.path)) ?? [])

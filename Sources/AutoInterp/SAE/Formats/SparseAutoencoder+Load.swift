@@ -1,3 +1,4 @@
+import AutoInterpLLM
 public import Foundation
 
 /// How to read an SAE path: the format (detected when nil) and the choices a folder holding
@@ -43,7 +44,7 @@ extension SparseAutoencoder {
         let url = path.standardizedFileURL
         let format = try options.format ?? SAEFormat.detect(at: url)
         func only(_ allowed: Set<String>) throws {
-            let given: [(String, Bool)] = [("--hookpoint", options.hookpoint != nil), ("--layer", options.layer != nil), ("--k", options.k != nil)]
+            let given: [(String, Bool)] = [("\(Setting.hookpoint)", options.hookpoint != nil), ("\(Setting.layer)", options.layer != nil), ("\(Setting.k)", options.k != nil)]
             if let extra = given.first(where: { $0.1 && !allowed.contains($0.0) }) {
                 throw AutoInterpError.invalidInput("\(extra.0) does not apply to a \(format.rawValue) SAE (\(url.path))")
             }
@@ -57,13 +58,13 @@ extension SparseAutoencoder {
             try only([])
             return try GemmaScopeReader.read(url, format: format, scope: scope)
         case .sparsify:
-            try only(["--hookpoint"])
+            try only(["\(Setting.hookpoint)"])
             return try SparsifyReader.read(url, hookpoint: options.hookpoint, scope: scope)
         case .circuitTracer:
-            try only(["--layer"])
+            try only(["\(Setting.layer)"])
             return try TranscoderReader.read(url, layer: options.layer, scope: scope)
         case .torch:
-            try only(["--k"])
+            try only(["\(Setting.k)"])
             return try TorchStateDictReader.read(url, k: options.k, scope: scope)
         }
     }

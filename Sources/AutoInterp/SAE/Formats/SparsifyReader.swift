@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// Reads EleutherAI sparsify sparse coders: a folder per hookpoint with `cfg.json` and
@@ -35,7 +36,7 @@ enum SparsifyReader {
                 throw AutoInterpError.io(folder.path, "no sparsify coder here (a hookpoint folder holds cfg.json and sae.safetensors)")
             } else {
                 throw AutoInterpError.invalidInput(
-                    "\(folder.path) holds \(found.count) hookpoints; pick one with --hookpoint (\(found.joined(separator: ", ")))")
+                    "\(folder.path) holds \(found.count) hookpoints; pick one with \(Setting.hookpoint) (\(found.joined(separator: ", ")))")
             }
             folder = folder.appendingPathComponent(chosen!)
         } else if let hookpoint, hookpoint != folder.lastPathComponent {

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// Reads torch `.pt` / `.pth` state dicts (via `TorchArchive`, never Python's unpickler) and
@@ -68,7 +69,7 @@ enum TorchStateDictReader {
                 variant = "qwen-scope"
                 guard let chosen = k ?? kFromPath(file) else {
                     throw AutoInterpError.invalidInput(
-                        "\(file.path): a Qwen Scope TopK SAE needs k; pass --k, or keep the repo name (…-L0_<k>) in the path")
+                        "\(file.path): a Qwen Scope TopK SAE needs k; pass \(Setting.k), or keep the repo name (…-L0_<k>) in the path")
                 }
                 sae = try assembler.assemble(architecture: .topk, applyBDecToInput: false, k: chosen, scope: scope)
             }
@@ -85,7 +86,7 @@ enum TorchStateDictReader {
     }
 
     private static func refuse(_ k: Int?, _ variant: String) throws {
-        if let k { throw AutoInterpError.invalidInput("--k \(k) does not apply to a \(variant) state dict (its files decide the activation)") }
+        if let k { throw AutoInterpError.invalidInput("\(Setting.k) \(k) does not apply to a \(variant) state dict (its files decide the activation)") }
     }
 
     /// The one `.pt` / `.pth` file `url` names or holds.
@@ -94,7 +95,7 @@ enum TorchStateDictReader {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).filter { $0.hasSuffix(".pt") || $0.hasSuffix(".pth") }.sorted()
         guard names.count == 1 else {
             throw AutoInterpError.invalidInput(
-                "\(url.path) holds \(names.count) torch files (\(names.prefix(6).joined(separator: ", "))); pass the one to read as --sae FILE")
+                "\(url.path) holds \(names.count) torch files (\(names.prefix(6).joined(separator: ", "))); pass the one to read as \(Setting.sae) FILE")
         }
         return url.appendingPathComponent(names[0])
     }

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// Reads circuit-tracer transcoder sets: `config.yaml` (`model_kind: transcoder_set`,
@@ -24,7 +25,7 @@ enum TranscoderReader {
         let folder = isFolder(url) ? url : url.deletingLastPathComponent()
         var chosenLayer = layer
         if !isFolder(url), url.lastPathComponent.hasPrefix("layer_"), let n = Int(url.lastPathComponent.dropFirst(6).dropLast(12)) {
-            if let layer, layer != n { throw AutoInterpError.invalidInput("\(url.path) is layer \(n), not --layer \(layer)") }
+            if let layer, layer != n { throw AutoInterpError.invalidInput("\(url.path) is layer \(n), not \(Setting.layer) \(layer)") }
             chosenLayer = n
         }
         let configURL = folder.appendingPathComponent("config.yaml")
@@ -51,7 +52,7 @@ enum TranscoderReader {
         if chosenLayer == nil {
             guard numbers.count == 1 else {
                 throw AutoInterpError.invalidInput(
-                    "\(folder.path) holds transcoders for layers \(numbers.map(String.init).joined(separator: ", ")); pick one with --layer")
+                    "\(folder.path) holds transcoders for layers \(numbers.map(String.init).joined(separator: ", ")); pick one with \(Setting.layer)")
             }
             chosenLayer = numbers[0]
         }
