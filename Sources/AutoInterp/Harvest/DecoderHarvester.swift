@@ -61,6 +61,31 @@ package final class DecoderHarvester {
         self.logger = logger
     }
 
+    /// One line for each way this harvest differs from what an SAE's `cfg.json` says it was trained on:
+    /// its hook is not harvested, its `d_in` is not that hook's width, its `model_name` is another model,
+    /// or its `prepend_bos` is not this harvest's.
+    package func disagreements(with sae: SAEConfig, saePath: String) -> [String] {
+        var lines: [String] = []
+        if let name = sae.hookName, name.lowercased() != "unknown" {
+            if let hook = try? DecoderHook(name: name) {
+                if !hooks.contains(hook) {
+                    lines.append("the SAE \(saePath) reads '\(name)', which this harvest does not write (add --hook \(name))")
+                } else if model.width(of: hook) != sae.dIn {
+                    lines.append("the SAE \(saePath) has d_in \(sae.dIn) but '\(name)' is \(model.width(of: hook)) wide in \(model.source)")
+                }
+            } else {
+                lines.append("the SAE \(saePath) names hook '\(name)', which is not a TransformerLens hook this harvester writes")
+            }
+        }
+        if let name = sae.modelName, name.lowercased() != "unknown", !SparseAutoencoder.sameModel(name, modelName) {
+            lines.append("the SAE \(saePath) was trained on model '\(name)', not '\(modelName)' (give --model-name if it is the same model)")
+        }
+        if let bos = sae.prependBOS, bos != prependBOS {
+            lines.append("the SAE \(saePath) was trained with prepend_bos \(bos) but this harvest has \(prependBOS)")
+        }
+        return lines
+    }
+
     /// The output file of each hook: `output` itself for one hook, else `<stem>.<hook>.safetensors` beside it.
     package func outputs(for output: URL) -> [DecoderHook: URL] {
         if hooks.count == 1 { return [hooks[0]: output] }
