@@ -10,7 +10,7 @@ package import Logging
 /// selection leaves out by default).
 package final class DecoderHarvester {
     package let model: DecoderModel
-    package let tokenizer: BPETokenizer
+    package let tokenizer: any DecoderTokenizer
     package let hooks: [DecoderHook]
     package let prependBOS: Bool
     package let bosID: Int32?
@@ -41,9 +41,9 @@ package final class DecoderHarvester {
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw AutoInterpError.invalidFile(modelPath.path, "no tokenizer.json (the Hugging Face fast tokenizer file)")
             }
-            tokenizer = try BPETokenizer.load(tokenizerJSON: url)
+            tokenizer = try DecoderTokenizers.load(tokenizerJSON: url)
         } else {
-            tokenizer = try BPETokenizer.load(gguf: GGUFFile(url: modelPath))
+            tokenizer = try DecoderTokenizers.load(gguf: GGUFFile(url: modelPath))
         }
         guard tokenizer.count <= model.config.vocabSize || tokenizer.vocabulary[model.config.vocabSize...].allSatisfy(\.isEmpty) else {
             throw AutoInterpError.invalidFile(
