@@ -89,6 +89,24 @@ struct DecoderProvenanceTests {
         #expect(!missing.stderr.contains("trained on model"))
     }
 
+    @Test func harvestRefusesAnSAEWithoutACfgInOneLine() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let texts = try Self.texts(in: dir)
+        let empty = dir.path("not-saelens")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        func run(_ extra: [String]) throws -> CLIRunner.Result {
+            try CLIRunner.run(
+                ["harvest", "--model", Self.llama.path, "--texts", texts.path, "--output", dir.path("o.safetensors").path, "--quiet"] + extra)
+        }
+        let noConfig = try run(["--sae", empty.path])
+        #expect(noConfig.oneLineErrorProblem(["not-saelens", "cfg.json", "--hook"]) == nil)
+        let unknownHook = try Self.sae(in: dir, "unknown", hook: "unknown", model: "llama", bos: true)
+        #expect(try run(["--sae", unknownHook.path]).oneLineErrorProblem(["hook_name", "--hook"]) == nil)
+        let bert = try run(["--sae", unknownHook.path, "--layer", "0"])
+        #expect(bert.oneLineErrorProblem(["--layer"]) == nil)
+    }
+
     @Test func selectWarnsOnceWhenTheSAEWasTrainedElsewhere() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
