@@ -74,8 +74,9 @@ let package = Package(
         .target(
             name: "AutoInterpCLIOptions",
             dependencies: [
-                "AutoInterp",
+                "AutoInterp", "AutoInterpLLM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoInterp
+import AutoInterpCLIOptions
 import Foundation
 import Logging
 
@@ -18,12 +19,7 @@ struct DevTool: AsyncParsableCommand {
 
     /// Logs to stderr at AUTOINTERP_LOG_LEVEL (default `warning`), selects the best OpenBLAS kernel, then runs.
     static func main() async {
-        let level = ProcessInfo.processInfo.environment["AUTOINTERP_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        Console.bootstrapLogging()
         BLASKernel.ensureBest(logger: Logger(label: "autointerp.blas"))
         await main(nil)
     }

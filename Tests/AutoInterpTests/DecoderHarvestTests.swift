@@ -67,6 +67,28 @@ struct DecoderHarvestTests {
         #expect(worst < 1e-5)
     }
 
+    /// Gemma: a folder with a SentencePiece tokenizer.json and a GGUF with tokenizer.ggml.model llama; BOS and the
+    /// chat-template tokens are in special_token_ids (masked from selection), the plain added "\n" is not.
+    @Test func gemmaHarvestsWithItsSentencePieceTokenizer() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let texts = ["<start_of_turn>user\nHello  world ☃<end_of_turn>", "déjà vu 12345"]
+        for (name, path) in [("folder", "gemma2"), ("gguf", "gemma3-gguf/model.gguf")] {
+            let harvester = try DecoderHarvester(
+                modelPath: DecoderModelTests.fixtures.appendingPathComponent(path), hooks: [DecoderHook(layer: 1, kind: .residPost)],
+                prependBOS: true)
+            let out = dir.path("\(name).safetensors")
+            try harvester.harvest(texts: texts, output: out, contextLength: 24, dtype: .f32)
+            let file = try SafeTensorsFile(url: out)
+            #expect(file.metadata["bos_token_id"] == "2" && file.metadata["prepend_bos"] == "true", "\(name)")
+            let specials = try #require(file.metadata["special_token_ids"])
+            #expect(specials.hasPrefix("[0,1,2,3,4,5,6") && !specials.contains("560"), "\(name): \(specials)")
+            let tokens = try file.int64s("tokens")
+            #expect(tokens[0] == 2 && tokens[1] == 5, "\(name)")
+            #expect(tokens[0..<24].contains(560), "\(name): the newline is its added token")
+        }
+    }
+
     @Test func refusesBadHooksAndFlags() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

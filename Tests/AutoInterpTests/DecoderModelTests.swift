@@ -27,10 +27,35 @@ struct DecoderModelTests {
         }
     }
 
-    @Test(arguments: ["llama", "qwen2", "gpt2", "llama-gguf"])
+    @Test(arguments: ["llama", "qwen2", "gpt2", "llama-gguf", "gemma2", "gemma3"])
     func matchesTransformersAtEveryHook(folder: String) throws {
         let model = try DecoderModel.load(Self.fixtures.appendingPathComponent(folder))
         try Self.check(model, reference: folder)
+    }
+
+    /// What the Gemma fixtures exercise (`Tests/Scripts/make_gemma_fixtures.py`), read from their configs.
+    @Test func gemmaConfigsReadTheirWindowsRopeAndScales() throws {
+        let two = try DecoderModel.config(at: Self.fixtures.appendingPathComponent("gemma2"))
+        #expect(two.family == .gemma && two.activation == .geluTanh && !two.queryKeyNorm)
+        #expect(two.slidingLayers == [true, false, true] && two.slidingWindow == 4 && two.attentionSoftcap == 5)
+        #expect(two.attentionScale == Float(1 / Double(24).squareRoot()) && two.embeddingScale == Float(Double(32).squareRoot()))
+        let three = try DecoderModel.config(at: Self.fixtures.appendingPathComponent("gemma3"))
+        #expect(three.queryKeyNorm && three.slidingLayers == [true, true, false, true] && three.slidingWindow == 3)
+        #expect(three.ropeTheta == 1_000_000 && three.ropeScaling == .linear(factor: 4) && three.localRopeTheta == 10_000)
+        #expect(three.inverseFrequencies(layer: 0) != three.inverseFrequencies(layer: 2))
+        #expect(three.attentionSoftcap == nil && three.window(layer: 2) == nil && three.window(layer: 3) == 3)
+        // HF casts sqrt(hidden_size) to the checkpoint's dtype: 25.298… becomes 25.25 in bfloat16 (Gemma 3 270M's 640).
+        #expect(DecoderConfig.rounded(Float(Double(640).squareRoot()), to: "bfloat16") == 25.25)
+        #expect(DecoderConfig.rounded(Float(Double(2304).squareRoot()), to: "bfloat16") == 48)
+        #expect(DecoderConfig.rounded(25.298221, to: "float32") == 25.298221)
+    }
+
+    /// The Gemma 3 GGUF as llama.cpp lays it out (norms stored as 1 + w, gemma3.* metadata).
+    @Test func gemma3GGUFMatchesTransformers() throws {
+        let model = try DecoderModel.load(Self.fixtures.appendingPathComponent("gemma3-gguf/model.gguf"))
+        #expect(model.config.family == .gemma && model.config.queryKeyNorm)
+        #expect(model.config.slidingLayers == [true, true, true, true, true, false] && model.config.localRopeTheta == 10_000)
+        try Self.check(model, reference: "gemma3-gguf")
     }
 
     @Test func ggufWithPermutedQKMatchesTransformers() throws {
@@ -88,6 +113,19 @@ struct DecoderModelTests {
         #expect(refusal(["model_type": "qwen2", "use_sliding_window": true]).contains("use_sliding_window"))
         #expect(refusal(["num_key_value_heads": 3]).contains("multiple"))
         #expect(refusal(["hidden_size": -1]).contains("positive"))
+        #expect(refusal(["layer_types": ["full_attention", "sliding_attention"]]).contains("sliding_attention"))
+        // Gemma: what changes the forward pass and is not run is refused, never ignored.
+        let gemma: [String: Any] = ["model_type": "gemma2", "head_dim": 8, "sliding_window": 4]
+        #expect(refusal(gemma) == "accepted")
+        #expect(refusal(gemma.merging(["hidden_activation": "gelu"]) { $1 }).contains("hidden_activation 'gelu'"))
+        #expect(refusal(gemma.merging(["layer_types": ["chunked_attention", "full_attention"]]) { $1 }).contains("chunked_attention"))
+        #expect(refusal(gemma.merging(["layer_types": ["full_attention"]]) { $1 }).contains("1 entries for 2 layers"))
+        #expect(refusal(gemma.merging(["use_bidirectional_attention": true]) { $1 }).contains("bidirectional"))
+        #expect(refusal(gemma.merging(["sliding_window": NSNull()]) { $1 }).contains("no 'sliding_window'"))
+        #expect(refusal(gemma.merging(["attn_logit_softcapping": -1]) { $1 }).contains("positive"))
+        #expect(refusal(["model_type": "gemma3", "text_config": [String: Any]()]).contains("text_config"))
+        #expect(refusal(gemma.merging(["model_type": "gemma3_text", "rope_parameters": ["full_attention": ["rope_type": "yarn"]]]) { $1 })
+            .contains("yarn"))
     }
 
     @Test func refusesMissingAndMisshapenTensors() throws {

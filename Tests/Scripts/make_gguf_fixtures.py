@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes Tests/AutoInterpTests/Fixtures/GGUF/quants.gguf for GGUFTests.
 
-One small tensor per ggml type the reader dequantises (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K,
-Q5_K, Q6_K), each beside an F32 tensor `ref.<name>` holding what the `gguf` package's numpy
+One small tensor per ggml type the reader dequantises (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
+Q5_1, Q4_K, Q5_K, Q6_K), each beside an F32 tensor `ref.<name>` holding what the `gguf` package's numpy
 dequantiser (a port of ggml-quants.c's dequantize_row_*) makes of it, and one metadata key of
 every GGUF value type, arrays included. K-quant blocks are random bytes with finite f16 scales
 (the package has no K-quantiser); the others are quantised from random floats.
@@ -62,6 +62,8 @@ def main():
     for name, qtype in [("q4_k", T.Q4_K), ("q5_k", T.Q5_K), ("q6_k", T.Q6_K)]:
         raw = random_k_blocks(qtype, 2)                       # 2 rows of one 256-block
         tensors[name] = (raw.reshape(2, -1), (2, 256), qtype)
+    for name, qtype in [("q5_0", T.Q5_0), ("q5_1", T.Q5_1)]:    # Gemma 3 GGUFs use Q5_0
+        tensors[name] = (gguf.quants.quantize(small, qtype), (2, 64), qtype)
 
     for name, (data, shape, qtype) in tensors.items():
         if shape is None:

@@ -17,7 +17,7 @@ enum GGMLDequantize {
             for i in 0..<count {
                 destination[i] = Float(bitPattern: UInt32(base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
             }
-        case .q4_0, .q4_1, .q8_0, .q4_K, .q5_K, .q6_K:
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K:
             FloatConversion.halfTable.withUnsafeBufferPointer { table in
                 let half = { (p: UnsafeRawPointer) -> Float in table[Int(p.loadUnaligned(as: UInt16.self))] }
                 for b in 0..<blocks {
@@ -26,6 +26,8 @@ enum GGMLDequantize {
                     switch type {
                     case .q4_0: q4_0(block, y, half)
                     case .q4_1: q4_1(block, y, half)
+                    case .q5_0: q5_0(block, y, half)
+                    case .q5_1: q5_1(block, y, half)
                     case .q8_0: q8_0(block, y, half)
                     case .q4_K: q4_K(block, y, half)
                     case .q5_K: q5_K(block, y, half)
@@ -58,6 +60,35 @@ enum GGMLDequantize {
         for j in 0..<16 {
             y[j] = Float(qs[j] & 0x0F) * d + m
             y[j + 16] = Float(qs[j] >> 4) * d + m
+        }
+    }
+
+    /// `block_q5_0`: `d` (f16), `qh` (32 fifth bits), 16 bytes of low nibbles: `(q - 16) · d`.
+    @inline(__always)
+    static func q5_0(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ half: Half) {
+        let d = half(x)
+        let qh = x.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+        let qs = (x + 6).assumingMemoryBound(to: UInt8.self)
+        for j in 0..<16 {
+            let high0 = UInt8(truncatingIfNeeded: ((qh >> UInt32(j)) << 4) & 0x10)
+            let high1 = UInt8(truncatingIfNeeded: (qh >> UInt32(j + 12)) & 0x10)
+            y[j] = Float(Int((qs[j] & 0x0F) | high0) - 16) * d
+            y[j + 16] = Float(Int((qs[j] >> 4) | high1) - 16) * d
+        }
+    }
+
+    /// `block_q5_1`: `d`, `m` (f16), `qh`, 16 bytes of low nibbles: `q · d + m`.
+    @inline(__always)
+    static func q5_1(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ half: Half) {
+        let d = half(x)
+        let m = half(x + 2)
+        let qh = x.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        let qs = (x + 8).assumingMemoryBound(to: UInt8.self)
+        for j in 0..<16 {
+            let high0 = UInt8(truncatingIfNeeded: ((qh >> UInt32(j)) << 4) & 0x10)
+            let high1 = UInt8(truncatingIfNeeded: (qh >> UInt32(j + 12)) & 0x10)
+            y[j] = Float((qs[j] & 0x0F) | high0) * d + m
+            y[j + 16] = Float((qs[j] >> 4) | high1) * d + m
         }
     }
 

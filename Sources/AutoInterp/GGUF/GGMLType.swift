@@ -7,6 +7,8 @@ package enum GGMLType: UInt32, Sendable, CaseIterable {
     case f16 = 1
     case q4_0 = 2
     case q4_1 = 3
+    case q5_0 = 6
+    case q5_1 = 7
     case q8_0 = 8
     case q4_K = 12
     case q5_K = 13
@@ -20,7 +22,7 @@ package enum GGMLType: UInt32, Sendable, CaseIterable {
     package var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16: 1
-        case .q4_0, .q4_1, .q8_0: 32
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0: 32
         case .q4_K, .q5_K, .q6_K: 256
         }
     }
@@ -32,6 +34,8 @@ package enum GGMLType: UInt32, Sendable, CaseIterable {
         case .f16, .bf16: 2
         case .q4_0: 18
         case .q4_1: 20
+        case .q5_0: 22
+        case .q5_1: 24
         case .q8_0: 34
         case .q4_K: 144
         case .q5_K: 176

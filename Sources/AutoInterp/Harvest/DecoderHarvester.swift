@@ -11,7 +11,7 @@ package import Logging
 /// selection leaves out by default).
 package final class DecoderHarvester {
     package let model: DecoderModel
-    package let tokenizer: BPETokenizer
+    package let tokenizer: any DecoderTokenizer
     package let hooks: [DecoderHook]
     package let prependBOS: Bool
     package let bosID: Int32?
@@ -42,9 +42,9 @@ package final class DecoderHarvester {
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw AutoInterpError.invalidFile(modelPath.path, "no tokenizer.json (the Hugging Face fast tokenizer file)")
             }
-            tokenizer = try BPETokenizer.load(tokenizerJSON: url)
+            tokenizer = try DecoderTokenizers.load(tokenizerJSON: url)
         } else {
-            tokenizer = try BPETokenizer.load(gguf: GGUFFile(url: modelPath))
+            tokenizer = try DecoderTokenizers.load(gguf: GGUFFile(url: modelPath))
         }
         guard tokenizer.count <= model.config.vocabSize || tokenizer.vocabulary[model.config.vocabSize...].allSatisfy(\.isEmpty) else {
             throw AutoInterpError.invalidFile(
@@ -60,6 +60,31 @@ package final class DecoderHarvester {
         let name = standardized.lastPathComponent
         self.modelName = modelName ?? (name.hasSuffix(".gguf") ? String(name.dropLast(5)) : name)
         self.logger = logger
+    }
+
+    /// One line for each way this harvest differs from what an SAE's `cfg.json` says it was trained on:
+    /// its hook is not harvested, its `d_in` is not that hook's width, its `model_name` is another model,
+    /// or its `prepend_bos` is not this harvest's.
+    package func disagreements(with sae: SAEConfig, saePath: String) -> [String] {
+        var lines: [String] = []
+        if let name = sae.hookName, name.lowercased() != "unknown" {
+            if let hook = try? DecoderHook(name: name) {
+                if !hooks.contains(hook) {
+                    lines.append("the SAE \(saePath) reads '\(name)', which this harvest does not write (add \(Setting.hook) \(name))")
+                } else if model.width(of: hook) != sae.dIn {
+                    lines.append("the SAE \(saePath) has d_in \(sae.dIn) but '\(name)' is \(model.width(of: hook)) wide in \(model.source)")
+                }
+            } else {
+                lines.append("the SAE \(saePath) names hook '\(name)', which is not a TransformerLens hook this harvester writes")
+            }
+        }
+        if let name = sae.modelName, name.lowercased() != "unknown", !SparseAutoencoder.sameModel(name, modelName) {
+            lines.append("the SAE \(saePath) was trained on model '\(name)', not '\(modelName)' (give \(Setting.modelName) if it is the same model)")
+        }
+        if let bos = sae.prependBOS, bos != prependBOS {
+            lines.append("the SAE \(saePath) was trained with prepend_bos \(bos) but this harvest has \(prependBOS)")
+        }
+        return lines
     }
 
     /// The output file of each hook: `output` itself for one hook, else `<stem>.<hook>.safetensors` beside it.

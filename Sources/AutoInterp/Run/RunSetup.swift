@@ -71,6 +71,9 @@ public struct RunSetup {
         /// bytes of selection state one chunk holds (features × kept examples, not tokens).
         public var selectionChunks = 0
         public var selectionBytes = 0
+        /// What the SAE's files say about its inputs that the dataset's metadata contradicts (hook, model, BOS),
+        /// one line each, also logged as warnings.
+        public var warnings: [String] = []
     }
 
     public var logger: Logger
@@ -140,6 +143,8 @@ public struct RunSetup {
             features = []
         }
         try sae?.checkCompatible(with: dataset, saePath: request.sae?.path)
+        let warnings = sae?.provenanceWarnings(with: dataset, saePath: request.sae?.path) ?? []
+        for line in warnings { logger.warning("\(line)") }
         if let shard {
             // The plan is every unit; this shard keeps its contiguous slice (features from an SAE were sliced while reading it).
             if sae == nil {
@@ -217,7 +222,7 @@ public struct RunSetup {
         let chunkUnits = min(todo.count, max(1, request.selectionMemoryBudget / max(perUnit, 1)))
         return Outcome(
             run: run, store: store, stored: todo.count, alreadyStored: done.count, dead: dead, selectionChunks: chunks,
-            selectionBytes: chunkUnits * perUnit)
+            selectionBytes: chunkUnits * perUnit, warnings: warnings)
     }
 
     /// How a wanted config relates to the one stored with a run.

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 public import Foundation
 
 /// The parts of a SAELens `cfg.json` the encoder needs.
@@ -31,11 +32,15 @@ public struct SAEConfig: Sendable, Equatable, Codable {
     public var dtype: String
     public var hookName: String?
     public var modelName: String?
+    /// Whether the SAE's training contexts began with the model's BOS token (`prepend_bos`), when the file says.
+    public var prependBOS: Bool?
+    /// The training context length (`context_size`), when the file says.
+    public var contextSize: Int?
 
     public init(
         architecture: Architecture, dIn: Int, dSAE: Int, applyBDecToInput: Bool = true,
         normalizeActivations: Normalization = .none, k: Int? = nil, rescaleActsByDecoderNorm: Bool = false,
-        dtype: String = "float32", hookName: String? = nil, modelName: String? = nil
+        dtype: String = "float32", hookName: String? = nil, modelName: String? = nil, prependBOS: Bool? = nil, contextSize: Int? = nil
     ) {
         self.architecture = architecture
         self.dIn = dIn
@@ -47,6 +52,8 @@ public struct SAEConfig: Sendable, Equatable, Codable {
         self.dtype = dtype
         self.hookName = hookName
         self.modelName = modelName
+        self.prependBOS = prependBOS
+        self.contextSize = contextSize
     }
 
     /// Parses `cfg.json` at `url`.
@@ -123,5 +130,24 @@ public struct SAEConfig: Sendable, Equatable, Codable {
         }
         hookName = (value("hook_name") ?? value("hook_point")) as? String
         modelName = value("model_name") as? String
+        prependBOS = bool("prepend_bos")
+        // Informational: a context_size this reader cannot use is left out rather than refused.
+        contextSize = (value("context_size") as? NSNumber).flatMap { Int(exactly: $0.doubleValue) }.flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    /// The SAELens `cfg.json` at `path`: the file itself, or the one in the folder `path`.
+    ///
+    /// - Throws: `AutoInterpError.invalidFile` when there is none (other layouts keep no such record).
+    package init(saeLensAt path: URL) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory) else {
+            throw AutoInterpError.io(path.path, "no such SAE folder or cfg.json")
+        }
+        let file = isDirectory.boolValue ? path.appendingPathComponent("cfg.json") : path
+        guard file.pathExtension == "json", FileManager.default.fileExists(atPath: file.path) else {
+            throw AutoInterpError.invalidFile(
+                path.path, "no SAELens cfg.json to read hook_name and prepend_bos from; pass \(Setting.hook) and \(Setting.prependBos) yourself")
+        }
+        try self.init(contentsOf: file)
     }
 }

@@ -47,6 +47,8 @@ extension Setting {
     public static let width: Setting = "width"
     public static let hook: Setting = "hook"
     public static let prependBos: Setting = "prepend bos"
+    public static let noPrependBos: Setting = "no prepend bos"
+    public static let modelName: Setting = "model name"
     public static let expansion: Setting = "expansion"
     public static let dSAE: Setting = "d sae"
     public static let batchSize: Setting = "batch size"

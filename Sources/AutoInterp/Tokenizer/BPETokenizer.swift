@@ -47,8 +47,7 @@ package struct BPETokenizer: Sendable {
     private let byteIDs: [Int32]
     /// (left id << 32 | right id) → (rank, merged id).
     private let merges: [UInt64: (rank: Int32, id: Int32)]
-    /// Added tokens by their first scalar, longest first.
-    private let addedByFirst: [Unicode.Scalar: [(scalars: [Unicode.Scalar], token: BPEAddedToken)]]
+    private let matcher: AddedTokenMatcher
 
     /// A tokenizer from its parts.
     ///
@@ -109,13 +108,7 @@ package struct BPETokenizer: Sendable {
             if table[key] == nil { table[key] = (Int32(rank), merged) }
         }
         merges = table
-        var byFirst: [Unicode.Scalar: [(scalars: [Unicode.Scalar], token: BPEAddedToken)]] = [:]
-        for token in addedTokens {
-            let scalars = Array(token.content.unicodeScalars)
-            guard let first = scalars.first else { throw fail("added token \(token.id) is empty") }
-            byFirst[first, default: []].append((scalars, token))
-        }
-        addedByFirst = byFirst.mapValues { $0.sorted { $0.scalars.count > $1.scalars.count } }
+        matcher = try AddedTokenMatcher(addedTokens, source: source)
     }
 
     /// The number of ids (vocabulary plus added tokens).
@@ -153,43 +146,10 @@ package struct BPETokenizer: Sendable {
         String(decoding: ids.flatMap { id in id >= 0 && Int(id) < tokenBytes.count ? tokenBytes[Int(id)] : [] }, as: UTF8.self)
     }
 
-    enum Segment: Equatable {
-        case text(String)
-        case added(Int32)
-    }
+    typealias Segment = AddedTokenMatcher.Segment
 
-    /// Cuts the added tokens out of `text`: leftmost match first, the longest there; `lstrip`/`rstrip`
-    /// tokens take the whitespace beside them.
-    func splitAddedTokens(_ text: String) -> [Segment] {
-        if addedByFirst.isEmpty { return [.text(text)] }
-        let scalars = Array(text.unicodeScalars)
-        var segments: [Segment] = []
-        var start = 0
-        var i = 0
-        func flush(_ end: Int) {
-            if end > start { segments.append(.text(String(String.UnicodeScalarView(scalars[start..<end])))) }
-        }
-        while i < scalars.count {
-            guard let candidates = addedByFirst[scalars[i]],
-                let hit = candidates.first(where: {
-                    i + $0.scalars.count <= scalars.count && scalars[i..<(i + $0.scalars.count)].elementsEqual($0.scalars)
-                })
-            else {
-                i += 1
-                continue
-            }
-            var left = i
-            if hit.token.lstrip { while left > start && scalars[left - 1].properties.isWhitespace { left -= 1 } }
-            var right = i + hit.scalars.count
-            if hit.token.rstrip { while right < scalars.count && scalars[right].properties.isWhitespace { right += 1 } }
-            flush(left)
-            segments.append(.added(hit.token.id))
-            start = right
-            i = right
-        }
-        flush(scalars.count)
-        return segments
-    }
+    /// Cuts the added tokens out of `text` (see `AddedTokenMatcher`).
+    func splitAddedTokens(_ text: String) -> [Segment] { matcher.split(text) }
 
     /// BPE on one piece's bytes: repeatedly merge the adjacent pair of lowest rank (leftmost on ties).
     private func encodePiece(_ bytes: [UInt8], into ids: inout [Int32]) {

@@ -55,7 +55,7 @@ package struct SAETrainingRun {
         let metadata = SAEFolderMetadata(
             modelName: modelName ?? dataset.metadata["model"] ?? "unknown", hookName: hookName ?? dataset.metadata["hook"] ?? "unknown",
             hookLayer: dataset.metadata["layer"].flatMap { Int($0) }, contextSize: dataset.contextLength, datasetPath: dataset.url.path,
-            trainer: "autointerp train-sae")
+            trainer: "autointerp train-sae", prependBOS: dataset.metadata["prepend_bos"].map { $0 == "true" })
         var outcome = try run(
             data: data, output: output, metadata: metadata,
             source: ["activations": dataset.url.path, "load_seconds": String(format: "%.1f", loadSeconds)],

@@ -19,8 +19,13 @@ struct HarvestCommand: AsyncParsableCommand {
             Decoder LMs (GPT-2, Llama, SmolLM2, Qwen2: a Hugging Face folder with tokenizer.json, or a \
             .gguf file) take --hook instead of --layer: a TransformerLens hook name such as \
             blocks.6.hook_resid_post or blocks.6.mlp.hook_post, given once per hook; with several hooks \
-            each goes to OUTPUT-STEM.HOOK.safetensors. --prepend-bos puts the model's BOS token first, \
-            as the SAE was trained (SAELens cfg.json prepend_bos).
+            each goes to OUTPUT-STEM.HOOK.safetensors. --prepend-bos puts the model's BOS token first. \
+            --sae (an SAELens folder or its cfg.json) harvests as the SAE was trained: its hook_name when \
+            no --hook is given, and its prepend_bos (SAELens' default, true, when the file says nothing) \
+            unless --prepend-bos or --no-prepend-bos is given; a d_in, model_name or hook that disagrees \
+            is printed as a warning. BOS and the special added tokens (chat-template markers) are listed \
+            in the dataset's special_token_ids, which select and run leave out unless \
+            --include-special-tokens.
             """
     )
 
@@ -36,8 +41,13 @@ struct HarvestCommand: AsyncParsableCommand {
     @Option(name: .customLong("hook"), help: "Decoder models: a TransformerLens hook name (blocks.L.hook_resid_post, …); repeatable.")
     var hooks: [String] = []
 
-    @Flag(name: .customLong("prepend-bos"), help: "Decoder models: put the BOS token before each context.")
-    var prependBOS = false
+    @Flag(
+        name: .customLong("prepend-bos"), inversion: .prefixedNo,
+        help: "Decoder models: put the BOS token before each context (default: the --sae cfg's prepend_bos, else no).")
+    var prependBOS: Bool?
+
+    @Option(help: "Decoder models: an SAELens SAE folder (or its cfg.json) to harvest for: its hook_name and prepend_bos.")
+    var sae: String?
 
     @Option(help: "Output safetensors file; vocab.json is written in the same folder.")
     var output: String
@@ -63,7 +73,7 @@ struct HarvestCommand: AsyncParsableCommand {
                 throw AutoInterpError.invalidInput("--dtype \(dtype) is not supported; use f16 or f32")
             }
             guard batchSize.value <= 4096 else { throw AutoInterpError.invalidInput("--batch-size must be between 1 and 4096, got \(batchSize.value)") }
-            if !hooks.isEmpty {
+            if !hooks.isEmpty || sae != nil {
                 guard layer == nil else {
                     throw AutoInterpError.invalidInput("--layer is for BERT models; with --hook the hook names the layer")
                 }
@@ -73,7 +83,7 @@ struct HarvestCommand: AsyncParsableCommand {
             guard let layer else {
                 throw AutoInterpError.invalidInput("harvest needs --layer L (BERT models) or --hook blocks.L.<hook> (decoder models)")
             }
-            guard !prependBOS else { throw AutoInterpError.invalidInput("--prepend-bos is for decoder models (with --hook)") }
+            guard prependBOS == nil else { throw AutoInterpError.invalidInput("--prepend-bos is for decoder models (with --hook)") }
             let harvester = try Harvester(modelDirectory: URL(fileURLWithPath: model), layer: layer.value, modelName: modelName)
             let bar = ProgressBar("harvest", total: 1, unit: "contexts", enabled: !quiet)
             let summary = try harvester.harvest(
@@ -94,9 +104,22 @@ struct HarvestCommand: AsyncParsableCommand {
 
     /// The decoder path: every hook in one pass, one dataset per hook.
     private func harvestDecoder(_ type: HarvestDType) throws {
-        let parsed = try hooks.map { try DecoderHook(name: $0) }
+        let saeConfig = try sae.map { try SAEConfig(saeLensAt: URL(fileURLWithPath: $0)) }
+        var names = hooks
+        if names.isEmpty {
+            guard let name = saeConfig?.hookName, name.lowercased() != "unknown" else {
+                throw AutoInterpError.invalidInput("harvest: the --sae cfg.json names no hook_name; give --hook blocks.L.<hook>")
+            }
+            names = [name]
+        }
+        let parsed = try names.map { try DecoderHook(name: $0) }
+        // SAELens trains with BOS first unless its config says otherwise.
+        let bos = prependBOS ?? saeConfig.map { $0.prependBOS ?? true } ?? false
         let harvester = try DecoderHarvester(
-            modelPath: URL(fileURLWithPath: model), hooks: parsed, prependBOS: prependBOS, modelName: modelName)
+            modelPath: URL(fileURLWithPath: model), hooks: parsed, prependBOS: bos, modelName: modelName)
+        if let saeConfig, let sae {
+            for line in harvester.disagreements(with: saeConfig, saePath: sae) { note("warning: \(Console.render(line))") }
+        }
         let bar = ProgressBar("harvest", total: 1, unit: "contexts", enabled: !quiet)
         let summaries = try harvester.harvest(
             textsFile: URL(fileURLWithPath: texts), output: URL(fileURLWithPath: output),

@@ -5,15 +5,8 @@ import AutoInterpLLM
 import Foundation
 import Logging
 
-/// Logs go to stderr at `warning` unless AUTOINTERP_LOG_LEVEL says otherwise (trace … critical).
-let loggingBootstrap: Void = {
-    let level = ProcessInfo.processInfo.environment["AUTOINTERP_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
-    }
-}()
+/// Logs go to stderr at `warning` unless AUTOINTERP_LOG_LEVEL says otherwise (``Console/bootstrapLogging()``).
+let loggingBootstrap: Void = Console.bootstrapLogging()
 
 /// Runs a command body and turns library errors (`AutoInterpError`, `LLMError`) into one line on stderr and exit code 1.
 func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {

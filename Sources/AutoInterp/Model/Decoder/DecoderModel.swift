@@ -1,6 +1,6 @@
 package import Foundation
 
-/// A decoder LM (Llama layout or GPT-2) run on the CPU through OpenBLAS, returning activations at
+/// A decoder LM (Llama layout, Gemma 2/3 or GPT-2) run on the CPU through OpenBLAS, returning activations at
 /// TransformerLens hook points.
 ///
 /// It computes what `transformers` computes in evaluation mode in F32, one context at a time for
@@ -13,7 +13,8 @@ package final class DecoderModel: Sendable {
     /// Where the weights came from (folder or GGUF file).
     package let source: String
     let weights: DecoderWeights
-    private let inverseFrequencies: [Float]
+    /// RoPE inverse frequencies per loaded layer (Gemma 3's sliding layers have their own base).
+    private let inverseFrequencies: [[Float]]
 
     init(config: DecoderConfig, source: some DecoderTensorSource, layerCount: Int?) throws {
         try config.validate(source: source.sourceDescription)
@@ -26,7 +27,7 @@ package final class DecoderModel: Sendable {
         self.layerCount = count
         self.source = source.sourceDescription
         weights = try DecoderWeights(config: config, source: source, layerCount: count)
-        inverseFrequencies = config.inverseFrequencies
+        inverseFrequencies = (0..<count).map { config.inverseFrequencies(layer: $0) }
     }
 
     /// The width of a hook's activations.
@@ -72,7 +73,9 @@ package final class DecoderModel: Sendable {
             capture(.residPre, l, x)
             var h = x
             normalize(&h, rows: n, weight: w.norm1Weight, bias: w.norm1Bias)
-            let attention = attend(h, contexts: contexts, rows: n, weights: w)
+            var attention = attend(h, contexts: contexts, rows: n, layer: l, weights: w)
+            // Gemma: hook_attn_out is what is added to the residual stream, after the post-attention norm (as TransformerLens).
+            if !w.postAttentionNorm.isEmpty { normalize(&attention, rows: n, weight: w.postAttentionNorm, bias: []) }
             capture(.attnOut, l, attention)
             add(attention, to: &x)
             capture(.residMid, l, x)
@@ -81,7 +84,8 @@ package final class DecoderModel: Sendable {
             let (pre, post) = mlpHidden(h, rows: n, weights: w)
             capture(.mlpPre, l, pre)
             capture(.mlpPost, l, post)
-            let mlp = linear(post, rows: n, inputs: config.intermediateSize, weight: w.downWeight, bias: w.downBias, outputs: d)
+            var mlp = linear(post, rows: n, inputs: config.intermediateSize, weight: w.downWeight, bias: w.downBias, outputs: d)
+            if !w.postMLPNorm.isEmpty { normalize(&mlp, rows: n, weight: w.postMLPNorm, bias: []) }
             capture(.mlpOut, l, mlp)
             add(mlp, to: &x)
             capture(.residPost, l, x)
@@ -99,6 +103,9 @@ package final class DecoderModel: Sendable {
             for (t, id) in context.enumerated() {
                 let e = Int(id) * d
                 for k in 0..<d { x[row * d + k] = weights.embedding[e + k] }
+                if let scale = config.embeddingScale {
+                    for k in 0..<d { x[row * d + k] *= scale }
+                }
                 if config.family == .gpt2 {
                     for k in 0..<d { x[row * d + k] += weights.positions[t * d + k] }
                 }
@@ -108,14 +115,15 @@ package final class DecoderModel: Sendable {
         return x
     }
 
-    /// RMSNorm (`x / sqrt(mean(x²) + eps) · w`) for Llama, LayerNorm for GPT-2, per row.
-    private func normalize(_ x: inout [Float], rows: Int, weight: [Float], bias: [Float]) {
-        let d = config.hiddenSize
+    /// RMSNorm (`x / sqrt(mean(x²) + eps) · w`; Gemma's `1 + w` is folded into `w` on load) for Llama and
+    /// Gemma, LayerNorm for GPT-2, per row of `width` (default `hidden_size`).
+    private func normalize(_ x: inout [Float], rows: Int, weight: [Float], bias: [Float], width: Int? = nil) {
+        let d = width ?? config.hiddenSize
         let eps = config.normEpsilon
         x.withUnsafeMutableBufferPointer { x in
             for r in 0..<rows {
                 let row = x.baseAddress! + r * d
-                if config.family == .llama {
+                if config.family != .gpt2 {
                     var squares: Float = 0
                     for k in 0..<d { squares += row[k] * row[k] }
                     let scale = 1 / (squares / Float(d) + eps).squareRoot()
@@ -155,18 +163,33 @@ package final class DecoderModel: Sendable {
         return y
     }
 
-    /// Causal self-attention and the output projection.
-    private func attend(_ h: [Float], contexts: [[Int32]], rows n: Int, weights w: DecoderWeights.Layer) -> [Float] {
+    /// Causal self-attention (within the layer's sliding window, when it has one) and the output projection.
+    private func attend(_ h: [Float], contexts: [[Int32]], rows n: Int, layer: Int, weights w: DecoderWeights.Layer) -> [Float] {
         let hd = config.headDim
         let heads = config.headCount
         let kvHeads = config.kvHeadCount
         let width = (heads + 2 * kvHeads) * hd
         var qkv = linear(h, rows: n, inputs: config.hiddenSize, weight: w.qkvWeight, bias: w.qkvBias, outputs: width)
-        if config.family == .llama { rotate(&qkv, contexts: contexts, width: width) }
+        if !w.queryNorm.isEmpty {
+            // Gemma 3: RMSNorm over each head's q and k (rows of head_dim), before RoPE.
+            var heads = [Float](repeating: 0, count: hd)
+            for r in 0..<n {
+                for head in 0..<(config.headCount + kvHeads) {
+                    let base = r * width + head * hd
+                    for i in 0..<hd { heads[i] = qkv[base + i] }
+                    normalize(&heads, rows: 1, weight: head < config.headCount ? w.queryNorm : w.keyNorm, bias: [], width: hd)
+                    for i in 0..<hd { qkv[base + i] = heads[i] }
+                }
+            }
+        }
+        if config.family != .gpt2 { rotate(&qkv, contexts: contexts, width: width, frequencies: inverseFrequencies[layer]) }
         let longest = contexts.map(\.count).max() ?? 0
         var scores = [Float](repeating: 0, count: longest * longest)
         var context = [Float](repeating: 0, count: n * heads * hd)
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = config.attentionScale ?? 1 / Float(hd).squareRoot()
+        let cap = config.attentionSoftcap
+        // Keys at or after `r - window + 1` (HF: kv > q - sliding_window); every earlier one without a window.
+        let window = config.window(layer: layer) ?? Int.max
         let group = heads / kvHeads
         qkv.withUnsafeBufferPointer { qkv in
             scores.withUnsafeMutableBufferPointer { s in
@@ -186,16 +209,21 @@ package final class DecoderModel: Sendable {
                                 c: s.baseAddress!, ldc: len)
                             for r in 0..<len {
                                 let row = s.baseAddress! + r * len
-                                // Causal: row r sees columns 0...r; the rest get weight 0.
+                                // Causal: row r sees columns first...r; the rest get weight 0.
+                                let first = window > r ? 0 : r - window + 1
+                                if let cap {
+                                    for c in first...r { row[c] = tanhf(row[c] / cap) * cap }
+                                }
                                 var top = -Float.infinity
-                                for c in 0...r { top = max(top, row[c]) }
+                                for c in first...r { top = max(top, row[c]) }
                                 var sum: Float = 0
-                                for c in 0...r {
+                                for c in first...r {
                                     row[c] = expf(row[c] - top)
                                     sum += row[c]
                                 }
                                 let inverse = 1 / sum
-                                for c in 0...r { row[c] *= inverse }
+                                for c in first...r { row[c] *= inverse }
+                                for c in 0..<first { row[c] = 0 }
                                 for c in (r + 1)..<len { row[c] = 0 }
                             }
                             BLAS.gemm(
@@ -210,7 +238,7 @@ package final class DecoderModel: Sendable {
     }
 
     /// RoPE in Hugging Face's rotate-half form on the q and k parts of each row.
-    private func rotate(_ qkv: inout [Float], contexts: [[Int32]], width: Int) {
+    private func rotate(_ qkv: inout [Float], contexts: [[Int32]], width: Int, frequencies inverseFrequencies: [Float]) {
         let hd = config.headDim
         let half = hd / 2
         let rotated = config.headCount + config.kvHeadCount
@@ -246,8 +274,9 @@ package final class DecoderModel: Sendable {
             let pre = linear(h, rows: n, inputs: config.hiddenSize, weight: w.upWeight, bias: w.upBias, outputs: inner)
             let post = pre.map { x in 0.5 * x * (1 + tanhf(0.797_884_56 * (x + 0.044715 * x * x * x))) }
             return (pre, post)
-        case .llama:
+        case .llama, .gemma:
             let both = linear(h, rows: n, inputs: config.hiddenSize, weight: w.upWeight, bias: w.upBias, outputs: 2 * inner)
+            let gelu = config.activation == .geluTanh
             var pre = [Float](repeating: 0, count: n * inner)
             var post = [Float](repeating: 0, count: n * inner)
             for r in 0..<n {
@@ -255,7 +284,8 @@ package final class DecoderModel: Sendable {
                     let gate = both[r * 2 * inner + j]
                     let up = both[r * 2 * inner + inner + j]
                     pre[r * inner + j] = gate
-                    post[r * inner + j] = gate / (1 + expf(-gate)) * up
+                    let act = gelu ? 0.5 * gate * (1 + tanhf(0.797_884_56 * (gate + 0.044715 * gate * gate * gate))) : gate / (1 + expf(-gate))
+                    post[r * inner + j] = act * up
                 }
             }
             return (pre, post)

@@ -7,6 +7,12 @@ protocol DecoderTensorSource {
     func contains(_ name: String) -> Bool
     /// The tensor `name` as `Float`, checked to have `shape`.
     func floats(_ name: String, shape: [Int]) throws -> [Float]
+    /// Whether Gemma's RMSNorm weights are stored as `1 + w` (llama.cpp's converter adds the 1).
+    var storesGemmaNormsShifted: Bool { get }
+}
+
+extension DecoderTensorSource {
+    var storesGemmaNormsShifted: Bool { false }
 }
 
 /// One or more safetensors files (a single `model.safetensors` or the shards of an index).
@@ -42,6 +48,7 @@ struct DecoderGGUFSource: DecoderTensorSource {
     let file: GGUFFile
     let permutedHeads: (q: Int, k: Int)?
     var sourceDescription: String { file.url.path }
+    var storesGemmaNormsShifted: Bool { true }
 
     static func ggufName(_ name: String) -> String? {
         if name == "model.embed_tokens.weight" { return "token_embd.weight" }
@@ -54,6 +61,10 @@ struct DecoderGGUFSource: DecoderTensorSource {
             "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
             "self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias": "attn_k.bias", "self_attn.v_proj.bias": "attn_v.bias",
             "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight", "mlp.down_proj.weight": "ffn_down.weight",
+            // Gemma 2/3: the sandwich norms (ffn_norm is then the pre-feedforward norm) and Gemma 3's q/k norms.
+            "post_attention_norm.weight": "post_attention_norm.weight", "pre_feedforward_layernorm.weight": "ffn_norm.weight",
+            "post_feedforward_layernorm.weight": "post_ffw_norm.weight", "self_attn.q_norm.weight": "attn_q_norm.weight",
+            "self_attn.k_norm.weight": "attn_k_norm.weight",
         ]
         return table[parts[3]].map { "blk.\(parts[2]).\($0)" }
     }
@@ -116,6 +127,11 @@ struct DecoderWeights {
         var upBias: [Float]
         var downWeight: [Float]
         var downBias: [Float]
+        /// Gemma: the norms of the attention and MLP outputs, and Gemma 3's per-head q/k norms (`1 + w`); empty otherwise.
+        var postAttentionNorm: [Float] = []
+        var postMLPNorm: [Float] = []
+        var queryNorm: [Float] = []
+        var keyNorm: [Float] = []
     }
 
     var embedding: [Float]
@@ -125,6 +141,40 @@ struct DecoderWeights {
     init(config c: DecoderConfig, source: some DecoderTensorSource, layerCount: Int) throws {
         let d = c.hiddenSize
         switch c.family {
+        case .gemma:
+            embedding = try source.floats("model.embed_tokens.weight", shape: [c.vocabSize, d])
+            positions = []
+            // HF's Gemma RMSNorm multiplies by (1 + w); llama.cpp's GGUF stores 1 + w already.
+            func norm(_ name: String, _ width: Int) throws -> [Float] {
+                let w = try source.floats(name, shape: [width])
+                return source.storesGemmaNormsShifted ? w : w.map { 1 + $0 }
+            }
+            layers = try (0..<layerCount).map { l in
+                let p = "model.layers.\(l)."
+                let qRows = c.headCount * c.headDim
+                let kvRows = c.kvHeadCount * c.headDim
+                func bias(_ name: String, _ rows: Int) throws -> [Float] { c.qkvBias ? try source.floats(p + name, shape: [rows]) : [] }
+                // A GGUF names the post-attention norm post_attention_norm; Hugging Face post_attention_layernorm.
+                let postAttention = source.contains(p + "post_attention_norm.weight") ? "post_attention_norm.weight" : "post_attention_layernorm.weight"
+                return Layer(
+                    norm1Weight: try norm(p + "input_layernorm.weight", d), norm1Bias: [],
+                    qkvWeight: try source.floats(p + "self_attn.q_proj.weight", shape: [qRows, d])
+                        + source.floats(p + "self_attn.k_proj.weight", shape: [kvRows, d])
+                        + source.floats(p + "self_attn.v_proj.weight", shape: [kvRows, d]),
+                    qkvBias: try bias("self_attn.q_proj.bias", qRows) + bias("self_attn.k_proj.bias", kvRows) + bias("self_attn.v_proj.bias", kvRows),
+                    outputWeight: try source.floats(p + "self_attn.o_proj.weight", shape: [d, qRows]),
+                    outputBias: try bias("self_attn.o_proj.bias", d),
+                    norm2Weight: try norm(p + "pre_feedforward_layernorm.weight", d), norm2Bias: [],
+                    upWeight: try source.floats(p + "mlp.gate_proj.weight", shape: [c.intermediateSize, d])
+                        + source.floats(p + "mlp.up_proj.weight", shape: [c.intermediateSize, d]),
+                    upBias: [],
+                    downWeight: try source.floats(p + "mlp.down_proj.weight", shape: [d, c.intermediateSize]),
+                    downBias: [],
+                    postAttentionNorm: try norm(p + postAttention, d),
+                    postMLPNorm: try norm(p + "post_feedforward_layernorm.weight", d),
+                    queryNorm: c.queryKeyNorm ? try norm(p + "self_attn.q_norm.weight", c.headDim) : [],
+                    keyNorm: c.queryKeyNorm ? try norm(p + "self_attn.k_norm.weight", c.headDim) : [])
+            }
         case .llama:
             embedding = try source.floats("model.embed_tokens.weight", shape: [c.vocabSize, d])
             positions = []

@@ -9,10 +9,12 @@ package struct SAEFolderMetadata: Sendable, Equatable {
     package var datasetPath: String?
     /// What wrote the weights (`metadata.trainer`), e.g. `autointerp train-sae`.
     package var trainer: String?
+    /// Whether the training contexts began with BOS (`prepend_bos`; SAELens' default `true` when nil).
+    package var prependBOS: Bool?
 
     package init(
         modelName: String = "unknown", hookName: String = "unknown", hookLayer: Int? = nil, contextSize: Int? = nil,
-        datasetPath: String? = nil, trainer: String? = nil
+        datasetPath: String? = nil, trainer: String? = nil, prependBOS: Bool? = nil
     ) {
         self.modelName = modelName
         self.hookName = hookName
@@ -20,11 +22,14 @@ package struct SAEFolderMetadata: Sendable, Equatable {
         self.contextSize = contextSize
         self.datasetPath = datasetPath
         self.trainer = trainer
+        self.prependBOS = prependBOS
     }
 
     /// The model and hook `config` names, `unknown` where it names none.
     package init(_ config: SAEConfig) {
-        self.init(modelName: config.modelName ?? "unknown", hookName: config.hookName ?? "unknown")
+        self.init(
+            modelName: config.modelName ?? "unknown", hookName: config.hookName ?? "unknown", contextSize: config.contextSize,
+            prependBOS: config.prependBOS)
     }
 }
 
@@ -96,11 +101,12 @@ package enum SAELensWriter {
             "model_name": metadata.modelName,
             "hook_name": metadata.hookName,
             "hook_head_index": NSNull(),
-            "prepend_bos": true,
             "exclude_special_tokens": true,
             "sae_lens_training_version": NSNull(),
         ]
         if let trainer = metadata.trainer { nested["trainer"] = trainer }
+        // Written only when known: a reader's default (SAELens: true) is not a fact about this SAE.
+        if let bos = metadata.prependBOS { nested["prepend_bos"] = bos }
         var activation = "relu"
         var kwargs: [String: Any] = [:]
         var config: [String: Any] = [
@@ -117,7 +123,6 @@ package enum SAELensWriter {
             "hook_name": metadata.hookName,
             "hook_point": metadata.hookName,
             "hook_head_index": NSNull(),
-            "prepend_bos": true,
             "finetuning_scaling_factor": false,
             "sae_lens_training_version": NSNull(),
             "model_from_pretrained_kwargs": [String: Any](),
@@ -138,6 +143,7 @@ package enum SAELensWriter {
             config[key] = value
         }
         if let layer = metadata.hookLayer { config["hook_point_layer"] = layer }
+        if let bos = metadata.prependBOS { config["prepend_bos"] = bos }
         if let path = metadata.datasetPath {
             nested["dataset_path"] = path
             config["dataset_path"] = path
