@@ -28,43 +28,15 @@ extension BPETokenizer {
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let text = model[key] as? String, !text.isEmpty { throw unsupported("BPE \(key) '\(text)'") }
         }
-        guard let vocab = model["vocab"] as? [String: Any] else { throw fail("model has no 'vocab' object") }
-        var vocabulary: [String] = []
-        for (token, value) in vocab {
-            guard let number = value as? NSNumber, let id = Int(exactly: number.doubleValue), (0..<10_000_000).contains(id) else {
-                throw fail("vocab entry '\(token)' has no valid id")
-            }
-            while vocabulary.count <= id { vocabulary.append("") }
-            vocabulary[id] = token
-        }
-        var merges: [(String, String)] = []
-        for (index, item) in ((model["merges"] as? [Any]) ?? []).enumerated() {
-            if let pair = item as? [String], pair.count == 2 {
-                merges.append((pair[0], pair[1]))
-            } else if let text = item as? String, let space = text.firstIndex(of: " ") {
-                merges.append((String(text[..<space]), String(text[text.index(after: space)...])))
-            } else {
-                throw fail("merge \(index) is neither \"a b\" nor [\"a\", \"b\"]")
-            }
-        }
-        var added: [BPEAddedToken] = []
-        for item in (root["added_tokens"] as? [[String: Any]]) ?? [] {
-            guard let id = (item["id"] as? NSNumber).flatMap({ Int32(exactly: $0.doubleValue) }), let content = item["content"] as? String
-            else {
-                throw fail("an added_tokens entry lacks an integer id or a content string")
-            }
-            if item["single_word"] as? Bool == true { throw unsupported("added token '\(content)' with single_word") }
-            added.append(
-                BPEAddedToken(
-                    id: id, content: content, lstrip: item["lstrip"] as? Bool ?? false, rstrip: item["rstrip"] as? Bool ?? false,
-                    special: item["special"] as? Bool ?? false))
-        }
+        let vocabulary = try HuggingFaceBPEModel.vocabulary(model, fail: fail)
+        let merges = try HuggingFaceBPEModel.merges(model, fail: fail)
+        let added = try HuggingFaceBPEModel.addedTokens(root, fail: fail, unsupported: unsupported)
         let nfc = try normalizer(root["normalizer"], unsupported: unsupported)
         let pre = try preTokenizer(root["pre_tokenizer"], unsupported: unsupported, fail: fail)
         return try BPETokenizer(
             vocabulary: vocabulary, merges: merges, addedTokens: added, preTokenizer: pre, nfc: nfc,
             ignoreMerges: model["ignore_merges"] as? Bool ?? false,
-            unknownID: (model["unk_token"] as? String).flatMap { vocab[$0] as? NSNumber }.flatMap { Int32(exactly: $0.doubleValue) },
+            unknownID: HuggingFaceBPEModel.unknownID(model),
             source: path)
     }
 

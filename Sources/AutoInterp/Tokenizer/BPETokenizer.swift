@@ -163,22 +163,7 @@ package struct BPETokenizer: Sendable {
             symbols = symbols.compactMap { $0 >= 0 ? $0 : unknownID }
             if symbols.isEmpty { return }
         }
-        while symbols.count > 1 {
-            var best = Int32.max
-            var at = -1
-            var merged: Int32 = 0
-            for j in 0..<(symbols.count - 1) {
-                let key = UInt64(UInt32(symbols[j])) << 32 | UInt64(UInt32(symbols[j + 1]))
-                if let m = merges[key], m.rank < best {
-                    best = m.rank
-                    at = j
-                    merged = m.id
-                }
-            }
-            if at < 0 { break }
-            symbols[at] = merged
-            symbols.remove(at: at + 1)
-        }
+        BPEMerging.merge(&symbols, merges)
         ids.append(contentsOf: symbols)
     }
 }
