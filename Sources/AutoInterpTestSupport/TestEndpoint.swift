@@ -1,6 +1,6 @@
 import AutoInterp
 import AutoInterpLLM
-import Foundation
+package import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -274,7 +274,13 @@ package final class TestEndpoint: Sendable {
     }
 
     private func answer(_ seen: ChatRequestSeen) -> Data {
-        let reply = configuration.handler(seen)
+        Self.completionBody(for: seen, handler: configuration.handler)
+    }
+
+    /// The chat-completion body `handler` answers `seen` with (as the endpoint sends it): also
+    /// what a test's batch runner writes into a batch output line.
+    package static func completionBody(for seen: ChatRequestSeen, handler: (ChatRequestSeen) -> TestReply) -> Data {
+        let reply = handler(seen)
         let n = max(1, seen.request?.n ?? 1)
         let choices = (0..<n).map { index in
             ChatCompletionResponse.Choice(

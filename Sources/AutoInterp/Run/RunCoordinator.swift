@@ -44,21 +44,32 @@ public struct RunCoordinator {
             let units = try store.progress(runID: prepared.run.id)
             let stages = try await stages(
                 plan, request: request, client: client, store: store, run: prepared.run, units: units, mode: &mode, idle: &idle)
-            let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
             let unitsInFlight = request.unitsInFlight ?? client.map { 2 * $0.config.maxInFlight } ?? 4
-            let scheduler = UnitScheduler(runner: runner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
             if request.explainer == .local { logger.info("run \(prepared.run.name) with the baseline \(PatternExplainer.name)") }
-            (reports, stoppedEarly) = try await scheduler.run(prepared.run, units: units)
-            // The control pass: the same scoring stages on another unit's explanation.
-            let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
-            // A shard leaves the controls to the merged run: donors are drawn over every unit.
-            if stoppedEarly == nil, !controlStages.isEmpty, request.setup.shard == nil {
-                let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
-                let controlScheduler = UnitScheduler(runner: controlRunner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
-                let pass = ControlPass(store: store, scheduler: controlScheduler, seed: setup.selection.seed, logger: logger)
-                let outcome = try await pass.run(prepared.run)
-                controls = outcome
-                stoppedEarly = outcome.stoppedEarly
+            if let batch = request.batch, let client, !idle {
+                let waves = BatchWaves(
+                    store: store, settings: batch, directory: BatchWaves.directory(for: batch, store: store),
+                    endpoint: client.config.endpointName, runName: prepared.run.name, logger: logger)
+                let pass = WavePass(
+                    store: store, stages: stages, requested: plan.requested, unitsInFlight: unitsInFlight, observer: observer,
+                    seed: setup.selection.seed, controls: request.setup.shard == nil, logger: logger)
+                (reports, controls, stoppedEarly) = try await runWaves(waves, pass: pass, client: client, run: prepared.run, units: units)
+            } else {
+                let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
+                let scheduler = UnitScheduler(runner: runner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
+                (reports, stoppedEarly) = try await scheduler.run(prepared.run, units: units)
+                // The control pass: the same scoring stages on another unit's explanation.
+                let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
+                // A shard leaves the controls to the merged run: donors are drawn over every unit.
+                if stoppedEarly == nil, !controlStages.isEmpty, request.setup.shard == nil {
+                    let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
+                    let controlScheduler = UnitScheduler(
+                        runner: controlRunner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
+                    let pass = ControlPass(store: store, scheduler: controlScheduler, seed: setup.selection.seed, logger: logger)
+                    let outcome = try await pass.run(prepared.run)
+                    controls = outcome
+                    stoppedEarly = outcome.stoppedEarly
+                }
             }
         } catch let error as LLMError where error.isFatalForRun {
             stoppedEarly = error.message

@@ -20,6 +20,12 @@ extension RunRequest {
             throw AutoInterpError.invalidOption(.unitsInFlight, "must be between 1 and \(Self.maxUnitsInFlight), got \(unitsInFlight)")
         }
         try baseline.validate()
+        if let batch {
+            try batch.validate()
+            guard endpoint != nil else {
+                throw AutoInterpError.invalidOption(.batch, "batches carry LLM requests: pass --endpoint and --model, or drop --batch")
+            }
+        }
         try setup.validate()
     }
 }

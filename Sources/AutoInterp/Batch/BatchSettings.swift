@@ -1,0 +1,81 @@
+public import Foundation
+
+/// How `run --batch` sends the requests without a cached answer: collected in waves, written as
+/// provider batches, their answers ingested into the response cache (a transport: the stages
+/// are the same as in real time).
+public struct BatchSettings: Sendable, Equatable {
+    /// Where a wave's batches go.
+    public enum Backend: Sendable, Equatable {
+        /// `file[:DIR]`: write OpenAI-batch JSONL input files into DIR (default
+        /// `results/<run>/batches`) and read back OpenAI-shaped output lines from there, from
+        /// whatever ran them (vLLM `run-batch`, a Ray Data job, another provider's download).
+        case file(URL?)
+
+        /// The name stored in `llm_batches.dialect`.
+        public var dialect: String {
+            switch self {
+            case .file: "file"
+            }
+        }
+
+        /// Parses the `--batch` value: `file` or `file:DIR`.
+        public init(parsing text: String) throws {
+            if text == "file" {
+                self = .file(nil)
+            } else if text.hasPrefix("file:"), text.count > 5 {
+                self = .file(URL(fileURLWithPath: String(text.dropFirst(5))))
+            } else {
+                throw AutoInterpError.invalidOption(.batch, "'\(text)' is not a batch backend (use file or file:DIR)")
+            }
+        }
+    }
+
+    public var backend: Backend
+    /// `--batch-retry realtime`: the last attempt of a failed line goes in real time.
+    public var retryRealtime: Bool
+    /// Waves one invocation runs at most (explain, what needs explanations, retries); a rerun goes on.
+    public var maxWaves: Int
+    /// Batch lines a request gets before it counts as a failed call (the last one may be real time).
+    public var maxAttempts: Int
+    /// The provider's limits a batch file is cut at.
+    public var limits: BatchLimits
+
+    public init(
+        backend: Backend, retryRealtime: Bool = false, maxWaves: Int = 8, maxAttempts: Int = 3, limits: BatchLimits = .openAI
+    ) {
+        self.backend = backend
+        self.retryRealtime = retryRealtime
+        self.maxWaves = maxWaves
+        self.maxAttempts = maxAttempts
+        self.limits = limits
+    }
+
+    /// Checks the numbers.
+    public func validate() throws {
+        guard (1...100).contains(maxWaves) else { throw AutoInterpError.invalidOption(.batch, "at most 1-100 waves (got \(maxWaves))") }
+        guard (1...10).contains(maxAttempts) else {
+            throw AutoInterpError.invalidOption(.batchRetry, "1-10 attempts per request (got \(maxAttempts))")
+        }
+        try limits.validate()
+    }
+}
+
+/// Lines and bytes a provider takes in one batch.
+public struct BatchLimits: Sendable, Equatable {
+    public var maxLines: Int
+    public var maxBytes: Int
+
+    public init(maxLines: Int, maxBytes: Int) {
+        self.maxLines = maxLines
+        self.maxBytes = maxBytes
+    }
+
+    /// OpenAI files + batches: 50,000 requests and 200 MB per batch (cut at 190 MB to keep a margin).
+    public static let openAI = BatchLimits(maxLines: 50_000, maxBytes: 190 * 1_000_000)
+
+    func validate() throws {
+        guard maxLines >= 1, maxBytes >= 1024 else {
+            throw AutoInterpError.invalidOption(.batch, "batch limits must allow at least 1 line and 1 KiB (got \(maxLines), \(maxBytes))")
+        }
+    }
+}

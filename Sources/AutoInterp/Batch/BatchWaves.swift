@@ -1,0 +1,172 @@
+import AutoInterpLLM
+public import Foundation
+public import Logging
+
+/// The batch side of a wave: writes the requests a pass collected (`llm_pending`) as batch input
+/// files cut at the provider's limits, one `llm_batches` row each, and settles the open batches
+/// (the file backend: ingests the output lines found beside the input).
+///
+/// Each file is read page by page from the store (one batch file's bytes, at most the limit, are
+/// held while it is written) and renamed into place before its row is stored; lines are grouped
+/// by model (one model per batch), in the order they were collected.
+public struct BatchWaves: Sendable {
+    public let store: RunStore
+    public let settings: BatchSettings
+    /// Where the input files go and, for the file backend, where the output lines are read.
+    public let directory: URL
+    /// The endpoint name the requests were hashed with (the batches' `endpoint`).
+    public let endpoint: String
+    public let runName: String
+    public let logger: Logger
+
+    public init(store: RunStore, settings: BatchSettings, directory: URL, endpoint: String, runName: String, logger: Logger) {
+        self.store = store
+        self.settings = settings
+        self.directory = directory
+        self.endpoint = endpoint
+        self.runName = runName
+        self.logger = logger
+    }
+
+    /// The folder of the file backend: `file:DIR`, else `batches/` beside the run database.
+    public static func directory(for settings: BatchSettings, store: RunStore) -> URL {
+        switch settings.backend {
+        case .file(let dir?): dir
+        case .file(nil): URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("batches")
+        }
+    }
+
+    /// The output file the file backend reads for `batch`: `<input stem>.output.jsonl` beside it.
+    public static func outputURL(of batch: StoredBatch) -> URL {
+        URL(fileURLWithPath: batch.localPath.replacingOccurrences(of: ".input.jsonl", with: ".output.jsonl"))
+    }
+
+    /// The optional error file the file backend reads for `batch`: `<input stem>.error.jsonl`.
+    public static func errorURL(of batch: StoredBatch) -> URL {
+        URL(fileURLWithPath: batch.localPath.replacingOccurrences(of: ".input.jsonl", with: ".error.jsonl"))
+    }
+
+    // MARK: Writing
+
+    /// Writes every pending request into batch files of `wave` and stores their rows.
+    public func write(wave: Int) throws -> [StoredBatch] {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var written: [StoredBatch] = []
+        for (model, _) in try store.pendingByModel() {
+            var after: Int64 = 0
+            var part = 0
+            var chunk = Data()
+            var lines = 0
+            var first: Int64?
+            var last: Int64 = 0
+            func flush() throws {
+                guard lines > 0, let low = first else { return }
+                part += 1
+                written.append(try store(chunk, lines: lines, rows: low...last, wave: wave, part: part, model: model))
+                chunk.removeAll(keepingCapacity: true)
+                lines = 0
+                first = nil
+            }
+            while true {
+                let page = try store.pendingLines(model: model, after: after, limit: 1000)
+                if page.isEmpty { break }
+                for pending in page {
+                    let line = BatchLines.inputLine(customID: pending.lineHash, body: pending.body)
+                    guard line.count <= settings.limits.maxBytes else {
+                        throw AutoInterpError.invalidInput(
+                            "batch: one request of \(line.count) bytes is larger than a batch may be (\(settings.limits.maxBytes) bytes)")
+                    }
+                    if lines == settings.limits.maxLines || chunk.count + line.count > settings.limits.maxBytes { try flush() }
+                    chunk.append(line)
+                    lines += 1
+                    if first == nil { first = pending.rowID }
+                    last = pending.rowID
+                }
+                after = page[page.count - 1].rowID
+            }
+            try flush()
+        }
+        return written
+    }
+
+    private func store(_ chunk: Data, lines: Int, rows: ClosedRange<Int64>, wave: Int, part: Int, model: String) throws -> StoredBatch {
+        let tag = "\(runName)-w\(wave)-\(part)-\(UUID().uuidString.prefix(8).lowercased())"
+        let url = directory.appendingPathComponent("wave\(wave)-part\(part)-\(Self.safe(model)).input.jsonl")
+        let temporary = directory.appendingPathComponent(".\(tag).partial")
+        try OutputFile.write(chunk, to: temporary)
+        if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
+        try FileManager.default.moveItem(at: temporary, to: url)
+        for old in [Self.outputURL(ofInput: url), Self.errorURL(ofInput: url)] where FileManager.default.fileExists(atPath: old.path) {
+            // An output left from an earlier run of the same name is not this batch's.
+            try FileManager.default.removeItem(at: old)
+        }
+        let batch = try store.addBatch(
+            tag: tag, wave: wave, dialect: settings.backend.dialect, endpoint: endpoint, model: model, localPath: url.path,
+            inputSHA256: SHA256.hex(chunk), requestCount: lines, bytes: chunk.count, rows: rows)
+        logger.info("batch written", metadata: ["file": "\(url.path)", "lines": "\(lines)", "bytes": "\(chunk.count)", "wave": "\(wave)"])
+        return batch
+    }
+
+    private static func outputURL(ofInput url: URL) -> URL {
+        URL(fileURLWithPath: url.path.replacingOccurrences(of: ".input.jsonl", with: ".output.jsonl"))
+    }
+
+    private static func errorURL(ofInput url: URL) -> URL {
+        URL(fileURLWithPath: url.path.replacingOccurrences(of: ".input.jsonl", with: ".error.jsonl"))
+    }
+
+    /// A model name as a file-name part.
+    static func safe(_ model: String) -> String {
+        String(model.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }.prefix(60))
+    }
+
+    // MARK: Settling
+
+    /// Ingests every open batch whose results are there.
+    ///
+    /// - Returns: nil when no batch is left open; else the one line saying where the run waits
+    ///   and how to go on.
+    public func settle() async throws -> String? {
+        var waiting: [StoredBatch] = []
+        for batch in try store.batches() where batch.status != .ingested && batch.status != .failed {
+            if try ingestFile(batch) == false { waiting.append(batch) }
+        }
+        guard let first = waiting.first else { return nil }
+        let lines = waiting.reduce(0) { $0 + $1.requestCount }
+        let more = waiting.count > 1 ? " (and \(waiting.count - 1) more input file(s) beside it)" : ""
+        return "batch: \(lines) request(s) wait in \(first.localPath)\(more); run them with an OpenAI-batch runner "
+            + "(e.g. vllm run-batch -i \(first.localPath) -o \(Self.outputURL(of: first).path)), put the output lines at "
+            + "\(Self.outputURL(of: first).lastPathComponent) beside the input, then rerun the same command to ingest them and go on"
+    }
+
+    /// The file backend: ingests `batch` from its output (and error) file; false when there is none yet.
+    private func ingestFile(_ batch: StoredBatch) throws -> Bool {
+        let output = Self.outputURL(of: batch)
+        guard FileManager.default.fileExists(atPath: output.path) else { return false }
+        var unknown = 0
+        var counts = (answered: 0, failed: 0)
+        for url in [output, Self.errorURL(of: batch)] where FileManager.default.fileExists(atPath: url.path) {
+            var page: [BatchLineResult] = []
+            func flush() throws {
+                let done = try store.ingest(page, batch: batch)
+                counts.answered += done.answered
+                counts.failed += done.failed
+                unknown += done.unknown
+                page.removeAll(keepingCapacity: true)
+            }
+            try BatchLines.forEachLine(of: url) { text, line in
+                page.append(try BatchLines.result(text, path: url.path, line: line))
+                if page.count == 500 { try flush() }
+            }
+            try flush()
+        }
+        try store.finishIngest(batch, missingReason: "no result line for this request in \(output.lastPathComponent)")
+        if unknown > 0 {
+            logger.warning("batch output lines not in the batch ignored", metadata: ["file": "\(output.path)", "lines": "\(unknown)"])
+        }
+        logger.info(
+            "batch ingested",
+            metadata: ["file": "\(output.path)", "answered": "\(counts.answered)", "failed": "\(counts.failed)", "unknown": "\(unknown)"])
+        return true
+    }
+}
