@@ -21,7 +21,7 @@ struct BatchFileTests {
     /// external runner would, until the run no longer waits; returns the last result and the waves.
     private static func runThroughFiles(
         _ request: RunRequest, handler: @escaping @Sendable (ChatRequestSeen) -> TestReply,
-        fail: @escaping (_ line: Int, _ customID: String) -> Bool = { _, _ in false }
+        fail: @escaping (_ line: Int, _ body: [String: Any]) -> Bool = { _, _ in false }
     ) async throws -> (result: RunResult, waves: Int) {
         var waves = 0
         while true {
@@ -38,17 +38,17 @@ struct BatchFileTests {
     @Test func aRunThroughBatchFilesStoresTheSameRowsAsInRealTime() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
         let scripted = ScriptedLLM()
         let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: scripted.handler))
         defer { endpoint.stop() }
 
-        let realtime = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-2", endpoint: endpoint.baseURL)
+        let realtime = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
         let live = try await RunCoordinator(logger: Self.quietLogger()).run(realtime)
         #expect(live.summary.stoppedEarly == nil && live.summary.outcome == .complete)
         let realtimeRequests = endpoint.requestCount
 
-        var batched = try ScriptedRun.request(name: "bt", dir: dir, dataset: dataset, neurons: "0-2", endpoint: endpoint.baseURL)
+        var batched = try ScriptedRun.request(name: "bt", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
         batched.batch = BatchSettings(backend: .file(nil))
         let (result, waves) = try await Self.runThroughFiles(batched, handler: scripted.handler)
         #expect(result.summary.outcome == .complete)
@@ -75,5 +75,124 @@ struct BatchFileTests {
         for table in Set(expected.keys).union(got.keys).sorted() {
             #expect(got[table] == expected[table], "table \(table)")
         }
+    }
+
+    /// The rows of two runs, the transport's tables left out.
+    private static func sameRows(_ a: RunResult, _ b: RunResult) throws {
+        var expected = try contents(of: URL(fileURLWithPath: a.store.path))
+        var got = try contents(of: URL(fileURLWithPath: b.store.path))
+        for table in transportTables {
+            expected[table] = nil
+            got[table] = nil
+        }
+        for table in Set(expected.keys).union(got.keys).sorted() {
+            #expect(got[table] == expected[table], "table \(table)")
+        }
+    }
+
+    @Test func failedAndExpiredLinesEndInRetryWavesWithAnotherSeed() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
+        let scripted = ScriptedLLM()
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: scripted.handler))
+        defer { endpoint.stop() }
+        var realtime = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        realtime.stages = [.explain, .simulate, .score, .detection]
+        let live = try await RunCoordinator(logger: Self.quietLogger()).run(realtime)
+
+        var batched = realtime
+        batched.setup.name = "bt"
+        batched.batch = BatchSettings(backend: .file(nil))
+        // Every third first-attempt line fails (an HTTP 500 line and an expired line by turns).
+        let (result, waves) = try await Self.runThroughFiles(batched, handler: scripted.handler) { line, body in
+            line % 3 == 1 && body["seed"] == nil
+        }
+        #expect(result.summary.outcome == .complete)
+        let calls = try result.store.llmCalls().filter { $0.tier == "batch" }
+        let failed = calls.filter { $0.error != nil }
+        #expect(failed.contains { $0.statusCode == 500 } && failed.contains { $0.error?.contains("batch_expired") == true })
+        // Each failed line was asked again in a later wave, as another line (another seed, another hash).
+        #expect(waves >= 3)
+        let answeredHashes = Set(calls.filter { $0.error == nil }.map(\.requestHash))
+        #expect(failed.allSatisfy { answeredHashes.contains($0.requestHash) })
+        let batchLines = try result.store.batches().reduce(0) { $0 + $1.requestCount }
+        #expect(batchLines == calls.count)
+        try Self.sameRows(live, result)
+    }
+
+    @Test func aLineThatFailsEveryAttemptIsACallFailureUnlessTheLastGoesInRealTime() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
+        let scripted = ScriptedLLM()
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: scripted.handler))
+        defer { endpoint.stop() }
+        var request = try ScriptedRun.request(name: "b1", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        request.stages = [.explain]
+        request.batch = BatchSettings(backend: .file(nil), maxAttempts: 2)
+        let (failedRun, waves) = try await Self.runThroughFiles(request, handler: scripted.handler) { _, _ in true }
+        #expect(waves == 2)
+        // No explanation and no refusal row: a failed call, as in real time, asked again by a rerun.
+        #expect(try failedRun.store.explanations(runID: failedRun.run.id).isEmpty)
+        #expect(failedRun.summary.outcome != .complete)
+        let summaryText = failedRun.summary.text
+        #expect(summaryText.contains("llm-call") && summaryText.contains("batch line failed on each of 2 attempt(s)"))
+        #expect(try failedRun.store.pendingCounts().isEmpty)
+
+        request.setup.name = "b2"
+        request.batch?.retryRealtime = true
+        let before = endpoint.requestCount
+        let (saved, savedWaves) = try await Self.runThroughFiles(request, handler: scripted.handler) { _, _ in true }
+        #expect(savedWaves == 1 && saved.summary.outcome == .complete)
+        #expect(try saved.store.explanations(runID: saved.run.id).count == 2)
+        #expect(endpoint.requestCount - before >= 2)
+    }
+
+    @Test func aRerunWithoutOutputWaitsForTheSameBatchAndABadLineIsNamed() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        var request = try ScriptedRun.request(name: "w", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        request.stages = [.explain]
+        let folder = dir.path("batch-files")
+        request.batch = BatchSettings(backend: .file(folder))
+        let first = try await RunCoordinator(logger: Self.quietLogger()).run(request)
+        let waiting = try #require(first.summary.stoppedEarly)
+        let batches = try first.store.batches()
+        #expect(batches.count == 1 && batches[0].requestCount == 2 && batches[0].localPath.hasPrefix(folder.path))
+        #expect(waiting.contains(batches[0].localPath))
+        let input = try String(contentsOfFile: batches[0].localPath, encoding: .utf8)
+        let line = try #require(input.split(separator: "\n").first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["method"] as? String == "POST" && object["url"] as? String == "/v1/chat/completions")
+        #expect((object["custom_id"] as? String)?.count == 64 && (object["body"] as? [String: Any])?["model"] as? String == "test-model")
+
+        // Rerun before the output is there: the same batch, nothing written or sent again.
+        let again = try await RunCoordinator(logger: Self.quietLogger()).run(request)
+        #expect(again.summary.stoppedEarly == waiting)
+        #expect(try again.store.batches() == batches)
+
+        // A broken output line is one error naming the file and the line.
+        let output = BatchWaves.outputURL(of: batches[0])
+        try Data("{\"custom_id\": \"x\", \"response\": null, \"error\": null}\nnot json\n".utf8).write(to: output)
+        do {
+            _ = try await RunCoordinator(logger: Self.quietLogger()).run(request)
+            Issue.record("a broken output file was ingested")
+        } catch let error as AutoInterpError {
+            #expect(error.description.contains(output.path) && error.description.contains("line 2 is not a JSON object"))
+        }
+    }
+
+    @Test func batchOptionsAreChecked() throws {
+        #expect(try BatchSettings.Backend(parsing: "file") == .file(nil))
+        #expect(try BatchSettings.Backend(parsing: "file:/tmp/x") == .file(URL(fileURLWithPath: "/tmp/x")))
+        for bad in ["", "file:", "openia", "s3://bucket"] {
+            #expect(throws: AutoInterpError.self) { try BatchSettings.Backend(parsing: bad) }
+        }
+        #expect(throws: AutoInterpError.self) { try BatchSettings(backend: .file(nil), maxWaves: 0).validate() }
+        #expect(throws: AutoInterpError.self) { try BatchSettings(backend: .file(nil), maxAttempts: 11).validate() }
     }
 }

@@ -5,13 +5,14 @@ package import Foundation
 /// The "external runner" of the file batch backend in tests: reads a batch input file
 /// (OpenAI-batch JSONL), answers each line through a test handler (e.g. ``ScriptedLLM``) and
 /// writes OpenAI-shaped output lines, in shuffled order, with the lines `fail` picks in the
-/// error file instead (both error kinds: an HTTP status with a body, and `response: null`).
+/// error file instead (both error kinds by turns: an HTTP 500 with a body, and `response: null`
+/// with `batch_expired`); `fail` sees the line number and the request body.
 package enum FileBatchRunner {
     /// Answers `input` into `output` (and `errors`, when a line fails); returns the lines answered.
     @discardableResult
     package static func run(
         input: URL, output: URL, errors: URL? = nil, seed: UInt64 = 1, handler: @escaping @Sendable (ChatRequestSeen) -> TestReply,
-        fail: (_ line: Int, _ customID: String) -> Bool = { _, _ in false }
+        fail: (_ line: Int, _ body: [String: Any]) -> Bool = { _, _ in false }
     ) throws -> Int {
         var answered: [Data] = []
         var failed: [Data] = []
@@ -20,7 +21,7 @@ package enum FileBatchRunner {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
             let customID = object["custom_id"] as? String ?? ""
             let body = try JSONSerialization.data(withJSONObject: object["body"] ?? [:], options: [.sortedKeys])
-            if fail(index + 1, customID) {
+            if fail(index + 1, object["body"] as? [String: Any] ?? [:]) {
                 let entry: [String: Any] = index % 2 == 0
                     ? ["id": "batch_req_\(index)", "custom_id": customID,
                        "response": ["status_code": 500, "request_id": "req_\(index)", "body": ["error": ["message": "test fault", "type": "server_error"]]],
@@ -51,7 +52,7 @@ package enum FileBatchRunner {
     @discardableResult
     package static func answerOpenBatches(
         of store: RunStore, handler: @escaping @Sendable (ChatRequestSeen) -> TestReply,
-        fail: (_ line: Int, _ customID: String) -> Bool = { _, _ in false }
+        fail: (_ line: Int, _ body: [String: Any]) -> Bool = { _, _ in false }
     ) throws -> Int {
         var files = 0
         for batch in try store.batches() where batch.status == .written {
