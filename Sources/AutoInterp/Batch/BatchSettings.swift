@@ -3,29 +3,35 @@ public import Foundation
 /// How `run --batch` sends the requests without a cached answer: collected in waves, written as
 /// provider batches, their answers ingested into the response cache (a transport: the stages
 /// are the same as in real time).
-public struct BatchSettings: Sendable, Equatable {
+public struct BatchSettings: Sendable {
     /// Where a wave's batches go.
     public enum Backend: Sendable, Equatable {
         /// `file[:DIR]`: write OpenAI-batch JSONL input files into DIR (default
         /// `results/<run>/batches`) and read back OpenAI-shaped output lines from there, from
         /// whatever ran them (vLLM `run-batch`, a Ray Data job, another provider's download).
         case file(URL?)
+        /// `openai`: the OpenAI files + batches API at the run's endpoint (OpenAI, Azure, Groq,
+        /// LiteLLM, the batch test server), input files kept in `results/<run>/batches`.
+        case openAI
 
         /// The name stored in `llm_batches.dialect`.
         public var dialect: String {
             switch self {
             case .file: "file"
+            case .openAI: "openai"
             }
         }
 
-        /// Parses the `--batch` value: `file` or `file:DIR`.
+        /// Parses the `--batch` value: `openai`, `file` or `file:DIR`.
         public init(parsing text: String) throws {
-            if text == "file" {
+            if text == "openai" {
+                self = .openAI
+            } else if text == "file" {
                 self = .file(nil)
             } else if text.hasPrefix("file:"), text.count > 5 {
                 self = .file(URL(fileURLWithPath: String(text.dropFirst(5))))
             } else {
-                throw AutoInterpError.invalidOption(.batch, "'\(text)' is not a batch backend (use file or file:DIR)")
+                throw AutoInterpError.invalidOption(.batch, "'\(text)' is not a batch backend (use openai, file or file:DIR)")
             }
         }
     }
@@ -39,15 +45,21 @@ public struct BatchSettings: Sendable, Equatable {
     public var maxAttempts: Int
     /// The provider's limits a batch file is cut at.
     public var limits: BatchLimits
+    /// Seconds between two polls of an open provider batch (±20 % jitter).
+    public var pollInterval: Double
+    /// Called at each remote step (tests: a crash there is a throw; the next run must resume).
+    public var stepHook: (@Sendable (BatchStep) throws -> Void)?
 
     public init(
-        backend: Backend, retryRealtime: Bool = false, maxWaves: Int = 8, maxAttempts: Int = 3, limits: BatchLimits = .openAI
+        backend: Backend, retryRealtime: Bool = false, maxWaves: Int = 8, maxAttempts: Int = 3, limits: BatchLimits = .openAI,
+        pollInterval: Double = 30
     ) {
         self.backend = backend
         self.retryRealtime = retryRealtime
         self.maxWaves = maxWaves
         self.maxAttempts = maxAttempts
         self.limits = limits
+        self.pollInterval = pollInterval
     }
 
     /// Checks the numbers.
@@ -56,8 +68,25 @@ public struct BatchSettings: Sendable, Equatable {
         guard (1...10).contains(maxAttempts) else {
             throw AutoInterpError.invalidOption(.batchRetry, "1-10 attempts per request (got \(maxAttempts))")
         }
+        guard pollInterval >= 0, pollInterval <= 3600 else {
+            throw AutoInterpError.invalidOption(.batch, "poll interval 0-3600 s (got \(pollInterval))")
+        }
         try limits.validate()
     }
+}
+
+/// The remote steps of a provider batch, in order (where ``BatchSettings/stepHook`` is called).
+public enum BatchStep: String, Sendable, CaseIterable {
+    /// The input file is written and its row stored; nothing sent yet.
+    case beforeUpload = "before-upload"
+    /// Uploaded, its file id stored; no batch created.
+    case afterUpload = "after-upload"
+    /// The provider created the batch; its id not stored yet (the orphan window).
+    case afterCreate = "after-create"
+    /// A poll's answer stored.
+    case midPoll = "mid-poll"
+    /// Part of the results ingested.
+    case midIngest = "mid-ingest"
 }
 
 /// Lines and bytes a provider takes in one batch.

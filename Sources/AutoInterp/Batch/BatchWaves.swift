@@ -1,4 +1,4 @@
-import AutoInterpLLM
+public import AutoInterpLLM
 public import Foundation
 public import Logging
 
@@ -18,8 +18,14 @@ public struct BatchWaves: Sendable {
     public let endpoint: String
     public let runName: String
     public let logger: Logger
+    /// The provider's batch API (the `openai` backend); nil for the file backend.
+    public let api: OpenAIBatchAPI?
 
-    public init(store: RunStore, settings: BatchSettings, directory: URL, endpoint: String, runName: String, logger: Logger) {
+    public init(
+        store: RunStore, settings: BatchSettings, directory: URL, endpoint: String, runName: String, logger: Logger,
+        api: OpenAIBatchAPI? = nil
+    ) {
+        self.api = api
         self.store = store
         self.settings = settings
         self.directory = directory
@@ -32,7 +38,7 @@ public struct BatchWaves: Sendable {
     public static func directory(for settings: BatchSettings, store: RunStore) -> URL {
         switch settings.backend {
         case .file(let dir?): dir
-        case .file(nil): URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("batches")
+        case .file(nil), .openAI: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("batches")
         }
     }
 
@@ -129,7 +135,11 @@ public struct BatchWaves: Sendable {
     public func settle() async throws -> String? {
         var waiting: [StoredBatch] = []
         for batch in try store.batches() where batch.status != .ingested && batch.status != .failed {
-            if try ingestFile(batch) == false { waiting.append(batch) }
+            if batch.dialect == BatchSettings.Backend.openAI.dialect {
+                try await settleOpenAI(batch)
+            } else if try ingestFile(batch) == false {
+                waiting.append(batch)
+            }
         }
         guard let first = waiting.first else { return nil }
         let lines = waiting.reduce(0) { $0 + $1.requestCount }
@@ -140,7 +150,7 @@ public struct BatchWaves: Sendable {
     }
 
     /// The file backend: ingests `batch` from its output (and error) file; false when there is none yet.
-    private func ingestFile(_ batch: StoredBatch) throws -> Bool {
+    private func ingestFile(_ batch: StoredBatch, missingReason: String? = nil) throws -> Bool {
         let output = Self.outputURL(of: batch)
         guard FileManager.default.fileExists(atPath: output.path) else { return false }
         var unknown = 0
@@ -156,11 +166,14 @@ public struct BatchWaves: Sendable {
             }
             try BatchLines.forEachLine(of: url) { text, line in
                 page.append(try BatchLines.result(text, path: url.path, line: line))
-                if page.count == 500 { try flush() }
+                if page.count == 500 {
+                    try flush()
+                    try settings.stepHook?(.midIngest)
+                }
             }
             try flush()
         }
-        try store.finishIngest(batch, missingReason: "no result line for this request in \(output.lastPathComponent)")
+        try store.finishIngest(batch, missingReason: missingReason ?? "no result line for this request in \(output.lastPathComponent)")
         if unknown > 0 {
             logger.warning("batch output lines not in the batch ignored", metadata: ["file": "\(output.path)", "lines": "\(unknown)"])
         }
@@ -168,5 +181,98 @@ public struct BatchWaves: Sendable {
             "batch ingested",
             metadata: ["file": "\(output.path)", "answered": "\(counts.answered)", "failed": "\(counts.failed)", "unknown": "\(unknown)"])
         return true
+    }
+
+    // MARK: The OpenAI files + batches API
+
+    /// Takes an OpenAI batch through its steps until its results are ingested, writing its row
+    /// before and after each remote call: written → uploaded (file id) → submitted (batch id) →
+    /// the provider's statuses → ingested. A rerun after a crash goes on from the stored step: it
+    /// re-uploads only a file the provider lost, and adopts a batch created under this batch's tag
+    /// whose id was never stored, so no batch is submitted twice.
+    private func settleOpenAI(_ start: StoredBatch) async throws {
+        guard let api else { throw AutoInterpError.invalidOption(.batch, "batch \(start.tag) was sent with --batch openai: rerun with it") }
+        var batch = start
+        while true {
+            switch batch.status {
+            case .written:
+                let url = URL(fileURLWithPath: batch.localPath)
+                guard let data = try? Data(contentsOf: url), SHA256.hex(data) == batch.inputSHA256 else {
+                    throw AutoInterpError.invalidFile(
+                        batch.localPath, "batch input missing or changed since it was written (sha256 differs); restore it, or start over with --force-new")
+                }
+                try settings.stepHook?(.beforeUpload)
+                let fileID = try await api.upload(data, filename: url.lastPathComponent)
+                try store.updateBatch(id: batch.id, status: .uploaded, inputFileID: fileID)
+                try settings.stepHook?(.afterUpload)
+            case .uploaded:
+                if let orphan = try await adoptable(batch, api: api) {
+                    logger.notice("adopting a batch created before a crash", metadata: ["batch": "\(orphan.id)", "tag": "\(batch.tag)"])
+                    try store.updateBatch(id: batch.id, status: .submitted, providerBatchID: orphan.id)
+                } else if let fileID = batch.inputFileID, try await api.fileExists(fileID) {
+                    let created = try await api.create(
+                        inputFileID: fileID, metadata: ["autointerp_run": String(runName.prefix(512)), "autointerp_batch": batch.tag])
+                    try settings.stepHook?(.afterCreate)
+                    try store.updateBatch(id: batch.id, status: .submitted, providerBatchID: created.id)
+                } else {
+                    try store.updateBatch(id: batch.id, status: .written)  // the provider lost the file: upload again
+                }
+            case .submitted, .validating, .inProgress, .finalizing, .cancelling:
+                guard let id = batch.providerBatchID else { throw AutoInterpError.database(store.path, "batch \(batch.tag) has no provider id") }
+                let remote = try await api.batch(id)
+                let status = BatchStatus(rawValue: remote.status) ?? .inProgress
+                try store.updateBatch(
+                    id: batch.id, status: status, outputFileID: remote.outputFileID, errorFileID: remote.errorFileID,
+                    requestCountsJSON: remote.requestCountsJSON, usageJSON: remote.usageJSON, errorsJSON: remote.errorsJSON)
+                try settings.stepHook?(.midPoll)
+                if status.isOpen, settings.pollInterval > 0 {
+                    try await Task.sleep(for: .seconds(settings.pollInterval * Double.random(in: 0.8...1.2)))
+                }
+                if status == .failed {
+                    // Refused as a whole (a bug in the JSONL): its lines fail, with the provider's reasons.
+                    let reasons = remote.errorLines.prefix(3).joined(separator: "; ")
+                    logger.error("batch failed validation", metadata: ["batch": "\(id)", "errors": "\(reasons)"])
+                    try store.finishIngest(batch, missingReason: "the batch failed validation (\(reasons))", status: .failed)
+                    return
+                }
+            case .completed, .expired, .cancelled:
+                var gone = false
+                for (fileID, url) in [(batch.outputFileID, Self.outputURL(of: batch)), (batch.errorFileID, Self.errorURL(of: batch))] {
+                    guard let fileID else { continue }
+                    guard let data = try await api.content(of: fileID) else {
+                        gone = true
+                        continue
+                    }
+                    try OutputFile.write(data, to: url)
+                }
+                if batch.outputFileID == nil, !FileManager.default.fileExists(atPath: Self.outputURL(of: batch).path) {
+                    try OutputFile.write(Data(), to: Self.outputURL(of: batch))
+                }
+                if gone {
+                    // The results expired at the provider: the lines go back to pending.
+                    logger.warning("batch results are gone; its requests go in the next wave", metadata: ["batch": "\(batch.tag)"])
+                    try store.releaseBatchLines(batch)
+                }
+                _ = try ingestFile(batch, missingReason: "the batch \(batch.status.rawValue) before this request was answered")
+                return
+            case .failed, .ingested:
+                return
+            }
+            guard let next = try store.batch(id: batch.id) else { return }
+            batch = next
+        }
+    }
+
+    /// A batch at the provider carrying `batch`'s tag (created before a crash, its id never stored).
+    private func adoptable(_ batch: StoredBatch, api: OpenAIBatchAPI) async throws -> ProviderBatch? {
+        var after: String?
+        let since = Int(batch.createdAt.timeIntervalSince1970) - 60
+        for _ in 0..<50 {
+            let page = try await api.list(after: after)
+            if let found = page.batches.first(where: { $0.metadata["autointerp_batch"] == batch.tag }) { return found }
+            guard page.hasMore, let last = page.batches.last, (last.createdAt ?? 0) >= since else { return nil }
+            after = last.id
+        }
+        return nil
     }
 }

@@ -49,7 +49,8 @@ public struct RunCoordinator {
             if let batch = request.batch, let client, !idle {
                 let waves = BatchWaves(
                     store: store, settings: batch, directory: BatchWaves.directory(for: batch, store: store),
-                    endpoint: client.config.endpointName, runName: prepared.run.name, logger: logger)
+                    endpoint: client.config.endpointName, runName: prepared.run.name, logger: logger,
+                    api: batch.backend == .openAI ? OpenAIBatchAPI(config: client.config) : nil)
                 let pass = WavePass(
                     store: store, stages: stages, requested: plan.requested, unitsInFlight: unitsInFlight, observer: observer,
                     seed: setup.selection.seed, controls: request.setup.shard == nil, logger: logger)

@@ -266,14 +266,16 @@ extension RunStore {
         }
     }
 
-    /// Ends the ingest of `batch`: lines that had no result line fail (`reason`), and the batch is `ingested`.
-    public func finishIngest(_ batch: StoredBatch, missingReason: String) throws {
+    /// Ends the ingest of `batch`: lines that had no result line fail (`reason`), and the batch is
+    /// `ingested` (or `status`: `failed` for a batch refused as a whole).
+    public func finishIngest(_ batch: StoredBatch, missingReason: String, status: BatchStatus = .ingested) throws {
         let now = StoreFormat.string(from: Date())
         try database.transaction { db in
             let missing = try db.run(
                 "UPDATE llm_pending SET state = 'failed', error = ? WHERE batch_id = ? AND state = 'submitted'", [missingReason, batch.id])
             _ = try db.run(
-                "UPDATE llm_batches SET status = 'ingested', failed = failed + ?, ingested_at = ? WHERE id = ?", [missing, now, batch.id])
+                "UPDATE llm_batches SET status = ?, failed = failed + ?, ingested_at = ? WHERE id = ?",
+                [status.rawValue, missing, now, batch.id])
         }
     }
 
