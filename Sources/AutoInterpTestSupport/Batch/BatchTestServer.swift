@@ -103,20 +103,26 @@ package final class BatchTestServer: Sendable {
     private let endpointBox = Mutex<TestEndpoint?>(nil)
     /// Set by the worker thread when it ends (``stop()`` waits for it).
     private let workerDone = Mutex(false)
+    private let target = RouteTarget()
 
-    /// Starts the server on `port` (0: any) with its state in `folder` (read back if there).
-    package init(folder: URL, port: UInt16 = 0, options: Options = Options(), upstream: @escaping Upstream) throws {
+    /// Starts the server on `port` (0: any) with its state in `folder` (read back if there); its
+    /// chat-completions route (real-time calls, the probes) answers with `chat`.
+    package init(
+        folder: URL, port: UInt16 = 0, options: Options = Options(), chat: @escaping @Sendable (ChatRequestSeen) -> TestReply = TestReply.echo,
+        upstream: @escaping Upstream
+    ) throws {
         self.folder = folder
         self.options = options
         self.upstream = upstream
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let saved = (try? Data(contentsOf: folder.appendingPathComponent("state.json"))).flatMap { try? JSONDecoder().decode(State.self, from: $0) }
         state = Mutex(saved ?? State())
-        var configuration = TestEndpoint.Configuration(port: port)
-        configuration.router = { [weak self] seen in self?.route(seen) ?? (404, Self.error("server stopped")) }
-        endpointBox.withLock { $0 = nil }
+        var configuration = TestEndpoint.Configuration(port: port, handler: chat)
+        let target = self.target
+        configuration.router = { seen in target.server.withLock { $0 }?.route(seen) }
         let endpoint = try TestEndpoint(configuration)
         endpointBox.withLock { $0 = endpoint }
+        target.server.withLock { $0 = self }
         let thread = Thread { [weak self] in
             while let self, !self.isStopped {
                 self.tick()
@@ -131,7 +137,7 @@ package final class BatchTestServer: Sendable {
     package convenience init(
         folder: URL, port: UInt16 = 0, options: Options = Options(), handler: @escaping @Sendable (ChatRequestSeen) -> TestReply
     ) throws {
-        try self.init(folder: folder, port: port, options: options) { body in
+        try self.init(folder: folder, port: port, options: options, chat: handler) { body in
             let seen = ChatRequestSeen(
                 number: 0, method: "POST", path: "/v1/chat/completions", headers: [:], body: body,
                 request: try? JSONDecoder().decode(ChatCompletionRequest.self, from: body))
@@ -140,6 +146,12 @@ package final class BatchTestServer: Sendable {
     }
 
     deinit { stop() }
+
+    /// Where the endpoint's router finds the server: set once the server is made, cleared by
+    /// ``stop()`` (which ends the cycle server → endpoint → router → server).
+    private final class RouteTarget: Sendable {
+        let server = Mutex<BatchTestServer?>(nil)
+    }
 
     /// `http://127.0.0.1:<port>/v1`.
     package var baseURL: String { endpointBox.withLock { $0?.baseURL ?? "" } }
@@ -161,6 +173,7 @@ package final class BatchTestServer: Sendable {
         }
         guard first else { return }
         endpointBox.withLock { $0?.stop() }
+        target.server.withLock { $0 = nil }
         for _ in 0..<200 where !workerDone.withLock({ $0 }) { usleep(5_000) }
     }
 
