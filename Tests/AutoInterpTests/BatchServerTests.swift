@@ -102,9 +102,8 @@ struct BatchServerTests {
         let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
         let scripted = ScriptedLLM()
         var options = BatchTestServer.Options()
-        // The first batch's window closes after about one line; later batches have all the time.
-        options.lineDelay = 0.05
-        options.expireAfter = 0.08
+        // The first batch's window closes after one line (a 500); later batches have all the time.
+        options.expireAfterLines = (lines: 1, batches: 1)
         options.fault = { line, body in line == 0 && body["seed"] == nil ? .serverError : nil }
         let server = try BatchTestServer(folder: dir.path("server"), options: options, handler: scripted.handler)
         defer { server.stop() }
@@ -159,5 +158,44 @@ struct BatchServerTests {
         let output = try #require(try await api.content(of: outputID))
         #expect(String(decoding: output, as: UTF8.self).contains(#""custom_id":"a""#))
         #expect(try await api.batch(bad.id).status == "failed")
+    }
+
+    @Test func batchCancelKeepsThePartialResultsAndARerunAsksOnlyTheRest() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
+        var options = BatchTestServer.Options()
+        options.lineDelay = 0.1
+        let server = try BatchTestServer(folder: dir.path("server"), options: options, handler: ScriptedLLM().handler)
+        defer { server.stop() }
+        var request = try ScriptedRun.request(name: "c", dir: dir, dataset: dataset, neurons: "0-5", endpoint: server.baseURL)
+        request.stages = [.explain]
+        var settings = BatchSettings(backend: .openAI, pollInterval: 0.01)
+        // The process "dies" while it polls (the batch runs on at the provider).
+        settings.stepHook = { step in if step == .midPoll { throw SimulatedCrash() } }
+        request.batch = settings
+        await #expect(throws: SimulatedCrash.self) { _ = try await RunCoordinator(logger: Self.quietLogger()).run(request) }
+        for _ in 0..<200 where !server.statuses.values.contains("in_progress") { try await Task.sleep(for: .milliseconds(5)) }
+        try await Task.sleep(for: .milliseconds(150))
+
+        let url = dir.path("results").appendingPathComponent("c").appendingPathComponent("autointerp.sqlite")
+        let store = try RunStore(url: url)
+        let api = OpenAIBatchAPI(config: try #require(request.endpoint))
+        let cancelled = try await BatchControl.cancel(
+            store: store, api: api, settings: BatchSettings(backend: .openAI, pollInterval: 0.01), runName: "c", logger: Self.quietLogger())
+        #expect(cancelled.count == 1)
+        let batch = try #require(try store.batches().first)
+        #expect(batch.status == .cancelled && batch.ingestedAt != nil)
+        #expect(batch.answered >= 1 && batch.answered < 6 && batch.answered + batch.failed == 6)
+        let status = try BatchControl.status(store: store).joined(separator: "\n")
+        #expect(status.contains("cancelled") && status.contains("no batch is open"))
+
+        // A rerun asks only the cancelled requests again (another seed: a new batch), and finishes.
+        request.batch?.stepHook = nil
+        let result = try await RunCoordinator(logger: Self.quietLogger()).run(request)
+        #expect(result.summary.outcome == .complete && server.creations == 2)
+        let second = try #require(try result.store.batches().last)
+        #expect(second.requestCount == 6 - batch.answered)
+        #expect(try result.store.explanations(runID: result.run.id).count == 6)
     }
 }

@@ -134,7 +134,7 @@ public struct BatchWaves: Sendable {
     ///   and how to go on.
     public func settle() async throws -> String? {
         var waiting: [StoredBatch] = []
-        for batch in try store.batches() where batch.status != .ingested && batch.status != .failed {
+        for batch in try store.batches() where !batch.isSettled {
             if batch.dialect == BatchSettings.Backend.openAI.dialect {
                 try await settleOpenAI(batch)
             } else if try ingestFile(batch) == false {
@@ -150,7 +150,7 @@ public struct BatchWaves: Sendable {
     }
 
     /// The file backend: ingests `batch` from its output (and error) file; false when there is none yet.
-    private func ingestFile(_ batch: StoredBatch, missingReason: String? = nil) throws -> Bool {
+    private func ingestFile(_ batch: StoredBatch, missingReason: String? = nil, status: BatchStatus = .ingested) throws -> Bool {
         let output = Self.outputURL(of: batch)
         guard FileManager.default.fileExists(atPath: output.path) else { return false }
         var unknown = 0
@@ -173,7 +173,8 @@ public struct BatchWaves: Sendable {
             }
             try flush()
         }
-        try store.finishIngest(batch, missingReason: missingReason ?? "no result line for this request in \(output.lastPathComponent)")
+        try store.finishIngest(
+            batch, missingReason: missingReason ?? "no result line for this request in \(output.lastPathComponent)", status: status)
         if unknown > 0 {
             logger.warning("batch output lines not in the batch ignored", metadata: ["file": "\(output.path)", "lines": "\(unknown)"])
         }
@@ -253,7 +254,10 @@ public struct BatchWaves: Sendable {
                     logger.warning("batch results are gone; its requests go in the next wave", metadata: ["batch": "\(batch.tag)"])
                     try store.releaseBatchLines(batch)
                 }
-                _ = try ingestFile(batch, missingReason: "the batch \(batch.status.rawValue) before this request was answered")
+                // An expired or cancelled batch keeps that status once ingested (`ingested_at` set).
+                _ = try ingestFile(
+                    batch, missingReason: "the batch \(batch.status.rawValue) before this request was answered",
+                    status: batch.status == .completed ? .ingested : batch.status)
                 return
             case .failed, .ingested:
                 return

@@ -42,6 +42,11 @@ public struct StoredBatch: Sendable, Equatable {
     public var answered: Int
     public var failed: Int
     public var createdAt: Date
+    /// When its results were ingested (or its requests given up): nothing more to do for it.
+    public var ingestedAt: Date?
+
+    /// Nothing more to do for it: its results are ingested, or its requests given up.
+    public var isSettled: Bool { ingestedAt != nil }
 }
 
 /// One line of a batch's results, as ingested: an answer (the chat-completion body) or an error.
@@ -307,7 +312,8 @@ extension RunStore {
             providerBatchID: row.string("provider_batch_id"), outputFileID: row.string("output_file_id"),
             errorFileID: row.string("error_file_id"), requestCountsJSON: row.string("request_counts_json"),
             usageJSON: row.string("usage_json"), errorsJSON: row.string("errors_json"), answered: row.int("answered") ?? 0,
-            failed: row.int("failed") ?? 0, createdAt: try StoreFormat.date(row.string("created_at"), path: path))
+            failed: row.int("failed") ?? 0, createdAt: try StoreFormat.date(row.string("created_at"), path: path),
+            ingestedAt: try row.string("ingested_at").map { try StoreFormat.date($0, path: path) })
     }
 }
 

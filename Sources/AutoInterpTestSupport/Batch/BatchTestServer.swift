@@ -34,6 +34,9 @@ package final class BatchTestServer: Sendable {
         package var lineDelay: Double = 0
         /// The completion window: a batch still in progress after it expires.
         package var expireAfter: Double = 24 * 3600
+        /// Tests: the window of the first `n` batches closes after this many lines each (however
+        /// long they took), so an expiry with partial results does not depend on timing.
+        package var expireAfterLines: (lines: Int, batches: Int)?
         /// Output files 404 this long after they are written.
         package var fileTTL: Double = 30 * 24 * 3600
         package var maxLines = 50_000
@@ -307,10 +310,17 @@ package final class BatchTestServer: Sendable {
                 } else {
                     // A few lines per tick, so that a cancel or the window's end can come in between.
                     let lines = inputLines(record)
+                    let window = options.expireAfterLines.flatMap { limit in
+                        state.withLock { s in s.batches.values.filter { $0.id <= record.id }.count } <= limit.batches ? limit.lines : nil
+                    }
                     for _ in 0..<64 where record.nextLine < record.total && Date().timeIntervalSince1970 < record.expiresAt {
+                        if let window, record.nextLine >= window { break }
+                        if state.withLock({ $0.batches[id]?.status }) == "cancelling" { break }
                         processLine(&record, lines: lines)
                     }
-                    if record.nextLine >= record.total {
+                    if let window, record.nextLine >= window, record.nextLine < record.total {
+                        finish(&record, as: "expired", now: now)
+                    } else if record.nextLine >= record.total {
                         record.status = "finalizing"
                         record.finalizingAt = now
                     }
