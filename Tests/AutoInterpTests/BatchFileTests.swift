@@ -195,4 +195,43 @@ struct BatchFileTests {
         #expect(throws: AutoInterpError.self) { try BatchSettings(backend: .file(nil), maxWaves: 0).validate() }
         #expect(throws: AutoInterpError.self) { try BatchSettings(backend: .file(nil), maxAttempts: 11).validate() }
     }
+
+    @Test func batchLinesAreBilledAtTheBatchPriceAndMaxCostStopsAWaveBeforeItIsWritten() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
+        let scripted = ScriptedLLM()
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: scripted.handler))
+        defer { endpoint.stop() }
+        var request = try ScriptedRun.request(name: "money", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        request.stages = [.explain]
+        request.endpoint?.priceInputPerMillion = 2
+        request.endpoint?.priceOutputPerMillion = 4
+        request.batch = BatchSettings(backend: .file(nil))
+        request.batch?.priceOutput = 1  // the input price defaults to half the real-time one
+        let (result, _) = try await Self.runThroughFiles(request, handler: scripted.handler)
+        #expect(try result.store.prices(runID: result.run.id) == StoredPrices(prompt: 2, completion: 4, batchPrompt: nil, batchCompletion: 1))
+        let calls = try result.store.llmCalls().filter { !$0.cached && $0.error == nil }
+        let batch = calls.filter { $0.tier == "batch" }
+        let live = calls.filter { $0.tier == "realtime" }
+        #expect(!batch.isEmpty && !live.isEmpty)
+        func tokens(_ calls: [LLMCallRecord]) -> (prompt: Double, completion: Double) {
+            (Double(calls.reduce(0) { $0 + ($1.promptTokens ?? 0) }), Double(calls.reduce(0) { $0 + ($1.completionTokens ?? 0) }))
+        }
+        let (bp, bc) = tokens(batch), (lp, lc) = tokens(live)
+        let report = try RunReport.load(from: result.store, run: result.run)
+        let paid = try #require(report.totalCost), realtime = try #require(report.totalRealtimeCost)
+        #expect(abs(paid - ((lp * 2 + lc * 4) + (bp * 1 + bc * 1)) / 1e6) < 1e-12)
+        #expect(abs(realtime - ((lp + bp) * 2 + (lc + bc) * 4) / 1e6) < 1e-12)
+        #expect(report.usedBatches && realtime > paid)
+        #expect(MarkdownReport(report).render().contains("all in real time it would have been"))
+
+        // A limit below what the first wave may cost: nothing is written or submitted.
+        request.setup.name = "capped"
+        request.batch?.maxCost = 1e-9
+        let capped = try await RunCoordinator(logger: Self.quietLogger()).run(request)
+        let line = try #require(capped.summary.stoppedEarly)
+        #expect(line.contains("over --max-cost") && line.contains("2 request(s)"))
+        #expect(try capped.store.batches().isEmpty && capped.store.pendingCounts()["pending"] == 2)
+    }
 }

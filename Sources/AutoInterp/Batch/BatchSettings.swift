@@ -47,6 +47,12 @@ public struct BatchSettings: Sendable {
     public var limits: BatchLimits
     /// Seconds between two polls of an open provider batch (±20 % jitter).
     public var pollInterval: Double
+    /// `--price-batch-input/-output`: USD per million tokens of batch lines (nil: half the real-time price).
+    public var priceInput: Double?
+    public var priceOutput: Double?
+    /// `--max-cost`: USD the run may spend; a wave whose enqueued lines (at batch prices, completions
+    /// at their `max_tokens`) would pass it is not submitted.
+    public var maxCost: Double?
     /// Called at each remote step (tests: a crash there is a throw; the next run must resume).
     public var stepHook: (@Sendable (BatchStep) throws -> Void)?
 
@@ -67,6 +73,11 @@ public struct BatchSettings: Sendable {
         guard (1...100).contains(maxWaves) else { throw AutoInterpError.invalidOption(.batch, "at most 1-100 waves (got \(maxWaves))") }
         guard (1...10).contains(maxAttempts) else {
             throw AutoInterpError.invalidOption(.batchRetry, "1-10 attempts per request (got \(maxAttempts))")
+        }
+        for (value, option) in [(priceInput, "--price-batch-input"), (priceOutput, "--price-batch-output"), (maxCost, "--max-cost")] {
+            if let value, !(value.isFinite && value >= 0) {
+                throw AutoInterpError.invalidOption(.batch, "\(option) must be a number >= 0 (got \(value))")
+            }
         }
         guard pollInterval >= 0, pollInterval <= 3600 else {
             throw AutoInterpError.invalidOption(.batch, "poll interval 0-3600 s (got \(pollInterval))")

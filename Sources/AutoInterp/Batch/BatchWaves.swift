@@ -279,4 +279,36 @@ public struct BatchWaves: Sendable {
         }
         return nil
     }
+
+    // MARK: Money
+
+    /// The line that stops the run when the pending requests, at batch prices, would take the
+    /// run past `--max-cost`; nil when they fit (or no limit is set). Prompt tokens are estimated
+    /// at 4 bytes of the body each, completions at their `max_tokens` (512 without one).
+    public func overBudget(runID: Int64) throws -> String? {
+        guard let limit = settings.maxCost, let stored = try store.prices(runID: runID) else { return nil }
+        let prices = TokenPrices(stored)
+        let paid = try store.modelUsage().reduce(0.0) { $0 + (prices.cost(of: $1) ?? 0) }
+        let promptPrice = stored.batchPrompt ?? stored.prompt / 2
+        let completionPrice = stored.batchCompletion ?? stored.completion / 2
+        var estimate = 0.0
+        var lines = 0
+        for (model, _) in try store.pendingByModel() {
+            var after: Int64 = 0
+            while true {
+                let page = try store.pendingLines(model: model, after: after, limit: 1000)
+                guard let last = page.last else { break }
+                for line in page {
+                    let maxTokens = ((try? JSONSerialization.jsonObject(with: line.body)) as? [String: Any])?["max_tokens"] as? Int ?? 512
+                    estimate += (Double(line.body.count) / 4 * promptPrice + Double(maxTokens) * completionPrice) / 1_000_000
+                    lines += 1
+                }
+                after = last.rowID
+            }
+        }
+        guard paid + estimate > limit else { return nil }
+        return String(
+            format: "batch: the next wave's %d request(s) would cost up to $%.4f at batch prices, with $%.4f paid so far: over --max-cost $%.4f; "
+                + "nothing was submitted (raise --max-cost, or run fewer units, then rerun)", lines, estimate, paid, limit)
+    }
 }

@@ -77,6 +77,7 @@ extension RunCoordinator {
                 return result(nil)
             }
             guard round <= settings.maxWaves else { break }
+            if let over = try waves.overBudget(runID: run.id) { return result(over) }
             let written = try waves.write(wave: wave)
             logger.info("wave \(wave): \(pending) request(s) in \(written.count) batch(es)")
             wave += 1

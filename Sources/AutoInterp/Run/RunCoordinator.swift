@@ -32,7 +32,16 @@ public struct RunCoordinator {
         let store = prepared.store
         let client = try request.endpoint.map { try LLMClient(config: $0, store: store, logger: logger) }
         if let client, let observer { client.onCallFinished { observer.callFinished($0) } }
-        try store.setPrices(runID: prepared.run.id, client.flatMap { Self.prices($0.config) })
+        var prices = client.flatMap { Self.prices($0.config) }
+        if let batch = request.batch {
+            if prices == nil, batch.priceInput != nil || batch.priceOutput != nil || batch.maxCost != nil {
+                throw AutoInterpError.invalidOption(
+                    .batch, "batch prices and --max-cost need the real-time prices too: pass --price-input and --price-output")
+            }
+            prices?.batchPrompt = batch.priceInput
+            prices?.batchCompletion = batch.priceOutput
+        }
+        try store.setPrices(runID: prepared.run.id, prices)
 
         var stoppedEarly: String?
         var reports: [UnitOutcome] = []

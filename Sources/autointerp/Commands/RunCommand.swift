@@ -66,6 +66,15 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "With --batch: how the last attempt of a failed batch line goes: batch (default) or realtime.")
     var batchRetry = "batch"
 
+    @Option(help: "With --batch: USD per million prompt tokens of batch lines (default: half of --price-input).")
+    var priceBatchInput: Double?
+
+    @Option(help: "With --batch: USD per million completion tokens of batch lines (default: half of --price-output).")
+    var priceBatchOutput: Double?
+
+    @Option(help: "With --batch: USD the run may spend; a wave whose lines (at batch prices, completions at max_tokens) would pass it is not submitted.")
+    var maxCost: Double?
+
     @Flag(help: "No progress bar.")
     var quiet = false
 
@@ -98,11 +107,18 @@ struct RunCommand: AsyncParsableCommand {
     private func batchSettings() throws -> BatchSettings? {
         guard let batch else {
             guard batchRetry == "batch" else { throw AutoInterpError.invalidOption(.batchRetry, "applies with --batch (add --batch file)") }
+            guard priceBatchInput == nil, priceBatchOutput == nil, maxCost == nil else {
+                throw AutoInterpError.invalidOption(.batch, "--price-batch-input/-output and --max-cost apply to batch runs: add --batch")
+            }
             return nil
         }
         guard batchRetry == "batch" || batchRetry == "realtime" else {
             throw AutoInterpError.invalidOption(.batchRetry, "'\(batchRetry)' is not batch or realtime")
         }
-        return BatchSettings(backend: try BatchSettings.Backend(parsing: batch), retryRealtime: batchRetry == "realtime")
+        var settings = BatchSettings(backend: try BatchSettings.Backend(parsing: batch), retryRealtime: batchRetry == "realtime")
+        settings.priceInput = priceBatchInput
+        settings.priceOutput = priceBatchOutput
+        settings.maxCost = maxCost
+        return settings
     }
 }
