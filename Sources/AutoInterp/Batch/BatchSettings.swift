@@ -75,8 +75,8 @@ public struct BatchSettings: Sendable {
             throw AutoInterpError.invalidOption(.batchRetry, "1-10 attempts per request (got \(maxAttempts))")
         }
         for (value, option) in [(priceInput, "--price-batch-input"), (priceOutput, "--price-batch-output"), (maxCost, "--max-cost")] {
-            if let value, !(value.isFinite && value >= 0) {
-                throw AutoInterpError.invalidOption(.batch, "\(option) must be a number >= 0 (got \(value))")
+            if let value, !(value.isFinite && (0...1e9).contains(value)) {
+                throw AutoInterpError.invalidOption(.batch, "\(option) must be a number from 0 to 1e9, got \(value)")
             }
         }
         guard pollInterval >= 0, pollInterval <= 3600 else {

@@ -67,13 +67,13 @@ struct RunCommand: AsyncParsableCommand {
     var batchRetry = "batch"
 
     @Option(help: "With --batch: USD per million prompt tokens of batch lines (default: half of --price-input).")
-    var priceBatchInput: Double?
+    var priceBatchInput: NonNegativeDouble?
 
     @Option(help: "With --batch: USD per million completion tokens of batch lines (default: half of --price-output).")
-    var priceBatchOutput: Double?
+    var priceBatchOutput: NonNegativeDouble?
 
     @Option(help: "With --batch: USD the run may spend; a wave whose lines (at batch prices, completions at max_tokens) would pass it is not submitted.")
-    var maxCost: Double?
+    var maxCost: NonNegativeDouble?
 
     @Flag(help: "No progress bar.")
     var quiet = false
@@ -108,7 +108,7 @@ struct RunCommand: AsyncParsableCommand {
         guard let batch else {
             guard batchRetry == "batch" else { throw AutoInterpError.invalidOption(.batchRetry, "applies with --batch (add --batch file)") }
             guard priceBatchInput == nil, priceBatchOutput == nil, maxCost == nil else {
-                throw AutoInterpError.invalidOption(.batch, "--price-batch-input/-output and --max-cost apply to batch runs: add --batch")
+                throw AutoInterpError.invalidOption(.batch, "--price-batch-input, --price-batch-output and --max-cost apply to batch runs: add --batch")
             }
             return nil
         }
@@ -116,9 +116,9 @@ struct RunCommand: AsyncParsableCommand {
             throw AutoInterpError.invalidOption(.batchRetry, "'\(batchRetry)' is not batch or realtime")
         }
         var settings = BatchSettings(backend: try BatchSettings.Backend(parsing: batch), retryRealtime: batchRetry == "realtime")
-        settings.priceInput = priceBatchInput
-        settings.priceOutput = priceBatchOutput
-        settings.maxCost = maxCost
+        settings.priceInput = priceBatchInput?.value
+        settings.priceOutput = priceBatchOutput?.value
+        settings.maxCost = maxCost?.value
         return settings
     }
 }
