@@ -126,7 +126,10 @@ public struct OpenAIBatchAPI: Sendable {
         var detail = ""
         if let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any],
             let error = object["error"] as? [String: Any], let message = error["message"] as? String {
-            detail = " (server: \(message.prefix(200)))"
+            // A server may echo the request's key: it never reaches an error line.
+            let key = environment(config.apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
+            let shown = key.map { message.replacingOccurrences(of: $0, with: "[redacted]") } ?? message
+            detail = " (server: \(shown.prefix(200)))"
         }
         let name = config.endpointName
         switch response.status {
