@@ -47,7 +47,8 @@ public enum BatchControl {
         for batch in try store.batches() where !batch.isSettled {
             if batch.dialect == BatchSettings.Backend.openAI.dialect, let id = batch.providerBatchID {
                 guard let api else {
-                    throw AutoInterpError.invalidOption(.endpoint, "batch \(batch.tag) is at the provider: pass --endpoint to cancel it there")
+                    throw AutoInterpError.invalidOption(
+                        .endpoint, "batch \(batch.tag) is at the provider: pass --endpoint to cancel it there")
                 }
                 let remote = try await api.cancel(id)
                 try store.updateBatch(id: batch.id, status: BatchStatus(rawValue: remote.status) ?? .cancelling)

@@ -38,7 +38,8 @@ public enum BatchLines {
         let body = response["body"]
         guard status == 200, let body = body as? [String: Any] else {
             let detail = errorText((body as? [String: Any])?["error"]) ?? "no chat completion in the response"
-            return BatchLineResult(customID: customID, outcome: .failed(status: status, error: "HTTP \(status.map(String.init) ?? "?"): \(detail)"))
+            let error = "HTTP \(status.map(String.init) ?? "?"): \(detail)"
+            return BatchLineResult(customID: customID, outcome: .failed(status: status, error: error))
         }
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
         return BatchLineResult(customID: customID, outcome: .answered(data))

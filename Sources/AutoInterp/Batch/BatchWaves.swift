@@ -200,7 +200,8 @@ public struct BatchWaves: Sendable {
                 let url = URL(fileURLWithPath: batch.localPath)
                 guard let data = try? Data(contentsOf: url), SHA256.hex(data) == batch.inputSHA256 else {
                     throw AutoInterpError.invalidFile(
-                        batch.localPath, "batch input missing or changed since it was written (sha256 differs); restore it, or start over with --force-new")
+                        batch.localPath,
+                        "batch input missing or changed since it was written (sha256 differs); restore it, or start over with --force-new")
                 }
                 try settings.stepHook?(.beforeUpload)
                 let fileID = try await api.upload(data, filename: url.lastPathComponent)
@@ -219,7 +220,9 @@ public struct BatchWaves: Sendable {
                     try store.updateBatch(id: batch.id, status: .written)  // the provider lost the file: upload again
                 }
             case .submitted, .validating, .inProgress, .finalizing, .cancelling:
-                guard let id = batch.providerBatchID else { throw AutoInterpError.database(store.path, "batch \(batch.tag) has no provider id") }
+                guard let id = batch.providerBatchID else {
+                    throw AutoInterpError.database(store.path, "batch \(batch.tag) has no provider id")
+                }
                 let remote = try await api.batch(id)
                 let status = BatchStatus(rawValue: remote.status) ?? .inProgress
                 try store.updateBatch(
@@ -308,7 +311,8 @@ public struct BatchWaves: Sendable {
         }
         guard paid + estimate > limit else { return nil }
         return String(
-            format: "batch: the next wave's %d request(s) would cost up to $%.4f at batch prices, with $%.4f paid so far: over --max-cost $%.4f; "
+            format: "batch: the next wave's %d request(s) would cost up to $%.4f at batch prices, with $%.4f paid so far: "
+                + "over --max-cost $%.4f; "
                 + "nothing was submitted (raise --max-cost, or run fewer units, then rerun)", lines, estimate, paid, limit)
     }
 }

@@ -39,7 +39,8 @@ extension RunCoordinator {
             let ordered = units.compactMap { reports[$0.unit.unit] }
             let controls = controlOutcome.map { outcome in
                 ControlPass.Outcome(
-                    reports: controlReports.values.sorted { $0.unit < $1.unit }, skipped: outcome.skipped, stoppedEarly: outcome.stoppedEarly)
+                    reports: controlReports.values.sorted { $0.unit < $1.unit }, skipped: outcome.skipped,
+                    stoppedEarly: outcome.stoppedEarly)
             }
             return (ordered, controls, stopped)
         }

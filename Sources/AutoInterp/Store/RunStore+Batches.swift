@@ -121,7 +121,9 @@ extension RunStore {
             ORDER BY rowid LIMIT ?
             """, [model, after, limit]
         ).map { row in
-            PendingLine(rowID: row.int64("rowid") ?? 0, lineHash: row.string("line_hash") ?? "", body: row.data("body") ?? Data(), stage: row.string("stage"))
+            PendingLine(
+                rowID: row.int64("rowid") ?? 0, lineHash: row.string("line_hash") ?? "", body: row.data("body") ?? Data(),
+                stage: row.string("stage"))
         }
     }
 
@@ -152,7 +154,8 @@ extension RunStore {
         let id = try database.transaction { db -> Int64 in
             _ = try db.run(
                 """
-                INSERT INTO llm_batches (tag, wave, dialect, endpoint, model, local_path, input_sha256, request_count, bytes, status, created_at)
+                INSERT INTO llm_batches (tag, wave, dialect, endpoint, model, local_path, input_sha256, request_count, bytes,
+                                         status, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'written', ?)
                 """,
                 [tag, wave, dialect, endpoint, model, localPath, inputSHA256, requestCount, bytes, StoreFormat.string(from: now)])
@@ -161,7 +164,8 @@ extension RunStore {
                 "UPDATE llm_pending SET state = 'submitted', batch_id = ? WHERE state = 'pending' AND model = ? AND rowid BETWEEN ? AND ?",
                 [id, model, rows.lowerBound, rows.upperBound])
             guard moved == requestCount else {
-                throw AutoInterpError.database(path, "batch \(tag): \(moved) pending rows for \(requestCount) lines written (bug: report it)")
+                throw AutoInterpError.database(
+                    path, "batch \(tag): \(moved) pending rows for \(requestCount) lines written (bug: report it)")
             }
             return id
         }
@@ -219,7 +223,10 @@ extension RunStore {
             var answered = 0, failed = 0, unknown = 0
             for line in lines {
                 guard let row = try db.query(
-                    "SELECT request_hash, unit, stage, attempt FROM llm_pending WHERE line_hash = ? AND batch_id = ? AND state = 'submitted'",
+                    """
+                    SELECT request_hash, unit, stage, attempt FROM llm_pending
+                    WHERE line_hash = ? AND batch_id = ? AND state = 'submitted'
+                    """,
                     [line.customID, batch.id]
                 ).first, let hash = row.string("request_hash") else {
                     unknown += 1
@@ -227,8 +234,8 @@ extension RunStore {
                 }
                 var call = LLMCallRecord(
                     requestHash: hash, endpoint: batch.endpoint, model: batch.model, statusCode: nil, latencyMs: 0, promptTokens: nil,
-                    completionTokens: nil, error: nil, cached: false, attempts: row.int("attempt") ?? 1, createdAt: now, unit: row.string("unit"),
-                    stage: row.string("stage"))
+                    completionTokens: nil, error: nil, cached: false, attempts: row.int("attempt") ?? 1, createdAt: now,
+                    unit: row.string("unit"), stage: row.string("stage"))
                 call.tier = "batch"
                 call.batchID = batch.id
                 switch line.outcome {
@@ -244,7 +251,8 @@ extension RunStore {
                         continue
                     }
                     answered += 1
-                    _ = try db.run("UPDATE llm_pending SET state = 'answered', response = ?, error = NULL WHERE request_hash = ?", [body, hash])
+                    _ = try db.run(
+                        "UPDATE llm_pending SET state = 'answered', response = ?, error = NULL WHERE request_hash = ?", [body, hash])
                     if response.finishReason != "length" {
                         _ = try db.run(
                             """

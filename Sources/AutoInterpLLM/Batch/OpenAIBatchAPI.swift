@@ -45,7 +45,8 @@ public struct OpenAIBatchAPI: Sendable {
         body.append(Data("Content-Type: application/jsonl\r\n\r\n".utf8))
         body.append(data)
         body.append(Data("\r\n--\(boundary)--\r\n".utf8))
-        let object = try await call("upload the batch file", path: "/files", body: body, contentType: "multipart/form-data; boundary=\(boundary)")
+        let object = try await call(
+            "upload the batch file", path: "/files", body: body, contentType: "multipart/form-data; boundary=\(boundary)")
         guard let id = object["id"] as? String else { throw malformed("upload the batch file", "no file id") }
         return id
     }
@@ -63,7 +64,9 @@ public struct OpenAIBatchAPI: Sendable {
     /// `POST /batches` for chat completions with a 24 h window and `metadata`.
     public func create(inputFileID: String, metadata: [String: String]) async throws -> ProviderBatch {
         let body = try JSONSerialization.data(
-            withJSONObject: ["input_file_id": inputFileID, "endpoint": "/v1/chat/completions", "completion_window": "24h", "metadata": metadata],
+            withJSONObject: [
+                "input_file_id": inputFileID, "endpoint": "/v1/chat/completions", "completion_window": "24h", "metadata": metadata,
+            ],
             options: [.sortedKeys])
         return try Self.batch(try await call("create the batch", path: "/batches", body: body, contentType: "application/json"))
     }
@@ -83,7 +86,8 @@ public struct OpenAIBatchAPI: Sendable {
 
     /// `POST /batches/{id}/cancel`.
     public func cancel(_ id: String) async throws -> ProviderBatch {
-        try Self.batch(try await call("cancel batch \(id)", path: "/batches/\(id)/cancel", body: Data("{}".utf8), contentType: "application/json"))
+        try Self.batch(
+            try await call("cancel batch \(id)", path: "/batches/\(id)/cancel", body: Data("{}".utf8), contentType: "application/json"))
     }
 
     /// `GET /files/{id}/content`: the file's bytes, or nil when it is gone (404).
@@ -112,7 +116,8 @@ public struct OpenAIBatchAPI: Sendable {
         if let key { headers.append("Authorization: Bearer \(key)") }
         let request = HTTPRequest(
             url: base + path, isGet: body == nil, headers: headers, body: body ?? Data(),
-            connectTimeoutMs: Int((config.connectTimeout * 1000).rounded(.up)), totalTimeoutMs: Int((max(config.requestTimeout, 600) * 1000).rounded(.up)),
+            connectTimeoutMs: Int((config.connectTimeout * 1000).rounded(.up)),
+            totalTimeoutMs: Int((max(config.requestTimeout, 600) * 1000).rounded(.up)),
             lowSpeedTimeSeconds: nil, maxResponseBytes: 512 << 20)
         do {
             return try await CurlLoop.shared.perform(request)
@@ -134,11 +139,13 @@ public struct OpenAIBatchAPI: Sendable {
         let name = config.endpointName
         switch response.status {
         case 401, 403:
-            return .unauthorized(endpoint: name, status: response.status, keyEnv: config.apiKeyEnv, keySet: environment(config.apiKeyEnv) != nil, attempts: 1)
+            return .unauthorized(
+                endpoint: name, status: response.status, keyEnv: config.apiKeyEnv, keySet: environment(config.apiKeyEnv) != nil, attempts: 1)
         case 404:
             return .notFound(endpoint: name, model: config.model, detail: " while trying to \(step)\(detail)", attempts: 1)
         case 429, 500...599:
-            return .transientStatus(endpoint: name, status: response.status, detail: " while trying to \(step)\(detail)", attempts: 1, elapsed: 0)
+            return .transientStatus(
+                endpoint: name, status: response.status, detail: " while trying to \(step)\(detail)", attempts: 1, elapsed: 0)
         default:
             return .badRequest(endpoint: name, status: response.status, detail: " while trying to \(step)\(detail)", attempts: 1)
         }
@@ -150,9 +157,9 @@ public struct OpenAIBatchAPI: Sendable {
 
     private static func batch(_ object: [String: Any]) throws -> ProviderBatch {
         func text(_ value: Any?) -> String? {
-            guard let value, !(value is NSNull), let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) else {
-                return nil
-            }
+            guard let value, !(value is NSNull),
+                let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])
+            else { return nil }
             return String(decoding: data, as: UTF8.self)
         }
         let errors = ((object["errors"] as? [String: Any])?["data"] as? [[String: Any]]) ?? []
