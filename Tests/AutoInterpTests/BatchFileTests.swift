@@ -233,5 +233,10 @@ struct BatchFileTests {
         let line = try #require(capped.summary.stoppedEarly)
         #expect(line.contains("over --max-cost") && line.contains("2 request(s)"))
         #expect(try capped.store.batches().isEmpty && capped.store.pendingCounts()["pending"] == 2)
+        // Raised: the same command collects the wave again and sends it.
+        request.batch?.maxCost = 100
+        let (raised, waves) = try await Self.runThroughFiles(request, handler: scripted.handler)
+        #expect(raised.summary.outcome == .complete && waves == 1)
+        #expect(try raised.store.batches().map(\.requestCount) == [2])
     }
 }

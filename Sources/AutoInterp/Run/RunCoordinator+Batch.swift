@@ -46,6 +46,7 @@ extension RunCoordinator {
         }
         // Batches an earlier invocation left open: ingest what came back before asking anything.
         if let waiting = try await waves.settle() { return result(waiting) }
+        try store.dropUnsentPending()
 
         let runner = UnitStageRunner(store: store, stages: pass.stages, requested: pass.requested, logger: logger, ledger: pass.ledger)
         let scheduler = UnitScheduler(runner: runner, unitsInFlight: pass.unitsInFlight, observer: pass.observer, logger: logger)

@@ -142,6 +142,12 @@ extension RunStore {
         try database.run("DELETE FROM llm_pending WHERE state IN ('answered', 'failed')")
     }
 
+    /// Forgets the requests collected but not in a batch yet: a new invocation's first pass collects
+    /// again what its stages ask, so nothing an older run (or config) collected is ever sent.
+    public func dropUnsentPending() throws {
+        try database.run("DELETE FROM llm_pending WHERE state = 'pending'")
+    }
+
     // MARK: Batches
 
     /// Stores a batch whose input file is written, and moves its lines (the pending rows of `model`
