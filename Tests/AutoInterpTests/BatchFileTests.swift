@@ -192,6 +192,9 @@ struct BatchFileTests {
         for bad in ["", "file:", "openia", "s3://bucket"] {
             #expect(throws: AutoInterpError.self) { try BatchSettings.Backend(parsing: bad) }
         }
+        #expect(BatchStatus(provider: "COMPLETED") == .completed && BatchStatus(provider: "canceled") == .cancelled)
+        #expect(BatchStatus(provider: "in_progress") == .inProgress && BatchStatus(provider: "ingested") == nil)
+        #expect(BatchStatus(provider: "done") == nil)
         #expect(throws: AutoInterpError.self) { try BatchSettings(backend: .file(nil), maxWaves: 0).validate() }
         #expect(throws: AutoInterpError.self) { try BatchSettings(backend: .file(nil), maxAttempts: 11).validate() }
     }

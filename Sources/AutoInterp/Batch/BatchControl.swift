@@ -51,7 +51,7 @@ public enum BatchControl {
                         .endpoint, "batch \(batch.tag) is at the provider: pass --endpoint to cancel it there")
                 }
                 let remote = try await api.cancel(id)
-                try store.updateBatch(id: batch.id, status: BatchStatus(rawValue: remote.status) ?? .cancelling)
+                try store.updateBatch(id: batch.id, status: BatchStatus(provider: remote.status) ?? .cancelling)
             } else if batch.dialect != BatchSettings.Backend.openAI.dialect,
                 FileManager.default.fileExists(atPath: BatchWaves.outputURL(of: batch).path) {
                 // The file backend's results so far are ingested like a finished batch's.

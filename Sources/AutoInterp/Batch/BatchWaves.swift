@@ -224,7 +224,11 @@ public struct BatchWaves: Sendable {
                     throw AutoInterpError.database(store.path, "batch \(batch.tag) has no provider id")
                 }
                 let remote = try await api.batch(id)
-                let status = BatchStatus(rawValue: remote.status) ?? .inProgress
+                guard let status = BatchStatus(provider: remote.status) else {
+                    throw AutoInterpError.invalidInput(
+                        "batch \(id): the provider answered status '\(remote.status)', which is not a batch status of the OpenAI "
+                            + "files + batches API; check that --endpoint speaks it, then rerun (the batch stays recorded)")
+                }
                 try store.updateBatch(
                     id: batch.id, status: status, outputFileID: remote.outputFileID, errorFileID: remote.errorFileID,
                     requestCountsJSON: remote.requestCountsJSON, usageJSON: remote.usageJSON, errorsJSON: remote.errorsJSON)

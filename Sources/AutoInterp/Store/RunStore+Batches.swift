@@ -15,6 +15,18 @@ public enum BatchStatus: String, Sendable, Codable, CaseIterable {
     public var isOpen: Bool { ![.completed, .failed, .expired, .cancelled, .ingested].contains(self) }
     /// Ended with results that can be ingested (all, or the partial results of an expiry or cancel).
     public var hasResults: Bool { [.completed, .expired, .cancelled].contains(self) }
+
+    /// A provider's status word: OpenAI's, any case (Together sends `COMPLETED`), with the one-l
+    /// spellings `canceled`/`canceling`; nil for a word that is none of them.
+    public init?(provider text: String) {
+        let word = text.lowercased()
+        switch word {
+        case "canceled": self = .cancelled
+        case "canceling": self = .cancelling
+        case "written", "uploaded", "submitted", "ingested": return nil
+        default: self.init(rawValue: word)
+        }
+    }
 }
 
 /// One batch of a run (`llm_batches`): its input file and what the provider said about it.
