@@ -165,7 +165,7 @@ struct BatchServerTests {
         defer { dir.remove() }
         let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
         var options = BatchTestServer.Options()
-        options.lineDelay = 0.1
+        options.holdAfterLines = (lines: 2, batches: 1)
         let server = try BatchTestServer(folder: dir.path("server"), options: options, handler: ScriptedLLM().handler)
         defer { server.stop() }
         var request = try ScriptedRun.request(name: "c", dir: dir, dataset: dataset, neurons: "0-5", endpoint: server.baseURL)
@@ -175,8 +175,8 @@ struct BatchServerTests {
         settings.stepHook = { step in if step == .midPoll { throw SimulatedCrash() } }
         request.batch = settings
         await #expect(throws: SimulatedCrash.self) { _ = try await RunCoordinator(logger: Self.quietLogger()).run(request) }
-        for _ in 0..<200 where !server.statuses.values.contains("in_progress") { try await Task.sleep(for: .milliseconds(5)) }
-        try await Task.sleep(for: .milliseconds(150))
+        // Two lines run, then the batch holds until it is cancelled.
+        for _ in 0..<400 where !server.linesRun.values.contains(2) { try await Task.sleep(for: .milliseconds(5)) }
 
         let url = dir.path("results").appendingPathComponent("c").appendingPathComponent("autointerp.sqlite")
         let store = try RunStore(url: url)
@@ -186,7 +186,7 @@ struct BatchServerTests {
         #expect(cancelled.count == 1)
         let batch = try #require(try store.batches().first)
         #expect(batch.status == .cancelled && batch.ingestedAt != nil)
-        #expect(batch.answered >= 1 && batch.answered < 6 && batch.answered + batch.failed == 6)
+        #expect(batch.answered == 2 && batch.failed == 4)
         let status = try BatchControl.status(store: store).joined(separator: "\n")
         #expect(status.contains("cancelled") && status.contains("no batch is open"))
 
@@ -197,5 +197,43 @@ struct BatchServerTests {
         let second = try #require(try result.store.batches().last)
         #expect(second.requestCount == 6 - batch.answered)
         #expect(try result.store.explanations(runID: result.run.id).count == 6)
+    }
+
+    @Test func anAnthropicMessageBatchRunEqualsTheRealTimeRunAndRefusesLogprobs() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
+        // What the Messages API offers: no logprobs, no response_format; real time pins the same.
+        let scripted = ScriptedLLM(logprobs: false)
+        var options = BatchTestServer.Options()
+        options.structuredOutputs = .none
+        let server = try BatchTestServer(folder: dir.path("server"), options: options, handler: scripted.handler)
+        defer { server.stop() }
+        var realtime = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-1", endpoint: server.baseURL)
+        realtime.stages = [.explain, .simulate, .score, .detection]
+        let live = try await RunCoordinator(logger: Self.quietLogger()).run(realtime)
+        #expect(live.summary.outcome == .complete)
+
+        var batched = realtime
+        batched.setup.name = "an"
+        batched.batch = BatchSettings(backend: .anthropic, pollInterval: 0.01)
+        let result = try await RunCoordinator(logger: Self.quietLogger()).run(batched)
+        #expect(result.summary.stoppedEarly == nil && result.summary.outcome == .complete)
+        let batches = try result.store.batches()
+        #expect(batches.count >= 2 && batches.allSatisfy { $0.dialect == "anthropic" && $0.providerBatchID?.hasPrefix("msgbatch_") == true })
+        let input = try String(contentsOfFile: batches[0].localPath, encoding: .utf8)
+        #expect(input.contains(#""params":"#) && !input.contains(#""method""#) && !input.contains("logprobs"))
+        #expect(server.creations == batches.count)
+        try Self.sameRows(live, result)
+
+        var logprobs = batched
+        logprobs.setup.name = "lp"
+        logprobs.simulatorMode = .logprobs
+        do {
+            _ = try await RunCoordinator(logger: Self.quietLogger()).run(logprobs)
+            Issue.record("logprob mode accepted on anthropic batches")
+        } catch let error as AutoInterpError {
+            #expect(error.description.contains("no logprobs") && error.description.contains("--simulator-mode sparse"))
+        }
     }
 }

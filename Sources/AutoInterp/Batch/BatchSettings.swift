@@ -13,12 +13,16 @@ public struct BatchSettings: Sendable {
         /// `openai`: the OpenAI files + batches API at the run's endpoint (OpenAI, Azure, Groq,
         /// LiteLLM, the batch test server), input files kept in `results/<run>/batches`.
         case openAI
+        /// `anthropic`: Anthropic Message Batches at the run's endpoint (native requests; no
+        /// logprobs and no structured outputs, so the run pins neither and refuses logprob modes).
+        case anthropic
 
         /// The name stored in `llm_batches.dialect`.
         public var dialect: String {
             switch self {
             case .file: "file"
             case .openAI: "openai"
+            case .anthropic: "anthropic"
             }
         }
 
@@ -26,12 +30,14 @@ public struct BatchSettings: Sendable {
         public init(parsing text: String) throws {
             if text == "openai" {
                 self = .openAI
+            } else if text == "anthropic" {
+                self = .anthropic
             } else if text == "file" {
                 self = .file(nil)
             } else if text.hasPrefix("file:"), text.count > 5 {
                 self = .file(URL(fileURLWithPath: String(text.dropFirst(5))))
             } else {
-                throw AutoInterpError.invalidOption(.batch, "'\(text)' is not a batch backend (use openai, file or file:DIR)")
+                throw AutoInterpError.invalidOption(.batch, "'\(text)' is not a batch backend (use openai, anthropic, file or file:DIR)")
             }
         }
     }
@@ -112,6 +118,8 @@ public struct BatchLimits: Sendable, Equatable {
 
     /// OpenAI files + batches: 50,000 requests and 200 MB per batch (cut at 190 MB to keep a margin).
     public static let openAI = BatchLimits(maxLines: 50_000, maxBytes: 190 * 1_000_000)
+    /// Anthropic Message Batches: 100,000 requests or 256 MB (cut at 250 MB).
+    public static let anthropic = BatchLimits(maxLines: 100_000, maxBytes: 250 * 1_000_000)
 
     func validate() throws {
         guard maxLines >= 1, maxBytes >= 1024 else {

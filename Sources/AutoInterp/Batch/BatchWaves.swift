@@ -20,12 +20,15 @@ public struct BatchWaves: Sendable {
     public let logger: Logger
     /// The provider's batch API (the `openai` backend); nil for the file backend.
     public let api: OpenAIBatchAPI?
+    /// Anthropic Message Batches (the `anthropic` backend).
+    public let anthropic: AnthropicBatchAPI?
 
     public init(
         store: RunStore, settings: BatchSettings, directory: URL, endpoint: String, runName: String, logger: Logger,
-        api: OpenAIBatchAPI? = nil
+        api: OpenAIBatchAPI? = nil, anthropic: AnthropicBatchAPI? = nil
     ) {
         self.api = api
+        self.anthropic = anthropic
         self.store = store
         self.settings = settings
         self.directory = directory
@@ -38,7 +41,7 @@ public struct BatchWaves: Sendable {
     public static func directory(for settings: BatchSettings, store: RunStore) -> URL {
         switch settings.backend {
         case .file(let dir?): dir
-        case .file(nil), .openAI: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("batches")
+        case .file(nil), .openAI, .anthropic: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("batches")
         }
     }
 
@@ -77,7 +80,9 @@ public struct BatchWaves: Sendable {
                 let page = try store.pendingLines(model: model, after: after, limit: 1000)
                 if page.isEmpty { break }
                 for pending in page {
-                    let line = BatchLines.inputLine(customID: pending.lineHash, body: pending.body)
+                    let line = settings.backend == .anthropic
+                        ? try AnthropicLines.requestLine(customID: pending.lineHash, body: pending.body)
+                        : BatchLines.inputLine(customID: pending.lineHash, body: pending.body)
                     guard line.count <= settings.limits.maxBytes else {
                         throw AutoInterpError.invalidInput(
                             "batch: one request of \(line.count) bytes is larger than a batch may be (\(settings.limits.maxBytes) bytes)")
@@ -137,6 +142,8 @@ public struct BatchWaves: Sendable {
         for batch in try store.batches() where !batch.isSettled {
             if batch.dialect == BatchSettings.Backend.openAI.dialect {
                 try await settleOpenAI(batch)
+            } else if batch.dialect == BatchSettings.Backend.anthropic.dialect {
+                try await settleAnthropic(batch)
             } else if try ingestFile(batch) == false {
                 waiting.append(batch)
             }
@@ -164,8 +171,9 @@ public struct BatchWaves: Sendable {
                 unknown += done.unknown
                 page.removeAll(keepingCapacity: true)
             }
+            let anthropic = batch.dialect == BatchSettings.Backend.anthropic.dialect
             try BatchLines.forEachLine(of: url) { text, line in
-                page.append(try BatchLines.result(text, path: url.path, line: line))
+                page.append(try anthropic ? Self.anthropicResult(text, path: url.path, line: line) : BatchLines.result(text, path: url.path, line: line))
                 if page.count == 500 {
                     try flush()
                     try settings.stepHook?(.midIngest)
@@ -318,5 +326,84 @@ public struct BatchWaves: Sendable {
             format: "batch: the next wave's %d request(s) would cost up to $%.4f at batch prices, with $%.4f paid so far: "
                 + "over --max-cost $%.4f; "
                 + "nothing was submitted (raise --max-cost, or run fewer units, then rerun)", lines, estimate, paid, limit)
+    }
+
+    // MARK: Anthropic Message Batches
+
+    /// An Anthropic result line as a ``BatchLineResult``.
+    private static func anthropicResult(_ text: Substring, path: String, line: Int) throws -> BatchLineResult {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+            object["custom_id"] is String
+        else { throw AutoInterpError.invalidFile(path, "line \(line) is not an Anthropic batch result line") }
+        let read = AnthropicLines.result(object)
+        if let body = read.body { return BatchLineResult(customID: read.customID, outcome: .answered(body)) }
+        return BatchLineResult(customID: read.customID, outcome: .failed(status: nil, error: read.error ?? "failed"))
+    }
+
+    /// Takes an Anthropic batch through its steps: written → submitted (its id stored after the
+    /// create; a batch created before a crash is adopted when it is the one created since this
+    /// batch was written with its number of requests) → ended → its results ingested.
+    private func settleAnthropic(_ start: StoredBatch) async throws {
+        guard let anthropic else {
+            throw AutoInterpError.invalidOption(.batch, "batch \(start.tag) was sent with --batch anthropic: rerun with it")
+        }
+        var batch = start
+        while true {
+            switch batch.status {
+            case .written, .uploaded:
+                let url = URL(fileURLWithPath: batch.localPath)
+                guard let data = try? Data(contentsOf: url), SHA256.hex(data) == batch.inputSHA256 else {
+                    throw AutoInterpError.invalidFile(
+                        batch.localPath,
+                        "batch input missing or changed since it was written (sha256 differs); restore it, or start over with --force-new")
+                }
+                let known = Set(try store.batches().compactMap(\.providerBatchID))
+                let since = Int(batch.createdAt.timeIntervalSince1970) - 60
+                let orphans = try await anthropic.list().filter { remote in
+                    !known.contains(remote.id) && (remote.createdAt ?? 0) >= since
+                        && Self.total(remote.requestCountsJSON) == batch.requestCount
+                }
+                if orphans.count == 1 {
+                    try store.updateBatch(id: batch.id, status: .submitted, providerBatchID: orphans[0].id)
+                } else {
+                    try settings.stepHook?(.beforeUpload)
+                    let created = try await anthropic.create(requestsJSONL: data)
+                    try settings.stepHook?(.afterCreate)
+                    try store.updateBatch(id: batch.id, status: .submitted, providerBatchID: created.id)
+                }
+            case .submitted, .validating, .inProgress, .finalizing, .cancelling:
+                guard let id = batch.providerBatchID else {
+                    throw AutoInterpError.database(store.path, "batch \(batch.tag) has no provider id")
+                }
+                let remote = try await anthropic.batch(id)
+                let status = BatchStatus(provider: remote.status) ?? .inProgress
+                try store.updateBatch(id: batch.id, status: status, requestCountsJSON: remote.requestCountsJSON)
+                try settings.stepHook?(.midPoll)
+                if status.isOpen, settings.pollInterval > 0 {
+                    try await Task.sleep(for: .seconds(settings.pollInterval * Double.random(in: 0.8...1.2)))
+                }
+            case .completed, .expired, .cancelled:
+                guard let id = batch.providerBatchID else { return }
+                if let data = try await anthropic.results(id) {
+                    try OutputFile.write(data, to: Self.outputURL(of: batch))
+                } else {
+                    logger.warning("batch results are gone; its requests go in the next wave", metadata: ["batch": "\(batch.tag)"])
+                    try store.releaseBatchLines(batch)
+                    try OutputFile.write(Data(), to: Self.outputURL(of: batch))
+                }
+                _ = try ingestFile(batch, missingReason: "no result line for this request in the batch's results")
+                return
+            case .failed, .ingested:
+                return
+            }
+            guard let next = try store.batch(id: batch.id) else { return }
+            batch = next
+        }
+    }
+
+    /// The sum of Anthropic's `request_counts`.
+    private static func total(_ json: String?) -> Int {
+        guard let json, let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Int] else { return -1 }
+        return object.values.reduce(0, +)
     }
 }

@@ -55,11 +55,13 @@ public struct RunCoordinator {
                 plan, request: request, client: client, store: store, run: prepared.run, units: units, mode: &mode, idle: &idle)
             let unitsInFlight = request.unitsInFlight ?? client.map { 2 * $0.config.maxInFlight } ?? 4
             if request.explainer == .local { logger.info("run \(prepared.run.name) with the baseline \(PatternExplainer.name)") }
-            if let batch = request.batch, let client, !idle {
+            if var batch = request.batch, let client, !idle {
+                if batch.backend == .anthropic, batch.limits == .openAI { batch.limits = .anthropic }
                 let waves = BatchWaves(
                     store: store, settings: batch, directory: BatchWaves.directory(for: batch, store: store),
                     endpoint: client.config.endpointName, runName: prepared.run.name, logger: logger,
-                    api: batch.backend == .openAI ? OpenAIBatchAPI(config: client.config) : nil)
+                    api: batch.backend == .openAI ? OpenAIBatchAPI(config: client.config) : nil,
+                    anthropic: batch.backend == .anthropic ? AnthropicBatchAPI(config: client.config) : nil)
                 let pass = WavePass(
                     store: store, stages: stages, requested: plan.requested, unitsInFlight: unitsInFlight, observer: observer,
                     seed: setup.selection.seed, controls: request.setup.shard == nil, logger: logger)
@@ -173,7 +175,9 @@ public struct RunCoordinator {
         // logprobs (for AUPRC) when the simulator found them, else probed once, at the first call.
         let logprobs = capabilities.simulatorMode == .logprobs
             ? LogprobSupport(fixed: LogprobSupport.topLogprobs)
-            : LogprobSupport(probing: llm.client, model: settings.simulatorModel)
+            : request.batch?.backend == .anthropic
+                ? LogprobSupport(fixed: 0)  // the Messages API has no logprobs
+                : LogprobSupport(probing: llm.client, model: settings.simulatorModel)
         let classifiers = try Dictionary(uniqueKeysWithValues: StoredClassification.Scorer.allCases.map { scorer in
             (scorer, LLMClassifier(
                 client: llm.client, template: try llm.prompts.template(for: scorer.rawValue), model: settings.simulatorModel,
@@ -195,6 +199,17 @@ public struct RunCoordinator {
     ) async throws -> PinnedCapabilities? {
         guard let client else { return nil }
         let stored = try store.capabilities(runID: run.id)
+        if request.batch?.backend == .anthropic {
+            // Message Batches: no logprobs, no response_format; nothing to probe.
+            let wanted = stored?.simulatorMode ?? request.simulatorMode
+            guard wanted != .logprobs else {
+                throw AutoInterpError.invalidOption(
+                    .batch, "anthropic batches have no logprobs (the Messages API returns none): use --simulator-mode sparse or json")
+            }
+            let pinned = PinnedCapabilities(simulatorMode: wanted == .auto ? .json : wanted, topLogprobs: 0, structuredOutput: .none)
+            if stored == nil { try store.pin(runID: run.id, pinned) }
+            return stored ?? pinned
+        }
         let simulating = request.explainer == .llm && plan.requested.contains(.simulate)
         let wantedMode = stored?.simulatorMode ?? request.simulatorMode
         let decision = simulating || wantedMode == .logprobs

@@ -30,12 +30,6 @@ public struct OpenAIBatchAPI: Sendable {
         self.environment = environment
     }
 
-    private var base: String {
-        var base = config.baseURL
-        while base.hasSuffix("/") { base.removeLast() }
-        return base
-    }
-
     /// `POST /files` (multipart, `purpose=batch`): the new file's id.
     public func upload(_ data: Data, filename: String) async throws -> String {
         let boundary = "autointerp-\(UUID().uuidString)"
@@ -110,10 +104,22 @@ public struct OpenAIBatchAPI: Sendable {
     }
 
     private func send(_ step: String, path: String, body: Data?, contentType: String?) async throws -> HTTPResponse {
-        var headers = ["Accept: application/json"]
+        let key = environment(config.apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
+        return try await Self.send(
+            config: config, environment: environment, step: step, path: path, body: body, contentType: contentType,
+            headers: key.map { ["Authorization: Bearer \($0)"] } ?? [])
+    }
+
+    /// One request to `config`'s base URL plus `path` (GET without a body); `headers` carry the key.
+    static func send(
+        config: LLMEndpointConfig, environment: @Sendable (String) -> String?, step: String, path: String, body: Data?,
+        contentType: String?, headers extra: [String]
+    ) async throws -> HTTPResponse {
+        var base = config.baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        var headers = ["Accept: application/json"] + extra
         if let contentType { headers.append("Content-Type: \(contentType)") }
         let key = environment(config.apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
-        if let key { headers.append("Authorization: Bearer \(key)") }
         let request = HTTPRequest(
             url: base + path, isGet: body == nil, headers: headers, body: body ?? Data(),
             connectTimeoutMs: Int((config.connectTimeout * 1000).rounded(.up)),
@@ -128,6 +134,12 @@ public struct OpenAIBatchAPI: Sendable {
     }
 
     private func failure(_ step: String, _ response: HTTPResponse) -> LLMError {
+        Self.failure(config: config, environment: environment, step, response)
+    }
+
+    static func failure(
+        config: LLMEndpointConfig, environment: @Sendable (String) -> String?, _ step: String, _ response: HTTPResponse
+    ) -> LLMError {
         var detail = ""
         if let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any],
             let error = object["error"] as? [String: Any], let message = error["message"] as? String {

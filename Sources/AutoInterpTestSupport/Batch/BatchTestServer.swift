@@ -37,6 +37,9 @@ package final class BatchTestServer: Sendable {
         /// Tests: the window of the first `n` batches closes after this many lines each (however
         /// long they took), so an expiry with partial results does not depend on timing.
         package var expireAfterLines: (lines: Int, batches: Int)?
+        /// Tests: each of the first `batches` batches runs this many lines and then holds (in
+        /// progress) until it is cancelled.
+        package var holdAfterLines: (lines: Int, batches: Int)?
         /// Output files 404 this long after they are written.
         package var fileTTL: Double = 30 * 24 * 3600
         package var maxLines = 50_000
@@ -45,6 +48,8 @@ package final class BatchTestServer: Sendable {
         package var maxCreations = 2_000
         /// Seeds the output order.
         package var seed: UInt64 = 1
+        /// Which `response_format` types its chat route accepts (real-time calls and probes).
+        package var structuredOutputs: TestStructuredOutputs = .jsonSchema
         /// The fault of a line, from its 0-based number in the input and its body.
         package var fault: @Sendable (_ line: Int, _ body: [String: Any]) -> LineFault? = { _, _ in nil }
 
@@ -87,6 +92,8 @@ package final class BatchTestServer: Sendable {
         var model: String?
         var inputTokens = 0
         var outputTokens = 0
+        /// `anthropic` for a Message Batch (its JSON and results in Anthropic's shape).
+        var dialect: String?
     }
 
     private struct State: Codable {
@@ -120,7 +127,7 @@ package final class BatchTestServer: Sendable {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let saved = (try? Data(contentsOf: folder.appendingPathComponent("state.json"))).flatMap { try? JSONDecoder().decode(State.self, from: $0) }
         state = Mutex(saved ?? State())
-        var configuration = TestEndpoint.Configuration(port: port, handler: chat)
+        var configuration = TestEndpoint.Configuration(port: port, structuredOutputs: options.structuredOutputs, handler: chat)
         let target = self.target
         configuration.router = { seen in target.server.withLock { $0 }?.route(seen) }
         let endpoint = try TestEndpoint(configuration)
@@ -163,6 +170,8 @@ package final class BatchTestServer: Sendable {
     /// Batches created in all, and per input file id.
     package var creations: Int { state.withLock { $0.creations } }
     package var creationsPerFile: [String: Int] { state.withLock { $0.creationsPerFile } }
+    /// Lines run so far, by batch id.
+    package var linesRun: [String: Int] { state.withLock { $0.batches.mapValues(\.nextLine) } }
     /// The status of every batch, by id.
     package var statuses: [String: String] { state.withLock { $0.batches.mapValues(\.status) } }
 
@@ -185,6 +194,7 @@ package final class BatchTestServer: Sendable {
     private func route(_ seen: ChatRequestSeen) -> (status: Int, body: Data)? {
         var path = seen.path
         if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
+        if path.hasPrefix("/v1/messages/batches") { return anthropicRoute(seen, path: path) }
         guard path.hasPrefix("/v1/files") || path.hasPrefix("/v1/batches") else { return nil }
         let parts = path.split(separator: "/").map(String.init)  // ["v1", "files", id, "content"]
         switch (seen.method, parts.count) {
@@ -269,7 +279,7 @@ package final class BatchTestServer: Sendable {
     }
 
     private func list() -> (Int, Data) {
-        let batches = state.withLock { $0.batches.values.sorted { $0.createdAt > $1.createdAt || ($0.createdAt == $1.createdAt && $0.id > $1.id) } }
+        let batches = state.withLock { $0.batches.values.filter { $0.dialect == nil }.sorted { $0.createdAt > $1.createdAt || ($0.createdAt == $1.createdAt && $0.id > $1.id) } }
         return (200, json(["object": "list", "data": batches.map(batchJSON), "has_more": false]))
     }
 
@@ -310,11 +320,12 @@ package final class BatchTestServer: Sendable {
                 } else {
                     // A few lines per tick, so that a cancel or the window's end can come in between.
                     let lines = inputLines(record)
-                    let window = options.expireAfterLines.flatMap { limit in
-                        state.withLock { s in s.batches.values.filter { $0.id <= record.id }.count } <= limit.batches ? limit.lines : nil
-                    }
+                    let ordinal = state.withLock { s in s.batches.values.filter { $0.id <= record.id }.count }
+                    let window = options.expireAfterLines.flatMap { ordinal <= $0.batches ? $0.lines : nil }
+                    let hold = options.holdAfterLines.flatMap { ordinal <= $0.batches ? $0.lines : nil }
                     for _ in 0..<64 where record.nextLine < record.total && Date().timeIntervalSince1970 < record.expiresAt {
                         if let window, record.nextLine >= window { break }
+                        if let hold, record.nextLine >= hold { break }
                         if state.withLock({ $0.batches[id]?.status }) == "cancelling" { break }
                         processLine(&record, lines: lines)
                     }
@@ -557,5 +568,134 @@ package final class BatchTestServer: Sendable {
             cursor = next.lowerBound
         }
         return parts
+    }
+
+    // MARK: - Anthropic Message Batches
+
+    private func anthropicRoute(_ seen: ChatRequestSeen, path: String) -> (status: Int, body: Data) {
+        let parts = path.split(separator: "/").map(String.init)  // ["v1", "messages", "batches", id, "results"|"cancel"]
+        switch (seen.method, parts.count) {
+        case ("POST", 3): return anthropicCreate(seen.body)
+        case ("GET", 3):
+            let batches = state.withLock { $0.batches.values.filter { $0.dialect == "anthropic" }.sorted { $0.id > $1.id } }
+            return (200, json(["data": batches.map(anthropicJSON), "has_more": false]))
+        case ("GET", 4):
+            guard let record = state.withLock({ $0.batches[parts[3]] }) else { return (404, Self.error("not found: \(parts[3])")) }
+            return (200, json(anthropicJSON(record)))
+        case ("POST", 5) where parts[4] == "cancel":
+            _ = cancel(parts[3])
+            guard let record = state.withLock({ $0.batches[parts[3]] }) else { return (404, Self.error("not found: \(parts[3])")) }
+            return (200, json(anthropicJSON(record)))
+        case ("GET", 5) where parts[4] == "results":
+            guard let record = state.withLock({ $0.batches[parts[3]] }),
+                ["completed", "expired", "cancelled"].contains(record.status)
+            else { return (404, Self.error("results are available once the batch has ended")) }
+            return (200, anthropicResults(record))
+        default:
+            return (404, Self.error("no route \(seen.method) \(seen.path)"))
+        }
+    }
+
+    /// A Message Batch: its requests validated (`custom_id` ^[a-zA-Z0-9_-]{1,64}$, unique) and kept
+    /// as OpenAI lines, so the same status machine runs them.
+    private func anthropicCreate(_ body: Data) -> (Int, Data) {
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+            let requests = object["requests"] as? [[String: Any]], !requests.isEmpty
+        else { return (400, Self.error("requests: expected a non-empty list")) }
+        var seen = Set<String>()
+        var lines = Data()
+        for (index, request) in requests.enumerated() {
+            let id = request["custom_id"] as? String ?? ""
+            let allowed = !id.isEmpty && id.count <= 64 && id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+            guard allowed, seen.insert(id).inserted else { return (400, Self.error("requests.\(index).custom_id: invalid or duplicate")) }
+            guard let params = request["params"] as? [String: Any], params["model"] is String, params["max_tokens"] is Int else {
+                return (400, Self.error("requests.\(index).params: model and max_tokens are required"))
+            }
+            guard params["stream"] == nil else { return (400, Self.error("requests.\(index).params.stream is not allowed in a batch")) }
+            var messages: [[String: Any]] = []
+            if let system = params["system"] as? String { messages.append(["role": "system", "content": system]) }
+            messages += params["messages"] as? [[String: Any]] ?? []
+            var chat: [String: Any] = ["model": params["model"] ?? "", "messages": messages, "max_tokens": params["max_tokens"] ?? 1024]
+            if let temperature = params["temperature"] { chat["temperature"] = temperature }
+            let line: [String: Any] = ["custom_id": id, "method": "POST", "url": "/v1/chat/completions", "body": chat]
+            guard let data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) else { continue }
+            lines.append(data)
+            lines.append(0x0A)
+        }
+        let record = state.withLock { s -> BatchRecord in
+            s.counter += 1
+            let file = FileRecord(
+                id: "file-\(String(format: "%06d", s.counter))", purpose: "batch", filename: "requests.jsonl", bytes: lines.count,
+                createdAt: Date().timeIntervalSince1970)
+            s.files[file.id] = file
+            s.counter += 1
+            s.creations += 1
+            s.creationsPerFile[file.id, default: 0] += 1
+            let now = Date().timeIntervalSince1970
+            var record = BatchRecord(
+                id: "msgbatch_\(String(format: "%06d", s.counter))", inputFileID: file.id, endpoint: "/v1/chat/completions",
+                status: "validating", metadata: nil, createdAt: now, expiresAt: now + options.expireAfter)
+            record.dialect = "anthropic"
+            s.batches[record.id] = record
+            return record
+        }
+        try? lines.write(to: folder.appendingPathComponent(record.inputFileID))
+        save()
+        return (200, json(anthropicJSON(record)))
+    }
+
+    private func anthropicJSON(_ record: BatchRecord) -> [String: Any] {
+        let ended = ["completed", "expired", "cancelled", "failed"].contains(record.status)
+        let formatter = ISO8601DateFormatter()
+        func stamp(_ value: Double?) -> Any { value.map { formatter.string(from: Date(timeIntervalSince1970: $0)) } ?? NSNull() }
+        let processing = ended ? 0 : max(0, record.total - record.completed - record.failed) + (record.total == 0 ? 1 : 0)
+        return [
+            "id": record.id, "type": "message_batch",
+            "processing_status": ended ? "ended" : record.status == "cancelling" ? "canceling" : "in_progress",
+            "request_counts": [
+                "processing": processing, "succeeded": ended ? record.completed : 0,
+                "errored": ended && record.status == "completed" ? record.failed : 0,
+                "canceled": record.status == "cancelled" ? record.failed : 0, "expired": record.status == "expired" ? record.failed : 0,
+            ],
+            "created_at": stamp(record.createdAt), "expires_at": stamp(record.expiresAt),
+            "ended_at": stamp(record.completedAt ?? record.expiredAt ?? record.cancelledAt),
+            "cancel_initiated_at": stamp(record.cancellingAt),
+            "results_url": ended ? "/v1/messages/batches/\(record.id)/results" : NSNull(),
+        ]
+    }
+
+    /// The ended batch's lines as Anthropic result lines, in the shuffled order of its files.
+    private func anthropicResults(_ record: BatchRecord) -> Data {
+        var out = Data()
+        for fileID in [record.outputFileID, record.errorFileID].compactMap({ $0 }) {
+            guard let data = try? Data(contentsOf: folder.appendingPathComponent(fileID)) else { continue }
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+                guard let entry = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+                let id = entry["custom_id"] as? String ?? ""
+                var result: [String: Any]
+                let response = entry["response"] as? [String: Any]
+                let body = response?["body"] as? [String: Any]
+                if response?["status_code"] as? Int == 200, let choices = body?["choices"] as? [[String: Any]],
+                    let message = choices.first?["message"] as? [String: Any] {
+                    let usage = body?["usage"] as? [String: Any] ?? [:]
+                    result = ["type": "succeeded", "message": [
+                        "id": "msg_\(id.prefix(8))", "type": "message", "role": "assistant", "model": body?["model"] ?? "",
+                        "content": [["type": "text", "text": message["content"] as? String ?? ""]],
+                        "stop_reason": choices.first?["finish_reason"] as? String == "length" ? "max_tokens" : "end_turn",
+                        "usage": ["input_tokens": usage["prompt_tokens"] ?? 0, "output_tokens": usage["completion_tokens"] ?? 0],
+                    ]]
+                } else if let error = entry["error"] as? [String: Any], let code = error["code"] as? String,
+                    code == "batch_expired" || code == "batch_cancelled" {
+                    result = ["type": code == "batch_expired" ? "expired" : "canceled"]
+                } else {
+                    result = ["type": "errored", "error": ["type": "error", "error": ["type": "api_error", "message": "injected fault"]]]
+                }
+                if let data = try? JSONSerialization.data(withJSONObject: ["custom_id": id, "result": result], options: [.sortedKeys]) {
+                    out.append(data)
+                    out.append(0x0A)
+                }
+            }
+        }
+        return out
     }
 }
