@@ -38,11 +38,12 @@ public enum BatchControl {
     ///
     /// - Returns: The batches cancelled.
     public static func cancel(
-        store: RunStore, api: OpenAIBatchAPI?, settings: BatchSettings, runName: String, logger: Logger
+        store: RunStore, api: OpenAIBatchAPI?, anthropic: AnthropicBatchAPI? = nil, settings: BatchSettings, runName: String,
+        logger: Logger
     ) async throws -> [StoredBatch] {
         let waves = BatchWaves(
             store: store, settings: settings, directory: BatchWaves.directory(for: settings, store: store), endpoint: "", runName: runName,
-            logger: logger, api: api)
+            logger: logger, api: api, anthropic: anthropic)
         var cancelled: [StoredBatch] = []
         for batch in try store.batches() where !batch.isSettled {
             if batch.dialect == BatchSettings.Backend.openAI.dialect, let id = batch.providerBatchID {
@@ -52,7 +53,14 @@ public enum BatchControl {
                 }
                 let remote = try await api.cancel(id)
                 try store.updateBatch(id: batch.id, status: BatchStatus(provider: remote.status) ?? .cancelling)
-            } else if batch.dialect != BatchSettings.Backend.openAI.dialect,
+            } else if batch.dialect == BatchSettings.Backend.anthropic.dialect, let id = batch.providerBatchID {
+                guard let anthropic else {
+                    throw AutoInterpError.invalidOption(
+                        .endpoint, "batch \(batch.tag) is at the provider: pass --endpoint to cancel it there")
+                }
+                let remote = try await anthropic.cancel(id)
+                try store.updateBatch(id: batch.id, status: BatchStatus(provider: remote.status) ?? .cancelling)
+            } else if batch.dialect == BatchSettings.Backend.file(nil).dialect,
                 FileManager.default.fileExists(atPath: BatchWaves.outputURL(of: batch).path) {
                 // The file backend's results so far are ingested like a finished batch's.
             } else {
@@ -64,7 +72,7 @@ public enum BatchControl {
         }
         _ = try await waves.settle()
         // File batches whose output was there are ingested now; the rest wait no more.
-        for batch in try store.batches() where !batch.isSettled && batch.dialect != BatchSettings.Backend.openAI.dialect {
+        for batch in try store.batches() where !batch.isSettled && batch.dialect == BatchSettings.Backend.file(nil).dialect {
             try store.finishIngest(batch, missingReason: "the batch was cancelled (batch cancel)", status: .cancelled)
         }
         return cancelled

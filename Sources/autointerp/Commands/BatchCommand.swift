@@ -40,7 +40,7 @@ struct BatchCommand: AsyncParsableCommand {
         @Option(help: "Folder holding runs.")
         var results = "results"
 
-        @Option(help: "The provider's base URL (for batches sent with --batch openai).")
+        @Option(help: "The provider's base URL (for batches sent with --batch openai or anthropic).")
         var endpoint: String?
 
         @Option(help: "Environment variable holding the provider's API key.")
@@ -56,11 +56,13 @@ struct BatchCommand: AsyncParsableCommand {
                 _ = try RunLocator.open(results: folder, name: run)
                 try RunLock.acquire(runFolder: url.deletingLastPathComponent(), name: run)
                 let store = try RunStore(url: url)
-                let api = endpoint.map { OpenAIBatchAPI(config: LLMEndpointConfig(baseURL: $0, model: "batch", apiKeyEnv: apiKeyEnv)) }
+                let config = endpoint.map { LLMEndpointConfig(baseURL: $0, model: "batch", apiKeyEnv: apiKeyEnv) }
+                let api = config.map { OpenAIBatchAPI(config: $0) }
+                let anthropic = config.map { AnthropicBatchAPI(config: $0) }
                 var settings = BatchSettings(backend: .openAI, pollInterval: pollInterval)
                 settings.maxWaves = 1
                 let cancelled = try await BatchControl.cancel(
-                    store: store, api: api, settings: settings, runName: run, logger: Logger(label: "autointerp.batch"))
+                    store: store, api: api, anthropic: anthropic, settings: settings, runName: run, logger: Logger(label: "autointerp.batch"))
                 print(cancelled.isEmpty ? "no open batch in run '\(run)'" : "cancelled \(cancelled.count) batch(es) of run '\(run)'")
                 for line in try BatchControl.status(store: store) { print(line) }
             }

@@ -60,7 +60,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Units worked on at once (default 2 x --max-in-flight).")
     var concurrency: Int?
 
-    @Option(help: "Send the requests as batches in waves instead of in real time: openai (the files + batches API at --endpoint; waits and polls, resumable), file or file:DIR (write OpenAI-batch JSONL into DIR, default results/<run>/batches, and read back <input>.output.jsonl from whatever ran it; rerun to ingest).")
+    @Option(help: "Send the requests as batches in waves instead of in real time: openai (the files + batches API at --endpoint; waits and polls, resumable), anthropic (Message Batches at --endpoint; no logprobs), file or file:DIR (write OpenAI-batch JSONL into DIR, default results/<run>/batches, and read back <input>.output.jsonl from whatever ran it; rerun to ingest).")
     var batch: String?
 
     @Option(help: "With --batch: how the last attempt of a failed batch line goes: batch (default) or realtime.")
