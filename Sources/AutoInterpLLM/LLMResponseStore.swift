@@ -32,6 +32,10 @@ public struct LLMCallRecord: Sendable, Equatable {
     public var cachedTokens: Int?
     /// `finish_reason` of the answer's first choice (`stop`, `length`, …).
     public var finishReason: String?
+    /// `realtime`, or `batch` for a line of a provider batch (priced at the batch tier).
+    public var tier: String = "realtime"
+    /// The run database's batch (`llm_batches.id`) of a batch line.
+    public var batchID: Int64?
 
     public init(
         requestHash: String, endpoint: String, model: String, statusCode: Int?, latencyMs: Double,

@@ -1,6 +1,6 @@
 import AutoInterp
 import AutoInterpLLM
-import Foundation
+package import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -31,6 +31,9 @@ package final class TestEndpoint: Sendable {
         package var structuredOutputs: TestStructuredOutputs
         /// Answered at `GET /props` as llama.cpp's `total_slots` (no latency, no faults); nil = 404 there.
         package var totalSlots: Int?
+        /// Answers other routes first (the batch test server's files and batches): a status and a
+        /// JSON body, or nil to go on as a chat endpoint. Such requests are neither counted nor faulted.
+        package var router: (@Sendable (ChatRequestSeen) -> (status: Int, body: Data)?)?
 
         package init(
             port: UInt16 = 0, latency: Duration = .zero, faults: TestFaultPlan = .none,
@@ -210,6 +213,12 @@ package final class TestEndpoint: Sendable {
                 if !send(fd, status: 200, body: Data(#"{"total_slots":\#(slots),"model_path":"test.gguf"}"#.utf8)) { return }
                 continue
             }
+            if let router = configuration.router, requestLine.count > 1,
+                let routed = router(ChatRequestSeen(
+                    number: 0, method: String(requestLine[0]), path: String(requestLine[1]), headers: headers, body: body, request: nil)) {
+                if !send(fd, status: routed.status, body: routed.body) { return }
+                continue
+            }
 
             let number = state.withLock { s -> Int in
                 s.requests += 1
@@ -274,7 +283,13 @@ package final class TestEndpoint: Sendable {
     }
 
     private func answer(_ seen: ChatRequestSeen) -> Data {
-        let reply = configuration.handler(seen)
+        Self.completionBody(for: seen, handler: configuration.handler)
+    }
+
+    /// The chat-completion body `handler` answers `seen` with (as the endpoint sends it): also
+    /// what a test's batch runner writes into a batch output line.
+    package static func completionBody(for seen: ChatRequestSeen, handler: (ChatRequestSeen) -> TestReply) -> Data {
+        let reply = handler(seen)
         let n = max(1, seen.request?.n ?? 1)
         let choices = (0..<n).map { index in
             ChatCompletionResponse.Choice(

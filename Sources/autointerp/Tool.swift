@@ -17,6 +17,7 @@ struct AutoInterpTool: AsyncParsableCommand {
             SelectCommand.self,
             RunCommand.self,
             MergeCommand.self,
+            BatchCommand.self,
             ReportCommand.self,
             CompareCommand.self,
             ExportCommand.self,

@@ -60,6 +60,11 @@ import Testing
             add(command, "--price-input", nanInf + ["-1", "1e300"])
             add(command, "--price-output", nanInf + ["-1", "1e300"])
         }
+        for option in ["--price-batch-input", "--price-batch-output", "--max-cost"] {
+            add(["run"], option, nanInf + ["-1", "1e300"])
+        }
+        add(["run"], "--batch", ["", "openia", "file:"])
+        add(["run"], "--batch-retry", ["sometimes"])
         add(["encode"], "--batch-tokens", positiveInt)
         for option in ["--expansion", "--d-sae", "--batch-size", "--steps", "--max-tokens", "--log-every"] {
             add(["train-sae"], option, positiveInt)

@@ -24,7 +24,9 @@ public final class LogprobSupport: Sendable {
     public init(probing client: LLMClient, model: String) {
         resolve = {
             let probe = LogprobProbe(alternatives: [Self.topLogprobs], model: model, maxTokens: 3)
-            guard case .answered(_, _, let most)? = try? await probe.run(client), most >= 2 else { return 0 }
+            // A probe, sent in real time even during a batch wave (its finding shapes the wave's requests).
+            let outcome = try? await LLMClient.inRealTime { try await probe.run(client) }
+            guard case .answered(_, _, let most)? = outcome, most >= 2 else { return 0 }
             return min(Self.topLogprobs, most)
         }
     }

@@ -219,6 +219,11 @@ public struct HTMLReport: Sendable {
         }
         if report.usage.isEmpty { html += "<tr><td colspan=\"7\">no LLM calls logged</td></tr>\n" }
         html += "</tbody>\n</table>\n"
+        if report.usedBatches, let prices {
+            html += "<p class=\"note\" id=\"batch-cost\">Paid \(ReportText.fixed(report.totalCost, 4, placeholder: "no price")) "
+            html += "\(ReportText.html(prices.currency)) with batch lines at the batch price; all in real time it would have been "
+            html += "\(ReportText.fixed(report.totalRealtimeCost, 4, placeholder: "no price")).</p>\n"
+        }
         if !report.stages.isEmpty {
             html += "<table class=\"usage\" id=\"stage-table\">\n<thead><tr><th>stage</th><th>calls</th><th>cached calls</th>"
             html += "<th>prompt tokens</th><th>of which cached</th><th>completion tokens</th><th>calls per unit</th><th>tokens per unit</th></tr></thead>\n<tbody>\n"

@@ -173,6 +173,12 @@ public struct MarkdownReport: Sendable {
                 return row
             }
             lines += Self.table(header: header, rows: rows, rightAligned: Set(1..<header.count))
+            if report.usedBatches, let prices = report.prices {
+                lines.append("")
+                lines.append(
+                    "Paid \(ReportText.fixed(report.totalCost, 4, placeholder: "no price")) \(prices.currency) with batch lines at the batch "
+                        + "price; all in real time it would have been \(ReportText.fixed(report.totalRealtimeCost, 4, placeholder: "no price")).")
+            }
             if !report.stages.isEmpty {
                 lines.append("")
                 lines.append("By stage (calls that reached the endpoint; per unit over the units with such calls):")

@@ -129,7 +129,21 @@ public struct RunReport: Sendable {
         usage.reduce(into: ModelUsage(model: "all")) { $0.add($1) }
     }
 
-    /// Money spent (non-cached calls) at ``prices``; nil without prices or when a model has no price.
+    /// What the run's calls would have cost all in real time; nil as ``totalCost``.
+    public var totalRealtimeCost: Double? {
+        guard let prices else { return nil }
+        var sum = 0.0
+        for entry in usage {
+            guard let cost = prices.realtimeCost(of: entry) else { return nil }
+            sum += cost
+        }
+        return sum
+    }
+
+    /// Whether some calls went as batch lines (then the paid cost and the real-time one differ).
+    public var usedBatches: Bool { usage.contains { $0.batchPromptTokens + $0.batchCompletionTokens > 0 } }
+
+    /// Money spent (non-cached calls) at ``prices``, each tier at its own; nil without prices or when a model has no price.
     public var totalCost: Double? {
         guard let prices else { return nil }
         var sum = 0.0
@@ -258,9 +272,12 @@ public struct ModelUsage: Sendable, Equatable {
     public var failed = 0
     public var promptTokens = 0
     public var completionTokens = 0
-    /// Tokens of non-cached calls (what a paid endpoint bills).
+    /// Tokens of non-cached calls (what a paid endpoint bills), both tiers.
     public var billedPromptTokens = 0
     public var billedCompletionTokens = 0
+    /// The part of the billed tokens that went as batch lines (`llm_calls.tier` `batch`).
+    public var batchPromptTokens = 0
+    public var batchCompletionTokens = 0
     public var latencyMs = 0.0
 
     public init(model: String) { self.model = model }
@@ -273,6 +290,8 @@ public struct ModelUsage: Sendable, Equatable {
         completionTokens += other.completionTokens
         billedPromptTokens += other.billedPromptTokens
         billedCompletionTokens += other.billedCompletionTokens
+        batchPromptTokens += other.batchPromptTokens
+        batchCompletionTokens += other.batchCompletionTokens
         latencyMs += other.latencyMs
     }
 }
@@ -282,10 +301,18 @@ public struct TokenPrices: Sendable, Equatable {
     public struct Price: Sendable, Equatable {
         public var promptPerMillion: Double
         public var completionPerMillion: Double
+        /// The batch tier's prices; nil: half of the real-time ones.
+        public var batchPromptPerMillion: Double?
+        public var batchCompletionPerMillion: Double?
 
-        public init(promptPerMillion: Double, completionPerMillion: Double) {
+        public init(
+            promptPerMillion: Double, completionPerMillion: Double, batchPromptPerMillion: Double? = nil,
+            batchCompletionPerMillion: Double? = nil
+        ) {
             self.promptPerMillion = promptPerMillion
             self.completionPerMillion = completionPerMillion
+            self.batchPromptPerMillion = batchPromptPerMillion
+            self.batchCompletionPerMillion = batchCompletionPerMillion
         }
     }
 
@@ -301,7 +328,18 @@ public struct TokenPrices: Sendable, Equatable {
     }
 
     /// The cost of the billed tokens of `usage`; nil when its model has no price.
+    /// What was paid: the real-time tokens at the real-time price, the batch lines at the batch price.
     public func cost(of usage: ModelUsage) -> Double? {
+        guard let price = byModel[usage.model] ?? fallback else { return nil }
+        let realtime = Double(usage.billedPromptTokens - usage.batchPromptTokens) * price.promptPerMillion
+            + Double(usage.billedCompletionTokens - usage.batchCompletionTokens) * price.completionPerMillion
+        let batch = Double(usage.batchPromptTokens) * (price.batchPromptPerMillion ?? price.promptPerMillion / 2)
+            + Double(usage.batchCompletionTokens) * (price.batchCompletionPerMillion ?? price.completionPerMillion / 2)
+        return (realtime + batch) / 1_000_000
+    }
+
+    /// What the same tokens would have cost all in real time (the batch lines at real-time prices).
+    public func realtimeCost(of usage: ModelUsage) -> Double? {
         guard let price = byModel[usage.model] ?? fallback else { return nil }
         return (Double(usage.billedPromptTokens) * price.promptPerMillion
             + Double(usage.billedCompletionTokens) * price.completionPerMillion) / 1_000_000
@@ -309,7 +347,9 @@ public struct TokenPrices: Sendable, Equatable {
 
     /// The prices a run stores (``RunStore/prices(runID:)``), for every model, in USD.
     public init(_ prices: StoredPrices) {
-        self.init(fallback: Price(promptPerMillion: prices.prompt, completionPerMillion: prices.completion))
+        self.init(fallback: Price(
+            promptPerMillion: prices.prompt, completionPerMillion: prices.completion, batchPromptPerMillion: prices.batchPrompt,
+            batchCompletionPerMillion: prices.batchCompletion))
     }
 }
 

@@ -101,9 +101,15 @@ public struct DatasetDescription: Sendable, Equatable, Codable {
 public struct StoredPrices: Sendable, Equatable, Codable {
     public var prompt: Double
     public var completion: Double
+    /// The batch tier's prices (`--price-batch-input/-output`); nil: half the real-time price,
+    /// the batch discount of OpenAI, Anthropic, Azure, Mistral and Together.
+    public var batchPrompt: Double?
+    public var batchCompletion: Double?
 
-    public init(prompt: Double, completion: Double) {
+    public init(prompt: Double, completion: Double, batchPrompt: Double? = nil, batchCompletion: Double? = nil) {
         self.prompt = prompt
         self.completion = completion
+        self.batchPrompt = batchPrompt
+        self.batchCompletion = batchCompletion
     }
 }

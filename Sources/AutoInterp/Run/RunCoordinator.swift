@@ -32,7 +32,16 @@ public struct RunCoordinator {
         let store = prepared.store
         let client = try request.endpoint.map { try LLMClient(config: $0, store: store, logger: logger) }
         if let client, let observer { client.onCallFinished { observer.callFinished($0) } }
-        try store.setPrices(runID: prepared.run.id, client.flatMap { Self.prices($0.config) })
+        var prices = client.flatMap { Self.prices($0.config) }
+        if let batch = request.batch {
+            if prices == nil, batch.priceInput != nil || batch.priceOutput != nil || batch.maxCost != nil {
+                throw AutoInterpError.invalidOption(
+                    .batch, "batch prices and \(Setting.maxCost) need the real-time prices too: pass \(Setting.priceInput) and \(Setting.priceOutput)")
+            }
+            prices?.batchPrompt = batch.priceInput
+            prices?.batchCompletion = batch.priceOutput
+        }
+        try store.setPrices(runID: prepared.run.id, prices)
 
         var stoppedEarly: String?
         var reports: [UnitOutcome] = []
@@ -44,21 +53,35 @@ public struct RunCoordinator {
             let units = try store.progress(runID: prepared.run.id)
             let stages = try await stages(
                 plan, request: request, client: client, store: store, run: prepared.run, units: units, mode: &mode, idle: &idle)
-            let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
             let unitsInFlight = request.unitsInFlight ?? client.map { 2 * $0.config.maxInFlight } ?? 4
-            let scheduler = UnitScheduler(runner: runner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
             if request.explainer == .local { logger.info("run \(prepared.run.name) with the baseline \(PatternExplainer.name)") }
-            (reports, stoppedEarly) = try await scheduler.run(prepared.run, units: units)
-            // The control pass: the same scoring stages on another unit's explanation.
-            let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
-            // A shard leaves the controls to the merged run: donors are drawn over every unit.
-            if stoppedEarly == nil, !controlStages.isEmpty, request.setup.shard == nil {
-                let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
-                let controlScheduler = UnitScheduler(runner: controlRunner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
-                let pass = ControlPass(store: store, scheduler: controlScheduler, seed: setup.selection.seed, logger: logger)
-                let outcome = try await pass.run(prepared.run)
-                controls = outcome
-                stoppedEarly = outcome.stoppedEarly
+            if var batch = request.batch, let client, !idle {
+                if batch.backend == .anthropic, batch.limits == .openAI { batch.limits = .anthropic }
+                let waves = BatchWaves(
+                    store: store, settings: batch, directory: BatchWaves.directory(for: batch, store: store),
+                    endpoint: client.config.endpointName, runName: prepared.run.name, logger: logger,
+                    api: batch.backend == .openAI ? OpenAIBatchAPI(config: client.config) : nil,
+                    anthropic: batch.backend == .anthropic ? AnthropicBatchAPI(config: client.config) : nil)
+                let pass = WavePass(
+                    store: store, stages: stages, requested: plan.requested, unitsInFlight: unitsInFlight, observer: observer,
+                    seed: setup.selection.seed, controls: request.setup.shard == nil, logger: logger)
+                (reports, controls, stoppedEarly) = try await runWaves(waves, pass: pass, client: client, run: prepared.run, units: units)
+            } else {
+                let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
+                let scheduler = UnitScheduler(runner: runner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
+                (reports, stoppedEarly) = try await scheduler.run(prepared.run, units: units)
+                // The control pass: the same scoring stages on another unit's explanation.
+                let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
+                // A shard leaves the controls to the merged run: donors are drawn over every unit.
+                if stoppedEarly == nil, !controlStages.isEmpty, request.setup.shard == nil {
+                    let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
+                    let controlScheduler = UnitScheduler(
+                        runner: controlRunner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
+                    let pass = ControlPass(store: store, scheduler: controlScheduler, seed: setup.selection.seed, logger: logger)
+                    let outcome = try await pass.run(prepared.run)
+                    controls = outcome
+                    stoppedEarly = outcome.stoppedEarly
+                }
             }
         } catch let error as LLMError where error.isFatalForRun {
             stoppedEarly = error.message
@@ -152,7 +175,9 @@ public struct RunCoordinator {
         // logprobs (for AUPRC) when the simulator found them, else probed once, at the first call.
         let logprobs = capabilities.simulatorMode == .logprobs
             ? LogprobSupport(fixed: LogprobSupport.topLogprobs)
-            : LogprobSupport(probing: llm.client, model: settings.simulatorModel)
+            : request.batch?.backend == .anthropic
+                ? LogprobSupport(fixed: 0)  // the Messages API has no logprobs
+                : LogprobSupport(probing: llm.client, model: settings.simulatorModel)
         let classifiers = try Dictionary(uniqueKeysWithValues: StoredClassification.Scorer.allCases.map { scorer in
             (scorer, LLMClassifier(
                 client: llm.client, template: try llm.prompts.template(for: scorer.rawValue), model: settings.simulatorModel,
@@ -174,6 +199,17 @@ public struct RunCoordinator {
     ) async throws -> PinnedCapabilities? {
         guard let client else { return nil }
         let stored = try store.capabilities(runID: run.id)
+        if request.batch?.backend == .anthropic {
+            // Message Batches: no logprobs, no response_format; nothing to probe.
+            let wanted = stored?.simulatorMode ?? request.simulatorMode
+            guard wanted != .logprobs else {
+                throw AutoInterpError.invalidOption(
+                    .batch, "anthropic batches have no logprobs (the Messages API returns none): use \(Setting.simulatorMode) sparse or json")
+            }
+            let pinned = PinnedCapabilities(simulatorMode: wanted == .auto ? .json : wanted, topLogprobs: 0, structuredOutput: .none)
+            if stored == nil { try store.pin(runID: run.id, pinned) }
+            return stored ?? pinned
+        }
         let simulating = request.explainer == .llm && plan.requested.contains(.simulate)
         let wantedMode = stored?.simulatorMode ?? request.simulatorMode
         let decision = simulating || wantedMode == .logprobs

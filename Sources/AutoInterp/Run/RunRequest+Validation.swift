@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 extension RunRequest {
@@ -20,6 +21,12 @@ extension RunRequest {
             throw AutoInterpError.invalidOption(.unitsInFlight, "must be between 1 and \(Self.maxUnitsInFlight), got \(unitsInFlight)")
         }
         try baseline.validate()
+        if let batch {
+            try batch.validate()
+            guard endpoint != nil else {
+                throw AutoInterpError.invalidOption(.batch, "batches carry LLM requests: pass \(Setting.endpoint) and \(Setting.model), or drop \(Setting.batch)")
+            }
+        }
         try setup.validate()
     }
 }

@@ -36,13 +36,16 @@ public struct RunRequest: Sendable {
     /// Stages run after the built-in ones for every unit (always requested), by their
     /// descriptors: they get their own `--stages` name, prompts, summary figures and report sections.
     public var extraStages: [StageDescriptor]
+    /// `--batch`: send the requests without a cached answer as provider batches, in waves (nil:
+    /// in real time). A transport, not part of the run's identity.
+    public var batch: BatchSettings?
 
     public init(
         setup: RunSetup.Request, endpoint: LLMEndpointConfig?, simulatorModel: String? = nil, judgeModel: String? = nil,
         simulatorMode: SimulatorMode = .sparse, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
         stages: Set<StageName>? = nil, prompts: URL? = nil, rubric: URL? = nil, unitsInFlight: Int? = nil,
         observer: (any RunObserver)? = nil, explainer: ExplainerKind = .llm, baseline: PatternSet.Parameters = PatternSet.Parameters(),
-        extraStages: [StageDescriptor] = []
+        extraStages: [StageDescriptor] = [], batch: BatchSettings? = nil
     ) {
         self.setup = setup
         self.endpoint = endpoint
@@ -59,6 +62,7 @@ public struct RunRequest: Sendable {
         self.explainer = explainer
         self.baseline = baseline
         self.extraStages = extraStages
+        self.batch = batch
     }
 }
 

@@ -13,6 +13,9 @@ public struct UnitOutcome: Sendable, Equatable {
         case waiting
         /// The run stopped before the unit finished.
         case cancelled
+        /// A batch wave (collect mode): some of the unit's requests wait for a batch; nothing
+        /// was recorded as failed and the stages run again once the batch is ingested.
+        case deferred
     }
 
     public var unit: UnitRef
@@ -23,6 +26,8 @@ public struct UnitOutcome: Sendable, Equatable {
     public var reason: String?
     /// Whether this invocation stored anything for the unit.
     public var storedSomething: Bool
+    /// The stages that deferred their requests to a batch (status `deferred`).
+    public var deferredStages: Set<StageName> = []
     /// Simulations and rubric verdicts that failed in this invocation.
     public var failedSimulations: Int
     public var failedRatings: Int

@@ -1,6 +1,7 @@
 import AutoInterpLLM
 import Foundation
 public import Logging
+import Synchronization
 
 /// Runs one unit's stages in order, doing only what the store does not hold yet.
 ///
@@ -19,12 +20,16 @@ public struct UnitStageRunner: Sendable {
     /// The names of the stages to run.
     public let requested: Set<StageName>
     public let logger: Logger
+    /// In a batch run: the stages that already ran in an earlier wave of this invocation (not run
+    /// again, as a real-time run runs each stage once per invocation). Nil outside batch runs.
+    public let ledger: StageLedger?
 
-    public init(store: RunStore, stages: [any UnitStage], requested: Set<StageName>? = nil, logger: Logger) {
+    public init(store: RunStore, stages: [any UnitStage], requested: Set<StageName>? = nil, logger: Logger, ledger: StageLedger? = nil) {
         self.store = store
         self.stages = stages
         self.requested = requested ?? Set(stages.map(\.name))
         self.logger = logger
+        self.ledger = ledger
     }
 
     /// Whether the unit has everything the requested stages produce, whole (dead units always do).
@@ -57,6 +62,11 @@ public struct UnitStageRunner: Sendable {
         do {
             for stage in stages where requested.contains(stage.name) {
                 current = stage.name
+                // Ran in an earlier wave of this invocation: done for now, as in a real-time run.
+                if let ledger, ledger.contains(start.unit.id, stage.name) {
+                    ran.insert(stage.name)
+                    continue
+                }
                 let forced = stage.needs.contains { changed.contains($0) }
                 if stage.isDone(progress), !forced { continue }
                 if let missing = stage.needs.first(where: { need in blocked.contains(need) || !(ran.contains(need) || isDone(need, progress)) }) {
@@ -69,10 +79,19 @@ public struct UnitStageRunner: Sendable {
                 }
                 let work = UnitWork(store: store, progress: progress, logger: logger)
                 // Calls made by the stage are logged with its unit and name (`llm_calls.unit`, `.stage`).
-                let result = try await LLMCallContext.$current.withValue(
-                    LLMCallContext(unit: progress.unit.unit.description, stage: stage.name.rawValue)
-                ) { try await stage.run(work) }
+                let result: StageResult
+                do {
+                    result = try await LLMCallContext.$current.withValue(
+                        LLMCallContext(unit: progress.unit.unit.description, stage: stage.name.rawValue)
+                    ) { try await stage.run(work) }
+                } catch let error as LLMError where error.isDeferred {
+                    // Waits for a batch: nothing stored, nothing failed; the stages that need it wait too.
+                    blocked.insert(stage.name)
+                    report.deferredStages.insert(stage.name)
+                    continue
+                }
                 ran.insert(stage.name)
+                ledger?.insert(start.unit.id, stage.name)
                 report.failedSimulations += result.failedSimulations
                 report.failedRatings += result.failedRatings
                 if result.stored {
@@ -86,6 +105,11 @@ public struct UnitStageRunner: Sendable {
                     report.reason = failure
                 }
             }
+            if !report.deferredStages.isEmpty, report.status != .failed {
+                report.status = .deferred
+                report.reason = "waits for a batch (\(report.deferredStages.map(\.rawValue).sorted().joined(separator: ", ")))"
+                return report
+            }
             if report.status == .complete {
                 for stage in stages where requested.contains(stage.name) {
                     guard let gap = stage.gap(progress) else { continue }
@@ -94,10 +118,13 @@ public struct UnitStageRunner: Sendable {
             }
             return report
         } catch let failure as ExplanationFailure {
+            current.map { ledger?.insert(start.unit.id, $0) }
             return failed(report, .stage(current ?? .explain), failure.reason)
         } catch let failure as StageFailure {
+            current.map { ledger?.insert(start.unit.id, $0) }
             return failed(report, .stage(current ?? .explain), failure.reason)
         } catch let error as LLMError where !error.isFatalForRun {
+            current.map { ledger?.insert(start.unit.id, $0) }
             return failed(report, .call, error.message)
         } catch is CancellationError {
             report.status = .cancelled
@@ -126,5 +153,22 @@ public struct UnitStageRunner: Sendable {
         report.failure = failure
         report.reason = reason
         return report
+    }
+}
+
+/// The (unit, stage) pairs that ran in an earlier wave of a batch run's invocation:
+/// ``UnitStageRunner`` does not run them again in a later wave. One ledger per runner (the
+/// control pass has its own: its views are the units' controls).
+public final class StageLedger: Sendable {
+    private let done = Mutex<Set<String>>([])
+
+    public init() {}
+
+    func contains(_ unitID: Int64, _ stage: StageName) -> Bool {
+        done.withLock { $0.contains("\(unitID)/\(stage.rawValue)") }
+    }
+
+    func insert(_ unitID: Int64, _ stage: StageName) {
+        _ = done.withLock { $0.insert("\(unitID)/\(stage.rawValue)") }
     }
 }

@@ -15,7 +15,7 @@ import Darwin
 ///
 /// Checks first, writes nothing on a refusal: every shard `k-of-N` present, finished (`done`, or
 /// `selected` with nothing explained yet: a `select --shard`),
-/// of this build's schema, holding run R only and no controls; the same config apart from the
+/// of this build's schema, holding run R only, no controls and no open batch; the same config apart from the
 /// unit lists; units disjoint and together exactly the planned list (`shard.json`). Then every
 /// row is copied into a temporary file with its INTEGER ids and foreign keys offset past the rows
 /// already there (one transaction per shard), response caches are united (a hash answered
@@ -172,6 +172,12 @@ public struct ShardMerge {
             guard controls == 0 else {
                 throw AutoInterpError.invalidInput(
                     "\(label) holds \(controls) control explanations: controls are drawn over the whole run, after the merge; rerun the shard with \(Setting.shard) (which skips them) in a fresh folder")
+            }
+            let open = try store.batches().filter { !$0.isSettled }.count
+            let waiting = try store.pendingCounts().filter { $0.key == "pending" || $0.key == "submitted" }.values.reduce(0, +)
+            guard open == 0, waiting == 0 else {
+                throw AutoInterpError.invalidInput(
+                    "\(label) has \(open) open batch(es) and \(waiting) request(s) waiting for one: rerun the shard with the same command until its batches are in, then merge")
             }
             config = try RunConfig.decode(run.configJSON)
             units = try store.units(runID: run.id).map(\.unit)

@@ -30,20 +30,20 @@ extension RunStore: LLMResponseStore {
             """
             INSERT INTO llm_calls (request_hash, endpoint, model, status_code, latency_ms, prompt_tokens,
                                    completion_tokens, error, created_at, cached, attempts, unit, stage, queue_ms,
-                                   cached_tokens, finish_reason)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   cached_tokens, finish_reason, tier, batch_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 call.requestHash, call.endpoint, call.model, call.statusCode, call.latencyMs, call.promptTokens,
                 call.completionTokens, call.error, StoreFormat.string(from: call.createdAt), call.cached,
-                call.attempts, call.unit, call.stage, call.queueMs, call.cachedTokens, call.finishReason,
+                call.attempts, call.unit, call.stage, call.queueMs, call.cachedTokens, call.finishReason, call.tier, call.batchID,
             ])
     }
 
     /// The call log, oldest first.
     public func llmCalls() throws -> [LLMCallRecord] {
         try database.query("SELECT * FROM llm_calls ORDER BY id").map { row in
-            LLMCallRecord(
+            var record = LLMCallRecord(
                 requestHash: row.string("request_hash") ?? "", endpoint: row.string("endpoint") ?? "",
                 model: row.string("model") ?? "", statusCode: row.int("status_code"),
                 latencyMs: row.double("latency_ms") ?? 0, promptTokens: row.int("prompt_tokens"),
@@ -52,6 +52,9 @@ extension RunStore: LLMResponseStore {
                 createdAt: try StoreFormat.date(row.string("created_at"), path: path), unit: row.string("unit"),
                 stage: row.string("stage"), queueMs: row.double("queue_ms") ?? 0, cachedTokens: row.int("cached_tokens"),
                 finishReason: row.string("finish_reason"))
+            record.tier = row.string("tier") ?? "realtime"
+            record.batchID = row.int64("batch_id")
+            return record
         }
     }
 }

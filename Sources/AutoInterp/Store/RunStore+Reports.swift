@@ -183,6 +183,8 @@ extension RunStore {
                    TOTAL(prompt_tokens) AS prompt, TOTAL(completion_tokens) AS completion,
                    TOTAL(CASE WHEN cached = 0 THEN prompt_tokens END) AS billed_prompt,
                    TOTAL(CASE WHEN cached = 0 THEN completion_tokens END) AS billed_completion,
+                   TOTAL(CASE WHEN cached = 0 AND tier = 'batch' THEN prompt_tokens END) AS batch_prompt,
+                   TOTAL(CASE WHEN cached = 0 AND tier = 'batch' THEN completion_tokens END) AS batch_completion,
                    TOTAL(latency_ms) AS latency
             FROM llm_calls GROUP BY model ORDER BY model
             """
@@ -195,6 +197,8 @@ extension RunStore {
             usage.completionTokens = Int(row.double("completion") ?? 0)
             usage.billedPromptTokens = Int(row.double("billed_prompt") ?? 0)
             usage.billedCompletionTokens = Int(row.double("billed_completion") ?? 0)
+            usage.batchPromptTokens = Int(row.double("batch_prompt") ?? 0)
+            usage.batchCompletionTokens = Int(row.double("batch_completion") ?? 0)
             usage.latencyMs = row.double("latency") ?? 0
             return usage
         }

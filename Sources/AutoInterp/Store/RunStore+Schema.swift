@@ -16,10 +16,11 @@ extension RunStore {
         SQLiteMigration(version: 6, name: "explanations.control_of: the random-explanation floor", sql: schemaV6),
         SQLiteMigration(version: 7, name: "run_state: what a run found and free settings, apart from its identity", body: migrateV7),
         SQLiteMigration(version: 8, name: "explanation_failures: refused explanations kept and re-asked", sql: schemaV8),
+        SQLiteMigration(version: 9, name: "batch transport: llm_pending, llm_batches, llm_calls tier and batch", sql: schemaV9),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -306,5 +307,59 @@ extension RunStore {
             created_at TEXT NOT NULL,                   -- of the last refusal
             UNIQUE (unit_id)
         );
+        """
+
+    /// Schema v9: the batch transport (`run --batch`). `llm_pending` holds the requests a wave
+    /// collected (one row per request hash the stages ask for; a retry re-sends it with another
+    /// seed under a new `line_hash`); `llm_batches` one row per batch file, written before and
+    /// after each step (written → submitted → … → ingested), so a killed run resumes; every
+    /// ingested line is an `llm_calls` row with `tier` `batch` and its batch.
+    static let schemaV9 = """
+        ALTER TABLE llm_calls ADD COLUMN tier TEXT NOT NULL DEFAULT 'realtime';   -- realtime | batch
+        ALTER TABLE llm_calls ADD COLUMN batch_id INTEGER;                        -- llm_batches.id of a batch line
+        CREATE TABLE llm_batches (
+            id                  INTEGER PRIMARY KEY,
+            tag                 TEXT NOT NULL UNIQUE,   -- local id, also sent as provider metadata (adopting an orphan)
+            wave                INTEGER NOT NULL,
+            dialect             TEXT NOT NULL,          -- file | openai | anthropic
+            endpoint            TEXT NOT NULL,
+            model               TEXT NOT NULL,
+            local_path          TEXT NOT NULL,          -- the JSONL input
+            input_sha256        TEXT NOT NULL,
+            request_count       INTEGER NOT NULL,
+            bytes               INTEGER NOT NULL,
+            status              TEXT NOT NULL,          -- written, uploaded, submitted, validating, in_progress, finalizing,
+                                                        -- completed, failed, expired, cancelling, cancelled, ingested
+            input_file_id       TEXT,
+            provider_batch_id   TEXT UNIQUE,
+            output_file_id      TEXT,
+            error_file_id       TEXT,
+            request_counts_json TEXT,
+            usage_json          TEXT,
+            errors_json         TEXT,
+            answered            INTEGER NOT NULL DEFAULT 0,   -- lines ingested with an answer
+            failed              INTEGER NOT NULL DEFAULT 0,   -- lines ingested as failed (or missing)
+            created_at          TEXT NOT NULL,
+            submitted_at        TEXT,
+            ended_at            TEXT,
+            ingested_at         TEXT
+        );
+        CREATE TABLE llm_pending (
+            request_hash TEXT PRIMARY KEY,              -- the cache key the stages ask for
+            line_hash    TEXT NOT NULL,                 -- custom_id of the line sent (differs on a retry)
+            model        TEXT NOT NULL,
+            body         BLOB NOT NULL,                 -- the canonical chat-completions body of the line
+            attempt      INTEGER NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('pending', 'submitted', 'answered', 'failed')),
+            batch_id     INTEGER REFERENCES llm_batches(id),
+            wave         INTEGER NOT NULL,
+            unit         TEXT,
+            stage        TEXT,
+            error        TEXT,                          -- the failed line's error
+            response     BLOB,                          -- the answer of an answered line
+            created_at   TEXT NOT NULL
+        );
+        CREATE INDEX llm_pending_line ON llm_pending (line_hash);
+        CREATE INDEX llm_pending_batch ON llm_pending (state, batch_id);
         """
 }

@@ -17,6 +17,9 @@ extension Setting {
     public static let shardIndexEnv: Setting = "shard index env"
     public static let output: Setting = "output"
     public static let run: Setting = "run"
+    public static let maxCost: Setting = "max cost"
+    public static let priceBatchInput: Setting = "price batch input"
+    public static let priceBatchOutput: Setting = "price batch output"
     // Data and units
     public static let activations: Setting = "activations"
     public static let vocab: Setting = "vocab"

@@ -52,6 +52,8 @@ public final class LLMClient: Sendable {
         var pending: [String: [Waiter]] = [:]
         /// Called after every finished call.
         var observers: [@Sendable (LLMUsage) -> Void] = []
+        /// Collect mode: where requests without a cached answer are recorded for a batch.
+        var collector: (any LLMBatchCollector)?
     }
 
     /// The endpoint this client talks to.
@@ -193,6 +195,60 @@ public final class LLMClient: Sendable {
         return LLMRequestHash.compute(endpoint: endpoint, model: request.model ?? config.model, canonicalBody: try request.canonicalBody())
     }
 
+    // MARK: - Collect mode
+
+    /// Puts the client in collect mode (a batch wave) with `collector`, or back in real time (nil).
+    ///
+    /// In collect mode a call that the cache does not answer is not sent: it is recorded in the
+    /// collector and fails with an `LLMError` that `isDeferred` (not a failure: the caller stores
+    /// nothing and asks again once the batch is ingested). A request the batch answered is served
+    /// from the collector; one whose batch line failed is recorded again with another `seed` (so
+    /// its line is not the same answer again) until `maxAttempts`, the last one in real time with
+    /// `lastAttemptRealtime`. Calls inside ``inRealTime(_:)`` (probes) are always sent.
+    public func collect(into collector: (any LLMBatchCollector)?) {
+        state.withLock { $0.collector = collector }
+    }
+
+    /// Whether the client is in collect mode.
+    public var isCollecting: Bool { state.withLock { $0.collector != nil } }
+
+    /// Answers `request` in collect mode from the collector, or records it and throws
+    /// `LLMError.deferred`; nil when it goes in real time (the last attempt with `lastAttemptRealtime`).
+    private func collected(
+        _ request: ChatCompletionRequest, body: Data, call: CallInfo, collector: any LLMBatchCollector
+    ) throws -> LLMCompletion? {
+        var attempt = 1
+        var sent = request
+        switch try collector.state(forHash: call.hash) {
+        case .answered(let raw):
+            let response: ChatCompletionResponse
+            do {
+                response = try ChatCompletionResponse.decode(raw)
+            } catch {
+                throw LLMError.malformedResponse(endpoint: endpoint, status: 200, detail: "a batch line that does not decode", attempts: 1)
+            }
+            return answeredWithoutNetwork(response, call, latencyMs: 0, queueMs: 0, how: "by a batch line")
+        case .waiting:
+            throw LLMError.deferred(endpoint: endpoint, hash: call.hash)
+        case .unknown:
+            break
+        case .failed(let attempts, let error):
+            guard attempts < collector.maxAttempts else {
+                throw LLMError.batchLineFailed(endpoint: endpoint, attempts: attempts, detail: error)
+            }
+            attempt = attempts + 1
+            if attempt == collector.maxAttempts, collector.lastAttemptRealtime { return nil }
+            // An identical request would be the same line again: another seed makes it a new one.
+            sent.seed = (request.seed ?? 0) + attempt - 1
+        }
+        let lineBody = attempt == 1 ? body : try sent.canonicalBody()
+        let lineHash = attempt == 1 ? call.hash : LLMRequestHash.compute(endpoint: endpoint, model: call.model, canonicalBody: lineBody)
+        try collector.enqueue(LLMDeferredRequest(
+            requestHash: call.hash, lineHash: lineHash, model: call.model, body: lineBody, attempt: attempt, unit: call.context?.unit,
+            stage: call.context?.stage))
+        throw LLMError.deferred(endpoint: endpoint, hash: call.hash)
+    }
+
     // MARK: - Calling
 
     /// Sends one chat-completions request, or answers it from the store.
@@ -222,6 +278,10 @@ public final class LLMClient: Sendable {
         let readCache = useCache ?? config.useCache
         if readCache, let cached = cachedAnswer(hash: hash) {
             return answeredWithoutNetwork(cached, call, latencyMs: milliseconds(since: call.started), queueMs: 0, how: "from cache")
+        }
+        if !Self.realTimeOnly, let collector = state.withLock({ $0.collector }),
+            let answer = try collected(request, body: body, call: call, collector: collector) {
+            return answer
         }
 
         // An identical request already on the network answers this one too: never pay twice.

@@ -22,6 +22,8 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
         case invalidConfiguration
         case redirected
         case unusableAnswers
+        case deferred
+        case batchLineFailed
     }
 
     private let code: Code
@@ -84,6 +86,11 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     public var isBadRequest: Bool { code == .badRequest }
     /// The answer was longer than `LLMEndpointConfig.maxResponseBytes` (not retried, not cached).
     public var isResponseTooLarge: Bool { code == .responseTooLarge }
+    /// Collect mode (a batch wave): the request was recorded for a batch and has no answer yet.
+    /// Not a failure: the stage stores nothing and runs again once the batch is ingested.
+    public var isDeferred: Bool { code == .deferred }
+    /// A batch line failed on every attempt the batch transport allows (an ordinary call failure).
+    public var isBatchLineFailure: Bool { code == .batchLineFailed }
 
     // MARK: - Constructors
 
@@ -162,6 +169,19 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The endpoint answers, but with nothing a run can use (e.g. every unit explained alike): the run stops.
     package static func unusableAnswers(endpoint: String, _ problem: String) -> Self {
         .init(.unusableAnswers, endpoint: endpoint, attempts: 0, "LLM endpoint \(endpoint): \(problem)")
+    }
+
+    /// The request `hash` waits for a batch (collect mode): not a failure, see ``isDeferred``.
+    public static func deferred(endpoint: String, hash: String) -> Self {
+        .init(.deferred, endpoint: endpoint, attempts: 0, "LLM endpoint \(endpoint): request \(hash.prefix(12)) waits for a batch")
+    }
+
+    /// A batch line that failed on each of `attempts` batch attempts (`detail`: the last line's error).
+    public static func batchLineFailed(endpoint: String, attempts: Int, detail: String) -> Self {
+        .init(
+            .batchLineFailed, endpoint: endpoint, attempts: attempts,
+            "LLM endpoint \(endpoint): the batch line failed on each of \(attempts) attempt(s) (last: \(detail)); rerun to ask again, or pass \(Setting.batchRetry) realtime to send the last attempt in real time"
+        )
     }
 
     static func invalidConfiguration(endpoint: String, _ problem: String) -> Self {

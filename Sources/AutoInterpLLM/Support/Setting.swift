@@ -62,4 +62,6 @@ extension Setting {
     public static let priceOutput: Setting = "price output"
     public static let maxResponseBytes: Setting = "max response bytes"
     public static let simulatorMode: Setting = "simulator mode"
+    public static let batch: Setting = "batch"
+    public static let batchRetry: Setting = "batch retry"
 }

@@ -60,6 +60,21 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Units worked on at once (default 2 x --max-in-flight).")
     var concurrency: Int?
 
+    @Option(help: "Send the requests as batches in waves instead of in real time: openai (the files + batches API at --endpoint; waits and polls, resumable), anthropic (Message Batches at --endpoint; no logprobs), file or file:DIR (write OpenAI-batch JSONL into DIR, default results/<run>/batches, and read back <input>.output.jsonl from whatever ran it; rerun to ingest).")
+    var batch: String?
+
+    @Option(help: "With --batch: how the last attempt of a failed batch line goes: batch (default) or realtime.")
+    var batchRetry = "batch"
+
+    @Option(help: "With --batch: USD per million prompt tokens of batch lines (default: half of --price-input).")
+    var priceBatchInput: NonNegativeDouble?
+
+    @Option(help: "With --batch: USD per million completion tokens of batch lines (default: half of --price-output).")
+    var priceBatchOutput: NonNegativeDouble?
+
+    @Option(help: "With --batch: USD the run may spend; a wave whose lines (at batch prices, completions at max_tokens) would pass it is not submitted.")
+    var maxCost: NonNegativeDouble?
+
     @Flag(help: "No progress bar.")
     var quiet = false
 
@@ -77,7 +92,7 @@ struct RunCommand: AsyncParsableCommand {
                 simulatorMode: simulatorMode, recordsPerCall: recordsPerCall, explainerSamples: explainerSamples,
                 stages: try stages.map { try StageCatalog.builtIn.parse($0) },
                 prompts: prompts.map { URL(fileURLWithPath: $0) }, rubric: rubric.map { URL(fileURLWithPath: $0) }, unitsInFlight: concurrency,
-                observer: progress, explainer: explainer, baseline: baseline)
+                observer: progress, explainer: explainer, baseline: baseline, batch: try batchSettings())
             let result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request)
             progress.finish()
             let summary = result.summary
@@ -86,5 +101,24 @@ struct RunCommand: AsyncParsableCommand {
             print("report: \(report.html.path) and \(report.markdown.lastPathComponent)")
             try exitWithOutcome(of: summary)
         }
+    }
+
+    /// `--batch` and `--batch-retry` as the library's settings (nil without `--batch`).
+    private func batchSettings() throws -> BatchSettings? {
+        guard let batch else {
+            guard batchRetry == "batch" else { throw AutoInterpError.invalidOption(.batchRetry, "applies with --batch (add --batch file)") }
+            guard priceBatchInput == nil, priceBatchOutput == nil, maxCost == nil else {
+                throw AutoInterpError.invalidOption(.batch, "--price-batch-input, --price-batch-output and --max-cost apply to batch runs: add --batch")
+            }
+            return nil
+        }
+        guard batchRetry == "batch" || batchRetry == "realtime" else {
+            throw AutoInterpError.invalidOption(.batchRetry, "'\(batchRetry)' is not batch or realtime")
+        }
+        var settings = BatchSettings(backend: try BatchSettings.Backend(parsing: batch), retryRealtime: batchRetry == "realtime")
+        settings.priceInput = priceBatchInput?.value
+        settings.priceOutput = priceBatchOutput?.value
+        settings.maxCost = maxCost?.value
+        return settings
     }
 }
