@@ -52,10 +52,11 @@ public struct RunCoordinator {
             // The control pass: the same scoring stages on another unit's explanation.
             let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
             // A shard leaves the controls to the merged run: donors are drawn over every unit.
-            if stoppedEarly == nil, !controlStages.isEmpty, request.setup.shard == nil {
+            if stoppedEarly == nil, !controlStages.isEmpty, request.setup.shard == nil, request.controls != .none {
                 let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
                 let controlScheduler = UnitScheduler(runner: controlRunner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
-                let pass = ControlPass(store: store, scheduler: controlScheduler, seed: setup.selection.seed, logger: logger)
+                let pass = ControlPass(
+                    store: store, scheduler: controlScheduler, seed: setup.selection.seed, sample: request.controls, logger: logger)
                 let outcome = try await pass.run(prepared.run)
                 controls = outcome
                 stoppedEarly = outcome.stoppedEarly
@@ -68,6 +69,9 @@ public struct RunCoordinator {
             controls: controls, scorers: plan.catalog.scorers)
         summary.remarks = plan.remarks
         if idle { summary.remarks.append("nothing left to ask the endpoint: every unit is complete or used its attempts (no request sent)") }
+        if request.controls == .none, request.setup.shard == nil {
+            summary.remarks.append("no control pass (controls none): the scorers have no random-explanation floor")
+        }
         if let shard = request.setup.shard {
             summary.remarks.append("shard \(shard): no control pass here; autointerp merge --run \(prepared.run.name), then run without --shard")
         }
@@ -109,11 +113,12 @@ public struct RunCoordinator {
         let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
         guard units.allSatisfy(runner.hasNothingToDo) else { return false }
         let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
-        guard !controlStages.isEmpty, request.setup.shard == nil else { return true }
+        guard !controlStages.isEmpty, request.setup.shard == nil, request.controls != .none else { return true }
         let explained = units.filter { !$0.isDead && $0.explanation != nil }.map(\.unit.unit)
         let controls = try store.controlProgress(runID: run.id)
         let controlled = Set(controls.map(\.unit.unit))
-        guard ControlAssignment.donors(for: explained, seed: request.setup.selection.seed).donors.keys.allSatisfy(controlled.contains)
+        let assignment = ControlAssignment.donors(for: explained, seed: request.setup.selection.seed, sample: request.controls)
+        guard assignment.donors.keys.allSatisfy(controlled.contains)
         else { return false }
         let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
         return controls.allSatisfy(controlRunner.hasNothingToDo)

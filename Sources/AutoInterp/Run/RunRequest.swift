@@ -36,6 +36,8 @@ public struct RunRequest: Sendable {
     /// Stages run after the built-in ones for every unit (always requested), by their
     /// descriptors: they get their own `--stages` name, prompts, summary figures and report sections.
     public var extraStages: [StageDescriptor]
+    /// Which explained units the control pass scores (stored in the run config).
+    public var controls: ControlSample = .default
 
     public init(
         setup: RunSetup.Request, endpoint: LLMEndpointConfig?, simulatorModel: String? = nil, judgeModel: String? = nil,

@@ -42,6 +42,7 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
         public static let endpoint: Option = "endpoint"
         public static let recordsPerCall: Option = "records per call"
         public static let unitsInFlight: Option = "units in flight"
+        public static let controls: Option = "controls"
     }
 
     public var description: String { message }
