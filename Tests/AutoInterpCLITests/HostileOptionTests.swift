@@ -50,6 +50,7 @@ import Testing
         add(["run"], "--records-per-call", positiveInt)
         add(["run"], "--explainer-samples", positiveInt)
         add(["run"], "--concurrency", positiveInt)
+        add(["run"], "--classify-per-call", positiveInt + ["101"])
         add(["run"], "--controls", nanInf + ["-1", "0", "some", "9223372036854775808", ""])
         add(["run"], "--pattern-context", countInt + ["17"], expect: "context")
         add(["run"], "--pattern-consistency", positiveReal + ["1.5"], expect: "consistency")

@@ -161,7 +161,8 @@ public struct RunCoordinator {
         let classifiers = try Dictionary(uniqueKeysWithValues: StoredClassification.Scorer.allCases.map { scorer in
             (scorer, LLMClassifier(
                 client: llm.client, template: try llm.prompts.template(for: scorer.rawValue), model: settings.simulatorModel,
-                structuredOutput: capabilities.structuredOutput, logprobs: logprobs))
+                batchSize: settings.classifyPerCall ?? LLMClassifier.defaultBatchSize, structuredOutput: capabilities.structuredOutput,
+                logprobs: logprobs))
         })
         return try plan.stages(StageContext(
             settings: settings, requested: plan.requested, explainer: explainer, simulatorFor: { _ in simulator }, judge: judge,

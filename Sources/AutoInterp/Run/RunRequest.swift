@@ -38,6 +38,8 @@ public struct RunRequest: Sendable {
     public var extraStages: [StageDescriptor]
     /// Which explained units the control pass scores (stored in the run config).
     public var controls: ControlSample = .default
+    /// Examples per detection / fuzzing call of the LLM classifier (stored in the run config).
+    public var classifyPerCall: Int = LLMClassifier.defaultBatchSize
 
     public init(
         setup: RunSetup.Request, endpoint: LLMEndpointConfig?, simulatorModel: String? = nil, judgeModel: String? = nil,

@@ -43,7 +43,8 @@ public struct StagePlan: Sendable {
             settings = PipelineConfig(
                 endpoint: endpoint.endpointName, model: endpoint.model, simulatorModel: request.simulatorModel,
                 judgeModel: request.judgeModel, simulatorMode: request.simulatorMode, recordsPerCall: request.recordsPerCall,
-                explainerSamples: request.explainerSamples, prompts: prompts.references, controls: request.controls)
+                explainerSamples: request.explainerSamples, prompts: prompts.references, controls: request.controls,
+                classifyPerCall: request.classifyPerCall)
         case .local:
             guard request.explainerSamples == 1 else {
                 throw AutoInterpError.invalidOption(

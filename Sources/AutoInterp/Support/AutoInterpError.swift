@@ -43,6 +43,7 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
         public static let recordsPerCall: Option = "records per call"
         public static let unitsInFlight: Option = "units in flight"
         public static let controls: Option = "controls"
+        public static let classifyPerCall: Option = "classify per call"
     }
 
     public var description: String { message }

@@ -48,6 +48,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Records per simulator call (default 5: one call for the held-out top records, two for the random ones).")
     var recordsPerCall = LLMSimulator.defaultRecordsPerCall
 
+    @Option(help: "Examples per detection / fuzzing call of the LLM scorer (default \(LLMClassifier.defaultBatchSize)).")
+    var classifyPerCall = LLMClassifier.defaultBatchSize
+
     @Option(help: "Explanations sampled per unit; the best by Spearman is kept.")
     var explainerSamples = 1
 
@@ -83,6 +86,7 @@ struct RunCommand: AsyncParsableCommand {
                 prompts: prompts.map { URL(fileURLWithPath: $0) }, rubric: rubric.map { URL(fileURLWithPath: $0) }, unitsInFlight: concurrency,
                 observer: progress, explainer: explainer, baseline: baseline)
             request.controls = controls
+            request.classifyPerCall = classifyPerCall
             let result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request)
             progress.finish()
             let summary = result.summary
