@@ -19,6 +19,7 @@ struct AutoInterpTool: AsyncParsableCommand {
             MergeCommand.self,
             ReportCommand.self,
             CompareCommand.self,
+            AuditCommand.self,
             ExportCommand.self,
             LLMCommand.self,
             ExampleCommand.self,

@@ -125,7 +125,7 @@ public struct RunCoordinator {
     }
 
     /// The stages built from the run's workers with `pinned` capabilities (nil without an endpoint).
-    private func stages(
+    func stages(
         _ plan: StagePlan, request: RunRequest, client: LLMClient?, pinned: PinnedCapabilities?, mode: inout String?
     ) throws -> [any UnitStage] {
         let settings = plan.settings
@@ -175,7 +175,7 @@ public struct RunCoordinator {
 
     /// The simulator mode and structured-output level: probed at the run's first start and
     /// pinned in its state; a resumed run checks the endpoint still serves them, or refuses.
-    private func pin(
+    func pin(
         _ plan: StagePlan, request: RunRequest, client: LLMClient?, store: RunStore, run: RunInfo
     ) async throws -> PinnedCapabilities? {
         guard let client else { return nil }

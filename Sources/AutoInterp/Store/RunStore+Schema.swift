@@ -16,6 +16,7 @@ extension RunStore {
         SQLiteMigration(version: 6, name: "explanations.control_of: the random-explanation floor", sql: schemaV6),
         SQLiteMigration(version: 7, name: "run_state: what a run found and free settings, apart from its identity", body: migrateV7),
         SQLiteMigration(version: 8, name: "explanation_failures: refused explanations kept and re-asked", sql: schemaV8),
+        SQLiteMigration(version: 9, name: "explanations.audit_of, audit_variant: the metric audit's variants", sql: schemaV9),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
@@ -306,5 +307,15 @@ extension RunStore {
             created_at TEXT NOT NULL,                   -- of the last refusal
             UNIQUE (unit_id)
         );
+        """
+
+    /// Schema v9: the metric audit (``MetricAudit``) stores a broader and a narrower variant of a
+    /// unit's explanation as explanations of the unit with `explainer = 'audit'`, `audit_of` = the
+    /// explanation varied and `audit_variant` = `broader` or `narrower`, scored by the same stages.
+    /// Every headline query reads only rows with `control_of` and `audit_of` NULL.
+    static let schemaV9 = """
+        ALTER TABLE explanations ADD COLUMN audit_of INTEGER REFERENCES explanations(id);  -- the explanation an audit variant varies
+        ALTER TABLE explanations ADD COLUMN audit_variant TEXT;                          -- broader | narrower (NULL unless audit_of)
+        CREATE INDEX explanations_by_audit ON explanations(unit_id, audit_of);
         """
 }

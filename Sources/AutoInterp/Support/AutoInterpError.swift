@@ -44,6 +44,8 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
         public static let unitsInFlight: Option = "units in flight"
         public static let controls: Option = "controls"
         public static let classifyPerCall: Option = "classify per call"
+        /// The units the metric audit samples (`autointerp audit --units`).
+        public static let auditUnits: Option = "units"
     }
 
     public var description: String { message }
