@@ -54,6 +54,10 @@ struct DemoCommand: AsyncParsableCommand {
             print(outcome.summary.text)
             print("")
             print(outcome.comparison)
+            if let audit = outcome.audit {
+                print(audit.text)
+                print("")
+            }
             print("report: \(outcome.report.html.path) (\(formatBytes(outcome.report.htmlBytes))) and \(outcome.report.markdown.lastPathComponent)")
             print("corpus: \(PinnedCorpusSource.docutils.requirement), sha256 \(outcome.corpusSHA256)")
             print(String(format: "demo finished in %.0f s", outcome.seconds))
