@@ -99,7 +99,8 @@ public struct MetricAudit: Sendable {
             }
             let widths = (0..<3).map { c in table.map { $0[c].count }.max() ?? 0 }
             for row in table {
-                lines.append("  " + row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+                let cells = row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                lines.append("  " + cells.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
             }
             for note in notes.prefix(5) { lines.append("  note: \(note)") }
             if notes.count > 5 { lines.append("  … and \(notes.count - 5) more notes (see audit.json)") }
