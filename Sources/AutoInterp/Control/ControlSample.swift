@@ -5,11 +5,12 @@ import Foundation
 ///
 /// The floor is one number per scorer (the median over the controls of both kinds), so it
 /// needs far fewer units than the headline: with 50 controls per kind (100 pooled) the 95 %
-/// interval of the floor's median is about ±1.96 · 1.25 σ / √100 ≈ ±0.25 σ wide, which is
-/// ±0.03 or less for the spread σ ≈ 0.1 that random explanations score with (the demo's control
-/// medians; see the README), while a headline over hundreds of units costs twice its calls with
-/// every control. Stored in the run config (`pipeline.controls`): a different setting is a
-/// config change; a run stored before the setting existed resumes with any.
+/// interval of the floor's median is about ±1.96 · 1.25 σ / √100 ≈ ±0.25 σ wide: ±0.03 or less
+/// for a scorer whose controls spread σ ≤ 0.12 (the balanced accuracies, σ 0.02-0.16 on the
+/// built-in example), about ±0.06 for the simulation floor there (σ 0.23-0.32; see the README),
+/// while scoring a control for every unit doubles the scoring cost of a run of hundreds of units.
+/// The reports print each floor's own interval. Stored in the run config (`pipeline.controls`): a
+/// different setting is a config change; a run stored before the setting existed resumes with any.
 public enum ControlSample: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
     case all
     /// At most this many explained units per kind (all when fewer), chosen by a seeded hash.
