@@ -151,7 +151,10 @@ package struct ScriptedLLM: Sendable {
         Responder(stage: StageName.simulate.rawValue, matches: { _, user in user.contains("{\"fires\"") }) { llm, _, user, isRetry in
             llm.simulateSparse(user, isRetry: isRetry)
         },
-        Responder(stage: "audit", matches: { _, user in user.contains("Write the broader explanation.") || user.contains("Write the narrower explanation.") }) {
+        Responder(
+            stage: "audit",
+            matches: { _, user in user.contains("Write the broader explanation.") || user.contains("Write the narrower explanation.") }
+        ) {
             llm, _, user, _ in llm.auditVariant(user)
         },
         Responder(stage: StageName.rubric.rawValue, matches: { _, user in user.contains("{\"ratings\"") }) { llm, _, user, _ in llm.rate(user) },

@@ -82,7 +82,8 @@ public struct MetricAudit: Sendable {
         /// The table as printed.
         public var text: String {
             var lines: [String] = []
-            let how = method == PatternExplainer.name ? "the pattern baseline's own broader / narrower patterns" : "broader / narrower rewrites by \(method)"
+            let how = method == PatternExplainer.name
+                ? "the pattern baseline's own broader / narrower patterns" : "broader / narrower rewrites by \(method)"
             let counts = Variant.allCases.sorted().map { "\(variants[$0.rawValue] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
             lines.append("metric audit of run '\(run)': \(units) units, variants \(counts) (\(how))")
             lines.append("share of units whose score drops with the variant (95% bootstrap CI; n = units with both scores defined):")
@@ -132,7 +133,8 @@ public struct MetricAudit: Sendable {
         let folder = request.resultsFolder.appendingPathComponent(request.run, isDirectory: true)
         let url = folder.appendingPathComponent("autointerp.sqlite")
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw AutoInterpError.invalidInput("no run '\(request.run)' in \(request.resultsFolder.path) (no \(url.path)): run `autointerp run` first")
+            throw AutoInterpError.invalidInput(
+                "no run '\(request.run)' in \(request.resultsFolder.path) (no \(url.path)): run `autointerp run` first")
         }
         try RunLock.acquire(runFolder: folder, name: request.run)
         let store = try RunStore(url: url)
@@ -156,7 +158,9 @@ public struct MetricAudit: Sendable {
         if let client, let observer = request.observer { client.onCallFinished { observer.callFinished($0) } }
         let coordinator = RunCoordinator(logger: logger)
         var pinned = try store.capabilities(runID: run.id)
-        if client != nil, pinned == nil { pinned = try await coordinator.pin(plan, request: runRequest, client: client, store: store, run: run) }
+        if client != nil, pinned == nil {
+            pinned = try await coordinator.pin(plan, request: runRequest, client: client, store: store, run: run)
+        }
         var mode: String?
         let stages = try coordinator.stages(plan, request: runRequest, client: client, pinned: pinned, mode: &mode)
 
@@ -167,7 +171,8 @@ public struct MetricAudit: Sendable {
             throw AutoInterpError.invalidInput("run '\(request.run)' has no scores yet: finish `autointerp run` first, then audit it")
         }
         var requested = Set<StageName>()
-        for descriptor in plan.catalog.descriptors where descriptor.scorers.contains(where: { s in scorers.contains { $0.name == s.name } }) {
+        let names = Set(scorers.map(\.name))
+        for descriptor in plan.catalog.descriptors where descriptor.scorers.contains(where: { names.contains($0.name) }) {
             guard let stage = stages.first(where: { $0.name == descriptor.name }), stage.scoresControls else { continue }
             requested.insert(stage.name)
             for need in stage.needs where stages.first(where: { $0.name == need })?.scoresControls == true { requested.insert(need) }
@@ -186,7 +191,8 @@ public struct MetricAudit: Sendable {
             guard let own = unit.explanation else { continue }
             for variant in Variant.allCases.sorted() where !existing.contains("\(own.id) \(variant.rawValue)") {
                 do {
-                    let text = try await LLMCallContext.$current.withValue(LLMCallContext(unit: unit.unit.unit.description, stage: "audit")) {
+                    let context = LLMCallContext(unit: unit.unit.unit.description, stage: "audit")
+                    let text = try await LLMCallContext.$current.withValue(context) {
                         try await maker.make(variant, of: own, unit: unit.unit, store: store)
                     }
                     missing.append((own, variant.rawValue, maker.model, text))
@@ -221,8 +227,8 @@ public struct MetricAudit: Sendable {
                 var changes: [Double] = []
                 for view in scored where view.explanation?.auditVariant == variant.rawValue {
                     guard let base = view.explanation?.auditOf.flatMap({ own[$0] }),
-                        let mine = base.value(scorer.metric, scorer.subset) ?? nil, let theirs = view.value(scorer.metric, scorer.subset) ?? nil,
-                        !mine.isNaN, !theirs.isNaN
+                        let mine = base.value(scorer.metric, scorer.subset) ?? nil,
+                        let theirs = view.value(scorer.metric, scorer.subset) ?? nil, !mine.isNaN, !theirs.isNaN
                     else { continue }
                     let worse = scorer.higherIsBetter ? theirs < mine : theirs > mine
                     outcomes.append(worse ? 1 : 0)
@@ -249,7 +255,8 @@ public struct MetricAudit: Sendable {
     static func sample(_ units: [UnitRef], count: Int, seed: UInt64) -> Set<UnitRef> {
         guard count < units.count else { return Set(units) }
         func rank(_ unit: UnitRef) -> UInt64 {
-            var rng = SeededGenerator(seed: seed, stream: 0x6175_6469_7400 ^ (unit.kind == .feature ? 0 : 1 << 40) ^ UInt64(truncatingIfNeeded: unit.index))
+            let kind: UInt64 = unit.kind == .feature ? 0 : 1 << 40
+            var rng = SeededGenerator(seed: seed, stream: 0x6175_6469_7400 ^ kind ^ UInt64(truncatingIfNeeded: unit.index))
             return rng.next()
         }
         return Set(units.map { ($0, rank($0)) }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(count).map(\.0))
@@ -272,11 +279,13 @@ public struct MetricAudit: Sendable {
         let setup = RunSetup.Request(
             name: request.run, resultsFolder: request.resultsFolder, activations: URL(fileURLWithPath: config.activations),
             vocab: URL(fileURLWithPath: config.vocab), sae: config.sae.map { URL(fileURLWithPath: $0) },
-            features: try UnitSpec(parsing: config.featureSpec), neurons: try UnitSpec(parsing: config.neuronSpec), selection: config.selection)
+            features: try UnitSpec(parsing: config.featureSpec), neurons: try UnitSpec(parsing: config.neuronSpec),
+            selection: config.selection)
         var runRequest = RunRequest(
             setup: setup, endpoint: llm ? request.endpoint : nil, simulatorModel: pipeline.simulatorModel, judgeModel: pipeline.judgeModel,
             simulatorMode: pipeline.simulatorMode, recordsPerCall: pipeline.recordsPerCall, explainerSamples: pipeline.explainerSamples,
-            prompts: request.prompts, rubric: request.rubric, explainer: llm ? .llm : .local, baseline: pipeline.baseline ?? PatternSet.Parameters())
+            prompts: request.prompts, rubric: request.rubric, explainer: llm ? .llm : .local,
+            baseline: pipeline.baseline ?? PatternSet.Parameters())
         runRequest.controls = pipeline.controls ?? .all
         runRequest.classifyPerCall = pipeline.classifyPerCall ?? LLMClassifier.defaultBatchSize
         // The rubric is not a scorer the audit uses: without an endpoint, the local plan leaves it out quietly.
@@ -286,7 +295,8 @@ public struct MetricAudit: Sendable {
 
     /// The audit's two templates, from the prompts folder the plan's templates came from (or `folder`).
     static func templates(plan: StagePlan, folder: URL?) throws -> [Variant: PromptTemplate] {
-        let base = folder ?? plan.prompts.map { URL(fileURLWithPath: $0.explainer.file).deletingLastPathComponent() } ?? URL(fileURLWithPath: "prompts")
+        let base = folder ?? plan.prompts.map { URL(fileURLWithPath: $0.explainer.file).deletingLastPathComponent() }
+            ?? URL(fileURLWithPath: "prompts")
         var templates: [Variant: PromptTemplate] = [:]
         for variant in Variant.allCases {
             templates[variant] = try PromptSet.template(variant.promptFile, in: base, required: ["explanation"])
@@ -314,7 +324,10 @@ struct VariantMaker: Sendable {
     let model: String
     let prompts: [MetricAudit.Variant: PromptTemplate]
 
-    init(explainer: ExplainerKind, baseline: PatternSet.Parameters, client: LLMClient?, model: String, prompts: [MetricAudit.Variant: PromptTemplate]) {
+    init(
+        explainer: ExplainerKind, baseline: PatternSet.Parameters, client: LLMClient?, model: String,
+        prompts: [MetricAudit.Variant: PromptTemplate]
+    ) {
         self.explainer = explainer
         self.baseline = baseline
         self.client = client
@@ -336,7 +349,9 @@ struct VariantMaker: Sendable {
             }
             return varied.explanation
         case .llm:
-            guard let client, let template = prompts[variant] else { throw StageFailure("no endpoint to ask for the \(variant.rawValue) variant") }
+            guard let client, let template = prompts[variant] else {
+                throw StageFailure("no endpoint to ask for the \(variant.rawValue) variant")
+            }
             let request = ChatCompletionRequest(
                 model: model, messages: try template.render(["explanation": own.text]), temperature: 0, maxTokens: LLMExplainer.maxTokens)
             let answer = try await client.complete(request)

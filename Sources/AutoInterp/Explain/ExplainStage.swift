@@ -67,7 +67,9 @@ public struct ExplainStage: UnitStage {
 
     public func run(_ work: UnitWork) async throws -> StageResult {
         if let stored = work.progress.explanation {
-            guard screens, !stored.isControl, !stored.isAudit, let problem = ExplanationCheck.storedProblem(stored.text) else { return .nothing }
+            guard screens, !stored.isControl, !stored.isAudit, let problem = ExplanationCheck.storedProblem(stored.text) else {
+                return .nothing
+            }
             try work.store.retireExplanation(stored, reason: "stored by an earlier run, refused now: \(problem)")
             work.logger.warning("explanation refused and asked again", metadata: ["unit": "\(work.unit.unit)", "reason": "\(problem)"])
         }

@@ -101,7 +101,8 @@ public struct SeedReplicates: Sendable, Equatable {
             lines.append("Warning: the runs differ in more than their seed (\(otherDifferences.joined(separator: ", "))): the SD mixes those changes in.")
         }
         lines.append("")
-        let header = ["scorer", "headline"] + labels + ["mean", "across-seed SD", "resolves (1 seed each)", "resolves (\(labels.count) seeds each)"]
+        let header = ["scorer", "headline"] + labels
+            + ["mean", "across-seed SD", "resolves (1 seed each)", "resolves (\(labels.count) seeds each)"]
         let body = rows.map { row in
             [row.scorer, row.statistic] + row.values.map { ReportText.fixed($0, 3) }
                 + [ReportText.fixed(row.mean, 3), ReportText.fixed(row.sd, 3), ReportText.fixed(row.resolvable, 3),

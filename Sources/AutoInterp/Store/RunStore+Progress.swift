@@ -38,7 +38,8 @@ extension RunStore {
 
     /// A unit's headline explanation: its first own one (`control_of` and `audit_of` NULL).
     private static let headlineJoin = """
-        LEFT JOIN explanations e ON e.id = (SELECT MIN(id) FROM explanations WHERE unit_id = u.id AND control_of IS NULL AND audit_of IS NULL)
+        LEFT JOIN explanations e ON e.id = (SELECT MIN(id) FROM explanations
+                                            WHERE unit_id = u.id AND control_of IS NULL AND audit_of IS NULL)
 
         """
 

@@ -60,7 +60,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Rubric file for the judge (default <prompts>/../rubrics/specificity.txt).")
     var rubric: String?
 
-    @Option(help: "Units the control pass (the random-explanation floor) scores: all, none, or at most N explained units per kind, a seeded sample (default \(ControlSample.defaultPerKind)).")
+    @Option(
+        help: """
+            Units the control pass (the random-explanation floor) scores: all, none, or at most N explained units per kind, \
+            a seeded sample (default \(ControlSample.defaultPerKind)).
+            """)
     var controls = ControlSample.default.description
 
     @Option(help: "Units worked on at once (default 2 x --max-in-flight).")
