@@ -6,6 +6,7 @@
 #
 #   Benchmarks/real_llm.sh                  # release build of autointerp; a fresh run each time
 #   LOCAL=1 Benchmarks/real_llm.sh          # the harness alone: the local test endpoint at 0 ms
+#   RUN_ARGS="--classify-per-call 5" Benchmarks/real_llm.sh   # extra options for both runs
 #
 # A tiny model gives poor explanations: judge parsing, cost and robustness here, not quality.
 # Not part of the tests or CI.
@@ -37,7 +38,7 @@ start=$(date +%s.%N)
 set +e
 /usr/bin/time -f "%U %S" -o "$OUT/time" "$BIN" run --activations "$OUT/example/activations.safetensors" --sae "$OUT/example/sae" \
   --features 0-4 --neurons 0-2 --name real-llm --results "$OUT/results" --endpoint "http://127.0.0.1:$PORT/v1" --model "$MODEL" \
-  --quiet > "$OUT/run.log" 2> "$OUT/run.err"
+  --quiet ${RUN_ARGS:-} > "$OUT/run.log" 2> "$OUT/run.err"
 status=$?
 set -e
 end=$(date +%s.%N)
@@ -66,7 +67,7 @@ start=$(date +%s.%N)
 set +e
 /usr/bin/time -f "%U %S" -o "$OUT/time2" "$BIN" run --activations "$OUT/example/activations.safetensors" --sae "$OUT/example/sae" \
   --features 0-4 --neurons 0-2 --name real-llm --results "$OUT/results" --endpoint "http://127.0.0.1:$PORT/v1" --model "$MODEL" \
-  --stages simulate,score,rubric,detection,fuzzing --quiet > "$OUT/run2.log" 2> "$OUT/run2.err"
+  --stages simulate,score,rubric,detection,fuzzing --quiet ${RUN_ARGS:-} > "$OUT/run2.log" 2> "$OUT/run2.err"
 status=$?
 set -e
 end=$(date +%s.%N)

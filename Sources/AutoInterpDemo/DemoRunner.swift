@@ -33,6 +33,8 @@ package struct DemoRunner {
         /// An LLM to explain and score with instead of the local baseline.
         package var llm: LLMEndpointConfig?
         package var showProgress = true
+        /// Units of the metric audit run after the baseline (0: none).
+        package var auditUnits = 30
 
         package init(folder: URL) { self.folder = folder }
 
@@ -50,6 +52,8 @@ package struct DemoRunner {
         package var seconds: Double
         /// Hex SHA-256 of `corpus.jsonl` (also in `corpus.json` beside it): equal corpora, equal hashes.
         package var corpusSHA256: String = ""
+        /// The metric audit of the baseline's explanations (nil with an LLM, or `auditUnits` 0).
+        package var audit: MetricAudit.Outcome?
     }
 
     package var logger: Logger
@@ -147,9 +151,18 @@ package struct DemoRunner {
         let loaded = try RunReport.load(from: result.store, run: result.run, options: result.reportOptions)
         let report = try ReportWriter.write(loaded, folder: URL(fileURLWithPath: result.store.path).deletingLastPathComponent())
         let comparison = RunComparison(sides: [.init(label: options.runName, report: loaded)]).render()
-        return Outcome(
+        // Which of the scorers notice a too generic or too specific explanation (the baseline's own variants).
+        var audit: MetricAudit.Outcome?
+        if options.llm == nil, options.auditUnits > 0 {
+            audit = try await MetricAudit(logger: logger).run(
+                MetricAudit.Request(run: options.runName, resultsFolder: folder.appendingPathComponent("runs"), units: options.auditUnits))
+            say("metric audit (\(options.auditUnits) units): \(lap())")
+        }
+        var outcome = Outcome(
             summary: summary, comparison: comparison, report: report, training: training, datasetTokens: dataset.tokenCount,
             seconds: Date().timeIntervalSince(started), corpusSHA256: corpusHash)
+        outcome.audit = audit
+        return outcome
     }
 
     /// One line of training figures.

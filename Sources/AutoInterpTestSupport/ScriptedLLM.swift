@@ -15,6 +15,8 @@ import Foundation
 /// - detection / fuzzing scorer (`{"answers": …}`): for each `Example N:` line, 1 when the example
 ///   holds a word of the explanation's class (detection) or every `<<highlighted>>` word is one
 ///   (fuzzing), else 0; with logprobs (0.9 on the answer) when asked;
+/// - metric audit (`autointerp audit`): broader `any word`, narrower `only the word "…"` (the
+///   class's first word), which the simulator and scorers read like a class;
 /// - probe (`Reply with the single digit 7…`): answers with logprobs when `logprobs` is true;
 /// - structured-output probe: answers the object asked for (a schema-honouring endpoint).
 ///
@@ -84,9 +86,24 @@ package struct ScriptedLLM: Sendable {
         ("place words", Set(SyntheticDataset.places)), ("function words", Set(SyntheticDataset.function)),
     ]
 
-    /// The class an explanation names (nil when none).
+    /// The class an explanation names (nil when none); the metric audit's variants: `only the
+    /// word "cat"` names that word alone, `any word` every class's words.
     package static func words(for explanation: String) -> Set<String>? {
-        classes.first { explanation.lowercased().contains($0.name) }?.words
+        let lower = explanation.lowercased()
+        if let start = lower.range(of: "only the word \""), let end = lower[start.upperBound...].firstIndex(of: "\"") {
+            return [String(lower[start.upperBound..<end])]
+        }
+        if lower.contains("any word") { return classes.reduce(into: Set<String>()) { $0.formUnion($1.words) } }
+        return classes.first { lower.contains($0.name) }?.words
+    }
+
+    /// The metric audit's rewrite of the `Explanation: ` line of `user`: broader `any word`,
+    /// narrower `only the word "<the class's first word>"`.
+    fileprivate func auditVariant(_ user: String) -> TestReply {
+        let explanation = user.split(separator: "\n").first { $0.hasPrefix("Explanation: ") }.map { String($0.dropFirst(13)) } ?? ""
+        if user.contains("Write the broader explanation.") { return TestReply(content: "Explanation: any word.") }
+        let word = Self.words(for: explanation)?.sorted().first ?? "the"
+        return TestReply(content: "Explanation: only the word \"\(word)\".")
     }
 
     /// The handler to give a ``TestEndpoint``.
@@ -133,6 +150,12 @@ package struct ScriptedLLM: Sendable {
         },
         Responder(stage: StageName.simulate.rawValue, matches: { _, user in user.contains("{\"fires\"") }) { llm, _, user, isRetry in
             llm.simulateSparse(user, isRetry: isRetry)
+        },
+        Responder(
+            stage: "audit",
+            matches: { _, user in user.contains("Write the broader explanation.") || user.contains("Write the narrower explanation.") }
+        ) {
+            llm, _, user, _ in llm.auditVariant(user)
         },
         Responder(stage: StageName.rubric.rawValue, matches: { _, user in user.contains("{\"ratings\"") }) { llm, _, user, _ in llm.rate(user) },
         Responder(stage: StageName.simulate.rawValue + "-json", matches: { request, _ in request.responseFormat?.type == "json_object" }) {

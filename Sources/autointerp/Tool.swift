@@ -20,6 +20,7 @@ struct AutoInterpTool: AsyncParsableCommand {
             BatchCommand.self,
             ReportCommand.self,
             CompareCommand.self,
+            AuditCommand.self,
             ExportCommand.self,
             LLMCommand.self,
             ExampleCommand.self,

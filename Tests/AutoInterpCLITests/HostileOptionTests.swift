@@ -50,6 +50,8 @@ import Testing
         add(["run"], "--records-per-call", positiveInt)
         add(["run"], "--explainer-samples", positiveInt)
         add(["run"], "--concurrency", positiveInt)
+        add(["run"], "--classify-per-call", positiveInt + ["101"])
+        add(["run"], "--controls", nanInf + ["-1", "0", "some", "9223372036854775808", ""])
         add(["run"], "--pattern-context", countInt + ["17"], expect: "context")
         add(["run"], "--pattern-consistency", positiveReal + ["1.5"], expect: "consistency")
         for command in [["run"], ["llm", "check"]] {
@@ -82,6 +84,7 @@ import Testing
         add(["train-sae"], "--l1-warmup", nanInf + ["-1", "1.5", "1e300"], expect: "warm-up")
         add(["report"], "--examples", countInt)
         add(["report"], "--window", positiveInt)
+        add(["audit"], "--units", positiveInt)
         add(["example"], "--contexts", positiveInt)
         add(["example"], "--contexts", ["2000000000"], expect: "more than this machine's memory")
         add(["example"], "--context-length", positiveInt + ["3"])
@@ -110,6 +113,7 @@ import Testing
         case ["encode"]: return ["--sae", sae.path, "--activations", dataset.path, "--output", dir.path("out.safetensors").path, "--quiet"]
         case ["train-sae"]: return ["--activations", dataset.path, "--output", dir.path("trained").path, "--steps", "2", "--eval-tokens", "0"]
         case ["report"]: return ["--run", "fx", "--results", dir.url.path, "--output", dir.path("report").path]
+        case ["audit"]: return ["--run", "fx", "--results", dir.url.path, "--quiet"]
         case ["example"]: return ["--output", dir.path("example").path]
         case ["demo"]: return ["--output", dir.path("demo").path, "--quiet"]
         case ["harvest"]: return ["--model", dir.path("model").path, "--texts", dir.path("texts.jsonl").path, "--layer", "0", "--output", dir.path("h.safetensors").path]
@@ -129,7 +133,7 @@ import Testing
     /// The arguments of every hostile value of a case, after the base arguments of its command.
     static func arguments(_ testCase: Case, _ dir: TemporaryDirectory) throws -> [[String]] {
         let (dataset, sae) = try CLIFixtures.example(dir)
-        if testCase.command == ["report"] { _ = try CLIFixtures.run(dir) }
+        if testCase.command == ["report"] || testCase.command == ["audit"] { _ = try CLIFixtures.run(dir) }
         var base = Self.base(testCase.command, dir, dataset: dataset, sae: sae)
         // The case's option replaces a default the base arguments give.
         if let at = base.firstIndex(of: testCase.option) { base.removeSubrange(at...(at + 1)) }

@@ -83,13 +83,14 @@ struct DetectionTests {
             balanced[behaviour] = value(.detectionBalancedAccuracy)
             try Self.expectStoredMetricsEqualRecomputation(store, runID: result.run.id)
 
-            // The requests: a batch of at most 5 examples, a schema asking for exactly that many answers, logprobs.
+            // The requests: a batch of at most 10 examples (the default), a schema asking for exactly that many answers, logprobs.
+            let perCall = LLMClassifier.defaultBatchSize
             let calls = endpoint.seenRequests.filter { Self.scorer($0) != nil }
-            #expect(calls.count == 2 * ((examples.count + 4) / 5))
+            #expect(calls.count == 2 * ((examples.count + perCall - 1) / perCall))
             for call in calls {
                 let user = call.request?.messages.first { $0.role == "user" }?.content ?? ""
                 let count = user.split(separator: "\n").count { $0.hasPrefix("Example ") }
-                #expect((1...5).contains(count))
+                #expect((1...perCall).contains(count))
                 #expect(call.request?.responseFormat?.type == "json_schema" && call.request?.logprobs == true)
                 #expect(call.bodyText.contains("\"minItems\":\(count)") || call.bodyText.contains("\"minItems\" : \(count)"))
             }

@@ -3,7 +3,8 @@ import Foundation
 /// The pattern baseline's per-unit workers: its simulator and classifier belong to their unit,
 /// re-derived (deterministically) from the unit's explanation examples, so a resumed run
 /// simulates what its explanation says. A control uses its donor's patterns: the explanation
-/// is the donor's text.
+/// is the donor's text. An audit variant uses the unit's patterns varied as its row says
+/// (``PatternSet/variant(_:records:)``).
 struct PatternWorkers: Sendable {
     let explainer: PatternExplainer
 
@@ -20,7 +21,13 @@ struct PatternWorkers: Sendable {
             }
             source = donorUnit
         }
-        return explainer.patterns(from: try work.store.examples(unitID: source, role: .explain, subset: .top))
+        let examples = try work.store.examples(unitID: source, role: .explain, subset: .top)
+        let patterns = explainer.patterns(from: examples)
+        guard let variant = work.progress.explanation?.auditVariant else { return patterns }
+        guard let varied = patterns.variant(variant, records: examples.map(\.tokens)) else {
+            throw StageFailure("the \(variant) audit variant of \(work.unit.unit) cannot be re-derived from its patterns")
+        }
+        return varied
     }
 
     var simulatorFor: @Sendable (UnitWork) throws -> any ActivationSimulator {

@@ -7,7 +7,9 @@ import Foundation
 /// same seed and units give the same assignment. The derangement is Sattolo's shuffle (a
 /// uniformly random single cycle), so for two or more units no unit maps to itself. A kind with
 /// a single explained unit has nobody to borrow from: it gets no control, and the reason is
-/// reported.
+/// reported. With a ``ControlSample`` limit, the derangement is still drawn over every explained
+/// unit of the kind (so a unit's donor does not depend on the sample), and only the sampled
+/// units get their control.
 public enum ControlAssignment {
     /// The assignment for one set of units.
     public struct Assignment: Sendable, Equatable {
@@ -15,6 +17,9 @@ public enum ControlAssignment {
         public var donors: [UnitRef: UnitRef]
         /// Kinds that get no control, with the reason.
         public var skipped: [UnitKind: String]
+        /// Per kind: explained units, and how many of them get a control (the sample).
+        public var explained: [UnitKind: Int] = [:]
+        public var sampled: [UnitKind: Int] = [:]
     }
 
     /// A permutation `p` of `0..<count` with `p[i] != i` for every `i` (empty for `count < 2`).
@@ -41,11 +46,13 @@ public enum ControlAssignment {
     }
 
     /// Donors for `units` (the units with a usable explanation), drawn with `seed` (the run's
-    /// selection seed).
-    public static func donors(for units: [UnitRef], seed: UInt64) -> Assignment {
+    /// selection seed), for the units of `sample`.
+    public static func donors(for units: [UnitRef], seed: UInt64, sample: ControlSample = .all) -> Assignment {
         var assignment = Assignment(donors: [:], skipped: [:])
         for kind in UnitKind.allCases {
             let ofKind = Array(Set(units.filter { $0.kind == kind })).sorted()
+            if !ofKind.isEmpty { assignment.explained[kind] = ofKind.count }
+            guard sample != .none else { continue }
             guard ofKind.count >= 2 else {
                 if ofKind.count == 1 {
                     assignment.skipped[kind] = "only one \(kind.rawValue) (\(ofKind[0])) has an explanation, so no other \(kind.rawValue) can lend it a control"
@@ -53,7 +60,9 @@ public enum ControlAssignment {
                 continue
             }
             let permutation = derangement(count: ofKind.count, seed: seed, stream: stream(kind))
-            for (i, unit) in ofKind.enumerated() { assignment.donors[unit] = ofKind[permutation[i]] }
+            let chosen = Set(sample.chosen(ofKind, seed: seed))
+            for (i, unit) in ofKind.enumerated() where chosen.contains(unit) { assignment.donors[unit] = ofKind[permutation[i]] }
+            assignment.sampled[kind] = chosen.count
         }
         return assignment
     }

@@ -11,12 +11,16 @@ public import Logging
 /// explain or rubric), the same stage objects run by a ``UnitStageRunner`` on a progress view
 /// whose explanation is the control. Stored controls are reused and finished where a killed
 /// run stopped; with no such stage requested (e.g. `--stages explain`) no control is stored.
+/// With a ``ControlSample`` limit only the sampled units get a control (every control already
+/// stored is still finished).
 public struct ControlPass: Sendable {
     public let store: RunStore
     /// Runs the control stages (its runner's `requested` are ``stages(of:requested:)``).
     public let scheduler: UnitScheduler
-    /// The run's selection seed: the derangement's seed.
+    /// The run's selection seed: the derangement's seed and the sample's.
     public let seed: UInt64
+    /// Which explained units get a control.
+    public let sample: ControlSample
     public let logger: Logger
 
     /// The requested stages that score controls; empty means no control pass.
@@ -24,10 +28,11 @@ public struct ControlPass: Sendable {
         Set(stages.filter { $0.scoresControls && requested.contains($0.name) }.map(\.name))
     }
 
-    public init(store: RunStore, scheduler: UnitScheduler, seed: UInt64, logger: Logger) {
+    public init(store: RunStore, scheduler: UnitScheduler, seed: UInt64, sample: ControlSample = .all, logger: Logger) {
         self.store = store
         self.scheduler = scheduler
         self.seed = seed
+        self.sample = sample
         self.logger = logger
     }
 
@@ -37,18 +42,25 @@ public struct ControlPass: Sendable {
         /// Kinds that got no control, with the reason.
         public var skipped: [String]
         public var stoppedEarly: String?
+        /// The sample asked for, and per kind (`feature`, `neuron`) the explained units and how many of them were sampled.
+        public var sample: ControlSample = .all
+        public var explained: [String: Int] = [:]
+        public var sampled: [String: Int] = [:]
     }
 
     /// Stores the missing controls, then runs the control stages of every control not complete.
     public func run(_ run: RunInfo) async throws -> Outcome {
         let explained = try store.progress(runID: run.id).filter { !$0.isDead && $0.explanation != nil }
-        let assignment = ControlAssignment.donors(for: explained.map(\.unit.unit), seed: seed)
+        let assignment = ControlAssignment.donors(for: explained.map(\.unit.unit), seed: seed, sample: sample)
         try storeMissingControls(runID: run.id, explained: explained, assignment: assignment)
         let skipped = assignment.skipped.sorted { $0.key < $1.key }.map(\.value)
         for reason in skipped { logger.info("no control: \(reason)") }
         let controls = try store.controlProgress(runID: run.id)
         let (reports, stoppedEarly) = try await scheduler.run(run, units: controls, label: "controls")
-        return Outcome(reports: reports, skipped: skipped, stoppedEarly: stoppedEarly)
+        return Outcome(
+            reports: reports, skipped: skipped, stoppedEarly: stoppedEarly, sample: sample,
+            explained: Dictionary(uniqueKeysWithValues: assignment.explained.map { ($0.key.rawValue, $0.value) }),
+            sampled: Dictionary(uniqueKeysWithValues: assignment.sampled.map { ($0.key.rawValue, $0.value) }))
     }
 
     /// Adds a control for every explained unit that has none yet (one transaction), from its donor in `assignment`.

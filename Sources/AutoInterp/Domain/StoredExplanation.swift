@@ -5,6 +5,8 @@ public import Foundation
 public struct StoredExplanation: Sendable, Equatable {
     /// `explanations.explainer` of a control explanation.
     public static let controlExplainer = "control"
+    /// `explanations.explainer` of a metric-audit variant (``MetricAudit``).
+    public static let auditExplainer = "audit"
 
     /// `explanations.id`.
     public var id: Int64
@@ -24,11 +26,15 @@ public struct StoredExplanation: Sendable, Equatable {
     /// `explanations.control_of`: for a control, the id of the donor explanation (another unit's
     /// own explanation, whose model and text it copies); nil for the unit's own explanations.
     public var controlOf: Int64?
+    /// `explanations.audit_of` and `audit_variant`: for a metric-audit variant, the unit's own
+    /// explanation it varies and how (`broader`, `narrower`); nil otherwise. Never a headline.
+    public var auditOf: Int64?
+    public var auditVariant: String?
 
     public init(
         id: Int64, unitID: Int64, explainer: String, model: String, text: String,
         promptFile: String? = nil, promptHash: String? = nil, requestHash: String? = nil, createdAt: Date = Date(),
-        controlOf: Int64? = nil
+        controlOf: Int64? = nil, auditOf: Int64? = nil, auditVariant: String? = nil
     ) {
         self.id = id
         self.unitID = unitID
@@ -40,8 +46,12 @@ public struct StoredExplanation: Sendable, Equatable {
         self.requestHash = requestHash
         self.createdAt = createdAt
         self.controlOf = controlOf
+        self.auditOf = auditOf
+        self.auditVariant = auditVariant
     }
 
     /// Whether this is a control explanation (the donor's text scored on this unit).
     public var isControl: Bool { controlOf != nil }
+    /// Whether this is a metric-audit variant of the unit's own explanation.
+    public var isAudit: Bool { auditOf != nil }
 }

@@ -57,7 +57,7 @@ public struct ExplainStage: UnitStage {
     /// ``maxAttempts`` times (then ``gap(_:)`` says so and nothing is asked again).
     public func isDone(_ progress: UnitProgress) -> Bool {
         guard let explanation = progress.explanation else { return progress.refusedExplanationAttempts >= Self.maxAttempts }
-        return !screens || explanation.isControl || ExplanationCheck.storedProblem(explanation.text) == nil
+        return !screens || explanation.isControl || explanation.isAudit || ExplanationCheck.storedProblem(explanation.text) == nil
     }
 
     public func gap(_ progress: UnitProgress) -> String? {
@@ -67,7 +67,9 @@ public struct ExplainStage: UnitStage {
 
     public func run(_ work: UnitWork) async throws -> StageResult {
         if let stored = work.progress.explanation {
-            guard screens, !stored.isControl, let problem = ExplanationCheck.storedProblem(stored.text) else { return .nothing }
+            guard screens, !stored.isControl, !stored.isAudit, let problem = ExplanationCheck.storedProblem(stored.text) else {
+                return .nothing
+            }
             try work.store.retireExplanation(stored, reason: "stored by an earlier run, refused now: \(problem)")
             work.logger.warning("explanation refused and asked again", metadata: ["unit": "\(work.unit.unit)", "reason": "\(problem)"])
         }

@@ -141,6 +141,7 @@ public struct HTMLReport: Sendable {
         }
         if showTables {
             html += "<p class=\"note\">\(ReportText.html(ScorerTable.note))</p>\n"
+            if let note = ScorerTable.controlNote(report) { html += "<p class=\"note\">\(ReportText.html(note))</p>\n" }
             for scorerTable in tables {
                 html += "<h3>\(ReportText.html(scorerTable.scorer.title))</h3>\n"
                 html += table(id: "scorer-\(scorerTable.scorer.name)", header: scorerTable.header, rows: scorerTable.rows)

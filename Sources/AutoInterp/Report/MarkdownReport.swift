@@ -97,6 +97,7 @@ public struct MarkdownReport: Sendable {
         if !tables.isEmpty, report.hasControls || tables.count > 1 {
             lines += ["## Scorers: features vs neurons vs the random floor", ""]
             lines += [ReportText.markdown(ScorerTable.note), ""]
+            if let note = ScorerTable.controlNote(report) { lines += [ReportText.markdown(note), ""] }
             for table in tables {
                 lines += ["### \(table.scorer.title)", ""]
                 lines += Self.table(header: table.header, rows: table.rows, rightAligned: Set(1..<table.header.count))

@@ -94,6 +94,7 @@ extension RunReport {
         report.rubricFailures = try store.rubricFailureCounts(runID: run.id).map { FailureGroup(kind: $0.kind, reason: $0.reason, count: $0.count) }
         report.refusedExplanationGroups = try store.explanationFailureGroups(runID: run.id)
             .map { FailureGroup(kind: $0.kind, reason: $0.reason, count: $0.count) }
+        report.controlSample = (try? RunConfig.decode(run.configJSON))?.pipeline?.controls
         return report
     }
 

@@ -60,6 +60,9 @@ public struct RunReport: Sendable {
     /// Units whose explanation was refused (`explanation_failures`: the last reason), by kind and reason.
     public var refusedExplanationGroups: [FailureGroup] = []
 
+    /// The control sample of the run config (``ControlSample``); nil for runs stored before it existed.
+    public var controlSample: ControlSample?
+
     /// Units with a refused explanation (asked again or not: see ``refusedExplanationGroups``).
     public var refusedExplanations: Int { refusedExplanationGroups.reduce(0) { $0 + $1.count } }
 

@@ -73,6 +73,16 @@ public struct ScorerTable: Sendable, Equatable {
         + "Brackets: 95% percentile-bootstrap intervals (2,000 seeded resamples over units; the control share resampled by unit pair, "
         + "features − neurons by kind)."
 
+    /// How many units the control column holds and how they were chosen, e.g. "Controls: 100 of
+    /// 240 explained units (a seeded sample of at most 50 explained units per kind)"; nil without controls.
+    public static func controlNote(_ report: RunReport) -> String? {
+        guard report.hasControls else { return nil }
+        let controlled = report.units.count { $0.control != nil }
+        let explained = report.units.count { $0.explanation != nil }
+        let how = report.controlSample.map { "; control sample \($0): \($0.words)" } ?? ""
+        return "Controls: \(controlled) of \(explained) explained units\(how)."
+    }
+
     /// The tables of every scorer the run has scores of.
     public static func all(_ report: RunReport) -> [ScorerTable] {
         report.scorers.map { ScorerTable(report, scorer: $0) }

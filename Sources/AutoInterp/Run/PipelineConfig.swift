@@ -28,11 +28,19 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     public var prompts: [String: PromptFileReference]
     /// The local baseline's settings (`explainer` = `local-n2g`); nil, and left out of the JSON, for LLM runs.
     public var baseline: PatternSet.Parameters?
+    /// Which units the control pass scores (`--controls`); nil only in runs stored before the
+    /// setting existed (left out of the JSON then; such a run resumes with any setting).
+    public var controls: ControlSample?
+    /// Examples per detection / fuzzing call of the LLM classifier (``LLMClassifier/batchSize``);
+    /// nil for the local baseline and in runs stored before the setting existed (left out of the
+    /// JSON then; such a run resumes with any value, and asks only its missing examples with it).
+    public var classifyPerCall: Int?
 
     public init(
         explainer: String = "llm", endpoint: String, model: String, simulatorModel: String? = nil, judgeModel: String? = nil,
         simulatorMode: SimulatorMode = .sparse, recordsPerCall: Int = LLMSimulator.defaultRecordsPerCall, explainerSamples: Int = 1,
-        prompts: [String: PromptFileReference], baseline: PatternSet.Parameters? = nil
+        prompts: [String: PromptFileReference], baseline: PatternSet.Parameters? = nil, controls: ControlSample? = .default,
+        classifyPerCall: Int? = nil
     ) {
         self.explainer = explainer
         self.endpoint = endpoint
@@ -44,6 +52,8 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         self.explainerSamples = explainerSamples
         self.prompts = prompts
         self.baseline = baseline
+        self.controls = controls
+        self.classifyPerCall = classifyPerCall
     }
 
     /// Names of the settings that differ from `other`, in words (for the "config changed"
@@ -52,6 +62,9 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         var mine = (try? JSONFields.object(self)) ?? [:], theirs = (try? JSONFields.object(other)) ?? [:]
         mine["prompts"] = nil
         theirs["prompts"] = nil
+        // A run stored before `controls` existed resumes with any setting (its controls are kept).
+        if theirs["controls"] == nil { mine["controls"] = nil }
+        if theirs["classifyPerCall"] == nil { mine["classifyPerCall"] = nil }
         var names = Set(JSONFields.differences(mine, theirs).map { $0.split(separator: ".").first.map(String.init) ?? $0 })
             .sorted()
             .map { $0 == "baseline" ? "baseline settings" : JSONFields.words($0) }

@@ -13,6 +13,8 @@ struct WavePass: Sendable {
     var seed: UInt64
     /// Whether the control pass runs (not in a shard).
     var controls: Bool
+    /// Which explained units the control pass scores.
+    var sample: ControlSample = .default
     var logger: Logger
     let ledger = StageLedger()
     let controlLedger = StageLedger()
@@ -67,7 +69,7 @@ extension RunCoordinator {
                     store: store, stages: pass.stages, requested: controlStages, logger: logger, ledger: pass.controlLedger)
                 let controlScheduler = UnitScheduler(
                     runner: controlRunner, unitsInFlight: pass.unitsInFlight, observer: pass.observer, logger: logger)
-                let outcome = try await ControlPass(store: store, scheduler: controlScheduler, seed: pass.seed, logger: logger).run(run)
+                let outcome = try await ControlPass(store: store, scheduler: controlScheduler, seed: pass.seed, sample: pass.sample, logger: logger).run(run)
                 for report in outcome.reports { controlReports[report.unit] = report }
                 controlOutcome = outcome
                 if let stopped = outcome.stoppedEarly { return result(stopped) }

@@ -64,7 +64,8 @@ public struct RunCoordinator {
                     anthropic: batch.backend == .anthropic ? AnthropicBatchAPI(config: client.config) : nil)
                 let pass = WavePass(
                     store: store, stages: stages, requested: plan.requested, unitsInFlight: unitsInFlight, observer: observer,
-                    seed: setup.selection.seed, controls: request.setup.shard == nil, logger: logger)
+                    seed: setup.selection.seed, controls: request.setup.shard == nil && request.controls != .none,
+                    sample: request.controls, logger: logger)
                 (reports, controls, stoppedEarly) = try await runWaves(waves, pass: pass, client: client, run: prepared.run, units: units)
             } else {
                 let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
@@ -73,11 +74,12 @@ public struct RunCoordinator {
                 // The control pass: the same scoring stages on another unit's explanation.
                 let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
                 // A shard leaves the controls to the merged run: donors are drawn over every unit.
-                if stoppedEarly == nil, !controlStages.isEmpty, request.setup.shard == nil {
+                if stoppedEarly == nil, !controlStages.isEmpty, request.setup.shard == nil, request.controls != .none {
                     let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
                     let controlScheduler = UnitScheduler(
                         runner: controlRunner, unitsInFlight: unitsInFlight, observer: observer, logger: logger)
-                    let pass = ControlPass(store: store, scheduler: controlScheduler, seed: setup.selection.seed, logger: logger)
+                    let pass = ControlPass(
+                        store: store, scheduler: controlScheduler, seed: setup.selection.seed, sample: request.controls, logger: logger)
                     let outcome = try await pass.run(prepared.run)
                     controls = outcome
                     stoppedEarly = outcome.stoppedEarly
@@ -91,6 +93,9 @@ public struct RunCoordinator {
             controls: controls, scorers: plan.catalog.scorers)
         summary.remarks = plan.remarks
         if idle { summary.remarks.append("nothing left to ask the endpoint: every unit is complete or used its attempts (no request sent)") }
+        if request.controls == .none, request.setup.shard == nil {
+            summary.remarks.append("no control pass (controls none): the scorers have no random-explanation floor")
+        }
         if let shard = request.setup.shard {
             summary.remarks.append("shard \(shard): no control pass here; autointerp merge \(Setting.run) \(prepared.run.name), then run without \(Setting.shard)")
         }
@@ -132,18 +137,19 @@ public struct RunCoordinator {
         let runner = UnitStageRunner(store: store, stages: stages, requested: plan.requested, logger: logger)
         guard units.allSatisfy(runner.hasNothingToDo) else { return false }
         let controlStages = ControlPass.stages(of: stages, requested: plan.requested)
-        guard !controlStages.isEmpty, request.setup.shard == nil else { return true }
+        guard !controlStages.isEmpty, request.setup.shard == nil, request.controls != .none else { return true }
         let explained = units.filter { !$0.isDead && $0.explanation != nil }.map(\.unit.unit)
         let controls = try store.controlProgress(runID: run.id)
         let controlled = Set(controls.map(\.unit.unit))
-        guard ControlAssignment.donors(for: explained, seed: request.setup.selection.seed).donors.keys.allSatisfy(controlled.contains)
+        let assignment = ControlAssignment.donors(for: explained, seed: request.setup.selection.seed, sample: request.controls)
+        guard assignment.donors.keys.allSatisfy(controlled.contains)
         else { return false }
         let controlRunner = UnitStageRunner(store: store, stages: stages, requested: controlStages, logger: logger)
         return controls.allSatisfy(controlRunner.hasNothingToDo)
     }
 
     /// The stages built from the run's workers with `pinned` capabilities (nil without an endpoint).
-    private func stages(
+    func stages(
         _ plan: StagePlan, request: RunRequest, client: LLMClient?, pinned: PinnedCapabilities?, mode: inout String?
     ) throws -> [any UnitStage] {
         let settings = plan.settings
@@ -181,7 +187,8 @@ public struct RunCoordinator {
         let classifiers = try Dictionary(uniqueKeysWithValues: StoredClassification.Scorer.allCases.map { scorer in
             (scorer, LLMClassifier(
                 client: llm.client, template: try llm.prompts.template(for: scorer.rawValue), model: settings.simulatorModel,
-                structuredOutput: capabilities.structuredOutput, logprobs: logprobs))
+                batchSize: settings.classifyPerCall ?? LLMClassifier.defaultBatchSize, structuredOutput: capabilities.structuredOutput,
+                logprobs: logprobs))
         })
         return try plan.stages(StageContext(
             settings: settings, requested: plan.requested, explainer: explainer, simulatorFor: { _ in simulator }, judge: judge,
@@ -194,7 +201,7 @@ public struct RunCoordinator {
 
     /// The simulator mode and structured-output level: probed at the run's first start and
     /// pinned in its state; a resumed run checks the endpoint still serves them, or refuses.
-    private func pin(
+    func pin(
         _ plan: StagePlan, request: RunRequest, client: LLMClient?, store: RunStore, run: RunInfo
     ) async throws -> PinnedCapabilities? {
         guard let client else { return nil }

@@ -6,6 +6,8 @@ extension RunRequest {
     public static let maxRecordsPerCall = 1_000
     public static let maxExplainerSamples = 100
     public static let maxUnitsInFlight = 100_000
+    /// Most examples per detection / fuzzing call (the answer lists one digit per example).
+    public static let maxClassifyPerCall = 100
 
     /// Checks every option of `autointerp run` before any work (the preparation's too).
     ///
@@ -16,6 +18,9 @@ extension RunRequest {
         }
         guard (1...Self.maxExplainerSamples).contains(explainerSamples) else {
             throw AutoInterpError.invalidOption(.explainerSamples, "must be between 1 and \(Self.maxExplainerSamples), got \(explainerSamples)")
+        }
+        guard (1...Self.maxClassifyPerCall).contains(classifyPerCall) else {
+            throw AutoInterpError.invalidOption(.classifyPerCall, "must be between 1 and \(Self.maxClassifyPerCall), got \(classifyPerCall)")
         }
         if let unitsInFlight, !(1...Self.maxUnitsInFlight).contains(unitsInFlight) {
             throw AutoInterpError.invalidOption(.unitsInFlight, "must be between 1 and \(Self.maxUnitsInFlight), got \(unitsInFlight)")

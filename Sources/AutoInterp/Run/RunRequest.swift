@@ -39,6 +39,10 @@ public struct RunRequest: Sendable {
     /// `--batch`: send the requests without a cached answer as provider batches, in waves (nil:
     /// in real time). A transport, not part of the run's identity.
     public var batch: BatchSettings?
+    /// Which explained units the control pass scores (stored in the run config).
+    public var controls: ControlSample = .default
+    /// Examples per detection / fuzzing call of the LLM classifier (stored in the run config).
+    public var classifyPerCall: Int = LLMClassifier.defaultBatchSize
 
     public init(
         setup: RunSetup.Request, endpoint: LLMEndpointConfig?, simulatorModel: String? = nil, judgeModel: String? = nil,

@@ -34,6 +34,11 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var skipped: [String]
         /// Failed and waiting controls with their reasons (this invocation).
         public var notes: [UnitNote]
+        /// The sample asked for (`all`, or the most units per kind, ``ControlSample``), and per
+        /// kind (`feature`, `neuron`) the explained units and how many of them got a control.
+        public var sample: String = ControlSample.all.description
+        public var explainedByKind: [String: Int] = [:]
+        public var sampledByKind: [String: Int] = [:]
     }
 
     /// A unit that was skipped or failed, and why.
@@ -187,7 +192,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
             .map { UnitNote(unit: $0.unit.description, kind: $0.kind, reason: $0.reason ?? $0.status.rawValue) }
         return ControlSummary(
             controls: controls.count, scored: scored, failed: outcome.reports.count { $0.status == .failed },
-            waiting: outcome.reports.count { $0.status == .waiting }, skipped: outcome.skipped, notes: notes)
+            waiting: outcome.reports.count { $0.status == .waiting }, skipped: outcome.skipped, notes: notes,
+            sample: outcome.sample.description, explainedByKind: outcome.explained, sampledByKind: outcome.sampled)
     }
 
     /// The summary's lines on the control pass (empty when it did not run).
@@ -196,6 +202,12 @@ public struct RunSummary: Sendable, Codable, Equatable {
         var head = "controls (another unit's explanation, the random floor): \(controls.controls) stored, \(controls.scored) scored, \(controls.failed) failed"
         if controls.waiting > 0 { head += ", \(controls.waiting) waiting" }
         var lines = [head]
+        let kinds = controls.explainedByKind.keys.sorted()
+        if !kinds.isEmpty {
+            let sample = (try? ControlSample(parsing: controls.sample))?.words ?? controls.sample
+            let counts = kinds.map { "\($0)s \(controls.sampledByKind[$0] ?? 0) of \(controls.explainedByKind[$0] ?? 0)" }
+            lines.append("  control sample (\(Setting.controls) \(controls.sample), \(sample)): " + counts.joined(separator: ", "))
+        }
         let floor = scorers.compactMap { s in
             s.control.map {
                 "\(s.scorer.name) median \(Self.number($0.median, $0.medianCI)) (n \($0.defined), \($0.stored - $0.defined) undefined)"

@@ -43,7 +43,8 @@ public struct StagePlan: Sendable {
             settings = PipelineConfig(
                 endpoint: endpoint.endpointName, model: endpoint.model, simulatorModel: request.simulatorModel,
                 judgeModel: request.judgeModel, simulatorMode: request.simulatorMode, recordsPerCall: request.recordsPerCall,
-                explainerSamples: request.explainerSamples, prompts: prompts.references)
+                explainerSamples: request.explainerSamples, prompts: prompts.references, controls: request.controls,
+                classifyPerCall: request.classifyPerCall)
         case .local:
             guard request.explainerSamples == 1 else {
                 throw AutoInterpError.invalidOption(
@@ -73,7 +74,7 @@ public struct StagePlan: Sendable {
             settings = PipelineConfig(
                 explainer: PatternExplainer.name, endpoint: request.endpoint?.endpointName ?? "none", model: PatternExplainer.model,
                 simulatorModel: PatternExplainer.model, judgeModel: request.endpoint.map { request.judgeModel ?? $0.model } ?? "none",
-                prompts: references, baseline: request.baseline)
+                prompts: references, baseline: request.baseline, controls: request.controls)
         }
         requested = stages.union(request.extraStages.map(\.name))
     }

@@ -132,9 +132,9 @@ public struct UnitStageRunner: Sendable {
         }
     }
 
-    /// The unit's progress read again for the same explanation: a control stays a control.
+    /// The unit's progress read again for the same explanation: a control (or an audit variant) stays one.
     private func reload(_ progress: UnitProgress) throws -> UnitProgress? {
-        if let explanation = progress.explanation, explanation.isControl {
+        if let explanation = progress.explanation, explanation.isControl || explanation.isAudit {
             return try store.progress(unitID: progress.unit.id, explanationID: explanation.id)
         }
         return try store.progress(unitID: progress.unit.id)

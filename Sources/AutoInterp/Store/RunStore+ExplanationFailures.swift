@@ -52,7 +52,7 @@ extension RunStore {
             """
             SELECT COUNT(*) AS units, COALESCE(SUM(f.attempts), 0) AS answers,
                    COALESCE(SUM(NOT EXISTS (SELECT 1 FROM explanations e
-                                            WHERE e.unit_id = u.id AND e.control_of IS NULL)), 0) AS unexplained
+                                            WHERE e.unit_id = u.id AND e.control_of IS NULL AND e.audit_of IS NULL)), 0) AS unexplained
             FROM explanation_failures f JOIN units u ON u.id = f.unit_id WHERE u.run_id = ?
             """, [runID]
         ).first
@@ -79,7 +79,7 @@ extension RunStore {
     public func retireExplanation(_ explanation: StoredExplanation, reason: String) throws {
         try database.transaction { db in
             try Self.upsertExplanationFailure(db, unitID: explanation.unitID, answer: explanation.text, reason: reason)
-            try db.run("DELETE FROM explanations WHERE control_of = ?", [explanation.id])
+            try db.run("DELETE FROM explanations WHERE control_of = ? OR audit_of = ?", [explanation.id, explanation.id])
             try db.run("DELETE FROM explanations WHERE id = ?", [explanation.id])
             if let hash = explanation.requestHash { try db.run("DELETE FROM llm_cache WHERE request_hash = ?", [hash]) }
         }

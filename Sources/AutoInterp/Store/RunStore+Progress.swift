@@ -36,9 +36,10 @@ extension RunStore {
         ).map(unitProgress)
     }
 
-    /// A unit's headline explanation: its first own one (`control_of` NULL).
+    /// A unit's headline explanation: its first own one (`control_of` and `audit_of` NULL).
     private static let headlineJoin = """
-        LEFT JOIN explanations e ON e.id = (SELECT MIN(id) FROM explanations WHERE unit_id = u.id AND control_of IS NULL)
+        LEFT JOIN explanations e ON e.id = (SELECT MIN(id) FROM explanations
+                                            WHERE unit_id = u.id AND control_of IS NULL AND audit_of IS NULL)
 
         """
 
@@ -47,7 +48,7 @@ extension RunStore {
         SELECT u.*,
                e.id AS e_id, e.explainer AS e_explainer, e.model AS e_model, e.text AS e_text,
                e.prompt_file AS e_prompt_file, e.prompt_hash AS e_prompt_hash, e.request_hash AS e_request_hash,
-               e.created_at AS e_created_at, e.control_of AS e_control_of,
+               e.created_at AS e_created_at, e.control_of AS e_control_of, e.audit_of AS e_audit_of, e.audit_variant AS e_audit_variant,
                (SELECT COUNT(*) FROM examples x
                 WHERE x.unit_id = u.id AND x.role = 'score' AND x.subset IN ('top', 'random')) AS scored_examples,
                (SELECT COUNT(*) FROM examples x
@@ -82,7 +83,7 @@ extension RunStore {
             id: explanationID, unitID: unit.id, explainer: row.string("e_explainer") ?? "", model: row.string("e_model") ?? "",
             text: row.string("e_text") ?? "", promptFile: row.string("e_prompt_file"), promptHash: row.string("e_prompt_hash"),
             requestHash: row.string("e_request_hash"), createdAt: try StoreFormat.date(row.string("e_created_at"), path: path),
-            controlOf: row.int64("e_control_of"))
+            controlOf: row.int64("e_control_of"), auditOf: row.int64("e_audit_of"), auditVariant: row.string("e_audit_variant"))
         progress.simulated = Set(try jsonArray(row, "simulated").compactMap { $0 as? String })
         for case let item as [Any] in try jsonArray(row, "failed_simulations") where item.count == 2 {
             guard let key = item[0] as? String, let attempts = (item[1] as? NSNumber)?.intValue else { continue }

@@ -75,7 +75,7 @@ extension RunStore {
                    e.id = (SELECT MAX(e2.id) FROM explanations e2 WHERE e2.unit_id = e.unit_id AND e2.explainer = e.explainer)
                    AS latest
             FROM explanations e JOIN units u ON u.id = e.unit_id
-            WHERE u.run_id = ? AND e.control_of IS NULL ORDER BY u.kind, u.idx, e.id
+            WHERE u.run_id = ? AND e.control_of IS NULL AND e.audit_of IS NULL ORDER BY u.kind, u.idx, e.id
             """, [runID]
         ).map { row in
             ExplanationListing(

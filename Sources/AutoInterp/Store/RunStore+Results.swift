@@ -67,20 +67,55 @@ extension RunStore {
         try database.query("SELECT * FROM explanations WHERE id = ?", [id]).first.map(storedExplanation)
     }
 
-    /// A unit's own explanations (controls left out), oldest first.
+    /// A unit's own explanations (controls and audit variants left out), oldest first.
     public func explanations(unitID: Int64) throws -> [StoredExplanation] {
-        try database.query("SELECT * FROM explanations WHERE unit_id = ? AND control_of IS NULL ORDER BY id", [unitID])
+        try database.query("SELECT * FROM explanations WHERE unit_id = ? AND control_of IS NULL AND audit_of IS NULL ORDER BY id", [unitID])
             .map(storedExplanation)
     }
 
-    /// Every unit's own explanation of a run (controls left out), oldest first.
+    /// Every unit's own explanation of a run (controls and audit variants left out), oldest first.
     public func explanations(runID: Int64) throws -> [StoredExplanation] {
         try database.query(
             """
             SELECT e.* FROM explanations e JOIN units u ON u.id = e.unit_id
-            WHERE u.run_id = ? AND e.control_of IS NULL ORDER BY e.id
+            WHERE u.run_id = ? AND e.control_of IS NULL AND e.audit_of IS NULL ORDER BY e.id
             """, [runID]
         ).map(storedExplanation)
+    }
+
+    /// Every audit variant of a run (``StoredExplanation/auditOf`` set), oldest first.
+    public func auditExplanations(runID: Int64) throws -> [StoredExplanation] {
+        try database.query(
+            """
+            SELECT e.* FROM explanations e JOIN units u ON u.id = e.unit_id
+            WHERE u.run_id = ? AND e.audit_of IS NOT NULL ORDER BY e.id
+            """, [runID]
+        ).map(storedExplanation)
+    }
+
+    /// Stores audit variants (one transaction): each the `variant` text of the unit's own
+    /// explanation `of`, under `explainer = 'audit'` with `audit_of` = its id; returns them in order.
+    ///
+    /// - Throws: ``AutoInterpError`` when `of` is a control or an audit variant itself.
+    @discardableResult
+    public func addAuditExplanations(_ variants: [(of: StoredExplanation, variant: String, model: String, text: String)]) throws
+        -> [StoredExplanation]
+    {
+        for variant in variants where variant.of.isControl || variant.of.isAudit {
+            throw AutoInterpError.invalidInput(
+                "explanation \(variant.of.id) cannot be audited (\(path)): an audit varies a unit's own explanation")
+        }
+        return try database.transaction { db in
+            try variants.map { item in
+                var stored = try insertExplanation(
+                    db, unitID: item.of.unitID, explainer: StoredExplanation.auditExplainer, model: item.model, text: item.text,
+                    promptFile: nil, promptHash: nil, requestHash: nil, controlOf: nil)
+                try db.run("UPDATE explanations SET audit_of = ?, audit_variant = ? WHERE id = ?", [item.of.id, item.variant, stored.id])
+                stored.auditOf = item.of.id
+                stored.auditVariant = item.variant
+                return stored
+            }
+        }
     }
 
     /// Every control explanation of a run (``StoredExplanation/controlOf`` set), oldest first.
@@ -98,7 +133,8 @@ extension RunStore {
             id: row.int64("id") ?? 0, unitID: row.int64("unit_id") ?? 0, explainer: row.string("explainer") ?? "",
             model: row.string("model") ?? "", text: row.string("text") ?? "", promptFile: row.string("prompt_file"),
             promptHash: row.string("prompt_hash"), requestHash: row.string("request_hash"),
-            createdAt: try StoreFormat.date(row.string("created_at"), path: path), controlOf: row.int64("control_of"))
+            createdAt: try StoreFormat.date(row.string("created_at"), path: path), controlOf: row.int64("control_of"),
+            auditOf: row.int64("audit_of"), auditVariant: row.string("audit_variant"))
     }
 }
 

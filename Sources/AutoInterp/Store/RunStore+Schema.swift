@@ -17,10 +17,11 @@ extension RunStore {
         SQLiteMigration(version: 7, name: "run_state: what a run found and free settings, apart from its identity", body: migrateV7),
         SQLiteMigration(version: 8, name: "explanation_failures: refused explanations kept and re-asked", sql: schemaV8),
         SQLiteMigration(version: 9, name: "batch transport: llm_pending, llm_batches, llm_calls tier and batch", sql: schemaV9),
+        SQLiteMigration(version: 10, name: "explanations.audit_of, audit_variant: the metric audit's variants", sql: schemaV10),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -361,5 +362,15 @@ extension RunStore {
         );
         CREATE INDEX llm_pending_line ON llm_pending (line_hash);
         CREATE INDEX llm_pending_batch ON llm_pending (state, batch_id);
+        """
+
+    /// Schema v10: the metric audit (``MetricAudit``) stores a broader and a narrower variant of a
+    /// unit's explanation as explanations of the unit with `explainer = 'audit'`, `audit_of` = the
+    /// explanation varied and `audit_variant` = `broader` or `narrower`, scored by the same stages.
+    /// Every headline query reads only rows with `control_of` and `audit_of` NULL.
+    static let schemaV10 = """
+        ALTER TABLE explanations ADD COLUMN audit_of INTEGER REFERENCES explanations(id);  -- the explanation an audit variant varies
+        ALTER TABLE explanations ADD COLUMN audit_variant TEXT;                          -- broader | narrower (NULL unless audit_of)
+        CREATE INDEX explanations_by_audit ON explanations(unit_id, audit_of);
         """
 }

@@ -56,6 +56,12 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
         .init(.invalidInput, "\(option): \(problem)", option: option)
     }
 
+    /// The problem without the setting's name in front (an ``invalidOption(_:_:)`` error), plain.
+    public var problem: String {
+        guard let option, message.hasPrefix("\(option): ") else { return description }
+        return Setting.plain(String(message.dropFirst("\(option): ".count)))
+    }
+
     /// Two inputs that must agree in shape do not.
     public static func shapeMismatch(_ problem: String) -> Self {
         .init(.shapeMismatch, problem)

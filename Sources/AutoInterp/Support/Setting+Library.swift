@@ -17,6 +17,10 @@ extension Setting {
     public static let shardIndexEnv: Setting = "shard index env"
     public static let output: Setting = "output"
     public static let run: Setting = "run"
+    public static let controls: Setting = "controls"
+    public static let classifyPerCall: Setting = "classify per call"
+    /// The units the metric audit samples (`autointerp audit --units`).
+    public static let auditUnits: Setting = "units"
     public static let maxCost: Setting = "max cost"
     public static let priceBatchInput: Setting = "price batch input"
     public static let priceBatchOutput: Setting = "price batch output"

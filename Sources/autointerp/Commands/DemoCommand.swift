@@ -60,6 +60,10 @@ struct DemoCommand: AsyncParsableCommand {
             print(Console.render(outcome.summary.text))
             print("")
             print(outcome.comparison)
+            if let audit = outcome.audit {
+                print(audit.text)
+                print("")
+            }
             print("report: \(outcome.report.html.path) (\(formatBytes(outcome.report.htmlBytes))) and \(outcome.report.markdown.lastPathComponent)")
             print("corpus: \(PinnedCorpusSource.docutils.requirement), sha256 \(outcome.corpusSHA256)")
             print("OpenBLAS kernel: \(BLASKernel.describeCurrent())")

@@ -13,7 +13,7 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Running the same command again resumes an interrupted run (even after kill -9): finished units are not \
             redone and cached LLM answers are not re-sent. A changed config (inputs, units, selection, endpoint, \
-            models, simulator mode, records per call, samples, prompt files) is refused unless --force-new. \
+            models, simulator mode, records per call, samples, prompt files, --controls) is refused unless --force-new. \
             --stages, concurrency, limits and prices may change freely. \
             --explainer local uses the LLM-free pattern baseline (Neuron-to-Graph style) to explain and simulate: \
             no --endpoint or --model is needed, and without them the stages are explain,simulate,score,detection,fuzzing \
@@ -48,6 +48,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Records per simulator call (default 5: one call for the held-out top records, two for the random ones).")
     var recordsPerCall = LLMSimulator.defaultRecordsPerCall
 
+    @Option(help: "Examples per detection / fuzzing call of the LLM scorer (default \(LLMClassifier.defaultBatchSize)).")
+    var classifyPerCall = LLMClassifier.defaultBatchSize
+
     @Option(help: "Explanations sampled per unit; the best by Spearman is kept.")
     var explainerSamples = 1
 
@@ -56,6 +59,13 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(help: "Rubric file for the judge (default <prompts>/../rubrics/specificity.txt).")
     var rubric: String?
+
+    @Option(
+        help: """
+            Units the control pass (the random-explanation floor) scores: all, none, or at most N explained units per kind, \
+            a seeded sample (default \(ControlSample.defaultPerKind)).
+            """)
+    var controls = ControlSample.default.description
 
     @Option(help: "Units worked on at once (default 2 x --max-in-flight).")
     var concurrency: Int?
@@ -86,13 +96,16 @@ struct RunCommand: AsyncParsableCommand {
             var baseline = PatternSet.Parameters()
             baseline.maxContext = patternContext
             baseline.consistency = patternConsistency
-            let request = RunRequest(
+            let controls = try ControlSample(parsing: controls)
+            var request = RunRequest(
                 setup: try inputs.request(), endpoint: noEndpoint ? nil : try llm.endpointConfig(),
                 simulatorModel: simulatorModel, judgeModel: judgeModel,
                 simulatorMode: simulatorMode, recordsPerCall: recordsPerCall, explainerSamples: explainerSamples,
                 stages: try stages.map { try StageCatalog.builtIn.parse($0) },
                 prompts: prompts.map { URL(fileURLWithPath: $0) }, rubric: rubric.map { URL(fileURLWithPath: $0) }, unitsInFlight: concurrency,
                 observer: progress, explainer: explainer, baseline: baseline, batch: try batchSettings())
+            request.controls = controls
+            request.classifyPerCall = classifyPerCall
             let result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request)
             progress.finish()
             let summary = result.summary
