@@ -28,6 +28,10 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     public var prompts: [String: PromptFileReference]
     /// The local baseline's settings (`explainer` = `local-n2g`); nil, and left out of the JSON, for LLM runs.
     public var baseline: PatternSet.Parameters?
+    /// The embedding scorer's model (its `_name_or_path`, else its folder's name); nil, and left
+    /// out of the JSON, when the run has none. Adding or dropping it is not a change (the stage
+    /// is added or skipped); another model is.
+    public var embedder: String?
 
     public init(
         explainer: String = "llm", endpoint: String, model: String, simulatorModel: String? = nil, judgeModel: String? = nil,
@@ -52,6 +56,10 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         var mine = (try? JSONFields.object(self)) ?? [:], theirs = (try? JSONFields.object(other)) ?? [:]
         mine["prompts"] = nil
         theirs["prompts"] = nil
+        if embedder == nil || other.embedder == nil {
+            mine["embedder"] = nil
+            theirs["embedder"] = nil
+        }
         var names = Set(JSONFields.differences(mine, theirs).map { $0.split(separator: ".").first.map(String.init) ?? $0 })
             .sorted()
             .map { $0 == "baseline" ? "baseline settings" : JSONFields.words($0) }

@@ -36,6 +36,9 @@ public struct RunRequest: Sendable {
     /// Stages run after the built-in ones for every unit (always requested), by their
     /// descriptors: they get their own `--stages` name, prompts, summary figures and report sections.
     public var extraStages: [StageDescriptor]
+    /// The embedding scorer's sentence-embedding model folder (`--embedder`: a BERT-family
+    /// sentence-transformers folder such as all-MiniLM-L6-v2); nil leaves the embedding stage out.
+    public var embedder: URL?
 
     public init(
         setup: RunSetup.Request, endpoint: LLMEndpointConfig?, simulatorModel: String? = nil, judgeModel: String? = nil,

@@ -16,10 +16,11 @@ extension RunStore {
         SQLiteMigration(version: 6, name: "explanations.control_of: the random-explanation floor", sql: schemaV6),
         SQLiteMigration(version: 7, name: "run_state: what a run found and free settings, apart from its identity", body: migrateV7),
         SQLiteMigration(version: 8, name: "explanation_failures: refused explanations kept and re-asked", sql: schemaV8),
+        SQLiteMigration(version: 9, name: "embedding_similarities: the embedding scorer's per-context similarities", sql: schemaV9),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -306,5 +307,21 @@ extension RunStore {
             created_at TEXT NOT NULL,                   -- of the last refusal
             UNIQUE (unit_id)
         );
+        """
+
+    /// Schema v9: the embedding scorer (``EmbeddingStage``). One row per (explanation, `classify`
+    /// example): the example's label (1 activating, 0 silent) and the cosine similarity of its
+    /// embedding to the explanation's; the metrics go to `scores` (`embedding_*`).
+    static let schemaV9 = """
+        CREATE TABLE embedding_similarities (
+            id             INTEGER PRIMARY KEY,
+            explanation_id INTEGER NOT NULL REFERENCES explanations(id) ON DELETE CASCADE,
+            example_id     INTEGER NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            label          INTEGER NOT NULL CHECK (label IN (0, 1)),
+            similarity     REAL NOT NULL CHECK (similarity BETWEEN -1.000001 AND 1.000001),  -- cosine
+            created_at     TEXT NOT NULL,
+            UNIQUE (explanation_id, example_id)
+        );
+        CREATE INDEX embedding_similarities_by_example ON embedding_similarities(example_id);
         """
 }

@@ -42,6 +42,8 @@ public struct AutoInterpError: Error, CustomStringConvertible, Sendable, Equatab
         public static let endpoint: Option = "endpoint"
         public static let recordsPerCall: Option = "records per call"
         public static let unitsInFlight: Option = "units in flight"
+        /// The sentence-embedding model of the embedding scorer (`--embedder`).
+        public static let embedder: Option = "embedder"
     }
 
     public var description: String { message }
