@@ -57,6 +57,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Rubric file for the judge (default <prompts>/../rubrics/specificity.txt).")
     var rubric: String?
 
+    @Option(help: "Sentence-embedding model folder for the embedding scorer (a sentence-transformers BERT folder such as all-MiniLM-L6-v2, which autointerp demo fetches); without it the embedding stage is left out.")
+    var embedder: String?
+
     @Option(help: "Units worked on at once (default 2 x --max-in-flight).")
     var concurrency: Int?
 
@@ -71,13 +74,14 @@ struct RunCommand: AsyncParsableCommand {
             var baseline = PatternSet.Parameters()
             baseline.maxContext = patternContext
             baseline.consistency = patternConsistency
-            let request = RunRequest(
+            var request = RunRequest(
                 setup: try inputs.request(), endpoint: noEndpoint ? nil : try llm.endpointConfig(),
                 simulatorModel: simulatorModel, judgeModel: judgeModel,
                 simulatorMode: simulatorMode, recordsPerCall: recordsPerCall, explainerSamples: explainerSamples,
                 stages: try stages.map { try StageCatalog.builtIn.parse($0) },
                 prompts: prompts.map { URL(fileURLWithPath: $0) }, rubric: rubric.map { URL(fileURLWithPath: $0) }, unitsInFlight: concurrency,
                 observer: progress, explainer: explainer, baseline: baseline)
+            request.embedder = embedder.map { URL(fileURLWithPath: $0) }
             let result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request)
             progress.finish()
             let summary = result.summary
