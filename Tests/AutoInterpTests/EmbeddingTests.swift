@@ -112,7 +112,7 @@ extension PipelineSuites {
             #expect(result.summary.isComplete && result.summary.calls == 0, "\(result.summary.text)")
             let store = result.store
             let config = try #require(try RunConfig.decode(result.run.configJSON).pipeline)
-            #expect(config.embedder == "embedding-fixture")
+            #expect(config.embedder?.hasPrefix("embedding-fixture sha256:") == true)
             let controls = try store.controlExplanations(runID: result.run.id)
             #expect(controls.count == 2)
             for control in controls {
@@ -153,6 +153,24 @@ extension PipelineSuites {
             #expect(!plan.requested.contains(.embedding) && plan.remarks.contains { $0.contains("embedding stage skipped") })
             let bad = #expect(throws: AutoInterpError.self) { try StagePlan(try Self.request(dir, embedder: dir.path("none"))) }
             #expect(bad?.option == .embedder)
+        }
+
+        /// Adding the embedder to a run made without one is no change; another model is refused on resume.
+        @Test func anotherModelIsAConfigChange() async throws {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            try EmbeddingFixture.write(to: dir.path("model"))
+            let coordinator = RunCoordinator(logger: EmbeddingTests.quietLogger())
+            _ = try await coordinator.run(try Self.request(dir, embedder: nil, stages: [.explain]))
+            let added = try await coordinator.run(try Self.request(dir, embedder: dir.path("model")))
+            #expect(added.summary.isComplete && added.summary.scorers.contains { $0.scorer.name == "embedding" })
+            // The same architecture with another vocabulary (one word moved).
+            try EmbeddingFixture.write(to: dir.path("other"))
+            var vocab = try String(contentsOf: dir.path("other/vocab.txt"), encoding: .utf8)
+            vocab = vocab.replacingOccurrences(of: "\ncat\n", with: "\ntac\n")
+            try vocab.write(to: dir.path("other/vocab.txt"), atomically: true, encoding: .utf8)
+            let changed = await #expect(throws: AutoInterpError.self) { try await coordinator.run(try Self.request(dir, embedder: dir.path("other"))) }
+            #expect(changed?.message.contains("embedder") == true, "\(String(describing: changed))")
         }
     }
 }

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 package import Foundation
 
 /// A sentence-embedding model run on the CPU: a BERT-family encoder (``BertModel``) with its
@@ -11,19 +12,24 @@ package final class SentenceEmbedder: Sendable {
     package let model: BertModel
     package let tokenizer: WordPieceTokenizer
     package let pooling: SentencePooling
-    /// The folder it was loaded from, and its name for the run's identity (`_name_or_path`, else the folder's name).
+    /// The folder it was loaded from, and its name (`_name_or_path`, else the folder's name).
     package let directory: URL?
     package let name: String
+    /// The name and a fingerprint of the weights: what the run's identity records (`pipeline.embedder`).
+    package let identity: String
 
     /// Texts run through the model in one forward pass (packed, so memory is this many sequences' tokens).
     private static let batch = 32
 
-    package init(model: BertModel, tokenizer: WordPieceTokenizer, pooling: SentencePooling, directory: URL? = nil, name: String) {
+    package init(
+        model: BertModel, tokenizer: WordPieceTokenizer, pooling: SentencePooling, directory: URL? = nil, name: String, identity: String? = nil
+    ) {
         self.model = model
         self.tokenizer = tokenizer
         self.pooling = pooling
         self.directory = directory
         self.name = name
+        self.identity = identity ?? name
     }
 
     /// The sentence-embedding model in a Hugging Face / sentence-transformers folder: `config.json`,
@@ -41,7 +47,31 @@ package final class SentenceEmbedder: Sendable {
         let tokenizer = try WordPieceTokenizer.load(modelDirectory: directory)
         let pooling = try SentencePooling.load(directory: directory)
         let name = model.config.nameOrPath.flatMap { $0.isEmpty ? nil : $0 } ?? directory.lastPathComponent
-        return SentenceEmbedder(model: model, tokenizer: tokenizer, pooling: pooling, directory: directory, name: name)
+        let identity = "\(name) sha256:\(try fingerprint(directory))"
+        return SentenceEmbedder(model: model, tokenizer: tokenizer, pooling: pooling, directory: directory, name: name, identity: identity)
+    }
+
+    /// 16 hex digits of SHA-256 over `config.json`, the tokenizer and pooling files and the first 2 MiB and
+    /// last 1 MiB of `model.safetensors` (its header and the first and last tensors): another
+    /// checkpoint of the same architecture (a fine-tune) gets another fingerprint, without
+    /// hashing the whole file at every start.
+    static func fingerprint(_ directory: URL) throws -> String {
+        var bytes: [UInt8] = []
+        for file in ["config.json", "vocab.txt", "tokenizer.json", "modules.json", "1_Pooling/config.json", "sentence_bert_config.json"] {
+            if let data = FileManager.default.contents(atPath: directory.appendingPathComponent(file).path) { bytes += data }
+        }
+        let weights = directory.appendingPathComponent("model.safetensors")
+        do {
+            let handle = try FileHandle(forReadingFrom: weights)
+            defer { try? handle.close() }
+            bytes += try handle.read(upToCount: 2 << 20) ?? Data()
+            let size = try handle.seekToEnd()
+            try handle.seek(toOffset: size > (3 << 20) ? size - (1 << 20) : size)
+            bytes += try handle.readToEnd() ?? Data()
+        } catch {
+            throw AutoInterpError.io(weights.path, "cannot be read (\(error.localizedDescription))")
+        }
+        return String(SHA256.hex(bytes).prefix(16))
     }
 
     /// Width of an embedding.

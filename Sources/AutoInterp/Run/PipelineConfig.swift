@@ -28,7 +28,8 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     public var prompts: [String: PromptFileReference]
     /// The local baseline's settings (`explainer` = `local-n2g`); nil, and left out of the JSON, for LLM runs.
     public var baseline: PatternSet.Parameters?
-    /// The embedding scorer's model (its `_name_or_path`, else its folder's name); nil, and left
+    /// The embedding scorer's model: its `_name_or_path` (else its folder's name) and a fingerprint
+    /// of its weights (``SentenceEmbedder/identity``); nil, and left
     /// out of the JSON, when the run has none. Adding or dropping it is not a change (the stage
     /// is added or skipped); another model is.
     public var embedder: String?

@@ -90,7 +90,7 @@ public struct StagePlan: Sendable {
         if let folder = request.embedder, catalog.descriptors.contains(where: { $0.needsEmbedder && stages.contains($0.name) }) {
             let loaded = try SentenceEmbedder.load(directory: folder)
             embedder = loaded
-            settings.embedder = loaded.name
+            settings.embedder = loaded.identity
         }
         requested = stages.union(request.extraStages.map(\.name))
     }
