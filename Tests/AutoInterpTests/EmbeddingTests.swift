@@ -135,7 +135,22 @@ extension PipelineSuites {
             #expect(result.summary.scorers.contains { $0.scorer.name == "embedding" })
             let report = try RunReport.load(from: store, run: result.run, options: result.reportOptions)
             #expect(report.scorers.contains { $0.name == "embedding" })
-            #expect(MarkdownReport(report).render().contains("Embedding: AUROC"))
+            let markdown = MarkdownReport(report).render()
+            #expect(markdown.contains("### Embedding: AUROC"))
+            // Every scorer's distribution in both reports, the controls beside the units.
+            #expect(markdown.split(separator: "\n").contains { $0.hasPrefix("| embedding ") && $0.contains("| neurons ") && $0.contains("| controls ") })
+            let html = HTMLReport(report).render()
+            for scorer in report.scorers {
+                #expect(html.contains("data-scorer=\"\(scorer.name)\""), "\(scorer.name)")
+            }
+            // The bars of each group are its shares: they add up to 1 (2 neurons, 2 controls).
+            let chart = try #require(html.components(separatedBy: "data-scorer=\"embedding\"").dropFirst().first?.components(separatedBy: "</g>").first)
+            for group in ["neurons", "controls"] {
+                let values = chart.components(separatedBy: "<rect").filter { $0.contains("data-group=\"\(group)\"") }.compactMap { rect in
+                    rect.components(separatedBy: "data-value=\"").dropFirst().first?.components(separatedBy: "\"").first.flatMap(Double.init)
+                }
+                #expect(values.count == 10 && abs(values.reduce(0, +) - 1) < 1e-9, "\(group): \(values)")
+            }
             // Done: a rerun stores nothing new.
             let before = try store.similarities(explanationID: try #require(controls.first).id)
             let again = try await RunCoordinator(logger: EmbeddingTests.quietLogger()).run(request)
