@@ -88,9 +88,11 @@ import Testing
 extension PipelineSuites {
     /// The embedding stage in runs of the LLM-free baseline on the planted dataset.
     struct EmbeddingRunTests {
-        static func request(_ dir: TemporaryDirectory, embedder: URL?, stages: Set<StageName>? = [.explain, .embedding]) throws -> RunRequest {
+        static func request(
+            _ dir: TemporaryDirectory, embedder: URL?, stages: Set<StageName>? = [.explain, .embedding], contexts: Int = 200
+        ) throws -> RunRequest {
             let dataset = dir.path("acts.safetensors")
-            try EmbeddingFixture.writeTwoSlotDataset(to: dataset)
+            try EmbeddingFixture.writeTwoSlotDataset(to: dataset, contexts: contexts)
             var request = RunRequest(
                 setup: RunSetup.Request(
                     name: "embed", resultsFolder: dir.path("results"), activations: dataset, sae: nil, features: try UnitSpec(parsing: "none"),
@@ -186,6 +188,23 @@ extension PipelineSuites {
             try vocab.write(to: dir.path("other/vocab.txt"), atomically: true, encoding: .utf8)
             let changed = await #expect(throws: AutoInterpError.self) { try await coordinator.run(try Self.request(dir, embedder: dir.path("other"))) }
             #expect(changed?.message.contains("embedder") == true, "\(String(describing: changed))")
+        }
+
+        /// With the default stages and an embedder, the baseline fills every scorer: embedding has
+        /// its column in the agreement matrix and its row in `compare`.
+        @Test func defaultStagesWithAModelPutEmbeddingInTheAgreementAndCompare() async throws {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            try EmbeddingFixture.write(to: dir.path("model"))
+            let result = try await RunCoordinator(logger: EmbeddingTests.quietLogger()).run(try Self.request(dir, embedder: dir.path("model"), stages: nil, contexts: 100))
+            #expect(result.summary.isComplete && result.summary.calls == 0, "\(result.summary.text)")
+            #expect(result.summary.remarks.allSatisfy { !$0.contains("embedding") })
+            let report = try RunReport.load(from: result.store, run: result.run, options: result.reportOptions)
+            #expect(Set(report.scorers.map(\.name)) == ["simulation", "detection", "fuzzing", "embedding"])
+            let (header, rows) = ScorerAgreement(report).rows()
+            #expect(header.contains("embedding") && rows.contains { $0.first == "embedding" }, "\(header) \(rows)")
+            let comparison = RunComparison(sides: [.init(label: "a", report: report), .init(label: "b", report: report)]).render()
+            #expect(comparison.contains("| Embedding: AUROC of similarity"), "\(comparison)")
         }
     }
 }
