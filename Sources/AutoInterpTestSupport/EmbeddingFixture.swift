@@ -46,7 +46,8 @@ package enum EmbeddingFixture {
             "type_vocab_size": 2, "position_embedding_type": "absolute", "pad_token_id": 0}
             """
         try config.write(to: directory.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
-        try (vocabulary.joined(separator: "\n") + "\n").write(to: directory.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        try (vocabulary.joined(separator: "\n") + "\n")
+            .write(to: directory.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
         try #"{"do_lower_case": true, "tokenizer_class": "BertTokenizer"}"#
             .write(to: directory.appendingPathComponent("tokenizer_config.json"), atomically: true, encoding: .utf8)
         if modules {

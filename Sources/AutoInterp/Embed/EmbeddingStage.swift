@@ -42,7 +42,8 @@ public struct EmbeddingStage: UnitStage {
         let vectors = try embedder.embed([explanation.text] + items.map { Self.text($0.tokens) })
         let query = vectors[0]
         let rows = zip(items, vectors.dropFirst()).map { item, vector in
-            StoredSimilarity(exampleID: item.exampleID, label: item.label, similarity: min(1, max(-1, SentenceEmbedder.cosine(query, vector))))
+            let cosine = min(1, max(-1, SentenceEmbedder.cosine(query, vector)))
+            return StoredSimilarity(exampleID: item.exampleID, label: item.label, similarity: cosine)
         }
         try work.store.saveSimilarities(explanationID: explanation.id, rows, scores: EmbeddingMetrics.scores(from: rows))
         return StageResult(stored: true)

@@ -22,7 +22,8 @@ package final class SentenceEmbedder: Sendable {
     private static let batch = 32
 
     package init(
-        model: BertModel, tokenizer: WordPieceTokenizer, pooling: SentencePooling, directory: URL? = nil, name: String, identity: String? = nil
+        model: BertModel, tokenizer: WordPieceTokenizer, pooling: SentencePooling, directory: URL? = nil, name: String,
+        identity: String? = nil
     ) {
         self.model = model
         self.tokenizer = tokenizer

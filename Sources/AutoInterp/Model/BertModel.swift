@@ -66,7 +66,9 @@ package final class BertModel: Sendable {
         for l in 0...layer {
             let w = weights.layers[l]
             let attended = attentionBlock(hidden, sequences: sequences, rows: n, weights: w)
-            var inner = linear(attended, rows: n, inputs: config.hiddenSize, weight: w.intermediateWeight, bias: w.intermediateBias, outputs: config.intermediateSize)
+            var inner = linear(
+                attended, rows: n, inputs: config.hiddenSize, weight: w.intermediateWeight, bias: w.intermediateBias,
+                outputs: config.intermediateSize)
             applyActivation(&inner, parallel: parallel)
             if l == layer { return inner }
             hidden = outputBlock(inner, attended: attended, rows: n, weights: w)
@@ -88,7 +90,9 @@ package final class BertModel: Sendable {
         var hidden = embed(sequences, rows: n)
         for w in weights.layers {
             let attended = attentionBlock(hidden, sequences: sequences, rows: n, weights: w)
-            var inner = linear(attended, rows: n, inputs: config.hiddenSize, weight: w.intermediateWeight, bias: w.intermediateBias, outputs: config.intermediateSize)
+            var inner = linear(
+                attended, rows: n, inputs: config.hiddenSize, weight: w.intermediateWeight, bias: w.intermediateBias,
+                outputs: config.intermediateSize)
             applyActivation(&inner, parallel: parallel)
             hidden = outputBlock(inner, attended: attended, rows: n, weights: w)
         }

@@ -50,7 +50,8 @@ extension ReportCharts {
         let y = LinearScale(domain: 0...top, range: topMargin...(height - bottom), flipped: true)
         var svg = SVG(width: width, height: height)
         let step = (domain.upperBound - domain.lowerBound) / 4
-        axes(&svg, x: x, y: y, xTicks: stride(from: domain.lowerBound, through: domain.upperBound + 1e-9, by: step).map { $0 }, yPercent: true)
+        let ticks = stride(from: domain.lowerBound, through: domain.upperBound + 1e-9, by: step).map { $0 }
+        axes(&svg, x: x, y: y, xTicks: ticks, yPercent: true)
         svg.text(scorer.title, x: (left + width - right) / 2, y: height - 8, anchor: "middle")
         svg.text("share of scored units", x: 12, y: 16, cssClass: "label")
         let slot = (x.range.upperBound - x.range.lowerBound) / Double(bins)
@@ -72,7 +73,9 @@ extension ReportCharts {
         }
         svg.close()
         if let chance = scorer.chance {
-            svg.line(x1: x(chance), y1: topMargin - 4, x2: x(chance), y2: y(0), cssClass: "chance", extra: ["stroke": "#444", "data-value": ReportText.json(chance)])
+            svg.line(
+                x1: x(chance), y1: topMargin - 4, x2: x(chance), y2: y(0), cssClass: "chance",
+                extra: ["stroke": "#444", "data-value": ReportText.json(chance)])
         }
         for (g, group) in groups.enumerated() {
             let median = ScorerColumn.quantile(group.values.sorted(), 0.5)

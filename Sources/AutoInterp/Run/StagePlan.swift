@@ -78,7 +78,8 @@ public struct StagePlan: Sendable {
                 prompts: references, baseline: request.baseline)
         }
         embedder = nil
-        for descriptor in catalog.descriptors where descriptor.needsEmbedder && stages.contains(descriptor.name) && request.embedder == nil {
+        for descriptor in catalog.descriptors
+        where descriptor.needsEmbedder && stages.contains(descriptor.name) && request.embedder == nil {
             guard request.stages == nil else {
                 throw AutoInterpError.invalidOption(
                     .embedder,

@@ -58,7 +58,8 @@ extension RunStore {
             "SELECT example_id, label, similarity FROM embedding_similarities WHERE explanation_id = ? ORDER BY example_id",
             [explanationID]
         ).map { row in
-            StoredSimilarity(exampleID: row.int64("example_id") ?? 0, label: row.int("label") ?? 0, similarity: row.double("similarity") ?? 0)
+            StoredSimilarity(
+                exampleID: row.int64("example_id") ?? 0, label: row.int("label") ?? 0, similarity: row.double("similarity") ?? 0)
         }
     }
 }

@@ -34,7 +34,8 @@ struct BenchEmbedCommand: AsyncParsableCommand {
             let started = Date()
             let embedder = try SentenceEmbedder.load(directory: URL(fileURLWithPath: model))
             let loaded = Date().timeIntervalSince(started)
-            let lines = try String(contentsOfFile: texts, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let lines = try String(contentsOfFile: texts, encoding: .utf8)
+                .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             let inputs = lines.last == "" ? Array(lines.dropLast()) : lines
             guard !inputs.isEmpty else { throw AutoInterpError.invalidFile(texts, "has no text") }
             var best = Double.infinity
