@@ -14,8 +14,8 @@ package import Logging
 /// 5. pick random alive features and random neurons, explain and score both with the local
 ///    baseline or an LLM (``RunCoordinator``, whose control pass scores every unit with another
 ///    unit's explanation too), and write the report. The printed comparison has one row per
-///    scorer the run has (simulation; detection and fuzzing when stored): features vs neurons vs
-///    the control floor.
+///    scorer the run has (simulation, detection, fuzzing, embedding with the same MiniLM; the
+///    rubric with an LLM): features vs neurons vs the control floor.
 package struct DemoRunner {
     /// What to run.
     package struct Options: Sendable {
@@ -142,7 +142,9 @@ package struct DemoRunner {
             features: .indices(features), neurons: .random(count: options.neurons), selection: selection)
         // Every stage the plan allows (without an endpoint, the baseline leaves out the rubric).
         let progress = ProgressBarObserver(enabled: options.showProgress)
-        let request = RunRequest(setup: setup, endpoint: options.llm, observer: progress, explainer: options.llm == nil ? .local : .llm)
+        var request = RunRequest(setup: setup, endpoint: options.llm, observer: progress, explainer: options.llm == nil ? .local : .llm)
+        // The embedding scorer embeds with the MiniLM the demo harvests (no LLM call).
+        request.embedder = model
         let result = try await RunCoordinator(logger: logger).run(request)
         progress.finish()
         say("explain, simulate and score: \(lap())")

@@ -48,6 +48,7 @@ import Testing
             add(command, "--neurons", ["0-9223372036854775807", "0-99999999999", "9223372036854775807", "-1", "5-2", "0--1"], expect: "neuron")
         }
         add(["run"], "--records-per-call", positiveInt)
+        add(["run"], "--embedder", ["/nonexistent-embedder-folder"])
         add(["run"], "--explainer-samples", positiveInt)
         add(["run"], "--concurrency", positiveInt)
         add(["run"], "--classify-per-call", positiveInt + ["101"])

@@ -250,6 +250,9 @@ struct PipelineTests {
         #expect(first.scored == 0)
         // Other stages, limits and concurrency are not config changes: the run resumes.
         request.stages = Set(StageCatalog.builtIn.names)
+        // Every built-in stage: the embedding scorer needs its model (adding one is no config change either).
+        try EmbeddingFixture.write(to: dir.path("embedder"))
+        request.embedder = dir.path("embedder")
         request.endpoint?.maxInFlight = 3
         request.unitsInFlight = 1
         let second = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary

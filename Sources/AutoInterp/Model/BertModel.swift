@@ -59,6 +59,48 @@ package final class BertModel: Sendable {
         guard (0..<layerCount).contains(layer) else {
             throw AutoInterpError.invalidInput("layer \(layer) is out of range: this model has layers 0...\(layerCount - 1) loaded")
         }
+        try check(sequences)
+        let n = sequences.reduce(0) { $0 + $1.count }
+        if n == 0 { return [] }
+        var hidden = embed(sequences, rows: n)
+        for l in 0...layer {
+            let w = weights.layers[l]
+            let attended = attentionBlock(hidden, sequences: sequences, rows: n, weights: w)
+            var inner = linear(
+                attended, rows: n, inputs: config.hiddenSize, weight: w.intermediateWeight, bias: w.intermediateBias,
+                outputs: config.intermediateSize)
+            applyActivation(&inner, parallel: parallel)
+            if l == layer { return inner }
+            hidden = outputBlock(inner, attended: attended, rows: n, weights: w)
+        }
+        preconditionFailure("unreachable")
+    }
+
+    /// The last layer's output (`last_hidden_state` of Hugging Face's `BertModel`), `[total tokens,
+    /// hidden_size]` row-major, sequences one after another: what a sentence-embedding model pools.
+    ///
+    /// - Throws: `AutoInterpError.invalidInput` when fewer than all layers are loaded, or for a bad length or token id.
+    package func lastHiddenState(_ sequences: [[Int32]], parallel: Bool = true) throws -> [Float] {
+        guard layerCount == config.numHiddenLayers else {
+            throw AutoInterpError.invalidInput("the last hidden state needs all \(config.numHiddenLayers) layers; \(layerCount) are loaded")
+        }
+        try check(sequences)
+        let n = sequences.reduce(0) { $0 + $1.count }
+        if n == 0 { return [] }
+        var hidden = embed(sequences, rows: n)
+        for w in weights.layers {
+            let attended = attentionBlock(hidden, sequences: sequences, rows: n, weights: w)
+            var inner = linear(
+                attended, rows: n, inputs: config.hiddenSize, weight: w.intermediateWeight, bias: w.intermediateBias,
+                outputs: config.intermediateSize)
+            applyActivation(&inner, parallel: parallel)
+            hidden = outputBlock(inner, attended: attended, rows: n, weights: w)
+        }
+        return hidden
+    }
+
+    /// Refuses a sequence longer than the positions or a token id outside the vocabulary.
+    private func check(_ sequences: [[Int32]]) throws {
         for sequence in sequences {
             guard sequence.count <= config.maxPositionEmbeddings else {
                 throw AutoInterpError.invalidInput("a sequence of \(sequence.count) tokens is longer than the model's \(config.maxPositionEmbeddings) positions")
@@ -67,20 +109,15 @@ package final class BertModel: Sendable {
                 throw AutoInterpError.invalidInput("token id \(id) is outside the model's vocabulary of \(config.vocabSize)")
             }
         }
-        let n = sequences.reduce(0) { $0 + $1.count }
-        if n == 0 { return [] }
-        var hidden = embed(sequences, rows: n)
-        for l in 0...layer {
-            let w = weights.layers[l]
-            let attended = attentionBlock(hidden, sequences: sequences, rows: n, weights: w)
-            var inner = linear(attended, rows: n, inputs: config.hiddenSize, weight: w.intermediateWeight, bias: w.intermediateBias, outputs: config.intermediateSize)
-            applyActivation(&inner, parallel: parallel)
-            if l == layer { return inner }
-            var out = linear(inner, rows: n, inputs: config.intermediateSize, weight: w.outputWeight, bias: w.outputBias, outputs: config.hiddenSize, residual: attended)
-            layerNorm(&out, rows: n, weight: w.outputNormWeight, bias: w.outputNormBias)
-            hidden = out
-        }
-        preconditionFailure("unreachable")
+    }
+
+    /// The MLP's output dense, residual, LayerNorm: the layer's output.
+    private func outputBlock(_ inner: [Float], attended: [Float], rows n: Int, weights w: BertWeights.Layer) -> [Float] {
+        var out = linear(
+            inner, rows: n, inputs: config.intermediateSize, weight: w.outputWeight, bias: w.outputBias, outputs: config.hiddenSize,
+            residual: attended)
+        layerNorm(&out, rows: n, weight: w.outputNormWeight, bias: w.outputNormBias)
+        return out
     }
 
     // MARK: - Blocks

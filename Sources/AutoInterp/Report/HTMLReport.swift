@@ -145,6 +145,9 @@ public struct HTMLReport: Sendable {
             for scorerTable in tables {
                 html += "<h3>\(ReportText.html(scorerTable.scorer.title))</h3>\n"
                 html += table(id: "scorer-\(scorerTable.scorer.name)", header: scorerTable.header, rows: scorerTable.rows)
+                html += "<figure>\n" + ReportCharts.scorerHistogram(report, scorerTable.scorer)
+                html += "\n<figcaption>Share of each group's defined scores per tenth of the range; solid lines: medians, "
+                html += "dark line: chance.</figcaption>\n</figure>\n"
             }
         }
         if !agreement.isEmpty {

@@ -102,6 +102,12 @@ public struct MarkdownReport: Sendable {
                 lines += ["### \(table.scorer.title)", ""]
                 lines += Self.table(header: table.header, rows: table.rows, rightAligned: Set(1..<table.header.count))
                 lines.append("")
+                let histogram = ReportCharts.scorerHistogramRows(report, table.scorer)
+                if histogram.header.count > 1 {
+                    lines += ["Distribution (count and bar of the share of each group's defined scores):", ""]
+                    lines += Self.table(header: histogram.header, rows: histogram.rows)
+                    lines.append("")
+                }
             }
         }
         let agreement = ScorerAgreement(report)

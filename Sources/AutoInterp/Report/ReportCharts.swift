@@ -199,7 +199,7 @@ public enum ReportCharts {
 
     // MARK: - Axes
 
-    private static func axes(_ svg: inout SVG, x: LinearScale, y: LinearScale, xTicks: [Double], yPercent: Bool) {
+    static func axes(_ svg: inout SVG, x: LinearScale, y: LinearScale, xTicks: [Double], yPercent: Bool) {
         for tick in y.ticks(count: 5) {
             svg.line(
                 x1: x.range.lowerBound - 4, y1: y(tick), x2: x.range.upperBound, y2: y(tick),

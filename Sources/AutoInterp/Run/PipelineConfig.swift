@@ -35,6 +35,11 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     /// nil for the local baseline and in runs stored before the setting existed (left out of the
     /// JSON then; such a run resumes with any value, and asks only its missing examples with it).
     public var classifyPerCall: Int?
+    /// The embedding scorer's model: its `_name_or_path` (else its folder's name) and a fingerprint
+    /// of its weights (``SentenceEmbedder/identity``); nil, and left
+    /// out of the JSON, when the run has none. Adding or dropping it is not a change (the stage
+    /// is added or skipped); another model is.
+    public var embedder: String?
 
     public init(
         explainer: String = "llm", endpoint: String, model: String, simulatorModel: String? = nil, judgeModel: String? = nil,
@@ -65,6 +70,10 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         // A run stored before `controls` existed resumes with any setting (its controls are kept).
         if theirs["controls"] == nil { mine["controls"] = nil }
         if theirs["classifyPerCall"] == nil { mine["classifyPerCall"] = nil }
+        if embedder == nil || other.embedder == nil {
+            mine["embedder"] = nil
+            theirs["embedder"] = nil
+        }
         var names = Set(JSONFields.differences(mine, theirs).map { $0.split(separator: ".").first.map(String.init) ?? $0 })
             .sorted()
             .map { $0 == "baseline" ? "baseline settings" : JSONFields.words($0) }

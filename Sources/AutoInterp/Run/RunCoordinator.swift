@@ -165,9 +165,11 @@ public struct RunCoordinator {
         guard request.explainer == .llm, let llm else {
             mode = PatternSimulator.mode
             let patterns = PatternWorkers(parameters: request.baseline)
-            return try plan.stages(StageContext(
+            var context = StageContext(
                 settings: settings, requested: plan.requested, explainer: patterns.explainer, simulatorFor: patterns.simulatorFor,
-                judge: judge, classifierFor: patterns.classifierFor, llm: llm, isBaseline: true))
+                judge: judge, classifierFor: patterns.classifierFor, llm: llm, isBaseline: true)
+            context.embedder = plan.embedder
+            return try plan.stages(context)
         }
         let capabilities = llm.capabilities
         mode = capabilities.simulatorMode.rawValue
@@ -190,13 +192,15 @@ public struct RunCoordinator {
                 batchSize: settings.classifyPerCall ?? LLMClassifier.defaultBatchSize, structuredOutput: capabilities.structuredOutput,
                 logprobs: logprobs))
         })
-        return try plan.stages(StageContext(
+        var context = StageContext(
             settings: settings, requested: plan.requested, explainer: explainer, simulatorFor: { _ in simulator }, judge: judge,
             classifierFor: { scorer, _ in
                 guard let classifier = classifiers[scorer] else { throw StageFailure("no LLM classifier for the scorer '\(scorer)'") }
                 return classifier
             },
-            llm: llm, isBaseline: false))
+            llm: llm, isBaseline: false)
+        context.embedder = plan.embedder
+        return try plan.stages(context)
     }
 
     /// The simulator mode and structured-output level: probed at the run's first start and

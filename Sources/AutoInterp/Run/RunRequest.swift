@@ -43,6 +43,9 @@ public struct RunRequest: Sendable {
     public var controls: ControlSample = .default
     /// Examples per detection / fuzzing call of the LLM classifier (stored in the run config).
     public var classifyPerCall: Int = LLMClassifier.defaultBatchSize
+    /// The embedding scorer's sentence-embedding model folder (`--embedder`: a BERT-family
+    /// sentence-transformers folder such as all-MiniLM-L6-v2); nil leaves the embedding stage out.
+    public var embedder: URL?
 
     public init(
         setup: RunSetup.Request, endpoint: LLMEndpointConfig?, simulatorModel: String? = nil, judgeModel: String? = nil,

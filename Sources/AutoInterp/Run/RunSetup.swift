@@ -256,7 +256,9 @@ public struct RunSetup {
         case (nil, _?): return .addsPipeline
         case (let old?, let new?):
             let changed = new.differences(from: old)
-            return changed.isEmpty ? .same : .differs(changed.joined(separator: ", "))
+            guard changed.isEmpty else { return .differs(changed.joined(separator: ", ")) }
+            // A run made without an embedding model records the one it gains (another is then a change).
+            return old.embedder == nil && new.embedder != nil ? .addsPipeline : .same
         }
     }
 }

@@ -18,6 +18,8 @@ public struct StagePlan: Sendable {
     public var prompts: PromptSet?
     /// How this invocation differs from the defaults, in words (for the summary).
     public var remarks: [String]
+    /// The sentence-embedding model (``RunRequest/embedder``), loaded when a stage that needs it runs.
+    package var embedder: SentenceEmbedder?
 
     /// Decides the plan for `request`.
     ///
@@ -75,6 +77,22 @@ public struct StagePlan: Sendable {
                 explainer: PatternExplainer.name, endpoint: request.endpoint?.endpointName ?? "none", model: PatternExplainer.model,
                 simulatorModel: PatternExplainer.model, judgeModel: request.endpoint.map { request.judgeModel ?? $0.model } ?? "none",
                 prompts: references, baseline: request.baseline, controls: request.controls)
+        }
+        embedder = nil
+        for descriptor in catalog.descriptors
+        where descriptor.needsEmbedder && stages.contains(descriptor.name) && request.embedder == nil {
+            guard request.stages == nil else {
+                throw AutoInterpError.invalidOption(
+                    .embedder,
+                    "the \(descriptor.name) stage needs a sentence-embedding model: pass --embedder DIR (a sentence-transformers folder such as all-MiniLM-L6-v2, which autointerp demo fetches), or leave \(descriptor.name) out of --stages")
+            }
+            stages.remove(descriptor.name)
+            remarks.append("\(descriptor.name) stage skipped: it needs a sentence-embedding model (pass --embedder DIR to \(descriptor.help))")
+        }
+        if let folder = request.embedder, catalog.descriptors.contains(where: { $0.needsEmbedder && stages.contains($0.name) }) {
+            let loaded = try SentenceEmbedder.load(directory: folder)
+            embedder = loaded
+            settings.embedder = loaded.identity
         }
         requested = stages.union(request.extraStages.map(\.name))
     }

@@ -27,6 +27,7 @@ public struct StageCatalog: Sendable {
         RubricStage.descriptor,
         DetectionStage.descriptor,
         FuzzingStage.descriptor,
+        EmbeddingStage.descriptor,
     ])
 
     /// This catalogue with `extra` stages after its own (e.g. a script's ``RunRequest/extraStages``).

@@ -21,6 +21,10 @@ public struct StageDescriptor: Sendable {
     /// Whether the stage's worker calls the LLM in an LLM run (false for local scorers such as
     /// `score`): what a transport that collects calls (batches) or a scripted test endpoint must serve.
     public var asksLLM: Bool
+    /// Whether the stage needs a sentence-embedding model (`--embedder`, ``RunRequest/embedder``):
+    /// without one it is left out of the default stages (said in the summary), and refused with
+    /// the fix when asked for by name.
+    public var needsEmbedder: Bool
     /// The prompt files the stage's LLM worker reads, loaded with the run's prompts and
     /// recorded with their hashes in the run config.
     public var prompts: [PromptRole]
@@ -30,13 +34,14 @@ public struct StageDescriptor: Sendable {
     public var make: @Sendable (StageContext) throws -> any UnitStage
 
     public init(
-        name: StageName, help: String, needsEndpoint: Bool = false, asksLLM: Bool = true, prompts: [PromptRole] = [],
-        scorers: [ReportScorer] = [], make: @escaping @Sendable (StageContext) throws -> any UnitStage
+        name: StageName, help: String, needsEndpoint: Bool = false, asksLLM: Bool = true, needsEmbedder: Bool = false,
+        prompts: [PromptRole] = [], scorers: [ReportScorer] = [], make: @escaping @Sendable (StageContext) throws -> any UnitStage
     ) {
         self.name = name
         self.help = help
         self.needsEndpoint = needsEndpoint
         self.asksLLM = asksLLM
+        self.needsEmbedder = needsEmbedder
         self.prompts = prompts
         self.scorers = scorers
         self.make = make
@@ -85,6 +90,8 @@ public struct StageContext: Sendable {
     public var llm: LLM?
     /// Whether units are explained by the LLM-free pattern baseline (`--explainer local`).
     public var isBaseline: Bool
+    /// The run's sentence-embedding model (``RunRequest/embedder``), loaded once; nil without one.
+    package var embedder: SentenceEmbedder?
 
     /// The endpoint side of a ``StageContext``.
     public struct LLM: Sendable {

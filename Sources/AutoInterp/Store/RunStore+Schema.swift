@@ -18,10 +18,11 @@ extension RunStore {
         SQLiteMigration(version: 8, name: "explanation_failures: refused explanations kept and re-asked", sql: schemaV8),
         SQLiteMigration(version: 9, name: "batch transport: llm_pending, llm_batches, llm_calls tier and batch", sql: schemaV9),
         SQLiteMigration(version: 10, name: "explanations.audit_of, audit_variant: the metric audit's variants", sql: schemaV10),
+        SQLiteMigration(version: 11, name: "embedding_similarities: the embedding scorer's per-context similarities", sql: schemaV11),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -372,5 +373,21 @@ extension RunStore {
         ALTER TABLE explanations ADD COLUMN audit_of INTEGER REFERENCES explanations(id);  -- the explanation an audit variant varies
         ALTER TABLE explanations ADD COLUMN audit_variant TEXT;                          -- broader | narrower (NULL unless audit_of)
         CREATE INDEX explanations_by_audit ON explanations(unit_id, audit_of);
+        """
+
+    /// Schema v11: the embedding scorer (``EmbeddingStage``). One row per (explanation, `classify`
+    /// example): the example's label (1 activating, 0 silent) and the cosine similarity of its
+    /// embedding to the explanation's; the metrics go to `scores` (`embedding_*`).
+    static let schemaV11 = """
+        CREATE TABLE embedding_similarities (
+            id             INTEGER PRIMARY KEY,
+            explanation_id INTEGER NOT NULL REFERENCES explanations(id) ON DELETE CASCADE,
+            example_id     INTEGER NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+            label          INTEGER NOT NULL CHECK (label IN (0, 1)),
+            similarity     REAL NOT NULL CHECK (similarity BETWEEN -1.000001 AND 1.000001),  -- cosine
+            created_at     TEXT NOT NULL,
+            UNIQUE (explanation_id, example_id)
+        );
+        CREATE INDEX embedding_similarities_by_example ON embedding_similarities(example_id);
         """
 }

@@ -17,6 +17,8 @@ extension Setting {
     public static let shardIndexEnv: Setting = "shard index env"
     public static let output: Setting = "output"
     public static let run: Setting = "run"
+    /// The sentence-embedding model of the embedding scorer.
+    public static let embedder: Setting = "embedder"
     public static let controls: Setting = "controls"
     public static let classifyPerCall: Setting = "classify per call"
     /// The units the metric audit samples (`autointerp audit --units`).

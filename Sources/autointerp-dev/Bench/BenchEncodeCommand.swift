@@ -9,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (run from a release build).",
-        subcommands: [BenchEncodeCommand.self]
+        subcommands: [BenchEncodeCommand.self, BenchEmbedCommand.self]
     )
 }
 

@@ -67,6 +67,9 @@ struct RunCommand: AsyncParsableCommand {
             """)
     var controls = ControlSample.default.description
 
+    @Option(help: "Sentence-embedding model folder for the embedding scorer (a sentence-transformers BERT folder such as all-MiniLM-L6-v2, which autointerp demo fetches); without it the embedding stage is left out.")
+    var embedder: String?
+
     @Option(help: "Units worked on at once (default 2 x --max-in-flight).")
     var concurrency: Int?
 
@@ -106,6 +109,7 @@ struct RunCommand: AsyncParsableCommand {
                 observer: progress, explainer: explainer, baseline: baseline, batch: try batchSettings())
             request.controls = controls
             request.classifyPerCall = classifyPerCall
+            request.embedder = embedder.map { URL(fileURLWithPath: $0) }
             let result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request)
             progress.finish()
             let summary = result.summary
