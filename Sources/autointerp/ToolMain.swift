@@ -13,12 +13,13 @@ extension AutoInterpTool {
     /// `autointerp: error: <message> (see autointerp <command> --help)` and exit 1, like every
     /// other input error. Help, `--version` and explicit exit codes pass through unchanged.
     /// First, the best OpenBLAS kernel is selected (possibly re-executing once); `demo` pins the
-    /// reproducible one unless given `--fastest-kernel`.
+    /// reproducible kernel and thread count unless given `--fastest-kernel`.
     static func main() async {
         _ = loggingBootstrap
         let arguments = Array(CommandLine.arguments.dropFirst())
         let pinned = arguments.first == "demo" && !arguments.contains("--fastest-kernel")
         BLASKernel.ensureBest(logger: Logger(label: "autointerp.blas"), pin: pinned ? BLASKernel.reproducibleCore : nil)
+        if pinned { BLASKernel.pinThreads() }
         let status = await execute(arguments)
         Self.exit(withError: status == 0 ? nil : ExitCode(status))
     }

@@ -165,7 +165,7 @@ extension PipelineSuites {
             let dir = try TemporaryDirectory()
             defer { dir.remove() }
             let refused = #expect(throws: AutoInterpError.self) { try StagePlan(try Self.request(dir, embedder: nil)) }
-            #expect(refused?.option == .embedder && refused?.message.contains("pass --embedder DIR") == true)
+            #expect(refused?.option == .embedder && refused?.description.contains("pass `embedder` DIR") == true)
             let plan = try StagePlan(try Self.request(dir, embedder: nil, stages: nil))
             #expect(!plan.requested.contains(.embedding) && plan.remarks.contains { $0.contains("embedding stage skipped") })
             let bad = #expect(throws: AutoInterpError.self) { try StagePlan(try Self.request(dir, embedder: dir.path("none"))) }

@@ -86,6 +86,15 @@ package enum BLAS {
         return String(cString: text)
     }
 
+    /// OpenBLAS's current thread count.
+    package static var threadCount: Int { Int(openblas_get_num_threads()) }
+
+    /// OpenBLAS's thread count from now on (process-wide); its threaded level-1/2 routines split
+    /// their sums by it, so a fixed count is part of reproducible figures.
+    package static func setThreadCount(_ count: Int) {
+        openblas_set_num_threads(Int32(clamping: max(1, count)))
+    }
+
     /// Runs `body` with OpenBLAS limited to the calling thread, then restores the previous count.
     ///
     /// For callers that parallelise across independent work items themselves: one thread per

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 package import Logging
 
 /// Makes OpenBLAS run the best kernel the CPU supports.
@@ -28,6 +28,17 @@ package enum BLASKernel {
     /// runs it, and one kernel sums in one order, so the same inputs give the same bits (the
     /// thread count does not change sgemm's sums). AMD's `Zen` core uses these kernels as well.
     package static let reproducibleCore = "Haswell"
+
+    /// The OpenBLAS thread count pinned with ``reproducibleCore``: measured on the demo, the same
+    /// kernel with 1 thread instead of 2 trains another SAE (the threaded gemv/dot split their
+    /// sums by thread), so the count is fixed too (a user's `OPENBLAS_NUM_THREADS` still wins).
+    package static let reproducibleThreads = 2
+
+    /// Pins OpenBLAS to ``reproducibleThreads`` unless the user set `OPENBLAS_NUM_THREADS`.
+    package static func pinThreads(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        guard environment["OPENBLAS_NUM_THREADS"]?.isEmpty ?? true else { return }
+        BLAS.setThreadCount(reproducibleThreads)
+    }
 
     // MARK: - Selection (pure)
 

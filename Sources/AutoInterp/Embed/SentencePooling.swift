@@ -1,3 +1,4 @@
+import AutoInterpLLM
 package import Foundation
 
 /// How a sentence-embedding model turns its token outputs into one vector, as sentence-transformers
@@ -54,7 +55,7 @@ package struct SentencePooling: Sendable, Equatable {
         pooling.normalize = types.contains { $0.0.hasSuffix(".Normalize") }
         guard let poolingPath = types.first(where: { $0.0.hasSuffix(".Pooling") })?.1 else {
             throw AutoInterpError.invalidFile(
-                modulesURL.path, "has no Pooling module: pass --embedder a sentence-embedding model (e.g. all-MiniLM-L6-v2)")
+                modulesURL.path, "has no Pooling module: pass \(Setting.embedder) a sentence-embedding model (e.g. all-MiniLM-L6-v2)")
         }
         let configURL = directory.appendingPathComponent(poolingPath).appendingPathComponent("config.json")
         guard let config = try readObject(configURL) else {

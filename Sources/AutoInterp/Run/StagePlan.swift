@@ -84,10 +84,10 @@ public struct StagePlan: Sendable {
             guard request.stages == nil else {
                 throw AutoInterpError.invalidOption(
                     .embedder,
-                    "the \(descriptor.name) stage needs a sentence-embedding model: pass --embedder DIR (a sentence-transformers folder such as all-MiniLM-L6-v2, which autointerp demo fetches), or leave \(descriptor.name) out of --stages")
+                    "the \(descriptor.name) stage needs a sentence-embedding model: pass \(Setting.embedder) DIR (a sentence-transformers folder such as all-MiniLM-L6-v2, which autointerp demo fetches), or leave \(descriptor.name) out of \(Setting.stages)")
             }
             stages.remove(descriptor.name)
-            remarks.append("\(descriptor.name) stage skipped: it needs a sentence-embedding model (pass --embedder DIR to \(descriptor.help))")
+            remarks.append("\(descriptor.name) stage skipped: it needs a sentence-embedding model (pass \(Setting.embedder) DIR to \(descriptor.help))")
         }
         if let folder = request.embedder, catalog.descriptors.contains(where: { $0.needsEmbedder && stages.contains($0.name) }) {
             let loaded = try SentenceEmbedder.load(directory: folder)

@@ -14,8 +14,8 @@ struct DemoCommand: AsyncParsableCommand {
             docutils 0.21.2 sdist, harvests one layer's MLP neurons, trains a 4x SAE, then explains and \
             scores random alive features and random neurons with the LLM-free baseline (or an LLM with \
             --endpoint and --model) and prints the comparison. Rerunning reuses every step already done. \
-            OpenBLAS runs its Haswell kernel on every AVX2 CPU (Intel or AMD), so the figures are the same \
-            bits on another machine; --fastest-kernel keeps the machine's own (e.g. AVX-512) kernel.
+            OpenBLAS runs its Haswell kernel with 2 threads on every AVX2 CPU (Intel or AMD), so the figures \
+            are the same bits on another machine; --fastest-kernel keeps the machine's own kernel and threads.
             """
     )
 
@@ -43,7 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "No progress bars.")
     var quiet = false
 
-    @Flag(help: "Keep OpenBLAS's own kernel for this CPU (faster on AVX-512; figures may differ in the last bits, and the SAE trained on them more).")
+    @Flag(help: "Keep OpenBLAS's own kernel and thread count for this CPU (faster on AVX-512 or many cores; the figures may then differ from other machines', the trained SAE most).")
     var fastestKernel = false
 
     func run() async throws {
@@ -66,7 +66,7 @@ struct DemoCommand: AsyncParsableCommand {
             }
             print("report: \(outcome.report.html.path) (\(formatBytes(outcome.report.htmlBytes))) and \(outcome.report.markdown.lastPathComponent)")
             print("corpus: \(PinnedCorpusSource.docutils.requirement), sha256 \(outcome.corpusSHA256)")
-            print("OpenBLAS kernel: \(BLASKernel.describeCurrent())")
+            print("OpenBLAS kernel: \(BLASKernel.describeCurrent()), \(BLAS.threadCount) threads")
             print(String(format: "demo finished in %.0f s", outcome.seconds))
             try exitWithOutcome(of: outcome.summary)
         }
