@@ -16,15 +16,11 @@ struct BatchCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List a run's batches (wave, status, lines answered and failed, provider id) and its waiting requests.")
 
-        @Option(help: "Run name (the folder under --results).")
-        var run: String
-
-        @Option(help: "Folder holding runs.")
-        var results = "results"
+        @OptionGroup var location: RunLocationOptions
 
         func run() async throws {
             try await reportingErrors {
-                let (store, _) = try RunLocator.open(results: URL(fileURLWithPath: results), name: run)
+                let (store, _) = try RunLocator.open(results: location.resultsFolder, name: location.run)
                 for line in try BatchControl.status(store: store) { print(Console.render(line)) }
             }
         }
@@ -35,11 +31,7 @@ struct BatchCommand: AsyncParsableCommand {
             abstract: "Cancel a run's open batches; the answers already back are kept (a rerun asks the rest again).",
             discussion: "A batch at the provider is cancelled there (--endpoint and its key), then its partial results are ingested.")
 
-        @Option(help: "Run name (the folder under --results).")
-        var run: String
-
-        @Option(help: "Folder holding runs.")
-        var results = "results"
+        @OptionGroup var location: RunLocationOptions
 
         @Option(help: "The provider's base URL (for batches sent with --batch openai or anthropic).")
         var endpoint: String?
@@ -52,7 +44,7 @@ struct BatchCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let folder = URL(fileURLWithPath: results)
+                let run = location.run, folder = location.resultsFolder
                 let url = RunLocator.databaseURL(results: folder, name: run)
                 _ = try RunLocator.open(results: folder, name: run)
                 try RunLock.acquire(runFolder: url.deletingLastPathComponent(), name: run)

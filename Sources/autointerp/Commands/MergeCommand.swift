@@ -16,16 +16,12 @@ struct MergeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Run name (the folder under --results).")
-    var run: String
-
-    @Option(help: "Folder holding runs.")
-    var results = "results"
+    @OptionGroup var location: RunLocationOptions
 
     func run() async throws {
         try await reportingErrors {
-            let outcome = try ShardMerge(logger: Logger(label: "autointerp.merge")).merge(
-                run: run, resultsFolder: URL(fileURLWithPath: results))
+            let run = location.run
+            let outcome = try ShardMerge(logger: Logger(label: "autointerp.merge")).merge(run: run, resultsFolder: location.resultsFolder)
             print("merged \(outcome.shards) shards of run '\(run)': \(outcome.units) units into \(outcome.database.path)")
             print("config hash \(outcome.configHash); cached answers that differed between shards: \(outcome.cacheConflicts)")
             print("next: the same autointerp run command without --shard runs the control pass")

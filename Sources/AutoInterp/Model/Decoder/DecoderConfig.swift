@@ -98,6 +98,15 @@ package struct DecoderConfig: Sendable, Equatable {
             return number.doubleValue
         }
         func flag(_ key: String) -> Bool { (json[key] as? Bool) ?? false }
+        /// Width, layers, query and key/value heads as the Llama-style configs (Llama, Qwen2, Gemma) name them.
+        func llamaShape() throws -> (hidden: Int, layers: Int, heads: Int, kvHeads: Int) {
+            let heads = try int("num_attention_heads")
+            let kvHeads = try int("num_key_value_heads", default: heads)
+            guard heads % kvHeads == 0 else {
+                throw fail("num_attention_heads \(heads) is not a multiple of num_key_value_heads \(kvHeads)")
+            }
+            return (try int("hidden_size"), try int("num_hidden_layers"), heads, kvHeads)
+        }
         guard let type = json["model_type"] as? String else { throw fail("no 'model_type'") }
         modelType = type
         bosTokenID = (json["bos_token_id"] as? NSNumber).flatMap { Int32(exactly: $0.doubleValue) }
@@ -124,13 +133,7 @@ package struct DecoderConfig: Sendable, Equatable {
             mlpBias = true
         case "llama", "qwen2":
             family = .llama
-            hiddenSize = try int("hidden_size")
-            layerCount = try int("num_hidden_layers")
-            headCount = try int("num_attention_heads")
-            kvHeadCount = try int("num_key_value_heads", default: headCount)
-            guard headCount % kvHeadCount == 0 else {
-                throw fail("num_attention_heads \(headCount) is not a multiple of num_key_value_heads \(kvHeadCount)")
-            }
+            (hiddenSize, layerCount, headCount, kvHeadCount) = try llamaShape()
             guard hiddenSize % headCount == 0 || json["head_dim"] != nil else {
                 throw fail("hidden_size is not a multiple of num_attention_heads")
             }
@@ -160,13 +163,7 @@ package struct DecoderConfig: Sendable, Equatable {
             ropeScaling = try Self.scaling(rope, refuse: refuse, fail: fail)
         case "gemma2", "gemma3_text":
             family = .gemma
-            hiddenSize = try int("hidden_size")
-            layerCount = try int("num_hidden_layers")
-            headCount = try int("num_attention_heads")
-            kvHeadCount = try int("num_key_value_heads", default: headCount)
-            guard headCount % kvHeadCount == 0 else {
-                throw fail("num_attention_heads \(headCount) is not a multiple of num_key_value_heads \(kvHeadCount)")
-            }
+            (hiddenSize, layerCount, headCount, kvHeadCount) = try llamaShape()
             headDim = try int("head_dim", default: 256)
             guard headDim % 2 == 0 else { throw fail("head_dim \(headDim) is odd; RoPE needs pairs") }
             intermediateSize = try int("intermediate_size")
