@@ -156,8 +156,9 @@ package struct DemoRunner {
         // Which of the scorers notice a too generic or too specific explanation (the baseline's own variants).
         var audit: MetricAudit.Outcome?
         if options.llm == nil, options.auditUnits > 0 {
-            audit = try await MetricAudit(logger: logger).run(
-                MetricAudit.Request(run: options.runName, resultsFolder: folder.appendingPathComponent("runs"), units: options.auditUnits))
+            var auditRequest = MetricAudit.Request(run: options.runName, resultsFolder: folder.appendingPathComponent("runs"), units: options.auditUnits)
+            auditRequest.embedder = model
+            audit = try await MetricAudit(logger: logger).run(auditRequest)
             say("metric audit (\(options.auditUnits) units): \(lap())")
         }
         var outcome = Outcome(

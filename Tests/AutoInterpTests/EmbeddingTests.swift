@@ -206,5 +206,22 @@ extension PipelineSuites {
             let comparison = RunComparison(sides: [.init(label: "a", report: report), .init(label: "b", report: report)]).render()
             #expect(comparison.contains("| Embedding: AUROC of similarity"), "\(comparison)")
         }
+
+        /// The metric audit of a run with embedding scores (what the demo does): given the run's
+        /// model it audits the embedding scorer too; without one it leaves that scorer out instead
+        /// of failing in the stage.
+        @Test func theAuditOfARunWithEmbeddingScoresTakesItsModel() async throws {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            try EmbeddingFixture.write(to: dir.path("model"))
+            _ = try await RunCoordinator(logger: EmbeddingTests.quietLogger()).run(
+                try Self.request(dir, embedder: dir.path("model"), stages: nil, contexts: 100))
+            var audit = MetricAudit.Request(run: "embed", resultsFolder: dir.path("results"), units: 2)
+            let without = try await MetricAudit(logger: EmbeddingTests.quietLogger()).run(audit)
+            #expect(!without.rows.isEmpty && without.rows.allSatisfy { $0.scorer != "embedding" }, "\(without.text)")
+            audit.embedder = dir.path("model")
+            let with = try await MetricAudit(logger: EmbeddingTests.quietLogger()).run(audit)
+            #expect(with.rows.contains { $0.scorer == "embedding" }, "\(with.text)")
+        }
     }
 }

@@ -44,6 +44,8 @@ public struct MetricAudit: Sendable {
         /// The prompts folder (the audit's two templates and the run's); nil finds the default.
         public var prompts: URL?
         public var rubric: URL?
+        /// The run's sentence-embedding model folder, for its embedding scorer (nil: that scorer is left out).
+        public var embedder: URL?
         public var observer: (any RunObserver)?
 
         public init(run: String, resultsFolder: URL, units: Int = MetricAudit.defaultUnits, endpoint: LLMEndpointConfig? = nil) {
@@ -166,14 +168,20 @@ public struct MetricAudit: Sendable {
 
         // The scorers the run has, and the stages that make them (with what they need).
         let units = try store.progress(runID: run.id)
-        let scorers = plan.catalog.scorers.filter { scorer in units.contains { $0.value(scorer.metric, scorer.subset) != nil } }
+        // A scorer whose stage the plan leaves out (the embedding scorer without a model) is not audited.
+        let planned = Set(plan.catalog.descriptors.filter { plan.requested.contains($0.name) }.flatMap { $0.scorers.map(\.name) })
+        let scorers = plan.catalog.scorers.filter { scorer in
+            planned.contains(scorer.name) && units.contains { $0.value(scorer.metric, scorer.subset) != nil }
+        }
         guard !scorers.isEmpty else {
             throw AutoInterpError.invalidInput("run '\(request.run)' has no scores yet: finish `autointerp run` first, then audit it")
         }
         var requested = Set<StageName>()
         let names = Set(scorers.map(\.name))
         for descriptor in plan.catalog.descriptors where descriptor.scorers.contains(where: { names.contains($0.name) }) {
-            guard let stage = stages.first(where: { $0.name == descriptor.name }), stage.scoresControls else { continue }
+            // A scorer the plan left out (the embedding scorer without a model) is not audited.
+            guard plan.requested.contains(descriptor.name), let stage = stages.first(where: { $0.name == descriptor.name }), stage.scoresControls
+            else { continue }
             requested.insert(stage.name)
             for need in stage.needs where stages.first(where: { $0.name == need })?.scoresControls == true { requested.insert(need) }
         }
@@ -288,6 +296,7 @@ public struct MetricAudit: Sendable {
             baseline: pipeline.baseline ?? PatternSet.Parameters())
         runRequest.controls = pipeline.controls ?? .all
         runRequest.classifyPerCall = pipeline.classifyPerCall ?? LLMClassifier.defaultBatchSize
+        runRequest.embedder = request.embedder
         // The rubric is not a scorer the audit uses: without an endpoint, the local plan leaves it out quietly.
         runRequest.stages = nil
         return runRequest

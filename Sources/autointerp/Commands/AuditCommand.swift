@@ -32,6 +32,9 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(help: "Folder with the run's templates and audit-broader.txt / audit-narrower.txt (default ./prompts).")
     var prompts: String?
 
+    @Option(help: "The run's sentence-embedding model folder (its --embedder), to audit the embedding scorer too.")
+    var embedder: String?
+
     @Flag(help: "No progress bar.")
     var quiet = false
 
@@ -42,10 +45,11 @@ struct AuditCommand: AsyncParsableCommand {
                 run: run, resultsFolder: URL(fileURLWithPath: results), units: units,
                 endpoint: llm.givesEndpoint ? try llm.endpointConfig() : nil)
             request.prompts = prompts.map { URL(fileURLWithPath: $0) }
+            request.embedder = embedder.map { URL(fileURLWithPath: $0) }
             request.observer = progress
             let outcome = try await MetricAudit(logger: Logger(label: "autointerp.audit")).run(request)
             progress.finish()
-            print(outcome.text)
+            print(Console.render(outcome.text))
         }
     }
 }
