@@ -179,9 +179,7 @@ public struct MetricAudit: Sendable {
         var requested = Set<StageName>()
         let names = Set(scorers.map(\.name))
         for descriptor in plan.catalog.descriptors where descriptor.scorers.contains(where: { names.contains($0.name) }) {
-            // A scorer the plan left out (the embedding scorer without a model) is not audited.
-            guard plan.requested.contains(descriptor.name), let stage = stages.first(where: { $0.name == descriptor.name }), stage.scoresControls
-            else { continue }
+            guard let stage = stages.first(where: { $0.name == descriptor.name }), stage.scoresControls else { continue }
             requested.insert(stage.name)
             for need in stage.needs where stages.first(where: { $0.name == need })?.scoresControls == true { requested.insert(need) }
         }

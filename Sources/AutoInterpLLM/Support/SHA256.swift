@@ -33,6 +33,7 @@ public enum SHA256 {
         ]
         private var pending: [UInt8] = []
         private var length: UInt64 = 0
+        private var schedule = [UInt32](repeating: 0, count: 64)
 
         public init() {}
 
@@ -42,9 +43,11 @@ public enum SHA256 {
             let whole = pending.count / 64 * 64
             guard whole > 0 else { return }
             length &+= UInt64(whole)
+            var state = h
             pending.withUnsafeBufferPointer { buffer in
-                for chunk in stride(from: 0, to: whole, by: 64) { compress(buffer, at: chunk) }
+                for chunk in stride(from: 0, to: whole, by: 64) { Self.compress(&state, &schedule, buffer, at: chunk) }
             }
+            h = state
             pending.removeFirst(whole)
         }
 
@@ -55,9 +58,11 @@ public enum SHA256 {
             tail.append(0x80)
             while tail.count % 64 != 56 { tail.append(0) }
             for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+            var state = h
             tail.withUnsafeBufferPointer { buffer in
-                for chunk in stride(from: 0, to: tail.count, by: 64) { compress(buffer, at: chunk) }
+                for chunk in stride(from: 0, to: tail.count, by: 64) { Self.compress(&state, &schedule, buffer, at: chunk) }
             }
+            h = state
             pending = []
             var out: [UInt8] = []
             out.reserveCapacity(32)
@@ -65,8 +70,8 @@ public enum SHA256 {
             return out
         }
 
-        private mutating func compress(_ message: UnsafeBufferPointer<UInt8>, at chunk: Int) {
-            var w = [UInt32](repeating: 0, count: 64)
+        /// One 64-byte block at `chunk` of `message` into the state `h`; `w` is the reused message schedule.
+        private static func compress(_ h: inout [UInt32], _ w: inout [UInt32], _ message: UnsafeBufferPointer<UInt8>, at chunk: Int) {
             for i in 0..<16 {
                 let j = chunk + 4 * i
                 w[i] = UInt32(message[j]) << 24 | UInt32(message[j + 1]) << 16 | UInt32(message[j + 2]) << 8 | UInt32(message[j + 3])
