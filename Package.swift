@@ -2,6 +2,13 @@
 
 import PackageDescription
 
+/// What every library test target links: the library, the demo, the client and the test support.
+let testDependencies: [Target.Dependency] = [
+    "AutoInterp", "AutoInterpDemo", "AutoInterpLLM", "AutoInterpTestSupport",
+    .product(name: "Logging", package: "swift-log"),
+    .product(name: "InMemoryLogging", package: "swift-log"),
+]
+
 let package = Package(
     name: "autointerp",
     platforms: [.macOS(.v15)],
@@ -108,17 +115,20 @@ let package = Package(
             name: "AutoInterpTestSupport",
             dependencies: ["AutoInterp", "AutoInterpLLM"]
         ),
-        /// The library: units, store, formats, and runs in process against the local test endpoint.
+        /// Units: formats, tokenizers, models, maths, selection and the baseline, in memory and on
+        /// small files; no endpoint, no run. The fast layer (`swift test --filter AutoInterpTests`).
         .testTarget(
             name: "AutoInterpTests",
-            dependencies: [
-                "AutoInterp", "AutoInterpDemo", "AutoInterpLLM", "AutoInterpTestSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "InMemoryLogging", package: "swift-log"),
-            ],
+            dependencies: testDependencies,
             // Read by #filePath: SAE files in publishers' layouts and their generator.
             exclude: ["Fixtures"]
         ),
+        /// The store: the run database, its readers and writers, exports and reports from stored rows.
+        .testTarget(name: "AutoInterpStoreTests", dependencies: testDependencies),
+        /// The LLM client against the local test endpoint: retries, limits, pools, answers.
+        .testTarget(name: "AutoInterpLLMTests", dependencies: testDependencies),
+        /// End to end: runs in process (and a few spawned) against the scripted test endpoint.
+        .testTarget(name: "AutoInterpRunTests", dependencies: testDependencies),
         /// The command line: option checks in process, and the built binaries spawned.
         .testTarget(
             name: "AutoInterpCLITests",

@@ -10,13 +10,10 @@ import Testing
 /// LLM's chat-completion bodies. Each target runs for a fixed time from a fixed seed; a trap
 /// would end the test process, and any thrown error must be the reader's own kind.
 ///
-/// Budget: `AUTOINTERP_FUZZ_SECONDS` per target (default 3, six targets: about 18 s in all); the inputs
-/// tried are printed.
-/// Heavy (hundreds of processes, or CPU-bound loops): run serially with the other heavy suites so
-/// the timing-sensitive client tests are not starved.
-extension PipelineSuites {
-struct FuzzTests {
-    static let seconds = Double(ProcessInfo.processInfo.environment["AUTOINTERP_FUZZ_SECONDS"] ?? "") ?? 3
+/// Budget: `AUTOINTERP_FUZZ_SECONDS` per target (default 2, six targets: about 12 s in all); the inputs
+/// tried are printed. CPU-bound: one target at a time, beside the other suites.
+@Suite(.serialized) struct FuzzTests {
+    static let seconds = Double(ProcessInfo.processInfo.environment["AUTOINTERP_FUZZ_SECONDS"] ?? "") ?? 2
 
     /// Tokens that often break parsers: numbers at and past every limit, unbalanced JSON, escapes.
     static let tokens: [String] = [
@@ -160,5 +157,4 @@ struct FuzzTests {
         } isExpected: { $0 is DecodingError }
         #expect(count > 100)
     }
-}
 }

@@ -7,8 +7,7 @@ import Testing
 @testable import AutoInterp
 
 /// The heavy pipeline suites, one test at a time: they send hundreds of requests and spawn
-/// processes, and running them side by side would starve the timing-sensitive client tests
-/// on a small machine.
+/// processes, and several side by side would starve each other's endpoints on a small machine.
 @Suite(.serialized) struct PipelineSuites {}
 
 /// `autointerp run` end to end in process, against the local test endpoint scripted by ``ScriptedLLM``.

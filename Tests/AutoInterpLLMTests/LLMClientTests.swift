@@ -55,8 +55,8 @@ private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + D
 
 // MARK: - Tests
 
-/// Timing-sensitive: serialized with the heavy suites so a busy machine cannot stretch its bounds.
-extension PipelineSuites {
+/// Timing-sensitive: one at a time with the other client suites.
+extension ClientSuites {
 struct LLMClientTests {
     @Test func answersAndLogsOneCall() async throws {
         let f = try Fixture()

@@ -231,8 +231,8 @@ struct LLMAccountingTests {
 
 // MARK: - Abandoned requests
 
-/// Timing-sensitive: serialized with the heavy suites so a busy machine cannot starve it.
-extension PipelineSuites {
+/// Timing-sensitive: one at a time with the other client suites.
+extension ClientSuites {
 struct LLMAbandonedRequestTests {
     @Test func timedOutRequestClosesItsConnection() async throws {
         let f = try AnswerFixture(faults: .at([1: .hang]), configure: {

@@ -8,7 +8,7 @@ import Testing
 
 /// Issue 12, problems 6 and 7: header values that would inject headers are refused without
 /// printing them; endpoint URLs that cannot work are refused before any request or run starts.
-extension PipelineSuites {
+extension ClientSuites {
 struct EndpointSafetyTests {
     static let secret = "sk-test-SECRET-1234"
 
