@@ -184,4 +184,28 @@ import Testing
         #expect(abs(fastDifference.low - difference[0]!.low) < 1e-12 && abs(fastDifference.high - difference[0]!.high) < 1e-12)
         #expect(abs(fastP.low - difference[1]!.low) < 1e-12 && abs(fastP.high - difference[1]!.high) < 1e-12)
     }
+
+    /// The remembered intervals are the ones a fresh computation gives, for the same inputs and
+    /// for inputs that differ in one value or in the bootstrap's seed (never a stale answer).
+    @Test func rememberedIntervalsEqualFreshOnes() throws {
+        var rng = SeededGenerator(seed: 77)
+        var a = (0..<40).map { _ in Double.random(in: -1...1, using: &rng) }.sorted()
+        let b = (0..<30).map { _ in Double.random(in: -1...1, using: &rng) }.sorted()
+        let pairs = zip(a, b).map { ($0, $1 + 0.1 * $0) }
+        for bootstrap in [Bootstrap(resamples: 300), Bootstrap(resamples: 300, seed: 5)] {
+            for _ in 0..<2 {
+                #expect(bootstrap.sampleIntervals(sorted: a, thresholds: [0, 0.5])
+                    == bootstrap.computeSampleIntervals(sorted: a, thresholds: [0, 0.5]))
+                #expect(bootstrap.medianDifference(a, b) == bootstrap.medianDifference(sorted: a, sorted: b))
+                #expect(bootstrap.probabilityGreater(a, b) == bootstrap.probabilityGreater(sorted: a, sorted: b))
+                let rho = bootstrap.intervals([pairs], count: 1) { [Correlation.spearman($0[0].map(\.0), $0[0].map(\.1)).value] }[0]
+                #expect(bootstrap.spearmanInterval(pairs: pairs) == rho)
+            }
+        }
+        let before = Bootstrap(resamples: 300).sampleIntervals(sorted: a, thresholds: [0])
+        a[a.count - 1] += 5
+        let after = Bootstrap(resamples: 300).sampleIntervals(sorted: a, thresholds: [0])
+        #expect(after == Bootstrap(resamples: 300).computeSampleIntervals(sorted: a, thresholds: [0]))
+        #expect(after != before)
+    }
 }

@@ -46,7 +46,7 @@ public struct ScorerAgreement: Sendable, Equatable {
         let shared = a.keys.filter { b[$0] != nil }.sorted()
         let pairs = shared.compactMap { id in a[id].flatMap { x in b[id].map { (x, $0) } } }
         let rho = Correlation.spearman(pairs.map(\.0), pairs.map(\.1)).value
-        let rhoCI = rho == nil ? nil : Bootstrap().interval(pairs: pairs) { Correlation.spearman($0.map(\.0), $0.map(\.1)).value }
+        let rhoCI = rho == nil ? nil : Bootstrap().spearmanInterval(pairs: pairs)
         return Cell(rho: rho, n: shared.count, rhoCI: rhoCI)
     }
 

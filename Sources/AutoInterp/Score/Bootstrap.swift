@@ -128,6 +128,15 @@ public struct Bootstrap: Sendable, Equatable {
         return intervals([pairs], count: 1) { [statistic($0[0])] }[0]
     }
 
+    /// The interval of Spearman's rho of paired values, resampled by pair (pairs with a NaN dropped
+    /// first): the agreement matrix's cells.
+    public func spearmanInterval(pairs: [(Double, Double)]) -> ConfidenceInterval? {
+        let pairs = pairs.filter { !$0.0.isNaN && !$0.1.isNaN }
+        return memoized(4, pairs.map(\.0), pairs.map(\.1)) {
+            [intervals([pairs], count: 1) { [Correlation.spearman($0[0].map(\.0), $0[0].map(\.1)).value] }[0]]
+        }[0]
+    }
+
     /// The interval of the median of paired differences `second − first`, resampled by pair.
     public func pairedMedianDifference(_ pairs: [(Double, Double)]) -> ConfidenceInterval? {
         interval(pairs: pairs) { Self.median($0.map { $0.1 - $0.0 }) }
@@ -145,6 +154,10 @@ public struct Bootstrap: Sendable, Equatable {
     public func medianDifference(_ a: [Double], _ b: [Double]) -> ConfidenceInterval? {
         let a = a.filter { !$0.isNaN }.sorted(), b = b.filter { !$0.isNaN }.sorted()
         guard !a.isEmpty, !b.isEmpty else { return nil }
+        return memoized(2, a, b) { [medianDifference(sorted: a, sorted: b)] }[0]
+    }
+
+    func medianDifference(sorted a: [Double], sorted b: [Double]) -> ConfidenceInterval? {
         let medianA = resampled(a, stream: 1) { counts in Self.quantile(a, counts: counts, 0.5) }
         let medianB = resampled(b, stream: 2) { counts in Self.quantile(b, counts: counts, 0.5) }
         return percentile(zip(medianA, medianB).map { $0 - $1 })
@@ -155,6 +168,10 @@ public struct Bootstrap: Sendable, Equatable {
     public func probabilityGreater(_ a: [Double], _ b: [Double]) -> ConfidenceInterval? {
         let a = a.filter { !$0.isNaN }.sorted(), b = b.filter { !$0.isNaN }.sorted()
         guard !a.isEmpty, !b.isEmpty else { return nil }
+        return memoized(3, a, b) { [probabilityGreater(sorted: a, sorted: b)] }[0]
+    }
+
+    func probabilityGreater(sorted a: [Double], sorted b: [Double]) -> ConfidenceInterval? {
         // For each a[i]: how many b lie strictly below it, and how many at or below it.
         var below = [Int](repeating: 0, count: a.count), upTo = [Int](repeating: 0, count: a.count)
         var lo = 0, hi = 0
@@ -191,6 +208,10 @@ public struct Bootstrap: Sendable, Equatable {
     /// of NaN; the resamples are drawn as counts per value, so no resample is sorted.
     public func sampleIntervals(sorted: [Double], thresholds: [Double]) -> [ConfidenceInterval?] {
         guard !sorted.isEmpty else { return [ConfidenceInterval?](repeating: nil, count: 2 + thresholds.count) }
+        return memoized(1, sorted, thresholds: thresholds) { computeSampleIntervals(sorted: sorted, thresholds: thresholds) }
+    }
+
+    func computeSampleIntervals(sorted: [Double], thresholds: [Double]) -> [ConfidenceInterval?] {
         let n = sorted.count
         // The first index above each threshold: a resample's share above it is the draws from there on.
         let firstAbove = thresholds.map { t in sorted.firstIndex { $0 > t } ?? n }
