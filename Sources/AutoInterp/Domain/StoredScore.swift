@@ -39,6 +39,9 @@ public struct StoredScore: Sendable, Equatable {
         public static let all: Subset = "all"
         public static let top: Subset = "top"
         public static let random: Subset = "random"
+        /// The classification scorers' metrics over the activating examples and the hard negatives
+        /// (`classify/hard`) instead of the random silent ones (subset `all`).
+        public static let hard: Subset = "hard"
         /// The subsets of the score stage.
         public static let allCases: [Subset] = [.all, .top, .random]
     }
