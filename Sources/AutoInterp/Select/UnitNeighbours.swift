@@ -43,8 +43,10 @@ package enum UnitNeighbours {
     ///   - rows: writes rows `range` (each `dimension` floats) into the buffer.
     /// - Returns: per studied row, in order, its neighbours' indices, most similar first.
     package static func byCosine(
-        studied: [Int], count: Int, dimension: Int, k: Int, rows: (Range<Int>, UnsafeMutablePointer<Float>) throws -> Void
+        studied: [Int], count: Int, dimension: Int, k: Int, studiedBlock: Int = studiedBlock, candidateBlock: Int = candidateBlock,
+        rows: (Range<Int>, UnsafeMutablePointer<Float>) throws -> Void
     ) throws -> [[Int]] {
+        let studiedBlock = max(1, studiedBlock), candidateBlock = max(1, candidateBlock)
         guard !studied.isEmpty, count > 0, dimension > 0, k > 0 else { return studied.map { _ in [] } }
         var tops = studied.map { _ in TopK(k: k) }
         var mine = [Float](repeating: 0, count: min(studied.count, studiedBlock) * dimension)
@@ -93,7 +95,8 @@ package enum UnitNeighbours {
 
     /// The `k` neurons firing together with each studied neuron most often (Jaccard index of the
     /// sets of tokens where each is > 0) over `sample`, `tokens × width` activations, row-major.
-    package static func byCoFiring(studied: [Int], sample: [Float], tokens: Int, width: Int, k: Int) -> [[Int]] {
+    package static func byCoFiring(studied: [Int], sample: [Float], tokens: Int, width: Int, k: Int, studiedBlock: Int = studiedBlock) -> [[Int]] {
+        let studiedBlock = max(1, studiedBlock)
         guard !studied.isEmpty, tokens > 0, width > 0, k > 0, sample.count == tokens * width else { return studied.map { _ in [] } }
         let firing = sample.map { $0 > 0 ? Float(1) : 0 }
         var counts = [Float](repeating: 0, count: width)
