@@ -253,6 +253,36 @@ import Testing
         #expect(total > 0)
     }
 
+    // MARK: Reports
+
+    /// Scores by "metric/subset" (nil value = stored undefined).
+    struct Scores: ScoreSource {
+        var values: [String: Double?]
+        func value(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> Double?? { values["\(metric.rawValue)/\(subset.rawValue)"] }
+    }
+
+    @Test func theHardSectionsCarryTheMedianDropFromRandomNegatives() {
+        func unit(all: Double??, hard: Double??) -> (own: (any ScoreSource)?, control: (any ScoreSource)?) {
+            var values: [String: Double?] = [:]
+            if let all { values["detection_balanced_accuracy/all"] = all }
+            if let hard { values["detection_balanced_accuracy/hard"] = hard }
+            return (Scores(values: values), nil)
+        }
+        // Drops 0.2, 0, 0.5 where both are defined; an undefined hard score and a unit without one do not count.
+        let units = [
+            unit(all: 0.9, hard: 0.7), unit(all: 0.8, hard: 0.8), unit(all: 1.0, hard: 0.5), unit(all: 0.9, hard: .some(nil)),
+            unit(all: 0.6, hard: nil),
+        ]
+        let column = ScorerColumn(DetectionStage.hardScorer, units: units, control: false)
+        #expect(column.stored == 4 && column.defined == 3)
+        #expect(column.baselinePairs == 3 && abs((column.baselineDrop ?? 0) - 0.2) < 1e-12 && column.baselineDropCI != nil)
+        // The random-negative section has no baseline: no drop.
+        let plain = ScorerColumn(DetectionStage.scorer, units: units, control: false)
+        #expect(plain.baselinePairs == nil && plain.baselineDrop == nil && plain.stored == 5)
+        #expect(DetectionStage.descriptor.scorers.map(\.name) == ["detection", "detection_hard"])
+        #expect(FuzzingStage.descriptor.scorers.map(\.name) == ["fuzzing", "fuzzing_hard"])
+    }
+
     // MARK: Store
 
     @Test func theV12MigrationKeepsEveryRowThatReferencesAnExample() throws {
@@ -321,6 +351,20 @@ struct HardNegativeRunTests {
             }
             #expect(hard.first { $0.metric.rawValue.hasSuffix("balanced_accuracy") }?.n == rows.count - examples.count { $0.record.subset == .silent })
         }
+        // The reports, the summary and summary.json show the hard sections with the drop from random negatives.
+        let report = try RunReport.load(from: store, run: result.run)
+        #expect(report.scorers.map(\.name).contains("detection_hard") && report.scorers.map(\.name).contains("fuzzing_hard"))
+        for scorer in [DetectionStage.hardScorer, FuzzingStage.hardScorer] {
+            let all = try #require(stored.first { $0.metric == scorer.metric && $0.subset == .all }?.value)
+            let hard = try #require(stored.first { $0.metric == scorer.metric && $0.subset == .hard }?.value)
+            let row = try #require(ScorerTable(report, scorer: scorer).rows.first { $0.first == "median drop from subset all" })
+            #expect(row[1].hasPrefix(ReportText.fixed(all - hard, 3)) && row[1].hasSuffix("(n 1)"), "\(row)")
+            #expect(result.summary.text.contains("\(scorer.name): median drop from subset all: features \(ReportText.fixed(all - hard, 3))"))
+        }
+        #expect(MarkdownReport(report).render().contains("Detection on hard negatives: balanced accuracy"))
+        let json = try String(contentsOf: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"), encoding: .utf8)
+        #expect(json.contains("\"baselineDrop\"") && json.contains("detection_hard"))
+
         // Done: a rerun asks nothing.
         let before = endpoint.requestCount
         _ = try await RunCoordinator(logger: DetectionTests.quietLogger()).run(request)

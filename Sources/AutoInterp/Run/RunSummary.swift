@@ -247,6 +247,15 @@ public struct RunSummary: Sendable, Codable, Equatable {
         if !differences.isEmpty {
             lines.append("  features − neurons (median, 95% bootstrap CI): " + differences.joined(separator: "; "))
         }
+        for s in scorers {
+            guard let baseline = s.scorer.baseline else { continue }
+            let drops = unitsByKind.keys.sorted().compactMap { kind in
+                s.byKind[kind].flatMap { column in
+                    (column.baselinePairs ?? 0) > 0 ? "\(kind)s \(Self.number(column.baselineDrop, column.baselineDropCI)) (n \(column.baselinePairs ?? 0))" : nil
+                }
+            }
+            if !drops.isEmpty { lines.append("  \(s.scorer.name): median drop from subset \(baseline.rawValue): " + drops.joined(separator: "; ")) }
+        }
         lines.append(failuresLine)
         lines += explanationLines
         if !ratings.isEmpty {
