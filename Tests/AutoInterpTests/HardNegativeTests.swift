@@ -357,9 +357,9 @@ struct HardNegativeRunTests {
         for scorer in [DetectionStage.hardScorer, FuzzingStage.hardScorer] {
             let all = try #require(stored.first { $0.metric == scorer.metric && $0.subset == .all }?.value)
             let hard = try #require(stored.first { $0.metric == scorer.metric && $0.subset == .hard }?.value)
-            let row = try #require(ScorerTable(report, scorer: scorer).rows.first { $0.first == "median drop from subset all" })
+            let row = try #require(ScorerTable(report, scorer: scorer).rows.first { $0.first == "median all − hard per unit" })
             #expect(row[1].hasPrefix(ReportText.fixed(all - hard, 3)) && row[1].hasSuffix("(n 1)"), "\(row)")
-            #expect(result.summary.text.contains("\(scorer.name): median drop from subset all: features \(ReportText.fixed(all - hard, 3))"))
+            #expect(result.summary.text.contains("\(scorer.name): median all − hard per unit: features \(ReportText.fixed(all - hard, 3))"))
         }
         #expect(MarkdownReport(report).render().contains("Detection on hard negatives: balanced accuracy"))
         let json = try String(contentsOf: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"), encoding: .utf8)

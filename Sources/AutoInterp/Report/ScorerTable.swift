@@ -55,7 +55,7 @@ public struct ScorerTable: Sendable, Equatable {
         }
         if let baseline = scorer.baseline {
             rows.append(
-                ["median drop from subset \(baseline.rawValue)"]
+                ["median \(baseline.rawValue) − \(scorer.subset.rawValue) per unit"]
                     + columns.map { column in
                         guard let pairs = column.baselinePairs, pairs > 0 else { return "–" }
                         return "\(ReportText.fixed(column.baselineDrop, 3, interval: column.baselineDropCI)) (n \(pairs))"

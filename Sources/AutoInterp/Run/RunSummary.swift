@@ -254,7 +254,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
                     (column.baselinePairs ?? 0) > 0 ? "\(kind)s \(Self.number(column.baselineDrop, column.baselineDropCI)) (n \(column.baselinePairs ?? 0))" : nil
                 }
             }
-            if !drops.isEmpty { lines.append("  \(s.scorer.name): median drop from subset \(baseline.rawValue): " + drops.joined(separator: "; ")) }
+            if !drops.isEmpty { lines.append("  \(s.scorer.name): median \(baseline.rawValue) − \(s.scorer.subset.rawValue) per unit: " + drops.joined(separator: "; ")) }
         }
         lines.append(failuresLine)
         lines += explanationLines
