@@ -42,6 +42,29 @@ import Testing
         }
     }
 
+    @Test func decoderRowsStreamedFromAnSAELensFolderGiveTheSameNeighbours() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // A wider SAE than the synthetic one, with random (not orthogonal) decoder rows.
+        var rng = SeededGenerator(seed: 12)
+        let (dIn, dSAE) = (6, 40)
+        let sae = SparseAutoencoder(
+            config: SAEConfig(architecture: .standard, dIn: dIn, dSAE: dSAE, applyBDecToInput: false, hookName: "h", modelName: "m"),
+            encoderWeights: (0..<(dIn * dSAE)).map { _ in Float(rng.nextGaussian()) }, encoderBias: Array(repeating: 0, count: dSAE),
+            decoderWeights: (0..<(dIn * dSAE)).map { _ in Float(rng.nextGaussian()) }, decoderBias: Array(repeating: 0, count: dIn))
+        try SAELensWriter.write(sae, to: dir.path("sae"))
+        let studied = [0, 5, 39]
+        let inMemory = try UnitNeighbours.features(studied, sae: sae)
+        let streamed = try #require(try UnitNeighbours.features(studied, saeLensFolder: dir.path("sae"), dSAE: dSAE, dIn: dIn))
+        #expect(streamed == inMemory && inMemory.values.allSatisfy { $0.count == SelectionConfig.hardNeighbours })
+        // Not an SAELens folder: nil (the caller reads the decoder instead).
+        #expect(try UnitNeighbours.features(studied, saeLensFolder: dir.url, dSAE: dSAE, dIn: dIn) == nil)
+        // That read: the studied encoder columns and the whole decoder.
+        let read = try SparseAutoencoder.load(path: dir.path("sae"), options: SAELoadOptions(), scope: .featuresWithDecoder { _ in studied })
+        #expect(read.hasDecoder && read.featureIndices == studied && read.decoderWeights == sae.decoderWeights)
+        #expect(try UnitNeighbours.features(studied, sae: read) == inMemory)
+    }
+
     @Test func coFiringNeighboursMatchBruteForceJaccard() {
         var rng = SeededGenerator(seed: 8)
         let (tokens, width, k) = (60, 12, 4)

@@ -119,7 +119,6 @@ public struct RunSetup {
         let featureSpec = request.features
         let shard = request.shard
         let plannedNeurons = neurons
-        // Hard negatives read the decoder too, for the studied features' nearest features.
         let hard = request.selection.hardNegatives > 0
         let pick: (Int) throws -> [Int] = { dSAE in
             resolved = try featureSpec.resolve(count: dSAE, kind: .feature, seed: seed)
@@ -130,8 +129,7 @@ public struct RunSetup {
             return resolved
         }
         var sae = try request.sae.map {
-            try SparseAutoencoder.load(
-                path: $0.standardizedFileURL, options: request.saeOptions, scope: hard ? .featuresWithDecoder(pick) : .features(pick))
+            try SparseAutoencoder.load(path: $0.standardizedFileURL, options: request.saeOptions, scope: .features(pick))
         }
         var features: [Int]
         if let latents {
@@ -234,18 +232,27 @@ public struct RunSetup {
 
     /// The hard negatives' neighbours of the units to select (``UnitNeighbours``: features by
     /// decoder cosine, or by co-firing in a latent cache; neurons by co-firing), and the SAE to
-    /// select with: read again for the studied features and their neighbours, without the decoder.
+    /// select with: read again for the studied features' and their neighbours' encoder columns.
     static func neighbours(
         of units: [UnitRef], request: Request, sae: SparseAutoencoder?, latents: LatentCache?, dataset: ActivationDataset
     ) throws -> ([UnitRef: [UnitRef]], SparseAutoencoder?) {
         let features = units.filter { $0.kind == .feature }.map(\.index)
         var found = try UnitNeighbours.neurons(units.filter { $0.kind == .neuron }.map(\.index), dataset: dataset)
         var selecting = sae
-        if let model = sae, !features.isEmpty, let url = request.sae {
-            found.merge(try UnitNeighbours.features(features, sae: model)) { a, _ in a }
+        if let model = sae, !features.isEmpty, let url = request.sae?.standardizedFileURL {
+            // An SAELens folder's W_dec is read in blocks from the mapped file; another format reads its decoder once.
+            if model.source?.format == .saelens,
+                let streamed = try UnitNeighbours.features(features, saeLensFolder: url, dSAE: model.dSAE, dIn: model.dIn)
+            {
+                found.merge(streamed) { a, _ in a }
+            } else {
+                let full = model.hasDecoder
+                    ? model : try SparseAutoencoder.load(path: url, options: request.saeOptions, scope: .featuresWithDecoder { _ in features })
+                found.merge(try UnitNeighbours.features(features, sae: full)) { a, _ in a }
+            }
             let extra = Set(found.values.joined().filter { $0.kind == .feature }.map(\.index)).subtracting(features).sorted()
             let wanted = features + extra
-            selecting = try SparseAutoencoder.load(path: url.standardizedFileURL, options: request.saeOptions, scope: .features { _ in wanted })
+            selecting = try SparseAutoencoder.load(path: url, options: request.saeOptions, scope: .features { _ in wanted })
         } else if let latents, !features.isEmpty {
             found.merge(try UnitNeighbours.latents(features, cache: latents, dataset: dataset)) { a, _ in a }
         }

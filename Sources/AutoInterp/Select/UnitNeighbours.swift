@@ -169,6 +169,27 @@ extension UnitNeighbours {
         return Dictionary(uniqueKeysWithValues: zip(features, found).map { (UnitRef(.feature, $0), $1.map { UnitRef(.feature, $0) }) })
     }
 
+    /// Each studied feature's nearest features by decoder cosine, the rows of an SAELens folder's
+    /// `W_dec` (`sae_weights.safetensors`) read block by block from the mapped file, each block's
+    /// pages handed back after use: memory stays at one block whatever `d_sae`. Nil when the
+    /// folder's `W_dec` is not stored `[d_sae, d_in]` in a float dtype (then read the decoder).
+    static func features(
+        _ features: [Int], saeLensFolder folder: URL, dSAE: Int, dIn: Int, k: Int = SelectionConfig.hardNeighbours
+    ) throws -> [UnitRef: [UnitRef]]? {
+        let url = folder.appendingPathComponent(SAELensWriter.weightsFileName)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let file = try SafeTensorsFile(url: url)
+        guard file.contains("W_dec"), let info = try? file.info("W_dec"), info.shape == [dSAE, dIn], info.dtype.isConvertibleFloat else {
+            return nil
+        }
+        let found = try byCosine(studied: features, count: dSAE, dimension: dIn, k: k) { range, into in
+            let elements = (range.lowerBound * dIn)..<(range.upperBound * dIn)
+            try file.copyFloats(info, elements: elements, into: into)
+            file.releasePages(info, elements: elements)
+        }
+        return Dictionary(uniqueKeysWithValues: zip(features, found).map { (UnitRef(.feature, $0), $1.map { UnitRef(.feature, $0) }) })
+    }
+
     /// Each studied neuron's most co-firing neurons over an even sample of `dataset`.
     package static func neurons(_ neurons: [Int], dataset: ActivationDataset, k: Int = SelectionConfig.hardNeighbours) throws -> [UnitRef: [UnitRef]] {
         guard !neurons.isEmpty else { return [:] }
