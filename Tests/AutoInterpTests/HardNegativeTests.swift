@@ -21,9 +21,12 @@ import Testing
         let studied = [0, 7, 9, 13, 49]
         func brute(_ s: Int) -> [Int] {
             func cosine(_ a: Int, _ b: Int) -> Double {
-                var dot = 0.0, na = 0.0, nb = 0.0
+                var dot = 0.0
+                var na = 0.0
+                var nb = 0.0
                 for j in 0..<dimension {
-                    let x = Double(rows[a * dimension + j]), y = Double(rows[b * dimension + j])
+                    let x = Double(rows[a * dimension + j])
+                    let y = Double(rows[b * dimension + j])
                     (dot, na, nb) = (dot + x * y, na + x * x, nb + y * y)
                 }
                 return na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : 0
@@ -60,7 +63,8 @@ import Testing
         // Not an SAELens folder: nil (the caller reads the decoder instead).
         #expect(try UnitNeighbours.features(studied, saeLensFolder: dir.url, dSAE: dSAE, dIn: dIn) == nil)
         // That read: the studied encoder columns and the whole decoder.
-        let read = try SparseAutoencoder.load(path: dir.path("sae"), options: SAELoadOptions(), scope: .featuresWithDecoder { _ in studied })
+        let read = try SparseAutoencoder.load(
+            path: dir.path("sae"), options: SAELoadOptions(), scope: .featuresWithDecoder { _ in studied })
         #expect(read.hasDecoder && read.featureIndices == studied && read.decoderWeights == sae.decoderWeights)
         #expect(try UnitNeighbours.features(studied, sae: read) == inMemory)
     }
@@ -90,7 +94,8 @@ import Testing
     // MARK: Selection
 
     /// Every unit's context maxima over selectable tokens, from a source reading all of `units` (no neighbours).
-    static func maxima(_ dataset: ActivationDataset, sae: SparseAutoencoder?, features: [Int], neurons: [Int]) throws -> [UnitRef: [Float?]] {
+    static func maxima(_ dataset: ActivationDataset, sae: SparseAutoencoder?, features: [Int], neurons: [Int]) throws -> [UnitRef: [Float?]]
+    {
         let source = try UnitActivationSource(dataset: dataset, sae: sae, features: features, neurons: neurons, tokensPerBatch: 1 << 20)
         let tokens = dataset.tokenCount
         var values = [Float](repeating: 0, count: source.rowCount * tokens)
@@ -98,7 +103,9 @@ import Testing
         var out: [UnitRef: [Float?]] = [:]
         for (u, unit) in source.units.enumerated() {
             out[unit] = (0..<dataset.contextCount).map { c in
-                let positions = (0..<dataset.contextLength).filter { dataset.isSelectable(token: c * dataset.contextLength + $0, includeSpecial: false) }
+                let positions = (0..<dataset.contextLength).filter {
+                    dataset.isSelectable(token: c * dataset.contextLength + $0, includeSpecial: false)
+                }
                 return positions.map { values[source.unitRows[u] * tokens + c * dataset.contextLength + $0] }.max()
             }
         }
@@ -148,7 +155,8 @@ import Testing
         var config = SelectionConfig()
         config.classifySilent = 4
         config.hardNegatives = 5
-        let source = try UnitActivationSource(dataset: dataset, sae: sae, features: features, neurons: [], neighbours: neighbours, tokensPerBatch: 100)
+        let source = try UnitActivationSource(
+            dataset: dataset, sae: sae, features: features, neurons: [], neighbours: neighbours, tokensPerBatch: 100)
         #expect(source.units == features.map { UnitRef(.feature, $0) } && source.rowCount > features.count)
         let selections = try ExampleSelector(config: config).select(from: source)
         let maxima = try Self.maxima(dataset, sae: sae, features: Array(0..<7), neurons: [])
@@ -201,7 +209,8 @@ import Testing
         var config = SelectionConfig()
         config.classifySilent = 3
         config.hardNegatives = 4
-        let source = try UnitActivationSource(dataset: dataset, sae: nil, features: [], neurons: neurons, neighbours: neighbours, tokensPerBatch: 100)
+        let source = try UnitActivationSource(
+            dataset: dataset, sae: nil, features: [], neurons: neurons, neighbours: neighbours, tokensPerBatch: 100)
         let selections = try ExampleSelector(config: config).select(from: source)
         let maxima = try Self.maxima(dataset, sae: nil, features: [], neurons: neurons)
         var total = 0
@@ -241,7 +250,8 @@ import Testing
         var total = 0
         for unit in try whole.store.units(runID: whole.run.id) {
             let near = (unit.unit.kind == .feature ? featureNeighbours : neuronNeighbours)[unit.unit] ?? []
-            total += Self.expectHardNegatives(try whole.store.examples(unitID: unit.id), unit: unit.unit, neighbours: near, maxima: maxima, wanted: 6)
+            total += Self.expectHardNegatives(
+                try whole.store.examples(unitID: unit.id), unit: unit.unit, neighbours: near, maxima: maxima, wanted: 6)
         }
         #expect(total > 0)
         // The progress view counts them; detection reads them only when asked.
@@ -271,7 +281,8 @@ import Testing
         total = 0
         for unit in try cached.store.units(runID: cached.run.id) where unit.unit.kind == .feature {
             total += Self.expectHardNegatives(
-                try cached.store.examples(unitID: unit.id), unit: unit.unit, neighbours: cacheNeighbours[unit.unit] ?? [], maxima: maxima, wanted: 6)
+                try cached.store.examples(unitID: unit.id), unit: unit.unit, neighbours: cacheNeighbours[unit.unit] ?? [], maxima: maxima,
+                wanted: 6)
         }
         #expect(total > 0)
     }
@@ -281,7 +292,9 @@ import Testing
     /// Scores by "metric/subset" (nil value = stored undefined).
     struct Scores: ScoreSource {
         var values: [String: Double?]
-        func value(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> Double?? { values["\(metric.rawValue)/\(subset.rawValue)"] }
+        func value(_ metric: StoredScore.Metric, _ subset: StoredScore.Subset) -> Double?? {
+            values["\(metric.rawValue)/\(subset.rawValue)"]
+        }
     }
 
     @Test func theHardSectionsCarryTheMedianDropFromRandomNegatives() {
@@ -313,13 +326,19 @@ import Testing
         defer { dir.remove() }
         let (datasetURL, saeURL) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
         let setup = try RunSetup(logger: Logger(label: "test.hard")).prepare(
-            RunSetup.Request(name: "m", resultsFolder: dir.path("results"), activations: datasetURL, sae: saeURL, features: .indices([0]), neurons: .indices([])))
+            RunSetup.Request(
+                name: "m", resultsFolder: dir.path("results"), activations: datasetURL, sae: saeURL, features: .indices([0]),
+                neurons: .indices([])))
         let store = setup.store
         let unit = try #require(try store.units(runID: setup.run.id).first)
         let explanation = try store.addExplanation(unitID: unit.id, explainer: "test", model: "m", text: "animal words")
         let examples = try store.classificationExamples(unitID: unit.id)
-        let rows = examples.map { StoredClassification(exampleID: $0.id, label: $0.record.subset == .activating ? 1 : 0, outcome: .answered(predicted: 1, probability: 0.9)) }
-        try store.saveClassifications(explanationID: explanation.id, scorer: .detection, rows, scores: ClassificationMetrics.scores(.detection, from: rows))
+        let rows = examples.map {
+            StoredClassification(
+                exampleID: $0.id, label: $0.record.subset == .activating ? 1 : 0, outcome: .answered(predicted: 1, probability: 0.9))
+        }
+        try store.saveClassifications(
+            explanationID: explanation.id, scorer: .detection, rows, scores: ClassificationMetrics.scores(.detection, from: rows))
         let before = try store.classifications(explanationID: explanation.id, scorer: .detection)
         #expect(before.count == examples.count && !before.isEmpty)
         // Run the rebuild again on the populated database: nothing that references an example is lost.
@@ -333,78 +352,91 @@ import Testing
         var hard = examples[0].record
         hard.subset = .hard
         hard.bin = 3
-        _ = try store.saveUnit(runID: setup.run.id, statistics: UnitStatistics(unit: UnitRef(.feature, 6), maxActivation: 1, density: 0.1, tokenCount: 10,
-            histogram: ActivationHistogram(max: 1, counts: [1], zeroCount: 0)), examples: [hard])
+        _ = try store.saveUnit(
+            runID: setup.run.id,
+            statistics: UnitStatistics(
+                unit: UnitRef(.feature, 6), maxActivation: 1, density: 0.1, tokenCount: 10,
+                histogram: ActivationHistogram(max: 1, counts: [1], zeroCount: 0)), examples: [hard])
     }
 }
 
 /// Detection and fuzzing with hard negatives end to end on the scripted endpoint.
 extension PipelineSuites {
-struct HardNegativeRunTests {
-    @Test func detectionAndFuzzingStoreMetricsPerSubsetAndResume() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 120)
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
-        defer { endpoint.stop() }
-        var selection = ScriptedRun.smallSelection
-        selection.hardNegatives = 10
-        var request = try ScriptedRun.request(
-            dir: dir, dataset: dataset, sae: sae, features: "1", neurons: "none", endpoint: endpoint.baseURL, selection: selection)
-        request.stages = DetectionTests.classifying
-        let result = try await RunCoordinator(logger: DetectionTests.quietLogger()).run(request)
-        #expect(result.summary.isComplete, "\(result.summary.text)")
-        let store = result.store
-        let progress = try #require(try store.progress(runID: result.run.id).first)
-        #expect(progress.hardNegatives == 10)
-        let explanation = try #require(progress.explanation)
-        let examples = try store.classificationExamples(unitID: progress.unit.id, hard: true)
-        let subsets = Dictionary(uniqueKeysWithValues: examples.map { ($0.id, $0.record.subset) })
-        let stored = try store.scores(explanationID: explanation.id)
-        for scorer in StoredClassification.Scorer.allCases {
-            let rows = try store.classifications(explanationID: explanation.id, scorer: scorer)
-            // One answer per example, the hard negatives included (label 0, asked with the same prompt).
-            #expect(Set(rows.map(\.exampleID)) == Set(examples.map(\.id)))
-            #expect(rows.filter { subsets[$0.exampleID] == .hard }.allSatisfy { $0.label == 0 && $0.isOK })
-            // `all` is today's metric (the hard answers left out), `hard` leaves out the random silent ones.
-            let all = ClassificationMetrics.scores(scorer, from: rows.filter { subsets[$0.exampleID] != .hard })
-            let hard = ClassificationMetrics.scores(scorer, from: rows.filter { subsets[$0.exampleID] != .silent }, subset: .hard)
-            for score in all + hard {
-                #expect(stored.first { $0.metric == score.metric && $0.subset == score.subset } == score, "\(score.metric.rawValue)/\(score.subset.rawValue)")
+    struct HardNegativeRunTests {
+        @Test func detectionAndFuzzingStoreMetricsPerSubsetAndResume() async throws {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 120)
+            let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+            defer { endpoint.stop() }
+            var selection = ScriptedRun.smallSelection
+            selection.hardNegatives = 10
+            var request = try ScriptedRun.request(
+                dir: dir, dataset: dataset, sae: sae, features: "1", neurons: "none", endpoint: endpoint.baseURL, selection: selection)
+            request.stages = DetectionTests.classifying
+            let result = try await RunCoordinator(logger: DetectionTests.quietLogger()).run(request)
+            #expect(result.summary.isComplete, "\(result.summary.text)")
+            let store = result.store
+            let progress = try #require(try store.progress(runID: result.run.id).first)
+            #expect(progress.hardNegatives == 10)
+            let explanation = try #require(progress.explanation)
+            let examples = try store.classificationExamples(unitID: progress.unit.id, hard: true)
+            let subsets = Dictionary(uniqueKeysWithValues: examples.map { ($0.id, $0.record.subset) })
+            let stored = try store.scores(explanationID: explanation.id)
+            for scorer in StoredClassification.Scorer.allCases {
+                let rows = try store.classifications(explanationID: explanation.id, scorer: scorer)
+                // One answer per example, the hard negatives included (label 0, asked with the same prompt).
+                #expect(Set(rows.map(\.exampleID)) == Set(examples.map(\.id)))
+                #expect(rows.filter { subsets[$0.exampleID] == .hard }.allSatisfy { $0.label == 0 && $0.isOK })
+                // `all` is today's metric (the hard answers left out), `hard` leaves out the random silent ones.
+                let all = ClassificationMetrics.scores(scorer, from: rows.filter { subsets[$0.exampleID] != .hard })
+                let hard = ClassificationMetrics.scores(scorer, from: rows.filter { subsets[$0.exampleID] != .silent }, subset: .hard)
+                for score in all + hard {
+                    #expect(
+                        stored.first { $0.metric == score.metric && $0.subset == score.subset } == score,
+                        "\(score.metric.rawValue)/\(score.subset.rawValue)")
+                }
+                #expect(
+                    hard.first { $0.metric.rawValue.hasSuffix("balanced_accuracy") }?.n == rows.count
+                        - examples.count { $0.record.subset == .silent })
             }
-            #expect(hard.first { $0.metric.rawValue.hasSuffix("balanced_accuracy") }?.n == rows.count - examples.count { $0.record.subset == .silent })
-        }
-        // The reports, the summary and summary.json show the hard sections with the drop from random negatives.
-        let report = try RunReport.load(from: store, run: result.run)
-        #expect(report.scorers.map(\.name).contains("detection_hard") && report.scorers.map(\.name).contains("fuzzing_hard"))
-        for scorer in [DetectionStage.hardScorer, FuzzingStage.hardScorer] {
-            let all = try #require(stored.first { $0.metric == scorer.metric && $0.subset == .all }?.value)
-            let hard = try #require(stored.first { $0.metric == scorer.metric && $0.subset == .hard }?.value)
-            let row = try #require(ScorerTable(report, scorer: scorer).rows.first { $0.first == "median all − hard per unit" })
-            #expect(row[1].hasPrefix(ReportText.fixed(all - hard, 3)) && row[1].hasSuffix("(n 1)"), "\(row)")
-            #expect(result.summary.text.contains("\(scorer.name): median all − hard per unit: features \(ReportText.fixed(all - hard, 3))"))
-        }
-        #expect(MarkdownReport(report).render().contains("Detection on hard negatives: balanced accuracy"))
-        let json = try String(contentsOf: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"), encoding: .utf8)
-        #expect(json.contains("\"baselineDrop\"") && json.contains("detection_hard"))
+            // The reports, the summary and summary.json show the hard sections with the drop from random negatives.
+            let report = try RunReport.load(from: store, run: result.run)
+            #expect(report.scorers.map(\.name).contains("detection_hard") && report.scorers.map(\.name).contains("fuzzing_hard"))
+            for scorer in [DetectionStage.hardScorer, FuzzingStage.hardScorer] {
+                let all = try #require(stored.first { $0.metric == scorer.metric && $0.subset == .all }?.value)
+                let hard = try #require(stored.first { $0.metric == scorer.metric && $0.subset == .hard }?.value)
+                let row = try #require(ScorerTable(report, scorer: scorer).rows.first { $0.first == "median all − hard per unit" })
+                #expect(row[1].hasPrefix(ReportText.fixed(all - hard, 3)) && row[1].hasSuffix("(n 1)"), "\(row)")
+                #expect(
+                    result.summary.text.contains(
+                        "\(scorer.name): median all − hard per unit: features \(ReportText.fixed(all - hard, 3))"))
+            }
+            #expect(MarkdownReport(report).render().contains("Detection on hard negatives: balanced accuracy"))
+            let json = try String(
+                contentsOf: URL(fileURLWithPath: store.path).deletingLastPathComponent().appendingPathComponent("summary.json"),
+                encoding: .utf8)
+            #expect(json.contains("\"baselineDrop\"") && json.contains("detection_hard"))
 
-        // Done: a rerun asks nothing.
-        let before = endpoint.requestCount
-        _ = try await RunCoordinator(logger: DetectionTests.quietLogger()).run(request)
-        #expect(endpoint.requestCount == before)
-        // Resume: with the hard answers and metrics gone, only the hard negatives are asked again.
-        try store.database.execute(
-            """
-            DELETE FROM classifications WHERE example_id IN (SELECT id FROM examples WHERE subset = 'hard');
-            DELETE FROM scores WHERE subset = 'hard';
-            """)
-        let again = try await RunCoordinator(logger: DetectionTests.quietLogger()).run(request)
-        #expect(again.summary.isComplete)
-        let asked = endpoint.seenRequests.dropFirst(before).filter { DetectionTests.scorer($0) != nil }
-        #expect(asked.count == 2)  // 10 hard negatives, one call of 10 per scorer
-        let restored = try again.store.scores(explanationID: explanation.id)
-        #expect(Set(restored.filter { $0.subset == .hard }.map(\.metric)) == Set(StoredClassification.Scorer.allCases.flatMap { StoredScore.Metric.classification($0) }))
-        #expect(restored.filter { $0.subset == .all } == stored.filter { $0.subset == .all })
+            // Done: a rerun asks nothing.
+            let before = endpoint.requestCount
+            _ = try await RunCoordinator(logger: DetectionTests.quietLogger()).run(request)
+            #expect(endpoint.requestCount == before)
+            // Resume: with the hard answers and metrics gone, only the hard negatives are asked again.
+            try store.database.execute(
+                """
+                DELETE FROM classifications WHERE example_id IN (SELECT id FROM examples WHERE subset = 'hard');
+                DELETE FROM scores WHERE subset = 'hard';
+                """)
+            let again = try await RunCoordinator(logger: DetectionTests.quietLogger()).run(request)
+            #expect(again.summary.isComplete)
+            let asked = endpoint.seenRequests.dropFirst(before).filter { DetectionTests.scorer($0) != nil }
+            #expect(asked.count == 2)  // 10 hard negatives, one call of 10 per scorer
+            let restored = try again.store.scores(explanationID: explanation.id)
+            #expect(
+                Set(restored.filter { $0.subset == .hard }.map(\.metric))
+                    == Set(StoredClassification.Scorer.allCases.flatMap { StoredScore.Metric.classification($0) }))
+            #expect(restored.filter { $0.subset == .all } == stored.filter { $0.subset == .all })
+        }
     }
-}
 }

@@ -25,7 +25,8 @@ struct ClassificationStageCore: Sendable {
 
     /// Whether every metric is stored on every subset the unit has.
     func metricsStored(_ progress: UnitProgress) -> Bool {
-        Self.subsets(progress).allSatisfy { subset in StoredScore.Metric.classification(scorer).allSatisfy { progress.hasScore($0, subset) } }
+        let metrics = StoredScore.Metric.classification(scorer)
+        return Self.subsets(progress).allSatisfy { subset in metrics.allSatisfy { progress.hasScore($0, subset) } }
     }
 
     /// The subsets the metrics are stored on: `all`, and `hard` when the unit has hard negatives.

@@ -41,8 +41,8 @@ public struct ExplainStage: UnitStage {
     /// A control's explanation is taken from another unit, never written.
     public var scoresControls: Bool { false }
     public var stores: String {
-        "explanations: one per unit (with best-of-K, the winner's test-half simulations and scores, its validation and first_sample scores, "
-            + "and the other samples as candidates with their validation scores)"
+        "explanations: one per unit (with best-of-K, the winner's test-half simulations and scores, its validation and "
+            + "first_sample scores, and the other samples as candidates with their validation scores)"
     }
 
     public let explainer: any UnitExplainer
@@ -156,7 +156,8 @@ public struct ExplainStage: UnitStage {
                 return score
             }
             let value = scores.first { $0.metric == .spearman }?.value ?? -.infinity
-            work.logger.debug("explanation sample", metadata: ["unit": "\(work.unit.unit)", "sample": "\(sample)", "validation spearman": "\(value)"])
+            work.logger.debug(
+                "explanation sample", metadata: ["unit": "\(work.unit.unit)", "sample": "\(sample)", "validation spearman": "\(value)"])
             samples.append((sample, result, scores, value))
         }
         guard let winner = samples.reduce(nil, { best, next in best.map { next.value > $0.value ? next : $0 } ?? next }) else {
@@ -171,7 +172,9 @@ public struct ExplainStage: UnitStage {
         let others = samples.filter { $0.sample != winner.sample }
         let candidates = try work.store.addCandidateExplanations(
             of: explanation,
-            others.map { (sample: $0.sample, explainer: explainer.name, model: explainer.model, text: $0.result.text, requestHash: $0.result.requestHash) })
+            others.map {
+                (sample: $0.sample, explainer: explainer.name, model: explainer.model, text: $0.result.text, requestHash: $0.result.requestHash)
+            })
         for (candidate, item) in zip(candidates, others) { try work.store.saveScores(explanationID: candidate.id, item.scores) }
         // The first sample on the test half, for the gain of best-of-K over one sample.
         if let first = samples.first {

@@ -246,8 +246,8 @@ public struct RunSetup {
             {
                 found.merge(streamed) { a, _ in a }
             } else {
-                let full = model.hasDecoder
-                    ? model : try SparseAutoencoder.load(path: url, options: request.saeOptions, scope: .featuresWithDecoder { _ in features })
+                let full = try model.hasDecoder
+                    ? model : SparseAutoencoder.load(path: url, options: request.saeOptions, scope: .featuresWithDecoder { _ in features })
                 found.merge(try UnitNeighbours.features(features, sae: full)) { a, _ in a }
             }
             let extra = Set(found.values.joined().filter { $0.kind == .feature }.map(\.index)).subtracting(features).sorted()

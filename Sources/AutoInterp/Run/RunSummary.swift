@@ -249,12 +249,12 @@ public struct RunSummary: Sendable, Codable, Equatable {
         }
         for s in scorers {
             guard let baseline = s.scorer.baseline else { continue }
-            let drops = unitsByKind.keys.sorted().compactMap { kind in
-                s.byKind[kind].flatMap { column in
-                    (column.baselinePairs ?? 0) > 0 ? "\(kind)s \(Self.number(column.baselineDrop, column.baselineDropCI)) (n \(column.baselinePairs ?? 0))" : nil
-                }
+            let drops = unitsByKind.keys.sorted().compactMap { kind -> String? in
+                guard let column = s.byKind[kind], let pairs = column.baselinePairs, pairs > 0 else { return nil }
+                return "\(kind)s \(Self.number(column.baselineDrop, column.baselineDropCI)) (n \(pairs))"
             }
-            if !drops.isEmpty { lines.append("  \(s.scorer.name): median \(baseline.rawValue) − \(s.scorer.subset.rawValue) per unit: " + drops.joined(separator: "; ")) }
+            guard !drops.isEmpty else { continue }
+            lines.append("  \(s.scorer.name): median \(baseline.rawValue) − \(s.scorer.subset.rawValue) per unit: " + drops.joined(separator: "; "))
         }
         lines.append(failuresLine)
         lines += explanationLines

@@ -51,7 +51,8 @@ package struct ChunkedSelection {
         let batchTokens = max(1, tokensPerBatch / max(dataset.contextLength, 1)) * dataset.contextLength
         let deciles = config.classifyPerDecile > 0 ? dataset.contextCount * 4 : 0
         // Hard negatives: the candidate reservoir, and up to `hardNeighbours` more rows of the batch buffer.
-        let hard = config.hardNegatives > 0 ? (config.hardNegatives + config.classifySilent) * perKept + SelectionConfig.hardNeighbours * batchTokens * 4 : 0
+        let hard = config.hardNegatives > 0
+            ? (config.hardNegatives + config.classifySilent) * perKept + SelectionConfig.hardNeighbours * batchTokens * 4 : 0
         return kept * perKept + config.histogramBins * 8 + deciles + 2 * batchTokens * 4 + 512 + hard
     }
 
@@ -71,8 +72,8 @@ package struct ChunkedSelection {
     /// - Returns: the number of chunks.
     @discardableResult
     package func run(
-        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache?, units: [UnitRef], neighbours: [UnitRef: [UnitRef]] = [:],
-        scratchFolder: URL? = nil,
+        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache?, units: [UnitRef],
+        neighbours: [UnitRef: [UnitRef]] = [:], scratchFolder: URL? = nil,
         progress: ((SelectionProgress) -> Void)? = nil, store: (UnitSelection) throws -> Void
     ) throws -> Int {
         let perUnit = Self.bytesPerUnit(config: config, dataset: dataset, tokensPerBatch: tokensPerBatch)

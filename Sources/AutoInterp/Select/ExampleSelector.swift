@@ -290,7 +290,9 @@ struct UnitState {
             if !explainContexts.contains(context) {
                 if best <= 0 {
                     silent.offer(using: &classifyRNG, keep)
-                    if hard.capacity > 0, let firing = firingNeighbour(neighbourRows, offset: i * contextLength, start: start, selectable: selectable) {
+                    if hard.capacity > 0,
+                        let firing = firingNeighbour(neighbourRows, offset: i * contextLength, start: start, selectable: selectable)
+                    {
                         if hard.offer(using: &hardRNG, keep) { hardNeighbour[context] = neighbours[firing] }
                     }
                 } else if !decileEdges.isEmpty {

@@ -36,8 +36,8 @@ package final class UnitActivationSource {
     ///   - neighbours: each studied unit's nearest units (``UnitNeighbours``), read as extra rows
     ///     for its hard negatives; a feature's neighbours are features, a neuron's neurons.
     package init(
-        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache? = nil, features studied: [Int], neurons studiedNeurons: [Int],
-        neighbours: [UnitRef: [UnitRef]] = [:], tokensPerBatch: Int = 4096
+        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache? = nil, features studied: [Int],
+        neurons studiedNeurons: [Int], neighbours: [UnitRef: [UnitRef]] = [:], tokensPerBatch: Int = 4096
     ) throws {
         self.dataset = dataset
         // The neighbours not studied themselves are read after the studied units of their kind.

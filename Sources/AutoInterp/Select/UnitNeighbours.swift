@@ -46,7 +46,8 @@ package enum UnitNeighbours {
         studied: [Int], count: Int, dimension: Int, k: Int, studiedBlock: Int = studiedBlock, candidateBlock: Int = candidateBlock,
         rows: (Range<Int>, UnsafeMutablePointer<Float>) throws -> Void
     ) throws -> [[Int]] {
-        let studiedBlock = max(1, studiedBlock), candidateBlock = max(1, candidateBlock)
+        let studiedBlock = max(1, studiedBlock)
+        let candidateBlock = max(1, candidateBlock)
         guard !studied.isEmpty, count > 0, dimension > 0, k > 0 else { return studied.map { _ in [] } }
         var tops = studied.map { _ in TopK(k: k) }
         var mine = [Float](repeating: 0, count: min(studied.count, studiedBlock) * dimension)
@@ -95,7 +96,9 @@ package enum UnitNeighbours {
 
     /// The `k` neurons firing together with each studied neuron most often (Jaccard index of the
     /// sets of tokens where each is > 0) over `sample`, `tokens × width` activations, row-major.
-    package static func byCoFiring(studied: [Int], sample: [Float], tokens: Int, width: Int, k: Int, studiedBlock: Int = studiedBlock) -> [[Int]] {
+    package static func byCoFiring(
+        studied: [Int], sample: [Float], tokens: Int, width: Int, k: Int, studiedBlock: Int = studiedBlock
+    ) -> [[Int]] {
         let studiedBlock = max(1, studiedBlock)
         guard !studied.isEmpty, tokens > 0, width > 0, k > 0, sample.count == tokens * width else { return studied.map { _ in [] } }
         let firing = sample.map { $0 > 0 ? Float(1) : 0 }
@@ -134,7 +137,9 @@ package enum UnitNeighbours {
 
     /// `tokens` of `dataset`'s dense activations from contexts spread evenly over it, row-major
     /// (`tokens × width`), and how many tokens that is.
-    package static func coFiringSample(_ dataset: ActivationDataset, tokens wanted: Int = coFiringTokens) throws -> (values: [Float], tokens: Int) {
+    package static func coFiringSample(
+        _ dataset: ActivationDataset, tokens wanted: Int = coFiringTokens
+    ) throws -> (values: [Float], tokens: Int) {
         let length = max(dataset.contextLength, 1)
         let contexts = min(dataset.contextCount, max(1, wanted / length))
         guard contexts > 0, dataset.width > 0 else { return ([], 0) }
@@ -156,7 +161,9 @@ extension UnitNeighbours {
     static let latentSampleFloats = 16 << 20
 
     /// Each studied feature's nearest features by decoder cosine; `sae` must hold its decoder.
-    package static func features(_ features: [Int], sae: SparseAutoencoder, k: Int = SelectionConfig.hardNeighbours) throws -> [UnitRef: [UnitRef]] {
+    package static func features(
+        _ features: [Int], sae: SparseAutoencoder, k: Int = SelectionConfig.hardNeighbours
+    ) throws -> [UnitRef: [UnitRef]] {
         guard sae.hasDecoder else {
             throw AutoInterpError.invalidInput("hard negatives need the SAE's decoder (W_dec), which was not read")
         }
@@ -191,7 +198,9 @@ extension UnitNeighbours {
     }
 
     /// Each studied neuron's most co-firing neurons over an even sample of `dataset`.
-    package static func neurons(_ neurons: [Int], dataset: ActivationDataset, k: Int = SelectionConfig.hardNeighbours) throws -> [UnitRef: [UnitRef]] {
+    package static func neurons(
+        _ neurons: [Int], dataset: ActivationDataset, k: Int = SelectionConfig.hardNeighbours
+    ) throws -> [UnitRef: [UnitRef]] {
         guard !neurons.isEmpty else { return [:] }
         let sample = try coFiringSample(dataset)
         let found = byCoFiring(studied: neurons, sample: sample.values, tokens: sample.tokens, width: dataset.width, k: k)
@@ -206,7 +215,8 @@ extension UnitNeighbours {
         _ features: [Int], cache: LatentCache, dataset: ActivationDataset, k: Int = SelectionConfig.hardNeighbours
     ) throws -> [UnitRef: [UnitRef]] {
         guard !features.isEmpty else { return [:] }
-        let width = cache.featureCount, length = max(dataset.contextLength, 1)
+        let width = cache.featureCount
+        let length = max(dataset.contextLength, 1)
         let contexts = min(dataset.contextCount, max(1, min(coFiringTokens, latentSampleFloats / max(width, 1)) / length))
         let tokens = contexts * length
         let slots = (0..<width).map { Int32($0) }
@@ -217,8 +227,8 @@ extension UnitNeighbours {
             try one.withUnsafeMutableBufferPointer { buffer in
                 buffer.update(repeating: 0)
                 try cache.read(
-                    contexts: context..<(context + 1), contextLength: dataset.contextLength, contextCount: dataset.contextCount, slots: slots,
-                    into: buffer.baseAddress!, rowStride: length)
+                    contexts: context..<(context + 1), contextLength: dataset.contextLength, contextCount: dataset.contextCount,
+                    slots: slots, into: buffer.baseAddress!, rowStride: length)
             }
             for c in 0..<width {
                 for p in 0..<length { sample[(i * length + p) * width + c] = one[c * length + p] }
@@ -227,8 +237,9 @@ extension UnitNeighbours {
         let columns = features.map { cache.column(of: $0) ?? 0 }
         let found = byCoFiring(studied: columns, sample: sample, tokens: tokens, width: width, k: k)
         let ids = cache.featureIDs
-        return Dictionary(uniqueKeysWithValues: zip(features, found).map { feature, near in
-            (UnitRef(.feature, feature), near.map { UnitRef(.feature, ids?[$0] ?? $0) })
-        })
+        return Dictionary(
+            uniqueKeysWithValues: zip(features, found).map { feature, near in
+                (UnitRef(.feature, feature), near.map { UnitRef(.feature, ids?[$0] ?? $0) })
+            })
     }
 }

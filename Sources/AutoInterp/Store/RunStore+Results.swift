@@ -97,7 +97,8 @@ extension RunStore {
     /// A unit's best-of-K candidates that lost (``StoredExplanation/candidateSample``), by sample.
     public func candidateExplanations(unitID: Int64) throws -> [StoredExplanation] {
         try database.query(
-            "SELECT * FROM explanations WHERE unit_id = ? AND audit_of IS NOT NULL AND audit_variant LIKE 'candidate:%' ORDER BY id", [unitID]
+            "SELECT * FROM explanations WHERE unit_id = ? AND audit_of IS NOT NULL AND audit_variant LIKE 'candidate:%' ORDER BY id",
+            [unitID]
         ).map(storedExplanation).sorted { ($0.candidateSample ?? 0) < ($1.candidateSample ?? 0) }
     }
 
@@ -109,7 +110,8 @@ extension RunStore {
         of winner: StoredExplanation, _ candidates: [(sample: Int, explainer: String, model: String, text: String, requestHash: String?)]
     ) throws -> [StoredExplanation] {
         guard !winner.isControl, !winner.isAudit else {
-            throw AutoInterpError.invalidInput("explanation \(winner.id) cannot have candidates (\(path)): it is not a unit's own explanation")
+            throw AutoInterpError.invalidInput(
+                "explanation \(winner.id) cannot have candidates (\(path)): it is not a unit's own explanation")
         }
         return try database.transaction { db in
             try candidates.map { item in

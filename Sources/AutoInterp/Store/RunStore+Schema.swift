@@ -437,7 +437,8 @@ extension RunStore {
             ALTER TABLE examples_v12 RENAME TO examples;
             """)
         for child in children {
-            try db.execute("\(child.sql); INSERT INTO \"\(child.name)\" SELECT * FROM temp.\"v12_\(child.name)\"; DROP TABLE temp.\"v12_\(child.name)\";")
+            let kept = "temp.\"v12_\(child.name)\""
+            try db.execute("\(child.sql); INSERT INTO \"\(child.name)\" SELECT * FROM \(kept); DROP TABLE \(kept);")
         }
         for index in indexes { try db.execute(index) }
     }
