@@ -163,31 +163,36 @@ public struct ExplainStage: UnitStage {
         guard let winner = samples.reduce(nil, { best, next in best.map { next.value > $0.value ? next : $0 } ?? next }) else {
             throw lastFailure ?? ExplanationFailure("no explanation sample was usable")
         }
+        // Every call first (the winner and, for the gain of best-of-K, the first sample on the test
+        // half, after the choice), then the rows, so an interrupted unit stores nothing half-done.
+        let tested = try await simulator.simulate(explanation: winner.result.text, heldOut: test)
+        let testScores = SimulationScoring.scores(from: tested)
+        let first = samples.first
+        var firstTested: [StoredSimulation]?
+        if let first, first.sample != winner.sample {
+            firstTested = try await simulator.simulate(explanation: first.result.text, heldOut: test)
+        }
+        let firstScores = firstTested.map { SimulationScoring.scores(from: $0) } ?? testScores
+
         let explanation = try store(winner.result, work)
         try work.store.saveScores(explanationID: explanation.id, winner.scores)
-        let tested = try await simulator.simulate(explanation: winner.result.text, heldOut: test)
         try work.store.saveSimulations(explanationID: explanation.id, tested)
-        let testScores = SimulationScoring.scores(from: tested)
         if bestOf.storesScores { try work.store.saveScores(explanationID: explanation.id, testScores) }
+        if var spearman = firstScores.first(where: { $0.metric == .spearman && $0.subset == .all }) {
+            spearman.subset = .firstSample
+            try work.store.saveScores(explanationID: explanation.id, [spearman])
+        }
         let others = samples.filter { $0.sample != winner.sample }
         let candidates = try work.store.addCandidateExplanations(
             of: explanation,
             others.map {
                 (sample: $0.sample, explainer: explainer.name, model: explainer.model, text: $0.result.text, requestHash: $0.result.requestHash)
             })
-        for (candidate, item) in zip(candidates, others) { try work.store.saveScores(explanationID: candidate.id, item.scores) }
-        // The first sample on the test half, for the gain of best-of-K over one sample.
-        if let first = samples.first {
-            var firstScores = testScores
-            if first.sample != winner.sample, let row = zip(candidates, others).first(where: { $0.1.sample == first.sample })?.0 {
-                let simulations = try await simulator.simulate(explanation: first.result.text, heldOut: test)
-                try work.store.saveSimulations(explanationID: row.id, simulations)
-                firstScores = SimulationScoring.scores(from: simulations)
-                try work.store.saveScores(explanationID: row.id, firstScores)
-            }
-            if var spearman = firstScores.first(where: { $0.metric == .spearman && $0.subset == .all }) {
-                spearman.subset = .firstSample
-                try work.store.saveScores(explanationID: explanation.id, [spearman])
+        for (candidate, item) in zip(candidates, others) {
+            try work.store.saveScores(explanationID: candidate.id, item.scores)
+            if item.sample == first?.sample, let firstTested {
+                try work.store.saveSimulations(explanationID: candidate.id, firstTested)
+                try work.store.saveScores(explanationID: candidate.id, firstScores)
             }
         }
         return StageResult(stored: true, failedSimulations: tested.count { !$0.isOK })
@@ -195,14 +200,14 @@ public struct ExplainStage: UnitStage {
 }
 
 extension ExplainStage {
-    /// The catalogue entry: the run's explainer; with several samples and the simulate stage
-    /// requested, best-of-n through the run's simulator.
     /// Best-of-K's report section: the first sample's Spearman on the test half, beside the
     /// winner's (subset `all`, the test half too): the gain of best-of-K over one sample.
     public static let firstSampleScorer = ReportScorer(
         name: "simulation_first_sample", title: "Simulation, first of the K explanation samples: Spearman (test half)", metric: .spearman,
         subset: .firstSample, thresholds: [0.3, 0.5], chance: 0, baseline: .all)
 
+    /// The catalogue entry: the run's explainer; with several samples and the simulate stage
+    /// requested, best-of-K through the run's simulator (and the first sample's report section).
     public static let descriptor = StageDescriptor(
         name: .explain, help: "explain each unit from its top examples", scorers: [firstSampleScorer],
         make: { context in
