@@ -164,5 +164,25 @@ extension PipelineSuites {
             _ = try await RunCoordinator(logger: DetectionTests.quietLogger()).run(request)
             #expect(endpoint.requestCount == before)
         }
+
+        @Test func oneSampleKeepsEveryHeldOutRecordAndNoExtraRow() async throws {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 60)
+            let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+            defer { endpoint.stop() }
+            var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0", neurons: "none", endpoint: endpoint.baseURL)
+            request.stages = [.explain, .simulate, .score]
+            #expect(request.explainerSamples == 1)
+            let result = try await RunCoordinator(logger: DetectionTests.quietLogger()).run(request)
+            let store = result.store
+            let progress = try #require(try store.progress(runID: result.run.id).first)
+            let explanation = try #require(progress.explanation)
+            // Every held-out record simulated, today's six scores only, no candidate, no first-sample section.
+            #expect(try store.simulations(explanationID: explanation.id).count == store.heldOutRecords(unitID: progress.unit.id).count)
+            #expect(Set(try store.scores(explanationID: explanation.id).map(\.subset)) == [.all, .top, .random])
+            #expect(try store.candidateExplanations(unitID: progress.unit.id).isEmpty)
+            #expect(!(try RunReport.load(from: store, run: result.run).scorers.map(\.name).contains("simulation_first_sample")))
+        }
     }
 }
