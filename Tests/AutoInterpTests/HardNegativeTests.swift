@@ -87,6 +87,9 @@ import Testing
         for block in [512, 2] {
             let found = UnitNeighbours.byCoFiring(studied: studied, sample: sample, tokens: tokens, width: width, k: k, studiedBlock: block)
             #expect(found == studied.map(brute), "block \(block)")
+            // The sparse form (each token's firing units) gives the same neighbours.
+            let firing = (0..<tokens).map { t in (0..<width).filter { fires(t, $0) } }
+            #expect(UnitNeighbours.byCoFiring(studied: studied, firing: firing, width: width, k: k) == found)
             #expect(found.allSatisfy { $0.count == k })
         }
     }

@@ -157,9 +157,6 @@ package enum UnitNeighbours {
 }
 
 extension UnitNeighbours {
-    /// Most floats of the latents' co-firing sample (`tokens × d_sae`, held twice while it is laid out).
-    static let latentSampleFloats = 16 << 20
-
     /// Each studied feature's nearest features by decoder cosine; `sae` must hold its decoder.
     package static func features(
         _ features: [Int], sae: SparseAutoencoder, k: Int = SelectionConfig.hardNeighbours
@@ -208,19 +205,20 @@ extension UnitNeighbours {
     }
 
     /// Each studied feature's most co-firing features in a latent cache (`--latents` has no
-    /// decoder): the same Jaccard index as for neurons, over an even sample of at most
-    /// ``coFiringTokens`` tokens (fewer for a wide cache, so the sample stays within
-    /// ``latentSampleFloats``).
+    /// decoder): the same Jaccard index as for neurons, over ``coFiringTokens`` tokens of
+    /// contexts spread evenly over the dataset, kept sparse (each token's firing features), so
+    /// memory is the sample's non-zeros and one context's `d_sae × context_len` read buffer,
+    /// whatever `d_sae`.
     package static func latents(
         _ features: [Int], cache: LatentCache, dataset: ActivationDataset, k: Int = SelectionConfig.hardNeighbours
     ) throws -> [UnitRef: [UnitRef]] {
         guard !features.isEmpty else { return [:] }
         let width = cache.featureCount
         let length = max(dataset.contextLength, 1)
-        let contexts = min(dataset.contextCount, max(1, min(coFiringTokens, latentSampleFloats / max(width, 1)) / length))
-        let tokens = contexts * length
+        let contexts = min(dataset.contextCount, max(1, coFiringTokens / length))
         let slots = (0..<width).map { Int32($0) }
-        var sample = [Float](repeating: 0, count: tokens * width)  // token-major
+        var firing: [[Int]] = []  // per sampled token, the columns > 0
+        firing.reserveCapacity(contexts * length)
         var one = [Float](repeating: 0, count: width * length)  // feature-major, one context
         for i in 0..<contexts {
             let context = i * dataset.contextCount / contexts
@@ -230,16 +228,44 @@ extension UnitNeighbours {
                     contexts: context..<(context + 1), contextLength: dataset.contextLength, contextCount: dataset.contextCount,
                     slots: slots, into: buffer.baseAddress!, rowStride: length)
             }
+            var tokens = [[Int]](repeating: [], count: length)
             for c in 0..<width {
-                for p in 0..<length { sample[(i * length + p) * width + c] = one[c * length + p] }
+                for p in 0..<length where one[c * length + p] > 0 { tokens[p].append(c) }
             }
+            firing += tokens
         }
         let columns = features.map { cache.column(of: $0) ?? 0 }
-        let found = byCoFiring(studied: columns, sample: sample, tokens: tokens, width: width, k: k)
+        let found = byCoFiring(studied: columns, firing: firing, width: width, k: k)
         let ids = cache.featureIDs
         return Dictionary(
             uniqueKeysWithValues: zip(features, found).map { feature, near in
                 (UnitRef(.feature, feature), near.map { UnitRef(.feature, ids?[$0] ?? $0) })
             })
+    }
+
+    /// ``byCoFiring(studied:sample:tokens:width:k:studiedBlock:)`` from a sparse sample: for each
+    /// token, the units (`0..<width`) that fire on it. Same Jaccard index, same ties.
+    package static func byCoFiring(studied: [Int], firing: [[Int]], width: Int, k: Int) -> [[Int]] {
+        guard !studied.isEmpty, width > 0, k > 0 else { return studied.map { _ in [] } }
+        var counts = [Int](repeating: 0, count: width)
+        for token in firing { for j in token { counts[j] += 1 } }
+        var positions: [Int: [Int]] = [:]
+        for (i, unit) in studied.enumerated() { positions[unit, default: []].append(i) }
+        var together = [[Int: Int]](repeating: [:], count: studied.count)
+        for token in firing {
+            for s in token {
+                guard let mine = positions[s] else { continue }
+                for i in mine {
+                    for j in token where j != s { together[i][j, default: 0] += 1 }
+                }
+            }
+        }
+        return studied.indices.map { i in
+            var top = TopK(k: k)
+            for (j, both) in together[i] {
+                top.offer(Float(both) / Float(counts[studied[i]] + counts[j] - both), j)
+            }
+            return top.items.map(\.index)
+        }
     }
 }
