@@ -44,6 +44,7 @@ import Testing
                 add(command, option, countInt)
             }
             add(command, "--classify-protocol", ["", "delphy", "10", "small,delphi"])
+            add(command, "--hard-negatives", countInt + ["100001"])
             add(command, "--seed", seed)
             add(command, "--neurons", ["0-9223372036854775807", "0-99999999999", "9223372036854775807", "-1", "5-2", "0--1"], expect: "neuron")
         }

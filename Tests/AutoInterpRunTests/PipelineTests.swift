@@ -306,7 +306,13 @@ struct PipelineTests {
         let store = try RunStore(url: request.setup.databaseURL)
         let run = try #require(try store.run(named: "run"))
         #expect(try store.explanations(runID: run.id).count == 1)
-        #expect(try store.scores(runID: run.id).count == 6)
+        // The winner's six test-half scores, its validation Spearman and Pearson and the first sample's
+        // test Spearman (the winner itself here: the samples tie); each other sample's two validation scores.
+        let headline = try #require(try store.explanations(runID: run.id).first)
+        let scores = try store.scores(runID: run.id)
+        #expect(scores.filter { $0.explanationID == headline.id }.count == 6 + 2 + 1)
+        #expect(scores.filter { $0.explanationID != headline.id }.allSatisfy { $0.score.subset == .validation })
+        #expect(scores.count == 9 + 2 * 2)
     }
 }
 }

@@ -116,11 +116,25 @@ public enum ClassificationMetrics {
         return .defined(sum, n: n)
     }
 
-    /// The `scores` rows of `scorer` (metric `<scorer>_<name>`, subset `all`) from its stored answers.
-    public static func scores(_ scorer: StoredClassification.Scorer, from rows: [StoredClassification]) -> [StoredScore] {
+    /// The `scores` rows of `scorer` (metric `<scorer>_<name>`, subset `subset`) from its stored answers.
+    public static func scores(
+        _ scorer: StoredClassification.Scorer, from rows: [StoredClassification], subset: StoredScore.Subset = .all
+    ) -> [StoredScore] {
         let result = compute(rows.map { Row(label: $0.label, predicted: $0.predicted, probability: $0.probability) })
         return zip(StoredScore.Metric.classification(scorer), result.all).map { metric, value in
-            StoredScore(metric: metric, subset: .all, value: value.value, undefinedReason: value.undefinedReason, n: value.n)
+            StoredScore(metric: metric, subset: subset, value: value.value, undefinedReason: value.undefinedReason, n: value.n)
         }
+    }
+
+    /// Both subsets' rows from every stored answer of a unit: `all` over the activating and the
+    /// random silent examples (the answers on hard negatives left out), and, when the unit has
+    /// hard negatives, `hard` over the activating examples and the hard negatives (the random
+    /// silent ones left out). `subsets` maps an example id to its `classify` subset.
+    public static func scores(
+        _ scorer: StoredClassification.Scorer, from rows: [StoredClassification], subsets: [Int64: ExampleSubset]
+    ) -> [StoredScore] {
+        let all = scores(scorer, from: rows.filter { subsets[$0.exampleID] != .hard })
+        guard subsets.values.contains(.hard) else { return all }
+        return all + scores(scorer, from: rows.filter { subsets[$0.exampleID] != .silent }, subset: .hard)
     }
 }

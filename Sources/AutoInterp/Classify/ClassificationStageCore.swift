@@ -20,7 +20,18 @@ struct ClassificationStageCore: Sendable {
         let failed = progress.failedClassificationAttempts[scorer] ?? [:]
         return (progress.classified[scorer]?.count ?? 0) >= progress.classifyExamples
             && failed.values.allSatisfy { $0 >= maxAttempts }
-            && StoredScore.Metric.classification(scorer).allSatisfy { progress.hasScore($0, .all) }
+            && metricsStored(progress)
+    }
+
+    /// Whether every metric is stored on every subset the unit has.
+    func metricsStored(_ progress: UnitProgress) -> Bool {
+        let metrics = StoredScore.Metric.classification(scorer)
+        return Self.subsets(progress).allSatisfy { subset in metrics.allSatisfy { progress.hasScore($0, subset) } }
+    }
+
+    /// The subsets the metrics are stored on: `all`, and `hard` when the unit has hard negatives.
+    static func subsets(_ progress: UnitProgress) -> [StoredScore.Subset] {
+        progress.hardNegatives > 0 ? [.all, .hard] : [.all]
     }
 
     func gap(_ progress: UnitProgress) -> String? {
@@ -34,10 +45,10 @@ struct ClassificationStageCore: Sendable {
         let progress = work.progress
         let done = progress.classified[scorer] ?? []
         let failed = progress.failedClassificationAttempts[scorer] ?? [:]
-        let items = prepare(try work.store.classificationExamples(unitID: work.unit.id), work.unit.unit)
+        let examples = try work.store.classificationExamples(unitID: work.unit.id, hard: true)
+        let items = prepare(examples, work.unit.unit)
         var missing = items.filter { !done.contains($0.exampleID) || (failed[$0.exampleID] ?? maxAttempts) < maxAttempts }
-        let metricsStored = StoredScore.Metric.classification(scorer).allSatisfy { progress.hasScore($0, .all) }
-        guard !missing.isEmpty || !metricsStored else { return .nothing }
+        guard !missing.isEmpty || !metricsStored(progress) else { return .nothing }
         // Activating and silent examples mixed in a seeded order, so every call holds both kinds.
         var rng = SeededGenerator(seed: Self.seed(work.unit.unit), stream: scorer == .detection ? 11 : 12)
         missing.shuffle(using: &rng)
@@ -52,7 +63,8 @@ struct ClassificationStageCore: Sendable {
             try work.store.classifications(explanationID: explanation.id, scorer: scorer).map { ($0.exampleID, $0) },
             uniquingKeysWith: { a, _ in a })
         for row in rows { merged[row.exampleID] = row }
-        let scores = ClassificationMetrics.scores(scorer, from: Array(merged.values))
+        let subsets = Dictionary(examples.map { ($0.id, $0.record.subset) }, uniquingKeysWith: { a, _ in a })
+        let scores = ClassificationMetrics.scores(scorer, from: Array(merged.values), subsets: subsets)
         try work.store.saveClassifications(explanationID: explanation.id, scorer: scorer, rows, scores: scores)
         let failures = rows.filter { !$0.isOK }
         var failure: String?

@@ -52,9 +52,17 @@ extension DetectionStage {
         extras: [.init(label: "median F1", metric: .detectionF1), .init(label: "median AUPRC", metric: .detectionAUPRC)],
         chance: 0.5)
 
+    /// The same scorer on the hard negatives (subset `hard`, ``SelectionConfig/hardNegatives``),
+    /// with the drop from the random negatives (subset `all`); shown only when a run has them.
+    public static let hardScorer = ReportScorer(
+        name: "detection_hard", title: "Detection on hard negatives: balanced accuracy", metric: .detectionBalancedAccuracy, subset: .hard,
+        thresholds: [0.6, 0.7, 0.8],
+        extras: [.init(label: "median F1", metric: .detectionF1), .init(label: "median AUPRC", metric: .detectionAUPRC)],
+        chance: 0.5, baseline: .all)
+
     /// The catalogue entry: the run's classifier for scorer `detection`, prompt `detection.txt`.
     public static let descriptor = StageDescriptor(
         name: .detection, help: "say which contexts the unit fires in, from the explanation",
-        prompts: [ClassificationStageCore.prompt(.detection)], scorers: [scorer],
+        prompts: [ClassificationStageCore.prompt(.detection)], scorers: [scorer, hardScorer],
         make: { context in DetectionStage(classifierFor: { try context.classifierFor(.detection, $0) }) })
 }

@@ -54,4 +54,14 @@ public struct StoredExplanation: Sendable, Equatable {
     public var isControl: Bool { controlOf != nil }
     /// Whether this is a metric-audit variant of the unit's own explanation.
     public var isAudit: Bool { auditOf != nil }
+
+    /// `audit_variant` prefix of a best-of-K candidate that lost (`candidate:<sample>`, `audit_of`
+    /// = the winner): kept with its validation scores, out of every headline and of the audit.
+    public static let candidateVariant = "candidate"
+
+    /// The sample index of a best-of-K candidate row, nil for any other explanation.
+    public var candidateSample: Int? {
+        guard auditOf != nil, let variant = auditVariant, variant.hasPrefix(Self.candidateVariant + ":") else { return nil }
+        return Int(variant.dropFirst(Self.candidateVariant.count + 1))
+    }
 }

@@ -39,6 +39,15 @@ public struct StoredScore: Sendable, Equatable {
         public static let all: Subset = "all"
         public static let top: Subset = "top"
         public static let random: Subset = "random"
+        /// The classification scorers' metrics over the activating examples and the hard negatives
+        /// (`classify/hard`) instead of the random silent ones (subset `all`).
+        public static let hard: Subset = "hard"
+        /// Best-of-K (`--explainer-samples K`): a candidate's simulation scores on the validation
+        /// half of the held-out records (``HeldOutSplit``), which chose the winner.
+        public static let validation: Subset = "validation"
+        /// Best-of-K: on the winner, the first sample's Spearman on the test half (what one sample
+        /// would have reported), for the gain of best-of-K.
+        public static let firstSample: Subset = "first_sample"
         /// The subsets of the score stage.
         public static let allCases: [Subset] = [.all, .top, .random]
     }

@@ -40,6 +40,9 @@ public enum ExampleSubset: String, Sendable, Codable, CaseIterable {
     case random
     case activating
     case silent
+    /// `classify/hard`: a context where the unit is silent but one of its nearest units fires
+    /// (``SelectionConfig/hardNegatives``); `bin` is that neighbour's index.
+    case hard
 }
 
 /// One selected context (a record) for one unit: its tokens and the unit's raw activations.

@@ -5,8 +5,9 @@ import Logging
 /// The explain stage: one explanation per unit from its `explain/top` examples.
 ///
 /// With ``BestOf`` (more than one sample and the simulate stage requested), every sample is
-/// simulated and scored and the best by Spearman over `all` (undefined counts as worst) is
-/// stored together with its simulations (and its scores when the score stage is requested).
+/// simulated on the validation half of the held-out records (``HeldOutSplit``) and the best by
+/// Spearman there is stored, with its simulations on the test half (and their scores when the
+/// score stage is requested); the others stay as candidates with their validation scores.
 /// Done when the unit has an explanation that today's checks accept.
 ///
 /// A refused explanation (``ExplanationFailure``: not a description, an echo, …, or the same
@@ -39,7 +40,10 @@ public struct ExplainStage: UnitStage {
     public var needs: [StageName] { [] }
     /// A control's explanation is taken from another unit, never written.
     public var scoresControls: Bool { false }
-    public var stores: String { "explanations: one per unit (with best-of-n, the winner's simulations and scores too)" }
+    public var stores: String {
+        "explanations: one per unit (with best-of-K, the winner's test-half simulations and scores, its validation and "
+            + "first_sample scores, and the other samples as candidates with their validation scores)"
+    }
 
     public let explainer: any UnitExplainer
     public let bestOf: BestOf?
@@ -123,11 +127,18 @@ public struct ExplainStage: UnitStage {
         }
     }
 
-    /// Samples, simulates and scores each explanation; stores the best with its simulations and scores.
+    /// Best-of-K on a split (``HeldOutSplit``): samples K explanations, simulates each on the
+    /// validation half of the held-out records only and keeps the best by Spearman there
+    /// (undefined counts as worst, ties go to the earlier sample). The winner is stored as the
+    /// unit's explanation with its validation scores (subset `validation`) and its simulations on
+    /// the test half (their scores too with the score stage): what every report shows. The other
+    /// samples are stored as candidates (`candidate:<sample>`, out of every headline) with their
+    /// validation scores. After the choice, the first usable sample is simulated on the test half
+    /// too: its Spearman is stored on the winner as subset `first_sample` (the gain of best-of-K).
     private func explainBestOf(_ work: UnitWork, examples: [ExampleRecord], bestOf: BestOf) async throws -> StageResult {
-        let records = try work.store.heldOutRecords(unitID: work.unit.id)
+        let (validation, test) = HeldOutSplit.split(try work.store.heldOutRecords(unitID: work.unit.id), unit: work.unit.unit)
         let simulator = try bestOf.simulatorFor(work)
-        var best: (result: ExplanationResult, simulations: [StoredSimulation], scores: [StoredScore], value: Double)?
+        var samples: [(sample: Int, result: ExplanationResult, scores: [StoredScore], value: Double)] = []
         var lastFailure: ExplanationFailure?
         for sample in 0..<bestOf.samples {
             let result: ExplanationResult
@@ -137,25 +148,68 @@ public struct ExplainStage: UnitStage {
                 lastFailure = failure
                 continue
             }
-            let simulations = try await simulator.simulate(explanation: result.text, heldOut: records)
-            let scores = SimulationScoring.scores(from: simulations)
-            let value = scores.first { $0.metric == .spearman && $0.subset == .all }?.value ?? -.infinity
-            work.logger.debug("explanation sample", metadata: ["unit": "\(work.unit.unit)", "sample": "\(sample)", "spearman": "\(value)"])
-            if best == nil || value > best!.value { best = (result, simulations, scores, value) }
+            // Only the validation half: the choice never sees the records it is reported on.
+            let simulations = try await simulator.simulate(explanation: result.text, heldOut: validation)
+            let scores = SimulationScoring.scores(from: simulations).filter { $0.subset == .all }.map { score in
+                var score = score
+                score.subset = .validation
+                return score
+            }
+            let value = scores.first { $0.metric == .spearman }?.value ?? -.infinity
+            work.logger.debug(
+                "explanation sample", metadata: ["unit": "\(work.unit.unit)", "sample": "\(sample)", "validation spearman": "\(value)"])
+            samples.append((sample, result, scores, value))
         }
-        guard let best else { throw lastFailure ?? ExplanationFailure("no explanation sample was usable") }
-        let explanation = try store(best.result, work)
-        try work.store.saveSimulations(explanationID: explanation.id, best.simulations)
-        if bestOf.storesScores { try work.store.saveScores(explanationID: explanation.id, best.scores) }
-        return StageResult(stored: true, failedSimulations: best.simulations.count { !$0.isOK })
+        guard let winner = samples.reduce(nil, { best, next in best.map { next.value > $0.value ? next : $0 } ?? next }) else {
+            throw lastFailure ?? ExplanationFailure("no explanation sample was usable")
+        }
+        // Every call first (the winner and, for the gain of best-of-K, the first sample on the test
+        // half, after the choice), then the rows, so an interrupted unit stores nothing half-done.
+        let tested = try await simulator.simulate(explanation: winner.result.text, heldOut: test)
+        let testScores = SimulationScoring.scores(from: tested)
+        let first = samples.first
+        var firstTested: [StoredSimulation]?
+        if let first, first.sample != winner.sample {
+            firstTested = try await simulator.simulate(explanation: first.result.text, heldOut: test)
+        }
+        let firstScores = firstTested.map { SimulationScoring.scores(from: $0) } ?? testScores
+
+        let explanation = try store(winner.result, work)
+        try work.store.saveScores(explanationID: explanation.id, winner.scores)
+        try work.store.saveSimulations(explanationID: explanation.id, tested)
+        if bestOf.storesScores { try work.store.saveScores(explanationID: explanation.id, testScores) }
+        if var spearman = firstScores.first(where: { $0.metric == .spearman && $0.subset == .all }) {
+            spearman.subset = .firstSample
+            try work.store.saveScores(explanationID: explanation.id, [spearman])
+        }
+        let others = samples.filter { $0.sample != winner.sample }
+        let candidates = try work.store.addCandidateExplanations(
+            of: explanation,
+            others.map {
+                (sample: $0.sample, explainer: explainer.name, model: explainer.model, text: $0.result.text, requestHash: $0.result.requestHash)
+            })
+        for (candidate, item) in zip(candidates, others) {
+            try work.store.saveScores(explanationID: candidate.id, item.scores)
+            if item.sample == first?.sample, let firstTested {
+                try work.store.saveSimulations(explanationID: candidate.id, firstTested)
+                try work.store.saveScores(explanationID: candidate.id, firstScores)
+            }
+        }
+        return StageResult(stored: true, failedSimulations: tested.count { !$0.isOK })
     }
 }
 
 extension ExplainStage {
+    /// Best-of-K's report section: the first sample's Spearman on the test half, beside the
+    /// winner's (subset `all`, the test half too): the gain of best-of-K over one sample.
+    public static let firstSampleScorer = ReportScorer(
+        name: "simulation_first_sample", title: "Simulation, first of the K explanation samples: Spearman (test half)", metric: .spearman,
+        subset: .firstSample, thresholds: [0.3, 0.5], chance: 0, baseline: .all)
+
     /// The catalogue entry: the run's explainer; with several samples and the simulate stage
-    /// requested, best-of-n through the run's simulator.
+    /// requested, best-of-K through the run's simulator (and the first sample's report section).
     public static let descriptor = StageDescriptor(
-        name: .explain, help: "explain each unit from its top examples",
+        name: .explain, help: "explain each unit from its top examples", scorers: [firstSampleScorer],
         make: { context in
             let bestOf = BestOf(
                 samples: context.settings.explainerSamples, simulatorFor: context.simulatorFor,

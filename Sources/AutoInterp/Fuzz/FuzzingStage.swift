@@ -40,9 +40,17 @@ extension FuzzingStage {
         extras: [.init(label: "median F1", metric: .fuzzingF1), .init(label: "median AUPRC", metric: .fuzzingAUPRC)],
         chance: 0.5)
 
+    /// The same scorer on the hard negatives (subset `hard`, ``SelectionConfig/hardNegatives``),
+    /// with the drop from the random negatives (subset `all`); shown only when a run has them.
+    public static let hardScorer = ReportScorer(
+        name: "fuzzing_hard", title: "Fuzzing on hard negatives: balanced accuracy", metric: .fuzzingBalancedAccuracy, subset: .hard,
+        thresholds: [0.6, 0.7, 0.8],
+        extras: [.init(label: "median F1", metric: .fuzzingF1), .init(label: "median AUPRC", metric: .fuzzingAUPRC)],
+        chance: 0.5, baseline: .all)
+
     /// The catalogue entry: the run's classifier for scorer `fuzzing`, prompt `fuzzing.txt`.
     public static let descriptor = StageDescriptor(
         name: .fuzzing, help: "say whether each example's highlighted tokens are the ones the explanation names",
-        prompts: [ClassificationStageCore.prompt(.fuzzing)], scorers: [scorer],
+        prompts: [ClassificationStageCore.prompt(.fuzzing)], scorers: [scorer, hardScorer],
         make: { context in FuzzingStage(classifierFor: { try context.classifierFor(.fuzzing, $0) }) })
 }

@@ -19,6 +19,10 @@ public struct ReportScorer: Sendable, Equatable, Codable {
     /// The value an explanation unrelated to the unit scores in expectation (0 for a
     /// correlation, 0.5 for balanced accuracy), nil when there is none.
     public var chance: Double?
+    /// The subset this section is compared against, e.g. `all` (random negatives) for the
+    /// detection and fuzzing sections on hard negatives: their columns, tables and summary add
+    /// the median per-unit drop (baseline − this subset's value). Nil for the others.
+    public var baseline: StoredScore.Subset?
 
     public struct Extra: Sendable, Equatable, Codable {
         public var label: String
@@ -32,8 +36,9 @@ public struct ReportScorer: Sendable, Equatable, Codable {
 
     public init(
         name: String, title: String, metric: StoredScore.Metric, subset: StoredScore.Subset = .all, thresholds: [Double],
-        extras: [Extra] = [], higherIsBetter: Bool = true, chance: Double? = nil
+        extras: [Extra] = [], higherIsBetter: Bool = true, chance: Double? = nil, baseline: StoredScore.Subset? = nil
     ) {
+        self.baseline = baseline
         self.name = name
         self.title = title
         self.metric = metric
@@ -89,6 +94,12 @@ public struct ScorerColumn: Sendable, Equatable, Codable {
     public var meanCI: ConfidenceInterval?
     public var shareAboveCI: [ConfidenceInterval?]
     public var aboveFloorCI: ConfidenceInterval?
+    /// With a scorer's ``ReportScorer/baseline``: units whose value on both subsets is defined,
+    /// and the median of (baseline − value) over them with its 95 % bootstrap interval (e.g. how
+    /// much detection's balanced accuracy falls from random to hard negatives). Nil otherwise.
+    public var baselinePairs: Int?
+    public var baselineDrop: Double?
+    public var baselineDropCI: ConfidenceInterval?
 
     /// The statistics of `values` (nil = undefined) against `thresholds`, with intervals from `bootstrap`.
     public init(
@@ -134,6 +145,17 @@ public struct ScorerColumn: Sendable, Equatable, Codable {
             }
         }
         self.init(values: values, thresholds: scorer.thresholds, extras: extras, floor: control ? nil : floor)
+        if let baseline = scorer.baseline {
+            let drops = units.compactMap { unit -> Double? in
+                guard let source = control ? unit.control : unit.own, let value = source.value(scorer.metric, scorer.subset) ?? nil,
+                    let base = source.value(scorer.metric, baseline) ?? nil, !value.isNaN, !base.isNaN
+                else { return nil }
+                return base - value
+            }.sorted()
+            baselinePairs = drops.count
+            baselineDrop = Self.quantile(drops, 0.5)
+            baselineDropCI = drops.isEmpty ? nil : Bootstrap().sampleIntervals(sorted: drops, thresholds: [])[0]
+        }
     }
 
     /// The `p` quantile of sorted values, linear between order statistics (R's type 7); nil when empty.

@@ -53,6 +53,14 @@ public struct ScorerTable: Sendable, Equatable {
         for (i, extra) in scorer.extras.enumerated() {
             rows.append([extra.label] + columns.map { ReportText.fixed($0.extraMedians[i], 3) })
         }
+        if let baseline = scorer.baseline {
+            rows.append(
+                ["median \(baseline.rawValue) − \(scorer.subset.rawValue) per unit"]
+                    + columns.map { column in
+                        guard let pairs = column.baselinePairs, pairs > 0 else { return "–" }
+                        return "\(ReportText.fixed(column.baselineDrop, 3, interval: column.baselineDropCI)) (n \(pairs))"
+                    })
+        }
         if controls {
             rows.append(
                 ["above own control"]

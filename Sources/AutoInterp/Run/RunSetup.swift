@@ -119,17 +119,17 @@ public struct RunSetup {
         let featureSpec = request.features
         let shard = request.shard
         let plannedNeurons = neurons
-        let sae = try request.sae.map {
-            try SparseAutoencoder.load(
-                path: $0.standardizedFileURL, options: request.saeOptions,
-                scope: .features { dSAE in
-                    resolved = try featureSpec.resolve(count: dSAE, kind: .feature, seed: seed)
-                    if let shard {
-                        plan = resolved.map { UnitRef(.feature, $0) } + plannedNeurons.map { UnitRef(.neuron, $0) }
-                        resolved = shard.slice(of: plan).filter { $0.kind == .feature }.map(\.index)
-                    }
-                    return resolved
-                })
+        let hard = request.selection.hardNegatives > 0
+        let pick: (Int) throws -> [Int] = { dSAE in
+            resolved = try featureSpec.resolve(count: dSAE, kind: .feature, seed: seed)
+            if let shard {
+                plan = resolved.map { UnitRef(.feature, $0) } + plannedNeurons.map { UnitRef(.neuron, $0) }
+                resolved = shard.slice(of: plan).filter { $0.kind == .feature }.map(\.index)
+            }
+            return resolved
+        }
+        var sae = try request.sae.map {
+            try SparseAutoencoder.load(path: $0.standardizedFileURL, options: request.saeOptions, scope: .features(pick))
         }
         var features: [Int]
         if let latents {
@@ -202,12 +202,17 @@ public struct RunSetup {
         logger.info("run \(request.name): \(wanted.count) units, \(done.count) already stored")
         var dead: [UnitRef] = []
         var chunks = 0
+        var neighbours: [UnitRef: [UnitRef]] = [:]
+        if hard, !todo.isEmpty {
+            (neighbours, sae) = try Self.neighbours(of: todo, request: request, sae: sae, latents: latents, dataset: dataset)
+        }
         let selector = ChunkedSelection(config: request.selection, memoryBudget: request.selectionMemoryBudget)
         let perUnit = ChunkedSelection.bytesPerUnit(config: request.selection, dataset: dataset, tokensPerBatch: selector.tokensPerBatch)
         if !todo.isEmpty {
             // Chunk by chunk, each unit stored as it is made: a killed run resumes at the first unstored unit's chunk.
             chunks = try selector.run(
-                dataset: dataset, sae: sae, latents: latents, units: todo, scratchFolder: request.databaseURL.deletingLastPathComponent(),
+                dataset: dataset, sae: sae, latents: latents, units: todo, neighbours: neighbours,
+                scratchFolder: request.databaseURL.deletingLastPathComponent(),
                 progress: { report in
                     progress?(report.tokensDone, report.tokensTotal)
                     selectionProgress?(report)
@@ -223,6 +228,35 @@ public struct RunSetup {
         return Outcome(
             run: run, store: store, stored: todo.count, alreadyStored: done.count, dead: dead, selectionChunks: chunks,
             selectionBytes: chunkUnits * perUnit, warnings: warnings)
+    }
+
+    /// The hard negatives' neighbours of the units to select (``UnitNeighbours``: features by
+    /// decoder cosine, or by co-firing in a latent cache; neurons by co-firing), and the SAE to
+    /// select with: read again for the studied features' and their neighbours' encoder columns.
+    static func neighbours(
+        of units: [UnitRef], request: Request, sae: SparseAutoencoder?, latents: LatentCache?, dataset: ActivationDataset
+    ) throws -> ([UnitRef: [UnitRef]], SparseAutoencoder?) {
+        let features = units.filter { $0.kind == .feature }.map(\.index)
+        var found = try UnitNeighbours.neurons(units.filter { $0.kind == .neuron }.map(\.index), dataset: dataset)
+        var selecting = sae
+        if let model = sae, !features.isEmpty, let url = request.sae?.standardizedFileURL {
+            // An SAELens folder's W_dec is read in blocks from the mapped file; another format reads its decoder once.
+            if model.source?.format == .saelens,
+                let streamed = try UnitNeighbours.features(features, saeLensFolder: url, dSAE: model.dSAE, dIn: model.dIn)
+            {
+                found.merge(streamed) { a, _ in a }
+            } else {
+                let full = try model.hasDecoder
+                    ? model : SparseAutoencoder.load(path: url, options: request.saeOptions, scope: .featuresWithDecoder { _ in features })
+                found.merge(try UnitNeighbours.features(features, sae: full)) { a, _ in a }
+            }
+            let extra = Set(found.values.joined().filter { $0.kind == .feature }.map(\.index)).subtracting(features).sorted()
+            let wanted = features + extra
+            selecting = try SparseAutoencoder.load(path: url, options: request.saeOptions, scope: .features { _ in wanted })
+        } else if let latents, !features.isEmpty {
+            found.merge(try UnitNeighbours.latents(features, cache: latents, dataset: dataset)) { a, _ in a }
+        }
+        return (found, selecting)
     }
 
     /// How a wanted config relates to the one stored with a run.

@@ -247,6 +247,15 @@ public struct RunSummary: Sendable, Codable, Equatable {
         if !differences.isEmpty {
             lines.append("  features − neurons (median, 95% bootstrap CI): " + differences.joined(separator: "; "))
         }
+        for s in scorers {
+            guard let baseline = s.scorer.baseline else { continue }
+            let drops = unitsByKind.keys.sorted().compactMap { kind -> String? in
+                guard let column = s.byKind[kind], let pairs = column.baselinePairs, pairs > 0 else { return nil }
+                return "\(kind)s \(Self.number(column.baselineDrop, column.baselineDropCI)) (n \(pairs))"
+            }
+            guard !drops.isEmpty else { continue }
+            lines.append("  \(s.scorer.name): median \(baseline.rawValue) − \(s.scorer.subset.rawValue) per unit: " + drops.joined(separator: "; "))
+        }
         lines.append(failuresLine)
         lines += explanationLines
         if !ratings.isEmpty {

@@ -50,7 +50,10 @@ package struct ChunkedSelection {
         let perKept = dataset.contextLength.multipliedReportingOverflow(by: 4).partialValue + 64
         let batchTokens = max(1, tokensPerBatch / max(dataset.contextLength, 1)) * dataset.contextLength
         let deciles = config.classifyPerDecile > 0 ? dataset.contextCount * 4 : 0
-        return kept * perKept + config.histogramBins * 8 + deciles + 2 * batchTokens * 4 + 512
+        // Hard negatives: the candidate reservoir, and up to `hardNeighbours` more rows of the batch buffer.
+        let hard = config.hardNegatives > 0
+            ? (config.hardNegatives + config.classifySilent) * perKept + SelectionConfig.hardNeighbours * batchTokens * 4 : 0
+        return kept * perKept + config.histogramBins * 8 + deciles + 2 * batchTokens * 4 + 512 + hard
     }
 
     /// `units` in order, cut into chunks of at most `budget / bytesPerUnit` units (at least one).
@@ -69,7 +72,8 @@ package struct ChunkedSelection {
     /// - Returns: the number of chunks.
     @discardableResult
     package func run(
-        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache?, units: [UnitRef], scratchFolder: URL? = nil,
+        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache?, units: [UnitRef],
+        neighbours: [UnitRef: [UnitRef]] = [:], scratchFolder: URL? = nil,
         progress: ((SelectionProgress) -> Void)? = nil, store: (UnitSelection) throws -> Void
     ) throws -> Int {
         let perUnit = Self.bytesPerUnit(config: config, dataset: dataset, tokensPerBatch: tokensPerBatch)
@@ -87,7 +91,10 @@ package struct ChunkedSelection {
         var scratch: URL? = nil
         if let model = sae, latents == nil, featureChunks.count > 1, let scratchFolder {
             let url = scratchFolder.appendingPathComponent(SelectionLatents.fileName)
-            let ids = features.map(\.index)
+            // The hard negatives' neighbour features are encoded with the studied ones.
+            let studied = features.map(\.index)
+            let ids = studied + Set(features.flatMap { neighbours[$0] ?? [] }.filter { $0.kind == .feature }.map(\.index))
+                .subtracting(studied).sorted()
             if let found = SelectionLatents.reusable(at: url, features: ids, dataset: dataset) {
                 latents = found
             } else {
@@ -108,7 +115,7 @@ package struct ChunkedSelection {
         for (c, chunk) in chunks.enumerated() {
             let source = try UnitActivationSource(
                 dataset: dataset, sae: sae, latents: latents, features: chunk.filter { $0.kind == .feature }.map(\.index),
-                neurons: chunk.filter { $0.kind == .neuron }.map(\.index), tokensPerBatch: tokensPerBatch)
+                neurons: chunk.filter { $0.kind == .neuron }.map(\.index), neighbours: neighbours, tokensPerBatch: tokensPerBatch)
             let batches = source.batches.count
             try ExampleSelector(config: config).select(from: source, progress: { done, _ in
                 guard let progress else { return }

@@ -46,8 +46,11 @@ package struct ExampleSelector {
         let length = dataset.contextLength
         let batches = source.batches
         let total = batches.count * 2
-        var states = source.units.map { UnitState(unit: $0, config: config, contextLength: length) }
-        var buffer = [Float](repeating: 0, count: source.units.count * source.contextsPerBatch * length)
+        var states = source.units.enumerated().map { u, unit in
+            UnitState(unit: unit, config: config, contextLength: length, neighbours: source.neighbourUnits[u])
+        }
+        var buffer = [Float](repeating: 0, count: source.rowCount * source.contextsPerBatch * length)
+        let unitRows = source.unitRows, neighbourRows = source.neighbourRows
         let selectable = (0..<dataset.tokenCount).map { dataset.isSelectable(token: $0, includeSpecial: config.includeSpecialTokens) }
 
         for pass in 1...2 {
@@ -58,11 +61,12 @@ package struct ExampleSelector {
                     try source.read(contexts: contexts, into: values)
                     states.withUnsafeMutableBufferPointer { states in
                         Parallel.forEach(states.count) { u in
-                            let row = values + u * tokens
+                            let row = values + unitRows[u] * tokens
                             if pass == 1 {
                                 states[u].observeFirst(row, contexts: contexts, selectable: selectable)
                             } else {
-                                states[u].observeSecond(row, contexts: contexts, selectable: selectable)
+                                let neighbours = neighbourRows[u].map { UnsafePointer(values + $0 * tokens) }
+                                states[u].observeSecond(row, contexts: contexts, selectable: selectable, neighbours: neighbours)
                             }
                         }
                     }
@@ -76,7 +80,7 @@ package struct ExampleSelector {
         buffer = []
         for u in states.indices {
             let selection = states[u].result(dataset: dataset, selectable: selectable)
-            states[u] = UnitState(unit: states[u].unit, config: UnitState.emptyConfig, contextLength: length)
+            states[u] = UnitState(unit: states[u].unit, config: UnitState.emptyConfig, contextLength: length, neighbours: [])
             try each(selection)
         }
     }
@@ -99,16 +103,19 @@ struct Reservoir {
 
     init(capacity: Int) { self.capacity = capacity }
 
-    /// Offers an item; `make` is only called when the item is kept.
-    mutating func offer(using rng: inout SeededGenerator, _ make: () -> KeptContext) {
+    /// Offers an item; `make` is only called when the item is kept. Returns whether it was.
+    @discardableResult
+    mutating func offer(using rng: inout SeededGenerator, _ make: () -> KeptContext) -> Bool {
         seen += 1
-        guard capacity > 0 else { return }
+        guard capacity > 0 else { return false }
         if items.count < capacity {
             items.append(make())
-        } else {
-            let j = Int.random(in: 0..<seen, using: &rng)
-            if j < capacity { items[j] = make() }
+            return true
         }
+        let j = Int.random(in: 0..<seen, using: &rng)
+        guard j < capacity else { return false }
+        items[j] = make()
+        return true
     }
 }
 
@@ -119,6 +126,8 @@ struct UnitState {
     var rng: SeededGenerator
     /// The classification draws' own stream (the others' results do not depend on them).
     var classifyRNG: SeededGenerator
+    /// The hard negatives' own stream (the silent draw does not depend on them).
+    var hardRNG: SeededGenerator
 
     // Pass 1
     var maxActivation: Float = 0
@@ -141,17 +150,26 @@ struct UnitState {
     var random: Reservoir
     var deciles: [Reservoir]  // classify/activating, decile d at index d - 1
     var silent: Reservoir  // classify/silent
+    /// classify/hard candidates: silent contexts where a neighbour fires, `hardNegatives +
+    /// classifySilent` of them so that enough remain once the silent draw is taken out.
+    var hard: Reservoir
+    /// The unit's nearest units, in the order of the rows `observeSecond` is given.
+    let neighbours: [UnitRef]
+    /// For each kept hard candidate's context, the neighbour firing most in it.
+    var hardNeighbour: [Int: UnitRef] = [:]
 
     /// A config that keeps nothing, for the placeholder state a finished unit leaves behind.
     static let emptyConfig: SelectionConfig = {
         var config = SelectionConfig()
         (config.explainTop, config.scoreTop, config.scoreRandom, config.quantileBins, config.quantilePerBin) = (0, 0, 0, 0, 0)
         (config.nonActivating, config.histogramBins, config.classifyPerDecile, config.classifySilent) = (0, 0, 0, 0)
+        config.hardNegatives = 0
         return config
     }()
 
-    init(unit: UnitRef, config: SelectionConfig, contextLength: Int) {
+    init(unit: UnitRef, config: SelectionConfig, contextLength: Int, neighbours: [UnitRef] = []) {
         self.unit = unit
+        self.neighbours = neighbours
         self.config = config
         self.contextLength = contextLength
         rng = SeededGenerator(seed: config.seed, stream: UInt64(unit.index) &* 4 &+ (unit.kind == .feature ? 1 : 2))
@@ -162,6 +180,22 @@ struct UnitState {
         classifyRNG = SeededGenerator(seed: config.seed, stream: UInt64(unit.index) &* 4 &+ (unit.kind == .feature ? 3 : 4))
         deciles = Array(repeating: Reservoir(capacity: config.classifyPerDecile), count: SelectionConfig.classifyDeciles)
         silent = Reservoir(capacity: config.classifySilent)
+        hardRNG = SeededGenerator(seed: config.seed ^ Self.hardSeedSalt, stream: UInt64(unit.index) &* 4 &+ (unit.kind == .feature ? 3 : 4))
+        hard = Reservoir(capacity: neighbours.isEmpty || config.hardNegatives == 0 ? 0 : config.hardNegatives + config.classifySilent)
+    }
+
+    /// Mixed into the run seed for the hard negatives' stream.
+    static let hardSeedSalt: UInt64 = 0x6861_7264_6E65_6773  // "hardnegs"
+
+    /// The neighbour (index into `rows`) whose max over the context's selectable tokens is the
+    /// largest and above 0, or nil when none fires there.
+    func firingNeighbour(_ rows: [UnsafePointer<Float>], offset: Int, start: Int, selectable: [Bool]) -> Int? {
+        var best: (index: Int, value: Float)? = nil
+        for (n, row) in rows.enumerated() {
+            guard let value = contextMax(row + offset, start: start, selectable: selectable), value > 0 else { continue }
+            if value > (best?.value ?? 0) { best = (n, value) }
+        }
+        return best?.index
     }
 
     /// The equal-count decile edges of `maxima`: edge d (1...10) is the value at rank ⌈n·d/10⌉.
@@ -232,7 +266,9 @@ struct UnitState {
         return (config.explainTop, config.scoreTop)
     }
 
-    mutating func observeSecond(_ values: UnsafePointer<Float>, contexts: Range<Int>, selectable: [Bool]) {
+    mutating func observeSecond(
+        _ values: UnsafePointer<Float>, contexts: Range<Int>, selectable: [Bool], neighbours neighbourRows: [UnsafePointer<Float>] = []
+    ) {
         let binCount = Double(config.quantileBins)
         let histogramBins = Double(config.histogramBins)
         let top = Double(maxActivation)
@@ -254,6 +290,11 @@ struct UnitState {
             if !explainContexts.contains(context) {
                 if best <= 0 {
                     silent.offer(using: &classifyRNG, keep)
+                    if hard.capacity > 0,
+                        let firing = firingNeighbour(neighbourRows, offset: i * contextLength, start: start, selectable: selectable)
+                    {
+                        if hard.offer(using: &hardRNG, keep) { hardNeighbour[context] = neighbours[firing] }
+                    }
                 } else if !decileEdges.isEmpty {
                     deciles[decile(of: best) - 1].offer(using: &classifyRNG, keep)
                 }
@@ -290,10 +331,24 @@ struct UnitState {
             examples += reservoir.items.sorted { $0.context < $1.context }.map { record($0, .classify, .activating, bin: d + 1) }
         }
         examples += silent.items.sorted { $0.context < $1.context }.map { record($0, .classify, .silent) }
+        examples += hardNegatives().map { record($0, .classify, .hard, bin: hardNeighbour[$0.context]?.index) }
         let statistics = UnitStatistics(
             unit: unit, maxActivation: maxActivation, density: counted > 0 ? Double(positives) / Double(counted) : 0,
             tokenCount: counted, histogram: ActivationHistogram(max: maxActivation, counts: histogram, zeroCount: zeroCount))
         return UnitSelection(statistics: statistics, examples: examples)
+    }
+
+    /// The hard negatives: the candidates not drawn as `silent`, a seeded `hardNegatives` of them
+    /// when more remain (all of them when fewer), by context.
+    func hardNegatives() -> [KeptContext] {
+        let silentContexts = Set(silent.items.map(\.context))
+        var candidates = hard.items.filter { !silentContexts.contains($0.context) }.sorted { $0.context < $1.context }
+        if candidates.count > config.hardNegatives {
+            var rng = hardRNG
+            candidates.shuffle(using: &rng)
+            candidates = candidates.prefix(config.hardNegatives).sorted { $0.context < $1.context }
+        }
+        return candidates
     }
 
     // MARK: - Min-heap on maxActivation

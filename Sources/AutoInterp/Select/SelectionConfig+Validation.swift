@@ -14,6 +14,7 @@ extension SelectionConfig {
             ("\(Setting.explainTop)", explainTop, 1), ("\(Setting.scoreTop)", scoreTop, 0), ("\(Setting.scoreRandom)", scoreRandom, 0),
             ("\(Setting.perBin)", quantilePerBin, 0), ("\(Setting.nonActivating)", nonActivating, 0), ("quantile bins", quantileBins, 1),
             ("histogram bins", histogramBins, 1), ("\(Setting.classifySilent)", classifySilent, 0),
+            ("\(Setting.hardNegatives)", hardNegatives, 0),
         ]
         for (name, value, least) in counts where !(least...Self.maxPerUnit).contains(value) {
             throw AutoInterpError.invalidInput("\(name) must be between \(least) and \(Self.maxPerUnit), got \(value)")

@@ -29,7 +29,13 @@ public struct SelectionConfig: Sendable, Equatable, Codable {
     public var classifyPerDecile = ClassifyProtocol.small.perDecile
     /// Silent contexts (every selectable token <= 0) for detection and fuzzing (`classify/silent`).
     public var classifySilent = ClassifyProtocol.small.silent
+    /// Hard negatives for detection and fuzzing (`classify/hard`): contexts where the unit is
+    /// exactly 0 on every selectable token but one of its ``hardNeighbours`` nearest units fires,
+    /// disjoint from the `classify/silent` ones. 0 (the default) draws none; see ``UnitNeighbours``.
+    public var hardNegatives = 0
 
+    /// Nearest units kept per studied unit for the hard negatives.
+    public static let hardNeighbours = 8
     /// The deciles of the `classify/activating` draw.
     public static let classifyDeciles = 10
 
@@ -48,7 +54,7 @@ public struct SelectionConfig: Sendable, Equatable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case explainTop, scoreTop, scoreRandom, quantileBins, quantilePerBin, nonActivating, histogramBins, seed
-        case includeSpecialTokens, classifyPerDecile, classifySilent
+        case includeSpecialTokens, classifyPerDecile, classifySilent, hardNegatives
     }
 
     /// Decodes a stored config; fields added after a run was made take their defaults (configs
@@ -67,6 +73,25 @@ public struct SelectionConfig: Sendable, Equatable, Codable {
         includeSpecialTokens = try c.decodeIfPresent(Bool.self, forKey: .includeSpecialTokens) ?? d.includeSpecialTokens
         classifyPerDecile = try c.decodeIfPresent(Int.self, forKey: .classifyPerDecile) ?? d.classifyPerDecile
         classifySilent = try c.decodeIfPresent(Int.self, forKey: .classifySilent) ?? d.classifySilent
+        hardNegatives = try c.decodeIfPresent(Int.self, forKey: .hardNegatives) ?? d.hardNegatives
+    }
+
+    /// Encodes every field; `hardNegatives` only when non-zero, so a run without hard negatives
+    /// stores the same config (and hash) as before the field existed.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(explainTop, forKey: .explainTop)
+        try c.encode(scoreTop, forKey: .scoreTop)
+        try c.encode(scoreRandom, forKey: .scoreRandom)
+        try c.encode(quantileBins, forKey: .quantileBins)
+        try c.encode(quantilePerBin, forKey: .quantilePerBin)
+        try c.encode(nonActivating, forKey: .nonActivating)
+        try c.encode(histogramBins, forKey: .histogramBins)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(includeSpecialTokens, forKey: .includeSpecialTokens)
+        try c.encode(classifyPerDecile, forKey: .classifyPerDecile)
+        try c.encode(classifySilent, forKey: .classifySilent)
+        if hardNegatives != 0 { try c.encode(hardNegatives, forKey: .hardNegatives) }
     }
 }
 

@@ -11,6 +11,13 @@ package final class UnitActivationSource {
     package let units: [UnitRef]
     /// Contexts read per batch.
     package let contextsPerBatch: Int
+    /// Rows ``read(contexts:into:)`` writes: the studied units and their neighbours not studied.
+    package let rowCount: Int
+    /// The row of each unit of ``units``.
+    package let unitRows: [Int]
+    /// Each unit's neighbours (``units`` order) and their rows.
+    package let neighbourUnits: [[UnitRef]]
+    package let neighbourRows: [[Int]]
 
     private let neuronColumns: [Int]
     private let featureCount: Int
@@ -26,10 +33,21 @@ package final class UnitActivationSource {
     ///   - sae: required when `features` is non-empty and `latents` is nil.
     ///   - latents: a sparse cache the features are read from instead of encoding.
     ///   - tokensPerBatch: about how many tokens to process at once (rounded to whole contexts).
+    ///   - neighbours: each studied unit's nearest units (``UnitNeighbours``), read as extra rows
+    ///     for its hard negatives; a feature's neighbours are features, a neuron's neurons.
     package init(
-        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache? = nil, features: [Int], neurons: [Int], tokensPerBatch: Int = 4096
+        dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache? = nil, features studied: [Int],
+        neurons studiedNeurons: [Int], neighbours: [UnitRef: [UnitRef]] = [:], tokensPerBatch: Int = 4096
     ) throws {
         self.dataset = dataset
+        // The neighbours not studied themselves are read after the studied units of their kind.
+        func extra(_ kind: UnitKind, _ own: [Int]) -> [Int] {
+            let ownSet = Set(own)
+            let wanted = Set(own.flatMap { neighbours[UnitRef(kind, $0)] ?? [] }.filter { $0.kind == kind }.map(\.index))
+            return wanted.subtracting(ownSet).sorted()
+        }
+        let features = studied + extra(.feature, studied)
+        let neurons = studiedNeurons + extra(.neuron, studiedNeurons)
         if !neurons.isEmpty, !dataset.hasActivations {
             throw AutoInterpError.invalidInput(
                 "neurons need dense activations, but \(dataset.url.path) holds only tokens: pass the dataset with \(Setting.activations), or \(Setting.neurons) none")
@@ -75,7 +93,14 @@ package final class UnitActivationSource {
             featureColumns = []
             encoded = []
         }
-        units = features.map { UnitRef(.feature, $0) } + neurons.map { UnitRef(.neuron, $0) }
+        units = studied.map { UnitRef(.feature, $0) } + studiedNeurons.map { UnitRef(.neuron, $0) }
+        rowCount = features.count + neurons.count
+        var rowOf: [UnitRef: Int] = [:]
+        for (r, feature) in features.enumerated() { rowOf[UnitRef(.feature, feature)] = r }
+        for (r, neuron) in neurons.enumerated() { rowOf[UnitRef(.neuron, neuron)] = features.count + r }
+        unitRows = units.map { rowOf[$0] ?? 0 }
+        neighbourUnits = units.map { unit in (neighbours[unit] ?? []).filter { $0.kind == unit.kind && $0 != unit } }
+        neighbourRows = neighbourUnits.map { $0.compactMap { rowOf[$0] } }
         // Without neurons or an encoder the dense activations are never read.
         input = neurons.isEmpty && encoder == nil ? [] : [Float](repeating: 0, count: batchTokens * dataset.width)
     }
@@ -85,7 +110,8 @@ package final class UnitActivationSource {
         stride(from: 0, to: dataset.contextCount, by: contextsPerBatch).map { $0..<min($0 + contextsPerBatch, dataset.contextCount) }
     }
 
-    /// Writes the units' activations over `contexts` unit-major into `output[u * tokens + t]`.
+    /// Writes the activations over `contexts` row-major into `output[row * tokens + t]`: the rows of
+    /// ``unitRows`` and ``neighbourRows`` (``rowCount`` rows).
     package func read(contexts: Range<Int>, into output: UnsafeMutablePointer<Float>) throws {
         let tokens = contexts.count * dataset.contextLength
         let width = dataset.width

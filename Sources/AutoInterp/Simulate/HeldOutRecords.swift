@@ -24,6 +24,34 @@ extension RunStore {
     }
 }
 
+/// The validation / test split of a unit's held-out records for best-of-K explanations
+/// (`--explainer-samples K` > 1): the candidates are simulated on the validation half only and
+/// the winner is reported on the test half, so the choice never sees the records it is judged on.
+///
+/// Derivable, never stored: a seeded permutation (seeded by the unit) of the unit's `n` records
+/// in ``RunStore/heldOutRecords(unitID:)`` order (`score/top`, then `score/random`); the first
+/// ⌊n/2⌋ positions are validation, the other ⌈n/2⌉ test. The same unit always splits the same way.
+public enum HeldOutSplit {
+    /// How many of `n` records are in the test half.
+    public static func testCount(_ n: Int) -> Int { n - n / 2 }
+
+    /// For each of the `n` records of `unit`, whether it is in the validation half.
+    public static func validationMask(count n: Int, unit: UnitRef) -> [Bool] {
+        var order = Array(0..<n)
+        var rng = SeededGenerator(seed: UInt64(unit.index) &* 2 &+ (unit.kind == .feature ? 0 : 1), stream: 21)
+        order.shuffle(using: &rng)
+        var mask = [Bool](repeating: false, count: n)
+        for i in order.prefix(n / 2) { mask[i] = true }
+        return mask
+    }
+
+    /// `records` (a unit's held-out records, in store order) cut into the two halves.
+    public static func split(_ records: [HeldOutRecord], unit: UnitRef) -> (validation: [HeldOutRecord], test: [HeldOutRecord]) {
+        let mask = validationMask(count: records.count, unit: unit)
+        return (records.indices.filter { mask[$0] }.map { records[$0] }, records.indices.filter { !mask[$0] }.map { records[$0] })
+    }
+}
+
 extension ActivationSimulator {
     /// Simulates `records` (one request group per subset, the subsets at once) and pairs the
     /// outcomes with the truth, ready to store.

@@ -17,6 +17,9 @@ public struct SimulateStage: UnitStage {
 
     /// The simulator for a unit.
     public let simulatorFor: @Sendable (UnitWork) throws -> any ActivationSimulator
+    /// Best-of-K (``HeldOutSplit``): every explanation (the winner, controls, audit variants) is
+    /// simulated on the test half of the held-out records only; the validation half chose the winner.
+    public var testHalfOnly = false
 
     /// A stage that uses `simulator` for every unit.
     public init(simulator: any ActivationSimulator) {
@@ -29,19 +32,26 @@ public struct SimulateStage: UnitStage {
     }
 
     public func isDone(_ progress: UnitProgress) -> Bool {
-        progress.explanation != nil && progress.simulated.count >= progress.scoredExamples
+        progress.explanation != nil && progress.simulated.count >= recordCount(progress)
             && progress.failedSimulationAttempts.values.allSatisfy { $0 >= Self.maxAttempts }
     }
 
     public func gap(_ progress: UnitProgress) -> String? {
         guard progress.failedSimulations > 0 else { return nil }
-        return "\(progress.failedSimulations) of \(progress.scoredExamples) held-out records failed to simulate \(Self.maxAttempts) times (see simulations.error)"
+        return "\(progress.failedSimulations) of \(recordCount(progress)) held-out records failed to simulate \(Self.maxAttempts) times (see simulations.error)"
+    }
+
+    /// The records the stage must cover: every held-out one, or the test half.
+    func recordCount(_ progress: UnitProgress) -> Int {
+        testHalfOnly ? HeldOutSplit.testCount(progress.scoredExamples) : progress.scoredExamples
     }
 
     public func run(_ work: UnitWork) async throws -> StageResult {
         guard let explanation = work.progress.explanation else { return .nothing }
         let progress = work.progress
-        let missing = try work.store.heldOutRecords(unitID: work.unit.id).filter { record in
+        var records = try work.store.heldOutRecords(unitID: work.unit.id)
+        if testHalfOnly { records = HeldOutSplit.split(records, unit: work.unit.unit).test }
+        let missing = records.filter { record in
             !progress.simulated.contains(record.key) || (progress.failedSimulationAttempts[record.key] ?? Self.maxAttempts) < Self.maxAttempts
         }
         guard !missing.isEmpty else { return .nothing }
@@ -60,5 +70,9 @@ extension SimulateStage {
     /// The catalogue entry: the run's simulator (the LLM's, or each unit's pattern simulator).
     public static let descriptor = StageDescriptor(
         name: .simulate, help: "predict activations on held-out records from the explanation",
-        make: { context in SimulateStage(simulatorFor: context.simulatorFor) })
+        make: { context in
+            var stage = SimulateStage(simulatorFor: context.simulatorFor)
+            stage.testHalfOnly = context.settings.explainerSamples > 1
+            return stage
+        })
 }

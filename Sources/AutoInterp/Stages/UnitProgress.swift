@@ -25,8 +25,11 @@ public struct UnitProgress: Sendable, Equatable {
     public var ratings: [Int: Int]
     /// Rubric examples the judge could not rate, by record index, with how many times each was asked.
     public var failedRatingAttempts: [Int: Int]
-    /// `classify` examples (activating + silent): what each classification scorer must answer.
+    /// `classify` examples (activating + silent + hard): what each classification scorer must answer.
     public var classifyExamples: Int
+    /// The `classify/hard` examples among them (hard negatives); with any, the classification
+    /// scorers also store their metrics on subset `hard`.
+    public var hardNegatives = 0
     /// How many times the unit's explanation was refused (`explanation_failures.attempts`; 0 when never).
     public var refusedExplanationAttempts = 0
     /// Answers stored for the explanation (ok or failed), by scorer, as `examples.id`s.

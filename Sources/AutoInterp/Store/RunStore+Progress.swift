@@ -55,6 +55,8 @@ extension RunStore {
                 WHERE x.unit_id = u.id AND x.role = 'score' AND x.subset = 'quantile') AS rubric_examples,
                (SELECT COUNT(*) FROM examples x
                 WHERE x.unit_id = u.id AND x.role = 'classify') AS classify_examples,
+               (SELECT COUNT(*) FROM examples x
+                WHERE x.unit_id = u.id AND x.role = 'classify' AND x.subset = 'hard') AS hard_negatives,
                (SELECT f.attempts FROM explanation_failures f WHERE f.unit_id = u.id) AS explanation_refusals,
                (SELECT json_group_array(json_array(k.scorer, k.example_id, k.status, k.attempts)) FROM classifications k
                 WHERE k.explanation_id = e.id) AS classifications,
@@ -78,6 +80,7 @@ extension RunStore {
             unit: unit, scoredExamples: row.int("scored_examples") ?? 0, rubricExamples: row.int("rubric_examples") ?? 0,
             classifyExamples: row.int("classify_examples") ?? 0)
         progress.refusedExplanationAttempts = row.int("explanation_refusals") ?? 0
+        progress.hardNegatives = row.int("hard_negatives") ?? 0
         guard let explanationID = row.int64("e_id") else { return progress }
         progress.explanation = StoredExplanation(
             id: explanationID, unitID: unit.id, explainer: row.string("e_explainer") ?? "", model: row.string("e_model") ?? "",

@@ -83,14 +83,48 @@ extension RunStore {
         ).map(storedExplanation)
     }
 
-    /// Every audit variant of a run (``StoredExplanation/auditOf`` set), oldest first.
+    /// Every audit variant of a run (``StoredExplanation/auditOf`` set; best-of-K candidates left out), oldest first.
     public func auditExplanations(runID: Int64) throws -> [StoredExplanation] {
         try database.query(
             """
             SELECT e.* FROM explanations e JOIN units u ON u.id = e.unit_id
-            WHERE u.run_id = ? AND e.audit_of IS NOT NULL ORDER BY e.id
+            WHERE u.run_id = ? AND e.audit_of IS NOT NULL AND (e.audit_variant IS NULL OR e.audit_variant NOT LIKE 'candidate:%')
+            ORDER BY e.id
             """, [runID]
         ).map(storedExplanation)
+    }
+
+    /// A unit's best-of-K candidates that lost (``StoredExplanation/candidateSample``), by sample.
+    public func candidateExplanations(unitID: Int64) throws -> [StoredExplanation] {
+        try database.query(
+            "SELECT * FROM explanations WHERE unit_id = ? AND audit_of IS NOT NULL AND audit_variant LIKE 'candidate:%' ORDER BY id",
+            [unitID]
+        ).map(storedExplanation).sorted { ($0.candidateSample ?? 0) < ($1.candidateSample ?? 0) }
+    }
+
+    /// Stores best-of-K candidates beside the winner `of` (one transaction): each under its
+    /// explainer with `audit_of` = the winner and `audit_variant` = `candidate:<sample>`, so no
+    /// headline, report or audit reads it; returns them in order.
+    @discardableResult
+    public func addCandidateExplanations(
+        of winner: StoredExplanation, _ candidates: [(sample: Int, explainer: String, model: String, text: String, requestHash: String?)]
+    ) throws -> [StoredExplanation] {
+        guard !winner.isControl, !winner.isAudit else {
+            throw AutoInterpError.invalidInput(
+                "explanation \(winner.id) cannot have candidates (\(path)): it is not a unit's own explanation")
+        }
+        return try database.transaction { db in
+            try candidates.map { item in
+                var stored = try insertExplanation(
+                    db, unitID: winner.unitID, explainer: item.explainer, model: item.model, text: item.text,
+                    promptFile: winner.promptFile, promptHash: winner.promptHash, requestHash: item.requestHash, controlOf: nil)
+                let variant = "\(StoredExplanation.candidateVariant):\(item.sample)"
+                try db.run("UPDATE explanations SET audit_of = ?, audit_variant = ? WHERE id = ?", [winner.id, variant, stored.id])
+                stored.auditOf = winner.id
+                stored.auditVariant = variant
+                return stored
+            }
+        }
     }
 
     /// Stores audit variants (one transaction): each the `variant` text of the unit's own

@@ -19,6 +19,7 @@ extension RunStore {
         SQLiteMigration(version: 9, name: "batch transport: llm_pending, llm_batches, llm_calls tier and batch", sql: schemaV9),
         SQLiteMigration(version: 10, name: "explanations.audit_of, audit_variant: the metric audit's variants", sql: schemaV10),
         SQLiteMigration(version: 11, name: "embedding_similarities: the embedding scorer's per-context similarities", sql: schemaV11),
+        SQLiteMigration(version: 12, name: "examples: subset hard (hard negatives for detection and fuzzing)", body: migrateV12),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
@@ -390,4 +391,55 @@ extension RunStore {
         );
         CREATE INDEX embedding_similarities_by_example ON embedding_similarities(example_id);
         """
+
+    /// Schema v12: `examples.subset` takes `hard` (``ExampleSubset/hard``: a context where the
+    /// unit is silent and one of its nearest units fires; `bin` = that unit's index). SQLite cannot
+    /// widen a CHECK in place and dropping `examples` would cascade into every table whose rows
+    /// reference an example, so those tables (whichever exist: `classifications`,
+    /// `embedding_similarities`, …) are copied aside with their definitions and indexes, dropped,
+    /// and restored unchanged around the rebuild, in the migration's one transaction.
+    @Sendable static func migrateV12(_ db: SQLiteConnection) throws {
+        let children = try db.query(
+            """
+            SELECT m.name AS name, m.sql AS sql FROM sqlite_master m
+            WHERE m.type = 'table' AND EXISTS (SELECT 1 FROM pragma_foreign_key_list(m.name) f WHERE f."table" = 'examples')
+            ORDER BY m.name
+            """
+        ).compactMap { row in row.string("name").flatMap { name in row.string("sql").map { (name: name, sql: $0) } } }
+        // The indexes of `examples` itself (its unique one and any a later version added) come back too.
+        var indexes = try db.query("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'examples' AND sql IS NOT NULL")
+            .compactMap { $0.string("sql") }
+        for child in children {
+            indexes += try db.query("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [child.name])
+                .compactMap { $0.string("sql") }
+            try db.execute("CREATE TEMP TABLE \"v12_\(child.name)\" AS SELECT * FROM \"\(child.name)\"; DROP TABLE \"\(child.name)\";")
+        }
+        try db.execute(
+            """
+            CREATE TABLE examples_v12 (
+                id             INTEGER PRIMARY KEY,
+                unit_id        INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+                role           TEXT NOT NULL CHECK (role IN ('explain', 'score', 'classify')),
+                subset         TEXT NOT NULL CHECK (subset IN ('top', 'quantile', 'random', 'activating', 'silent', 'hard')),
+                record_idx     INTEGER NOT NULL,            -- position within (unit, role, subset)
+                context_idx    INTEGER NOT NULL,            -- row of the dataset
+                bin            INTEGER,                     -- quantile bin, activation decile or (hard) the neighbour unit, NULL otherwise
+                max_activation REAL NOT NULL,
+                tokens_json    TEXT NOT NULL,               -- token strings
+                token_ids_json TEXT NOT NULL,
+                acts_json      TEXT NOT NULL                -- raw activations
+            );
+            INSERT INTO examples_v12 (id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
+                                      tokens_json, token_ids_json, acts_json)
+                SELECT id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
+                       tokens_json, token_ids_json, acts_json FROM examples;
+            DROP TABLE examples;
+            ALTER TABLE examples_v12 RENAME TO examples;
+            """)
+        for child in children {
+            let kept = "temp.\"v12_\(child.name)\""
+            try db.execute("\(child.sql); INSERT INTO \"\(child.name)\" SELECT * FROM \(kept); DROP TABLE \(kept);")
+        }
+        for index in indexes { try db.execute(index) }
+    }
 }

@@ -47,6 +47,7 @@ extension Setting {
     public static let classifySilent: Setting = "classify silent"
     public static let classifyPerDecile: Setting = "classify per decile"
     public static let classifyProtocol: Setting = "classify protocol"
+    public static let hardNegatives: Setting = "hard negatives"
     public static let patternConsistency: Setting = "pattern consistency"
     public static let patternContext: Setting = "pattern context"
     // Making data

@@ -51,7 +51,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Examples per detection / fuzzing call of the LLM scorer (default \(LLMClassifier.defaultBatchSize)).")
     var classifyPerCall = LLMClassifier.defaultBatchSize
 
-    @Option(help: "Explanations sampled per unit; the best by Spearman is kept.")
+    @Option(
+        help: """
+            Explanations sampled per unit (best-of-K): each simulated on the validation half of the held-out records, the best \
+            by Spearman kept and reported on the test half; the others stay as candidates.
+            """)
     var explainerSamples = 1
 
     @Option(help: "Folder with explainer.txt, simulator-json.txt, simulator-logprobs.txt (default ./prompts).")

@@ -63,6 +63,14 @@ struct RunInputOptions: ParsableArguments {
     @Option(help: "Silent contexts (the unit never fires) for detection and fuzzing (default: from --classify-protocol).")
     var classifySilent: Int?
 
+    @Option(
+        help: """
+            Hard negatives per unit for detection and fuzzing: silent contexts where one of the unit's 8 nearest units fires \
+            (features: decoder cosine, or co-firing with --latents; neurons: co-firing). Scored on subset hard beside the \
+            random silent ones (subset all); each adds one item per classification scorer. 0 (default) for none.
+            """)
+    var hardNegatives = 0
+
     @Flag(help: "Keep special tokens ([CLS], [SEP], …) in examples and statistics.")
     var includeSpecialTokens = false
 
@@ -116,6 +124,7 @@ struct RunInputOptions: ParsableArguments {
         selection.apply(try ClassifyProtocol(parsing: classifyProtocol))
         if let classifyPerDecile { selection.classifyPerDecile = classifyPerDecile }
         if let classifySilent { selection.classifySilent = classifySilent }
+        selection.hardNegatives = hardNegatives
         try selection.validate()
         guard let dataset = activations ?? latents else {
             throw AutoInterpError.invalidInput("--activations is required (or --latents with a delphi cache, whose splits hold the tokens)")

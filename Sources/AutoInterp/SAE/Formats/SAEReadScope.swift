@@ -10,6 +10,8 @@ public struct SAEReadScope {
     enum Mode {
         case all
         case encoder(pick: ((Int) throws -> [Int])?)
+        /// The picked features' encoder columns and the whole decoder (hard negatives' neighbours).
+        case withDecoder(pick: (Int) throws -> [Int])
     }
 
     let mode: Mode
@@ -31,6 +33,12 @@ public struct SAEReadScope {
         SAEReadScope(mode: .encoder(pick: pick))
     }
 
+    /// As ``features(_:)``, and the whole decoder too (`W_dec`, `d_sae × d_in` floats): selection
+    /// with hard negatives finds each studied feature's nearest features by decoder cosine.
+    public static func featuresWithDecoder(_ pick: @escaping (_ dSAE: Int) throws -> [Int]) -> SAEReadScope {
+        SAEReadScope(mode: .withDecoder(pick: pick))
+    }
+
     /// What to read for an SAE of `dSAE` features.
     ///
     /// - Parameter decoderNeeded: the encoder itself needs `W_dec` (TopK rescaled by decoder norms).
@@ -41,6 +49,11 @@ public struct SAEReadScope {
             return SAEReadPlan(columns: nil, readsDecoder: true)
         case .encoder(nil):
             return SAEReadPlan(columns: nil, readsDecoder: decoderNeeded)
+        case .withDecoder(let pick):
+            var plan = try SAEReadScope(mode: .encoder(pick: pick)).plan(
+                dSAE: dSAE, architecture: architecture, decoderNeeded: true, path: path)
+            plan.readsDecoder = true
+            return plan
         case .encoder(let pick?):
             let features = try pick(dSAE)
             if let bad = features.first(where: { $0 < 0 || $0 >= dSAE }) {
