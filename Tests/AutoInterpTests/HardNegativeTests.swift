@@ -6,8 +6,9 @@ import Testing
 @testable import AutoInterp
 
 /// Hard negatives (`classify/hard`; the run end to end in `HardNegativeRunTests`): the nearest
-/// units (decoder cosine, co-firing) against brute force, each hard negative a context where the unit is exactly 0 and a named neighbour fires,
-/// disjoint from the random silent ones and leaving every other subset unchanged; the same rows
+/// units (decoder cosine, co-firing) against brute force, each hard negative a context where the
+/// unit is exactly 0 and a named neighbour fires, disjoint from the random silent ones and
+/// leaving every other subset unchanged; the same rows
 /// through an SAE folder, in chunks and from a latent cache; the v12 migration keeping the
 /// classifications; and the detection/fuzzing metrics stored per subset, with resume.
 @Suite struct HardNegativeTests {
