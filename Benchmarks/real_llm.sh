@@ -7,6 +7,8 @@
 #   Benchmarks/real_llm.sh                  # release build of autointerp; a fresh run each time
 #   LOCAL=1 Benchmarks/real_llm.sh          # the harness alone: the local test endpoint at 0 ms
 #   RUN_ARGS="--classify-per-call 5" Benchmarks/real_llm.sh   # extra options for both runs
+#   PORT=18220 OUT=/tmp/bench Benchmarks/real_llm.sh        # the server's port (default 18210) and the output folder
+#   RUN_ARGS="--prompts OLD/prompts --rubric OLD/rubrics/specificity.txt" ...  # measure another prompt set
 #
 # A tiny model gives poor explanations: judge parsing, cost and robustness here, not quality.
 # Not part of the tests or CI.

@@ -53,6 +53,11 @@ if worked:
     for r in worked:
         for s, n in r["stages"].items(): stages[s] = stages.get(s, 0) + n
     print("calls per unit by stage: " + ", ".join(f"{s} {n / len(worked):.1f}" for s, n in sorted(stages.items())))
+    names = [r["unit"] for r in worked]
+    marks = ",".join("?" * len(names))
+    by_stage = q(f"SELECT stage, TOTAL(prompt_tokens + completion_tokens), TOTAL(cached_tokens) FROM llm_calls WHERE cached = 0 AND unit IN ({marks})"
+                 " GROUP BY stage ORDER BY stage", *names)
+    print("tokens per unit by stage (of which cached): " + ", ".join(f"{s} {t / len(worked):.0f} ({c / len(worked):.0f})" for s, t, c in by_stage))
 sims = sum(r["sims"] for r in rows); ok = sum(r["sims_ok"] for r in rows)
 rated = sum(r["rated"] for r in rows); asked = rated + sum(r["unrated"] for r in rows)
 cls = sum(r["cls"] for r in rows); cls_ok = sum(r["cls_ok"] for r in rows)

@@ -46,7 +46,7 @@ struct ExplainerTests {
         #expect(result.promptHash == prompts.explainer.sha256 && result.requestHash?.count == 64)
         let seen = try #require(endpoint.seenRequests.first?.request)
         #expect(seen.messages.count == 2 && seen.temperature == 0 && seen.seed == nil)
-        #expect(seen.messages[1].content.contains("<excerpt 2>\nred\t0\nfox\t8\n</excerpt>"))
+        #expect(seen.messages[1].content.contains("<excerpt 2>\nred <<fox>>\nfox\t8\n</excerpt>"))
         #expect(seen.messages[1].content.contains("<example>") && !seen.messages[1].content.contains("{{"))
         // A second sample is a distinct request (seed 1, temperature 1).
         _ = try await explainer.explain(unit: UnitRef(.neuron, 0), examples: examples, sample: 1)
@@ -62,14 +62,14 @@ struct ExplainerTests {
 
     /// Answers that are not explanations are asked again once (hotter), then refused with the reason.
     @Test(arguments: [
-        ("Explanation: The same excerpts again, with only the tokens whose number is not 0:", "stop", "a line of the prompt"),
+        ("Explanation: Now the unit to explain.", "stop", "a line of the prompt"),
         ("Explanation: units of time", "stop", "worked example"),
-        ("The same excerpts again, with only the tokens", "stop", "a line of the prompt"),
+        ("Each excerpt is a line of text with the tokens", "stop", "a line of the prompt"),
         (#"{"explanation": "Now the unit to explain. Reply with exactly one line"}"#, "stop", "a line of the prompt"),
         ("Explanation: animals and then some more and more and more", "length", "cut off at max_tokens"),
         ("   ", "stop", "empty text"),
         (String(repeating: "words ", count: 80), "stop", "characters or longer"),
-        ("The same excerpts again, with only the tokens whose number i. This unit is a continuation", "stop", "a line of the prompt"),
+        ("Each excerpt is a line of tex. This unit is a continuation", "stop", "a line of the prompt"),
         ("The example is explained in detail. The example is explained in detail.", "stop", "repeats itself"),
     ])
     func echoesAndCutOffAnswersAreRefused(answer: String, finish: String, fragment: String) async throws {
@@ -92,9 +92,9 @@ struct ExplainerTests {
         // The echo above is a real line of our prompt (a server that echoes its input sends it back).
         let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
         let examples = Self.sparseExamples
-        let (records, sparse) = ExplainerPrompt.sections(for: examples)
-        let text = try prompts.explainer.render(["records": records, "sparse": sparse]).map(\.content).joined(separator: "\n")
-        #expect(text.contains("The same excerpts again, with only the tokens whose number is not 0:"))
+        let text = try prompts.explainer.render(ExplainerPrompt.values(for: examples)).map(\.content).joined(separator: "\n")
+        #expect(text.contains("Each excerpt is a line of text with the tokens where the unit fired"))
+        #expect(text.contains("Tokens not listed did not fire."))
         #expect(ExplanationCheck.problem(text: "names of animals", raw: "Explanation: names of animals", prompt: [text], examples: ["units of time"]) == nil)
     }
 }

@@ -39,7 +39,7 @@ struct FewShotFileTests {
     /// run-time generator's formatting code) with today's templates: any change to what the
     /// prompts send shows here. A deliberate edit of `prompts/` updates them.
     static let generatedRequestHashes = [
-        "15dee8cedd31a8e7611b69b6e4f8f962ef69ed29bf918d072c4f3d324ee90529",
+        "c8f551c6ff920a8e39cbd71b033605e76073650a75ba19310e2b1a9f936328a9",
         "c2cb8f9879d03b843d8249d9d7d0f980ee742ce788ab2aa3d9eec2995972d3f5",
         "289e8dd6764408face2bec8f770420a83e88f26656c4357886a60b395488d511",
     ]

@@ -101,10 +101,108 @@ struct PromptTests {
         // The JSON simulator's example answers in the format its parser reads.
         let json = try #require(prompts.simulatorJSON.fewShot?.text)
         let answer = String(json[json.range(of: "Answer: ")!.upperBound...].prefix { $0 != "\n" })
-        let first = records[0]
+        // The simulators' worked answers are for the explainer's first excerpt, token by token.
+        let first: [(token: String, value: Int)] = [
+            ("We", 0), (" waited", 0), (" an", 0), (" hour", 10), (" and", 0), (" a", 0), (" few", 1), (" minutes", 9),
+            (" for", 0), (" the", 0), (" bus", 0),
+        ]
+        #expect(records[0].filter { $0.value > 0 }.map(\.token) == first.filter { $0.value > 0 }.map(\.token))
         #expect(SimulationParser.parseJSON(answer, records: [first.map(\.token)]) == [.predicted(first.map { Double($0.value) })])
         let logprobs = try #require(prompts.simulatorLogprobs.fewShot?.text)
         #expect(FewShotFileTests.records(in: String(logprobs[logprobs.range(of: "Answer:\n")!.upperBound...])).first?.levels == first.map(\.value))
+    }
+
+    /// Ten 18-token excerpts, two tokens firing in each (the built-in example's shape).
+    static let tenExamples = (0..<10).map { i in
+        let words = [
+            "the", " owl", " sees", " a", " red", " park", " in", " the", " rain", ",",
+            " and", " a", " fox", " runs", " to", " the", " hill", ".",
+        ]
+        return ExampleRecord(
+            role: .explain, subset: .top, context: i, tokenIDs: Array(repeating: 0, count: words.count), tokens: words,
+            activations: words.indices.map { $0 == 1 ? 3 : $0 == 12 ? Float(i % 3) : 0 })
+    }
+
+    /// Issue 22: the default explainer template's `{{excerpts}}`: each excerpt's text with the firing
+    /// tokens marked, then only those tokens with their levels; zeros (and the sparse repeat) left out.
+    @Test func explainerExcerptsListOnlyTheFiringTokens() throws {
+        let sparse = ExampleRecord(
+            role: .explain, subset: .top, context: 0, tokenIDs: [0, 1, 2, 3, 4, 5], tokens: ["the", " cat", " sat", "\n", " on", " mat"],
+            activations: [0, 2, 0, 0, 0, -1])
+        let other = ExampleRecord(
+            role: .explain, subset: .top, context: 1, tokenIDs: [0, 1, 2, 3], tokens: ["a", " dog", " ran", " off"],
+            activations: [0, 0.99, 0, 0])
+        let silent = ExampleRecord(role: .explain, subset: .top, context: 2, tokenIDs: [0, 1], tokens: ["x", " y"], activations: [0, 0])
+        #expect(ExplainerPrompt.excerpts(for: [sparse, other, silent]) == """
+            <excerpt 1>
+            the <<cat>> sat\\n on mat
+             cat\t10
+            </excerpt>
+
+            <excerpt 2>
+            a <<dog>> ran off
+             dog\t4
+            </excerpt>
+
+            <excerpt 3>
+            x y
+            </excerpt>
+            """)
+        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+        #expect(PromptTemplate.placeholders(in: prompts.explainer.user) == ["few_shot", "excerpts"])
+        let explainer = LLMExplainer(client: try FewShotFileTests.client(), template: prompts.explainer)
+        let request = try explainer.request(examples: [sparse, other], sample: 0)
+        let user = try #require(request.messages.last?.content)
+        #expect(user.contains("the <<cat>> sat") && !user.contains("sat\t0") && !user.contains("The same excerpts again"))
+        // The compact excerpts cost well under half the one-line-per-token records (scripted estimate).
+        let compact = ScriptedLLM.estimateTokens(ExplainerPrompt.excerpts(for: Self.tenExamples))
+        let lines = ExplainerPrompt.sections(for: Self.tenExamples)
+        #expect(2 * compact < ScriptedLLM.estimateTokens(lines.records + lines.sparse), "\(compact) vs \(lines)")
+    }
+
+    /// The explainer's worked example is written in the format ``ExplainerPrompt/excerpts(for:)`` writes.
+    @Test func theExplainerWorkedExampleIsInTheExcerptFormat() throws {
+        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+        let shot = try #require(prompts.explainer.fewShot?.text)
+        let excerpts: [(tokens: [String], levels: [Float])] = [
+            (["We", " waited", " an", " hour", " and", " a", " few", " minutes", " for", " the", " bus"],
+             [0, 0, 0, 10, 0, 0, 1, 9, 0, 0, 0]),
+            (["Every", " week", ",", " the", " shop", " closes", " early", " on", " Friday"], [0, 8, 0, 0, 0, 0, 0, 0, 3]),
+            (["The", " old", " bridge", " is", " made", " of", " stone"], [0, 0, 0, 0, 0, 0, 0]),
+        ]
+        let records = excerpts.enumerated().map { i, excerpt in
+            ExampleRecord(
+                role: .explain, subset: .top, context: i, tokenIDs: Array(repeating: 0, count: excerpt.tokens.count),
+                tokens: excerpt.tokens, activations: excerpt.levels)
+        }
+        let expected = "<example>\nA worked example.\n" + ExplainerPrompt.excerpts(for: records)
+            + "\nExplanation: units of time\n</example>\n"
+        #expect(shot == expected)
+    }
+
+    /// A template written for the one-line-per-token records (`{{records}}`, `{{sparse}}`) still gets
+    /// them, byte for byte, so a run that used such a folder resumes with the same requests; a
+    /// template with neither placeholder is refused naming the file.
+    @Test func explainerTemplatesWithTheFormerRecordsKeepThem() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let folder = try Self.copiedTemplates(in: dir)
+        let file = folder.appendingPathComponent(PromptSet.explainerFile)
+        let former = "=== system ===\nOld words.\n=== user ===\n{{few_shot}}\n{{records}}\n{{sparse}}\nExplain.\n"
+        try former.write(to: file, atomically: true, encoding: .utf8)
+        let old = try PromptSet.locate(prompts: folder, rubric: ScriptedRun.rubricFile)
+        let examples = ExplainerTests.sparseExamples
+        let explainer = LLMExplainer(client: try FewShotFileTests.client(), template: old.explainer)
+        let request = try explainer.request(examples: examples, sample: 0)
+        let (records, sparse) = ExplainerPrompt.sections(for: examples)
+        #expect(request.messages.last?.content == (old.explainer.fewShot?.text ?? "") + "\n" + records + "\n" + sparse + "\nExplain.")
+        try "=== system ===\nx\n=== user ===\nExplain.\n".write(to: file, atomically: true, encoding: .utf8)
+        do {
+            _ = try PromptSet.locate(prompts: folder, rubric: ScriptedRun.rubricFile)
+            Issue.record("a template without records was accepted")
+        } catch let error as AutoInterpError {
+            #expect(error.message.contains(PromptSet.explainerFile) && error.message.contains("{{excerpts}}"), "\(error.message)")
+        }
     }
 
     @Test func explainerRecordsAreQuantizedAndSparseLinesRepeated() {

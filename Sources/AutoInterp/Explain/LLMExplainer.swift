@@ -33,8 +33,7 @@ package struct LLMExplainer: UnitExplainer {
 
     /// The request for a unit's examples (exposed for tests and token estimates).
     package func request(examples: [ExampleRecord], sample: Int) throws -> ChatCompletionRequest {
-        let (records, sparse) = ExplainerPrompt.sections(for: examples)
-        let messages = try template.render(["records": records, "sparse": sparse])
+        let messages = try template.render(ExplainerPrompt.values(for: examples))
         return ChatCompletionRequest(
             model: model, messages: messages, temperature: sample == 0 ? 0 : 1, maxTokens: Self.maxTokens,
             seed: sample == 0 ? nil : sample,

@@ -47,7 +47,12 @@ public struct PromptSet: Sendable, Equatable {
     ///
     /// - Throws: ``AutoInterpError`` naming the file that is missing or malformed.
     public init(prompts: URL, rubric: URL, roles: [PromptRole] = StageCatalog.builtIn.promptRoles) throws {
-        explainer = try PromptTemplate(contentsOf: prompts.appendingPathComponent(Self.explainerFile), required: ["records"])
+        explainer = try PromptTemplate(contentsOf: prompts.appendingPathComponent(Self.explainerFile))
+        let explainerUses = Set(PromptTemplate.placeholders(in: explainer.system) + PromptTemplate.placeholders(in: explainer.user))
+        guard explainerUses.contains("excerpts") || explainerUses.contains("records") else {
+            throw AutoInterpError.invalidFile(
+                explainer.file, "the template must contain the placeholder {{excerpts}} (or {{records}}, the one-line-per-token records)")
+        }
         simulatorJSON = try PromptTemplate(
             contentsOf: prompts.appendingPathComponent(Self.simulatorJSONFile), required: ["explanation", "records"])
         simulatorLogprobs = try PromptTemplate(
@@ -74,7 +79,9 @@ public struct PromptSet: Sendable, Equatable {
     }
 
     /// The placeholders each template may use.
-    public static let explainerPlaceholders = ["few_shot", "records", "sparse"]
+    /// The explainer's: `excerpts` (the default, ``ExplainerPrompt/excerpts(for:)``) or the former
+    /// `records` and `sparse`.
+    public static let explainerPlaceholders = ["few_shot", "excerpts", "records", "sparse"]
     public static let simulatorPlaceholders = ["few_shot", "explanation", "records", "answer_shape"]
     public static let sparseSimulatorPlaceholders = ["explanation", "records", "token_count"]
     public static let rubricPlaceholders = ["explanation", "excerpts", "count"]
