@@ -114,6 +114,8 @@ package final class BatchTestServer: Sendable {
     /// Set by the worker thread when it ends (``stop()`` waits for it).
     private let workerDone = Mutex(false)
     private let target = RouteTarget()
+    /// The split input lines of the batches in progress, by input file id.
+    private let parsedInputs = Mutex<[String: [Substring]]>([:])
 
     /// Starts the server on `port` (0: any) with its state in `folder` (read back if there); its
     /// chat-completions route (real-time calls, the probes) answers with `chat`.
@@ -358,8 +360,13 @@ package final class BatchTestServer: Sendable {
     }
 
     private func inputLines(_ record: BatchRecord) -> [Substring] {
+        if let cached = parsedInputs.withLock({ $0[record.inputFileID] }) { return cached }
         guard let data = try? Data(contentsOf: folder.appendingPathComponent(record.inputFileID)) else { return [] }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        // Kept while the batch runs: each tick runs a few lines, and a wave of 50,000 lines must
+        // not be read and split again for each of them (the server's memory, not the client's).
+        if record.status == "in_progress" { parsedInputs.withLock { $0[record.inputFileID] = lines } }
+        return lines
     }
 
     private func validate(_ record: inout BatchRecord, now: Double) {
@@ -495,6 +502,7 @@ package final class BatchTestServer: Sendable {
             try? FileManager.default.removeItem(at: partial)
         }
         record.status = status
+        parsedInputs.withLock { $0[record.inputFileID] = nil }
         switch status {
         case "completed": record.completedAt = now
         case "expired": record.expiredAt = now
