@@ -50,6 +50,10 @@ package final class BatchTestServer: Sendable {
         package var seed: UInt64 = 1
         /// Which `response_format` types its chat route accepts (real-time calls and probes).
         package var structuredOutputs: TestStructuredOutputs = .jsonSchema
+        /// Real-time chat completions (the client's capability probes, `--batch-retry realtime`)
+        /// answered by this instead of the test handler: the same upstream as the batch lines, so a
+        /// run through a real server probes that server (nil: the test handler answers).
+        package var chatUpstream: Upstream?
         /// The fault of a line, from its 0-based number in the input and its body.
         package var fault: @Sendable (_ line: Int, _ body: [String: Any]) -> LineFault? = { _, _ in nil }
 
@@ -197,6 +201,7 @@ package final class BatchTestServer: Sendable {
         var path = seen.path
         if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
         if path.hasPrefix("/v1/messages/batches") { return anthropicRoute(seen, path: path) }
+        if seen.method == "POST", path.hasSuffix("/chat/completions"), let forward = options.chatUpstream { return forward(seen.body) }
         guard path.hasPrefix("/v1/files") || path.hasPrefix("/v1/batches") else { return nil }
         let parts = path.split(separator: "/").map(String.init)  // ["v1", "files", id, "content"]
         switch (seen.method, parts.count) {
