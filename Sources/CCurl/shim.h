@@ -7,6 +7,8 @@ static inline CURLcode ccurl_easy_setopt_string(CURL *h, CURLoption o, const cha
 static inline CURLcode ccurl_easy_setopt_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode ccurl_easy_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode ccurl_easy_setopt_write_callback(CURL *h, size_t (*cb)(char *, size_t, size_t, void *)) { return curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, cb); }
+static inline CURLcode ccurl_easy_setopt_read_callback(CURL *h, size_t (*cb)(char *, size_t, size_t, void *)) { return curl_easy_setopt(h, CURLOPT_READFUNCTION, cb); }
+static inline CURLcode ccurl_easy_setopt_off_t(CURL *h, CURLoption o, long long v) { return curl_easy_setopt(h, o, (curl_off_t)v); }
 static inline CURLcode ccurl_easy_setopt_header_callback(CURL *h, size_t (*cb)(char *, size_t, size_t, void *)) { return curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, cb); }
 static inline CURLcode ccurl_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ccurl_easy_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
@@ -22,3 +24,6 @@ static inline CURLcode ccurl_msg_result(const CURLMsg *m) { return m->data.resul
 
 // Typed setopt for the raw POST body copy (curl copies `POSTFIELDSIZE` bytes from it).
 static inline CURLcode ccurl_easy_setopt_copypostfields(CURL *h, const void *v) { return curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, v); }
+
+// A read callback's "abort the transfer" answer (a macro Swift does not import).
+static inline size_t ccurl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }

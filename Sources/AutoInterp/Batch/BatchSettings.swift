@@ -18,6 +18,12 @@ public struct BatchSettings: Sendable {
         /// logprobs and no structured outputs, so the run pins neither and refuses logprob modes).
         case anthropic
 
+        /// True for `file[:DIR]`.
+        public var isFile: Bool {
+            if case .file = self { return true }
+            return false
+        }
+
         /// The name stored in `llm_batches.dialect`.
         public var dialect: String {
             switch self {
@@ -75,6 +81,20 @@ public struct BatchSettings: Sendable {
         self.pollInterval = pollInterval
     }
 
+    /// Checks the backend against the run's endpoint. A provider batch goes to one provider's
+    /// batch API, so a pool of real-time replicas (`endpoints`) is refused with `openai` and
+    /// `anthropic`; the file backend takes a pool (the lines are run elsewhere; the pool answers
+    /// the capability probes and `--batch-retry realtime`).
+    func check(endpoint: LLMEndpointConfig?) throws {
+        guard let pool = endpoint?.pool, !backend.isFile else { return }
+        throw AutoInterpError.invalidOption(
+            .batch,
+            "\(backend.dialect) batches go to one provider's batch API, but \(Setting.endpoints) gives a pool of "
+                + "\(pool.endpoints.count) real-time endpoint(s) ('\(pool.group)'): pass that provider's base URL with "
+                + "\(Setting.endpoint), or drop \(Setting.batch) to spread the run over the pool in real time, or use "
+                + "\(Setting.batch) file to run the lines elsewhere")
+    }
+
     /// Checks the numbers.
     public func validate() throws {
         guard (1...100).contains(maxWaves) else { throw AutoInterpError.invalidOption(.batch, "at most 1-100 waves (got \(maxWaves))") }
@@ -87,9 +107,34 @@ public struct BatchSettings: Sendable {
             }
         }
         guard pollInterval >= 0, pollInterval <= 3600 else {
-            throw AutoInterpError.invalidOption(.batch, "poll interval 0-3600 s (got \(pollInterval))")
+            throw AutoInterpError.invalidOption(.batchPoll, "seconds between polls must be 0-3600 (got \(pollInterval))")
         }
         try limits.validate()
+    }
+}
+
+extension BatchSettings {
+    /// The variable naming the step (a ``BatchStep`` raw value) where the process stops for a
+    /// crash test of the real binary.
+    public static let pauseStepVariable = "AUTOINTERP_TEST_BATCH_PAUSE_AT"
+    /// The variable naming the file the process writes the step into when it stops there.
+    public static let pauseFileVariable = "AUTOINTERP_TEST_BATCH_PAUSE_FILE"
+
+    /// Crash tests of the real binary: with both variables set, the process writes the step's
+    /// name into the file the first time it reaches that step, then waits there until it is
+    /// killed (the test sends SIGKILL and runs the same command again). nil unless both are set;
+    /// an unknown step name is refused, so a test cannot silently never stop.
+    public static func pauseHook(environment: [String: String]) throws -> (@Sendable (BatchStep) throws -> Void)? {
+        guard let name = environment[pauseStepVariable], let path = environment[pauseFileVariable], !path.isEmpty else { return nil }
+        guard let step = BatchStep(rawValue: name) else {
+            let known = BatchStep.allCases.map(\.rawValue).joined(separator: ", ")
+            throw AutoInterpError.invalidInput("\(pauseStepVariable)='\(name)' is not a batch step (\(known))")
+        }
+        return { reached in
+            guard reached == step else { return }
+            try Data(step.rawValue.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            while true { sleep(60) }
+        }
     }
 }
 

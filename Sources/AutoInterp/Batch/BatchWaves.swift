@@ -6,9 +6,10 @@ public import Logging
 /// files cut at the provider's limits, one `llm_batches` row each, and settles the open batches
 /// (the file backend: ingests the output lines found beside the input).
 ///
-/// Each file is read page by page from the store (one batch file's bytes, at most the limit, are
-/// held while it is written) and renamed into place before its row is stored; lines are grouped
-/// by model (one model per batch), in the order they were collected.
+/// Each file is streamed to disk page by page from the store (``BatchSpool``: no wave, however
+/// many lines, is held in memory) and renamed into place before its row is stored; lines are
+/// grouped by model (one model per batch), in the order they were collected. Uploads stream the
+/// file from disk and result files are downloaded to disk, then read line by line.
 public struct BatchWaves: Sendable {
     public let store: RunStore
     public let settings: BatchSettings
@@ -58,63 +59,70 @@ public struct BatchWaves: Sendable {
     // MARK: Writing
 
     /// Writes every pending request into batch files of `wave` and stores their rows.
+    ///
+    /// The lines are streamed to each file as they are read from the store (a page of requests
+    /// and a 1 MiB buffer held at a time), and a file is cut before a line that would pass the
+    /// provider's line or byte limit.
     public func write(wave: Int) throws -> [StoredBatch] {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var written: [StoredBatch] = []
         for (model, _) in try store.pendingByModel() {
             var after: Int64 = 0
             var part = 0
-            var chunk = Data()
-            var lines = 0
-            var first: Int64?
-            var last: Int64 = 0
+            var spool: (file: BatchSpool, tag: String, first: Int64, last: Int64)?
             func flush() throws {
-                guard lines > 0, let low = first else { return }
-                part += 1
-                written.append(try store(chunk, lines: lines, rows: low...last, wave: wave, part: part, model: model))
-                chunk.removeAll(keepingCapacity: true)
-                lines = 0
-                first = nil
+                guard var open = spool else { return }
+                spool = nil
+                written.append(try store(&open.file, tag: open.tag, rows: open.first...open.last, wave: wave, part: part, model: model))
             }
-            while true {
-                let page = try store.pendingLines(model: model, after: after, limit: 1000)
-                if page.isEmpty { break }
-                for pending in page {
-                    let line = settings.backend == .anthropic
-                        ? try AnthropicLines.requestLine(customID: pending.lineHash, body: pending.body)
-                        : BatchLines.inputLine(customID: pending.lineHash, body: pending.body)
-                    guard line.count <= settings.limits.maxBytes else {
-                        throw AutoInterpError.invalidInput(
-                            "batch: one request of \(line.count) bytes is larger than a batch may be (\(settings.limits.maxBytes) bytes)")
+            do {
+                while true {
+                    let page = try store.pendingLines(model: model, after: after, limit: 1000)
+                    if page.isEmpty { break }
+                    for pending in page {
+                        let line = settings.backend == .anthropic
+                            ? try AnthropicLines.requestLine(customID: pending.lineHash, body: pending.body)
+                            : BatchLines.inputLine(customID: pending.lineHash, body: pending.body)
+                        guard line.count <= settings.limits.maxBytes else {
+                            throw AutoInterpError.invalidInput(
+                                "batch: one request of \(line.count) bytes is larger than a batch may be (\(settings.limits.maxBytes) bytes)")
+                        }
+                        if let open = spool, open.file.lines == settings.limits.maxLines || open.file.bytes + line.count > settings.limits.maxBytes {
+                            try flush()
+                        }
+                        if spool == nil {
+                            part += 1
+                            let tag = "\(runName)-w\(wave)-\(part)-\(UUID().uuidString.prefix(8).lowercased())"
+                            spool = (try BatchSpool(temporary: directory.appendingPathComponent(".\(tag).partial")), tag, pending.rowID, pending.rowID)
+                        }
+                        try spool?.file.append(line)
+                        spool?.last = pending.rowID
                     }
-                    if lines == settings.limits.maxLines || chunk.count + line.count > settings.limits.maxBytes { try flush() }
-                    chunk.append(line)
-                    lines += 1
-                    if first == nil { first = pending.rowID }
-                    last = pending.rowID
+                    after = page[page.count - 1].rowID
                 }
-                after = page[page.count - 1].rowID
+                try flush()
+            } catch {
+                spool?.file.discard()
+                throw error
             }
-            try flush()
         }
         return written
     }
 
-    private func store(_ chunk: Data, lines: Int, rows: ClosedRange<Int64>, wave: Int, part: Int, model: String) throws -> StoredBatch {
-        let tag = "\(runName)-w\(wave)-\(part)-\(UUID().uuidString.prefix(8).lowercased())"
+    /// Moves the finished spool file into place as part `part` of `wave` and stores its row.
+    private func store(
+        _ spool: inout BatchSpool, tag: String, rows: ClosedRange<Int64>, wave: Int, part: Int, model: String
+    ) throws -> StoredBatch {
         let url = directory.appendingPathComponent("wave\(wave)-part\(part)-\(Self.safe(model)).input.jsonl")
-        let temporary = directory.appendingPathComponent(".\(tag).partial")
-        try OutputFile.write(chunk, to: temporary)
-        if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
-        try FileManager.default.moveItem(at: temporary, to: url)
+        let sha = try spool.finish(to: url)
         for old in [Self.outputURL(ofInput: url), Self.errorURL(ofInput: url)] where FileManager.default.fileExists(atPath: old.path) {
             // An output left from an earlier run of the same name is not this batch's.
             try FileManager.default.removeItem(at: old)
         }
         let batch = try store.addBatch(
             tag: tag, wave: wave, dialect: settings.backend.dialect, endpoint: endpoint, model: model, localPath: url.path,
-            inputSHA256: SHA256.hex(chunk), requestCount: lines, bytes: chunk.count, rows: rows)
-        logger.info("batch written", metadata: ["file": "\(url.path)", "lines": "\(lines)", "bytes": "\(chunk.count)", "wave": "\(wave)"])
+            inputSHA256: sha, requestCount: spool.lines, bytes: spool.bytes, rows: rows)
+        logger.info("batch written", metadata: ["file": "\(url.path)", "lines": "\(spool.lines)", "bytes": "\(spool.bytes)", "wave": "\(wave)"])
         return batch
     }
 
@@ -205,14 +213,9 @@ public struct BatchWaves: Sendable {
         while true {
             switch batch.status {
             case .written:
-                let url = URL(fileURLWithPath: batch.localPath)
-                guard let data = try? Data(contentsOf: url), SHA256.hex(data) == batch.inputSHA256 else {
-                    throw AutoInterpError.invalidFile(
-                        batch.localPath,
-                        "batch input missing or changed since it was written (sha256 differs); restore it, or start over with \(Setting.forceNew)")
-                }
+                let url = try checkedInput(batch)
                 try settings.stepHook?(.beforeUpload)
-                let fileID = try await api.upload(data, filename: url.lastPathComponent)
+                let fileID = try await api.upload(fileAt: url)
                 try store.updateBatch(id: batch.id, status: .uploaded, inputFileID: fileID)
                 try settings.stepHook?(.afterUpload)
             case .uploaded:
@@ -255,11 +258,7 @@ public struct BatchWaves: Sendable {
                 var gone = false
                 for (fileID, url) in [(batch.outputFileID, Self.outputURL(of: batch)), (batch.errorFileID, Self.errorURL(of: batch))] {
                     guard let fileID else { continue }
-                    guard let data = try await api.content(of: fileID) else {
-                        gone = true
-                        continue
-                    }
-                    try OutputFile.write(data, to: url)
+                    if try await !api.download(fileID, to: url) { gone = true }
                 }
                 if batch.outputFileID == nil, !FileManager.default.fileExists(atPath: Self.outputURL(of: batch).path) {
                     try OutputFile.write(Data(), to: Self.outputURL(of: batch))
@@ -280,6 +279,18 @@ public struct BatchWaves: Sendable {
             guard let next = try store.batch(id: batch.id) else { return }
             batch = next
         }
+    }
+
+    /// The input file of `batch`, checked against the hash stored when it was written (read in
+    /// pieces; the upload then streams it from disk).
+    private func checkedInput(_ batch: StoredBatch) throws -> URL {
+        let url = URL(fileURLWithPath: batch.localPath)
+        guard BatchSpool.sha256(ofFileAt: url) == batch.inputSHA256 else {
+            throw AutoInterpError.invalidFile(
+                batch.localPath,
+                "batch input missing or changed since it was written (sha256 differs); restore it, or start over with \(Setting.forceNew)")
+        }
+        return url
     }
 
     /// A batch at the provider carrying `batch`'s tag (created before a crash, its id never stored).
@@ -351,12 +362,7 @@ public struct BatchWaves: Sendable {
         while true {
             switch batch.status {
             case .written, .uploaded:
-                let url = URL(fileURLWithPath: batch.localPath)
-                guard let data = try? Data(contentsOf: url), SHA256.hex(data) == batch.inputSHA256 else {
-                    throw AutoInterpError.invalidFile(
-                        batch.localPath,
-                        "batch input missing or changed since it was written (sha256 differs); restore it, or start over with \(Setting.forceNew)")
-                }
+                let url = try checkedInput(batch)
                 let known = Set(try store.batches().compactMap(\.providerBatchID))
                 let since = Int(batch.createdAt.timeIntervalSince1970) - 60
                 let orphans = try await anthropic.list().filter { remote in
@@ -367,7 +373,7 @@ public struct BatchWaves: Sendable {
                     try store.updateBatch(id: batch.id, status: .submitted, providerBatchID: orphans[0].id)
                 } else {
                     try settings.stepHook?(.beforeUpload)
-                    let created = try await anthropic.create(requestsJSONL: data)
+                    let created = try await anthropic.create(requestsFileAt: url)
                     try settings.stepHook?(.afterCreate)
                     try store.updateBatch(id: batch.id, status: .submitted, providerBatchID: created.id)
                 }
@@ -384,9 +390,7 @@ public struct BatchWaves: Sendable {
                 }
             case .completed, .expired, .cancelled:
                 guard let id = batch.providerBatchID else { return }
-                if let data = try await anthropic.results(id) {
-                    try OutputFile.write(data, to: Self.outputURL(of: batch))
-                } else {
+                if try await !anthropic.results(id, to: Self.outputURL(of: batch)) {
                     logger.warning("batch results are gone; its requests go in the next wave", metadata: ["batch": "\(batch.tag)"])
                     try store.releaseBatchLines(batch)
                     try OutputFile.write(Data(), to: Self.outputURL(of: batch))

@@ -28,6 +28,7 @@ extension RunRequest {
         try baseline.validate()
         if let batch {
             try batch.validate()
+            try batch.check(endpoint: endpoint)
             guard endpoint != nil else {
                 throw AutoInterpError.invalidOption(.batch, "batches carry LLM requests: pass \(Setting.endpoint) and \(Setting.model), or drop \(Setting.batch)")
             }

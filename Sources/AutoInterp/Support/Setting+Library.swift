@@ -26,6 +26,8 @@ extension Setting {
     public static let maxCost: Setting = "max cost"
     public static let priceBatchInput: Setting = "price batch input"
     public static let priceBatchOutput: Setting = "price batch output"
+    /// Seconds between two polls of an open provider batch.
+    public static let batchPoll: Setting = "batch poll"
     // Data and units
     public static let activations: Setting = "activations"
     public static let vocab: Setting = "vocab"

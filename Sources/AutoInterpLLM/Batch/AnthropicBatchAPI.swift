@@ -12,18 +12,30 @@ public struct AnthropicBatchAPI: Sendable {
         self.environment = environment
     }
 
-    /// `POST /messages/batches {"requests": [...]}` with the lines of `requestsJSONL` (one
-    /// `{"custom_id","params"}` per line).
-    public func create(requestsJSONL data: Data) async throws -> ProviderBatch {
-        var body = Data("{\"requests\":[".utf8)
-        var first = true
-        for line in data.split(separator: 0x0A) where !line.isEmpty {
-            if !first { body.append(0x2C) }
-            body.append(contentsOf: line)
-            first = false
+    /// `POST /messages/batches` with the lines of the JSONL file at `url` as `requests`, streamed
+    /// from disk (a batch of up to 256 MB is never held in memory). Every line of the file must be
+    /// non-empty and end in a newline (as the batch writer leaves it).
+    public func create(requestsFileAt url: URL) async throws -> ProviderBatch {
+        let step = "create the message batch"
+        let upload: HTTPUpload
+        do {
+            upload = try HTTPUpload(
+                prefix: Data("{\"requests\":[".utf8), path: url.path, suffix: Data("]}".utf8), joinLinesWithCommas: true)
+        } catch let error as TransportFailure {
+            throw LLMError.invalidConfiguration(endpoint: config.endpointName, "\(step): \(error.message)")
         }
-        body.append(contentsOf: Array("]}".utf8))
-        return Self.batch(try await call("create the message batch", path: "/messages/batches", body: body))
+        let response = try await OpenAIBatchAPI.send(
+            config: config, environment: environment, step: step, path: "/messages/batches", body: nil, contentType: "application/json",
+            headers: headers, upload: upload)
+        return Self.batch(try object(step, response))
+    }
+
+    /// The results JSONL of an ended batch written to `url` (via a temporary file, renamed when
+    /// complete); false when they are gone (404).
+    public func results(_ id: String, to url: URL) async throws -> Bool {
+        try await OpenAIBatchAPI.download(
+            config: config, environment: environment, step: "download the results of \(id)", path: "/messages/batches/\(id)/results",
+            to: url, headers: headers)
     }
 
     /// `GET /messages/batches/{id}`.
@@ -42,16 +54,6 @@ public struct AnthropicBatchAPI: Sendable {
         Self.batch(try await call("cancel message batch \(id)", path: "/messages/batches/\(id)/cancel", body: Data()))
     }
 
-    /// The results JSONL of an ended batch; nil when they are gone (404).
-    public func results(_ id: String) async throws -> Data? {
-        let response = try await OpenAIBatchAPI.send(
-            config: config, environment: environment, step: "download the results of \(id)", path: "/messages/batches/\(id)/results",
-            body: nil, contentType: nil, headers: headers)
-        if response.status == 404 { return nil }
-        guard response.status == 200 else { throw OpenAIBatchAPI.failure(config: config, environment: environment, "download results", response) }
-        return response.body
-    }
-
     private var headers: [String] {
         var headers = ["anthropic-version: 2023-06-01"]
         if let key = environment(config.apiKeyEnv), !key.isEmpty { headers.append("x-api-key: \(key)") }
@@ -62,6 +64,10 @@ public struct AnthropicBatchAPI: Sendable {
         let response = try await OpenAIBatchAPI.send(
             config: config, environment: environment, step: step, path: path, body: body, contentType: body == nil ? nil : "application/json",
             headers: headers)
+        return try object(step, response)
+    }
+
+    private func object(_ step: String, _ response: HTTPResponse) throws -> [String: Any] {
         guard (200..<300).contains(response.status) else { throw OpenAIBatchAPI.failure(config: config, environment: environment, step, response) }
         guard let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] else {
             throw LLMError.malformedResponse(endpoint: config.endpointName, status: 200, detail: "\(step): not a JSON object", attempts: 1)

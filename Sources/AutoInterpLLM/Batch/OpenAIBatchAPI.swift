@@ -30,19 +30,43 @@ public struct OpenAIBatchAPI: Sendable {
         self.environment = environment
     }
 
-    /// `POST /files` (multipart, `purpose=batch`): the new file's id.
+    /// `POST /files` (multipart, `purpose=batch`) of `data` held in memory (small files, tests): the new file's id.
     public func upload(_ data: Data, filename: String) async throws -> String {
-        let boundary = "autointerp-\(UUID().uuidString)"
-        var body = Data()
-        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n".utf8))
-        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(filename)\"\r\n".utf8))
-        body.append(Data("Content-Type: application/jsonl\r\n\r\n".utf8))
-        body.append(data)
-        body.append(Data("\r\n--\(boundary)--\r\n".utf8))
-        let object = try await call(
-            "upload the batch file", path: "/files", body: body, contentType: "multipart/form-data; boundary=\(boundary)")
+        let (prefix, suffix, type) = Self.multipart(filename: filename)
+        let object = try await call("upload the batch file", path: "/files", body: prefix + data + suffix, contentType: type)
         guard let id = object["id"] as? String else { throw malformed("upload the batch file", "no file id") }
         return id
+    }
+
+    /// `POST /files` (multipart, `purpose=batch`) with the JSONL file at `url` streamed from disk
+    /// (a batch input of up to the provider's 200 MB is never held in memory): the new file's id.
+    public func upload(fileAt url: URL) async throws -> String {
+        let step = "upload the batch file"
+        let (prefix, suffix, type) = Self.multipart(filename: url.lastPathComponent)
+        let upload: HTTPUpload
+        do {
+            upload = try HTTPUpload(prefix: prefix, path: url.path, suffix: suffix)
+        } catch let error as TransportFailure {
+            throw LLMError.invalidConfiguration(endpoint: config.endpointName, "\(step): \(error.message)")
+        }
+        let key = environment(config.apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
+        let response = try await Self.send(
+            config: config, environment: environment, step: step, path: "/files", body: nil, contentType: type,
+            headers: key.map { ["Authorization: Bearer \($0)"] } ?? [], upload: upload)
+        guard (200..<300).contains(response.status) else { throw failure(step, response) }
+        guard let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any], let id = object["id"] as? String else {
+            throw malformed(step, "no file id")
+        }
+        return id
+    }
+
+    /// The head and tail of a one-file multipart body (`purpose=batch`, then the file) and its content type.
+    static func multipart(filename: String) -> (prefix: Data, suffix: Data, contentType: String) {
+        let boundary = "autointerp-\(UUID().uuidString)"
+        var prefix = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n".utf8)
+        prefix.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(filename)\"\r\n".utf8))
+        prefix.append(Data("Content-Type: application/jsonl\r\n\r\n".utf8))
+        return (prefix, Data("\r\n--\(boundary)--\r\n".utf8), "multipart/form-data; boundary=\(boundary)")
     }
 
     /// Whether the file `id` is still there (`GET /files/{id}`).
@@ -92,6 +116,33 @@ public struct OpenAIBatchAPI: Sendable {
         return response.body
     }
 
+    /// `GET /files/{id}/content` written to `url` (through a temporary file beside it, renamed
+    /// when complete: a crash mid-download leaves no partial result file); false when the file
+    /// is gone (404). A result file is never held in memory.
+    public func download(_ id: String, to url: URL) async throws -> Bool {
+        let key = environment(config.apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
+        return try await Self.download(
+            config: config, environment: environment, step: "download file \(id)", path: "/files/\(id)/content", to: url,
+            headers: key.map { ["Authorization: Bearer \($0)"] } ?? [])
+    }
+
+    /// One GET whose body goes to `url` via `<url>.download`; false on a 404.
+    static func download(
+        config: LLMEndpointConfig, environment: @Sendable (String) -> String?, step: String, path: String, to url: URL, headers: [String]
+    ) async throws -> Bool {
+        let partial = url.path + ".download"
+        let response = try await send(
+            config: config, environment: environment, step: step, path: path, body: nil, contentType: nil, headers: headers,
+            responseFile: partial)
+        if response.status == 404 { return false }
+        guard response.status == 200 else { throw failure(config: config, environment: environment, step, response) }
+        guard rename(partial, url.path) == 0 else {
+            unlink(partial)
+            throw LLMError.invalidConfiguration(endpoint: config.endpointName, "\(step): cannot move the download into place at \(url.path)")
+        }
+        return true
+    }
+
     // MARK: - Plumbing
 
     private func call(_ step: String, path: String, body: Data? = nil, contentType: String? = nil) async throws -> [String: Any] {
@@ -113,18 +164,21 @@ public struct OpenAIBatchAPI: Sendable {
     /// One request to `config`'s base URL plus `path` (GET without a body); `headers` carry the key.
     static func send(
         config: LLMEndpointConfig, environment: @Sendable (String) -> String?, step: String, path: String, body: Data?,
-        contentType: String?, headers extra: [String]
+        contentType: String?, headers extra: [String], upload: HTTPUpload? = nil, responseFile: String? = nil
     ) async throws -> HTTPResponse {
         var base = config.baseURL
         while base.hasSuffix("/") { base.removeLast() }
         var headers = ["Accept: application/json"] + extra
         if let contentType { headers.append("Content-Type: \(contentType)") }
         let key = environment(config.apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
-        let request = HTTPRequest(
-            url: base + path, isGet: body == nil, headers: headers, body: body ?? Data(),
+        var request = HTTPRequest(
+            url: base + path, isGet: body == nil && upload == nil, headers: headers, body: body ?? Data(),
             connectTimeoutMs: Int((config.connectTimeout * 1000).rounded(.up)),
-            totalTimeoutMs: Int((max(config.requestTimeout, 600) * 1000).rounded(.up)),
-            lowSpeedTimeSeconds: nil, maxResponseBytes: 512 << 20)
+            totalTimeoutMs: Int((max(config.requestTimeout, upload != nil || responseFile != nil ? 3600 : 600) * 1000).rounded(.up)),
+            // A result file goes to disk (any size a provider sends); an answer held in memory is capped.
+            lowSpeedTimeSeconds: nil, maxResponseBytes: responseFile == nil ? 512 << 20 : Int.max)
+        request.upload = upload
+        request.responseFile = responseFile
         do {
             return try await CurlLoop.shared.perform(request)
         } catch let error as TransportFailure {

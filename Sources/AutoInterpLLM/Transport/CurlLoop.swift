@@ -111,6 +111,7 @@ final class CurlLoop: @unchecked Sendable {
                 } else if result == CURLE_OK {
                     var status = 0
                     _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+                    if transfer.sink != nil { transfer.closeSink(keep: (200..<300).contains(status)) }
                     let response = HTTPResponse(status: status, headers: transfer.headers, body: transfer.body)
                     finish(transfer, with: .success(response))
                 } else {
@@ -128,11 +129,34 @@ final class CurlLoop: @unchecked Sendable {
         }
         let transfer = Transfer(id: job.id, easy: easy, limit: job.request.maxResponseBytes, continuation: job.continuation)
         let request = job.request
+        if let path = request.responseFile {
+            guard let file = fopen(path, "wb") else {
+                freeHandles.append(easy)
+                job.continuation.resume(throwing: TransportFailure(kind: .other, message: "cannot open \(path) for writing"))
+                return
+            }
+            transfer.sink = file
+            transfer.sinkPath = path
+        }
         let opaque = Unmanaged.passUnretained(transfer).toOpaque()
 
         _ = ccurl_easy_setopt_string(easy, CURLOPT_URL, request.url)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        if request.isGet {
+        if let upload = request.upload {
+            // A body streamed from its file by the read callback: never held in memory.
+            guard let file = fopen(upload.path, "rb") else {
+                transfer.closeSink(keep: false)
+                curl_easy_reset(easy)
+                freeHandles.append(easy)
+                job.continuation.resume(throwing: TransportFailure(kind: .other, message: "cannot open \(upload.path) for reading"))
+                return
+            }
+            transfer.source = UploadSource(upload, file: file)
+            _ = ccurl_easy_setopt_long(easy, CURLOPT_POST, 1)
+            _ = ccurl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, Int64(upload.length))
+            _ = ccurl_easy_setopt_read_callback(easy, curlReadCallback)
+            _ = ccurl_easy_setopt_pointer(easy, CURLOPT_READDATA, opaque)
+        } else if request.isGet {
             _ = ccurl_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
         } else {
             _ = ccurl_easy_setopt_long(easy, CURLOPT_POST, 1)
@@ -174,6 +198,9 @@ final class CurlLoop: @unchecked Sendable {
     private func finish(_ transfer: Transfer, with result: Result<HTTPResponse, any Error>) {
         active[transfer.id] = nil
         let easy = transfer.easy
+        if transfer.sink != nil { transfer.closeSink(keep: false) }
+        transfer.source?.close()
+        transfer.source = nil
         if case .failure = result {
             // An abandoned transfer (timeout, cancellation, cap, broken body) must not leave its
             // connection in the pool: closing it is how a server learns to stop generating.
@@ -215,6 +242,27 @@ private final class Transfer {
     let limit: Int
     /// Set when the body grew past `limit`.
     var exceeded = false
+    /// Body bytes received (into `body` or `sink`).
+    var received = 0
+    /// The file the body goes to (``HTTPRequest/responseFile``), open while the transfer runs.
+    var sink: UnsafeMutablePointer<FILE>?
+    var sinkPath: String?
+    /// The streamed request body (``HTTPRequest/upload``).
+    var source: UploadSource?
+
+    /// Closes the response file; unless `keep`, reads its start into `body` (an error answer)
+    /// and removes it.
+    func closeSink(keep: Bool) {
+        guard let sink else { return }
+        fclose(sink)
+        self.sink = nil
+        guard !keep, let path = sinkPath else { return }
+        if let handle = FileHandle(forReadingAtPath: path) {
+            body = (try? handle.read(upToCount: 64 << 10)) ?? Data()
+            try? handle.close()
+        }
+        unlink(path)
+    }
 
     init(id: UInt64, easy: UnsafeMutableRawPointer, limit: Int, continuation: CheckedContinuation<HTTPResponse, any Error>) {
         self.id = id
@@ -231,13 +279,89 @@ private let curlWriteCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int
     let length = size * count
     guard let data, let user, length > 0 else { return length }
     let transfer = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
-    if length > transfer.limit - transfer.body.count {
+    if length > transfer.limit - transfer.received {
         // Returning less than `length` makes curl abort the transfer with CURLE_WRITE_ERROR.
         transfer.exceeded = true
         return 0
     }
+    transfer.received += length
+    if let sink = transfer.sink {
+        return fwrite(data, 1, length, sink)  // a short write (disk full) aborts the transfer
+    }
     transfer.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length)
     return length
+}
+
+private let curlReadCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+    buffer, size, count, user in
+    guard let buffer, let user else { return ccurl_readfunc_abort() }
+    let transfer = Unmanaged<Transfer>.fromOpaque(user).takeUnretainedValue()
+    guard let source = transfer.source else { return ccurl_readfunc_abort() }
+    return source.read(into: buffer, capacity: size * count) ?? ccurl_readfunc_abort()
+}
+
+// MARK: - Upload source
+
+/// The pieces of an ``HTTPUpload`` handed to libcurl in order; owned by the loop thread.
+private final class UploadSource {
+    private let prefix: [UInt8]
+    private let suffix: [UInt8]
+    private var file: UnsafeMutablePointer<FILE>?
+    private let join: Bool
+    /// File bytes still to send (its last newline is never sent when lines are joined).
+    private var fileLeft: Int
+    private var prefixSent = 0
+    private var suffixSent = 0
+
+    init(_ upload: HTTPUpload, file: UnsafeMutablePointer<FILE>) {
+        prefix = Array(upload.prefix)
+        suffix = Array(upload.suffix)
+        self.file = file
+        join = upload.joinLinesWithCommas
+        fileLeft = upload.fileBytes - (upload.joinLinesWithCommas && upload.fileBytes > 0 ? 1 : 0)
+    }
+
+    /// Fills up to `capacity` bytes of `buffer`; 0 at the end; nil when the file ended early.
+    func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int? {
+        guard capacity > 0 else { return 0 }
+        if prefixSent < prefix.count {
+            let n = Self.copy(prefix, from: prefixSent, into: buffer, capacity: capacity)
+            prefixSent += n
+            return n
+        }
+        if fileLeft > 0 {
+            guard let file else { return nil }
+            let n = fread(buffer, 1, min(capacity, fileLeft), file)
+            guard n > 0 else { return nil }  // the file shrank since its size was read
+            if join {
+                for i in 0..<n where buffer[i] == 0x0A { buffer[i] = 0x2C }
+            }
+            fileLeft -= n
+            return n
+        }
+        if suffixSent < suffix.count {
+            let n = Self.copy(suffix, from: suffixSent, into: buffer, capacity: capacity)
+            suffixSent += n
+            return n
+        }
+        return 0
+    }
+
+    /// Copies bytes of `bytes` from `offset` into `buffer` (at most `capacity`): how many.
+    private static func copy(_ bytes: [UInt8], from offset: Int, into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
+        let n = min(capacity, bytes.count - offset)
+        bytes.withUnsafeBytes { raw in
+            UnsafeMutableRawBufferPointer(start: buffer, count: n).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + n)]))
+        }
+        return n
+    }
+
+    func close() {
+        if let file { fclose(file) }
+        file = nil
+    }
+
+    deinit { close() }
 }
 
 private let curlHeaderCallback: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {

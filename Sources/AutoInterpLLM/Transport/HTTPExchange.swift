@@ -16,6 +16,44 @@ struct HTTPRequest: Sendable {
     var lowSpeedTimeSeconds: Int?
     /// Most bytes of response body to receive; the transfer is aborted as soon as more arrive.
     var maxResponseBytes: Int = Int.max
+    /// A body streamed from a file instead of `body` (a batch input of up to hundreds of MB is
+    /// never held in memory); a POST.
+    var upload: HTTPUpload?
+    /// Write the response body into this file instead of memory (created or truncated). A
+    /// response that is not 2xx is read back into `HTTPResponse.body` (at most 64 KiB) and the
+    /// file removed.
+    var responseFile: String?
+}
+
+/// A POST body read piece by piece by libcurl's read callback: `prefix`, the bytes of the file at
+/// `path`, then `suffix` (a multipart upload's head and tail around a JSONL file).
+struct HTTPUpload: Sendable {
+    var prefix: Data
+    var path: String
+    var suffix: Data
+    /// The file's newlines become commas and its last newline is dropped: JSONL lines as the
+    /// items of a JSON array between `prefix` and `suffix` (every line non-empty, the last one
+    /// ending in a newline).
+    var joinLinesWithCommas: Bool
+    /// The file's size in bytes when the request was made (the body's length is fixed up front).
+    var fileBytes: Int
+
+    /// The body's length.
+    var length: Int { prefix.count + fileBytes - (joinLinesWithCommas && fileBytes > 0 ? 1 : 0) + suffix.count }
+
+    /// The upload of the file at `path` (its size read now).
+    ///
+    /// - Throws: `TransportFailure` when the file cannot be read.
+    init(prefix: Data, path: String, suffix: Data, joinLinesWithCommas: Bool = false) throws {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
+            throw TransportFailure(kind: .other, message: "cannot read \(path)")
+        }
+        self.prefix = prefix
+        self.path = path
+        self.suffix = suffix
+        self.joinLinesWithCommas = joinLinesWithCommas
+        self.fileBytes = size
+    }
 }
 
 /// What came back for one HTTP exchange.

@@ -50,6 +50,10 @@ package final class BatchTestServer: Sendable {
         package var seed: UInt64 = 1
         /// Which `response_format` types its chat route accepts (real-time calls and probes).
         package var structuredOutputs: TestStructuredOutputs = .jsonSchema
+        /// Real-time chat completions (the client's capability probes, `--batch-retry realtime`)
+        /// answered by this instead of the test handler: the same upstream as the batch lines, so a
+        /// run through a real server probes that server (nil: the test handler answers).
+        package var chatUpstream: Upstream?
         /// The fault of a line, from its 0-based number in the input and its body.
         package var fault: @Sendable (_ line: Int, _ body: [String: Any]) -> LineFault? = { _, _ in nil }
 
@@ -114,6 +118,8 @@ package final class BatchTestServer: Sendable {
     /// Set by the worker thread when it ends (``stop()`` waits for it).
     private let workerDone = Mutex(false)
     private let target = RouteTarget()
+    /// The split input lines of the batches in progress, by input file id.
+    private let parsedInputs = Mutex<[String: [Substring]]>([:])
 
     /// Starts the server on `port` (0: any) with its state in `folder` (read back if there); its
     /// chat-completions route (real-time calls, the probes) answers with `chat`.
@@ -195,6 +201,7 @@ package final class BatchTestServer: Sendable {
         var path = seen.path
         if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
         if path.hasPrefix("/v1/messages/batches") { return anthropicRoute(seen, path: path) }
+        if seen.method == "POST", path.hasSuffix("/chat/completions"), let forward = options.chatUpstream { return forward(seen.body) }
         guard path.hasPrefix("/v1/files") || path.hasPrefix("/v1/batches") else { return nil }
         let parts = path.split(separator: "/").map(String.init)  // ["v1", "files", id, "content"]
         switch (seen.method, parts.count) {
@@ -358,8 +365,13 @@ package final class BatchTestServer: Sendable {
     }
 
     private func inputLines(_ record: BatchRecord) -> [Substring] {
+        if let cached = parsedInputs.withLock({ $0[record.inputFileID] }) { return cached }
         guard let data = try? Data(contentsOf: folder.appendingPathComponent(record.inputFileID)) else { return [] }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        // Kept while the batch runs: each tick runs a few lines, and a wave of 50,000 lines must
+        // not be read and split again for each of them (the server's memory, not the client's).
+        if record.status == "in_progress" { parsedInputs.withLock { $0[record.inputFileID] = lines } }
+        return lines
     }
 
     private func validate(_ record: inout BatchRecord, now: Double) {
@@ -495,6 +507,7 @@ package final class BatchTestServer: Sendable {
             try? FileManager.default.removeItem(at: partial)
         }
         record.status = status
+        parsedInputs.withLock { $0[record.inputFileID] = nil }
         switch status {
         case "completed": record.completedAt = now
         case "expired": record.expiredAt = now

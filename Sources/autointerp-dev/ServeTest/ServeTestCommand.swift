@@ -12,9 +12,10 @@ struct ServeTestCommand: AsyncParsableCommand {
         commandName: "serve-test",
         abstract: "Serve the local chat-completions test endpoint on 127.0.0.1 until interrupted.",
         discussion: """
-            --batch serves the OpenAI files + batches API instead (the batch test server): each batch line is answered by \
-            --upstream (a chat-completions base URL, e.g. a llama-server), or by the scripted model of the built-in example \
-            without one; its state is kept in --state, so a restart goes on where it was.
+            --batch serves the OpenAI files + batches API instead (the batch test server): each batch line (and each \
+            real-time chat completion, e.g. a capability probe) is answered by --upstream (a chat-completions base URL, e.g. \
+            a llama-server), or by the scripted model of the built-in example without one; its state is kept in --state, so \
+            a restart goes on where it was.
             """
     )
 
@@ -108,6 +109,8 @@ struct ServeTestCommand: AsyncParsableCommand {
             let config = LLMEndpointConfig(baseURL: upstream, model: upstreamModel ?? "upstream", apiKeyEnv: "AUTOINTERP_UPSTREAM_KEY")
             let client = try LLMClient(config: config, store: nil, logger: Logger(label: "serve-test.upstream"))
             let model = upstreamModel
+            // The probes and real-time retries go to the same upstream as the lines.
+            options.chatUpstream = { body in Self.forward(body, to: client, model: model) }
             server = try BatchTestServer(folder: folder, port: port, options: options) { body in Self.forward(body, to: client, model: model) }
         } else {
             server = try BatchTestServer(folder: folder, port: port, options: options, handler: ScriptedLLM().handler)

@@ -92,6 +92,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "With --batch: USD the run may spend; a wave whose lines (at batch prices, completions at max_tokens) would pass it is not submitted.")
     var maxCost: NonNegativeDouble?
 
+    @Option(help: "With --batch openai or anthropic: seconds between two polls of an open batch (0-3600, default 30).")
+    var batchPoll: NonNegativeDouble?
+
     @Flag(help: "No progress bar.")
     var quiet = false
 
@@ -128,8 +131,9 @@ struct RunCommand: AsyncParsableCommand {
     private func batchSettings() throws -> BatchSettings? {
         guard let batch else {
             guard batchRetry == "batch" else { throw AutoInterpError.invalidOption(.batchRetry, "applies with --batch (add --batch file)") }
-            guard priceBatchInput == nil, priceBatchOutput == nil, maxCost == nil else {
-                throw AutoInterpError.invalidOption(.batch, "--price-batch-input, --price-batch-output and --max-cost apply to batch runs: add --batch")
+            guard priceBatchInput == nil, priceBatchOutput == nil, maxCost == nil, batchPoll == nil else {
+                throw AutoInterpError.invalidOption(
+                    .batch, "--price-batch-input, --price-batch-output, --max-cost and --batch-poll apply to batch runs: add --batch")
             }
             return nil
         }
@@ -140,6 +144,8 @@ struct RunCommand: AsyncParsableCommand {
         settings.priceInput = priceBatchInput?.value
         settings.priceOutput = priceBatchOutput?.value
         settings.maxCost = maxCost?.value
+        if let batchPoll { settings.pollInterval = batchPoll.value }
+        settings.stepHook = try BatchSettings.pauseHook(environment: ProcessInfo.processInfo.environment)
         return settings
     }
 }
