@@ -107,6 +107,23 @@ import Testing
         #expect(try store.examples(unitID: unitID) == [record])
     }
 
+    @Test func unitsSavedTogetherAreStoredAllOrNone() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try RunStore(url: dir.path("r/autointerp.sqlite"))
+        let run = try store.createRun(name: "r", configJSON: "{}")
+        let good = ExampleRecord(role: .explain, subset: .top, context: 1, tokenIDs: [3, 4], tokens: ["c", "d"], activations: [1, 0])
+        // A NaN maximum is stored as NULL, which examples.max_activation refuses: the whole batch is rolled back.
+        let bad = ExampleRecord(role: .explain, subset: .top, context: 2, tokenIDs: [5], tokens: ["e"], activations: [.nan])
+        #expect(throws: AutoInterpError.self) {
+            try store.saveUnits(runID: run.id, [(statistics(UnitRef(.feature, 0)), [good]), (statistics(UnitRef(.feature, 1)), [bad])])
+        }
+        #expect(try store.units(runID: run.id).isEmpty)
+        #expect(try store.database.scalar("SELECT COUNT(*) FROM run_tokens") == .integer(0))
+        let ids = try store.saveUnits(runID: run.id, [(statistics(UnitRef(.feature, 0)), [good]), (statistics(UnitRef(.feature, 1)), [good, good])])
+        #expect(try ids.map { try store.examples(unitID: $0) } == [[good], [good, good]])
+    }
+
     /// A run selected before v13 (JSON rows, with classifications pointing at them) is migrated
     /// without losing a row, resumes storing the rest in the new format, and reads like a run
     /// selected in one go.

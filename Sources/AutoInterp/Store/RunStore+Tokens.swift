@@ -10,6 +10,37 @@ import Foundation
 /// reads the run's table again. Keyed by the run's id and creation time, so a run deleted and made
 /// again under a reused id starts empty. Only texts committed outside a caller's transaction are
 /// kept (a rolled-back one never is).
+/// A run's texts by token id: an array for ids in `0..<denseLimit` (a lookup per token of every
+/// example saved or read, so no hashing), a dictionary for any other id.
+struct TokenTable {
+    static let denseLimit = 1 << 22
+    private var dense: [String?] = []
+    private var sparse: [Int32: String] = [:]
+
+    subscript(id: Int32) -> String? {
+        get {
+            if id >= 0, Int(id) < dense.count { return dense[Int(id)] }
+            return id >= 0 && Int(id) < Self.denseLimit ? nil : sparse[id]
+        }
+        set {
+            guard id >= 0, Int(id) < Self.denseLimit else {
+                sparse[id] = newValue
+                return
+            }
+            if Int(id) >= dense.count {
+                guard newValue != nil else { return }
+                dense.append(contentsOf: repeatElement(nil, count: Int(id) + 1 - dense.count))
+            }
+            dense[Int(id)] = newValue
+        }
+    }
+
+    /// Adds `new`, keeping the texts already held.
+    mutating func merge(_ new: [Int32: String]) {
+        for (id, text) in new where self[id] == nil { self[id] = text }
+    }
+}
+
 final class RunTokenTexts: @unchecked Sendable {
     /// A run as `run_tokens` knows it.
     struct Key: Hashable {
@@ -18,17 +49,17 @@ final class RunTokenTexts: @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private var texts: [Key: [Int32: String]] = [:]
+    private var texts: [Key: TokenTable] = [:]
 
     /// The texts held for `key` (nil when none were read yet).
-    func snapshot(_ key: Key) -> [Int32: String]? {
+    func snapshot(_ key: Key) -> TokenTable? {
         lock.lock()
         defer { lock.unlock() }
         return texts[key]
     }
 
     /// Replaces what is held for `key` with a full read of its table.
-    func replace(_ key: Key, with all: [Int32: String]) {
+    func replace(_ key: Key, with all: TokenTable) {
         lock.lock()
         defer { lock.unlock() }
         texts[key] = all
@@ -40,7 +71,7 @@ final class RunTokenTexts: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard texts[key] != nil else { return }
-        texts[key]!.merge(new) { old, _ in old }
+        texts[key]!.merge(new)
     }
 
     /// Drops what is held for a run (deleted).
@@ -69,13 +100,13 @@ extension RunStore {
     /// The token texts of a run that hold every id of `ids` if the table has them: the held
     /// ones, or (nothing held, or a miss) a fresh read of the run's whole `run_tokens`, kept when `keep`.
     func tokenTexts(_ key: RunTokenTexts.Key, covering ids: some Sequence<Int32>, keep: Bool, _ db: SQLiteConnection) throws
-        -> [Int32: String]
+        -> TokenTable
     {
         if let held = tokenTexts.snapshot(key), ids.allSatisfy({ held[$0] != nil }) { return held }
         // A full read, not just the missing ids: a run's table is at most its vocabulary.
         let statement = try db.prepare("SELECT token_id, text FROM run_tokens WHERE run_id = ?")
         try statement.bind([key.runID])
-        var all: [Int32: String] = [:]
+        var all = TokenTable()
         while try statement.step() {
             guard let id = Int32(exactly: statement.int64(at: 0)) else { continue }
             all[id] = statement.string(at: 1)
@@ -114,7 +145,7 @@ extension RunStore {
             }
             partials.append(Partial(row: row, ids: ids, tokens: tokens))
         }
-        var texts: [Int32: String] = [:]
+        var texts = TokenTable()
         if !wanted.isEmpty {
             guard let key else {
                 throw AutoInterpError.database(path, "examples without token strings belong to no run (was the row edited by hand?)")

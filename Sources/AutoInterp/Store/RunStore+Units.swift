@@ -54,6 +54,7 @@ extension RunStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             var unitIDs: [Int64] = []
+            var spelledIndex = 0
             for (unit, encoding) in zip(units, encoded) {
                 let statistics = unit.statistics
                 let ref = statistics.unit
@@ -70,7 +71,8 @@ extension RunStore {
                     let group = "\(example.role.rawValue)/\(example.subset.rawValue)"
                     let recordIndex = next[group, default: 0]
                     next[group] = recordIndex + 1
-                    let tokens = try Self.spellsOut(example, added.texts) ? nil : StoreFormat.json(example.tokens)
+                    let tokens = try added.spelled[spelledIndex] ? nil : StoreFormat.json(example.tokens)
+                    spelledIndex += 1
                     try insert.run([
                         unitID, example.role.rawValue, example.subset.rawValue, recordIndex, example.context,
                         example.bin, example.maxActivation, tokens, blobs.ids, blobs.acts,
@@ -86,21 +88,31 @@ extension RunStore {
     }
 
     /// Writes the texts of the examples' token ids that `run_tokens` lacks (the first string seen
-    /// for an id wins) and returns the texts of every id the examples use, and those written now.
+    /// for an id wins) and returns, per example, whether the run's texts spell out its tokens (so
+    /// its strings need no column), and the texts written now.
     private func storeTokenTexts(_ key: RunTokenTexts.Key, _ examples: [ExampleRecord], keep: Bool, _ db: SQLiteConnection) throws
-        -> (texts: [Int32: String], new: [Int32: String])
+        -> (spelled: [Bool], new: [Int32: String])
     {
-        let aligned = examples.filter { $0.tokens.count == $0.tokenIDs.count }
         // The writer of a run is the only one adding to its table (the run lock): ids missing from
         // what is held are new, so the table is read once, not on every new id.
-        var texts = try tokenTexts.snapshot(key) ?? tokenTexts(key, covering: [], keep: keep, db)
+        let texts = try tokenTexts.snapshot(key) ?? tokenTexts(key, covering: [], keep: keep, db)
         var pending: [Int32: String] = [:]
-        for example in aligned {
-            for (id, text) in zip(example.tokenIDs, example.tokens) where texts[id] == nil && pending[id] == nil {
-                pending[id] = text
+        // One lookup per token: a known id's text is compared, an unknown id's is taken (and checked below).
+        var spelled = examples.map { example -> Bool in
+            guard example.tokens.count == example.tokenIDs.count else { return false }
+            var same = true
+            for (id, text) in zip(example.tokenIDs, example.tokens) {
+                if let known = texts[id] {
+                    if known != text { same = false }
+                } else if let taken = pending[id] {
+                    if taken != text { same = false }
+                } else {
+                    pending[id] = text
+                }
             }
+            return same
         }
-        guard !pending.isEmpty else { return (texts, [:]) }
+        guard !pending.isEmpty else { return (spelled, [:]) }
         // The stored text wins over ours when another writer got there first.
         let insert = try db.prepare(
             """
@@ -108,19 +120,19 @@ extension RunStore {
             ON CONFLICT (run_id, token_id) DO UPDATE SET text = run_tokens.text RETURNING text
             """)
         var new: [Int32: String] = [:]
+        var overruled = false
         for (id, text) in pending {
             let stored = try insert.query([key.runID, id, text]).first?.string("text") ?? text
             new[id] = stored
-            texts[id] = stored
+            if stored != text { overruled = true }
         }
-        return (texts, new)
-    }
-
-    /// True when `texts` spells out the example's tokens from its ids (its strings need no column).
-    private static func spellsOut(_ example: ExampleRecord, _ texts: [Int32: String]) -> Bool {
-        guard example.tokens.count == example.tokenIDs.count else { return false }
-        for (id, text) in zip(example.tokenIDs, example.tokens) where texts[id] != text { return false }
-        return true
+        if overruled {
+            // Rare (another writer gave an id another text): check the examples again against the stored texts.
+            spelled = zip(examples, spelled).map { example, same in
+                same && zip(example.tokenIDs, example.tokens).allSatisfy { id, text in (new[id] ?? texts[id]) == text }
+            }
+        }
+        return (spelled, new)
     }
 
     /// The `units.id` of `unit` in run `runID`, or nil when it was not saved.
