@@ -36,6 +36,9 @@ package func contents(of url: URL) throws -> [String: [String]] {
                         let canonical = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
                         // JSON columns written from Swift dictionaries have no fixed key order.
                         parts.append("\(column)=" + String(decoding: canonical, as: UTF8.self))
+                    } else if case .blob(let data) = value {
+                        // Blobs by content (example token ids and activations since schema v13), not by length.
+                        parts.append("\(column)=x'" + data.map { String(format: "%02x", $0) }.joined() + "'")
                     } else if let table = references[name]?[column], case .integer(let id) = value {
                         parts.append("\(column)=<\(table == name ? own[id] ?? "self \(id)" : keys[table]?[id] ?? "missing")>")
                     } else {

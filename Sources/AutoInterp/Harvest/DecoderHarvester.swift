@@ -87,9 +87,13 @@ package final class DecoderHarvester {
         return lines
     }
 
-    /// The output file of each hook: `output` itself for one hook, else `<stem>.<hook>.safetensors` beside it.
-    package func outputs(for output: URL) -> [DecoderHook: URL] {
+    /// The output file of each hook: `output` itself for one hook, else `<stem>.<hook>.safetensors` beside it;
+    /// `sharded`: the folder of each hook's shards, `output` itself for one hook, else `<output>/<hook>`.
+    package func outputs(for output: URL, sharded: Bool = false) -> [DecoderHook: URL] {
         if hooks.count == 1 { return [hooks[0]: output] }
+        if sharded {
+            return Dictionary(uniqueKeysWithValues: hooks.map { ($0, output.appendingPathComponent($0.description, isDirectory: true)) })
+        }
         let stem = output.deletingPathExtension().lastPathComponent
         let folder = output.deletingLastPathComponent()
         return Dictionary(uniqueKeysWithValues: hooks.map { ($0, folder.appendingPathComponent("\(stem).\($0).safetensors")) })
@@ -99,7 +103,7 @@ package final class DecoderHarvester {
     @discardableResult
     package func harvest(
         textsFile: URL, output: URL, contextLength: Int = 64, dtype: HarvestDType = .f16, batchSize: Int = 16,
-        progress: ((HarvestProgress) -> Void)? = nil
+        contextsPerShard: Int? = nil, progress: ((HarvestProgress) -> Void)? = nil
     ) throws -> [HarvestSummary] {
         var texts: [String] = []
         try JSONLTextReader(url: textsFile).forEachText { text, _ in texts.append(text) }
@@ -107,14 +111,18 @@ package final class DecoderHarvester {
             throw AutoInterpError.invalidFile(textsFile.path, "no texts; expected one {\"text\": \"...\"} object per line")
         }
         return try harvest(
-            texts: texts, output: output, contextLength: contextLength, dtype: dtype, batchSize: batchSize, progress: progress)
+            texts: texts, output: output, contextLength: contextLength, dtype: dtype, batchSize: batchSize,
+            contextsPerShard: contextsPerShard, progress: progress)
     }
 
     /// Harvests texts held in memory, one context each.
+    ///
+    /// With `contextsPerShard`, each hook's dataset is a folder of shards of that many contexts
+    /// (``outputs(for:sharded:)``, ``ShardedDatasetWriter``).
     @discardableResult
     package func harvest(
         texts: [String], output: URL, contextLength ctx: Int = 64, dtype: HarvestDType = .f16, batchSize: Int = 16,
-        progress: ((HarvestProgress) -> Void)? = nil
+        contextsPerShard: Int? = nil, progress: ((HarvestProgress) -> Void)? = nil
     ) throws -> [HarvestSummary] {
         guard ctx >= 1, ctx <= model.config.maxPositions else {
             throw AutoInterpError.invalidInput(
@@ -142,14 +150,15 @@ package final class DecoderHarvester {
         var specials = tokenizer.addedTokens.values.filter(\.special).map(\.id)
         if let bosID, !specials.contains(bosID) { specials.append(bosID) }
         let vocabulary = (0..<model.config.vocabSize).map { tokenizer.text(of: Int32($0)) }
-        let folder = output.deletingLastPathComponent()
+        let sharded = contextsPerShard != nil
+        let folder = sharded ? output : output.deletingLastPathComponent()
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
             throw AutoInterpError.io(folder.path, "cannot create the output folder: \(error.localizedDescription)")
         }
-        let files = outputs(for: output)
-        var writers: [DecoderHook: DatasetWriter] = [:]
+        let files = outputs(for: output, sharded: sharded)
+        var writers: [DecoderHook: ShardedDatasetWriter] = [:]
         var metadataByHook: [DecoderHook: [String: String]] = [:]
         for hook in hooks {
             let metadata = [
@@ -159,9 +168,9 @@ package final class DecoderHarvester {
                 "architecture": model.config.modelType,
             ]
             metadataByHook[hook] = metadata
-            writers[hook] = try DatasetWriter(
+            writers[hook] = try ShardedDatasetWriter(
                 url: files[hook]!, contextLength: ctx, width: model.width(of: hook), tokens: tokens, mask: mask,
-                dtype: dtype.safeTensorsDType, vocabulary: vocabulary, metadata: metadata)
+                dtype: dtype.safeTensorsDType, vocabulary: vocabulary, metadata: metadata, contextsPerShard: contextsPerShard)
         }
         let batch = max(1, batchSize)
         var done = 0
@@ -194,7 +203,8 @@ package final class DecoderHarvester {
         logger.debug("harvest: \(sequences.count) contexts, \(tokensDone) tokens, \(hooks.count) hooks in \(elapsed) s")
         return hooks.map { hook in
             HarvestSummary(
-                output: files[hook]!, vocabulary: folder.appendingPathComponent("vocab.json"), contexts: sequences.count,
+                output: files[hook]!,
+                vocabulary: (sharded ? files[hook]! : folder).appendingPathComponent("vocab.json"), contexts: sequences.count,
                 contextLength: ctx,
                 tokens: tokensDone, truncatedContexts: truncated, width: model.width(of: hook), elapsedSeconds: elapsed,
                 metadata: metadataByHook[hook]!)

@@ -88,11 +88,14 @@ package final class Harvester {
 
     /// Harvests every text of a JSONL file (`{"text": …}` per line, blank lines skipped).
     ///
+    /// With `contextsPerShard`, `output` is a folder of shards of that many contexts
+    /// (``ShardedDatasetWriter``: `shard-00000.safetensors`, …, and `vocab.json`).
+    ///
     /// - Throws: `AutoInterpError` naming the file and line for a bad line, or the output path for a write failure.
     @discardableResult
     package func harvest(
         textsFile: URL, output: URL, contextLength: Int = 64, dtype: HarvestDType = .f16, batchSize: Int = 32,
-        progress: ((HarvestProgress) -> Void)? = nil
+        contextsPerShard: Int? = nil, progress: ((HarvestProgress) -> Void)? = nil
     ) throws -> HarvestSummary {
         try checkContextLength(contextLength)
         var contexts = EncodedContexts(contextLength: contextLength, paddingID: tokenizer.paddingID)
@@ -103,21 +106,23 @@ package final class Harvester {
             throw AutoInterpError.invalidFile(textsFile.path, "no texts; expected one {\"text\": \"...\"} object per line")
         }
         return try harvest(
-            contexts, output: output, dtype: dtype, batchSize: batchSize,
+            contexts, output: output, dtype: dtype, batchSize: batchSize, contextsPerShard: contextsPerShard,
             extraMetadata: ["texts": textsFile.lastPathComponent, "texts_sha256": textsHash], progress: progress)
     }
 
-    /// Harvests texts held in memory, one context each.
+    /// Harvests texts held in memory, one context each (`contextsPerShard`: as for a JSONL file).
     @discardableResult
     package func harvest(
         texts: [String], output: URL, contextLength: Int = 64, dtype: HarvestDType = .f16, batchSize: Int = 32,
-        progress: ((HarvestProgress) -> Void)? = nil
+        contextsPerShard: Int? = nil, progress: ((HarvestProgress) -> Void)? = nil
     ) throws -> HarvestSummary {
         try checkContextLength(contextLength)
         guard !texts.isEmpty else { throw AutoInterpError.invalidInput("harvest: no texts to run") }
         var contexts = EncodedContexts(contextLength: contextLength, paddingID: tokenizer.paddingID)
         for text in texts { contexts.append(tokenizer.encode(text, maxLength: contextLength)) }
-        return try harvest(contexts, output: output, dtype: dtype, batchSize: batchSize, extraMetadata: [:], progress: progress)
+        return try harvest(
+            contexts, output: output, dtype: dtype, batchSize: batchSize, contextsPerShard: contextsPerShard, extraMetadata: [:],
+            progress: progress)
     }
 
     private func checkContextLength(_ contextLength: Int) throws {
@@ -128,7 +133,7 @@ package final class Harvester {
     }
 
     private func harvest(
-        _ contexts: EncodedContexts, output: URL, dtype: HarvestDType, batchSize: Int,
+        _ contexts: EncodedContexts, output: URL, dtype: HarvestDType, batchSize: Int, contextsPerShard: Int?,
         extraMetadata: [String: String], progress: ((HarvestProgress) -> Void)?
     ) throws -> HarvestSummary {
         let start = Date()
@@ -147,15 +152,15 @@ package final class Harvester {
         metadata["context_len"] = String(ctx)
         metadata["architecture"] = "bert"
 
-        let folder = output.deletingLastPathComponent()
+        let folder = contextsPerShard == nil ? output.deletingLastPathComponent() : output
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
             throw AutoInterpError.io(folder.path, "cannot create the output folder: \(error.localizedDescription)")
         }
-        let writer = try DatasetWriter(
+        let writer = try ShardedDatasetWriter(
             url: output, contextLength: ctx, width: width, tokens: contexts.tokens, mask: contexts.mask,
-            dtype: dtype.safeTensorsDType, vocabulary: tokenizer.vocabulary, metadata: metadata)
+            dtype: dtype.safeTensorsDType, vocabulary: tokenizer.vocabulary, metadata: metadata, contextsPerShard: contextsPerShard)
         logger.debug("harvest: \(n) contexts x \(ctx) tokens, layer \(layer), width \(width) -> \(output.path)")
 
         // One batch per core at a time, each on single-threaded BLAS; results appended in order.

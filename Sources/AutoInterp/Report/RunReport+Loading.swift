@@ -108,13 +108,8 @@ extension RunReport {
         var result: [Int64: [ReportExample]] = [:]
         let rows = try store.topExampleTexts(runID: runID, limit: options.examplesPerUnit)
         for row in rows {
-            guard let tokens = parseStrings(row.tokensJSON) else {
-                throw AutoInterpError.database(
-                    store.path, "column examples.tokens_json does not hold a JSON array of strings (was it edited by hand?)")
-            }
-            let activations = parseNumbers(row.activationsJSON)
             result[row.unitID, default: []].append(
-                ReportExample.window(tokens: tokens, activations: activations, size: options.exampleWindow))
+                ReportExample.window(tokens: row.tokens, activations: row.activations, size: options.exampleWindow))
         }
         return result
     }

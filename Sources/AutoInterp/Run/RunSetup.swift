@@ -209,18 +209,27 @@ public struct RunSetup {
         let selector = ChunkedSelection(config: request.selection, memoryBudget: request.selectionMemoryBudget)
         let perUnit = ChunkedSelection.bytesPerUnit(config: request.selection, dataset: dataset, tokensPerBatch: selector.tokensPerBatch)
         if !todo.isEmpty {
-            // Chunk by chunk, each unit stored as it is made: a killed run resumes at the first unstored unit's chunk.
+            // Chunk by chunk, units stored as they are made, 64 to a transaction: a killed run resumes at the first
+            // unstored unit's chunk.
+            var pending: [(statistics: UnitStatistics, examples: [ExampleRecord])] = []
+            func flush() throws {
+                guard !pending.isEmpty else { return }
+                try store.saveUnits(runID: run.id, pending)
+                pending.removeAll(keepingCapacity: true)
+            }
             chunks = try selector.run(
                 dataset: dataset, sae: sae, latents: latents, units: todo, neighbours: neighbours,
                 scratchFolder: request.databaseURL.deletingLastPathComponent(),
                 progress: { report in
                     progress?(report.tokensDone, report.tokensTotal)
                     selectionProgress?(report)
-                }
+                }, chunkDone: flush
             ) { selection in
-                _ = try store.saveUnit(runID: run.id, statistics: selection.statistics, examples: selection.examples)
+                pending.append((selection.statistics, selection.examples))
+                if pending.count >= 64 { try flush() }
                 if selection.statistics.maxActivation <= 0 { dead.append(selection.unit) }
             }
+            try flush()
             try store.setStatus(runID: run.id, .selected)
             run = try store.run(id: run.id) ?? run
         }

@@ -63,7 +63,8 @@ package struct ChunkedSelection {
     }
 
     /// Selects `units` chunk by chunk, handing each unit's selection to `store` as it is made
-    /// (in `units` order), every unit of a chunk before the next chunk starts.
+    /// (in `units` order), every unit of a chunk before the next chunk starts, then calls
+    /// `chunkDone` (a caller that stores units in batches writes the chunk's last ones).
     ///
     /// With an SAE and more than one chunk of features, the features are first encoded once into
     /// ``SelectionLatents`` in `scratchFolder` (reused on resume, removed when done), and every
@@ -74,7 +75,7 @@ package struct ChunkedSelection {
     package func run(
         dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache?, units: [UnitRef],
         neighbours: [UnitRef: [UnitRef]] = [:], scratchFolder: URL? = nil,
-        progress: ((SelectionProgress) -> Void)? = nil, store: (UnitSelection) throws -> Void
+        progress: ((SelectionProgress) -> Void)? = nil, chunkDone: (() throws -> Void)? = nil, store: (UnitSelection) throws -> Void
     ) throws -> Int {
         let perUnit = Self.bytesPerUnit(config: config, dataset: dataset, tokensPerBatch: tokensPerBatch)
         // Features and neurons never share a chunk, so a chunk reads the dense activations only when it must.
@@ -125,6 +126,7 @@ package struct ChunkedSelection {
                 report.elapsed = Date().timeIntervalSince(started)
                 progress(report)
             }, each: store)
+            try chunkDone?()
             report.unitsDone += chunk.count
             report.elapsed = Date().timeIntervalSince(started)
             progress?(report)

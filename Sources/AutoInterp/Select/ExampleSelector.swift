@@ -37,8 +37,8 @@ package struct ExampleSelector {
     }
 
     /// Runs both passes and hands each unit's selection to `each`, in `source.units` order, as it
-    /// is made: a unit's examples (with their token strings) exist only until `each` returns,
-    /// and its streaming state is freed first.
+    /// is made: selections are made 64 units at a time in parallel (each unit's streaming state
+    /// freed as its selection is made), so at most one group's examples exist at once.
     package func select(
         from source: UnitActivationSource, progress: ((Int, Int) -> Void)? = nil, each: (UnitSelection) throws -> Void
     ) throws {
@@ -78,10 +78,26 @@ package struct ExampleSelector {
             }
         }
         buffer = []
-        for u in states.indices {
-            let selection = states[u].result(dataset: dataset, selectable: selectable)
-            states[u] = UnitState(unit: states[u].unit, config: UnitState.emptyConfig, contextLength: length, neighbours: [])
-            try each(selection)
+        // Units' selections are made (and their state freed) a group at a time across cores, then
+        // handed over in order: a group's examples are all that is held at once.
+        let group = 64
+        for start in stride(from: 0, to: states.count, by: group) {
+            let range = start..<min(states.count, start + group)
+            var made = [UnitSelection?](repeating: nil, count: range.count)
+            states.withUnsafeMutableBufferPointer { states in
+                made.withUnsafeMutableBufferPointer { made in
+                    Parallel.forEach(range.count) { i in
+                        let u = range.lowerBound + i
+                        made[i] = states[u].result(dataset: dataset, selectable: selectable)
+                        states[u] = UnitState(unit: states[u].unit, config: UnitState.emptyConfig, contextLength: length, neighbours: [])
+                    }
+                }
+            }
+            for i in made.indices {
+                guard let selection = made[i] else { continue }
+                made[i] = nil
+                try each(selection)
+            }
         }
     }
 }

@@ -6,13 +6,17 @@ extension RunStore {
     /// A unit's `classify` examples with their ids: `activating` (by decile, then record index)
     /// first, then `silent`, then (with `hard`) the hard negatives `hard`.
     public func classificationExamples(unitID: Int64, hard: Bool = false) throws -> [StoredExample] {
-        try database.query(
-            """
-            SELECT * FROM examples WHERE unit_id = ? AND role = 'classify' AND (subset <> 'hard' OR ?)
-            ORDER BY CASE subset WHEN 'activating' THEN 0 WHEN 'silent' THEN 1 ELSE 2 END, record_idx
-            """, [unitID, hard]
-        ).map { row in
-            StoredExample(id: row.int64("id") ?? 0, recordIndex: row.int("record_idx") ?? 0, record: try exampleRecord(row))
+        let keep = !database.inTransaction
+        return try database.withConnection { db in
+            let rows = try db.query(
+                """
+                SELECT * FROM examples WHERE unit_id = ? AND role = 'classify' AND (subset <> 'hard' OR ?)
+                ORDER BY CASE subset WHEN 'activating' THEN 0 WHEN 'silent' THEN 1 ELSE 2 END, record_idx
+                """, [unitID, hard])
+            let records = try exampleRecords(rows, key: try tokenKey(unitID: unitID, db), keep: keep, db)
+            return zip(rows, records).map { row, record in
+                StoredExample(id: row.int64("id") ?? 0, recordIndex: row.int("record_idx") ?? 0, record: record)
+            }
         }
     }
 

@@ -62,8 +62,9 @@ public struct EndpointUsage: Sendable, Equatable, Codable {
 /// A unit's top explanation example as stored JSON text (parsed by the report's fast readers).
 public struct StoredExampleText: Sendable, Equatable {
     public var unitID: Int64
-    public var tokensJSON: String
-    public var activationsJSON: String
+    /// The token strings (from `tokens_json`, or the ids' texts in `run_tokens`).
+    public var tokens: [String]
+    public var activations: [Float]
 }
 
 extension RunStore {
@@ -118,21 +119,23 @@ extension RunStore {
 
     /// The `limit` strongest `explain/top` examples of every unit of a run, strongest first.
     public func topExampleTexts(runID: Int64, limit: Int) throws -> [StoredExampleText] {
-        try database.query(
-            """
-            WITH ranked AS (
-                SELECT x.id,
-                       ROW_NUMBER() OVER (PARTITION BY x.unit_id ORDER BY x.max_activation DESC, x.record_idx) AS rank
-                FROM examples x JOIN units u ON u.id = x.unit_id
-                WHERE u.run_id = ? AND x.role = 'explain' AND x.subset = 'top'
-            )
-            SELECT x.unit_id, x.tokens_json, x.acts_json FROM ranked r JOIN examples x ON x.id = r.id
-            WHERE r.rank <= ? ORDER BY x.unit_id, r.rank
-            """, [runID, limit]
-        ).map { row in
-            StoredExampleText(
-                unitID: row.int64("unit_id") ?? 0, tokensJSON: row.string("tokens_json") ?? "[]",
-                activationsJSON: row.string("acts_json") ?? "[]")
+        let keep = !database.inTransaction
+        return try database.withConnection { db in
+            let rows = try db.query(
+                """
+                WITH ranked AS (
+                    SELECT x.id,
+                           ROW_NUMBER() OVER (PARTITION BY x.unit_id ORDER BY x.max_activation DESC, x.record_idx) AS rank
+                    FROM examples x JOIN units u ON u.id = x.unit_id
+                    WHERE u.run_id = ? AND x.role = 'explain' AND x.subset = 'top'
+                )
+                SELECT x.* FROM ranked r JOIN examples x ON x.id = r.id
+                WHERE r.rank <= ? ORDER BY x.unit_id, r.rank
+                """, [runID, limit])
+            let records = try exampleRecords(rows, key: try tokenKey(runID: runID, db), keep: keep, db)
+            return zip(rows, records).map { row, record in
+                StoredExampleText(unitID: row.int64("unit_id") ?? 0, tokens: record.tokens, activations: record.activations)
+            }
         }
     }
 

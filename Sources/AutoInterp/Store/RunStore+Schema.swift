@@ -20,10 +20,13 @@ extension RunStore {
         SQLiteMigration(version: 10, name: "explanations.audit_of, audit_variant: the metric audit's variants", sql: schemaV10),
         SQLiteMigration(version: 11, name: "embedding_similarities: the embedding scorer's per-context similarities", sql: schemaV11),
         SQLiteMigration(version: 12, name: "examples: subset hard (hard negatives for detection and fuzzing)", body: migrateV12),
+        SQLiteMigration(
+            version: 13, name: "examples: token ids and activations as binary blobs, token strings in run_tokens",
+            foreignKeysOff: true, sql: schemaV13),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV13].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -442,4 +445,47 @@ extension RunStore {
         }
         for index in indexes { try db.execute(index) }
     }
+
+    /// Schema v13: example rows cheap to write and read. New rows keep token ids and activations
+    /// as binary blobs (`token_ids`: little-endian Int32 per token; `acts`: little-endian IEEE-754
+    /// binary32 per token, the exact bits; see ``ExampleBlob``) and no token strings: a run's
+    /// token texts are stored once, in `run_tokens`, and read back through the ids. `tokens_json`
+    /// is kept for a row whose strings are not those of its ids (given by a caller), and rows
+    /// written before v13 keep their JSON columns and are read as before. The table is rebuilt
+    /// (SQLite cannot drop a NOT NULL in place) with foreign keys off, so the rows that point at
+    /// examples (`classifications`, `embedding_similarities`) stay.
+    static let schemaV13 = """
+        CREATE TABLE examples_v13 (
+            id             INTEGER PRIMARY KEY,
+            unit_id        INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            role           TEXT NOT NULL CHECK (role IN ('explain', 'score', 'classify')),
+            subset         TEXT NOT NULL CHECK (subset IN ('top', 'quantile', 'random', 'activating', 'silent', 'hard')),
+            record_idx     INTEGER NOT NULL,            -- position within (unit, role, subset)
+            context_idx    INTEGER NOT NULL,            -- row of the dataset
+            bin            INTEGER,                     -- quantile bin, activation decile or (hard) the neighbour unit, NULL otherwise
+            max_activation REAL NOT NULL,
+            tokens_json    TEXT,                        -- token strings: rows before v13, or strings that are not run_tokens' texts
+            token_ids_json TEXT,                        -- rows before v13
+            acts_json      TEXT,                        -- rows before v13: raw activations
+            token_ids      BLOB,                        -- v13: little-endian Int32 per token
+            acts           BLOB,                        -- v13: little-endian IEEE-754 binary32 per token
+            CHECK ((token_ids_json IS NULL) <> (token_ids IS NULL)),
+            CHECK ((acts_json IS NULL) <> (acts IS NULL)),
+            CHECK (tokens_json IS NOT NULL OR token_ids IS NOT NULL)
+        );
+        INSERT INTO examples_v13 (id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
+                                  tokens_json, token_ids_json, acts_json)
+            SELECT id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
+                   tokens_json, token_ids_json, acts_json FROM examples;
+        DROP TABLE examples;
+        ALTER TABLE examples_v13 RENAME TO examples;
+        CREATE UNIQUE INDEX examples_by_unit ON examples(unit_id, role, subset, record_idx);
+
+        CREATE TABLE run_tokens (
+            run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            token_id INTEGER NOT NULL,
+            text     TEXT NOT NULL,                     -- the string examples show for token_id
+            PRIMARY KEY (run_id, token_id)
+        );
+        """
 }

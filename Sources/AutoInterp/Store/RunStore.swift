@@ -12,6 +12,8 @@ public import Foundation
 public final class RunStore: Sendable {
     /// The underlying connection: the store's own queries, and tests of the schema.
     package let database: SQLiteDatabase
+    /// The `run_tokens` texts this store has read or written, by run (see `RunStore+Tokens.swift`).
+    let tokenTexts = RunTokenTexts()
 
     /// The database file path.
     public var path: String { database.path }
@@ -72,6 +74,7 @@ public final class RunStore: Sendable {
         try database.transaction { db in
             _ = try db.run("DELETE FROM runs WHERE id = ?", [id])
         }
+        tokenTexts.forget(runID: id)
     }
 
     /// The run named `name`, or nil.

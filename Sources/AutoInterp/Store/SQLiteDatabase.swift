@@ -156,6 +156,10 @@ package final class SQLiteDatabase: Sendable {
     /// Rows changed by the most recent statement on this connection (see ``lastInsertRowID``).
     package var changes: Int { withConnection { $0.changes } }
 
+    /// True while a transaction is open on the connection (inside a ``transaction(_:)`` body on
+    /// this thread; another thread's transaction makes the call wait until it ends).
+    package var inTransaction: Bool { withConnection { $0.inTransaction } }
+
     /// `PRAGMA user_version`: the schema version ``migrate(_:)`` has reached.
     package func userVersion() throws -> Int {
         try withConnection { try $0.userVersion() }
@@ -191,11 +195,19 @@ package final class SQLiteDatabase: Sendable {
         }
         var applied = 0
         for migration in migrations where migration.version > current {
+            // A table rebuild drops a parent table: with foreign keys on, that would cascade into its
+            // children. The pragma is a no-op inside a transaction, so it is set around this step's.
+            if migration.foreignKeysOff { try execute("PRAGMA foreign_keys=OFF") }
+            defer { if migration.foreignKeysOff { try? execute("PRAGMA foreign_keys=ON") } }
             let ran = try transaction { connection -> Bool in
                 // Another process may have migrated while we waited for the write lock.
                 guard try connection.userVersion() < migration.version else { return false }
                 do {
                     try migration.body(connection)
+                    if migration.foreignKeysOff, let broken = try connection.query("PRAGMA foreign_key_check").first {
+                        throw AutoInterpError.database(
+                            path, "a row of \(broken.string("table") ?? "?") points at a missing \(broken.string("parent") ?? "?") row")
+                    }
                 } catch let error as AutoInterpError {
                     let prefix = "\(path): "
                     let detail =
@@ -254,17 +266,23 @@ package struct SQLiteMigration: Sendable {
     package var name: String
     /// The work, run inside the step's transaction.
     package var body: @Sendable (SQLiteConnection) throws -> Void
+    /// Runs with `PRAGMA foreign_keys=OFF` (a table rebuild: `DROP TABLE` of a parent would
+    /// otherwise delete its children's rows), checked with `PRAGMA foreign_key_check` before commit.
+    package var foreignKeysOff: Bool
 
     /// A step that runs `body`.
-    package init(version: Int, name: String, body: @escaping @Sendable (SQLiteConnection) throws -> Void) {
+    package init(
+        version: Int, name: String, foreignKeysOff: Bool = false, body: @escaping @Sendable (SQLiteConnection) throws -> Void
+    ) {
         self.version = version
         self.name = name
+        self.foreignKeysOff = foreignKeysOff
         self.body = body
     }
 
     /// A step that runs an SQL script.
-    package init(version: Int, name: String, sql: String) {
-        self.init(version: version, name: name) { try $0.execute(sql) }
+    package init(version: Int, name: String, foreignKeysOff: Bool = false, sql: String) {
+        self.init(version: version, name: name, foreignKeysOff: foreignKeysOff) { try $0.execute(sql) }
     }
 }
 
@@ -324,6 +342,9 @@ package struct SQLiteConnection {
 
     /// The rowid of the most recent successful insert.
     package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// True while a transaction is open (SQLite is not in autocommit mode).
+    package var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     /// Rows changed by the most recent INSERT, UPDATE or DELETE.
     package var changes: Int { Int(sqlite3_changes(handle)) }

@@ -56,6 +56,8 @@ extension Setting {
     public static let contexts: Setting = "contexts"
     public static let contextLength: Setting = "context length"
     public static let contextLen: Setting = "context len"
+    /// `harvest`: tokens (context slots) per shard of the output folder.
+    public static let shardTokens: Setting = "shard tokens"
     public static let width: Setting = "width"
     public static let hook: Setting = "hook"
     public static let prependBos: Setting = "prepend bos"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoInterp
 import AutoInterpCLIOptions
+import AutoInterpLLM
 import Foundation
 
 /// `autointerp harvest`: run texts through a BERT-family model (one layer's MLP activations) or a
@@ -19,7 +20,9 @@ struct HarvestCommand: AsyncParsableCommand {
             Decoder LMs (GPT-2, Llama, SmolLM2, Qwen2: a Hugging Face folder with tokenizer.json, or a \
             .gguf file) take --hook instead of --layer: a TransformerLens hook name such as \
             blocks.6.hook_resid_post or blocks.6.mlp.hook_post, given once per hook; with several hooks \
-            each goes to OUTPUT-STEM.HOOK.safetensors. --prepend-bos puts the model's BOS token first. \
+            each goes to OUTPUT-STEM.HOOK.safetensors (with --shard-tokens, to the folder OUTPUT/HOOK). \
+            --shard-tokens N writes OUTPUT as a folder of shards of N / --context-len contexts each \
+            (shard-00000.safetensors, … and vocab.json), which --activations OUTPUT reads as one dataset. --prepend-bos puts the model's BOS token first. \
             --sae (an SAELens folder or its cfg.json) harvests as the SAE was trained: its hook_name when \
             no --hook is given, and its prepend_bos (SAELens' default, true, when the file says nothing) \
             unless --prepend-bos or --no-prepend-bos is given; a d_in, model_name or hook that disagrees \
@@ -49,8 +52,13 @@ struct HarvestCommand: AsyncParsableCommand {
     @Option(help: "Decoder models: an SAELens SAE folder (or its cfg.json) to harvest for: its hook_name and prepend_bos.")
     var sae: String?
 
-    @Option(help: "Output safetensors file; vocab.json is written in the same folder.")
+    @Option(help: "Output safetensors file; vocab.json is written in the same folder. With --shard-tokens: the folder of shards.")
     var output: String
+
+    @Option(
+        name: .customLong("shard-tokens"),
+        help: "Write the output as a folder of shards (shard-00000.safetensors, …) of at most N tokens each (whole contexts).")
+    var shardTokens: PositiveInt?
 
     @Option(name: .customLong("context-len"), help: "Tokens per context, [CLS] and [SEP] included.")
     var contextLength: PositiveInt = 64
@@ -73,11 +81,12 @@ struct HarvestCommand: AsyncParsableCommand {
                 throw AutoInterpError.invalidInput("--dtype \(dtype) is not supported; use f16 or f32")
             }
             guard batchSize.value <= 4096 else { throw AutoInterpError.invalidInput("--batch-size must be between 1 and 4096, got \(batchSize.value)") }
+            let perShard = try contextsPerShard()
             if !hooks.isEmpty || sae != nil {
                 guard layer == nil else {
                     throw AutoInterpError.invalidInput("--layer is for BERT models; with --hook the hook names the layer")
                 }
-                try harvestDecoder(type)
+                try harvestDecoder(type, contextsPerShard: perShard)
                 return
             }
             guard let layer else {
@@ -88,7 +97,7 @@ struct HarvestCommand: AsyncParsableCommand {
             let bar = ProgressBar("harvest", total: 1, unit: "contexts", enabled: !quiet)
             let summary = try harvester.harvest(
                 textsFile: URL(fileURLWithPath: texts), output: URL(fileURLWithPath: output),
-                contextLength: contextLength.value, dtype: type, batchSize: batchSize.value
+                contextLength: contextLength.value, dtype: type, batchSize: batchSize.value, contextsPerShard: perShard
             ) { p in
                 bar.update(p.contextsDone, total: p.contextsTotal, detail: String(format: "%.0f tokens/s", p.tokensPerSecond))
             }
@@ -102,8 +111,18 @@ struct HarvestCommand: AsyncParsableCommand {
         }
     }
 
+    /// Contexts per shard for `--shard-tokens` (nil without it).
+    private func contextsPerShard() throws -> Int? {
+        guard let tokens = shardTokens?.value else { return nil }
+        guard tokens >= contextLength.value else {
+            throw AutoInterpError.invalidOption(
+                .shardTokens, "\(tokens) tokens hold no whole context of \(contextLength.value) (\(Setting.contextLen)): give at least \(contextLength.value)")
+        }
+        return tokens / contextLength.value
+    }
+
     /// The decoder path: every hook in one pass, one dataset per hook.
-    private func harvestDecoder(_ type: HarvestDType) throws {
+    private func harvestDecoder(_ type: HarvestDType, contextsPerShard: Int?) throws {
         let saeConfig = try sae.map { try SAEConfig(saeLensAt: URL(fileURLWithPath: $0)) }
         var names = hooks
         if names.isEmpty {
@@ -123,7 +142,7 @@ struct HarvestCommand: AsyncParsableCommand {
         let bar = ProgressBar("harvest", total: 1, unit: "contexts", enabled: !quiet)
         let summaries = try harvester.harvest(
             textsFile: URL(fileURLWithPath: texts), output: URL(fileURLWithPath: output),
-            contextLength: contextLength.value, dtype: type, batchSize: batchSize.value
+            contextLength: contextLength.value, dtype: type, batchSize: batchSize.value, contextsPerShard: contextsPerShard
         ) { p in
             bar.update(p.contextsDone, total: p.contextsTotal, detail: String(format: "%.0f tokens/s", p.tokensPerSecond))
         }
