@@ -19,10 +19,11 @@ extension RunStore {
         SQLiteMigration(version: 9, name: "batch transport: llm_pending, llm_batches, llm_calls tier and batch", sql: schemaV9),
         SQLiteMigration(version: 10, name: "explanations.audit_of, audit_variant: the metric audit's variants", sql: schemaV10),
         SQLiteMigration(version: 11, name: "embedding_similarities: the embedding scorer's per-context similarities", sql: schemaV11),
+        SQLiteMigration(version: 12, name: "intruder_prompts: the intruder scorer's prompts and answers", sql: schemaV12),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV12].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -389,5 +390,29 @@ extension RunStore {
             UNIQUE (explanation_id, example_id)
         );
         CREATE INDEX embedding_similarities_by_example ON embedding_similarities(example_id);
+        """
+
+    /// Schema v12: the intruder scorer (``IntruderStage``). One row per (unit, prompt): the decile
+    /// group its four activating contexts come from, the five `classify` examples in the order shown,
+    /// the intruder's position (1-based) and the answer, or a failure with its reason and attempts.
+    /// Keyed by unit, not explanation: the scorer never sees one. The metrics go to `scores`
+    /// (`intruder_accuracy`) under the unit's headline explanation, where the reports read every scorer.
+    static let schemaV12 = """
+        CREATE TABLE intruder_prompts (
+            id               INTEGER PRIMARY KEY,
+            unit_id          INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            prompt_idx       INTEGER NOT NULL CHECK (prompt_idx >= 0),
+            decile_low       INTEGER NOT NULL CHECK (decile_low >= 1),
+            decile_high      INTEGER NOT NULL CHECK (decile_high >= decile_low),
+            example_ids_json TEXT NOT NULL,                          -- examples.id of the contexts, in the order shown
+            intruder         INTEGER NOT NULL CHECK (intruder >= 1), -- 1-based position of the silent context
+            answer           INTEGER CHECK (answer >= 1),            -- the position named; NULL when failed
+            status           TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+            error            TEXT,
+            attempts         INTEGER NOT NULL DEFAULT 1,
+            created_at       TEXT NOT NULL,
+            CHECK ((status = 'ok' AND answer IS NOT NULL AND error IS NULL) OR (status = 'failed' AND answer IS NULL AND error IS NOT NULL)),
+            UNIQUE (unit_id, prompt_idx)
+        );
         """
 }
