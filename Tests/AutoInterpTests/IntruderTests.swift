@@ -5,6 +5,7 @@ import Logging
 import Testing
 
 @testable import AutoInterp
+@testable import AutoInterpDemo
 
 /// The intruder scorer: its answer parser, its prompts (decile groups, one silent context each,
 /// seeded order), and runs on the planted dataset with the local baseline and the scripted endpoint.
@@ -199,6 +200,37 @@ extension PipelineSuites {
             #expect(!defaults.requested.contains(.intruder) && defaults.requested.contains(.detection))
             #expect(try StageCatalog.builtIn.parse("explain,intruder") == [.explain, .intruder])
             #expect(!IntruderStage(answerer: { _ in LocalIntruderAnswerer(embedder: nil) }).scoresControls)
+        }
+
+        /// The demo runs every scorer: the defaults and the opt-in intruder (the rubric only with an endpoint).
+        @Test func theDemoAsksForEveryScorer() {
+            let local = DemoRunner.stages(withEndpoint: false)
+            #expect(local.isSuperset(of: [.explain, .simulate, .score, .detection, .fuzzing, .embedding, .intruder]) && !local.contains(.rubric))
+            #expect(DemoRunner.stages(withEndpoint: true).contains(.rubric))
+        }
+
+        /// With the embedding model (what the demo has), the local answerer reads the contexts' embeddings;
+        /// with controls on, the printed floor table gives the intruder's floor as chance.
+        @Test func embeddingAnswererAndChanceAsTheFloor() async throws {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            try EmbeddingFixture.write(to: dir.path("model"))
+            // (The model is loaded for the embedding stage, as in the demo.)
+            var request = try Self.localRequest(dir, stages: [.explain, .detection, .embedding, .intruder])
+            request.setup.neurons = try UnitSpec(parsing: "0-3")
+            request.controls = .default
+            request.embedder = dir.path("model")
+            let result = try await RunCoordinator(logger: IntruderTests.quietLogger()).run(request)
+            #expect(result.summary.isComplete, "\(result.summary.text)")
+            let config = try #require(try RunConfig.decode(result.run.configJSON).pipeline)
+            #expect(config.embedder != nil)
+            let report = try RunReport.load(from: result.store, run: result.run, options: result.reportOptions)
+            let text = RunComparison(sides: [.init(label: "a", report: report)]).render()
+            let row = try #require(text.split(separator: "\n").first { $0.hasPrefix("| Intruder: accuracy") })
+            #expect(row.contains("chance 0.2"), "\(row)")
+            for progress in try result.store.progress(runID: result.run.id) {
+                #expect(try result.store.intruderAnswers(unitID: progress.unit.id).allSatisfy { $0.isCorrect != nil })
+            }
         }
 
         /// The scripted endpoint names the planted neuron's intruder every time and is near chance on
