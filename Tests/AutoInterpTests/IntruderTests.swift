@@ -255,6 +255,41 @@ extension PipelineSuites {
             #expect(asked == explained * IntruderPlan.defaultGroups)
         }
 
+        /// Through batch files (`--batch file`) the intruder's requests are collected in the waves like
+        /// every LLM stage's, and the run stores the same rows as in real time.
+        @Test func batchFilesStoreTheSameIntruderRowsAsRealTime() async throws {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let dataset = dir.path("acts.safetensors")
+            try Self.writeDataset(to: dataset, contexts: 120)
+            let scripted = ScriptedLLM()
+            let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: scripted.handler))
+            defer { endpoint.stop() }
+            var live = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-2", endpoint: endpoint.baseURL)
+            live.stages = [.explain, .intruder]
+            let realtime = try await RunCoordinator(logger: IntruderTests.quietLogger()).run(live)
+            var batched = try ScriptedRun.request(name: "bt", dir: dir, dataset: dataset, neurons: "0-2", endpoint: endpoint.baseURL)
+            batched.stages = [.explain, .intruder]
+            batched.batch = BatchSettings(backend: .file(nil))
+            var result = try await RunCoordinator(logger: IntruderTests.quietLogger()).run(batched)
+            var waves = 0
+            while result.summary.stoppedEarly != nil, waves < 6 {
+                _ = try FileBatchRunner.answerOpenBatches(of: result.store, handler: scripted.handler)
+                waves += 1
+                result = try await RunCoordinator(logger: IntruderTests.quietLogger()).run(batched)
+            }
+            #expect(result.summary.stoppedEarly == nil && waves >= 2, "\(waves) waves")
+            #expect(try result.store.llmCalls().contains { $0.tier == "batch" && $0.stage == "intruder" })
+            var expected = try contents(of: URL(fileURLWithPath: realtime.store.path))
+            var got = try contents(of: URL(fileURLWithPath: result.store.path))
+            for table in ["llm_calls", "llm_cache", "llm_pending", "llm_batches", "runs"] {
+                expected[table] = nil
+                got[table] = nil
+            }
+            #expect(!(expected["intruder_prompts"] ?? []).isEmpty)
+            #expect(got["intruder_prompts"] == expected["intruder_prompts"] && got["scores"] == expected["scores"])
+        }
+
         /// Unusable answers (no number, a number outside 1-5) are failed rows, asked again up to three
         /// times; the accuracy is undefined with the reason, never a score.
         @Test(arguments: [ScriptedLLM.IntruderBehaviour.garbage, .outOfRange])
