@@ -14,8 +14,8 @@ package import Logging
 /// 5. pick random alive features and random neurons, explain and score both with the local
 ///    baseline or an LLM (``RunCoordinator``, whose control pass scores every unit with another
 ///    unit's explanation too), and write the report. The printed comparison has one row per
-///    scorer the run has (simulation, detection, fuzzing, embedding with the same MiniLM; the
-///    rubric with an LLM): features vs neurons vs the control floor.
+///    scorer the run has (simulation, detection, fuzzing, embedding with the same MiniLM, intruder;
+///    the rubric with an LLM): features vs neurons vs the control floor (intruder: chance 0.2).
 package struct DemoRunner {
     /// What to run.
     package struct Options: Sendable {
@@ -143,6 +143,8 @@ package struct DemoRunner {
         // Every stage the plan allows (without an endpoint, the baseline leaves out the rubric).
         let progress = ProgressBarObserver(enabled: options.showProgress)
         var request = RunRequest(setup: setup, endpoint: options.llm, observer: progress, explainer: options.llm == nil ? .local : .llm)
+        // The default stages and the opt-in intruder scorer (the local answerer with the baseline).
+        request.stages = Self.stages(withEndpoint: options.llm != nil)
         // The embedding scorer embeds with the MiniLM the demo harvests (no LLM call).
         request.embedder = model
         let result = try await RunCoordinator(logger: logger).run(request)
@@ -166,6 +168,12 @@ package struct DemoRunner {
             seconds: Date().timeIntervalSince(started), corpusSHA256: corpusHash)
         outcome.audit = audit
         return outcome
+    }
+
+    /// The demo's stages: the defaults plus the opt-in scorers (intruder), without those that need
+    /// an endpoint when there is none (the rubric).
+    static func stages(withEndpoint: Bool) -> Set<StageName> {
+        Set(StageCatalog.builtIn.descriptors.filter { withEndpoint || !$0.needsEndpoint }.map(\.name))
     }
 
     /// One line of training figures.

@@ -15,6 +15,8 @@ import Foundation
 /// - detection / fuzzing scorer (`{"answers": …}`): for each `Example N:` line, 1 when the example
 ///   holds a word of the explanation's class (detection) or every `<<highlighted>>` word is one
 ///   (fuzzing), else 0; with logprobs (0.9 on the answer) when asked;
+/// - intruder scorer (`{"intruder": N}`): the `Example N:` line without a word of the class (function
+///   words aside) that most examples hold, example 1 when no single one lacks it;
 /// - metric audit (`autointerp audit`): broader `any word`, narrower `only the word "…"` (the
 ///   class's first word), which the simulator and scorers read like a class;
 /// - probe (`Reply with the single digit 7…`): answers with logprobs when `logprobs` is true;
@@ -58,7 +60,18 @@ package struct ScriptedLLM: Sendable {
         case garbageOnce
     }
 
+    /// How the intruder scorer answers.
+    package enum IntruderBehaviour: Sendable, Equatable {
+        /// Names the example without a word of the class most examples share (example 1 when none is apart).
+        case sensible
+        /// Text that names no number.
+        case garbage
+        /// A number outside 1...count.
+        case outOfRange
+    }
+
     package var simulator: SimulatorBehaviour
+    package var intruder: IntruderBehaviour = .sensible
     package var judge: JudgeBehaviour
     /// Whether the endpoint returns logprobs (decides the `auto` simulator mode).
     package var logprobs: Bool
@@ -144,6 +157,9 @@ package struct ScriptedLLM: Sendable {
         },
         Responder(stage: StageName.detection.rawValue + "," + StageName.fuzzing.rawValue, matches: { _, user in user.contains("{\"answers\"") }) {
             llm, request, user, isRetry in llm.classify(user, logprobs: request.logprobs == true && llm.logprobs, isRetry: isRetry)
+        },
+        Responder(stage: StageName.intruder.rawValue, matches: { _, user in user.contains("{\"intruder\"") }) { llm, _, user, _ in
+            llm.findIntruder(user)
         },
         Responder(stage: StageName.simulate.rawValue + "-logprobs", matches: { request, _ in request.logprobs == true }) { llm, _, user, isRetry in
             llm.simulateLogprobs(user, isRetry: isRetry)
@@ -328,6 +344,26 @@ package struct ScriptedLLM: Sendable {
         }
         if answers.isEmpty { pieces.append(.init(token: "]}", logprob: -0.01)) }
         return TestReply(content: content, logprobs: pieces, completionTokens: pieces.count)
+    }
+
+    fileprivate func findIntruder(_ user: String) -> TestReply {
+        switch intruder {
+        case .garbage: return TestReply(content: "I cannot tell them apart.")
+        case .outOfRange: return TestReply(content: "{\"intruder\": 9}")
+        case .sensible: break
+        }
+        let examples = user.split(separator: "\n").filter { $0.hasPrefix("Example ") }.map { line in
+            Set(line.drop { $0 != ":" }.dropFirst().split(separator: " ").map(String.init))
+        }
+        var answer = 1
+        for (name, words) in Self.classes where name != "function words" {
+            let without = examples.indices.filter { examples[$0].isDisjoint(with: words) }
+            if without.count == 1, examples.count > 2 {
+                answer = without[0] + 1
+                break
+            }
+        }
+        return TestReply(content: "{\"intruder\": \(answer)}")
     }
 
     fileprivate func rate(_ user: String) -> TestReply {

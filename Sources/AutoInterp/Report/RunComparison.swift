@@ -166,7 +166,13 @@ public struct RunComparison: Sendable {
     static func floorTable(_ report: RunReport, tables: [ScorerTable], label: String) -> [String] {
         let header = ["median [95% CI] (n)"] + (tables.first?.header.dropFirst().map { $0 } ?? []) + ["features − neurons"]
         let rows = tables.map { table in
-            [table.scorer.title] + table.columns.map { "\(ReportText.fixed($0.median, 3, interval: $0.medianCI)) (\($0.defined))" }
+            [table.scorer.title] + table.columns.enumerated().map { i, column in
+                // A scorer that scores no control (intruder: no explanation) has chance as its floor.
+                if report.hasControls, i == table.columns.count - 1, column.stored == 0, let chance = table.scorer.chance {
+                    return "chance \(ReportText.fixed(chance, 1))"
+                }
+                return "\(ReportText.fixed(column.median, 3, interval: column.medianCI)) (\(column.defined))"
+            }
                 + [ReportText.fixed(table.featuresMinusNeurons, 3, interval: table.featuresMinusNeuronsCI)]
         }
         var lines = ["## \(label): every scorer, features vs neurons\(report.hasControls ? " vs control" : "")", ""]

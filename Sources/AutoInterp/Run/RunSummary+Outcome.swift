@@ -50,6 +50,8 @@ public struct FailureKind: StringName, CustomStringConvertible {
     public static let rubric: FailureKind = "rubric"
     /// Units whose LLM call failed in this invocation.
     public static let llmCall: FailureKind = "llm-call"
+    /// Intruder prompts whose answer could not be read (``IntruderStage``).
+    public static let intruder: FailureKind = "intruder"
     // A classification scorer's failed answers are counted under its name (`detection`, `fuzzing`).
 
     /// Whether failures of this kind leave results missing (all but dead units and undefined scores).

@@ -129,6 +129,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
             for scorer in StoredClassification.Scorer.allCases where unit.failedClassifications(scorer) > 0 {
                 failures[FailureKind(rawValue: scorer.rawValue), default: 0] += unit.failedClassifications(scorer)
             }
+            if unit.failedIntruderAttempts.count > 0 { failures[.intruder, default: 0] += unit.failedIntruderAttempts.count }
             if scorers.contains(where: { unit.value($0.metric, $0.subset) != nil }) { scored += 1 }
             if unit.score(.spearman, .all) == .some(nil) { failures[.undefinedScore, default: 0] += 1 }
             for rating in unit.ratings.values { ratings[rating, default: 0] += 1 }

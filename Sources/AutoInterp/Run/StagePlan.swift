@@ -28,7 +28,7 @@ public struct StagePlan: Sendable {
         try request.validate()
         let catalog = try StageCatalog.builtIn.adding(request.extraStages)
         self.catalog = catalog
-        var stages = request.stages ?? Set(catalog.names)
+        var stages = request.stages ?? Set(catalog.defaultNames)
         if let unknown = stages.first(where: { catalog.descriptor($0) == nil }) {
             throw AutoInterpError.invalidOption(.stages, "unknown stage '\(unknown)' (use a comma-separated subset of \(catalog.list))")
         }

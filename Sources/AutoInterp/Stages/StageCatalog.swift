@@ -28,6 +28,7 @@ public struct StageCatalog: Sendable {
         DetectionStage.descriptor,
         FuzzingStage.descriptor,
         EmbeddingStage.descriptor,
+        IntruderStage.descriptor,
     ])
 
     /// This catalogue with `extra` stages after its own (e.g. a script's ``RunRequest/extraStages``).
@@ -37,6 +38,9 @@ public struct StageCatalog: Sendable {
 
     /// The stage names in run order.
     public var names: [StageName] { descriptors.map(\.name) }
+
+    /// The stages a run does when `--stages` is not given (those ``StageDescriptor/inDefaults``), in run order.
+    public var defaultNames: [StageName] { descriptors.filter(\.inDefaults).map(\.name) }
 
     /// The names as `--stages` takes them: `explain,simulate,…`.
     public var list: String { names.map(\.rawValue).joined(separator: ",") }

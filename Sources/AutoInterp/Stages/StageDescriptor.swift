@@ -25,6 +25,9 @@ public struct StageDescriptor: Sendable {
     /// without one it is left out of the default stages (said in the summary), and refused with
     /// the fix when asked for by name.
     public var needsEmbedder: Bool
+    /// Whether the stage runs when `--stages` is not given (false: opt-in by name, e.g. the
+    /// intruder scorer, which adds calls per unit).
+    public var inDefaults: Bool
     /// The prompt files the stage's LLM worker reads, loaded with the run's prompts and
     /// recorded with their hashes in the run config.
     public var prompts: [PromptRole]
@@ -35,13 +38,14 @@ public struct StageDescriptor: Sendable {
 
     public init(
         name: StageName, help: String, needsEndpoint: Bool = false, asksLLM: Bool = true, needsEmbedder: Bool = false,
-        prompts: [PromptRole] = [], scorers: [ReportScorer] = [], make: @escaping @Sendable (StageContext) throws -> any UnitStage
+        inDefaults: Bool = true, prompts: [PromptRole] = [], scorers: [ReportScorer] = [], make: @escaping @Sendable (StageContext) throws -> any UnitStage
     ) {
         self.name = name
         self.help = help
         self.needsEndpoint = needsEndpoint
         self.asksLLM = asksLLM
         self.needsEmbedder = needsEmbedder
+        self.inDefaults = inDefaults
         self.prompts = prompts
         self.scorers = scorers
         self.make = make

@@ -36,6 +36,11 @@ public struct UnitProgress: Sendable, Equatable {
     public var classified: [StoredClassification.Scorer: Set<Int64>]
     /// The failed ones among them, by scorer, with how many times each was asked.
     public var failedClassificationAttempts: [StoredClassification.Scorer: [Int64: Int]]
+    /// Intruder prompts stored for the unit (ok or failed), by prompt index: keyed by unit, not
+    /// explanation (the intruder scorer never sees one).
+    public var intruderPrompts: Set<Int> = []
+    /// The failed ones among them, with how many times each was asked.
+    public var failedIntruderAttempts: [Int: Int] = [:]
 
     /// A (metric, subset) pair of the `scores` table.
     public struct ScoreKey: Hashable, Sendable {

@@ -69,7 +69,9 @@ extension RunStore {
                (SELECT json_group_array(json_array(c.metric, c.subset, c.value)) FROM scores c
                 WHERE c.explanation_id = e.id) AS scores,
                (SELECT json_group_array(json_array(r.record_idx, r.rating)) FROM rubric_ratings r
-                WHERE r.explanation_id = e.id) AS ratings
+                WHERE r.explanation_id = e.id) AS ratings,
+               (SELECT json_group_array(json_array(i.prompt_idx, i.status, i.attempts)) FROM intruder_prompts i
+                WHERE i.unit_id = u.id) AS intruder
         FROM units u
 
         """
@@ -81,6 +83,13 @@ extension RunStore {
             classifyExamples: row.int("classify_examples") ?? 0)
         progress.refusedExplanationAttempts = row.int("explanation_refusals") ?? 0
         progress.hardNegatives = row.int("hard_negatives") ?? 0
+        for case let item as [Any] in try jsonArray(row, "intruder") where item.count == 3 {
+            guard let index = (item[0] as? NSNumber)?.intValue, let status = item[1] as? String,
+                let attempts = (item[2] as? NSNumber)?.intValue
+            else { continue }
+            progress.intruderPrompts.insert(index)
+            if status == "failed" { progress.failedIntruderAttempts[index] = attempts }
+        }
         guard let explanationID = row.int64("e_id") else { return progress }
         progress.explanation = StoredExplanation(
             id: explanationID, unitID: unit.id, explainer: row.string("e_explainer") ?? "", model: row.string("e_model") ?? "",

@@ -23,10 +23,11 @@ extension RunStore {
         SQLiteMigration(
             version: 13, name: "examples: token ids and activations as binary blobs, token strings in run_tokens",
             foreignKeysOff: true, sql: schemaV13),
+        SQLiteMigration(version: 14, name: "intruder_prompts: the intruder scorer's prompts and answers", sql: schemaV14),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV13].joined(separator: "\n") }
+    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV13, schemaV14].joined(separator: "\n") }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -486,6 +487,30 @@ extension RunStore {
             token_id INTEGER NOT NULL,
             text     TEXT NOT NULL,                     -- the string examples show for token_id
             PRIMARY KEY (run_id, token_id)
+        );
+        """
+
+    /// Schema v14: the intruder scorer (``IntruderStage``). One row per (unit, prompt): the decile
+    /// group its four activating contexts come from, the five `classify` examples in the order shown,
+    /// the intruder's position (1-based) and the answer, or a failure with its reason and attempts.
+    /// Keyed by unit, not explanation: the scorer never sees one. The metrics go to `scores`
+    /// (`intruder_accuracy`) under the unit's headline explanation, where the reports read every scorer.
+    static let schemaV14 = """
+        CREATE TABLE intruder_prompts (
+            id               INTEGER PRIMARY KEY,
+            unit_id          INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            prompt_idx       INTEGER NOT NULL CHECK (prompt_idx >= 0),
+            decile_low       INTEGER NOT NULL CHECK (decile_low >= 1),
+            decile_high      INTEGER NOT NULL CHECK (decile_high >= decile_low),
+            example_ids_json TEXT NOT NULL,                          -- examples.id of the contexts, in the order shown
+            intruder         INTEGER NOT NULL CHECK (intruder >= 1), -- 1-based position of the silent context
+            answer           INTEGER CHECK (answer >= 1),            -- the position named; NULL when failed
+            status           TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+            error            TEXT,
+            attempts         INTEGER NOT NULL DEFAULT 1,
+            created_at       TEXT NOT NULL,
+            CHECK ((status = 'ok' AND answer IS NOT NULL AND error IS NULL) OR (status = 'failed' AND answer IS NULL AND error IS NOT NULL)),
+            UNIQUE (unit_id, prompt_idx)
         );
         """
 }

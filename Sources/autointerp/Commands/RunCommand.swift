@@ -30,7 +30,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Model for the rubric judge (default: --model).")
     var judgeModel: String?
 
-    @Option(help: "Stages to run, comma-separated (default \(StageCatalog.builtIn.list); without rubric for --explainer local without --endpoint).")
+    @Option(help: "Stages to run, comma-separated (default \(StageCatalog.builtIn.defaultNames.map(\.rawValue).joined(separator: ",")); without rubric for --explainer local without --endpoint; opt-in: \(StageCatalog.builtIn.descriptors.filter { !$0.inDefaults }.map(\.name.rawValue).joined(separator: ","))).")
     var stages: String?
 
     @Option(help: "Explainer and simulator: llm, or local (the LLM-free pattern baseline; the judge still needs --endpoint).")
