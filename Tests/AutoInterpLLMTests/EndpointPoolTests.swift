@@ -64,9 +64,9 @@ struct EndpointPoolTests {
         let bodies = [fast, slow, flaky].flatMap(\.seenRequests).map(\.lastUserMessage)
         #expect(Set(bodies).count == count)
         #expect(store.responses.count == count)
-        // Faster replicas take more: 5 ms against 300 ms (a margin for a busy machine, where a
-        // request's own CPU time can reach a hundred milliseconds).
-        #expect(answered[0] > answered[2] && 2 * answered[0] > 3 * answered[1], "\(answered)")
+        // Faster replicas take more: 5 ms against 20 and 300 ms. Only the order is checked: on a
+        // machine running the whole suite a request's own CPU time can reach the slow latency.
+        #expect(answered[0] > answered[2] && answered[0] > answered[1], "\(answered)")
 
         // The calls name the replica's URL; the hash names the group.
         let calls = store.calls.filter { !$0.cached && $0.error == nil }

@@ -65,9 +65,10 @@ struct LLMBoundedAnswerTests {
         #expect(f.memory?.responses.isEmpty == true)
         let call = try #require(f.memory?.calls.last)
         #expect(call.error?.contains("exceeded 1 MiB") == true)
-        // The transfer was aborted early: the server could not send its 50 MB, and it was quick.
+        // The transfer was aborted early: the server could not send its 50 MB, and it was quick
+        // (well inside the 120 s request timeout, with room for a machine running the whole suite).
         #expect(await eventually { f.endpoint.clientClosedCount == 1 })
-        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(ContinuousClock.now - started < .seconds(60))
         // The next call is served normally.
         #expect(try await f.ask("short").content == "echo: short")
     }

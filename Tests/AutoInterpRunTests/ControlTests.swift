@@ -350,7 +350,7 @@ struct ControlTests {
         }
         let fuzzingRow = try #require(sideA.split(separator: "\n").first { $0.hasPrefix("| Fuzzing: balanced accuracy") })
         #expect(
-            fuzzingRow.contains("0.750 [") && fuzzingRow.contains("0.500 [0.50, 0.50] (1)") && fuzzingRow.contains("– (0)"),
+            fuzzingRow.contains("0.750 [") && fuzzingRow.contains("0.500 [0.50, 0.50] (1)") && fuzzingRow.contains("chance 0.5"),
             "\(fuzzingRow)")
         #expect(sideA.contains("## a: every scorer, features vs neurons vs control"))
         let detection = comparison.paired(DetectionStage.scorer)

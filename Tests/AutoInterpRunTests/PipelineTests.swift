@@ -49,8 +49,8 @@ struct PipelineTests {
         let pipeline = try #require(config.pipeline)
         // The templates and, since the few-shot examples are files, their few-shot files.
         #expect(pipeline.prompts.keys.sorted() == [
-            "detection", "explainer", "few-shot-explainer", "few-shot-simulator-json", "few-shot-simulator-logprobs", "fuzzing", "rubric",
-            "simulator-json", "simulator-logprobs", "simulator-sparse",
+            "detection", "explainer", "few-shot-explainer", "few-shot-simulator-json", "few-shot-simulator-logprobs", "fuzzing", "intruder",
+            "rubric", "simulator-json", "simulator-logprobs", "simulator-sparse",
         ])
         #expect(pipeline.prompts["explainer"]?.sha256.count == 64)
 
