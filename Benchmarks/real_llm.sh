@@ -55,16 +55,7 @@ python3 "$ROOT/Benchmarks/run_costs.py" "$OUT/results/real-llm/autointerp.sqlite
 # the planted concept's name (explainer `benchmark`), then simulate, score, rubric,
 # detection and fuzzing run alone (and the control pass with those explanations).
 [ -n "${LOCAL:-}" ] || [ -n "${NO_PHASE2:-}" ] && exit 0
-python3 - "$OUT/results/real-llm/autointerp.sqlite" <<'PY'
-import sqlite3, sys, datetime
-db = sqlite3.connect(sys.argv[1])
-names = {0: "animal words", 1: "number words", 2: "colour words", 3: "the word after 'the'", 4: "the word after a comma"}
-now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-for uid, kind, idx in db.execute("SELECT id, kind, idx FROM units WHERE id NOT IN (SELECT unit_id FROM explanations)").fetchall():
-    text = names.get(idx, "animal words") if kind == "feature" else "animal words"
-    db.execute("INSERT INTO explanations (unit_id, explainer, model, text, created_at) VALUES (?, 'benchmark', 'fixed', ?, ?)", (uid, text, now))
-db.commit()
-PY
+python3 "$ROOT/Benchmarks/name_unexplained.py" "$OUT/results/real-llm/autointerp.sqlite"
 start=$(date +%s.%N)
 set +e
 /usr/bin/time -f "%U %S" -o "$OUT/time2" "$BIN" run --activations "$OUT/example/activations.safetensors" --sae "$OUT/example/sae" \
