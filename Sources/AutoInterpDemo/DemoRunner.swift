@@ -60,7 +60,7 @@ package struct DemoRunner {
     /// Receives one line per step (stderr in the CLI).
     package var say: @Sendable (String) -> Void
 
-    package init(logger: Logger = Logger(label: "autointerp.demo"), say: @escaping @Sendable (String) -> Void = { _ in }) {
+    package init(logger: Logger, say: @escaping @Sendable (String) -> Void = { _ in }) {
         self.logger = logger
         self.say = say
     }

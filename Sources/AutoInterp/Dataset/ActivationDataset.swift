@@ -185,12 +185,6 @@ public final class ActivationDataset: @unchecked Sendable {
         tokenIDs[(context * contextLength)..<((context + 1) * contextLength)]
     }
 
-    /// Whether each position of a context is a real token (all true without a mask).
-    public func mask(context: Int) -> [Bool]? {
-        guard let maskBits else { return nil }
-        return maskBits[(context * contextLength)..<((context + 1) * contextLength)].map { $0 != 0 }
-    }
-
     /// Whether the token at flat index `token` is real (not padding).
     @inline(__always)
     public func isReal(token: Int) -> Bool { maskBits.map { $0[token] != 0 } ?? true }

@@ -22,9 +22,9 @@ public struct DatasetEncoder {
     /// Logs where the time went (`encode phases: …`) at info level.
     public var logger: Logger
 
-    public init(tokensPerBatch: Int = 4096, logger: Logger = Logger(label: "autointerp.encode")) {
+    public init(tokensPerBatch: Int = 4096, logger: Logger? = nil) {
         self.tokensPerBatch = tokensPerBatch
-        self.logger = logger
+        self.logger = logger ?? .silent
     }
 
     /// Encodes `dataset` with `sae` into `output`.

@@ -26,7 +26,7 @@ package final class DecoderHarvester {
     ///   or `prependBOS` on a model without a BOS token.
     package init(
         modelPath: URL, hooks: [DecoderHook], prependBOS: Bool, modelName: String? = nil,
-        logger: Logger = Logger(label: "autointerp.harvest")
+        logger: Logger? = nil
     ) throws {
         guard let deepest = hooks.map(\.layer).max() else { throw AutoInterpError.invalidInput("harvest: give at least one \(Setting.hook)") }
         var isDirectory: ObjCBool = false
@@ -59,7 +59,7 @@ package final class DecoderHarvester {
         let standardized = modelPath.standardizedFileURL
         let name = standardized.lastPathComponent
         self.modelName = modelName ?? (name.hasSuffix(".gguf") ? String(name.dropLast(5)) : name)
-        self.logger = logger
+        self.logger = logger ?? .silent
     }
 
     /// One line for each way this harvest differs from what an SAE's `cfg.json` says it was trained on:

@@ -60,7 +60,7 @@ package final class Harvester {
     /// - Parameters:
     ///   - modelName: the `model` metadata value; defaults to the folder's name (its parent's too when it is just `model`).
     /// - Throws: `AutoInterpError` naming the folder or file and the problem; `.invalidInput` for a layer out of range.
-    package init(modelDirectory: URL, layer: Int, modelName: String? = nil, logger: Logger = Logger(label: "autointerp.harvest")) throws {
+    package init(modelDirectory: URL, layer: Int, modelName: String? = nil, logger: Logger? = nil) throws {
         let config = try BertConfig.load(modelDirectory.appendingPathComponent("config.json"))
         guard (0..<config.numHiddenLayers).contains(layer) else {
             throw AutoInterpError.invalidInput(
@@ -78,7 +78,7 @@ package final class Harvester {
         let name = standardized.lastPathComponent
         self.modelName = modelName
             ?? (name == "model" ? "\(standardized.deletingLastPathComponent().lastPathComponent)/\(name)" : name)
-        self.logger = logger
+        self.logger = logger ?? .silent
     }
 
     /// The hook name written to metadata: the module whose output is recorded.

@@ -52,13 +52,6 @@ package struct JSONLTextReader: Sendable {
         return SHA256.hex(digest: hasher.finalize())
     }
 
-    /// Every text of the file, in order.
-    package func readAll() throws -> [String] {
-        var texts: [String] = []
-        try forEachText { text, _ in texts.append(text) }
-        return texts
-    }
-
     private func parse(_ bytes: ArraySlice<UInt8>, line: Int) throws -> String {
         let object: Any
         do {

@@ -129,7 +129,7 @@ public struct RunSetup {
             return resolved
         }
         var sae = try request.sae.map {
-            try SparseAutoencoder.load(path: $0.standardizedFileURL, options: request.saeOptions, scope: .features(pick))
+            try SparseAutoencoder.load(path: $0.standardizedFileURL, options: request.saeOptions, scope: .features(pick, logger: logger))
         }
         var features: [Int]
         if let latents {

@@ -34,8 +34,8 @@ public struct ShardMerge {
 
     public var logger: Logger
 
-    public init(logger: Logger = Logger(label: "autointerp.merge")) {
-        self.logger = logger
+    public init(logger: Logger? = nil) {
+        self.logger = logger ?? .silent
     }
 
     /// Merges the shards of run `name` in `resultsFolder`.

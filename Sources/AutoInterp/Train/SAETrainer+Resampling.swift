@@ -58,7 +58,7 @@ extension SAETrainer {
         }
         resampledTotal += dead.count
         resampleEvents += 1
-        logger.debug("resampled \(dead.count) dead features at step \(stepsTaken)")
+        logger?.debug("resampled \(dead.count) dead features at step \(stepsTaken)")
         return dead.count
     }
 

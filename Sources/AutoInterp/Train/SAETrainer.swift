@@ -41,7 +41,7 @@ package final class SAETrainer {
     package private(set) var stepsTaken = 0
 
     let data: [Float]
-    let logger: Logger
+    let logger: Logger?
     var random: TrainingRandom
     var order: [Int32]
     var cursor = 0
@@ -87,7 +87,7 @@ package final class SAETrainer {
     ///
     /// Initialises the input scale, `b_dec` and the weights from `config.seed`.
     /// - Throws: `AutoInterpError.invalidInput` for bad settings or data not a whole number of rows.
-    package init(config: SAETrainingConfig, data: [Float], inputWidth dIn: Int, logger: Logger = Logger(label: "autointerp.train")) throws {
+    package init(config: SAETrainingConfig, data: [Float], inputWidth dIn: Int, logger: Logger? = nil) throws {
         guard dIn > 0, data.count % dIn == 0 else {
             throw AutoInterpError.invalidInput("train-sae: \(data.count) values is not a whole number of rows of width \(dIn)")
         }

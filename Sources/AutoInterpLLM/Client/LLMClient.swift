@@ -89,14 +89,14 @@ public final class LLMClient: Sendable {
     /// - Throws: `LLMError` when the configuration is invalid.
     public init(
         config: LLMEndpointConfig, store: (any LLMResponseStore)? = nil,
-        logger: Logger = Logger(label: "autointerp.llm"),
+        logger: Logger? = nil,
         environment: @escaping @Sendable (String) -> String? = LLMClient.processEnvironment
     ) throws {
         try config.validate()
         try config.checkAPIKey(environment: environment)
         self.config = config
         self.store = store
-        self.logger = logger
+        self.logger = logger ?? .silent
         self.environment = environment
         self.endpoint = config.endpointName
         if let pool = config.pool {
@@ -111,7 +111,7 @@ public final class LLMClient: Sendable {
                 breaker: pool.breaker)
             for (index, replica) in replicas.enumerated() where replica.probesSlots {
                 let dispatcher = dispatcher
-                let logger = logger
+                let logger = self.logger
                 Task { await Self.resolveSlots(of: replica, index: index, dispatcher: dispatcher, logger: logger) }
             }
         } else {

@@ -81,9 +81,7 @@ public struct LLMError: Error, CustomStringConvertible, Sendable, Equatable {
     /// True for a call refused because an earlier call was (the key was rejected): not the cause itself.
     public var isHalted: Bool { code == .halted }
     public var isRateLimited: Bool { code == .rateLimited }
-    public var isMalformedResponse: Bool { code == .malformedResponse }
     public var isNotFound: Bool { code == .notFound }
-    public var isBadRequest: Bool { code == .badRequest }
     /// The answer was longer than `LLMEndpointConfig.maxResponseBytes` (not retried, not cached).
     public var isResponseTooLarge: Bool { code == .responseTooLarge }
     /// Collect mode (a batch wave): the request was recorded for a batch and has no answer yet.

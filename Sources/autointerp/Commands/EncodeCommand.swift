@@ -41,9 +41,10 @@ struct EncodeCommand: AsyncParsableCommand {
             let model = try times.measure("load SAE") {
                 try SparseAutoencoder.load(path: URL(fileURLWithPath: sae), options: saeFormat.options, scope: .encoder)
             }
-            Logger(label: "autointerp.encode").info("\(times.summary)")
+            let logger = Logger(label: "autointerp.encode")
+            logger.info("\(times.summary)")
             let bar = ProgressBar("encode", total: dataset.tokenCount, unit: "tok", enabled: !quiet)
-            let summary = try DatasetEncoder(tokensPerBatch: batchTokens.value).encode(
+            let summary = try DatasetEncoder(tokensPerBatch: batchTokens.value, logger: logger).encode(
                 dataset: dataset, sae: model, output: URL(fileURLWithPath: output), dense: dense
             ) { done, _ in bar.update(done) }
             bar.finish()

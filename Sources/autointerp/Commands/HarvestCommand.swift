@@ -3,6 +3,7 @@ import AutoInterp
 import AutoInterpCLIOptions
 import AutoInterpLLM
 import Foundation
+import Logging
 
 /// `autointerp harvest`: run texts through a BERT-family model (one layer's MLP activations) or a
 /// decoder LM (activations at TransformerLens hook points) and write activation datasets.
@@ -93,7 +94,7 @@ struct HarvestCommand: AsyncParsableCommand {
                 throw AutoInterpError.invalidInput("harvest needs --layer L (BERT models) or --hook blocks.L.<hook> (decoder models)")
             }
             guard prependBOS == nil else { throw AutoInterpError.invalidInput("--prepend-bos is for decoder models (with --hook)") }
-            let harvester = try Harvester(modelDirectory: URL(fileURLWithPath: model), layer: layer.value, modelName: modelName)
+            let harvester = try Harvester(modelDirectory: URL(fileURLWithPath: model), layer: layer.value, modelName: modelName, logger: Logger(label: "autointerp.harvest"))
             let bar = ProgressBar("harvest", total: 1, unit: "contexts", enabled: !quiet)
             let summary = try harvester.harvest(
                 textsFile: URL(fileURLWithPath: texts), output: URL(fileURLWithPath: output),
@@ -135,7 +136,7 @@ struct HarvestCommand: AsyncParsableCommand {
         // SAELens trains with BOS first unless its config says otherwise.
         let bos = prependBOS ?? saeConfig.map { $0.prependBOS ?? true } ?? false
         let harvester = try DecoderHarvester(
-            modelPath: URL(fileURLWithPath: model), hooks: parsed, prependBOS: bos, modelName: modelName)
+            modelPath: URL(fileURLWithPath: model), hooks: parsed, prependBOS: bos, modelName: modelName, logger: Logger(label: "autointerp.harvest"))
         if let saeConfig, let sae {
             for line in harvester.disagreements(with: saeConfig, saePath: sae) { note("warning: \(Console.render(line))") }
         }

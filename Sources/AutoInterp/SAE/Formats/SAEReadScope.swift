@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 
 /// Which parts of an SAE a load reads.
 ///
@@ -15,6 +15,8 @@ public struct SAEReadScope {
     }
 
     let mode: Mode
+    /// Where the plan's info line goes (a TopK SAE read whole); nil for none.
+    var logger: Logger?
 
     /// Every tensor, the decoder included (`sae inspect`, tests, anything that reconstructs).
     public static var all: SAEReadScope { SAEReadScope(mode: .all) }
@@ -28,15 +30,15 @@ public struct SAEReadScope {
     ///
     /// ReLU, JumpReLU and gated activations are per feature, so the subset encodes exactly as the
     /// full SAE's columns. A TopK activation needs every pre-activation to find the k-th largest,
-    /// so a TopK SAE reads its whole encoder (an info log line says so).
-    public static func features(_ pick: @escaping (_ dSAE: Int) throws -> [Int]) -> SAEReadScope {
-        SAEReadScope(mode: .encoder(pick: pick))
+    /// so a TopK SAE reads its whole encoder (an info line to `logger` says so).
+    public static func features(_ pick: @escaping (_ dSAE: Int) throws -> [Int], logger: Logger? = nil) -> SAEReadScope {
+        SAEReadScope(mode: .encoder(pick: pick), logger: logger)
     }
 
     /// As ``features(_:)``, and the whole decoder too (`W_dec`, `d_sae × d_in` floats): selection
     /// with hard negatives finds each studied feature's nearest features by decoder cosine.
-    public static func featuresWithDecoder(_ pick: @escaping (_ dSAE: Int) throws -> [Int]) -> SAEReadScope {
-        SAEReadScope(mode: .withDecoder(pick: pick))
+    public static func featuresWithDecoder(_ pick: @escaping (_ dSAE: Int) throws -> [Int], logger: Logger? = nil) -> SAEReadScope {
+        SAEReadScope(mode: .withDecoder(pick: pick), logger: logger)
     }
 
     /// What to read for an SAE of `dSAE` features.
@@ -50,7 +52,7 @@ public struct SAEReadScope {
         case .encoder(nil):
             return SAEReadPlan(columns: nil, readsDecoder: decoderNeeded)
         case .withDecoder(let pick):
-            var plan = try SAEReadScope(mode: .encoder(pick: pick)).plan(
+            var plan = try SAEReadScope(mode: .encoder(pick: pick), logger: logger).plan(
                 dSAE: dSAE, architecture: architecture, decoderNeeded: true, path: path)
             plan.readsDecoder = true
             return plan
@@ -60,7 +62,7 @@ public struct SAEReadScope {
                 throw AutoInterpError.invalidInput("feature \(bad) is out of range: \(path) has \(dSAE) features (0-\(dSAE - 1))")
             }
             if architecture == .topk && !features.isEmpty {
-                Logger(label: "autointerp.sae").info(
+                logger?.info(
                     "\(path): topk SAE: reading every feature's encoder column (\(dSAE)), not only the \(features.count) studied, because top-k needs all pre-activations to find the k largest"
                 )
                 return SAEReadPlan(columns: nil, readsDecoder: decoderNeeded)
