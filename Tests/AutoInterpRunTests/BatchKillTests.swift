@@ -4,8 +4,8 @@ import AutoInterpTestSupport
 import Foundation
 import Testing
 
-/// Issue 20, item 2 on the real binary: `autointerp run --batch openai` killed with SIGKILL at a
-/// step of the batch transport (the process stops there through
+/// Issue 20, item 2 on the real binary: `autointerp run --batch openai` killed with SIGKILL at each
+/// step of the batch transport, ingesting included (between two stored pages of results) (the process stops there through
 /// ``BatchSettings/pauseHook(environment:)``, the test kills it from outside), then run again:
 /// no batch is submitted twice and the stored rows equal an uninterrupted run's.
 struct BatchKillTests {
@@ -20,7 +20,7 @@ struct BatchKillTests {
         ]
     }
 
-    @Test(arguments: [BatchStep.beforeUpload, .afterUpload, .afterCreate, .midPoll])
+    @Test(arguments: BatchStep.allCases)
     func aClientKilledAtAStepResumesWithNoBatchSubmittedTwice(_ step: BatchStep) async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -40,8 +40,13 @@ struct BatchKillTests {
 
         let args = Self.arguments(name: "k", dir: dir, dataset: dataset, server: server)
         let marker = dir.path("paused")
+        // One result line per ingest page: mid-ingest is after the first of the three lines is stored.
         let child = try ScriptedProcess(
-            args, environment: [BatchSettings.pauseStepVariable: step.rawValue, BatchSettings.pauseFileVariable: marker.path])
+            args,
+            environment: [
+                BatchSettings.pauseStepVariable: step.rawValue, BatchSettings.pauseFileVariable: marker.path,
+                BatchSettings.ingestPageVariable: "1",
+            ])
         let (paused, killed) = try await offCooperativePool {
             let deadline = Date().addingTimeInterval(30)
             while !FileManager.default.fileExists(atPath: marker.path), child.isRunning, Date() < deadline { usleep(2_000) }
@@ -56,10 +61,17 @@ struct BatchKillTests {
         #expect(atKill.count == 1 && atKill[0].ingestedAt == nil, "step \(step.rawValue)")
         // Created at the provider only from after-create on (its id not stored yet at that step).
         #expect(server.creations - before == (step == .beforeUpload || step == .afterUpload ? 0 : 1))
-        #expect((atKill[0].providerBatchID != nil) == (step == .midPoll))
+        #expect((atKill[0].providerBatchID != nil) == (step == .midPoll || step == .midIngest))
+
+        if step == .midIngest {
+            // The first page (one answer) is stored; the batch is not ingested yet.
+            let states = try RunStore(readingAt: url).database.query("SELECT state FROM llm_pending").compactMap { $0.string("state") }
+            #expect(states.sorted() == ["answered", "submitted", "submitted"], "\(states)")
+        }
 
         let resumed = try await offCooperativePool { try CLIRunner.run(args, timeout: 60) }
         #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(!resumed.stderr.contains("not in the batch"), "\(resumed.stderr)")
         let batches = try RunStore(readingAt: url).batches()
         #expect(batches.count == 1 && batches.allSatisfy { $0.status == .ingested && $0.answered == 3 })
         // One creation for the killed run's one batch, and no input file submitted twice.

@@ -66,6 +66,9 @@ public struct BatchSettings: Sendable {
     /// `--max-cost`: USD the run may spend; a wave whose enqueued lines (at batch prices, completions
     /// at their `max_tokens`) would pass it is not submitted.
     public var maxCost: Double?
+    /// Result lines stored per transaction while a batch's results are ingested: a crash loses at
+    /// most the page being stored (tests make it small to crash between pages).
+    public var ingestPage = 500
     /// Called at each remote step (tests: a crash there is a throw; the next run must resume).
     public var stepHook: (@Sendable (BatchStep) throws -> Void)?
 
@@ -119,6 +122,19 @@ extension BatchSettings {
     public static let pauseStepVariable = "AUTOINTERP_TEST_BATCH_PAUSE_AT"
     /// The variable naming the file the process writes the step into when it stops there.
     public static let pauseFileVariable = "AUTOINTERP_TEST_BATCH_PAUSE_FILE"
+
+    /// The variable giving ``ingestPage`` to the real binary in a crash test (1-500), so a batch of
+    /// a few lines is killed between two ingested pages.
+    public static let ingestPageVariable = "AUTOINTERP_TEST_BATCH_INGEST_PAGE"
+
+    /// ``ingestPage`` from ``ingestPageVariable``: nil when unset; anything but 1-500 is refused.
+    public static func ingestPage(environment: [String: String]) throws -> Int? {
+        guard let text = environment[ingestPageVariable] else { return nil }
+        guard let lines = Int(text), (1...500).contains(lines) else {
+            throw AutoInterpError.invalidInput("\(ingestPageVariable)='\(text)' is not a page size of 1-500 lines")
+        }
+        return lines
+    }
 
     /// Crash tests of the real binary: with both variables set, the process writes the step's
     /// name into the file the first time it reaches that step, then waits there until it is

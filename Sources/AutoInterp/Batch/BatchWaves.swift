@@ -182,7 +182,7 @@ public struct BatchWaves: Sendable {
             let anthropic = batch.dialect == BatchSettings.Backend.anthropic.dialect
             try BatchLines.forEachLine(of: url) { text, line in
                 page.append(try anthropic ? Self.anthropicResult(text, path: url.path, line: line) : BatchLines.result(text, path: url.path, line: line))
-                if page.count == 500 {
+                if page.count >= settings.ingestPage {
                     try flush()
                     try settings.stepHook?(.midIngest)
                 }

@@ -241,15 +241,14 @@ extension RunStore {
             var answered = 0, failed = 0, unknown = 0
             for line in lines {
                 guard let row = try db.query(
-                    """
-                    SELECT request_hash, unit, stage, attempt FROM llm_pending
-                    WHERE line_hash = ? AND batch_id = ? AND state = 'submitted'
-                    """,
+                    "SELECT request_hash, unit, stage, attempt, state FROM llm_pending WHERE line_hash = ? AND batch_id = ?",
                     [line.customID, batch.id]
                 ).first, let hash = row.string("request_hash") else {
                     unknown += 1
                     continue
                 }
+                // Stored by an ingest a crash interrupted (the rerun reads the whole file again).
+                guard row.string("state") == "submitted" else { continue }
                 var call = LLMCallRecord(
                     requestHash: hash, endpoint: batch.endpoint, model: batch.model, statusCode: nil, latencyMs: 0, promptTokens: nil,
                     completionTokens: nil, error: nil, cached: false, attempts: row.int("attempt") ?? 1, createdAt: now,

@@ -146,6 +146,7 @@ struct RunCommand: AsyncParsableCommand {
         settings.maxCost = maxCost?.value
         if let batchPoll { settings.pollInterval = batchPoll.value }
         settings.stepHook = try BatchSettings.pauseHook(environment: ProcessInfo.processInfo.environment)
+        if let page = try BatchSettings.ingestPage(environment: ProcessInfo.processInfo.environment) { settings.ingestPage = page }
         return settings
     }
 }
