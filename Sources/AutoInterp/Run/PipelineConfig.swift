@@ -96,10 +96,14 @@ public struct PinnedCapabilities: Sendable, Equatable, Codable {
     public var topLogprobs: Int
     /// How the sparse simulator's and the judge's answers are constrained.
     public var structuredOutput: StructuredOutputLevel
+    /// The most choices one explainer call gave (`n`, best-of-K), once a call found fewer than it
+    /// asked; nil while none did (absent in runs pinned before).
+    public var choicesPerCall: Int?
 
-    public init(simulatorMode: SimulatorMode, topLogprobs: Int, structuredOutput: StructuredOutputLevel) {
+    public init(simulatorMode: SimulatorMode, topLogprobs: Int, structuredOutput: StructuredOutputLevel, choicesPerCall: Int? = nil) {
         self.simulatorMode = simulatorMode
         self.topLogprobs = topLogprobs
         self.structuredOutput = structuredOutput
+        self.choicesPerCall = choicesPerCall
     }
 }
