@@ -40,6 +40,9 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     /// out of the JSON, when the run has none. Adding or dropping it is not a change (the stage
     /// is added or skipped); another model is.
     public var embedder: String?
+    /// The intruder scorer's decile groups (`--intruder-groups`); nil, and left out of the JSON,
+    /// for the default three (so a run made before the option resumes unchanged); another value is a change.
+    public var intruderGroups: IntruderGroups?
 
     public init(
         explainer: String = "llm", endpoint: String, model: String, simulatorModel: String? = nil, judgeModel: String? = nil,
