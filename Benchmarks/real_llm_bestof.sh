@@ -11,6 +11,7 @@
 #   Benchmarks/real_llm_bestof.sh                 # SLOTS=4: n = 4 is honoured in one call
 #   SLOTS=2 Benchmarks/real_llm_bestof.sh         # n = 4 refused once, then two calls of n = 2 per unit
 #   BIN=.build/debug/autointerp PORT=18240 Benchmarks/real_llm_bestof.sh
+#   FEATURES=0 NEURONS=0 RUN_ARGS="--records-per-call 20" ...   # fewer units and simulator calls on a busy machine
 # Not part of the tests or CI.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,8 @@ BIN=${BIN:-$ROOT/.build/release/autointerp}
 REAL=${REAL_LLM:-$ROOT/../shared/tools/real-llm}
 PORT=${PORT:-18240}
 SLOTS=${SLOTS:-4}
+FEATURES=${FEATURES:-0-4}
+NEURONS=${NEURONS:-0-2}
 OUT=${OUT:-$(mktemp -d /tmp/autointerp-real-llm-bestof.XXXXXX)}
 mkdir -p "$OUT"
 [ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
@@ -33,8 +36,8 @@ for mode in n none; do
   PROXY=$!
   sleep 1
   "$BIN" run --activations "$OUT/example/activations.safetensors" --sae "$OUT/example/sae" \
-    --features 0-4 --neurons 0-2 --name "bestof-$mode" --results "$OUT/results" --endpoint "http://127.0.0.1:$((PORT + 1))/v1" \
-    --model "$MODEL" --stages explain,simulate --controls none --explainer-samples 4 --concurrency 2 --quiet \
+    --features "$FEATURES" --neurons "$NEURONS" --name "bestof-$mode" --results "$OUT/results" --endpoint "http://127.0.0.1:$((PORT + 1))/v1" \
+    --model "$MODEL" --stages explain,simulate --controls none --explainer-samples 4 --concurrency 2 --quiet ${RUN_ARGS:-} \
     > "$OUT/run-$mode.log" 2> "$OUT/run-$mode.err" || true
   kill $PROXY; wait $PROXY 2>/dev/null || true
   PROXY=
