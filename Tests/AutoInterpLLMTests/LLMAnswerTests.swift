@@ -347,13 +347,15 @@ struct LLMStructuredOutputTests {
 /// (llama.cpp reports the first choice's only: the others counted at its tokens per character),
 /// cached whole unless every choice was cut off.
 struct LLMChoicesTests {
-    static func reply(_ contents: [String], llamaUsage: Bool, finish: [String] = []) -> @Sendable (ChatRequestSeen) -> TestReply {
+    static func reply(
+        _ contents: [String], llamaUsage: Bool, finish: [String] = [], timings: Bool? = nil
+    ) -> @Sendable (ChatRequestSeen) -> TestReply {
         { _ in
             var reply = TestReply(content: contents[0], promptTokens: 30, completionTokens: 6)
             reply.choices = contents
             reply.choiceFinishReasons = finish
             reply.usageOfFirstChoiceOnly = llamaUsage
-            if llamaUsage { reply.timingsCacheN = 0 }
+            if timings ?? llamaUsage { reply.timingsCacheN = 0 }
             return reply
         }
     }
@@ -376,6 +378,11 @@ struct LLMChoicesTests {
         defer { f.endpoint.stop() }
         _ = try await Self.ask(f)
         #expect(f.client.usage.promptTokens == 30 && f.client.usage.completionTokens == 6 + 3 + 12)
+        // A llama.cpp-style answer whose count is more than its first choice could hold is a total already.
+        let fixed = try AnswerFixture(handler: Self.reply(["abcdef", "abc", "abcdefghijkl"], llamaUsage: false, timings: true))
+        defer { fixed.endpoint.stop() }
+        _ = try await Self.ask(fixed)
+        #expect(fixed.client.usage.completionTokens == 18)
     }
 
     @Test func aPartlyCutOffAnswerIsCachedAnAllCutOffOneIsNot() async throws {

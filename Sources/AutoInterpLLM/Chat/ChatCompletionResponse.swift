@@ -167,11 +167,14 @@ public struct ChatCompletionResponse: Codable, Sendable, Equatable {
     /// Completion tokens of all choices: `usage.completion_tokens`, except where llama.cpp's server
     /// answers several choices (`n`, told by its `timings`): it reports the first choice's tokens
     /// only (measured on its b-series builds), so each other choice is counted at the first one's
-    /// tokens per character (at least one token each). Nil when the server reported none.
+    /// tokens per character (at least one token each). A count above the first choice's characters
+    /// (plus its end token) cannot be the first choice's alone: it is taken as the total, as a fixed
+    /// server would send. Nil when the server reported none.
     public var completionTokensOfAllChoices: Int? {
         guard let reported = usage?.completionTokens else { return nil }
         guard choices.count > 1, timings != nil else { return reported }
         let characters = choices.map { max(1, ($0.message?.content ?? "").count) }
+        guard reported <= characters[0] + 1 else { return reported }
         let perCharacter = Double(reported) / Double(characters[0])
         return characters.dropFirst().reduce(reported) { $0 + max(1, Int((Double($1) * perCharacter).rounded())) }
     }
