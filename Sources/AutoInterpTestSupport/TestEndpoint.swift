@@ -300,7 +300,8 @@ package final class TestEndpoint: Sendable {
         let response = ChatCompletionResponse(
             id: "chatcmpl-test-\(seen.number)", model: seen.request?.model ?? "test", choices: choices,
             usage: .init(
-                promptTokens: reply.promptTokens, completionTokens: reply.completionTokens * (reply.usageOfFirstChoiceOnly ? 1 : contents.count),
+                promptTokens: reply.promptTokens,
+                completionTokens: reply.completionTokens * (reply.usageOfFirstChoiceOnly ? 1 : contents.count),
                 promptTokensDetails: reply.cachedTokens.map { .init(cachedTokens: $0) }),
             timings: reply.timingsCacheN.map { .init(cacheN: $0, promptN: max(0, reply.promptTokens - $0)) })
         return (try? JSONEncoder().encode(response)) ?? Data("{}".utf8)

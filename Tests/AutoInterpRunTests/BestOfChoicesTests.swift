@@ -74,7 +74,8 @@ extension PipelineSuites {
 
         static func request(_ dir: TemporaryDirectory, endpoint: TestEndpoint, features: String = "0-1") throws -> RunRequest {
             let (dataset, sae) = try ScriptedRun.writeDataset(in: dir, contexts: 60)
-            var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: features, neurons: "none", endpoint: endpoint.baseURL)
+            var request = try ScriptedRun.request(
+                dir: dir, dataset: dataset, sae: sae, features: features, neurons: "none", endpoint: endpoint.baseURL)
             request.explainerSamples = 4
             request.stages = [.explain, .simulate, .score]
             request.unitsInFlight = 1  // one unit after the other: the second sees what the first learnt
@@ -105,7 +106,9 @@ extension PipelineSuites {
             let hashes = Set(try store.explanations(runID: result.run.id).compactMap(\.requestHash))
             let all = try store.llmCalls()
             let calls = all.filter { hashes.contains($0.requestHash) && !$0.cached }
-            #expect(calls.count == 2 && calls.allSatisfy { $0.completionTokens == 4 * Self.tokensPerChoice && ($0.promptTokens ?? 0) > 0 }, "\(all.map { ($0.stage ?? "-", $0.cached, $0.completionTokens ?? -1) })")
+            #expect(
+                calls.count == 2 && calls.allSatisfy { $0.completionTokens == 4 * Self.tokensPerChoice && ($0.promptTokens ?? 0) > 0 },
+                "\(all.map { ($0.stage ?? "-", $0.cached, $0.completionTokens ?? -1) })")
             // Resumed: nothing asked again.
             let before = endpoint.requestCount
             _ = try await RunCoordinator(logger: DetectionTests.quietLogger()).run(request)
@@ -170,7 +173,9 @@ extension PipelineSuites {
             while result.summary.stoppedEarly != nil, waves < 10 {
                 for batch in try result.store.batches() where batch.status == .written {
                     let text = try String(contentsOf: URL(fileURLWithPath: batch.localPath), encoding: .utf8)
-                    lines += text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    lines += text.split(separator: "\n").compactMap {
+                        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                    }
                 }
                 _ = try FileBatchRunner.answerOpenBatches(of: result.store, handler: handler)
                 waves += 1

@@ -133,7 +133,8 @@ public struct ExplainStage: UnitStage {
     /// unit's explanation with its validation scores (subset `validation`) and its simulations on
     /// the test half (their scores too with the score stage): what every report shows. The other
     /// samples are stored as candidates (`candidate:<sample>`, out of every headline) with their
-    /// validation scores, and an unusable sample as a candidate failure (`explanation_candidate_failures`). After the choice, the first usable sample is simulated on the test half
+    /// validation scores, and an unusable sample as a candidate failure (`explanation_candidate_failures`).
+    /// After the choice, the first usable sample is simulated on the test half
     /// too: its Spearman is stored on the winner as subset `first_sample` (the gain of best-of-K).
     private func explainBestOf(_ work: UnitWork, examples: [ExampleRecord], bestOf: BestOf) async throws -> StageResult {
         let (validation, test) = HeldOutSplit.split(try work.store.heldOutRecords(unitID: work.unit.id), unit: work.unit.unit)
@@ -149,7 +150,8 @@ public struct ExplainStage: UnitStage {
             case .success(let value): result = value
             case .failure(let failure):
                 work.logger.info(
-                    "explanation sample unusable", metadata: ["unit": "\(work.unit.unit)", "sample": "\(sample)", "reason": "\(failure.reason)"])
+                    "explanation sample unusable",
+                    metadata: ["unit": "\(work.unit.unit)", "sample": "\(sample)", "reason": "\(failure.reason)"])
                 failures.append((sample, failure))
                 continue
             }

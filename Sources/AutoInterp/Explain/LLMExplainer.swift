@@ -109,7 +109,9 @@ package struct LLMExplainer: UnitExplainer {
                     "the endpoint gave fewer choices than n asked; asking the rest separately",
                     metadata: ["endpoint": "\(client.config.endpointName)", "asked": "\(asked)", "got": "\(choices.count)"])
             }
-            outcomes += choices.map { check($0.message?.content ?? "", cutOff: $0.finishReason == "length", prompt: prompt, hash: answer.requestHash) }
+            outcomes += choices.map {
+                check($0.message?.content ?? "", cutOff: $0.finishReason == "length", prompt: prompt, hash: answer.requestHash)
+            }
             if choices.isEmpty { break }
         }
         return outcomes + (try await explainEach(unit: unit, examples: examples, samples: outcomes.count..<count))
@@ -121,8 +123,8 @@ package struct LLMExplainer: UnitExplainer {
     static func choicesAllowed(refusal error: LLMError) -> Int? {
         guard error.statusCode == 400 else { return nil }
         let text = error.message
-        guard text.contains("'n'") || text.contains("\"n\"") || text.contains("`n`") || text.range(of: #"\bn (must|should)\b"#, options: .regularExpression) != nil
-        else { return nil }
+        let namesN = ["'n'", "\"n\"", "`n`"].contains { text.contains($0) }
+        guard namesN || text.range(of: #"\bn (must|should)\b"#, options: .regularExpression) != nil else { return nil }
         guard let bound = text.range(of: #"(<=|at most|maximum( value)? (of|is)?)\s*[0-9]+"#, options: .regularExpression) else { return 1 }
         return Int(text[bound].filter(\.isNumber)).map { max(1, $0) } ?? 1
     }

@@ -56,7 +56,9 @@ public protocol UnitExplainer: Sendable {
     /// sample. The default asks ``explain(unit:examples:sample:)`` once per sample; the LLM
     /// explainer asks for several choices in one call (`n`) where the endpoint gives them.
     /// Throws what is not a sample's own failure (a failed call, a request deferred to a batch).
-    func explainSamples(unit: UnitRef, examples: [ExampleRecord], count: Int) async throws -> [Result<ExplanationResult, ExplanationFailure>]
+    func explainSamples(
+        unit: UnitRef, examples: [ExampleRecord], count: Int
+    ) async throws -> [Result<ExplanationResult, ExplanationFailure>]
 }
 
 extension UnitExplainer {

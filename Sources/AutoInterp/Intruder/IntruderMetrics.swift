@@ -23,7 +23,9 @@ public enum IntruderMetrics {
     public static let chance = 0.2
 
     /// The scores over `rows` (a unit's answers); `skipped` are the reasons groups had no prompt.
-    public static func scores(from rows: [StoredIntruderAnswer], skipped: [String] = [], groups: IntruderGroups = .default) -> [StoredScore] {
+    public static func scores(
+        from rows: [StoredIntruderAnswer], skipped: [String] = [], groups: IntruderGroups = .default
+    ) -> [StoredScore] {
         func score(_ metric: StoredScore.Metric, _ rows: [StoredIntruderAnswer], none: String) -> StoredScore {
             let answered = rows.compactMap(\.isCorrect)
             guard !answered.isEmpty else {
