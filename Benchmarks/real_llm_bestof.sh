@@ -11,7 +11,7 @@
 #   Benchmarks/real_llm_bestof.sh                 # SLOTS=4: n = 4 is honoured in one call
 #   SLOTS=2 Benchmarks/real_llm_bestof.sh         # n = 4 refused once, then two calls of n = 2 per unit
 #   BIN=.build/debug/autointerp PORT=18240 Benchmarks/real_llm_bestof.sh
-#   FEATURES=0 NEURONS=0 RUN_ARGS="--records-per-call 20" ...   # fewer units and simulator calls on a busy machine
+#   FEATURES=0 NEURONS=0 RUN_ARGS="--score-top 1 --score-random 1" MODES=n ...   # fewer units and simulations, one mode
 # Not part of the tests or CI.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +30,7 @@ trap 'kill $PID 2>/dev/null || true; [ -n "$PROXY" ] && kill $PROXY 2>/dev/null 
 MODEL=smollm2-135m-instruct
 "$BIN" example --output "$OUT/example" > /dev/null
 
-for mode in n none; do
+for mode in ${MODES:-n none}; do
   LOG=$OUT/proxy-$mode.jsonl
   python3 "$ROOT/Benchmarks/bestof_proxy.py" $((PORT + 1)) "$PORT" "$LOG" $([ $mode = none ] && echo --drop-n) &
   PROXY=$!
