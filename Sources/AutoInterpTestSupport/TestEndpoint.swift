@@ -290,16 +290,18 @@ package final class TestEndpoint: Sendable {
     /// what a test's batch runner writes into a batch output line.
     package static func completionBody(for seen: ChatRequestSeen, handler: (ChatRequestSeen) -> TestReply) -> Data {
         let reply = handler(seen)
-        let n = max(1, seen.request?.n ?? 1)
-        let choices = (0..<n).map { index in
+        let contents = reply.choices ?? Array(repeating: reply.content, count: max(1, seen.request?.n ?? 1))
+        let choices = contents.enumerated().map { index, content in
             ChatCompletionResponse.Choice(
-                index: index, message: .init(role: "assistant", content: reply.content),
-                logprobs: reply.logprobs.map { .init(content: $0) }, finishReason: reply.finishReason)
+                index: index, message: .init(role: "assistant", content: content),
+                logprobs: reply.logprobs.map { .init(content: $0) },
+                finishReason: index < reply.choiceFinishReasons.count ? reply.choiceFinishReasons[index] : reply.finishReason)
         }
         let response = ChatCompletionResponse(
             id: "chatcmpl-test-\(seen.number)", model: seen.request?.model ?? "test", choices: choices,
             usage: .init(
-                promptTokens: reply.promptTokens, completionTokens: reply.completionTokens * n,
+                promptTokens: reply.promptTokens,
+                completionTokens: reply.completionTokens * (reply.usageOfFirstChoiceOnly ? 1 : contents.count),
                 promptTokensDetails: reply.cachedTokens.map { .init(cachedTokens: $0) }),
             timings: reply.timingsCacheN.map { .init(cacheN: $0, promptN: max(0, reply.promptTokens - $0)) })
         return (try? JSONEncoder().encode(response)) ?? Data("{}".utf8)

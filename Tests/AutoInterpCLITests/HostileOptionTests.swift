@@ -53,6 +53,7 @@ import Testing
         add(["run"], "--explainer-samples", positiveInt)
         add(["run"], "--concurrency", positiveInt)
         add(["run"], "--classify-per-call", positiveInt + ["101"])
+        add(["run"], "--intruder-groups", ["", "0", "11", "1-4,3-6", "0-3", "8-11", "6-4", "1-3,,4-6", "a-b"])
         add(["run"], "--controls", nanInf + ["-1", "0", "some", "9223372036854775808", ""])
         add(["run"], "--pattern-context", countInt + ["17"], expect: "context")
         add(["run"], "--pattern-consistency", positiveReal + ["1.5"], expect: "consistency")

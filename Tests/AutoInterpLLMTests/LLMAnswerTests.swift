@@ -340,3 +340,60 @@ struct LLMStructuredOutputTests {
         #expect(result.stdout.contains("structured    \(level):"))
     }
 }
+
+// MARK: - Several choices (`n`)
+
+/// An answer with several choices (`n`): prompt tokens once, completion tokens of every choice
+/// (llama.cpp reports the first choice's only: the others counted at its tokens per character),
+/// cached whole unless every choice was cut off.
+struct LLMChoicesTests {
+    static func reply(
+        _ contents: [String], llamaUsage: Bool, finish: [String] = [], timings: Bool? = nil
+    ) -> @Sendable (ChatRequestSeen) -> TestReply {
+        { _ in
+            var reply = TestReply(content: contents[0], promptTokens: 30, completionTokens: 6)
+            reply.choices = contents
+            reply.choiceFinishReasons = finish
+            reply.usageOfFirstChoiceOnly = llamaUsage
+            if timings ?? llamaUsage { reply.timingsCacheN = 0 }
+            return reply
+        }
+    }
+
+    fileprivate static func ask(_ f: AnswerFixture) async throws -> LLMCompletion {
+        try await f.client.complete(ChatCompletionRequest(messages: [.user("three ideas")], temperature: 1, maxTokens: 16, n: 3))
+    }
+
+    @Test func everyChoiceCountsOnceThePromptOnce() async throws {
+        let f = try AnswerFixture(handler: Self.reply(["abcdef", "abc", "abcdefghijkl"], llamaUsage: false))
+        defer { f.endpoint.stop() }
+        let answer = try await Self.ask(f)
+        #expect(answer.response.choices.count == 3)
+        #expect(f.client.usage.promptTokens == 30 && f.client.usage.completionTokens == 18)
+    }
+
+    @Test func llamaCppUsageOfTheFirstChoiceIsScaledToTheOthers() async throws {
+        // 6 tokens for 6 characters: 3 characters are 3 tokens, 12 are 12.
+        let f = try AnswerFixture(handler: Self.reply(["abcdef", "abc", "abcdefghijkl"], llamaUsage: true))
+        defer { f.endpoint.stop() }
+        _ = try await Self.ask(f)
+        #expect(f.client.usage.promptTokens == 30 && f.client.usage.completionTokens == 6 + 3 + 12)
+        // A llama.cpp-style answer whose count is more than its first choice could hold is a total already.
+        let fixed = try AnswerFixture(handler: Self.reply(["abcdef", "abc", "abcdefghijkl"], llamaUsage: false, timings: true))
+        defer { fixed.endpoint.stop() }
+        _ = try await Self.ask(fixed)
+        #expect(fixed.client.usage.completionTokens == 18)
+    }
+
+    @Test func aPartlyCutOffAnswerIsCachedAnAllCutOffOneIsNot() async throws {
+        let partly = try AnswerFixture(handler: Self.reply(["a", "b", "c"], llamaUsage: false, finish: ["length", "stop", "stop"]))
+        defer { partly.endpoint.stop() }
+        _ = try await Self.ask(partly)
+        let again = try await Self.ask(partly)
+        #expect(again.cached && partly.endpoint.requestCount == 1)
+        let all = try AnswerFixture(handler: Self.reply(["a", "b", "c"], llamaUsage: false, finish: ["length", "length", "length"]))
+        defer { all.endpoint.stop() }
+        _ = try await Self.ask(all)
+        #expect(!(try await Self.ask(all)).cached && all.endpoint.requestCount == 2)
+    }
+}

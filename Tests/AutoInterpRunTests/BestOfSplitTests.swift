@@ -74,12 +74,17 @@ extension PipelineSuites {
                     guard ScriptedLLM.responders.first(where: { $0.matches(request, user) })?.stage == StageName.explain.rawValue else {
                         return script.reply(seen)
                     }
-                    // The planted samples: sample k (seed nil for 0, else k) answers texts[k].
-                    let text = texts.withLock { $0.isEmpty ? "function words" : $0[min(request.seed ?? 0, $0.count - 1)] }
-                    if request.responseFormat?.type == "json_schema" {
-                        return TestReply(content: "{\"explanation\": \(SimulatorAnswerFormat.quoted(text))}")
+                    // The planted samples: sample k (seed nil for 0, else k; with `n`, choice i of a
+                    // call seeded s is sample s + i) answers texts[k].
+                    let first = request.seed ?? 0
+                    let answers = (first..<first + max(1, request.n ?? 1)).map { sample in
+                        let text = texts.withLock { $0.isEmpty ? "function words" : $0[min(sample, $0.count - 1)] }
+                        return request.responseFormat?.type == "json_schema"
+                            ? "{\"explanation\": \(SimulatorAnswerFormat.quoted(text))}" : "Explanation: \(text)."
                     }
-                    return TestReply(content: "Explanation: \(text).")
+                    var reply = TestReply(content: answers[0])
+                    reply.choices = answers
+                    return reply
                 }))
             defer { endpoint.stop() }
             var request = try ScriptedRun.request(

@@ -295,6 +295,7 @@ public struct MetricAudit: Sendable {
         runRequest.controls = pipeline.controls ?? .all
         runRequest.classifyPerCall = pipeline.classifyPerCall ?? LLMClassifier.defaultBatchSize
         runRequest.embedder = request.embedder
+        runRequest.intruderGroups = pipeline.intruderGroups ?? .default
         // The rubric is not a scorer the audit uses: without an endpoint, the local plan leaves it out quietly.
         runRequest.stages = nil
         return runRequest

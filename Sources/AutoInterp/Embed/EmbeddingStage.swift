@@ -39,9 +39,10 @@ public struct EmbeddingStage: UnitStage {
         }
         let examples = try work.store.classificationExamples(unitID: work.unit.id)
         let items = DetectionStage.items(examples)
-        let vectors = try embedder.embed([explanation.text] + items.map { Self.text($0.tokens) })
-        let query = vectors[0]
-        let rows = zip(items, vectors.dropFirst()).map { item, vector in
+        // The contexts through the reuse cache (the intruder's local answerer reads them next).
+        let query = try embedder.embed([explanation.text])[0]
+        let vectors = try embedder.embedContexts(items.map { Self.text($0.tokens) })
+        let rows = zip(items, vectors).map { item, vector in
             let cosine = min(1, max(-1, SentenceEmbedder.cosine(query, vector)))
             return StoredSimilarity(exampleID: item.exampleID, label: item.label, similarity: cosine)
         }

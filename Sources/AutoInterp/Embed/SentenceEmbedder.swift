@@ -1,5 +1,6 @@
 import AutoInterpLLM
 package import Foundation
+import Synchronization
 
 /// A sentence-embedding model run on the CPU: a BERT-family encoder (``BertModel``) with its
 /// WordPiece tokenizer and the folder's pooling (``SentencePooling``), computing what
@@ -20,11 +21,15 @@ package final class SentenceEmbedder: Sendable {
 
     /// Texts run through the model in one forward pass (packed, so memory is this many sequences' tokens).
     private static let batch = 32
+    /// The contexts embedded so far in this process (``embedContexts(_:)``).
+    package let contexts: EmbeddingCache
+    private let embedded = Mutex(0)
 
     package init(
         model: BertModel, tokenizer: WordPieceTokenizer, pooling: SentencePooling, directory: URL? = nil, name: String,
-        identity: String? = nil
+        identity: String? = nil, contextCache: Int = EmbeddingCache.defaultCapacity
     ) {
+        self.contexts = EmbeddingCache(capacity: contextCache)
         self.model = model
         self.tokenizer = tokenizer
         self.pooling = pooling
@@ -38,7 +43,8 @@ package final class SentenceEmbedder: Sendable {
     /// `1_Pooling/config.json`, `sentence_bert_config.json`.
     ///
     /// - Throws: ``AutoInterpError`` naming the folder or file and the fix.
-    package static func load(directory: URL) throws -> SentenceEmbedder {
+    /// - Parameter contextCache: context vectors kept for reuse (``embedContexts(_:)``); 0 keeps none.
+    package static func load(directory: URL, contextCache: Int = EmbeddingCache.defaultCapacity) throws -> SentenceEmbedder {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isFolder), isFolder.boolValue else {
             throw AutoInterpError.invalidOption(
@@ -49,7 +55,9 @@ package final class SentenceEmbedder: Sendable {
         let pooling = try SentencePooling.load(directory: directory)
         let name = model.config.nameOrPath.flatMap { $0.isEmpty ? nil : $0 } ?? directory.lastPathComponent
         let identity = "\(name) sha256:\(try fingerprint(directory))"
-        return SentenceEmbedder(model: model, tokenizer: tokenizer, pooling: pooling, directory: directory, name: name, identity: identity)
+        return SentenceEmbedder(
+            model: model, tokenizer: tokenizer, pooling: pooling, directory: directory, name: name, identity: identity,
+            contextCache: contextCache)
     }
 
     /// 16 hex digits of SHA-256 over `config.json`, the tokenizer and pooling files and the first 2 MiB and
@@ -85,6 +93,7 @@ package final class SentenceEmbedder: Sendable {
     ///
     /// - Throws: ``AutoInterpError`` from the model (a token id outside its vocabulary).
     package func embed(_ texts: [String]) throws -> [[Float]] {
+        embedded.withLock { $0 += texts.count }
         var out: [[Float]] = []
         out.reserveCapacity(texts.count)
         var start = 0
@@ -100,6 +109,28 @@ package final class SentenceEmbedder: Sendable {
             start = end
         }
         return out
+    }
+
+    /// Texts run through the model so far (``embed(_:)``), for tests and logs.
+    package var textsEmbedded: Int { embedded.withLock { $0 } }
+
+    /// One embedding per context text, in order, each distinct text through the model once while
+    /// ``contexts`` holds it: the embedding stage's `classify` contexts serve the intruder's local
+    /// answerer (the same unit's contexts, embedded just before). The same vectors as ``embed(_:)``.
+    package func embedContexts(_ texts: [String]) throws -> [[Float]] {
+        var known: [String: [Float]] = [:]
+        var missing: [String] = []
+        for text in texts where known[text] == nil {
+            if let vector = contexts.vector(text) {
+                known[text] = vector
+            } else if !missing.contains(text) {
+                missing.append(text)
+            }
+        }
+        let fresh = Array(zip(missing, try embed(missing)))
+        contexts.keep(fresh.map { (text: $0.0, vector: $0.1) })
+        for (text, vector) in fresh { known[text] = vector }
+        return texts.map { known[$0] ?? [] }
     }
 
     /// The pooled (and normalised) vector of `rows` of `hidden`.

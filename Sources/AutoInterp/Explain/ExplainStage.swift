@@ -133,23 +133,36 @@ public struct ExplainStage: UnitStage {
     /// unit's explanation with its validation scores (subset `validation`) and its simulations on
     /// the test half (their scores too with the score stage): what every report shows. The other
     /// samples are stored as candidates (`candidate:<sample>`, out of every headline) with their
-    /// validation scores. After the choice, the first usable sample is simulated on the test half
+    /// validation scores, and an unusable sample as a candidate failure (`explanation_candidate_failures`).
+    /// After the choice, the first usable sample is simulated on the test half
     /// too: its Spearman is stored on the winner as subset `first_sample` (the gain of best-of-K).
     private func explainBestOf(_ work: UnitWork, examples: [ExampleRecord], bestOf: BestOf) async throws -> StageResult {
         let (validation, test) = HeldOutSplit.split(try work.store.heldOutRecords(unitID: work.unit.id), unit: work.unit.unit)
         let simulator = try bestOf.simulatorFor(work)
         var samples: [(sample: Int, result: ExplanationResult, scores: [StoredScore], value: Double)] = []
-        var lastFailure: ExplanationFailure?
-        for sample in 0..<bestOf.samples {
+        var failures: [(sample: Int, failure: ExplanationFailure)] = []
+        // Every sample first (one call with `n` where the endpoint gives several choices), then their simulations.
+        var deferred: LLMError?
+        let outcomes = try await explainer.explainSamples(unit: work.unit.unit, examples: examples, count: bestOf.samples)
+        for (sample, outcome) in outcomes.enumerated() {
             let result: ExplanationResult
-            do {
-                result = try await explainer.explain(unit: work.unit.unit, examples: examples, sample: sample)
-            } catch let failure as ExplanationFailure {
-                lastFailure = failure
+            switch outcome {
+            case .success(let value): result = value
+            case .failure(let failure):
+                work.logger.info(
+                    "explanation sample unusable",
+                    metadata: ["unit": "\(work.unit.unit)", "sample": "\(sample)", "reason": "\(failure.reason)"])
+                failures.append((sample, failure))
                 continue
             }
             // Only the validation half: the choice never sees the records it is reported on.
-            let simulations = try await simulator.simulate(explanation: result.text, heldOut: validation)
+            let simulations: [StoredSimulation]
+            do {
+                simulations = try await simulator.simulate(explanation: result.text, heldOut: validation)
+            } catch let error as LLMError where error.isDeferred {
+                deferred = deferred ?? error  // every sample's requests join the same batch wave
+                continue
+            }
             let scores = SimulationScoring.scores(from: simulations).filter { $0.subset == .all }.map { score in
                 var score = score
                 score.subset = .validation
@@ -160,18 +173,29 @@ public struct ExplainStage: UnitStage {
                 "explanation sample", metadata: ["unit": "\(work.unit.unit)", "sample": "\(sample)", "validation spearman": "\(value)"])
             samples.append((sample, result, scores, value))
         }
+        if let deferred { throw deferred }
         guard let winner = samples.reduce(nil, { best, next in best.map { next.value > $0.value ? next : $0 } ?? next }) else {
-            throw lastFailure ?? ExplanationFailure("no explanation sample was usable")
+            throw failures.last?.failure ?? ExplanationFailure("no explanation sample was usable")
         }
         // Every call first (the winner and, for the gain of best-of-K, the first sample on the test
         // half, after the choice), then the rows, so an interrupted unit stores nothing half-done.
-        let tested = try await simulator.simulate(explanation: winner.result.text, heldOut: test)
-        let testScores = SimulationScoring.scores(from: tested)
+        var tested: [StoredSimulation] = []
+        do {
+            tested = try await simulator.simulate(explanation: winner.result.text, heldOut: test)
+        } catch let error as LLMError where error.isDeferred {
+            deferred = error
+        }
         let first = samples.first
         var firstTested: [StoredSimulation]?
         if let first, first.sample != winner.sample {
-            firstTested = try await simulator.simulate(explanation: first.result.text, heldOut: test)
+            do {
+                firstTested = try await simulator.simulate(explanation: first.result.text, heldOut: test)
+            } catch let error as LLMError where error.isDeferred {
+                deferred = deferred ?? error
+            }
         }
+        if let deferred { throw deferred }
+        let testScores = SimulationScoring.scores(from: tested)
         let firstScores = firstTested.map { SimulationScoring.scores(from: $0) } ?? testScores
 
         let explanation = try store(winner.result, work)
@@ -188,6 +212,7 @@ public struct ExplainStage: UnitStage {
             others.map {
                 (sample: $0.sample, explainer: explainer.name, model: explainer.model, text: $0.result.text, requestHash: $0.result.requestHash)
             })
+        try work.store.recordCandidateFailures(of: explanation, failures.map { ($0.sample, $0.failure.answer, $0.failure.reason) })
         for (candidate, item) in zip(candidates, others) {
             try work.store.saveScores(explanationID: candidate.id, item.scores)
             if item.sample == first?.sample, let firstTested {

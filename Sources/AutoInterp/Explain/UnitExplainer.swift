@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import Foundation
 
 /// One explanation an explainer produced, with what the run records about how it was made.
@@ -50,10 +51,45 @@ public protocol UnitExplainer: Sendable {
     /// - Parameter sample: which of several samples this is (0 for the first); implementations
     ///   make samples differ (e.g. by seed) and must give the same answer for the same sample.
     func explain(unit: UnitRef, examples: [ExampleRecord], sample: Int) async throws -> ExplanationResult
+
+    /// Samples `0..<count` of `unit` (best-of-K), in order: each a result or the failure of that
+    /// sample. The default asks ``explain(unit:examples:sample:)`` once per sample; the LLM
+    /// explainer asks for several choices in one call (`n`) where the endpoint gives them.
+    /// Throws what is not a sample's own failure (a failed call, a request deferred to a batch).
+    func explainSamples(
+        unit: UnitRef, examples: [ExampleRecord], count: Int
+    ) async throws -> [Result<ExplanationResult, ExplanationFailure>]
 }
 
 extension UnitExplainer {
     public var endpoint: String? { nil }
+
+    public func explainSamples(
+        unit: UnitRef, examples: [ExampleRecord], count: Int
+    ) async throws -> [Result<ExplanationResult, ExplanationFailure>] {
+        try await explainEach(unit: unit, examples: examples, samples: 0..<count)
+    }
+
+    /// `samples`, one ``explain(unit:examples:sample:)`` each. A request deferred to a batch
+    /// (collect mode) does not stop the others: every sample's request joins the same wave, and
+    /// the deferral is thrown after the last.
+    package func explainEach(
+        unit: UnitRef, examples: [ExampleRecord], samples: Range<Int>
+    ) async throws -> [Result<ExplanationResult, ExplanationFailure>] {
+        var outcomes: [Result<ExplanationResult, ExplanationFailure>] = []
+        var deferred: LLMError?
+        for sample in samples {
+            do {
+                outcomes.append(.success(try await explain(unit: unit, examples: examples, sample: sample)))
+            } catch let failure as ExplanationFailure {
+                outcomes.append(.failure(failure))
+            } catch let error as LLMError where error.isDeferred {
+                deferred = deferred ?? error
+            }
+        }
+        if let deferred { throw deferred }
+        return outcomes
+    }
 
     /// The first sample.
     public func explain(unit: UnitRef, examples: [ExampleRecord]) async throws -> ExplanationResult {

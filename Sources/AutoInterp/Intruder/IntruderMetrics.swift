@@ -11,8 +11,8 @@ extension StoredScore.Metric {
     }
 
     /// The intruder scorer's metrics with `groups` decile groups: the accuracy, then one per group.
-    public static func intruder(groups: Int = IntruderPlan.defaultGroups) -> [StoredScore.Metric] {
-        [.intruderAccuracy] + IntruderPlan.ranges(groups: groups).map { intruderAccuracy(deciles: $0) }
+    public static func intruder(groups: IntruderGroups = .default) -> [StoredScore.Metric] {
+        [.intruderAccuracy] + groups.ranges.map { intruderAccuracy(deciles: $0) }
     }
 }
 
@@ -23,7 +23,9 @@ public enum IntruderMetrics {
     public static let chance = 0.2
 
     /// The scores over `rows` (a unit's answers); `skipped` are the reasons groups had no prompt.
-    public static func scores(from rows: [StoredIntruderAnswer], skipped: [String] = [], groups: Int = IntruderPlan.defaultGroups) -> [StoredScore] {
+    public static func scores(
+        from rows: [StoredIntruderAnswer], skipped: [String] = [], groups: IntruderGroups = .default
+    ) -> [StoredScore] {
         func score(_ metric: StoredScore.Metric, _ rows: [StoredIntruderAnswer], none: String) -> StoredScore {
             let answered = rows.compactMap(\.isCorrect)
             guard !answered.isEmpty else {
@@ -34,7 +36,7 @@ public enum IntruderMetrics {
         }
         let noPrompt = skipped.isEmpty ? "no intruder prompt" : "no intruder prompt: " + skipped.joined(separator: "; ")
         var scores = [score(.intruderAccuracy, rows, none: noPrompt)]
-        for range in IntruderPlan.ranges(groups: groups) {
+        for range in groups.ranges {
             let group = rows.filter { $0.prompt.deciles == range }
             let reason = skipped.first { $0.hasPrefix("deciles \(range.lowerBound)-\(range.upperBound):") } ?? "no prompt for deciles \(range.lowerBound)-\(range.upperBound)"
             scores.append(score(.intruderAccuracy(deciles: range), group, none: reason))

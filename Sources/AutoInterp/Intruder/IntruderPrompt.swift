@@ -42,7 +42,7 @@ public protocol IntruderAnswerer: Sendable {
 }
 
 /// The prompts of a unit's `classify` examples: the activation deciles 1...10 split into
-/// ``groups`` contiguous ranges; per range, four of its activating contexts (seeded draw) and one
+/// decile groups (``IntruderGroups``, three by default); per group, four of its activating contexts (seeded draw) and one
 /// silent context (a different one per prompt), the five shuffled with the run's seed.
 public enum IntruderPlan {
     /// Decile groups per unit (prompts per unit): 3 (deciles 1-3, 4-6, 7-10).
@@ -60,7 +60,7 @@ public enum IntruderPlan {
     /// a group with fewer than four activating contexts, or without a silent context left, has no
     /// prompt (its reason in `skipped`).
     public static func prompts(
-        _ examples: [StoredExample], unit: UnitRef, seed: UInt64, groups: Int = defaultGroups
+        _ examples: [StoredExample], unit: UnitRef, seed: UInt64, groups: IntruderGroups = .default
     ) -> (prompts: [IntruderPrompt], skipped: [String]) {
         var rng = SeededGenerator(seed: seed, stream: ClassificationStageCore.seed(unit) &* 31 &+ 13)
         let activating = examples.filter { $0.record.subset == .activating && $0.record.activations.contains { $0 > 0 } }
@@ -68,7 +68,7 @@ public enum IntruderPlan {
         silent.shuffle(using: &rng)
         var prompts: [IntruderPrompt] = []
         var skipped: [String] = []
-        for (index, range) in ranges(groups: groups).enumerated() {
+        for (index, range) in groups.ranges.enumerated() {
             var pool = activating.filter { range.contains($0.record.bin ?? 0) }
             guard pool.count >= activatingPerPrompt else {
                 skipped.append("deciles \(range.lowerBound)-\(range.upperBound): \(pool.count) activating contexts, \(activatingPerPrompt) needed")

@@ -27,11 +27,11 @@ public struct IntruderStage: UnitStage {
     public static let maxAttempts = 3
 
     let answerer: @Sendable (UnitWork) throws -> any IntruderAnswerer
-    let groups: Int
+    let groups: IntruderGroups
 
     /// A stage asking `answerer` for each unit, with `groups` decile groups (one prompt each).
-    public init(groups: Int = IntruderPlan.defaultGroups, answerer: @escaping @Sendable (UnitWork) throws -> any IntruderAnswerer) {
-        self.groups = max(1, groups)
+    public init(groups: IntruderGroups = .default, answerer: @escaping @Sendable (UnitWork) throws -> any IntruderAnswerer) {
+        self.groups = groups
         self.answerer = answerer
     }
 
@@ -98,12 +98,12 @@ extension IntruderStage {
         make: { context in
             if context.isBaseline || context.llm == nil {
                 let local = LocalIntruderAnswerer(embedder: context.embedder)
-                return IntruderStage(answerer: { _ in local })
+                return IntruderStage(groups: context.settings.intruderGroups ?? .default, answerer: { _ in local })
             }
             guard let llm = context.llm else { throw StageFailure("the intruder stage has no endpoint") }
             let llmAnswerer = LLMIntruderAnswerer(
                 client: llm.client, template: try llm.prompts.template(for: prompt.role), model: context.settings.simulatorModel,
                 structuredOutput: llm.capabilities.structuredOutput)
-            return IntruderStage(answerer: { _ in llmAnswerer })
+            return IntruderStage(groups: context.settings.intruderGroups ?? .default, answerer: { _ in llmAnswerer })
         })
 }

@@ -3,7 +3,8 @@ import Foundation
 /// The intruder scorer without an LLM (`--explainer local`, the demo): in each prompt, the context
 /// least like the unit's firing. With the run's sentence-embedding model, the context whose
 /// embedding is least similar on average to the other four (it sees only the five contexts, like
-/// the LLM); without one, the context whose tokens the unit fired on least in its other stored
+/// the LLM; the vectors the embedding stage made for the same contexts are reused,
+/// ``SentenceEmbedder/embedContexts(_:)``); without one, the context whose tokens the unit fired on least in its other stored
 /// examples (explain and score records, never the `classify` ones the prompts show: each token's
 /// mean activation there, the context's best token; a unigram reading of what the pattern baseline
 /// learns). Ties are broken by a seeded draw, so a unit the
@@ -35,7 +36,8 @@ public struct LocalIntruderAnswerer: IntruderAnswerer {
         let typicality: [[Double]]
         if let embedder {
             let texts = prompts.flatMap { $0.contexts.map(EmbeddingStage.text) }
-            let vectors = try embedder.embed(texts)
+            // The embedding stage's vectors where it embedded these contexts in this process.
+            let vectors = try embedder.embedContexts(texts)
             var offset = 0
             typicality = prompts.map { prompt in
                 let group = Array(vectors[offset..<offset + prompt.contexts.count])

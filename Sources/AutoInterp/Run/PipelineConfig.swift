@@ -40,6 +40,9 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
     /// out of the JSON, when the run has none. Adding or dropping it is not a change (the stage
     /// is added or skipped); another model is.
     public var embedder: String?
+    /// The intruder scorer's decile groups (`--intruder-groups`); nil, and left out of the JSON,
+    /// for the default three (so a run made before the option resumes unchanged); another value is a change.
+    public var intruderGroups: IntruderGroups?
 
     public init(
         explainer: String = "llm", endpoint: String, model: String, simulatorModel: String? = nil, judgeModel: String? = nil,
@@ -96,10 +99,14 @@ public struct PinnedCapabilities: Sendable, Equatable, Codable {
     public var topLogprobs: Int
     /// How the sparse simulator's and the judge's answers are constrained.
     public var structuredOutput: StructuredOutputLevel
+    /// The most choices one explainer call gave (`n`, best-of-K), once a call found fewer than it
+    /// asked; nil while none did (absent in runs pinned before).
+    public var choicesPerCall: Int?
 
-    public init(simulatorMode: SimulatorMode, topLogprobs: Int, structuredOutput: StructuredOutputLevel) {
+    public init(simulatorMode: SimulatorMode, topLogprobs: Int, structuredOutput: StructuredOutputLevel, choicesPerCall: Int? = nil) {
         self.simulatorMode = simulatorMode
         self.topLogprobs = topLogprobs
         self.structuredOutput = structuredOutput
+        self.choicesPerCall = choicesPerCall
     }
 }

@@ -119,14 +119,29 @@ public struct RunCoordinator {
         let assumed = stored ?? PinnedCapabilities(
             simulatorMode: request.simulatorMode == .auto ? .json : request.simulatorMode, topLogprobs: LLMSimulator.defaultTopLogprobs,
             structuredOutput: .none)
-        let built = try stages(plan, request: request, client: client, pinned: assumed, mode: &mode)
+        let remember = Self.rememberChoices(store: store, runID: run.id, logger: logger)
+        let built = try stages(plan, request: request, client: client, pinned: assumed, mode: &mode, remember: remember)
         if try isIdle(built, units: units, plan: plan, request: request, store: store, run: run) {
             idle = true
             logger.info("run \(run.name): nothing left to ask the endpoint; no probe sent")
             return built
         }
         let pinned = try await pin(plan, request: request, client: client, store: store, run: run)
-        return try stages(plan, request: request, client: client, pinned: pinned, mode: &mode)
+        return try stages(plan, request: request, client: client, pinned: pinned, mode: &mode, remember: remember)
+    }
+
+    /// Keeps a lowered explainer choice limit (`n`) in the run state, so a resumed run asks no call
+    /// the endpoint cannot answer whole (a failure to write is logged: the next run learns it again).
+    private static func rememberChoices(store: RunStore, runID: Int64, logger: Logger) -> @Sendable (Int) -> Void {
+        { limit in
+            do {
+                guard var pinned = try store.capabilities(runID: runID) else { return }
+                pinned.choicesPerCall = limit
+                try store.pin(runID: runID, pinned)
+            } catch {
+                logger.warning("could not keep the explainer's choice limit in the run state", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Whether every unit, and every control the run will have, has all its requested stages
@@ -150,7 +165,8 @@ public struct RunCoordinator {
 
     /// The stages built from the run's workers with `pinned` capabilities (nil without an endpoint).
     func stages(
-        _ plan: StagePlan, request: RunRequest, client: LLMClient?, pinned: PinnedCapabilities?, mode: inout String?
+        _ plan: StagePlan, request: RunRequest, client: LLMClient?, pinned: PinnedCapabilities?, mode: inout String?,
+        remember: @escaping @Sendable (Int) -> Void = { _ in }
     ) throws -> [any UnitStage] {
         let settings = plan.settings
         var llm: StageContext.LLM?
@@ -173,8 +189,13 @@ public struct RunCoordinator {
         }
         let capabilities = llm.capabilities
         mode = capabilities.simulatorMode.rawValue
+        // Best-of-K asks for its samples in one call (`n`) as far as the endpoint gives them;
+        // Anthropic's Message Batches have no `n`: one line per sample.
+        let choiceLimit = request.batch?.backend == .anthropic
+            ? ChoiceLimit(1) : ChoiceLimit(capabilities.choicesPerCall, onLower: remember)
         let explainer = LLMExplainer(
-            client: llm.client, template: llm.prompts.explainer, model: settings.model, structuredOutput: capabilities.structuredOutput)
+            client: llm.client, template: llm.prompts.explainer, model: settings.model, structuredOutput: capabilities.structuredOutput,
+            choiceLimit: choiceLimit, logger: logger)
         let simulator = LLMSimulator(
             client: llm.client, template: llm.prompts.simulator(for: capabilities.simulatorMode), mode: capabilities.simulatorMode,
             model: settings.simulatorModel, recordsPerCall: settings.recordsPerCall, topLogprobs: max(5, capabilities.topLogprobs),

@@ -46,6 +46,8 @@ public struct RunRequest: Sendable {
     /// The embedding scorer's sentence-embedding model folder (`--embedder`: a BERT-family
     /// sentence-transformers folder such as all-MiniLM-L6-v2); nil leaves the embedding stage out.
     public var embedder: URL?
+    /// The intruder scorer's decile groups (one prompt per group).
+    public var intruderGroups: IntruderGroups = .default
 
     public init(
         setup: RunSetup.Request, endpoint: LLMEndpointConfig?, simulatorModel: String? = nil, judgeModel: String? = nil,

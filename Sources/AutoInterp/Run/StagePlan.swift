@@ -78,6 +78,7 @@ public struct StagePlan: Sendable {
                 simulatorModel: PatternExplainer.model, judgeModel: request.endpoint.map { request.judgeModel ?? $0.model } ?? "none",
                 prompts: references, baseline: request.baseline, controls: request.controls)
         }
+        settings.intruderGroups = request.intruderGroups == .default ? nil : request.intruderGroups
         embedder = nil
         for descriptor in catalog.descriptors
         where descriptor.needsEmbedder && stages.contains(descriptor.name) && request.embedder == nil {

@@ -279,7 +279,7 @@ extension RunStore {
                     }
                     call.statusCode = 200
                     call.promptTokens = response.usage?.promptTokens
-                    call.completionTokens = response.usage?.completionTokens
+                    call.completionTokens = response.completionTokensOfAllChoices
                     call.cachedTokens = response.cachedPromptTokens
                     call.finishReason = response.finishReason
                 case .failed(let status, let error):

@@ -84,4 +84,29 @@ extension RunStore {
             if let hash = explanation.requestHash { try db.run("DELETE FROM llm_cache WHERE request_hash = ?", [hash]) }
         }
     }
+
+    /// Records best-of-K samples that gave no usable explanation beside `winner` (one transaction;
+    /// a sample recorded again is replaced).
+    public func recordCandidateFailures(of winner: StoredExplanation, _ failures: [(sample: Int, answer: String?, reason: String)]) throws {
+        guard !failures.isEmpty else { return }
+        let now = StoreFormat.string(from: Date())
+        try database.transaction { db in
+            for failure in failures {
+                try db.run(
+                    """
+                    INSERT OR REPLACE INTO explanation_candidate_failures (explanation_id, sample, answer, reason, created_at)
+                    VALUES (?, ?, ?, ?, ?)
+                    """,
+                    [winner.id, Int64(failure.sample), failure.answer.map { String(ControlCharacters.stripped($0).prefix(2000)) },
+                     ControlCharacters.oneLine(failure.reason), now])
+            }
+        }
+    }
+
+    /// The unusable best-of-K samples recorded beside `explanationID` (the unit's winner), by sample.
+    public func candidateFailures(explanationID: Int64) throws -> [(sample: Int, answer: String?, reason: String)] {
+        try database.query(
+            "SELECT sample, answer, reason FROM explanation_candidate_failures WHERE explanation_id = ? ORDER BY sample", [explanationID]
+        ).map { row in (row.int("sample") ?? 0, row.string("answer"), row.string("reason") ?? "") }
+    }
 }

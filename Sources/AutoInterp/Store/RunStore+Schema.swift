@@ -24,10 +24,14 @@ extension RunStore {
             version: 13, name: "examples: token ids and activations as binary blobs, token strings in run_tokens",
             foreignKeysOff: true, sql: schemaV13),
         SQLiteMigration(version: 14, name: "intruder_prompts: the intruder scorer's prompts and answers", sql: schemaV14),
+        SQLiteMigration(version: 15, name: "explanation_candidate_failures: best-of-K samples that were unusable", sql: schemaV15),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
-    public static var schemaSQL: String { [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV13, schemaV14].joined(separator: "\n") }
+    public static var schemaSQL: String {
+        [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV13,
+         schemaV14, schemaV15].joined(separator: "\n")
+    }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
     /// the rest are additions.
@@ -511,6 +515,21 @@ extension RunStore {
             created_at       TEXT NOT NULL,
             CHECK ((status = 'ok' AND answer IS NOT NULL AND error IS NULL) OR (status = 'failed' AND answer IS NULL AND error IS NOT NULL)),
             UNIQUE (unit_id, prompt_idx)
+        );
+        """
+
+    /// Schema v15: a best-of-K sample (`--explainer-samples`) that gave no usable explanation (a
+    /// choice cut off, empty, an echo, …): one row per sample beside the winner it lost to, with
+    /// the answer and the reason. A failure is stored as a failure: it never becomes a candidate row.
+    static let schemaV15 = """
+        CREATE TABLE explanation_candidate_failures (
+            id             INTEGER PRIMARY KEY,
+            explanation_id INTEGER NOT NULL REFERENCES explanations(id) ON DELETE CASCADE,  -- the unit's winner
+            sample         INTEGER NOT NULL CHECK (sample >= 0),
+            answer         TEXT,                            -- the unusable answer (control characters stripped); NULL when none came
+            reason         TEXT NOT NULL,
+            created_at     TEXT NOT NULL,
+            UNIQUE (explanation_id, sample)
         );
         """
 }

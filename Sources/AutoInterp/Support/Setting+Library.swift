@@ -21,6 +21,8 @@ extension Setting {
     public static let embedder: Setting = "embedder"
     public static let controls: Setting = "controls"
     public static let classifyPerCall: Setting = "classify per call"
+    /// The intruder scorer's decile groups.
+    public static let intruderGroups: Setting = "intruder groups"
     /// The units the metric audit samples (`autointerp audit --units`).
     public static let auditUnits: Setting = "units"
     public static let maxCost: Setting = "max cost"

@@ -159,6 +159,26 @@ public struct ChatCompletionResponse: Codable, Sendable, Equatable {
     /// (OpenAI, vLLM), else llama.cpp's `timings.cache_n`; nil when the server reports neither.
     public var cachedPromptTokens: Int? { usage?.promptTokensDetails?.cachedTokens ?? timings?.cacheN }
 
+    /// True when every choice was cut off at the token limit (`finish_reason` `length`): such an
+    /// answer is never cached. An answer with several choices (`n`) of which some finished is
+    /// kept: its cut-off choices are the caller's failures, and a rerun must not ask the others again.
+    public var allChoicesCutOff: Bool { !choices.isEmpty && choices.allSatisfy { $0.finishReason == "length" } }
+
+    /// Completion tokens of all choices: `usage.completion_tokens`, except where llama.cpp's server
+    /// answers several choices (`n`, told by its `timings`): it reports the first choice's tokens
+    /// only (measured on its b-series builds), so each other choice is counted at the first one's
+    /// tokens per character (at least one token each). A count above the first choice's characters
+    /// (plus its end token) cannot be the first choice's alone: it is taken as the total, as a fixed
+    /// server would send. Nil when the server reported none.
+    public var completionTokensOfAllChoices: Int? {
+        guard let reported = usage?.completionTokens else { return nil }
+        guard choices.count > 1, timings != nil else { return reported }
+        let characters = choices.map { max(1, ($0.message?.content ?? "").count) }
+        guard reported <= characters[0] + 1 else { return reported }
+        let perCharacter = Double(reported) / Double(characters[0])
+        return characters.dropFirst().reduce(reported) { $0 + max(1, Int((Double($1) * perCharacter).rounded())) }
+    }
+
     /// The per-token log-probabilities of the first choice, when the server returned them.
     public var tokenLogprobs: [TokenLogprob]? { choices.first?.logprobs?.content }
 

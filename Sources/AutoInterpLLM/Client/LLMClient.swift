@@ -320,7 +320,7 @@ public final class LLMClient: Sendable {
             let completion = LLMCompletion(
                 response: response, requestHash: hash, cached: false, attempts: progress.attempts, latencyMs: latency,
                 queueMs: progress.queueMs)
-            if completion.isCutOff {
+            if response.allChoicesCutOff {
                 // A cut-off answer is never replayed: the next identical call asks again.
                 logger.debug("not caching a cut-off LLM answer", metadata: ["endpoint": "\(endpoint)", "hash": "\(hash.prefix(12))"])
             } else {
@@ -331,7 +331,8 @@ public final class LLMClient: Sendable {
                 }
             }
             let prompt = response.usage?.promptTokens
-            let completionTokens = response.usage?.completionTokens
+            // Prompt tokens once per call, completion tokens of every choice (`n`).
+            let completionTokens = response.completionTokensOfAllChoices
             let cachedTokens = response.cachedPromptTokens
             state.withLock { s in
                 s.usage.calls += 1
@@ -390,7 +391,7 @@ public final class LLMClient: Sendable {
         }
         record(LLMCallRecord(
             requestHash: call.hash, endpoint: endpoint, model: call.model, statusCode: 200, latencyMs: latencyMs,
-            promptTokens: response.usage?.promptTokens, completionTokens: response.usage?.completionTokens,
+            promptTokens: response.usage?.promptTokens, completionTokens: response.completionTokensOfAllChoices,
             error: nil, cached: true, attempts: 0, unit: call.context?.unit, stage: call.context?.stage, queueMs: queueMs,
             cachedTokens: response.cachedPromptTokens, finishReason: response.finishReason))
         logger.debug("LLM call answered \(how)", metadata: ["endpoint": "\(endpoint)", "hash": "\(call.hash.prefix(12))"])
@@ -626,7 +627,7 @@ public final class LLMClient: Sendable {
             guard let body = try store.cachedResponse(forHash: hash) else { return nil }
             let response = try ChatCompletionResponse.decode(body)
             // Stored before cut-off answers were kept out of the cache: ask again.
-            return response.finishReason == "length" ? nil : response
+            return response.allChoicesCutOff ? nil : response
         } catch {
             logger.warning("ignoring unreadable cached LLM response", metadata: ["hash": "\(hash.prefix(12))", "error": "\(error)"])
             return nil

@@ -39,6 +39,13 @@ package struct TestReply: Sendable {
     package var cachedTokens: Int?
     /// Sent as llama.cpp's `timings.cache_n`; nil sends no `timings`.
     package var timingsCacheN: Int?
+    /// The contents of the choices, one each, instead of `content` `n` times: fewer than the
+    /// request's `n` is a server that ignores `n` (or gives fewer). `completionTokens` is then per choice.
+    package var choices: [String]?
+    /// The finish reason of each of ``choices`` (missing ones: `finishReason`).
+    package var choiceFinishReasons: [String] = []
+    /// `usage.completion_tokens` of the first choice only, as llama.cpp's server reports an `n` answer.
+    package var usageOfFirstChoiceOnly = false
 
     package init(
         content: String, logprobs: [ChatCompletionResponse.TokenLogprob]? = nil, promptTokens: Int = 10,

@@ -54,9 +54,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(
         help: """
             Explanations sampled per unit (best-of-K): each simulated on the validation half of the held-out records, the best \
-            by Spearman kept and reported on the test half; the others stay as candidates.
+            by Spearman kept and reported on the test half; the others stay as candidates. Asked in one call (n) where the \
+            endpoint gives several choices.
             """)
     var explainerSamples = 1
+
+    @Option(
+        help: """
+            The intruder scorer's activation-decile groups, one prompt each: a count that splits deciles 1-10 evenly, or \
+            disjoint ranges (default 1-3,4-6,7-10).
+            """)
+    var intruderGroups: String?
 
     @Option(help: "Folder with explainer.txt, simulator-json.txt, simulator-logprobs.txt (default ./prompts).")
     var prompts: String?
@@ -116,6 +124,7 @@ struct RunCommand: AsyncParsableCommand {
                 observer: progress, explainer: explainer, baseline: baseline, batch: try batchSettings())
             request.controls = controls
             request.classifyPerCall = classifyPerCall
+            if let intruderGroups { request.intruderGroups = try IntruderGroups(parsing: intruderGroups) }
             request.embedder = embedder.map { URL(fileURLWithPath: $0) }
             let result = try await RunCoordinator(logger: Logger(label: "autointerp.run")).run(request)
             progress.finish()
