@@ -87,7 +87,8 @@ extension DemoRunner {
             reports.append(try ReportWriter.write(loaded, folder: URL(fileURLWithPath: result.store.path).deletingLastPathComponent()))
             if combined == nil { combined = loaded } else { combined?.units += loaded.units }
         }
-        let comparison = RunComparison(sides: [.init(label: options.runName, report: combined!)]).render()
+        guard let combined else { throw AutoInterpError.invalidInput("--features and --neurons are both 0: nothing to study") }
+        let comparison = RunComparison(sides: [.init(label: options.runName, report: combined)]).render()
         var outcome = Outcome(
             summary: first.summary, comparison: comparison, report: reports[0], training: training,
             datasetTokens: residualDataset.tokenCount, seconds: Date().timeIntervalSince(started), corpusSHA256: corpusHash)
