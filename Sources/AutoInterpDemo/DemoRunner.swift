@@ -16,11 +16,15 @@ package import Logging
 ///    unit's explanation too), and write the report. The printed comparison has one row per
 ///    scorer the run has (simulation, detection, fuzzing, embedding with the same MiniLM, intruder;
 ///    the rubric with an LLM): features vs neurons vs the control floor (intruder: chance 0.2).
+///
+/// With ``Options/model`` `.smollm2` the same steps run on a decoder LM (``runDecoder(_:)``).
 package struct DemoRunner {
     /// What to run.
     package struct Options: Sendable {
         /// Where everything goes (`results/demo`).
         package var folder: URL
+        /// The model studied: MiniLM (the default) or SmolLM2-135M (``DecoderDemoPlan``).
+        package var model = DemoModel.minilm
         package var layer = 3
         package var contextLength = 64
         /// Corpus snippets (one context each).
@@ -38,8 +42,8 @@ package struct DemoRunner {
 
         package init(folder: URL) { self.folder = folder }
 
-        /// The run's name: `demo` for the baseline, `demo-llm` with an endpoint.
-        package var runName: String { llm == nil ? "demo" : "demo-llm" }
+        /// The run's name: `demo` for the baseline, `demo-llm` with an endpoint (`demo-smollm2…` for SmolLM2).
+        package var runName: String { (model == .minilm ? "demo" : "demo-\(model.rawValue)") + (llm == nil ? "" : "-llm") }
     }
 
     /// Figures of a finished demo.
@@ -54,6 +58,9 @@ package struct DemoRunner {
         package var corpusSHA256: String = ""
         /// The metric audit of the baseline's explanations (nil with an LLM, or `auditUnits` 0).
         package var audit: MetricAudit.Outcome?
+        /// The decoder demo's second run (its neurons) and report; `summary` and `report` are its features'.
+        package var otherSummaries: [RunSummary] = []
+        package var otherReports: [ReportWriter.Output] = []
     }
 
     package var logger: Logger
@@ -67,6 +74,7 @@ package struct DemoRunner {
 
     package func run(_ options: Options) async throws -> Outcome {
         try options.validate()
+        if options.model == .smollm2 { return try await runDecoder(options) }
         let started = Date()
         let folder = options.folder
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -80,23 +88,7 @@ package struct DemoRunner {
         let model = try ModelFetcher(cache: folder.appendingPathComponent("model-cache")).minilm(say: say)
         _ = lap()
 
-        let corpus = folder.appendingPathComponent("corpus.jsonl")
-        let corpusHash: String
-        if !FileManager.default.fileExists(atPath: corpus.path) {
-            let root = try CorpusFetcher(cache: folder.appendingPathComponent("corpus-cache")).root(say: say)
-            say("corpus: collecting \(options.snippets) snippets of prose, Python and HTML from \(PinnedCorpusSource.docutils.requirement)")
-            let built = try CorpusBuilder(
-                snippets: options.snippets, seed: options.seed, sources: CorpusBuilder.pinnedSources(root: root), labelRoot: root
-            ).build(to: corpus)
-            corpusHash = built.sha256
-            try CorpusRecord(source: .docutils, snippets: options.snippets, seed: options.seed, sha256: built.sha256).write(beside: corpus)
-            let shares = built.perSource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            say("corpus: \(built.snippets) snippets, \(built.characters) characters (\(shares)), sha256 \(built.sha256) in \(lap())")
-        } else {
-            corpusHash = try CorpusRecord.hash(of: corpus)
-            say("corpus: reusing \(corpus.path) (sha256 \(corpusHash))")
-            _ = lap()
-        }
+        let (corpus, corpusHash) = try corpus(options, lap: lap)
 
         let activations = folder.appendingPathComponent("activations-layer\(options.layer).safetensors")
         if !FileManager.default.fileExists(atPath: activations.path) {
@@ -114,23 +106,7 @@ package struct DemoRunner {
         let dataset = try ActivationDataset(url: activations)
 
         let saeFolder = folder.appendingPathComponent("sae-layer\(options.layer)")
-        var training: SAETrainingReport?
-        if !FileManager.default.fileExists(atPath: saeFolder.appendingPathComponent(SAELensWriter.weightsFileName).path) {
-            let run = SAETrainingRun(config: SAETrainingConfig(expansionFactor: 4, seed: options.seed), maxTokens: options.trainingTokens)
-            let bar = ProgressBar("train-sae", total: 1, unit: "step", enabled: options.showProgress)
-            let outcome = try run.run(dataset: dataset, output: saeFolder, started: { dIn, dSAE, steps, _ in
-                bar.update(0, total: steps, detail: "d_in \(dIn) → d_sae \(dSAE)")
-            }) { p in
-                bar.update(p.step, detail: String(format: "FVE %.3f  L0 %.1f", p.fractionOfVarianceExplained, p.meanL0))
-            }
-            bar.finish()
-            training = outcome.report
-            say(Self.describe(outcome) + " (step \(lap()) with loading and evaluation)")
-        } else {
-            say("train-sae: reusing \(saeFolder.path)")
-            _ = lap()
-            training = SAETrainingReport.read(from: saeFolder)
-        }
+        let training = try trainSAE(on: dataset, into: saeFolder, options: options, lap: lap)
         let sae = try SparseAutoencoder.load(path: saeFolder)
 
         let features = try Self.aliveFeatures(dataset: dataset, sae: sae, count: options.features, seed: options.seed)
@@ -168,6 +144,52 @@ package struct DemoRunner {
             seconds: Date().timeIntervalSince(started), corpusSHA256: corpusHash)
         outcome.audit = audit
         return outcome
+    }
+
+
+    /// The demo corpus (`corpus.jsonl` in the demo folder, built once from the pinned source) and its SHA-256.
+    func corpus(_ options: Options, lap: () -> String) throws -> (URL, String) {
+        let folder = options.folder
+        let corpus = folder.appendingPathComponent("corpus.jsonl")
+        let corpusHash: String
+        if !FileManager.default.fileExists(atPath: corpus.path) {
+            let root = try CorpusFetcher(cache: folder.appendingPathComponent("corpus-cache")).root(say: say)
+            say("corpus: collecting \(options.snippets) snippets of prose, Python and HTML from \(PinnedCorpusSource.docutils.requirement)")
+            let built = try CorpusBuilder(
+                snippets: options.snippets, seed: options.seed, sources: CorpusBuilder.pinnedSources(root: root), labelRoot: root
+            ).build(to: corpus)
+            corpusHash = built.sha256
+            try CorpusRecord(source: .docutils, snippets: options.snippets, seed: options.seed, sha256: built.sha256).write(beside: corpus)
+            let shares = built.perSource.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            say("corpus: \(built.snippets) snippets, \(built.characters) characters (\(shares)), sha256 \(built.sha256) in \(lap())")
+        } else {
+            corpusHash = try CorpusRecord.hash(of: corpus)
+            say("corpus: reusing \(corpus.path) (sha256 \(corpusHash))")
+            _ = lap()
+        }
+        return (corpus, corpusHash)
+    }
+
+    /// Trains the demo's 4x SAE on `dataset` into `saeFolder`, or reuses the one there.
+    func trainSAE(on dataset: ActivationDataset, into saeFolder: URL, options: Options, lap: () -> String) throws -> SAETrainingReport? {
+        var training: SAETrainingReport?
+        if !FileManager.default.fileExists(atPath: saeFolder.appendingPathComponent(SAELensWriter.weightsFileName).path) {
+            let run = SAETrainingRun(config: SAETrainingConfig(expansionFactor: 4, seed: options.seed), maxTokens: options.trainingTokens)
+            let bar = ProgressBar("train-sae", total: 1, unit: "step", enabled: options.showProgress)
+            let outcome = try run.run(dataset: dataset, output: saeFolder, started: { dIn, dSAE, steps, _ in
+                bar.update(0, total: steps, detail: "d_in \(dIn) → d_sae \(dSAE)")
+            }) { p in
+                bar.update(p.step, detail: String(format: "FVE %.3f  L0 %.1f", p.fractionOfVarianceExplained, p.meanL0))
+            }
+            bar.finish()
+            training = outcome.report
+            say(Self.describe(outcome) + " (step \(lap()) with loading and evaluation)")
+        } else {
+            say("train-sae: reusing \(saeFolder.path)")
+            _ = lap()
+            training = SAETrainingReport.read(from: saeFolder)
+        }
+        return training
     }
 
     /// The demo's stages: the defaults plus the opt-in scorers (intruder), without those that need

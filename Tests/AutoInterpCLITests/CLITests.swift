@@ -140,4 +140,22 @@ struct CLITests {
         let range = try CLIRunner.run(["select", "--activations", datasetURL.path, "--neurons", "0-20", "--name", "x", "--results", dir.path("r").path])
         #expect(range.oneLineErrorProblem(["neuron 9 is out of range", "9 neurons"]) == nil)
     }
+
+    @Test func neuronSignIsForNeuronsOnlyAndBothDoublesThem() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (datasetURL, saeURL) = try CLIFixtures.example(dir)
+        let features = try CLIRunner.run([
+            "select", "--activations", datasetURL.path, "--sae", saeURL.path, "--features", "0-3", "--neuron-sign", "negative",
+            "--name", "x", "--results", dir.path("r").path,
+        ])
+        #expect(features.oneLineErrorProblem(["--neuron-sign", "features are non-negative", "--neurons"]) == nil)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("r/x").path))
+        let both = try CLIRunner.run([
+            "select", "--activations", datasetURL.path, "--neurons", "0-3", "--neuron-sign", "both", "--name", "y",
+            "--results", dir.path("r").path, "--quiet",
+        ])
+        #expect(both.status == 0, "\(both.stderr)")
+        #expect(both.stdout.contains("8 units (0 features, 4 neurons, 4 negative-side neurons)"), "\(both.stdout)")
+    }
 }

@@ -47,6 +47,7 @@ import Testing
             add(command, "--hard-negatives", countInt + ["100001"])
             add(command, "--seed", seed)
             add(command, "--neurons", ["0-9223372036854775807", "0-99999999999", "9223372036854775807", "-1", "5-2", "0--1"], expect: "neuron")
+            add(command, "--neuron-sign", ["sideways", "-1", "positive,negative", "NEG"], expect: "side")
         }
         add(["run"], "--records-per-call", positiveInt)
         add(["run"], "--embedder", ["/nonexistent-embedder-folder"])

@@ -142,7 +142,7 @@ struct ReportTests {
             let header = try Self.elements(row, "th").first?.stringValue ?? ""
             cells[header] = try Self.elements(row, "td").map { $0.stringValue ?? "" }
         }
-        for (column, kind) in UnitKind.allCases.enumerated() {
+        for (column, kind) in rendered.report.columnKinds.enumerated() {
             let expected = rendered.generated.units.filter { $0.unit.kind == kind }
             let summary = Summary.summarize(expected.map(\.spearman), threshold: 0.5)
             #expect(cells["units"]?[column] == String(expected.count))
@@ -212,7 +212,7 @@ struct ReportTests {
 
         // The histogram's counts are the defined scores; its x ticks span [-1, 1].
         let histogram = plots[0]
-        for kind in UnitKind.allCases {
+        for kind in rendered.report.columnKinds {
             let bars = try Self.elements(histogram, "rect", where: "[@data-kind='\(kind.rawValue)']")
             let counted = bars.compactMap { Self.attribute($0, "data-count").flatMap(Int.init) }.reduce(0, +)
             let defined = rendered.generated.units.filter { $0.unit.kind == kind && $0.spearman != nil }
@@ -231,7 +231,7 @@ struct ReportTests {
         #expect(xTicks.first == -1 && xTicks.last == 1)
 
         // The rubric bars count every rating of the fixture.
-        for (index, kind) in UnitKind.allCases.enumerated() {
+        for (index, kind) in rendered.report.columnKinds.enumerated() {
             var expected = RubricTable()
             for unit in rendered.generated.units where unit.unit.kind == kind {
                 for (bin, row) in unit.rubric.enumerated() {
@@ -357,7 +357,7 @@ struct ReportTests {
     @Test func markdownHasTheSameNumbers() throws {
         let rendered = try Self.shared()
         let markdown = try String(contentsOf: rendered.dir.path("fx/report.md"), encoding: .utf8)
-        for kind in UnitKind.allCases {
+        for kind in rendered.report.columnKinds {
             let summary = rendered.report.summary(kind, threshold: 0)
             #expect(markdown.contains(String(format: "%.3f", summary.median!)))
         }

@@ -1,3 +1,4 @@
+import AutoInterpLLM
 import AutoInterpTestSupport
 import Foundation
 import Testing
@@ -57,6 +58,40 @@ import Testing
             #expect(names.count == 4)  // 7 contexts in shards of 2
             try Self.same(harvester.outputs(for: single)[hook]!, summary.output, dir: dir, name: "\(hook)")
         }
+    }
+
+    @Test func decoderHarvestOfATextsFileRecordsTheCorpusInEveryHookAndShard() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let texts = dir.path("corpus.jsonl")
+        try Self.texts.map { "{\"text\": \"\($0)\"}" }.joined(separator: "\n").write(to: texts, atomically: true, encoding: .utf8)
+        let hash = SHA256.hex(try Data(contentsOf: texts))
+        let hooks = [DecoderHook(layer: 0, kind: .residPost), DecoderHook(layer: 1, kind: .mlpPost)]
+        let harvester = try DecoderHarvester(modelPath: DecoderProvenanceTests.llama, hooks: hooks, prependBOS: true)
+        let single = dir.path("one/acts.safetensors")
+        let folder = dir.path("shards")
+        let summaries = try harvester.harvest(textsFile: texts, output: single, contextLength: 10, dtype: .f32, batchSize: 3)
+            + harvester.harvest(textsFile: texts, output: folder, contextLength: 10, dtype: .f32, batchSize: 3, contextsPerShard: 3)
+        #expect(summaries.count == 4)
+        for summary in summaries {
+            #expect(summary.metadata["texts"] == "corpus.jsonl" && summary.metadata["texts_sha256"] == hash)
+            // What select/run read: the file, or every shard of the folder (its own hook kept).
+            let files = summary.output.pathExtension == "safetensors"
+                ? [summary.output]
+                : try FileManager.default.contentsOfDirectory(at: summary.output, includingPropertiesForKeys: nil)
+                    .filter { $0.pathExtension == "safetensors" }
+            #expect(files.count == (summary.output == folder.appendingPathComponent(summary.metadata["hook"] ?? "") ? 3 : 1))
+            for file in files {
+                let metadata = try SafeTensorsFile(url: file).metadata
+                #expect(metadata["texts"] == "corpus.jsonl" && metadata["texts_sha256"] == hash)
+                #expect(metadata["hook"] == summary.metadata["hook"])
+            }
+            let described = try #require(DatasetDescription(metadata: try ActivationDataset(url: summary.output).metadata))
+            #expect(described.textsSHA256 == hash && described.texts == "corpus.jsonl")
+        }
+        // Texts given in memory name no file.
+        let inMemory = try harvester.harvest(texts: Self.texts, output: dir.path("mem/acts.safetensors"), contextLength: 10, dtype: .f32)
+        #expect(inMemory.allSatisfy { $0.metadata["texts_sha256"] == nil })
     }
 
     @Test func shardTokensBelowOneContextIsRefusedInOneLine() throws {

@@ -282,11 +282,12 @@ public struct MetricAudit: Sendable {
                     .endpoint, "run '\(request.run)' was explained by \(pipeline.model), not \(endpoint.model): pass \(Setting.model) \(pipeline.model)")
             }
         }
-        let setup = RunSetup.Request(
+        var setup = RunSetup.Request(
             name: request.run, resultsFolder: request.resultsFolder, activations: URL(fileURLWithPath: config.activations),
             vocab: URL(fileURLWithPath: config.vocab), sae: config.sae.map { URL(fileURLWithPath: $0) },
             features: try UnitSpec(parsing: config.featureSpec), neurons: try UnitSpec(parsing: config.neuronSpec),
             selection: config.selection)
+        setup.neuronSign = config.sign
         var runRequest = RunRequest(
             setup: setup, endpoint: llm ? request.endpoint : nil, simulatorModel: pipeline.simulatorModel, judgeModel: pipeline.judgeModel,
             simulatorMode: pipeline.simulatorMode, recordsPerCall: pipeline.recordsPerCall, explainerSamples: pipeline.explainerSamples,

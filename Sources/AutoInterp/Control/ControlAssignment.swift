@@ -42,6 +42,7 @@ public enum ControlAssignment {
         switch kind {
         case .feature: 0x636F_6E74_726F_6C01  // "control" + kind
         case .neuron: 0x636F_6E74_726F_6C02
+        case .negativeNeuron: 0x636F_6E74_726F_6C03
         }
     }
 
@@ -55,7 +56,8 @@ public enum ControlAssignment {
             guard sample != .none else { continue }
             guard ofKind.count >= 2 else {
                 if ofKind.count == 1 {
-                    assignment.skipped[kind] = "only one \(kind.rawValue) (\(ofKind[0])) has an explanation, so no other \(kind.rawValue) can lend it a control"
+                    assignment.skipped[kind] =
+                        "only one \(kind.label) (\(ofKind[0])) has an explanation, so no other \(kind.label) can lend it a control"
                 }
                 continue
             }

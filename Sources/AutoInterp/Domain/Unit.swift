@@ -1,11 +1,61 @@
 import Foundation
 
-/// What a unit is: an SAE feature or a raw neuron (a column of the dataset's activations).
+/// What a unit is: an SAE feature, a raw neuron (a column of the dataset's activations), or a
+/// neuron studied on its negative side (`neuron_negative`: the column negated, so its examples,
+/// explanation and scores are about where the neuron fires most negative; see ``NeuronSign``).
+///
+/// Features are non-negative (SAE activations), so they have no negative side.
 public enum UnitKind: String, Sendable, Codable, CaseIterable, Comparable {
     case feature
     case neuron
+    case negativeNeuron = "neuron_negative"
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    /// Whether the unit is a dataset column (either side of a neuron).
+    public var isNeuron: Bool { self != .feature }
+
+    /// The name a report shows: `feature`, `neuron`, `neuron (−)`.
+    public var label: String { self == .negativeNeuron ? "neuron (−)" : rawValue }
+
+    /// The plural a report's columns and headings show: `features`, `neurons`, `neurons (−)`.
+    public var plural: String { self == .negativeNeuron ? "neurons (−)" : "\(rawValue)s" }
+
+    /// The kinds a report gives a column: features and neurons always (as before signed neurons
+    /// existed), negative-side neurons only when `present` holds one.
+    public static func columns(present: some Sequence<UnitKind>) -> [UnitKind] {
+        let hasNegative = present.contains(.negativeNeuron)
+        return allCases.filter { $0 != .negativeNeuron || hasNegative }
+    }
+}
+
+/// Which side of each studied neuron a run explains (`--neuron-sign`): the positive activations
+/// (the default, as runs made before signed neurons), the negated ones (``UnitKind/negativeNeuron``),
+/// or both, which makes two units of each neuron.
+public enum NeuronSign: String, Sendable, Codable, CaseIterable {
+    case positive
+    case negative
+    case both
+
+    /// The unit kinds the studied neurons become.
+    public var kinds: [UnitKind] {
+        switch self {
+        case .positive: [.neuron]
+        case .negative: [.negativeNeuron]
+        case .both: [.neuron, .negativeNeuron]
+        }
+    }
+
+    /// Parses `positive`, `negative` or `both`.
+    ///
+    /// - Throws: `AutoInterpError.invalidOption(.neuronSign, …)` quoting the value and the accepted ones.
+    public init(parsing text: String) throws {
+        guard let sign = Self(rawValue: text.trimmingCharacters(in: .whitespaces).lowercased()) else {
+            throw AutoInterpError.invalidOption(
+                .neuronSign, "'\(text.prefix(40))' is not a side; use positive, negative or both")
+        }
+        self = sign
+    }
 }
 
 /// One unit of a run: its kind and its index (feature or neuron index).
@@ -18,7 +68,8 @@ public struct UnitRef: Hashable, Sendable, Codable, Comparable, CustomStringConv
         self.index = index
     }
 
-    public var description: String { "\(kind.rawValue) \(index)" }
+    /// `feature 3`, `neuron 12`, `neuron 12 (−)` for a neuron's negative side.
+    public var description: String { kind == .negativeNeuron ? "neuron \(index) (−)" : "\(kind.rawValue) \(index)" }
 
     public static func < (a: Self, b: Self) -> Bool { (a.kind, a.index) < (b.kind, b.index) }
 }

@@ -99,20 +99,22 @@ package final class DecoderHarvester {
         return Dictionary(uniqueKeysWithValues: hooks.map { ($0, folder.appendingPathComponent("\(stem).\($0).safetensors")) })
     }
 
-    /// Harvests every text of a JSONL file (`{"text": …}` per line).
+    /// Harvests every text of a JSONL file (`{"text": …}` per line); every hook's dataset (each shard too)
+    /// names the file (`texts`) and records its SHA-256 (`texts_sha256`), the corpus a run's config describes.
     @discardableResult
     package func harvest(
         textsFile: URL, output: URL, contextLength: Int = 64, dtype: HarvestDType = .f16, batchSize: Int = 16,
         contextsPerShard: Int? = nil, progress: ((HarvestProgress) -> Void)? = nil
     ) throws -> [HarvestSummary] {
         var texts: [String] = []
-        try JSONLTextReader(url: textsFile).forEachText { text, _ in texts.append(text) }
+        let textsHash = try JSONLTextReader(url: textsFile).forEachText { text, _ in texts.append(text) }
         guard !texts.isEmpty else {
             throw AutoInterpError.invalidFile(textsFile.path, "no texts; expected one {\"text\": \"...\"} object per line")
         }
         return try harvest(
             texts: texts, output: output, contextLength: contextLength, dtype: dtype, batchSize: batchSize,
-            contextsPerShard: contextsPerShard, progress: progress)
+            contextsPerShard: contextsPerShard, extraMetadata: ["texts": textsFile.lastPathComponent, "texts_sha256": textsHash],
+            progress: progress)
     }
 
     /// Harvests texts held in memory, one context each.
@@ -123,6 +125,15 @@ package final class DecoderHarvester {
     package func harvest(
         texts: [String], output: URL, contextLength ctx: Int = 64, dtype: HarvestDType = .f16, batchSize: Int = 16,
         contextsPerShard: Int? = nil, progress: ((HarvestProgress) -> Void)? = nil
+    ) throws -> [HarvestSummary] {
+        try harvest(
+            texts: texts, output: output, contextLength: ctx, dtype: dtype, batchSize: batchSize, contextsPerShard: contextsPerShard,
+            extraMetadata: [:], progress: progress)
+    }
+
+    private func harvest(
+        texts: [String], output: URL, contextLength ctx: Int, dtype: HarvestDType, batchSize: Int, contextsPerShard: Int?,
+        extraMetadata: [String: String], progress: ((HarvestProgress) -> Void)?
     ) throws -> [HarvestSummary] {
         guard ctx >= 1, ctx <= model.config.maxPositions else {
             throw AutoInterpError.invalidInput(
@@ -161,12 +172,12 @@ package final class DecoderHarvester {
         var writers: [DecoderHook: ShardedDatasetWriter] = [:]
         var metadataByHook: [DecoderHook: [String: String]] = [:]
         for hook in hooks {
-            let metadata = [
+            let metadata = extraMetadata.merging([
                 "model": modelName, "hook": hook.description, "layer": String(hook.layer), "context_len": String(ctx),
                 "prepend_bos": prependBOS ? "true" : "false", "bos_token_id": bosID.map(String.init) ?? "",
                 "special_token_ids": "[\(specials.sorted().map(String.init).joined(separator: ","))]",
                 "architecture": model.config.modelType,
-            ]
+            ]) { _, own in own }
             metadataByHook[hook] = metadata
             writers[hook] = try ShardedDatasetWriter(
                 url: files[hook]!, contextLength: ctx, width: model.width(of: hook), tokens: tokens, mask: mask,

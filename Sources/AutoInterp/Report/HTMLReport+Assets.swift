@@ -41,6 +41,7 @@ extension HTMLReport {
         table.index tr.open { background: #e4eefa; }
         td.num { text-align: right; font-variant-numeric: tabular-nums; }
         .kind-feature { color: var(--feature); font-weight: 600; } .kind-neuron { color: var(--neuron); font-weight: 600; }
+        .kind-neuron_negative { color: #9b2c2c; font-weight: 600; }
         .undef { color: #a94442; font-style: italic; }
         .pager { margin: 8px 0; } .pager button { padding: 2px 10px; }
         td.card-cell { white-space: normal; background: #fff; padding: 12px 16px 16px; border-bottom: 2px solid var(--line); }
@@ -77,7 +78,7 @@ extension HTMLReport {
             return e;
           }
           function fmt(x, d) { return (x === null || x === undefined) ? "\u2013" : Number(x).toFixed(d); }
-          function name(u) { return u.k + " " + u.i; }
+          function name(u) { return u.k === "neuron_negative" ? "neuron " + u.i + " (\u2212)" : u.k + " " + u.i; }
           function key(u) { return u.k + "-" + u.i; }
 
           // Sorting: undefined and missing scores always last.

@@ -74,7 +74,7 @@ public struct HTMLReport: Sendable {
     }
 
     private func overview() -> String {
-        let kinds = UnitKind.allCases
+        let kinds = report.columnKinds
         var rows: [(String, [String])] = []
         func row(_ label: String, _ value: (UnitKind) -> String) { rows.append((label, kinds.map(value))) }
         let summaries = Dictionary(uniqueKeysWithValues: kinds.map { ($0, report.summary($0, threshold: 0)) })
@@ -100,7 +100,7 @@ public struct HTMLReport: Sendable {
             its scored records (subset <code>all</code>) for its latest explanation by the report's explainer.
             Undefined scores (a constant side) are counted apart, never as 0; shares are of defined scores.</p>
             <table class="summary" id="summary-table">
-            <thead><tr><th></th>\(kinds.map { "<th>\($0.rawValue)s</th>" }.joined())</tr></thead>
+            <thead><tr><th></th>\(kinds.map { "<th>\($0.plural)</th>" }.joined())</tr></thead>
             <tbody>
 
             """
@@ -189,8 +189,8 @@ public struct HTMLReport: Sendable {
         }
         if let why = report.rubricFailureSummary { html += "<p class=\"note\">\(ReportText.html(why))</p>\n" }
         html += ReportCharts.ratingLegend() + "\n<div class=\"charts\">\n"
-        for kind in UnitKind.allCases {
-            html += ReportCharts.rubric(report.rubric(kind), title: "\(kind.rawValue)s") + "\n"
+        for kind in report.columnKinds {
+            html += ReportCharts.rubric(report.rubric(kind), title: "\(kind.plural)") + "\n"
         }
         html += "</div>\n</section>\n"
         return html
@@ -257,7 +257,7 @@ public struct HTMLReport: Sendable {
         guard !groups.isEmpty else { return html + "<p class=\"note\">none</p>\n" }
         html += "<table class=\"reasons\" id=\"\(id)\">\n<thead><tr><th>kind</th><th>count</th><th>reason</th></tr></thead>\n<tbody>\n"
         for group in groups.prefix(20) {
-            html += "<tr><td>\(group.kind.rawValue)</td><td>\(ReportText.count(group.count))</td>"
+            html += "<tr><td>\(group.kind.label)</td><td>\(ReportText.count(group.count))</td>"
             html += "<td>\(ReportText.html(group.reason))</td></tr>\n"
         }
         if groups.count > 20 {
@@ -267,11 +267,12 @@ public struct HTMLReport: Sendable {
     }
 
     private func unitsSection() -> String {
-        """
+        let negativeOption = report.kinds.contains(.negativeNeuron) ? "<option value=\"neuron_negative\">neurons (−)</option>" : ""
+        return """
         <section id="units">
         <h2>Units</h2>
         <div class="controls">
-        <label>kind <select id="kind-filter"><option value="all">all</option><option value="feature">features</option><option value="neuron">neurons</option></select></label>
+        <label>kind <select id="kind-filter"><option value="all">all</option><option value="feature">features</option><option value="neuron">neurons</option>\(negativeOption)</select></label>
         <label>sort <select id="sort"><option value="score-desc">score, best first</option><option value="score-asc">score, worst first</option><option value="index">kind and index</option><option value="density-desc">density, highest first</option><option value="max-desc">max activation, highest first</option></select></label>
         <label>search <input id="search" type="search" placeholder="explanation text or feature 12"/></label>
         <span id="shown"></span>

@@ -34,7 +34,7 @@ public struct MarkdownReport: Sendable {
 
     private func scoreSection() -> [String] {
         var rows: [[String]] = []
-        let kinds = UnitKind.allCases
+        let kinds = report.columnKinds
         let summaries = kinds.map { report.summary($0, threshold: 0) }
         rows.append(["units"] + kinds.map { String(report.units($0).count) })
         rows.append(["explained"] + kinds.map { kind in String(report.units(kind).count { $0.explanation != nil }) })
@@ -56,7 +56,7 @@ public struct MarkdownReport: Sendable {
         var lines = ["## Features vs neurons: explanation scores", ""]
         lines.append("Score = Spearman (subset `all`) of each unit's latest explanation; undefined scores are counted apart.")
         lines.append("")
-        lines += Self.table(header: [""] + kinds.map { "\($0.rawValue)s" }, rows: rows, rightAligned: Set(1...kinds.count))
+        lines += Self.table(header: [""] + kinds.map { $0.plural }, rows: rows, rightAligned: Set(1...kinds.count))
         lines.append("")
         if let test = report.rankTest {
             lines.append(
@@ -84,7 +84,7 @@ public struct MarkdownReport: Sendable {
         }
         lines.append("Score distribution (count and bar of the share of each kind's defined scores):")
         lines.append("")
-        lines += Self.table(header: ["Spearman"] + kinds.map { "\($0.rawValue)s" }, rows: histogramRows)
+        lines += Self.table(header: ["Spearman"] + kinds.map { $0.plural }, rows: histogramRows)
         lines.append("")
         return lines
     }
@@ -134,9 +134,9 @@ public struct MarkdownReport: Sendable {
             lines.append(ReportText.markdown(why))
             lines.append("")
         }
-        for kind in UnitKind.allCases {
+        for kind in report.columnKinds {
             let table = report.rubric(kind)
-            lines.append("### \(kind.rawValue)s")
+            lines.append("### \(kind.plural)")
             lines.append("")
             guard table.total > 0 else {
                 lines.append("no ratings")
@@ -226,7 +226,7 @@ public struct MarkdownReport: Sendable {
             } else {
                 lines += Self.table(
                     header: ["kind", "count", "reason"],
-                    rows: groups.prefix(20).map { [$0.kind.rawValue, String($0.count), ReportText.markdown($0.reason)] },
+                    rows: groups.prefix(20).map { [$0.kind.label, String($0.count), ReportText.markdown($0.reason)] },
                     rightAligned: [1])
             }
             lines.append("")
@@ -241,7 +241,7 @@ public struct MarkdownReport: Sendable {
             let scored = report.units(kind).filter { $0.score != nil }.sorted { ($0.score!, $1.unit.index) > ($1.score!, $0.unit.index) }
             for (title, units) in [("best", Array(scored.prefix(count))), ("worst", Array(scored.suffix(count).reversed()))] {
                 guard !units.isEmpty else { continue }
-                lines.append("### \(kind.rawValue)s, \(title) \(units.count)")
+                lines.append("### \(kind.plural), \(title) \(units.count)")
                 lines.append("")
                 // Each scorer's value beside the unit's own floor (its control), when the run has them.
                 let scorers = report.scorers.filter { $0 != ScoreStage.simulation }

@@ -10,7 +10,7 @@ extension ReportCharts {
         var groups: [(label: String, colour: String, values: [Double])] = []
         for kind in report.kinds {
             let values = report.definedScores(scorer, kind: kind)
-            if !values.isEmpty { groups.append(("\(kind.rawValue)s", kindColours[kind] ?? "#555", values)) }
+            if !values.isEmpty { groups.append(("\(kind.plural)", kindColours[kind] ?? "#555", values)) }
         }
         let controls = report.units.compactMap { $0.control?.score(scorer.metric, scorer.subset)?.value ?? nil }.filter { !$0.isNaN }
         if !controls.isEmpty { groups.append(("controls", controlColour, controls)) }

@@ -8,7 +8,7 @@ import Foundation
 /// Axis ticks are `<line class="tick">` with `data-tick` (their value), placed by the same scale.
 public enum ReportCharts {
     /// Colours per kind and per rubric rating (0 unrelated … 3 cleanly identifies).
-    public static let kindColours: [UnitKind: String] = [.feature: "#2b6cb0", .neuron: "#dd8a2b"]
+    public static let kindColours: [UnitKind: String] = [.feature: "#2b6cb0", .neuron: "#dd8a2b", .negativeNeuron: "#9b2c2c"]
     public static let ratingColours = ["#c9ced6", "#f2c879", "#8cc98a", "#2f8f4e"]
 
     // MARK: - Score histogram
@@ -57,7 +57,7 @@ public enum ReportCharts {
                     x: x.range.lowerBound + Double(bin) * slot + 1 + Double(k) * barWidth, y: y(0) - barHeight,
                     width: barWidth, height: barHeight, fill: kindColours[kind]!, value: share,
                     extra: ["data-kind": kind.rawValue, "data-count": String(counts[kind]![bin]), "data-bin": String(bin)],
-                    title: "\(kind.rawValue)s in (\(ReportText.fixed(low, 2)), \(ReportText.fixed(high, 2))]: "
+                    title: "\(kind.plural) in (\(ReportText.fixed(low, 2)), \(ReportText.fixed(high, 2))]: "
                         + "\(counts[kind]![bin]) (\(ReportText.percent(share)))")
             }
         }
@@ -75,7 +75,7 @@ public enum ReportCharts {
             let legendX = left + 200 + Double(k) * 340
             svg.rect(x: legendX, y: 8, width: 12, height: 12, fill: kindColours[kind]!, cssClass: "swatch")
             svg.text(
-                "\(kind.rawValue)s: n = \(summary.definedCount), median \(ReportText.fixed(summary.median, 2))"
+                "\(kind.plural): n = \(summary.definedCount), median \(ReportText.fixed(summary.median, 2))"
                     + (summary.undefinedCount > 0 ? ", \(summary.undefinedCount) undefined" : ""),
                 x: legendX + 16, y: 18)
         }
@@ -103,7 +103,7 @@ public enum ReportCharts {
         for (row, kind) in kinds.enumerated() {
             let values = report.scores(kind).compactMap { $0 }.sorted()
             let centre = topMargin + (Double(row) + 0.5) * rowHeight
-            svg.text("\(kind.rawValue)s", x: left - 8, y: centre + 4, anchor: "end")
+            svg.text("\(kind.plural)", x: left - 8, y: centre + 4, anchor: "end")
             guard let q = quartiles(values) else { continue }
             let colour = kindColours[kind]!
             svg.open(["class": "box", "data-kind": kind.rawValue])
@@ -112,7 +112,7 @@ public enum ReportCharts {
             svg.rect(
                 x: x(q.q1), y: centre - 10, width: x(q.q3) - x(q.q1), height: 20, fill: colour, cssClass: "iqr",
                 extra: ["data-q1": ReportText.json(q.q1), "data-q3": ReportText.json(q.q3)],
-                title: "\(kind.rawValue)s: Q1 \(ReportText.fixed(q.q1, 3)), median \(ReportText.fixed(q.median, 3)), "
+                title: "\(kind.plural): Q1 \(ReportText.fixed(q.q1, 3)), median \(ReportText.fixed(q.median, 3)), "
                     + "Q3 \(ReportText.fixed(q.q3, 3))")
             svg.line(
                 x1: x(q.median), y1: centre - 10, x2: x(q.median), y2: centre + 10, cssClass: "box-median",

@@ -200,7 +200,7 @@ public struct RunComparison: Sendable {
                     ],
                     rows: rows.map { row in
                         [
-                            "\(row.kind.rawValue)s", String(row.shared), String(row.paired), ReportText.fixed(row.medianA, 3),
+                            "\(row.kind.plural)", String(row.shared), String(row.paired), ReportText.fixed(row.medianA, 3),
                             ReportText.fixed(row.medianB, 3), ReportText.fixed(row.medianDifference, 3, interval: row.medianDifferenceCI),
                             ReportText.fixed(row.meanDifference, 3, interval: row.meanDifferenceCI), String(row.bWins), String(row.aWins),
                             String(row.ties), ReportText.percent(row.bWinRate), String(row.onlyA), String(row.onlyB),
@@ -215,7 +215,7 @@ public struct RunComparison: Sendable {
                 for row in rows {
                     guard let test = row.rankTest else { continue }
                     lines.append(
-                        "\(row.kind.rawValue)s, all defined scores (unpaired Mann-Whitney U, B vs A): "
+                        "\(row.kind.plural), all defined scores (unpaired Mann-Whitney U, B vs A): "
                             + "p = \(ReportText.pValue(test.p)), "
                             + "P(B > A) = \(ReportText.fixed(test.effectSize, 3, interval: row.probabilityBGreaterCI)).")
                 }
@@ -228,7 +228,7 @@ public struct RunComparison: Sendable {
     /// Features vs neurons of one side.
     static func kindTable(_ side: Side) -> [String] {
         let report = side.report
-        let kinds = UnitKind.allCases
+        let kinds = report.columnKinds
         let summaries = kinds.map { report.summary($0, threshold: 0) }
         var rows: [[String]] = [
             ["units"] + kinds.map { String(report.units($0).count) },
@@ -243,7 +243,7 @@ public struct RunComparison: Sendable {
                     + kinds.map { ReportText.percent(report.summary($0, threshold: threshold).shareAbove) })
         }
         var lines = ["## \(side.label): features vs neurons", ""]
-        lines += MarkdownReport.table(header: [""] + kinds.map { "\($0.rawValue)s" }, rows: rows, rightAligned: [1, 2])
+        lines += MarkdownReport.table(header: [""] + kinds.map { $0.plural }, rows: rows, rightAligned: Set(1...kinds.count))
         lines.append("")
         if let test = report.rankTest {
             lines.append(

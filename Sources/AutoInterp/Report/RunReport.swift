@@ -89,6 +89,9 @@ public struct RunReport: Sendable {
     /// The units of one kind.
     public func units(_ kind: UnitKind) -> [UnitReport] { units.filter { $0.unit.kind == kind } }
 
+    /// The kinds a table gives a column: features and neurons always, negative-side neurons when the run has them.
+    public var columnKinds: [UnitKind] { UnitKind.columns(present: units.map(\.unit.kind)) }
+
     /// The kinds present in the run, features first.
     public var kinds: [UnitKind] { UnitKind.allCases.filter { kind in units.contains { $0.unit.kind == kind } } }
 

@@ -18,9 +18,9 @@ public struct ScorerTable: Sendable, Equatable {
     /// The table of `scorer` in `report`.
     public init(_ report: RunReport, scorer: ReportScorer) {
         self.scorer = scorer
-        let kinds = UnitKind.allCases
+        let kinds = report.columnKinds
         var columns = kinds.map { report.scorerColumn(scorer, kind: $0, control: false) }
-        header = [""] + kinds.map { "\($0.rawValue)s" }
+        header = [""] + kinds.map { $0.plural }
         let controls = report.hasControls
         if controls {
             columns.append(report.scorerColumn(scorer, kind: nil, control: true))

@@ -75,8 +75,7 @@ public struct SeedReplicates: Sendable, Equatable {
         let stripped = configs.compactMap { config -> [String: Any]? in
             guard var config else { return nil }
             config.selection.seed = 0
-            config.features = []
-            config.neurons = []
+            config.setUnits([])
             config.featureSpec = ""
             config.neuronSpec = ""
             var object = (try? JSONFields.object(config)) ?? [:]

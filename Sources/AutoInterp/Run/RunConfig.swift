@@ -33,6 +33,12 @@ public struct RunConfig: Sendable, Equatable, Codable {
     /// The sparse latent cache the features were read from (`--latents`, absolute path); nil
     /// when they were encoded with the SAE (left out of the JSON then).
     public var latents: String?
+    /// Which side of the neurons is studied (`--neuron-sign`); nil for the positive side, as in
+    /// runs made before signed neurons (left out of the JSON then, so their identity is unchanged).
+    public var neuronSign: NeuronSign?
+    /// The neurons studied on their negative side (``UnitKind/negativeNeuron``); nil unless
+    /// ``neuronSign`` is `negative` or `both` (`neurons` then holds the positive side: empty for `negative`).
+    public var negativeNeurons: [Int]?
 
     public init(
         activations: String, vocab: String, sae: String?, featureSpec: String, neuronSpec: String, features: [Int], neurons: [Int],
@@ -47,6 +53,23 @@ public struct RunConfig: Sendable, Equatable, Codable {
         self.neurons = neurons
         self.selection = selection
         self.pipeline = pipeline
+    }
+
+    /// The side of the neurons studied (positive when ``neuronSign`` is nil).
+    public var sign: NeuronSign { neuronSign ?? .positive }
+
+    /// Every unit of the config: features, neurons, then negative-side neurons.
+    public var units: [UnitRef] {
+        features.map { UnitRef(.feature, $0) } + neurons.map { UnitRef(.neuron, $0) }
+            + (negativeNeurons ?? []).map { UnitRef(.negativeNeuron, $0) }
+    }
+
+    /// Sets the unit lists from `units` (a merge's union, a shard's slice); `negativeNeurons`
+    /// stays nil unless the config studies the negative side.
+    public mutating func setUnits(_ units: [UnitRef]) {
+        features = units.filter { $0.kind == .feature }.map(\.index)
+        neurons = units.filter { $0.kind == .neuron }.map(\.index)
+        negativeNeurons = sign.kinds.contains(.negativeNeuron) ? units.filter { $0.kind == .negativeNeuron }.map(\.index) : nil
     }
 
     /// Canonical JSON (sorted keys), the form stored and hashed.

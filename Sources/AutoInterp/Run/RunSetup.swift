@@ -22,6 +22,9 @@ public struct RunSetup {
         public var saeOptions = SAELoadOptions()
         public var features: UnitSpec
         public var neurons: UnitSpec
+        /// Which side of each neuron is studied (`--neuron-sign`): positive (the default), negative
+        /// (its activations negated, ``UnitKind/negativeNeuron``) or both (two units per neuron).
+        public var neuronSign: NeuronSign = .positive
         public var selection: SelectionConfig
         /// Replace an existing run of the same name whose config differs.
         public var forceNew: Bool
@@ -111,9 +114,17 @@ public struct RunSetup {
             throw AutoInterpError.invalidInput(
                 "neurons need dense activations, but \(dataset.url.path) holds only tokens: pass the dataset with \(Setting.activations), or \(Setting.neurons) none")
         }
+        if request.neuronSign != .positive, request.neurons.isNone {
+            throw AutoInterpError.invalidOption(
+                .neuronSign,
+                "\(request.neuronSign.rawValue) applies to neurons only (features are non-negative); "
+                    + "give \(Setting.neurons) too, e.g. \(Setting.neurons) 0-99")
+        }
         // Only the studied features' encoder columns are read (all of them for a TopK SAE), never
         // the decoder; a shard reads only its slice's columns.
-        var neurons = try request.neurons.resolve(count: dataset.width, kind: .neuron, seed: seed)
+        let neuronIndices = try request.neurons.resolve(count: dataset.width, kind: .neuron, seed: seed)
+        // Each studied neuron is one unit per side asked for (the negative side: its activations negated).
+        var neurons = request.neuronSign.kinds.flatMap { kind in neuronIndices.map { UnitRef(kind, $0) } }
         var resolved: [Int] = []
         var plan: [UnitRef] = []
         let featureSpec = request.features
@@ -123,7 +134,7 @@ public struct RunSetup {
         let pick: (Int) throws -> [Int] = { dSAE in
             resolved = try featureSpec.resolve(count: dSAE, kind: .feature, seed: seed)
             if let shard {
-                plan = resolved.map { UnitRef(.feature, $0) } + plannedNeurons.map { UnitRef(.neuron, $0) }
+                plan = resolved.map { UnitRef(.feature, $0) } + plannedNeurons
                 resolved = shard.slice(of: plan).filter { $0.kind == .feature }.map(\.index)
             }
             return resolved
@@ -148,10 +159,10 @@ public struct RunSetup {
         if let shard {
             // The plan is every unit; this shard keeps its contiguous slice (features from an SAE were sliced while reading it).
             if sae == nil {
-                plan = features.map { UnitRef(.feature, $0) } + neurons.map { UnitRef(.neuron, $0) }
+                plan = features.map { UnitRef(.feature, $0) } + neurons
                 features = shard.slice(of: plan).filter { $0.kind == .feature }.map(\.index)
             }
-            neurons = shard.slice(of: plan).filter { $0.kind == .neuron }.map(\.index)
+            neurons = shard.slice(of: plan).filter(\.kind.isNeuron)
             guard !plan.isEmpty else {
                 throw AutoInterpError.invalidInput("no units to study: give \(Setting.features) and/or \(Setting.neurons) (e.g. \(Setting.neurons) 0-99)")
             }
@@ -165,8 +176,10 @@ public struct RunSetup {
         }
         var config = RunConfig(
             activations: dataset.url.path, vocab: dataset.vocabURL.standardizedFileURL.path, sae: request.sae?.standardizedFileURL.path,
-            featureSpec: request.features.description, neuronSpec: request.neurons.description, features: features, neurons: neurons,
+            featureSpec: request.features.description, neuronSpec: request.neurons.description, features: features, neurons: [],
             selection: request.selection, pipeline: request.pipeline)
+        if request.neuronSign != .positive { config.neuronSign = request.neuronSign }
+        config.setUnits(features.map { UnitRef(.feature, $0) } + neurons)
         config.saeSource = sae?.source
         config.dataset = DatasetDescription(metadata: dataset.metadata)
         config.latents = latents?.url.path
@@ -197,7 +210,7 @@ public struct RunSetup {
         }
 
         let done = Set(try store.units(runID: run.id).map(\.unit))
-        let wanted = features.map { UnitRef(.feature, $0) } + neurons.map { UnitRef(.neuron, $0) }
+        let wanted = features.map { UnitRef(.feature, $0) } + neurons
         let todo = wanted.filter { !done.contains($0) }
         logger.info("run \(request.name): \(wanted.count) units, \(done.count) already stored")
         var dead: [UnitRef] = []
@@ -240,13 +253,16 @@ public struct RunSetup {
     }
 
     /// The hard negatives' neighbours of the units to select (``UnitNeighbours``: features by
-    /// decoder cosine, or by co-firing in a latent cache; neurons by co-firing), and the SAE to
-    /// select with: read again for the studied features' and their neighbours' encoder columns.
+    /// decoder cosine, or by co-firing in a latent cache; neurons by co-firing, a negative side by
+    /// co-firing below 0), and the SAE to select with: read again for the studied features' and
+    /// their neighbours' encoder columns.
     static func neighbours(
         of units: [UnitRef], request: Request, sae: SparseAutoencoder?, latents: LatentCache?, dataset: ActivationDataset
     ) throws -> ([UnitRef: [UnitRef]], SparseAutoencoder?) {
         let features = units.filter { $0.kind == .feature }.map(\.index)
-        var found = try UnitNeighbours.neurons(units.filter { $0.kind == .neuron }.map(\.index), dataset: dataset)
+        var found = try UnitNeighbours.neurons(
+            units.filter { $0.kind == .neuron }.map(\.index), negative: units.filter { $0.kind == .negativeNeuron }.map(\.index),
+            dataset: dataset)
         var selecting = sae
         if let model = sae, !features.isEmpty, let url = request.sae?.standardizedFileURL {
             // An SAELens folder's W_dec is read in blocks from the mapped file; another format reads its decoder once.

@@ -206,7 +206,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         let kinds = controls.explainedByKind.keys.sorted()
         if !kinds.isEmpty {
             let sample = (try? ControlSample(parsing: controls.sample))?.words ?? controls.sample
-            let counts = kinds.map { "\($0)s \(controls.sampledByKind[$0] ?? 0) of \(controls.explainedByKind[$0] ?? 0)" }
+            let counts = kinds.map { "\(Self.plural($0)) \(controls.sampledByKind[$0] ?? 0) of \(controls.explainedByKind[$0] ?? 0)" }
             lines.append("  control sample (\(Setting.controls) \(controls.sample), \(sample)): " + counts.joined(separator: ", "))
         }
         let floor = scorers.compactMap { s in
@@ -229,6 +229,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         return "\(number(value)) \(ReportText.interval(interval))"
     }
 
+    /// `features`, `neurons`, `neurons (−)` for a kind's raw value.
+    static func plural(_ kind: String) -> String { UnitKind(rawValue: kind)?.plural ?? "\(kind)s" }
+
     /// The summary as printed at the end of `autointerp run`.
     public var text: String {
         var lines: [String] = []
@@ -240,7 +243,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
                         + "(n \($0.defined), \($0.stored - $0.defined) undefined)"
                 }
             }
-            lines.append("  \(kind)s: \(unitsByKind[kind] ?? 0) units" + (parts.isEmpty ? "" : "; " + parts.joined(separator: "; ")))
+            lines.append(
+                "  \(Self.plural(kind)): \(unitsByKind[kind] ?? 0) units" + (parts.isEmpty ? "" : "; " + parts.joined(separator: "; ")))
         }
         let differences = scorers.compactMap { s in
             s.featuresMinusNeurons.map { "\(s.scorer.name) \(Self.number($0, s.featuresMinusNeuronsCI))" }

@@ -78,8 +78,9 @@ package struct ChunkedSelection {
         progress: ((SelectionProgress) -> Void)? = nil, chunkDone: (() throws -> Void)? = nil, store: (UnitSelection) throws -> Void
     ) throws -> Int {
         let perUnit = Self.bytesPerUnit(config: config, dataset: dataset, tokensPerBatch: tokensPerBatch)
-        // Features and neurons never share a chunk, so a chunk reads the dense activations only when it must.
-        let features = units.filter { $0.kind == .feature }, neurons = units.filter { $0.kind == .neuron }
+        // Features and neurons never share a chunk, so a chunk reads the dense activations only when it must
+        // (both sides of the neurons read the same columns).
+        let features = units.filter { $0.kind == .feature }, neurons = units.filter(\.kind.isNeuron)
         let featureChunks = Self.chunks(features, bytesPerUnit: perUnit, budget: memoryBudget)
         let chunks = featureChunks + Self.chunks(neurons, bytesPerUnit: perUnit, budget: memoryBudget)
         let started = Date()
@@ -116,7 +117,9 @@ package struct ChunkedSelection {
         for (c, chunk) in chunks.enumerated() {
             let source = try UnitActivationSource(
                 dataset: dataset, sae: sae, latents: latents, features: chunk.filter { $0.kind == .feature }.map(\.index),
-                neurons: chunk.filter { $0.kind == .neuron }.map(\.index), neighbours: neighbours, tokensPerBatch: tokensPerBatch)
+                neurons: chunk.filter { $0.kind == .neuron }.map(\.index),
+                negativeNeurons: chunk.filter { $0.kind == .negativeNeuron }.map(\.index), neighbours: neighbours,
+                tokensPerBatch: tokensPerBatch)
             let batches = source.batches.count
             try ExampleSelector(config: config).select(from: source, progress: { done, _ in
                 guard let progress else { return }

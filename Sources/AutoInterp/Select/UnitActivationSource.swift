@@ -3,11 +3,14 @@ import Foundation
 
 /// Produces the activations of a fixed list of units over batches of dataset contexts.
 ///
-/// Neurons are columns of the dataset; features come from running the SAE encoder on the batch,
-/// or from a sparse ``LatentCache`` (`--latents`, no SAE). All go through the same selection code.
+/// Neurons are columns of the dataset, negative-side neurons (``UnitKind/negativeNeuron``) the same
+/// columns negated, so the selection, which looks for large activations, finds where they fire most
+/// negative (and a context is silent for them where the neuron is never below 0); features come
+/// from running the SAE encoder on the batch, or from a sparse ``LatentCache`` (`--latents`, no SAE).
+/// All go through the same selection code.
 package final class UnitActivationSource {
     package let dataset: ActivationDataset
-    /// Units in output order: features first, then neurons, each sorted.
+    /// Units in output order: features first, then neurons, then negative-side neurons, each as given.
     package let units: [UnitRef]
     /// Contexts read per batch.
     package let contextsPerBatch: Int
@@ -20,6 +23,8 @@ package final class UnitActivationSource {
     package let neighbourRows: [[Int]]
 
     private let neuronColumns: [Int]
+    /// The columns of the negative-side neurons (rows after `neuronColumns`'), read negated.
+    private let negativeColumns: [Int]
     private let featureCount: Int
     private let encoder: SAEEncoder?
     private let featureColumns: [Int]  // columns of the encoder output to keep
@@ -34,10 +39,13 @@ package final class UnitActivationSource {
     ///   - latents: a sparse cache the features are read from instead of encoding.
     ///   - tokensPerBatch: about how many tokens to process at once (rounded to whole contexts).
     ///   - neighbours: each studied unit's nearest units (``UnitNeighbours``), read as extra rows
-    ///     for its hard negatives; a feature's neighbours are features, a neuron's neurons.
+    ///     for its hard negatives; a feature's neighbours are features, a neuron's neurons, a
+    ///     negative-side neuron's negative-side neurons.
+    ///   - negativeNeurons: neurons studied on their negative side (their columns negated).
     package init(
         dataset: ActivationDataset, sae: SparseAutoencoder?, latents: LatentCache? = nil, features studied: [Int],
-        neurons studiedNeurons: [Int], neighbours: [UnitRef: [UnitRef]] = [:], tokensPerBatch: Int = 4096
+        neurons studiedNeurons: [Int], negativeNeurons studiedNegatives: [Int] = [], neighbours: [UnitRef: [UnitRef]] = [:],
+        tokensPerBatch: Int = 4096
     ) throws {
         self.dataset = dataset
         // The neighbours not studied themselves are read after the studied units of their kind.
@@ -48,11 +56,12 @@ package final class UnitActivationSource {
         }
         let features = studied + extra(.feature, studied)
         let neurons = studiedNeurons + extra(.neuron, studiedNeurons)
-        if !neurons.isEmpty, !dataset.hasActivations {
+        let negatives = studiedNegatives + extra(.negativeNeuron, studiedNegatives)
+        if !(neurons.isEmpty && negatives.isEmpty), !dataset.hasActivations {
             throw AutoInterpError.invalidInput(
                 "neurons need dense activations, but \(dataset.url.path) holds only tokens: pass the dataset with \(Setting.activations), or \(Setting.neurons) none")
         }
-        if let bad = neurons.first(where: { $0 >= dataset.width }) {
+        if let bad = (neurons + negatives).first(where: { $0 >= dataset.width }) {
             throw AutoInterpError.invalidInput("neuron \(bad) is out of range: \(dataset.url.path) has \(dataset.width) neurons (0-\(dataset.width - 1))")
         }
         if let latents {
@@ -78,6 +87,7 @@ package final class UnitActivationSource {
         contextsPerBatch = max(1, tokensPerBatch / max(dataset.contextLength, 1))
         let batchTokens = contextsPerBatch * dataset.contextLength
         neuronColumns = neurons
+        negativeColumns = negatives
         featureCount = features.count
         if let sae, !features.isEmpty, latents == nil {
             if sae.config.architecture == .topk {
@@ -94,15 +104,17 @@ package final class UnitActivationSource {
             encoded = []
         }
         units = studied.map { UnitRef(.feature, $0) } + studiedNeurons.map { UnitRef(.neuron, $0) }
-        rowCount = features.count + neurons.count
+            + studiedNegatives.map { UnitRef(.negativeNeuron, $0) }
+        rowCount = features.count + neurons.count + negatives.count
         var rowOf: [UnitRef: Int] = [:]
         for (r, feature) in features.enumerated() { rowOf[UnitRef(.feature, feature)] = r }
         for (r, neuron) in neurons.enumerated() { rowOf[UnitRef(.neuron, neuron)] = features.count + r }
+        for (r, neuron) in negatives.enumerated() { rowOf[UnitRef(.negativeNeuron, neuron)] = features.count + neurons.count + r }
         unitRows = units.map { rowOf[$0] ?? 0 }
         neighbourUnits = units.map { unit in (neighbours[unit] ?? []).filter { $0.kind == unit.kind && $0 != unit } }
         neighbourRows = neighbourUnits.map { $0.compactMap { rowOf[$0] } }
         // Without neurons or an encoder the dense activations are never read.
-        input = neurons.isEmpty && encoder == nil ? [] : [Float](repeating: 0, count: batchTokens * dataset.width)
+        input = neurons.isEmpty && negatives.isEmpty && encoder == nil ? [] : [Float](repeating: 0, count: batchTokens * dataset.width)
     }
 
     /// Batches covering the whole dataset.
@@ -130,6 +142,10 @@ package final class UnitActivationSource {
             for (u, column) in neuronColumns.enumerated() {
                 let row = output + (featureCount + u) * tokens
                 for t in 0..<tokens { row[t] = x[t * width + column] }
+            }
+            for (u, column) in negativeColumns.enumerated() {
+                let row = output + (featureCount + neuronColumns.count + u) * tokens
+                for t in 0..<tokens { row[t] = 0 - x[t * width + column] }  // +0 where the neuron is 0, never -0
             }
             if let encoder {
                 let encodedWidth = encoder.outputWidth

@@ -194,14 +194,23 @@ extension UnitNeighbours {
         return Dictionary(uniqueKeysWithValues: zip(features, found).map { (UnitRef(.feature, $0), $1.map { UnitRef(.feature, $0) }) })
     }
 
-    /// Each studied neuron's most co-firing neurons over an even sample of `dataset`.
+    /// Each studied neuron's most co-firing neurons over an even sample of `dataset`; for a neuron
+    /// studied on its negative side (`negative`), the neurons firing below 0 together with it most
+    /// often (co-firing of the negated sample), as negative-side units.
     package static func neurons(
-        _ neurons: [Int], dataset: ActivationDataset, k: Int = SelectionConfig.hardNeighbours
+        _ neurons: [Int], negative: [Int] = [], dataset: ActivationDataset, k: Int = SelectionConfig.hardNeighbours
     ) throws -> [UnitRef: [UnitRef]] {
-        guard !neurons.isEmpty else { return [:] }
-        let sample = try coFiringSample(dataset)
-        let found = byCoFiring(studied: neurons, sample: sample.values, tokens: sample.tokens, width: dataset.width, k: k)
-        return Dictionary(uniqueKeysWithValues: zip(neurons, found).map { (UnitRef(.neuron, $0), $1.map { UnitRef(.neuron, $0) }) })
+        guard !(neurons.isEmpty && negative.isEmpty) else { return [:] }
+        var sample = try coFiringSample(dataset)
+        var result: [UnitRef: [UnitRef]] = [:]
+        for (kind, studied) in [(UnitKind.neuron, neurons), (.negativeNeuron, negative)] where !studied.isEmpty {
+            if kind == .negativeNeuron {
+                for i in sample.values.indices { sample.values[i] = 0 - sample.values[i] }
+            }
+            let found = byCoFiring(studied: studied, sample: sample.values, tokens: sample.tokens, width: dataset.width, k: k)
+            for (neuron, near) in zip(studied, found) { result[UnitRef(kind, neuron)] = near.map { UnitRef(kind, $0) } }
+        }
+        return result
     }
 
     /// Each studied feature's most co-firing features in a latent cache (`--latents` has no

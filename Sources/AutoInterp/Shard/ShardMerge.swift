@@ -82,8 +82,7 @@ public struct ShardMerge {
         }
 
         var config = loaded[0].config
-        config.features = union.filter { $0.kind == .feature }.map(\.index)
-        config.neurons = union.filter { $0.kind == .neuron }.map(\.index)
+        config.setUnits(union)
         let configJSON = try config.canonicalJSON()
 
         let temporary = runFolder.appendingPathComponent("autointerp.sqlite.merging")
@@ -188,8 +187,7 @@ public struct ShardMerge {
     private static func checkConfigs(_ shards: [LoadedShard], name: String) throws {
         func stripped(_ config: RunConfig) throws -> [String: Any] {
             var config = config
-            config.features = []
-            config.neurons = []
+            config.setUnits([])
             let json = try config.canonicalJSON()
             return (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]) ?? [:]
         }

@@ -25,12 +25,13 @@ extension RunStore {
             foreignKeysOff: true, sql: schemaV13),
         SQLiteMigration(version: 14, name: "intruder_prompts: the intruder scorer's prompts and answers", sql: schemaV14),
         SQLiteMigration(version: 15, name: "explanation_candidate_failures: best-of-K samples that were unusable", sql: schemaV15),
+        SQLiteMigration(version: 16, name: "units.kind: neuron_negative, a neuron's negative side", foreignKeysOff: true, body: migrateV16),
     ]
 
     /// The SQL of every schema step, in order (for documentation and `sqlite3` users).
     public static var schemaSQL: String {
         [schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10, schemaV11, schemaV13,
-         schemaV14, schemaV15].joined(separator: "\n")
+         schemaV14, schemaV15, schemaV16].joined(separator: "\n")
     }
 
     /// Schema v1. The tables and columns of DESIGN.md keep their names and meanings;
@@ -532,4 +533,36 @@ extension RunStore {
             UNIQUE (explanation_id, sample)
         );
         """
+
+    /// Schema v16: `units.kind` also admits `neuron_negative` (``UnitKind/negativeNeuron``, a neuron
+    /// studied on its negative side). SQLite cannot widen a CHECK in place, so `units` is rebuilt
+    /// with foreign keys off (as v13 rebuilds `examples`): every row and id is kept, so the tables
+    /// that reference a unit still do, and a database that holds no such unit reads as before. The
+    /// views (`rubric_histogram` joins `units`) are dropped around the rebuild and made again as
+    /// they were (``migrateV16(_:)``).
+    static let schemaV16 = """
+        CREATE TABLE units_v16 (
+            id             INTEGER PRIMARY KEY,
+            run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            kind           TEXT NOT NULL CHECK (kind IN ('feature', 'neuron', 'neuron_negative')),
+            idx            INTEGER NOT NULL CHECK (idx >= 0),
+            max_activation REAL,
+            density        REAL,
+            token_count    INTEGER,
+            histogram_json TEXT                         -- {"max":…, "counts":[…], "zeroCount":…}
+        );
+        INSERT INTO units_v16 (id, run_id, kind, idx, max_activation, density, token_count, histogram_json)
+            SELECT id, run_id, kind, idx, max_activation, density, token_count, histogram_json FROM units;
+        DROP TABLE units;
+        ALTER TABLE units_v16 RENAME TO units;
+        CREATE UNIQUE INDEX units_by_run ON units(run_id, kind, idx);
+        """
+
+    @Sendable static func migrateV16(_ db: SQLiteConnection) throws {
+        let views = try db.query("SELECT name, sql FROM sqlite_master WHERE type = 'view' AND sql IS NOT NULL ORDER BY name")
+            .compactMap { row in row.string("name").flatMap { name in row.string("sql").map { (name: name, sql: $0) } } }
+        for view in views { try db.execute("DROP VIEW \"\(view.name)\"") }
+        try db.execute(schemaV16)
+        for view in views { try db.execute(view.sql) }
+    }
 }

@@ -41,6 +41,7 @@ extension Setting {
     public static let k: Setting = "k"
     public static let features: Setting = "features"
     public static let neurons: Setting = "neurons"
+    public static let neuronSign: Setting = "neuron sign"
     public static let batchTokens: Setting = "batch tokens"
     // Selection
     public static let explainTop: Setting = "explain top"

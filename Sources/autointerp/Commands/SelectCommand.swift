@@ -30,6 +30,13 @@ struct RunInputOptions: ParsableArguments {
     @Option(help: "Neurons to study (dataset columns): same forms as --features.")
     var neurons = "none"
 
+    @Option(
+        help: """
+            Side of each neuron to study: positive (default), negative (its activations negated: where it fires most \
+            negative, reported as 'neuron N (−)') or both (two units per neuron). Features are non-negative.
+            """)
+    var neuronSign = NeuronSign.positive.rawValue
+
     @Option(help: "Run name; the database is <results>/<name>/autointerp.sqlite.")
     var name: String
 
@@ -135,6 +142,7 @@ struct RunInputOptions: ParsableArguments {
             features: try Self.spec(features, option: "--features"), neurons: try Self.spec(neurons, option: "--neurons"),
             selection: selection, forceNew: forceNew)
         request.saeOptions = saeFormat.options
+        request.neuronSign = try NeuronSign(parsing: neuronSign)
         if let shard {
             request.shard = try RunShard.parse(shard, indexVariable: shardIndexEnv, environment: ProcessInfo.processInfo.environment)
         } else if shardIndexEnv != nil {
@@ -166,7 +174,9 @@ struct SelectCommand: AsyncParsableCommand {
             progress.finish()
             let units = try outcome.store.units(runID: outcome.run.id)
             let kinds = Dictionary(grouping: units, by: \.unit.kind).mapValues(\.count)
-            print("run '\(outcome.run.name)': \(units.count) units (\(kinds[.feature] ?? 0) features, \(kinds[.neuron] ?? 0) neurons) in \(outcome.store.path)")
+            let negatives = kinds[.negativeNeuron].map { ", \($0) negative-side neurons" } ?? ""
+            let counts = "\(kinds[.feature] ?? 0) features, \(kinds[.neuron] ?? 0) neurons\(negatives)"
+            print("run '\(outcome.run.name)': \(units.count) units (\(counts)) in \(outcome.store.path)")
             print("stored now: \(outcome.stored), already stored: \(outcome.alreadyStored), never firing: \(outcome.dead.count)")
             if outcome.selectionChunks > 0 {
                 print(
