@@ -58,14 +58,24 @@ import Testing
         }
     }
 
-    @Test func theSAEIsEncodedOnceEvenForOneChunk() throws {
+    /// The planted-concept SAE, or the same weights as a TopK SAE keeping 2 features a token.
+    static func sae(topK: Bool) -> SparseAutoencoder {
+        var sae = SyntheticDataset.sae(width: 9, seed: 5)
+        if topK { (sae.config.architecture, sae.config.k) = (.topk, 2) }
+        return sae
+    }
+
+    /// All features, or some (a TopK encoder computes every feature and the scratch file keeps the studied ones).
+    @Test(arguments: [(false, [0, 1, 2, 3, 4, 5, 6]), (true, [0, 1, 2, 3, 4, 5, 6]), (true, [1, 3, 5]), (false, [2, 6])])
+    func theSAEIsEncodedOnceEvenForOneChunk(topK: Bool, features: [Int]) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let url = dir.path("acts.safetensors")
         try SyntheticDataset.write(to: url, contexts: 40, length: 8, width: 9, seed: 5)
         let dataset = try ActivationDataset(url: url)
-        let sae = SyntheticDataset.sae(width: 9, seed: 5)
-        let whole = try ExampleSelector().select(from: UnitActivationSource(dataset: dataset, sae: sae, features: Array(0..<7), neurons: []))
+        let sae = Self.sae(topK: topK)
+        let whole = try ExampleSelector().select(from: UnitActivationSource(dataset: dataset, sae: sae, features: features, neurons: []))
+        #expect(whole.contains { $0.statistics.maxActivation > 0 })
         var selections: [UnitSelection] = []
         var reports: [SelectionProgress] = []
         let chunks = try ChunkedSelection(config: SelectionConfig()).run(
