@@ -9,8 +9,8 @@ import Testing
 /// selections of the dense read of the same values.
 @Suite struct SparseSelectionTests {
     /// A CSR over `tokens` tokens and `features` latents with negative values, contexts where a
-    /// latent is silent, and non-zeros on masked and special tokens (the dataset decides which
-    /// tokens are selectable).
+    /// latent is silent, non-zeros on masked and special tokens (the dataset decides which tokens
+    /// are selectable), stored zeros and tokens stored twice.
     static func writeCSR(to url: URL, tokens: Int, features: Int, seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed, stream: 7)
         var indptr: [Int64] = [0], indices: [Int32] = [], values: [Float] = []
@@ -20,6 +20,12 @@ import Testing
                 guard (t / 8 + f) % 3 != 0, Int.random(in: 0..<(f + 2), using: &rng) == 0 else { continue }
                 indices.append(Int32(f))
                 values.append(f == 1 ? -Float.random(in: 0.1...2, using: &rng) : Float.random(in: 0.1...5, using: &rng))
+                // Latent 4 has stored zeros, latent 5 tokens stored twice (the last value counts): the dense per-context code.
+                if f == 4, t % 5 == 0 { values[values.count - 1] = 0 }
+                if f == 5, t % 7 == 0 {
+                    indices.append(Int32(f))
+                    values.append(Float.random(in: 0.1...5, using: &rng))
+                }
             }
             indptr.append(Int64(indices.count))
         }

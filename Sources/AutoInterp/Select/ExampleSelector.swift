@@ -267,6 +267,32 @@ struct UnitState {
             counted += 1
             if row[p] > 0 { positives += 1 }
         }
+        keepFirst(row, context: context, best: best)
+    }
+
+    /// Pass 1 over a context from its stored values: `row` is the context written out (0 where
+    /// nothing is stored) and `positions` where values are stored (each once; none 0 or NaN, so the
+    /// max is the same in any order): what ``observeFirst(_:context:selectable:)`` does, in
+    /// O(stored values) instead of O(`contextLength`).
+    mutating func observeFirst(
+        _ row: UnsafePointer<Float>, context: Int, positions: [Int], selectable: [Bool], selectableCount: Int
+    ) {
+        guard selectableCount > 0 else { return }
+        let start = context * contextLength
+        var best = -Float.infinity
+        var stored = 0
+        for p in positions where selectable[start + p] {
+            stored += 1
+            best = Swift.max(best, row[p])
+            if row[p] > 0 { positives += 1 }
+        }
+        if stored < selectableCount { best = Swift.max(best, 0) }
+        counted += selectableCount
+        keepFirst(row, context: context, best: best)
+    }
+
+    /// Pass 1's use of a context's max `best`: the unit's max, the decile maxima, the top heap.
+    private mutating func keepFirst(_ row: UnsafePointer<Float>, context: Int, best: Float) {
         maxActivation = Swift.max(maxActivation, best)
         if best > 0, config.classifyPerDecile > 0 { activatingMaxima.append(best) }
         guard best > 0, config.topPool > 0 else { return }
@@ -319,7 +345,6 @@ struct UnitState {
 
     /// Pass 2 over one context's activations; `neighbourRows` point at the neighbours' values over the same context.
     mutating func observeSecond(_ row: UnsafePointer<Float>, context: Int, selectable: [Bool], neighbours neighbourRows: [UnsafePointer<Float>] = []) {
-        let binCount = Double(config.quantileBins)
         let histogramBins = Double(config.histogramBins)
         let top = Double(maxActivation)
         let start = context * contextLength
@@ -333,6 +358,43 @@ struct UnitState {
                 zeroCount += 1
             }
         }
+        offerSecond(row, context: context, best: best, selectable: selectable, neighbours: neighbourRows)
+    }
+
+    /// Pass 2 over a context from its stored values (see ``observeFirst(_:context:positions:selectable:selectableCount:)``):
+    /// what ``observeSecond(_:context:selectable:neighbours:)`` does, in O(stored values).
+    mutating func observeSecond(
+        _ row: UnsafePointer<Float>, context: Int, positions: [Int], selectable: [Bool], selectableCount: Int,
+        neighbours neighbourRows: [UnsafePointer<Float>] = []
+    ) {
+        guard selectableCount > 0 else { return }
+        let histogramBins = Double(config.histogramBins)
+        let top = Double(maxActivation)
+        let start = context * contextLength
+        var best = -Float.infinity
+        var stored = 0, binned = 0
+        for p in positions where selectable[start + p] {
+            stored += 1
+            let v = row[p]
+            best = Swift.max(best, v)
+            if v > 0 && top > 0 {
+                let b = Int((Double(v) * histogramBins / top).rounded(.up)) - 1
+                histogram[Swift.min(Swift.max(b, 0), config.histogramBins - 1)] += 1
+                binned += 1
+            }
+        }
+        if stored < selectableCount { best = Swift.max(best, 0) }
+        zeroCount += selectableCount - binned
+        offerSecond(row, context: context, best: best, selectable: selectable, neighbours: neighbourRows)
+    }
+
+    /// Pass 2's draws for a context whose max is `best`.
+    private mutating func offerSecond(
+        _ row: UnsafePointer<Float>, context: Int, best: Float, selectable: [Bool], neighbours neighbourRows: [UnsafePointer<Float>]
+    ) {
+        let binCount = Double(config.quantileBins)
+        let top = Double(maxActivation)
+        let start = context * contextLength
         let keep = { KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: self.contextLength))) }
         // Classification draws: any context the explainer does not see, on their own stream.
         if !explainContexts.contains(context) {
