@@ -7,7 +7,7 @@
 #   Benchmarks/select_all.sh [WORK_DIR]
 #   TOKENS=1000000 D_IN=2304 D_SAE=16384 SHARDS=8 CONTEXT_LEN=256 (the issue's shape)  RUNS=2
 #
-# Prints per run: wall seconds and peak resident memory (from /usr/bin/time) of
+# Prints per run: wall seconds, CPU seconds and peak resident memory (from /usr/bin/time) of
 #   encode   autointerp encode --activations shards/ (CSR to encoded.safetensors)
 #   select   autointerp select --features all --sae sae/ --activations shards/
 #   latents  autointerp select --features all --latents encoded.safetensors --activations shards/
@@ -30,13 +30,15 @@ fi
 echo "CPU: $(lscpu | grep 'Model name' | sed 's/.*: *//'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "shape (tokens d_in d_sae shards context_len): $shape"
 
-# Runs "$@", prints "<label> <wall s> <peak MB>" and leaves the wall seconds in $last.
+# Runs "$@", prints "<label> <wall s> <CPU s> <peak MB>" (CPU: user + system, both cores; the
+# machine's other load shows in wall time, less in CPU time) and leaves the wall seconds in $last.
 measure() {
     local label=$1
     shift
-    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >"$work/$label.out" 2>"$work/$label.err" || { cat "$work/$label.err" >&2; exit 1; }
-    read -r last peak <"$work/time.txt"
-    printf '%-8s %8.1f s  peak %6.0f MB\n' "$label" "$last" "$(echo "$peak / 1024" | bc -l)"
+    /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$@" >"$work/$label.out" 2>"$work/$label.err" || { cat "$work/$label.err" >&2; exit 1; }
+    read -r last peak user system <"$work/time.txt"
+    printf '%-8s %8.1f s  cpu %8.1f s  peak %6.0f MB  (load %s)\n' "$label" "$last" "$(echo "$user + $system" | bc -l)" \
+        "$(echo "$peak / 1024" | bc -l)" "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
 for run in $(seq 1 "$runs"); do

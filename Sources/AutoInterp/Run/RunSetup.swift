@@ -223,13 +223,18 @@ public struct RunSetup {
         let perUnit = ChunkedSelection.bytesPerUnit(config: request.selection, dataset: dataset, tokensPerBatch: selector.tokensPerBatch)
         if !todo.isEmpty {
             // Chunk by chunk, units stored as they are made, 64 to a transaction: a killed run resumes at the first
-            // unstored unit's chunk.
+            // unstored unit's chunk. The transactions run on a thread of their own while selection goes on (at most two
+            // groups waiting), so storing overlaps making the next units' examples.
             var pending: [(statistics: UnitStatistics, examples: [ExampleRecord])] = []
+            let writer = SerialWorker(label: "autointerp.select.store")
+            let runID = run.id
             func flush() throws {
                 guard !pending.isEmpty else { return }
-                try store.saveUnits(runID: run.id, pending)
-                pending.removeAll(keepingCapacity: true)
+                let units = pending
+                pending = []
+                try writer.submit { _ = try store.saveUnits(runID: runID, units) }
             }
+            defer { try? writer.finish() }
             chunks = try selector.run(
                 dataset: dataset, sae: sae, latents: latents, units: todo, neighbours: neighbours,
                 scratchFolder: request.databaseURL.deletingLastPathComponent(),
@@ -243,6 +248,7 @@ public struct RunSetup {
                 if selection.statistics.maxActivation <= 0 { dead.append(selection.unit) }
             }
             try flush()
+            try writer.finish()
             try store.setStatus(runID: run.id, .selected)
             run = try store.run(id: run.id) ?? run
         }

@@ -44,6 +44,8 @@ package struct ChunkedSelection {
     /// Bytes of selection state per unit: the kept contexts (each `context_len` floats), the
     /// histogram, the decile maxima (at most one `Float` per context), and the unit's rows of the
     /// batch buffers (the unit's activations and, for a feature, its encoder output column).
+    /// (A sparse read, see ``UnitActivationSource/readsSparse``, holds no dense batch rows: the
+    /// estimate is then an upper bound, and chunks stay as they were.)
     package static func bytesPerUnit(config: SelectionConfig, dataset: ActivationDataset, tokensPerBatch: Int) -> Int {
         let kept = config.topPool + config.nonActivating + config.quantileBins * config.quantilePerBin + config.scoreRandom
             + SelectionConfig.classifyDeciles * config.classifyPerDecile + config.classifySilent
@@ -66,9 +68,9 @@ package struct ChunkedSelection {
     /// (in `units` order), every unit of a chunk before the next chunk starts, then calls
     /// `chunkDone` (a caller that stores units in batches writes the chunk's last ones).
     ///
-    /// With an SAE and more than one chunk of features, the features are first encoded once into
-    /// ``SelectionLatents`` in `scratchFolder` (reused on resume, removed when done), and every
-    /// chunk's two passes read that instead of encoding again.
+    /// With an SAE and a `scratchFolder`, the features are first encoded once into
+    /// ``SelectionLatents`` there (reused on resume, removed when done), and every chunk's two
+    /// passes read that by its non-zeros instead of encoding again.
     ///
     /// - Returns: the number of chunks.
     @discardableResult
@@ -91,7 +93,8 @@ package struct ChunkedSelection {
 
         var sae = sae, latents = latents
         var scratch: URL? = nil
-        if let model = sae, latents == nil, featureChunks.count > 1, let scratchFolder {
+        // Encoded once even for one chunk: its two passes would otherwise encode twice.
+        if let model = sae, latents == nil, !features.isEmpty, let scratchFolder {
             let url = scratchFolder.appendingPathComponent(SelectionLatents.fileName)
             // The hard negatives' neighbour features are encoded with the studied ones.
             let studied = features.map(\.index)

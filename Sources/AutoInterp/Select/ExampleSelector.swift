@@ -49,13 +49,30 @@ package struct ExampleSelector {
         var states = source.units.enumerated().map { u, unit in
             UnitState(unit: unit, config: config, contextLength: length, neighbours: source.neighbourUnits[u])
         }
-        var buffer = [Float](repeating: 0, count: source.rowCount * source.contextsPerBatch * length)
+        // A sparse source (an encode CSR, the selection scratch file) is scanned by its non-zeros:
+        // a context where a unit is 0 throughout costs O(1), and no dense batch is held.
+        let sparse = source.readsSparse
+        var buffer = [Float](repeating: 0, count: sparse ? 0 : source.rowCount * source.contextsPerBatch * length)
         let unitRows = source.unitRows, neighbourRows = source.neighbourRows
         let selectable = (0..<dataset.tokenCount).map { dataset.isSelectable(token: $0, includeSpecial: config.includeSpecialTokens) }
+        let selectableCounts = sparse
+            ? (0..<dataset.contextCount).map { c in (0..<length).reduce(0) { $0 + (selectable[c * length + $1] ? 1 : 0) } } : []
 
         for pass in 1...2 {
             for (b, contexts) in batches.enumerated() {
                 let tokens = contexts.count * length
+                if sparse {
+                    let batch = try source.readSparse(contexts: contexts)
+                    states.withUnsafeMutableBufferPointer { states in
+                        Parallel.forEach(states.count) { u in
+                            batch.observe(
+                                row: unitRows[u], pass: pass, state: &states[u], contexts: contexts, selectable: selectable,
+                                selectableCounts: selectableCounts)
+                        }
+                    }
+                    progress?((pass - 1) * batches.count + b + 1, total)
+                    continue
+                }
                 try buffer.withUnsafeMutableBufferPointer { values in
                     let values = values.baseAddress!
                     try source.read(contexts: contexts, into: values)
@@ -239,25 +256,61 @@ struct UnitState {
     }
 
     mutating func observeFirst(_ values: UnsafePointer<Float>, contexts: Range<Int>, selectable: [Bool]) {
-        for (i, context) in contexts.enumerated() {
-            let row = values + i * contextLength
-            let start = context * contextLength
-            guard let best = contextMax(row, start: start, selectable: selectable) else { continue }
-            for p in 0..<contextLength where selectable[start + p] {
-                counted += 1
-                if row[p] > 0 { positives += 1 }
-            }
-            maxActivation = Swift.max(maxActivation, best)
-            if best > 0, config.classifyPerDecile > 0 { activatingMaxima.append(best) }
-            guard best > 0, config.topPool > 0 else { continue }
-            if top.count < config.topPool {
-                top.append(KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: contextLength))))
-                siftUp(top.count - 1)
-            } else if best > top[0].maxActivation {
-                top[0] = KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: contextLength)))
-                siftDown(0)
-            }
+        for (i, context) in contexts.enumerated() { observeFirst(values + i * contextLength, context: context, selectable: selectable) }
+    }
+
+    /// Pass 1 over one context's activations (`contextLength` values).
+    mutating func observeFirst(_ row: UnsafePointer<Float>, context: Int, selectable: [Bool]) {
+        let start = context * contextLength
+        guard let best = contextMax(row, start: start, selectable: selectable) else { return }
+        for p in 0..<contextLength where selectable[start + p] {
+            counted += 1
+            if row[p] > 0 { positives += 1 }
         }
+        keepFirst(row, context: context, best: best)
+    }
+
+    /// Pass 1 over a context from its stored values: `row` is the context written out (0 where
+    /// nothing is stored) and `positions` where values are stored (each once; none 0 or NaN, so the
+    /// max is the same in any order): what ``observeFirst(_:context:selectable:)`` does, in
+    /// O(stored values) instead of O(`contextLength`).
+    mutating func observeFirst(
+        _ row: UnsafePointer<Float>, context: Int, positions: [Int], selectable: [Bool], selectableCount: Int
+    ) {
+        guard selectableCount > 0 else { return }
+        let start = context * contextLength
+        var best = -Float.infinity
+        var stored = 0
+        for p in positions where selectable[start + p] {
+            stored += 1
+            best = Swift.max(best, row[p])
+            if row[p] > 0 { positives += 1 }
+        }
+        if stored < selectableCount { best = Swift.max(best, 0) }
+        counted += selectableCount
+        keepFirst(row, context: context, best: best)
+    }
+
+    /// Pass 1's use of a context's max `best`: the unit's max, the decile maxima, the top heap.
+    private mutating func keepFirst(_ row: UnsafePointer<Float>, context: Int, best: Float) {
+        maxActivation = Swift.max(maxActivation, best)
+        if best > 0, config.classifyPerDecile > 0 { activatingMaxima.append(best) }
+        guard best > 0, config.topPool > 0 else { return }
+        if top.count < config.topPool {
+            top.append(KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: contextLength))))
+            siftUp(top.count - 1)
+        } else if best > top[0].maxActivation {
+            top[0] = KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: contextLength)))
+            siftDown(0)
+        }
+    }
+
+    /// Pass 1 over a context where the unit is 0 at every token: what ``observeFirst(_:context:selectable:)``
+    /// does with a row of zeros, without reading one (`selectableCount`: the context's selectable tokens).
+    mutating func observeFirstSilent(selectableCount: Int) {
+        guard selectableCount > 0 else { return }
+        counted += selectableCount
+        maxActivation = Swift.max(maxActivation, 0)
     }
 
     mutating func finishFirstPass() {
@@ -285,45 +338,95 @@ struct UnitState {
     mutating func observeSecond(
         _ values: UnsafePointer<Float>, contexts: Range<Int>, selectable: [Bool], neighbours neighbourRows: [UnsafePointer<Float>] = []
     ) {
-        let binCount = Double(config.quantileBins)
+        for (i, context) in contexts.enumerated() {
+            observeSecond(values + i * contextLength, context: context, selectable: selectable, neighbours: neighbourRows.map { $0 + i * contextLength })
+        }
+    }
+
+    /// Pass 2 over one context's activations; `neighbourRows` point at the neighbours' values over the same context.
+    mutating func observeSecond(_ row: UnsafePointer<Float>, context: Int, selectable: [Bool], neighbours neighbourRows: [UnsafePointer<Float>] = []) {
         let histogramBins = Double(config.histogramBins)
         let top = Double(maxActivation)
-        for (i, context) in contexts.enumerated() {
-            let row = values + i * contextLength
-            let start = context * contextLength
-            guard let best = contextMax(row, start: start, selectable: selectable) else { continue }
-            for p in 0..<contextLength where selectable[start + p] {
-                let v = row[p]
-                if v > 0 && top > 0 {
-                    let b = Int((Double(v) * histogramBins / top).rounded(.up)) - 1
-                    histogram[Swift.min(Swift.max(b, 0), config.histogramBins - 1)] += 1
-                } else {
-                    zeroCount += 1
-                }
-            }
-            let keep = { KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: self.contextLength))) }
-            // Classification draws: any context the explainer does not see, on their own stream.
-            if !explainContexts.contains(context) {
-                if best <= 0 {
-                    silent.offer(using: &classifyRNG, keep)
-                    if hard.capacity > 0,
-                        let firing = firingNeighbour(neighbourRows, offset: i * contextLength, start: start, selectable: selectable)
-                    {
-                        if hard.offer(using: &hardRNG, keep) { hardNeighbour[context] = neighbours[firing] }
-                    }
-                } else if !decileEdges.isEmpty {
-                    deciles[decile(of: best) - 1].offer(using: &classifyRNG, keep)
-                }
-            }
-            guard !topContexts.contains(context) else { continue }
-            random.offer(using: &rng, keep)
-            if best <= 0 {
-                bins[0].offer(using: &rng, keep)
-            } else if top > 0, config.quantileBins > 0 {
-                let b = Swift.min(Swift.max(Int((Double(best) * binCount / top).rounded(.up)), 1), config.quantileBins)
-                bins[b].offer(using: &rng, keep)
+        let start = context * contextLength
+        guard let best = contextMax(row, start: start, selectable: selectable) else { return }
+        for p in 0..<contextLength where selectable[start + p] {
+            let v = row[p]
+            if v > 0 && top > 0 {
+                let b = Int((Double(v) * histogramBins / top).rounded(.up)) - 1
+                histogram[Swift.min(Swift.max(b, 0), config.histogramBins - 1)] += 1
+            } else {
+                zeroCount += 1
             }
         }
+        offerSecond(row, context: context, best: best, selectable: selectable, neighbours: neighbourRows)
+    }
+
+    /// Pass 2 over a context from its stored values (see ``observeFirst(_:context:positions:selectable:selectableCount:)``):
+    /// what ``observeSecond(_:context:selectable:neighbours:)`` does, in O(stored values).
+    mutating func observeSecond(
+        _ row: UnsafePointer<Float>, context: Int, positions: [Int], selectable: [Bool], selectableCount: Int,
+        neighbours neighbourRows: [UnsafePointer<Float>] = []
+    ) {
+        guard selectableCount > 0 else { return }
+        let histogramBins = Double(config.histogramBins)
+        let top = Double(maxActivation)
+        let start = context * contextLength
+        var best = -Float.infinity
+        var stored = 0, binned = 0
+        for p in positions where selectable[start + p] {
+            stored += 1
+            let v = row[p]
+            best = Swift.max(best, v)
+            if v > 0 && top > 0 {
+                let b = Int((Double(v) * histogramBins / top).rounded(.up)) - 1
+                histogram[Swift.min(Swift.max(b, 0), config.histogramBins - 1)] += 1
+                binned += 1
+            }
+        }
+        if stored < selectableCount { best = Swift.max(best, 0) }
+        zeroCount += selectableCount - binned
+        offerSecond(row, context: context, best: best, selectable: selectable, neighbours: neighbourRows)
+    }
+
+    /// Pass 2's draws for a context whose max is `best`.
+    private mutating func offerSecond(
+        _ row: UnsafePointer<Float>, context: Int, best: Float, selectable: [Bool], neighbours neighbourRows: [UnsafePointer<Float>]
+    ) {
+        let binCount = Double(config.quantileBins)
+        let top = Double(maxActivation)
+        let start = context * contextLength
+        let keep = { KeptContext(context: context, maxActivation: best, activations: Array(UnsafeBufferPointer(start: row, count: self.contextLength))) }
+        // Classification draws: any context the explainer does not see, on their own stream.
+        if !explainContexts.contains(context) {
+            if best <= 0 {
+                silent.offer(using: &classifyRNG, keep)
+                if hard.capacity > 0, let firing = firingNeighbour(neighbourRows, offset: 0, start: start, selectable: selectable) {
+                    if hard.offer(using: &hardRNG, keep) { hardNeighbour[context] = neighbours[firing] }
+                }
+            } else if !decileEdges.isEmpty {
+                deciles[decile(of: best) - 1].offer(using: &classifyRNG, keep)
+            }
+        }
+        guard !topContexts.contains(context) else { return }
+        random.offer(using: &rng, keep)
+        if best <= 0 {
+            bins[0].offer(using: &rng, keep)
+        } else if top > 0, config.quantileBins > 0 {
+            let b = Swift.min(Swift.max(Int((Double(best) * binCount / top).rounded(.up)), 1), config.quantileBins)
+            bins[b].offer(using: &rng, keep)
+        }
+    }
+
+    /// Pass 2 over a context where the unit is 0 at every token: what ``observeSecond(_:context:selectable:neighbours:)``
+    /// does with a row of zeros (such a context is never a top one), for a unit without hard negatives.
+    mutating func observeSecondSilent(context: Int, selectableCount: Int) {
+        guard selectableCount > 0 else { return }
+        zeroCount += selectableCount
+        let length = contextLength
+        let keep = { KeptContext(context: context, maxActivation: 0, activations: Array(repeating: 0, count: length)) }
+        silent.offer(using: &classifyRNG, keep)
+        random.offer(using: &rng, keep)
+        bins[0].offer(using: &rng, keep)
     }
 
     func result(dataset: ActivationDataset, selectable: [Bool]) -> UnitSelection {

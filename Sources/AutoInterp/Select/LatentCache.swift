@@ -156,6 +156,14 @@ public final class LatentCache: @unchecked Sendable {
         }
     }
 
+    /// The wanted latents' non-zeros over `tokens` (CSR only), by row (`slots[latent]`), each row
+    /// in token order: what ``read(contexts:contextLength:contextCount:slots:into:rowStride:)``
+    /// writes, without the dense rows. The same checks of the file as there.
+    func readSparse(tokens: Range<Int>, slots: [Int32], rowCount: Int, contextLength: Int) throws -> SparseBatch {
+        guard let csr else { throw AutoInterpError.invalidInput("\(url.path) is not a CSR file: it is read densely") }
+        return try csr.readSparse(tokens: tokens, slots: slots, rowCount: rowCount, contextLength: contextLength)
+    }
+
     /// The latent range of a delphi split's file name (`{start}_{end}.safetensors`, end inclusive).
     static func latentRange(_ name: String) -> Range<Int>? {
         guard name.hasSuffix(".safetensors") else { return nil }
@@ -247,6 +255,46 @@ extension LatentCache {
             guard indptr[0] == 0, indptr[tokenCount] == nonZeros else {
                 throw AutoInterpError.invalidFile(path, "'indptr' must start at 0 and end at nnz \(nonZeros), found \(indptr[0])...\(indptr[tokenCount])")
             }
+        }
+
+        /// See ``LatentCache/readSparse(tokens:slots:rowCount:contextLength:)``: the entries are
+        /// counted per row, then placed (tokens ascending, so each row is in token order).
+        func readSparse(tokens: Range<Int>, slots: [Int32], rowCount: Int, contextLength: Int) throws -> SparseBatch {
+            var rowStart = [Int](repeating: 0, count: rowCount + 1)
+            let first = indptr[tokens.lowerBound]
+            var start = first
+            for t in tokens {
+                let end = indptr[t + 1]
+                guard end >= start, end <= nonZeros else {
+                    throw AutoInterpError.invalidFile(file.url.path, "'indptr' is not non-decreasing within 0...\(nonZeros) at token \(t)")
+                }
+                for k in start..<end {
+                    let latent = indices[k]
+                    guard latent >= 0, latent < featureCount else {
+                        throw AutoInterpError.invalidFile(file.url.path, "index \(latent) at token \(t) is outside d_sae \(featureCount)")
+                    }
+                    let slot = Int(slots[latent])
+                    if slot >= 0 { rowStart[slot + 1] += 1 }
+                }
+                start = end
+            }
+            for r in 0..<rowCount { rowStart[r + 1] += rowStart[r] }
+            let kept = rowStart[rowCount]
+            var next = rowStart
+            var batchTokens = [Int32](repeating: 0, count: kept), batchValues = [Float](repeating: 0, count: kept)
+            start = first
+            for t in tokens {
+                let end = indptr[t + 1]
+                for k in start..<end {
+                    let slot = Int(slots[indices[k]])
+                    guard slot >= 0 else { continue }
+                    batchTokens[next[slot]] = Int32(truncatingIfNeeded: t - tokens.lowerBound)
+                    batchValues[next[slot]] = values[k]
+                    next[slot] += 1
+                }
+                start = end
+            }
+            return SparseBatch(contextLength: contextLength, rowStart: rowStart, tokens: batchTokens, values: batchValues)
         }
 
         func read(tokens: Range<Int>, slots: [Int32], into output: UnsafeMutablePointer<Float>, rowStride: Int) throws {

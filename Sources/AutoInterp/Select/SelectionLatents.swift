@@ -37,40 +37,53 @@ enum SelectionLatents {
             encoder = try SAEEncoder(sae: sae, batchSize: batchTokens, features: features)
             columns = Array(0..<features.count)
         }
-        let width = encoder.outputWidth
+        // A TopK encoder computes every feature: keep the studied ones, renumbered to their columns.
+        var slotOf: [Int32]? = nil
+        if columns != Array(0..<encoder.outputWidth) {
+            var slots = [Int32](repeating: -1, count: encoder.outputWidth)
+            for (c, column) in columns.enumerated() { slots[column] = Int32(c) }
+            slotOf = slots
+        }
         let scratch = ScratchFiles(beside: url)
         defer { scratch.remove() }
         let indicesFile = try scratch.create("indices")
         let valuesFile = try scratch.create("values")
         var indptr: [Int64] = [0]
         indptr.reserveCapacity(dataset.tokenCount + 1)
-        var input = [Float](repeating: 0, count: batchTokens * dataset.width)
-        var encoded = [Float](repeating: 0, count: batchTokens * width)
+        var rows = SparseRows()
         var indices: [Int32] = [], values: [Float] = []
-        for start in stride(from: 0, to: dataset.contextCount, by: contextsPerBatch) {
-            let contexts = start..<min(start + contextsPerBatch, dataset.contextCount)
+        let batches = stride(from: 0, to: dataset.contextCount, by: contextsPerBatch).map {
+            $0..<min($0 + contextsPerBatch, dataset.contextCount)
+        }
+        // As `encode` does: the next batch is read on another thread while this one is encoded, and
+        // only the non-zeros are collected (the activations > 0 that the dense output holds).
+        let reader = BatchReader(dataset: dataset, batchTokens: batchTokens)
+        if let first = batches.first { try reader.read(first, into: 0) }
+        for (b, contexts) in batches.enumerated() {
+            if b + 1 < batches.count { reader.start(batches[b + 1], into: (b + 1) % 2) }
             let tokens = contexts.count * dataset.contextLength
-            try input.withUnsafeMutableBufferPointer { x in
-                try dataset.readActivations(contexts: contexts, into: x.baseAddress!)
-                dataset.releasePages(contexts: contexts)
-                encoded.withUnsafeMutableBufferPointer { z in encoder.encodeDense(x.baseAddress!, tokens: tokens, into: z.baseAddress!) }
-            }
-            indices.removeAll(keepingCapacity: true)
-            values.removeAll(keepingCapacity: true)
+            rows.removeAll()
+            encoder.encodeSparse(reader.buffer(b % 2), tokens: tokens, appendingTo: &rows)
             let base = indptr.last ?? 0
-            encoded.withUnsafeBufferPointer { z in
+            if let slotOf {
+                indices.removeAll(keepingCapacity: true)
+                values.removeAll(keepingCapacity: true)
                 for t in 0..<tokens {
-                    let row = z.baseAddress! + t * width
-                    for (c, column) in columns.enumerated() where row[column] != 0 {
-                        indices.append(Int32(c))
-                        values.append(row[column])
+                    for k in Int(rows.indptr[t])..<Int(rows.indptr[t + 1]) where slotOf[Int(rows.indices[k])] >= 0 {
+                        indices.append(slotOf[Int(rows.indices[k])])
+                        values.append(rows.values[k])
                     }
                     indptr.append(base + Int64(indices.count))
                 }
+                try indicesFile.write(indices)
+                try valuesFile.write(values)
+            } else {
+                indptr.append(contentsOf: rows.indptr.dropFirst().map { $0 + base })
+                try indicesFile.write(rows.indices)
+                try valuesFile.write(rows.values)
             }
-            try indicesFile.write(indices)
-            try valuesFile.write(values)
             progress(contexts.upperBound * dataset.contextLength)
+            if b + 1 < batches.count { try reader.wait() }
         }
         let nonZeros = Int(indptr.last ?? 0)
         try indicesFile.close()

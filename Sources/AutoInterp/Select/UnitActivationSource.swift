@@ -122,6 +122,22 @@ package final class UnitActivationSource {
         stride(from: 0, to: dataset.contextCount, by: contextsPerBatch).map { $0..<min($0 + contextsPerBatch, dataset.contextCount) }
     }
 
+    /// Whether ``readSparse(contexts:)`` serves every row: features only, from a CSR cache (its
+    /// non-zeros come in token order), and no unit has hard-negative neighbours.
+    package var readsSparse: Bool {
+        latents?.layout == .csr && input.isEmpty && neuronColumns.isEmpty && neighbourUnits.allSatisfy(\.isEmpty)
+    }
+
+    /// The activations over `contexts` by row (the rows of ``unitRows``), only their non-zeros
+    /// (requires ``readsSparse``).
+    func readSparse(contexts: Range<Int>) throws -> SparseBatch {
+        guard let latents, readsSparse else { throw AutoInterpError.invalidInput("this unit source has no sparse cache to read") }
+        let length = dataset.contextLength
+        return try latents.readSparse(
+            tokens: (contexts.lowerBound * length)..<(contexts.upperBound * length), slots: latentSlots, rowCount: featureCount,
+            contextLength: length)
+    }
+
     /// Writes the activations over `contexts` row-major into `output[row * tokens + t]`: the rows of
     /// ``unitRows`` and ``neighbourRows`` (``rowCount`` rows).
     package func read(contexts: Range<Int>, into output: UnsafeMutablePointer<Float>) throws {
