@@ -120,7 +120,8 @@ extension PipelineSuites {
                 scores = try first.store.database.query("SELECT COUNT(*) AS n FROM scores").first?.int("n")
             }
             #expect(!explanations.isEmpty)
-            // Make the file a v14 database, as a build before signed neurons left it: units with v1's kind constraint.
+            // Make the file a v14 database, as a build before signed neurons left it: units with v1's kind
+            // constraint, and no v15 table (best-of-K's candidate failures, empty here).
             do {
                 let db = try SQLiteDatabase(path: request.setup.databaseURL.path)
                 let view = try #require(try db.query("SELECT sql FROM sqlite_master WHERE name = 'rubric_histogram'").first?.string("sql"))
@@ -140,6 +141,7 @@ extension PipelineSuites {
                     ALTER TABLE units_v14 RENAME TO units;
                     CREATE UNIQUE INDEX units_by_run ON units(run_id, kind, idx);
                     \(view);
+                    DROP TABLE explanation_candidate_failures;
                     PRAGMA foreign_keys = ON;
                     PRAGMA user_version = 14;
                     """)
