@@ -33,6 +33,8 @@ package struct ScriptedLLM: Sendable {
         case badJSON
         /// Tokens copied back wrongly.
         case misaligned
+        /// JSON mode: tokens copied back wrongly when the call holds more than this many records.
+        case misalignedOver(Int)
         /// Logprob mode: no digit among the top logprobs at the value positions.
         case noDigits
         /// Logprob mode: an answer without logprobs.
@@ -247,6 +249,7 @@ package struct ScriptedLLM: Sendable {
                 tokens[0].removeLast()
             }
         case .misaligned: tokens = tokens.map { $0.map { $0 + "x" } }
+        case .misalignedOver(let records) where tokens.count > records: tokens = tokens.map { $0.map { $0 + "x" } }
         default: break
         }
         return TestReply(content: SimulatorAnswerFormat.json(tokens: tokens, values: values))

@@ -75,7 +75,7 @@ struct ControlSampleTests {
         let error = await #expect(throws: AutoInterpError.self) {
             _ = try await RunCoordinator(logger: BaselinePipelineTests.quietLogger()).run(request)
         }
-        #expect(error?.message.contains("different config (controls)") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("different config (controls") == true, "\(String(describing: error))")
         request.setup.forceNew = true
         let everything = try await RunCoordinator(logger: BaselinePipelineTests.quietLogger()).run(request)
         #expect(everything.summary.controls?.controls == 10, "\(everything.summary.text)")
@@ -98,6 +98,19 @@ struct ControlSampleTests {
         #expect(new.differences(from: old) == ["controls"])
         #expect(!(String(data: (try? JSONEncoder().encode(PipelineConfig(endpoint: "e", model: "m", prompts: [:], controls: nil))) ?? Data(),
             encoding: .utf8) ?? "").contains("controls"))
+    }
+
+    /// The "different config" message names the stored and the asked value of a changed number,
+    /// so a run made at an older default resumes with the stored one; a run stored before
+    /// examples per classification call were recorded asked 5.
+    @Test func aChangedSettingIsShownWithItsStoredValue() {
+        let old = PipelineConfig(endpoint: "e", model: "m", recordsPerCall: 5, prompts: [:], classifyPerCall: nil)
+        let new = PipelineConfig(endpoint: "e", model: "m", recordsPerCall: 10, prompts: [:], classifyPerCall: 20)
+        #expect(new.describedDifferences(from: old) == ["records per call (stored 5, asked 10)"])
+        #expect(old.examplesPerClassifyCall == 5 && new.examplesPerClassifyCall == 20)
+        var judged = new
+        judged.judgeModel = "judge"
+        #expect(judged.describedDifferences(from: new) == ["judge model (stored m, asked judge)"])
     }
 
     @Test func shardsSkipTheControlsAndTheRunAfterTheMergeScoresTheSample() async throws {

@@ -8,8 +8,10 @@ import Testing
 /// Issue 22, item 4: the whole default evaluation (explain, simulate, score, rubric, detection,
 /// fuzzing and the control pass) within 25 calls per unit, counted on the scripted endpoint,
 /// where every answer parses (a real server adds only the retries of unusable answers). The
-/// shorter prompts (issue 22, item 2) brought the estimate from 11.4k to 9.1k tokens a unit, so
-/// the budget here is 10k, under the real-server target of 12k.
+/// shorter prompts (issue 22, item 2) brought the estimate from 11.4k to 9.1k tokens a unit, and
+/// the larger calls (10 records a simulator call, 20 examples a classification call) to 15.3 calls
+/// and 7.7k, so the budget here is 18 calls and 8.5k tokens, under the real-server target of 25
+/// and 12k (measured there: README, "Calls and tokens per unit").
 extension PipelineSuites {
 struct CostBudgetTests {
     @Test func theDefaultEvaluationStaysWithinTwentyFiveCallsPerUnit() async throws {
@@ -30,8 +32,8 @@ struct CostBudgetTests {
         let byStage = stages.map {
             "\($0.stage) \(String(format: "%.1f", Double($0.calls) / units)) calls \(($0.promptTokens + $0.completionTokens) / 8) tokens"
         }.joined(separator: ", ")
-        #expect(calls <= 25, "\(calls) calls per unit: \(byStage)")
-        #expect(tokens <= 10_000, "\(tokens) tokens per unit (estimated): \(byStage)")
+        #expect(calls <= 18, "\(calls) calls per unit: \(byStage)")
+        #expect(tokens <= 8_500, "\(tokens) tokens per unit (estimated): \(byStage)")
     }
 }
 }

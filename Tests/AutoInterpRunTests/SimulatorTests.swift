@@ -143,6 +143,39 @@ struct SimulatorTests {
         }
     }
 
+    /// A batch larger than `splitBelow` that fails its call and its retry is asked again in two
+    /// halves; a batch at or under it is not split.
+    @Test func aBatchThatStillFailsIsAskedAgainInHalves() async throws {
+        let records = (0..<10).map { i in ["the", SyntheticDataset.animals[i % 8], "runs", "in", "the", "park"] }
+        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+        // Answers of up to 5 records align: 10 records fail twice, then two halves of 5 parse.
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(simulator: .misalignedOver(5)).handler))
+        defer { endpoint.stop() }
+        let simulator = LLMSimulator(client: try Self.client(endpoint), template: prompts.simulatorJSON, mode: .json, recordsPerCall: 10)
+        let outcomes = try await simulator.simulate(explanation: "animal words", records: records)
+        #expect(endpoint.requestCount == 4)
+        #expect(outcomes.count == 10 && outcomes.allSatisfy { $0 == .predicted([0, 9, 0, 0, 0, 0]) })
+        #expect(endpoint.seenRequests.suffix(2).allSatisfy { 
+            let user = $0.request?.messages.last?.content ?? ""
+            return $0.request?.messages.count == 2 && user.contains(RecordFormat.openTag(5)) && !user.contains(RecordFormat.openTag(6))
+        })
+
+        // Answers of up to 2 records align: the halves of 5 fail too and are not split again.
+        let strict = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(simulator: .misalignedOver(2)).handler))
+        defer { strict.stop() }
+        let again = LLMSimulator(client: try Self.client(strict), template: prompts.simulatorJSON, mode: .json, recordsPerCall: 10)
+        let failed = try await again.simulate(explanation: "animal words", records: records)
+        #expect(strict.requestCount == 6)
+        #expect(failed.allSatisfy { if case .failed(let reason) = $0 { reason.hasSuffix("(after one retry) (asked again in a batch of 5)") } else { false } })
+
+        // At 5 records a call there is nothing to split: 2 batches, each asked twice.
+        let small = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(simulator: .misalignedOver(2)).handler))
+        defer { small.stop() }
+        let five = LLMSimulator(client: try Self.client(small), template: prompts.simulatorJSON, mode: .json, recordsPerCall: 5)
+        #expect(try await five.simulate(explanation: "animal words", records: records).allSatisfy { $0.values == nil })
+        #expect(small.requestCount == 4)
+    }
+
     @Test func aBadFirstAnswerIsCuredByTheRetry() async throws {
         let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(simulator: .badJSONOnce).handler))
         defer { endpoint.stop() }

@@ -294,7 +294,7 @@ public struct MetricAudit: Sendable {
             prompts: request.prompts, rubric: request.rubric, explainer: llm ? .llm : .local,
             baseline: pipeline.baseline ?? PatternSet.Parameters())
         runRequest.controls = pipeline.controls ?? .all
-        runRequest.classifyPerCall = pipeline.classifyPerCall ?? LLMClassifier.defaultBatchSize
+        runRequest.classifyPerCall = pipeline.examplesPerClassifyCall
         runRequest.embedder = request.embedder
         runRequest.intruderGroups = pipeline.intruderGroups ?? .default
         // The rubric is not a scorer the audit uses: without an endpoint, the local plan leaves it out quietly.

@@ -64,6 +64,28 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         self.classifyPerCall = classifyPerCall
     }
 
+    /// ``differences(from:)`` with the two values beside each setting that is a number, a flag or
+    /// a string: `records per call (stored 5, asked 10)`, so a user can resume with the stored one.
+    public func describedDifferences(from other: PipelineConfig) -> [String] {
+        let mine = (try? JSONFields.object(self)) ?? [:], theirs = (try? JSONFields.object(other)) ?? [:]
+        let keys = Dictionary(Set(mine.keys).union(theirs.keys).map { (JSONFields.words($0), $0) }, uniquingKeysWith: { a, _ in a })
+        return differences(from: other).map { name in
+            guard let key = keys[name], let asked = Self.scalar(mine[key]), let stored = Self.scalar(theirs[key]) else { return name }
+            return "\(name) (stored \(stored), asked \(asked))"
+        }
+    }
+
+    private static func scalar(_ value: Any?) -> String? {
+        switch value {
+        case let number as NSNumber: "\(number)"
+        case let text as String: text
+        default: nil
+        }
+    }
+
+    /// Examples per detection and fuzzing call: runs stored before the setting was recorded asked 5.
+    public var examplesPerClassifyCall: Int { classifyPerCall ?? 5 }
+
     /// Names of the settings that differ from `other`, in words (for the "config changed"
     /// message); every field is compared, so a new setting needs no entry here.
     public func differences(from other: PipelineConfig) -> [String] {

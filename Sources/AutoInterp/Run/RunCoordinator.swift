@@ -210,7 +210,7 @@ public struct RunCoordinator {
         let classifiers = try Dictionary(uniqueKeysWithValues: StoredClassification.Scorer.allCases.map { scorer in
             (scorer, LLMClassifier(
                 client: llm.client, template: try llm.prompts.template(for: scorer.rawValue), model: settings.simulatorModel,
-                batchSize: settings.classifyPerCall ?? LLMClassifier.defaultBatchSize, structuredOutput: capabilities.structuredOutput,
+                batchSize: settings.examplesPerClassifyCall, structuredOutput: capabilities.structuredOutput,
                 logprobs: logprobs))
         })
         var context = StageContext(

@@ -320,7 +320,7 @@ public struct RunSetup {
         case (_, nil): return .same
         case (nil, _?): return .addsPipeline
         case (let old?, let new?):
-            let changed = new.differences(from: old)
+            let changed = new.describedDifferences(from: old)
             guard changed.isEmpty else { return .differs(changed.joined(separator: ", ")) }
             // A run made without an embedding model records the one it gains (another is then a change).
             return old.embedder == nil && new.embedder != nil ? .addsPipeline : .same

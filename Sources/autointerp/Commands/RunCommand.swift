@@ -45,7 +45,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Simulator mode: sparse (default: only the tokens expected to fire), logprobs (Bills et al.'s expected value; the answer copies every token), json (every token copied back as JSON), auto (logprobs when the endpoint returns them, else json).")
     var simulatorMode = SimulatorMode.sparse
 
-    @Option(help: "Records per simulator call (default 5: one call for the held-out top records, two for the random ones).")
+    @Option(help: "Records per simulator call (default \(LLMSimulator.defaultRecordsPerCall): one call for the held-out top records, one for the random ones; records still unparsed after a retry are asked again in halves).")
     var recordsPerCall = LLMSimulator.defaultRecordsPerCall
 
     @Option(help: "Examples per detection / fuzzing call of the LLM scorer (default \(LLMClassifier.defaultBatchSize)).")
