@@ -83,7 +83,8 @@ public struct PipelineConfig: Sendable, Equatable, Codable {
         }
     }
 
-    /// Examples per detection and fuzzing call: runs stored before the setting was recorded asked 5.
+    /// Examples per detection and fuzzing call; a config stored before the setting was recorded
+    /// (which asked 5) reads as 5.
     public var examplesPerClassifyCall: Int { classifyPerCall ?? 5 }
 
     /// Names of the settings that differ from `other`, in words (for the "config changed"
