@@ -8,6 +8,7 @@
 #
 #   swift build -c release && Benchmarks/batch_real_llm.sh
 #   PORT=18230 BATCH_PORT=18232 BIN=.build/release Benchmarks/batch_real_llm.sh
+#   RUN_ARGS="--max-in-flight 2" Benchmarks/batch_real_llm.sh   # extra options for both runs (a loaded machine)
 #
 # A tiny model gives poor explanations: judge parsing here, not quality. Not part of the tests or CI.
 set -euo pipefail
@@ -35,7 +36,7 @@ run() {
   start=$(date +%s.%N)
   set +e
   "$BIN/autointerp" run --activations "$OUT/example/activations.safetensors" --sae "$OUT/example/sae" --features 0-4 --neurons 0-2 \
-    --name "$name" --results "$OUT/results" --endpoint "$endpoint" --model "$MODEL" --quiet "$@" > "$OUT/$name.log" 2> "$OUT/$name.err"
+    --name "$name" --results "$OUT/results" --endpoint "$endpoint" --model "$MODEL" --quiet ${RUN_ARGS:-} "$@" > "$OUT/$name.log" 2> "$OUT/$name.err"
   local status=$?
   set -e
   end=$(date +%s.%N)
