@@ -8,7 +8,7 @@ import Testing
 /// output is there ingests it and finishes.
 struct BatchCommandTests {
     @Test func aFileBatchRunStopsSaysWhereAndGoesOnAfterTheOutputIsThere() throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         let endpoint = try fixture.endpoint()
         let results = fixture.dir.path("results").path

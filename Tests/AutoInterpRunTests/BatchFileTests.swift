@@ -26,7 +26,7 @@ struct BatchFileTests: BatchTesting {
     }
 
     @Test func aRunThroughBatchFilesStoresTheSameRowsAsInRealTime() async throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         let endpoint = try fixture.endpoint()
 
@@ -55,7 +55,7 @@ struct BatchFileTests: BatchTesting {
     }
 
     @Test func failedAndExpiredLinesEndInRetryWavesWithAnotherSeed() async throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         let endpoint = try fixture.endpoint()
         var realtime = try fixture.request(name: "rt", neurons: "0-1", endpoint: endpoint.baseURL)
@@ -83,7 +83,7 @@ struct BatchFileTests: BatchTesting {
     }
 
     @Test func aLineThatFailsEveryAttemptIsACallFailureUnlessTheLastGoesInRealTime() async throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         let endpoint = try fixture.endpoint()
         var request = try fixture.request(name: "b1", neurons: "0-1", endpoint: endpoint.baseURL)
@@ -108,7 +108,7 @@ struct BatchFileTests: BatchTesting {
     }
 
     @Test func aRerunWithoutOutputWaitsForTheSameBatchAndABadLineIsNamed() async throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         let endpoint = try fixture.endpoint()
         var request = try fixture.request(name: "w", neurons: "0-1", endpoint: endpoint.baseURL)
@@ -156,7 +156,7 @@ struct BatchFileTests: BatchTesting {
     }
 
     @Test func batchLinesAreBilledAtTheBatchPriceAndMaxCostStopsAWaveBeforeItIsWritten() async throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         let endpoint = try fixture.endpoint()
         var request = try fixture.request(name: "money", neurons: "0-1", endpoint: endpoint.baseURL)

@@ -12,7 +12,7 @@ struct BatchServerTests: BatchTesting {
     private struct SimulatedCrash: Error {}
 
     @Test func aRunThroughTheBatchServerEqualsTheRealTimeRun() async throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         // One server on one port: its router answers the batch API, its chat handler the probes.
         let server = try fixture.server()
@@ -36,7 +36,7 @@ struct BatchServerTests: BatchTesting {
 
     @Test(arguments: BatchStep.allCases)
     func aCrashAtEachStepResumesWithNoBatchSubmittedTwice(_ step: BatchStep) async throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         let server = try fixture.server()
         var request = try fixture.request(name: "crash", neurons: "0-1", endpoint: server.baseURL)
@@ -69,7 +69,7 @@ struct BatchServerTests: BatchTesting {
     }
 
     @Test func expiryKeepsTheFinishedLinesAndTheRestGoInARetryWave() async throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         var options = BatchTestServer.Options()
         // The first batch's window closes after one line (a 500); later batches have all the time.
@@ -130,7 +130,7 @@ struct BatchServerTests: BatchTesting {
     }
 
     @Test func batchCancelKeepsThePartialResultsAndARerunAsksOnlyTheRest() async throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         var options = BatchTestServer.Options()
         options.holdAfterLines = (lines: 2, batches: 1)
@@ -168,7 +168,7 @@ struct BatchServerTests: BatchTesting {
 
     @Test func anAnthropicMessageBatchRunEqualsTheRealTimeRunAndRefusesLogprobs() async throws {
         // What the Messages API offers: no logprobs, no response_format; real time pins the same.
-        let fixture = try BatchFixture(logprobs: false)
+        let fixture = try ScriptedRunFixture(contexts: 30, logprobs: false)
         defer { fixture.remove() }
         var options = BatchTestServer.Options()
         options.structuredOutputs = .none

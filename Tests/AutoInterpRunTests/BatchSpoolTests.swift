@@ -14,7 +14,7 @@ struct BatchSpoolTests: BatchTesting {
     /// no file was submitted twice, and the stored rows equal the real-time run's.
     @Test(arguments: [BatchLimits(maxLines: 3, maxBytes: 10_000_000), BatchLimits(maxLines: 50_000, maxBytes: 6_000)])
     func smallLimitsCutEachWaveIntoSeveralStreamedFiles(_ limits: BatchLimits) async throws {
-        let fixture = try BatchFixture()
+        let fixture = try ScriptedRunFixture(contexts: 30)
         defer { fixture.remove() }
         let server = try fixture.server()
         var realtime = try fixture.request(name: "rt", neurons: "0-3", endpoint: server.baseURL)
@@ -53,7 +53,7 @@ struct BatchSpoolTests: BatchTesting {
     /// Anthropic's create call streams the file's lines as the `requests` array (newlines turned
     /// into commas on the way): several small batches, the same rows as in real time.
     @Test func anthropicBatchesAreStreamedFromTheirFiles() async throws {
-        let fixture = try BatchFixture(logprobs: false)
+        let fixture = try ScriptedRunFixture(contexts: 30, logprobs: false)
         defer { fixture.remove() }
         var options = BatchTestServer.Options()
         options.structuredOutputs = .none

@@ -5,7 +5,7 @@ import Logging
 import Testing
 
 /// What the batch suites (``BatchFileTests``, ``BatchServerTests``, ``BatchSpoolTests``) share
-/// besides their ``BatchFixture``: a quiet logger and the comparison of a batched run's rows with
+/// besides their ``ScriptedRunFixture``: a quiet logger and the comparison of a batched run's rows with
 /// the real-time run's.
 protocol BatchTesting {}
 
