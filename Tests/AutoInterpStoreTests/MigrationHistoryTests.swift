@@ -30,6 +30,8 @@ struct MigrationHistoryTests {
     ]
 
     /// Every object SQLite keeps for the schema (type, name, table, SQL text), one line each, sorted.
+    /// The text is the steps' own, but for the names a rebuild's `RENAME TO` rewrites (quoted, as
+    /// SQLite has done since 3.25).
     static func dump(_ db: SQLiteDatabase) throws -> String {
         try db.query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").map { row in
             [row.string("type"), row.string("name"), row.string("tbl_name"), row.string("sql")].map { $0 ?? "NULL" }
@@ -44,7 +46,7 @@ struct MigrationHistoryTests {
         let db = try SQLiteDatabase(path: dir.path("history.sqlite").path)
         for version in Self.released.keys.sorted() {
             try #require(try db.migrate(Array(RunStore.migrations.prefix(version))) == 1, "v\(version)")
-            #expect(SHA256.hex(try Self.dump(db)) == Self.released[version], "the schema after step \(version) changed")
+            #expect(SHA256.hex(try Self.dump(db)) == Self.released[version], "the schema after step \(version) changed: a released step was edited")
         }
     }
 }
