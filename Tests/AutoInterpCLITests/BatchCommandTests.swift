@@ -8,16 +8,13 @@ import Testing
 /// output is there ingests it and finishes.
 struct BatchCommandTests {
     @Test func aFileBatchRunStopsSaysWhereAndGoesOnAfterTheOutputIsThere() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
-        let scripted = ScriptedLLM()
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: scripted.handler))
-        defer { endpoint.stop() }
-        let results = dir.path("results").path
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
+        let endpoint = try fixture.endpoint()
+        let results = fixture.dir.path("results").path
         let run = [
-            "run", "--activations", dataset.path, "--neurons", "0-1", "--name", "b", "--results", results, "--endpoint", endpoint.baseURL,
-            "--model", "test-model", "--api-key-env", "AUTOINTERP_TEST_NO_KEY", "--stages", "explain", "--prompts",
+            "run", "--activations", fixture.dataset.path, "--neurons", "0-1", "--name", "b", "--results", results,
+            "--endpoint", endpoint.baseURL, "--model", "test-model", "--api-key-env", "AUTOINTERP_TEST_NO_KEY", "--stages", "explain", "--prompts",
             ScriptedRun.promptsFolder.path, "--rubric", ScriptedRun.rubricFile.path, "--batch", "file", "--quiet",
         ]
         let first = try CLIRunner.run(run)
@@ -27,7 +24,7 @@ struct BatchCommandTests {
         #expect(status.status == 0 && status.stdout.contains("written") && status.stdout.contains("1 batch(es) open"))
 
         let store = try RunStore(readingAt: URL(fileURLWithPath: results).appendingPathComponent("b/autointerp.sqlite"))
-        #expect(try FileBatchRunner.answerOpenBatches(of: store, handler: scripted.handler) == 1)
+        #expect(try FileBatchRunner.answerOpenBatches(of: store, handler: fixture.scripted.handler) == 1)
         let second = try CLIRunner.run(run)
         #expect(second.status == 0, "\(second.stderr)")
         let after = try CLIRunner.run(["batch", "status", "--run", "b", "--results", results])

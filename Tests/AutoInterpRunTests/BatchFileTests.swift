@@ -6,17 +6,7 @@ import Logging
 import Testing
 
 /// Issue 20 item 1: `run --batch file[:DIR]`, the batch transport through files.
-struct BatchFileTests {
-    private static func quietLogger() -> Logger {
-        var logger = Logger(label: "test.batch")
-        logger.logLevel = .critical
-        return logger
-    }
-
-    /// Tables whose rows depend on the transport (the call log, the cache's raw bodies, the
-    /// batch bookkeeping); every other table must be the same.
-    private static let transportTables: Set<String> = ["llm_calls", "llm_cache", "llm_pending", "llm_batches"]
-
+struct BatchFileTests: BatchTesting {
     /// Runs `request` through the file backend, answering each wave's files with `handler` as an
     /// external runner would, until the run no longer waits; returns the last result and the waves.
     private static func runThroughFiles(
@@ -36,21 +26,18 @@ struct BatchFileTests {
     }
 
     @Test func aRunThroughBatchFilesStoresTheSameRowsAsInRealTime() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
-        let scripted = ScriptedLLM()
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: scripted.handler))
-        defer { endpoint.stop() }
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
+        let endpoint = try fixture.endpoint()
 
-        let realtime = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        let realtime = try fixture.request(name: "rt", neurons: "0-1", endpoint: endpoint.baseURL)
         let live = try await RunCoordinator(logger: Self.quietLogger()).run(realtime)
         #expect(live.summary.stoppedEarly == nil && live.summary.outcome == .complete)
         let realtimeRequests = endpoint.requestCount
 
-        var batched = try ScriptedRun.request(name: "bt", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        var batched = try fixture.request(name: "bt", neurons: "0-1", endpoint: endpoint.baseURL)
         batched.batch = BatchSettings(backend: .file(nil))
-        let (result, waves) = try await Self.runThroughFiles(batched, handler: scripted.handler)
+        let (result, waves) = try await Self.runThroughFiles(batched, handler: fixture.scripted.handler)
         #expect(result.summary.outcome == .complete)
         // Explanations, then what needs them (the controls included): at least two waves.
         #expect(waves >= 2)
@@ -65,40 +52,14 @@ struct BatchFileTests {
         let calls = try result.store.llmCalls()
         #expect(calls.count { $0.tier == "batch" } == lines)
         #expect(calls.filter { $0.tier == "batch" }.allSatisfy { $0.batchID != nil && $0.error == nil && $0.promptTokens != nil })
-
-        var expected = try contents(of: URL(fileURLWithPath: live.store.path))
-        var got = try contents(of: URL(fileURLWithPath: result.store.path))
-        for table in Self.transportTables {
-            expected[table] = nil
-            got[table] = nil
-        }
-        #expect(!(expected["classifications"] ?? []).isEmpty && !(expected["scores"] ?? []).isEmpty)
-        for table in Set(expected.keys).union(got.keys).sorted() {
-            #expect(got[table] == expected[table], "table \(table)")
-        }
-    }
-
-    /// The rows of two runs, the transport's tables left out.
-    private static func sameRows(_ a: RunResult, _ b: RunResult) throws {
-        var expected = try contents(of: URL(fileURLWithPath: a.store.path))
-        var got = try contents(of: URL(fileURLWithPath: b.store.path))
-        for table in transportTables {
-            expected[table] = nil
-            got[table] = nil
-        }
-        for table in Set(expected.keys).union(got.keys).sorted() {
-            #expect(got[table] == expected[table], "table \(table)")
-        }
+        try Self.sameRows(live, result, nonEmpty: ["classifications", "scores"])
     }
 
     @Test func failedAndExpiredLinesEndInRetryWavesWithAnotherSeed() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
-        let scripted = ScriptedLLM()
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: scripted.handler))
-        defer { endpoint.stop() }
-        var realtime = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
+        let endpoint = try fixture.endpoint()
+        var realtime = try fixture.request(name: "rt", neurons: "0-1", endpoint: endpoint.baseURL)
         realtime.stages = [.explain, .simulate, .score, .detection]
         let live = try await RunCoordinator(logger: Self.quietLogger()).run(realtime)
 
@@ -106,7 +67,7 @@ struct BatchFileTests {
         batched.setup.name = "bt"
         batched.batch = BatchSettings(backend: .file(nil))
         // Every third first-attempt line fails (an HTTP 500 line and an expired line by turns).
-        let (result, waves) = try await Self.runThroughFiles(batched, handler: scripted.handler) { line, body in
+        let (result, waves) = try await Self.runThroughFiles(batched, handler: fixture.scripted.handler) { line, body in
             line % 3 == 1 && body["seed"] == nil
         }
         #expect(result.summary.outcome == .complete)
@@ -123,16 +84,13 @@ struct BatchFileTests {
     }
 
     @Test func aLineThatFailsEveryAttemptIsACallFailureUnlessTheLastGoesInRealTime() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
-        let scripted = ScriptedLLM()
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: scripted.handler))
-        defer { endpoint.stop() }
-        var request = try ScriptedRun.request(name: "b1", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
+        let endpoint = try fixture.endpoint()
+        var request = try fixture.request(name: "b1", neurons: "0-1", endpoint: endpoint.baseURL)
         request.stages = [.explain]
         request.batch = BatchSettings(backend: .file(nil), maxAttempts: 2)
-        let (failedRun, waves) = try await Self.runThroughFiles(request, handler: scripted.handler) { _, _ in true }
+        let (failedRun, waves) = try await Self.runThroughFiles(request, handler: fixture.scripted.handler) { _, _ in true }
         #expect(waves == 2)
         // No explanation and no refusal row: a failed call, as in real time, asked again by a rerun.
         #expect(try failedRun.store.explanations(runID: failedRun.run.id).isEmpty)
@@ -144,21 +102,19 @@ struct BatchFileTests {
         request.setup.name = "b2"
         request.batch?.retryRealtime = true
         let before = endpoint.requestCount
-        let (saved, savedWaves) = try await Self.runThroughFiles(request, handler: scripted.handler) { _, _ in true }
+        let (saved, savedWaves) = try await Self.runThroughFiles(request, handler: fixture.scripted.handler) { _, _ in true }
         #expect(savedWaves == 1 && saved.summary.outcome == .complete)
         #expect(try saved.store.explanations(runID: saved.run.id).count == 2)
         #expect(endpoint.requestCount - before >= 2)
     }
 
     @Test func aRerunWithoutOutputWaitsForTheSameBatchAndABadLineIsNamed() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
-        defer { endpoint.stop() }
-        var request = try ScriptedRun.request(name: "w", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
+        let endpoint = try fixture.endpoint()
+        var request = try fixture.request(name: "w", neurons: "0-1", endpoint: endpoint.baseURL)
         request.stages = [.explain]
-        let folder = dir.path("batch-files")
+        let folder = fixture.dir.path("batch-files")
         request.batch = BatchSettings(backend: .file(folder))
         let first = try await RunCoordinator(logger: Self.quietLogger()).run(request)
         let waiting = try #require(first.summary.stoppedEarly)
@@ -201,19 +157,16 @@ struct BatchFileTests {
     }
 
     @Test func batchLinesAreBilledAtTheBatchPriceAndMaxCostStopsAWaveBeforeItIsWritten() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
-        let scripted = ScriptedLLM()
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: scripted.handler))
-        defer { endpoint.stop() }
-        var request = try ScriptedRun.request(name: "money", dir: dir, dataset: dataset, neurons: "0-1", endpoint: endpoint.baseURL)
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
+        let endpoint = try fixture.endpoint()
+        var request = try fixture.request(name: "money", neurons: "0-1", endpoint: endpoint.baseURL)
         request.stages = [.explain]
         request.endpoint?.priceInputPerMillion = 2
         request.endpoint?.priceOutputPerMillion = 4
         request.batch = BatchSettings(backend: .file(nil))
         request.batch?.priceOutput = 1  // the input price defaults to half the real-time one
-        let (result, _) = try await Self.runThroughFiles(request, handler: scripted.handler)
+        let (result, _) = try await Self.runThroughFiles(request, handler: fixture.scripted.handler)
         #expect(try result.store.prices(runID: result.run.id) == StoredPrices(prompt: 2, completion: 4, batchPrompt: nil, batchCompletion: 1))
         let calls = try result.store.llmCalls().filter { !$0.cached && $0.error == nil }
         let batch = calls.filter { $0.tier == "batch" }
@@ -239,7 +192,7 @@ struct BatchFileTests {
         #expect(try capped.store.batches().isEmpty && capped.store.pendingCounts()["pending"] == 2)
         // Raised: the same command collects the wave again and sends it.
         request.batch?.maxCost = 100
-        let (raised, waves) = try await Self.runThroughFiles(request, handler: scripted.handler)
+        let (raised, waves) = try await Self.runThroughFiles(request, handler: fixture.scripted.handler)
         #expect(raised.summary.outcome == .complete && waves == 1)
         #expect(try raised.store.batches().map(\.requestCount) == [2])
     }

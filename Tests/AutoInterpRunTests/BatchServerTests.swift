@@ -7,41 +7,16 @@ import Synchronization
 import Testing
 
 /// Issue 20 item 2: `run --batch openai` against the batch test server.
-struct BatchServerTests {
-    private static func quietLogger() -> Logger {
-        var logger = Logger(label: "test.batch-server")
-        logger.logLevel = .critical
-        return logger
-    }
-
-    private static let transportTables: Set<String> = ["llm_calls", "llm_cache", "llm_pending", "llm_batches"]
-
+struct BatchServerTests: BatchTesting {
     /// A test crash at one step of the batch transport, thrown once.
     private struct SimulatedCrash: Error {}
 
-    /// The same rows in both runs' databases, the transport's tables left out.
-    private static func sameRows(_ a: RunResult, _ b: RunResult) throws {
-        var expected = try contents(of: URL(fileURLWithPath: a.store.path))
-        var got = try contents(of: URL(fileURLWithPath: b.store.path))
-        for table in transportTables {
-            expected[table] = nil
-            got[table] = nil
-        }
-        #expect(!(expected["explanations"] ?? []).isEmpty)
-        for table in Set(expected.keys).union(got.keys).sorted() {
-            #expect(got[table] == expected[table], "table \(table)")
-        }
-    }
-
     @Test func aRunThroughTheBatchServerEqualsTheRealTimeRun() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
         // One server on one port: its router answers the batch API, its chat handler the probes.
-        let scripted = ScriptedLLM()
-        let server = try BatchTestServer(folder: dir.path("server"), handler: scripted.handler)
-        defer { server.stop() }
-        var realtime = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-1", endpoint: server.baseURL)
+        let server = try fixture.server()
+        var realtime = try fixture.request(name: "rt", neurons: "0-1", endpoint: server.baseURL)
         realtime.stages = [.explain, .simulate, .score, .detection]
         let live = try await RunCoordinator(logger: Self.quietLogger()).run(realtime)
         #expect(live.summary.outcome == .complete, "\(live.summary.stoppedEarly ?? "")")
@@ -61,13 +36,10 @@ struct BatchServerTests {
 
     @Test(arguments: BatchStep.allCases)
     func aCrashAtEachStepResumesWithNoBatchSubmittedTwice(_ step: BatchStep) async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
-        let scripted = ScriptedLLM()
-        let server = try BatchTestServer(folder: dir.path("server"), handler: scripted.handler)
-        defer { server.stop() }
-        var request = try ScriptedRun.request(name: "crash", dir: dir, dataset: dataset, neurons: "0-1", endpoint: server.baseURL)
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
+        let server = try fixture.server()
+        var request = try fixture.request(name: "crash", neurons: "0-1", endpoint: server.baseURL)
         request.stages = [.explain]
         var settings = BatchSettings(backend: .openAI, pollInterval: 0.01)
         // One result line per ingest page, so the crash at mid-ingest comes after the first of the two lines.
@@ -97,17 +69,14 @@ struct BatchServerTests {
     }
 
     @Test func expiryKeepsTheFinishedLinesAndTheRestGoInARetryWave() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
-        let scripted = ScriptedLLM()
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
         var options = BatchTestServer.Options()
         // The first batch's window closes after one line (a 500); later batches have all the time.
         options.expireAfterLines = (lines: 1, batches: 1)
         options.fault = { line, body in line == 0 && body["seed"] == nil ? .serverError : nil }
-        let server = try BatchTestServer(folder: dir.path("server"), options: options, handler: scripted.handler)
-        defer { server.stop() }
-        var request = try ScriptedRun.request(name: "exp", dir: dir, dataset: dataset, neurons: "0-3", endpoint: server.baseURL)
+        let server = try fixture.server(options)
+        var request = try fixture.request(name: "exp", neurons: "0-3", endpoint: server.baseURL)
         request.stages = [.explain]
         request.batch = BatchSettings(backend: .openAI, maxAttempts: 6, pollInterval: 0.01)
         let result = try await RunCoordinator(logger: Self.quietLogger()).run(request)
@@ -161,14 +130,12 @@ struct BatchServerTests {
     }
 
     @Test func batchCancelKeepsThePartialResultsAndARerunAsksOnlyTheRest() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
         var options = BatchTestServer.Options()
         options.holdAfterLines = (lines: 2, batches: 1)
-        let server = try BatchTestServer(folder: dir.path("server"), options: options, handler: ScriptedLLM().handler)
-        defer { server.stop() }
-        var request = try ScriptedRun.request(name: "c", dir: dir, dataset: dataset, neurons: "0-5", endpoint: server.baseURL)
+        let server = try fixture.server(options)
+        var request = try fixture.request(name: "c", neurons: "0-5", endpoint: server.baseURL)
         request.stages = [.explain]
         var settings = BatchSettings(backend: .openAI, pollInterval: 0.01)
         // The process "dies" while it polls (the batch runs on at the provider).
@@ -178,7 +145,7 @@ struct BatchServerTests {
         // Two lines run, then the batch holds until it is cancelled.
         for _ in 0..<400 where !server.linesRun.values.contains(2) { try await Task.sleep(for: .milliseconds(5)) }
 
-        let url = dir.path("results").appendingPathComponent("c").appendingPathComponent("autointerp.sqlite")
+        let url = fixture.dir.path("results").appendingPathComponent("c").appendingPathComponent("autointerp.sqlite")
         let store = try RunStore(url: url)
         let api = OpenAIBatchAPI(config: try #require(request.endpoint))
         let cancelled = try await BatchControl.cancel(
@@ -200,16 +167,13 @@ struct BatchServerTests {
     }
 
     @Test func anAnthropicMessageBatchRunEqualsTheRealTimeRunAndRefusesLogprobs() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
         // What the Messages API offers: no logprobs, no response_format; real time pins the same.
-        let scripted = ScriptedLLM(logprobs: false)
+        let fixture = try ScriptedRunFixture(contexts: 30, logprobs: false)
+        defer { fixture.remove() }
         var options = BatchTestServer.Options()
         options.structuredOutputs = .none
-        let server = try BatchTestServer(folder: dir.path("server"), options: options, handler: scripted.handler)
-        defer { server.stop() }
-        var realtime = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-1", endpoint: server.baseURL)
+        let server = try fixture.server(options)
+        var realtime = try fixture.request(name: "rt", neurons: "0-1", endpoint: server.baseURL)
         realtime.stages = [.explain, .simulate, .score, .detection]
         let live = try await RunCoordinator(logger: Self.quietLogger()).run(realtime)
         #expect(live.summary.outcome == .complete)

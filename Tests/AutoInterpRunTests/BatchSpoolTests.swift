@@ -8,39 +8,16 @@ import Testing
 /// Issue 20, what was left of item 1: a wave is never held in memory. Its lines are streamed to
 /// spool files cut at the provider's line and byte limits, uploaded from the file (libcurl's read
 /// callback) and its results downloaded to disk, with the same stored rows as in real time.
-struct BatchSpoolTests {
-    private static func quietLogger() -> Logger {
-        var logger = Logger(label: "test.batch-spool")
-        logger.logLevel = .critical
-        return logger
-    }
-
-    private static let transportTables: Set<String> = ["llm_calls", "llm_cache", "llm_pending", "llm_batches"]
-
-    private static func sameRows(_ a: RunResult, _ b: RunResult) throws {
-        var expected = try contents(of: URL(fileURLWithPath: a.store.path))
-        var got = try contents(of: URL(fileURLWithPath: b.store.path))
-        for table in transportTables {
-            expected[table] = nil
-            got[table] = nil
-        }
-        #expect(!(expected["explanations"] ?? []).isEmpty)
-        for table in Set(expected.keys).union(got.keys).sorted() {
-            #expect(got[table] == expected[table], "table \(table)")
-        }
-    }
-
+struct BatchSpoolTests: BatchTesting {
     /// Small limits (3 lines, or 6 KB) cut each wave into several files; each file is within the
     /// limits, its stored hash and size are the file's, the server received exactly its bytes,
     /// no file was submitted twice, and the stored rows equal the real-time run's.
     @Test(arguments: [BatchLimits(maxLines: 3, maxBytes: 10_000_000), BatchLimits(maxLines: 50_000, maxBytes: 6_000)])
     func smallLimitsCutEachWaveIntoSeveralStreamedFiles(_ limits: BatchLimits) async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
-        let server = try BatchTestServer(folder: dir.path("server"), handler: ScriptedLLM().handler)
-        defer { server.stop() }
-        var realtime = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-3", endpoint: server.baseURL)
+        let fixture = try ScriptedRunFixture(contexts: 30)
+        defer { fixture.remove() }
+        let server = try fixture.server()
+        var realtime = try fixture.request(name: "rt", neurons: "0-3", endpoint: server.baseURL)
         realtime.stages = [.explain, .simulate, .score]
         let live = try await RunCoordinator(logger: Self.quietLogger()).run(realtime)
         #expect(live.summary.outcome == .complete)
@@ -63,7 +40,7 @@ struct BatchSpoolTests {
             #expect(data.split(separator: 0x0A).count == batch.requestCount)
             // What the server stored for the upload is the file, byte for byte.
             let fileID = try #require(batch.inputFileID)
-            #expect(try Data(contentsOf: dir.path("server").appendingPathComponent(fileID)) == data)
+            #expect(try Data(contentsOf: fixture.dir.path("server").appendingPathComponent(fileID)) == data)
             #expect(FileManager.default.fileExists(atPath: BatchWaves.outputURL(of: batch).path))
         }
         #expect(server.creations == batches.count && server.creationsPerFile.values.allSatisfy { $0 == 1 })
@@ -76,14 +53,12 @@ struct BatchSpoolTests {
     /// Anthropic's create call streams the file's lines as the `requests` array (newlines turned
     /// into commas on the way): several small batches, the same rows as in real time.
     @Test func anthropicBatchesAreStreamedFromTheirFiles() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 30)
+        let fixture = try ScriptedRunFixture(contexts: 30, logprobs: false)
+        defer { fixture.remove() }
         var options = BatchTestServer.Options()
         options.structuredOutputs = .none
-        let server = try BatchTestServer(folder: dir.path("server"), options: options, handler: ScriptedLLM(logprobs: false).handler)
-        defer { server.stop() }
-        var realtime = try ScriptedRun.request(name: "rt", dir: dir, dataset: dataset, neurons: "0-3", endpoint: server.baseURL)
+        let server = try fixture.server(options)
+        var realtime = try fixture.request(name: "rt", neurons: "0-3", endpoint: server.baseURL)
         realtime.stages = [.explain, .simulate, .score]
         let live = try await RunCoordinator(logger: Self.quietLogger()).run(realtime)
         #expect(live.summary.outcome == .complete)

@@ -28,15 +28,20 @@ struct ExplainerTests {
         #expect(text.count <= ExplanationCleaner.maxLength && text.hasSuffix("animal"))
     }
 
-    @Test func explainerAsksAndCleans() async throws {
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
-        defer { endpoint.stop() }
+    /// The LLM explainer asking `endpoint` (its answers cached in memory only) with the repository's prompts.
+    static func explainer(asking endpoint: TestEndpoint) throws -> (explainer: LLMExplainer, prompts: PromptSet) {
         var logger = Logger(label: "test.explainer")
         logger.logLevel = .critical
         let client = try LLMClient(
             config: LLMEndpointConfig(baseURL: endpoint.baseURL, model: "m", apiKeyEnv: "AUTOINTERP_TEST_NO_KEY"), store: InMemoryResponseStore(), logger: logger)
         let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
-        let explainer = LLMExplainer(client: client, template: prompts.explainer)
+        return (LLMExplainer(client: client, template: prompts.explainer), prompts)
+    }
+
+    @Test func explainerAsksAndCleans() async throws {
+        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
+        defer { endpoint.stop() }
+        let (explainer, prompts) = try Self.explainer(asking: endpoint)
         let examples = [
             ExampleRecord(role: .explain, subset: .top, context: 0, tokenIDs: [0, 1, 2], tokens: ["the", "owl", "sees"], activations: [0, 3, 0.2]),
             ExampleRecord(role: .explain, subset: .top, context: 1, tokenIDs: [0, 1], tokens: ["red", "fox"], activations: [0, 2.5]),
@@ -75,12 +80,7 @@ struct ExplainerTests {
     func echoesAndCutOffAnswersAreRefused(answer: String, finish: String, fragment: String) async throws {
         let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: { _ in TestReply(content: answer, finishReason: finish) }))
         defer { endpoint.stop() }
-        var logger = Logger(label: "test.explainer")
-        logger.logLevel = .critical
-        let client = try LLMClient(
-            config: LLMEndpointConfig(baseURL: endpoint.baseURL, model: "m", apiKeyEnv: "AUTOINTERP_TEST_NO_KEY"), store: InMemoryResponseStore(), logger: logger)
-        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
-        let explainer = LLMExplainer(client: client, template: prompts.explainer)
+        let (explainer, _) = try Self.explainer(asking: endpoint)
         let examples = Self.sparseExamples
         let failure = try await #require(throws: ExplanationFailure.self) { try await explainer.explain(unit: UnitRef(.neuron, 0), examples: examples) }
         #expect(failure.reason.contains(fragment) && failure.reason.hasSuffix("(asked twice)"), "\(failure.reason)")

@@ -29,12 +29,10 @@ struct PipelineTests {
 
     @Test(arguments: [SimulatorMode.sparse, .auto, .json])
     func endToEndCleanUnitOutscoresMixedUnit(mode: SimulatorMode) async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, sae) = try ScriptedRun.writeDataset(in: dir)
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
-        defer { endpoint.stop() }
-        var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0", neurons: "0-2", endpoint: endpoint.baseURL)
+        let fixture = try ScriptedRunFixture()
+        defer { fixture.remove() }
+        let endpoint = try fixture.endpoint()
+        var request = try fixture.request(features: "0", neurons: "0-2", endpoint: endpoint.baseURL)
         request.simulatorMode = mode
         let summary = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(summary.stoppedEarly == nil)
@@ -102,7 +100,7 @@ struct PipelineTests {
         #expect(endpoint.requestCount == before)
         #expect(again.scored == 4 && again.unitsWorked == 0)
         #expect(try store.explanations(runID: run.id).count == 4)
-        #expect(FileManager.default.fileExists(atPath: dir.path("results/run/summary.json").path))
+        #expect(FileManager.default.fileExists(atPath: fixture.dir.path("results/run/summary.json").path))
     }
 
     @Test func garbageSimulatorGivesFailedSimulationsAndUndefinedScores() async throws {
@@ -147,12 +145,10 @@ struct PipelineTests {
     @Test func sparseAndDenseSimulationsAgree() async throws {
         var spearman: [SimulatorMode: [UnitRef: Double?]] = [:]
         for mode in [SimulatorMode.sparse, .json] {
-            let dir = try TemporaryDirectory()
-            defer { dir.remove() }
-            let (dataset, sae) = try ScriptedRun.writeDataset(in: dir)
-            let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
-            defer { endpoint.stop() }
-            var request = try ScriptedRun.request(dir: dir, dataset: dataset, sae: sae, features: "0-3", neurons: "0-3", endpoint: endpoint.baseURL)
+            let fixture = try ScriptedRunFixture()
+            defer { fixture.remove() }
+            let endpoint = try fixture.endpoint()
+            var request = try fixture.request(features: "0-3", neurons: "0-3", endpoint: endpoint.baseURL)
             request.simulatorMode = mode
             let result = try await RunCoordinator(logger: Self.quietLogger()).run(request)
             for unit in try result.store.progress(runID: result.run.id) {
@@ -243,20 +239,18 @@ struct PipelineTests {
     }
 
     @Test func changedConfigIsRefusedButStagesAndLimitsAreNot() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
-        defer { endpoint.stop() }
-        var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
+        let fixture = try ScriptedRunFixture(contexts: 40)
+        defer { fixture.remove() }
+        let endpoint = try fixture.endpoint()
+        var request = try fixture.request(neurons: "0", endpoint: endpoint.baseURL)
         request.stages = [.explain]
         let first = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary
         #expect(first.scored == 0)
         // Other stages, limits and concurrency are not config changes: the run resumes.
         request.stages = Set(StageCatalog.builtIn.names)
         // Every built-in stage: the embedding scorer needs its model (adding one is no config change either).
-        try EmbeddingFixture.write(to: dir.path("embedder"))
-        request.embedder = dir.path("embedder")
+        try EmbeddingFixture.write(to: fixture.dir.path("embedder"))
+        request.embedder = fixture.dir.path("embedder")
         request.endpoint?.maxInFlight = 3
         request.unitsInFlight = 1
         let second = try await RunCoordinator(logger: Self.quietLogger()).run(request).summary

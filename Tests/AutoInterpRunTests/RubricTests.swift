@@ -26,16 +26,22 @@ struct RubricTests {
         }
     }
 
+    /// The judge asking `endpoint` (its answers cached in memory only) with the repository's rubric;
+    /// `model` is the judge model sent (nil: the endpoint's, `m`).
+    static func judge(asking endpoint: TestEndpoint, model: String? = nil) throws -> LLMRubricJudge {
+        var logger = Logger(label: "test.rubric")
+        logger.logLevel = .critical
+        let client = try LLMClient(
+            config: LLMEndpointConfig(baseURL: endpoint.baseURL, model: "m", apiKeyEnv: "AUTOINTERP_TEST_NO_KEY"), store: InMemoryResponseStore(), logger: logger)
+        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
+        return LLMRubricJudge(client: client, template: prompts.rubric, model: model)
+    }
+
     @Test func judgeSeesTheMostActiveTokenMarked() async throws {
         for behaviour in [ScriptedLLM.JudgeBehaviour.sensible, .garbage] {
             let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM(judge: behaviour).handler))
             defer { endpoint.stop() }
-            var logger = Logger(label: "test.rubric")
-            logger.logLevel = .critical
-            let client = try LLMClient(
-                config: LLMEndpointConfig(baseURL: endpoint.baseURL, model: "m", apiKeyEnv: "AUTOINTERP_TEST_NO_KEY"), store: InMemoryResponseStore(), logger: logger)
-            let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
-            let judge = LLMRubricJudge(client: client, template: prompts.rubric, model: "judge")
+            let judge = try Self.judge(asking: endpoint, model: "judge")
             let example = RubricExample(recordIndex: 0, bin: 7, context: 3, tokens: ["the", "cat", "sees", "a", "dog"], activations: [0, 0.4, 0, 0, 0.9])
             #expect(example.markedIndex == 4 && example.activation == 0.9)
             let verdict = try await judge.rate(explanation: "animal words", example: example)
@@ -69,12 +75,7 @@ struct RubricTests {
     @Test func theJudgeRatesTenExamplesACall() async throws {
         let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
         defer { endpoint.stop() }
-        var logger = Logger(label: "test.rubric")
-        logger.logLevel = .critical
-        let client = try LLMClient(
-            config: LLMEndpointConfig(baseURL: endpoint.baseURL, model: "m", apiKeyEnv: "AUTOINTERP_TEST_NO_KEY"), store: InMemoryResponseStore(), logger: logger)
-        let prompts = try PromptSet(prompts: ScriptedRun.promptsFolder, rubric: ScriptedRun.rubricFile)
-        let judge = LLMRubricJudge(client: client, template: prompts.rubric)
+        let judge = try Self.judge(asking: endpoint)
         let examples = (0..<23).map { i in
             RubricExample(recordIndex: i, bin: i % 11, context: i, tokens: ["a\(i)", i % 2 == 0 ? "cat" : "park", "runs"], activations: [0, 1, 0])
         }

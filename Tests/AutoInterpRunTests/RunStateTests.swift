@@ -41,12 +41,10 @@ struct RunStateTests {
     }
 
     @Test func pricesAndPinnedCapabilitiesNeverChangeTheIdentityHash() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
-        let endpoint = try TestEndpoint(TestEndpoint.Configuration(handler: ScriptedLLM().handler))
-        defer { endpoint.stop() }
-        var request = try ScriptedRun.request(dir: dir, dataset: dataset, neurons: "0", endpoint: endpoint.baseURL)
+        let fixture = try ScriptedRunFixture(contexts: 40)
+        defer { fixture.remove() }
+        let endpoint = try fixture.endpoint()
+        var request = try fixture.request(neurons: "0", endpoint: endpoint.baseURL)
         request.stages = [.explain]
         request.endpoint?.priceInputPerMillion = 1
         request.endpoint?.priceOutputPerMillion = 2

@@ -261,28 +261,13 @@ extension LatentCache {
         /// counted per row, then placed (tokens ascending, so each row is in token order).
         func readSparse(tokens: Range<Int>, slots: [Int32], rowCount: Int, contextLength: Int) throws -> SparseBatch {
             var rowStart = [Int](repeating: 0, count: rowCount + 1)
-            let first = indptr[tokens.lowerBound]
-            var start = first
-            for t in tokens {
-                let end = indptr[t + 1]
-                guard end >= start, end <= nonZeros else {
-                    throw AutoInterpError.invalidFile(file.url.path, "'indptr' is not non-decreasing within 0...\(nonZeros) at token \(t)")
-                }
-                for k in start..<end {
-                    let latent = indices[k]
-                    guard latent >= 0, latent < featureCount else {
-                        throw AutoInterpError.invalidFile(file.url.path, "index \(latent) at token \(t) is outside d_sae \(featureCount)")
-                    }
-                    let slot = Int(slots[latent])
-                    if slot >= 0 { rowStart[slot + 1] += 1 }
-                }
-                start = end
-            }
+            try forEachKeptEntry(tokens: tokens, slots: slots) { _, _, slot in rowStart[slot + 1] += 1 }
             for r in 0..<rowCount { rowStart[r + 1] += rowStart[r] }
             let kept = rowStart[rowCount]
             var next = rowStart
             var batchTokens = [Int32](repeating: 0, count: kept), batchValues = [Float](repeating: 0, count: kept)
-            start = first
+            // The entries were checked by the count above.
+            var start = indptr[tokens.lowerBound]
             for t in tokens {
                 let end = indptr[t + 1]
                 for k in start..<end {
@@ -298,6 +283,17 @@ extension LatentCache {
         }
 
         func read(tokens: Range<Int>, slots: [Int32], into output: UnsafeMutablePointer<Float>, rowStride: Int) throws {
+            try forEachKeptEntry(tokens: tokens, slots: slots) { t, k, slot in
+                output[slot * rowStride + t - tokens.lowerBound] = values[k]
+            }
+        }
+
+        /// The one scan of `tokens` both readers make: calls `body(t, k, slot)` for each entry `k` of
+        /// each token `t`, in token order, whose latent has a slot (`slots[latent] >= 0`), checking
+        /// every token's `indptr` bounds and every entry's latent on the way (a bad file is one line
+        /// naming it, never a trap). Inlined into each reader, so `body` costs no call per entry.
+        @inline(__always)
+        private func forEachKeptEntry(tokens: Range<Int>, slots: [Int32], _ body: (_ t: Int, _ k: Int, _ slot: Int) -> Void) throws {
             var start = indptr[tokens.lowerBound]
             for t in tokens {
                 let end = indptr[t + 1]
@@ -310,7 +306,7 @@ extension LatentCache {
                         throw AutoInterpError.invalidFile(file.url.path, "index \(latent) at token \(t) is outside d_sae \(featureCount)")
                     }
                     let slot = Int(slots[latent])
-                    if slot >= 0 { output[slot * rowStride + t - tokens.lowerBound] = values[k] }
+                    if slot >= 0 { body(t, k, slot) }
                 }
                 start = end
             }

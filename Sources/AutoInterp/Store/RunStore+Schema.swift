@@ -56,7 +56,7 @@ extension RunStore {
             token_count    INTEGER,
             histogram_json TEXT                         -- {"max":…, "counts":[…], "zeroCount":…}
         );
-        CREATE UNIQUE INDEX units_by_run ON units(run_id, kind, idx);
+        \(unitsByRun)
 
         CREATE TABLE examples (
             id             INTEGER PRIMARY KEY,
@@ -71,7 +71,7 @@ extension RunStore {
             token_ids_json TEXT NOT NULL,
             acts_json      TEXT NOT NULL                -- raw activations
         );
-        CREATE UNIQUE INDEX examples_by_unit ON examples(unit_id, role, subset, record_idx);
+        \(examplesByUnit)
 
         CREATE TABLE explanations (
             id           INTEGER PRIMARY KEY,
@@ -177,10 +177,7 @@ extension RunStore {
             CHECK ((value IS NULL) = (undefined_reason IS NOT NULL)),
             UNIQUE (explanation_id, metric, subset)
         );
-        INSERT INTO scores_v2 (id, explanation_id, metric, subset, value, undefined_reason, n)
-            SELECT id, explanation_id, metric, subset, value, undefined_reason, n FROM scores;
-        DROP TABLE scores;
-        ALTER TABLE scores_v2 RENAME TO scores;
+        \(rebuild("scores", from: "scores_v2", columns: [["id", "explanation_id", "metric", "subset", "value", "undefined_reason", "n"]]))
         """
 
     /// Schema v3: each LLM call says which unit and stage it was for, how long it queued in the
@@ -231,13 +228,7 @@ extension RunStore {
             token_ids_json TEXT NOT NULL,
             acts_json      TEXT NOT NULL                -- raw activations
         );
-        INSERT INTO examples_v5 (id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
-                                 tokens_json, token_ids_json, acts_json)
-            SELECT id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
-                   tokens_json, token_ids_json, acts_json FROM examples;
-        DROP TABLE examples;
-        ALTER TABLE examples_v5 RENAME TO examples;
-        CREATE UNIQUE INDEX examples_by_unit ON examples(unit_id, role, subset, record_idx);
+        \(rebuild("examples", from: "examples_v5", columns: examplesColumnsV1, indexes: [examplesByUnit]))
 
         CREATE TABLE classifications (
             id             INTEGER PRIMARY KEY,
@@ -423,34 +414,37 @@ extension RunStore {
                 .compactMap { $0.string("sql") }
             try db.execute("CREATE TEMP TABLE \"v12_\(child.name)\" AS SELECT * FROM \"\(child.name)\"; DROP TABLE \"\(child.name)\";")
         }
-        try db.execute(
-            """
-            CREATE TABLE examples_v12 (
-                id             INTEGER PRIMARY KEY,
-                unit_id        INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
-                role           TEXT NOT NULL CHECK (role IN ('explain', 'score', 'classify')),
-                subset         TEXT NOT NULL CHECK (subset IN ('top', 'quantile', 'random', 'activating', 'silent', 'hard')),
-                record_idx     INTEGER NOT NULL,            -- position within (unit, role, subset)
-                context_idx    INTEGER NOT NULL,            -- row of the dataset
-                bin            INTEGER,                     -- quantile bin, activation decile or (hard) the neighbour unit, NULL otherwise
-                max_activation REAL NOT NULL,
-                tokens_json    TEXT NOT NULL,               -- token strings
-                token_ids_json TEXT NOT NULL,
-                acts_json      TEXT NOT NULL                -- raw activations
-            );
-            INSERT INTO examples_v12 (id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
-                                      tokens_json, token_ids_json, acts_json)
-                SELECT id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
-                       tokens_json, token_ids_json, acts_json FROM examples;
-            DROP TABLE examples;
-            ALTER TABLE examples_v12 RENAME TO examples;
-            """)
+        try db.execute(schemaV12Examples)
         for child in children {
             let kept = "temp.\"v12_\(child.name)\""
             try db.execute("\(child.sql); INSERT INTO \"\(child.name)\" SELECT * FROM \(kept); DROP TABLE \(kept);")
         }
         for index in indexes { try db.execute(index) }
     }
+
+    /// The columns of `examples` before its payload (token strings, ids and activations) as v12
+    /// defines them (`subset` takes `hard`); v13 keeps them and changes only the payload.
+    static let examplesKeysV12 = """
+            id             INTEGER PRIMARY KEY,
+            unit_id        INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            role           TEXT NOT NULL CHECK (role IN ('explain', 'score', 'classify')),
+            subset         TEXT NOT NULL CHECK (subset IN ('top', 'quantile', 'random', 'activating', 'silent', 'hard')),
+            record_idx     INTEGER NOT NULL,            -- position within (unit, role, subset)
+            context_idx    INTEGER NOT NULL,            -- row of the dataset
+            bin            INTEGER,                     -- quantile bin, activation decile or (hard) the neighbour unit, NULL otherwise
+            max_activation REAL NOT NULL,
+        """
+
+    /// The `examples` table of v12 (``migrateV12(_:)``), its rows copied.
+    static let schemaV12Examples = """
+        CREATE TABLE examples_v12 (
+        \(examplesKeysV12)
+            tokens_json    TEXT NOT NULL,               -- token strings
+            token_ids_json TEXT NOT NULL,
+            acts_json      TEXT NOT NULL                -- raw activations
+        );
+        \(rebuild("examples", from: "examples_v12", columns: examplesColumnsV1))
+        """
 
     /// Schema v13: example rows cheap to write and read. New rows keep token ids and activations
     /// as binary blobs (`token_ids`: little-endian Int32 per token; `acts`: little-endian IEEE-754
@@ -462,14 +456,7 @@ extension RunStore {
     /// examples (`classifications`, `embedding_similarities`) stay.
     static let schemaV13 = """
         CREATE TABLE examples_v13 (
-            id             INTEGER PRIMARY KEY,
-            unit_id        INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
-            role           TEXT NOT NULL CHECK (role IN ('explain', 'score', 'classify')),
-            subset         TEXT NOT NULL CHECK (subset IN ('top', 'quantile', 'random', 'activating', 'silent', 'hard')),
-            record_idx     INTEGER NOT NULL,            -- position within (unit, role, subset)
-            context_idx    INTEGER NOT NULL,            -- row of the dataset
-            bin            INTEGER,                     -- quantile bin, activation decile or (hard) the neighbour unit, NULL otherwise
-            max_activation REAL NOT NULL,
+        \(examplesKeysV12)
             tokens_json    TEXT,                        -- token strings: rows before v13, or strings that are not run_tokens' texts
             token_ids_json TEXT,                        -- rows before v13
             acts_json      TEXT,                        -- rows before v13: raw activations
@@ -479,13 +466,7 @@ extension RunStore {
             CHECK ((acts_json IS NULL) <> (acts IS NULL)),
             CHECK (tokens_json IS NOT NULL OR token_ids IS NOT NULL)
         );
-        INSERT INTO examples_v13 (id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
-                                  tokens_json, token_ids_json, acts_json)
-            SELECT id, unit_id, role, subset, record_idx, context_idx, bin, max_activation,
-                   tokens_json, token_ids_json, acts_json FROM examples;
-        DROP TABLE examples;
-        ALTER TABLE examples_v13 RENAME TO examples;
-        CREATE UNIQUE INDEX examples_by_unit ON examples(unit_id, role, subset, record_idx);
+        \(rebuild("examples", from: "examples_v13", columns: examplesColumnsV1, indexes: [examplesByUnit]))
 
         CREATE TABLE run_tokens (
             run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -551,11 +532,7 @@ extension RunStore {
             token_count    INTEGER,
             histogram_json TEXT                         -- {"max":…, "counts":[…], "zeroCount":…}
         );
-        INSERT INTO units_v16 (id, run_id, kind, idx, max_activation, density, token_count, histogram_json)
-            SELECT id, run_id, kind, idx, max_activation, density, token_count, histogram_json FROM units;
-        DROP TABLE units;
-        ALTER TABLE units_v16 RENAME TO units;
-        CREATE UNIQUE INDEX units_by_run ON units(run_id, kind, idx);
+        \(rebuild("units", from: "units_v16", columns: unitsColumnsV1, indexes: [unitsByRun]))
         """
 
     @Sendable static func migrateV16(_ db: SQLiteConnection) throws {
@@ -564,5 +541,35 @@ extension RunStore {
         for view in views { try db.execute("DROP VIEW \"\(view.name)\"") }
         try db.execute(schemaV16)
         for view in views { try db.execute(view.sql) }
+    }
+
+    // MARK: Table rebuilds
+
+    /// The unique index of `units` (v1, made again by the v16 rebuild).
+    static let unitsByRun = "CREATE UNIQUE INDEX units_by_run ON units(run_id, kind, idx);"
+
+    /// The unique index of `examples` (v1, made again by the v5 and v13 rebuilds).
+    static let examplesByUnit = "CREATE UNIQUE INDEX examples_by_unit ON examples(unit_id, role, subset, record_idx);"
+
+    /// The columns of the v1 `units` table, which the v16 rebuild copies.
+    static let unitsColumnsV1 = [["id", "run_id", "kind", "idx", "max_activation", "density", "token_count", "histogram_json"]]
+
+    /// The columns of the v1 `examples` table, which every rebuild copies (each inner list a line of the statement).
+    static let examplesColumnsV1 = [
+        ["id", "unit_id", "role", "subset", "record_idx", "context_idx", "bin", "max_activation"],
+        ["tokens_json", "token_ids_json", "acts_json"],
+    ]
+
+    /// The statements that end a table rebuild (SQLite cannot change a column's CHECK or NOT NULL in
+    /// place): copy `columns` of every row of `table` into `rebuilt` (already created with the new
+    /// definition), drop `table`, give `rebuilt` its name and make `indexes` again. `columns` holds
+    /// the column names a line of the statement each, as the released steps wrote them.
+    static func rebuild(_ table: String, from rebuilt: String, columns: [[String]], indexes: [String] = []) -> String {
+        let insert = "INSERT INTO \(rebuilt) (", select = "    SELECT "
+        func list(_ indent: Int) -> String {
+            columns.map { $0.joined(separator: ", ") }.joined(separator: ",\n" + String(repeating: " ", count: indent))
+        }
+        return ([insert + list(insert.count) + ")", select + list(select.count) + " FROM \(table);", "DROP TABLE \(table);",
+                 "ALTER TABLE \(rebuilt) RENAME TO \(table);"] + indexes).joined(separator: "\n")
     }
 }

@@ -136,10 +136,12 @@ enum StoreFormat {
         throw AutoInterpError.database(path, "bad timestamp '\(text)' (expected ISO-8601; was the row edited by hand?)")
     }
 
-    /// Compact JSON; non-finite numbers as the strings "NaN", "Infinity", "-Infinity".
+    /// Compact JSON with sorted keys (one text per value: a keyed container's order differs from one
+    /// process to the next, and two runs must store byte-identical rows, e.g. `units.histogram_json`);
+    /// non-finite numbers as the strings "NaN", "Infinity", "-Infinity".
     static func json(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
             positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return String(decoding: try encoder.encode(value), as: UTF8.self)
