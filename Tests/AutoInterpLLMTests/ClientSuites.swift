@@ -9,7 +9,9 @@ import Testing
 
 /// Runs every test of the suite it marks (and of the suites nested in it) with a preference for
 /// one ``QueueExecutor`` of its own: `@Suite(.ownLane("label"))`. Their continuations then wait
-/// for no other test's jobs on the cooperative pool, so latency bounds hold on a busy run.
+/// for no other test's jobs on the cooperative pool, so latency bounds hold on a busy run. Every
+/// suite of this target has one: their bounds are about the client, not about the pool's queue,
+/// which the end-to-end suites beside them keep full of CPU-bound jobs.
 struct OwnLaneTrait: SuiteTrait, TestTrait, TestScoping {
     let executor: QueueExecutor
     var isRecursive: Bool { true }
