@@ -2,25 +2,23 @@ import ArgumentParser
 package import AutoInterp
 package import AutoInterpLLM
 import Foundation
-import Synchronization
 
 /// The console of both executables: lines on stderr, library errors as one line naming the
 /// flag, byte counts. A test captures the lines with ``capturing(_:_:)`` instead of stderr.
 package enum Console {
-    /// Where lines go instead of stderr while ``capturing(_:)`` runs (in-process tests).
-    private static let sink = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Where the current task's lines go instead of stderr while ``capturing(_:_:)`` runs
+    /// (in-process tests; task-local, so captures in concurrent tasks stay apart).
+    @TaskLocal private static var sink: (@Sendable (String) -> Void)?
 
     /// One line on stderr (or to the capture in progress).
     package static func note(_ text: String) {
-        if let capture = sink.withLock({ $0 }) { capture(text) } else { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+        if let capture = sink { capture(text) } else { FileHandle.standardError.write(Data((text + "\n").utf8)) }
     }
 
-    /// Runs `body` with every line sent to `capture` instead of stderr (one capture at a time:
-    /// for tests that run a command in process).
+    /// Runs `body` with every line its task (and its child tasks) writes sent to `capture` instead
+    /// of stderr: for tests that run a command in process.
     package static func capturing<T>(_ capture: @escaping @Sendable (String) -> Void, _ body: () async throws -> T) async rethrows -> T {
-        sink.withLock { $0 = capture }
-        defer { sink.withLock { $0 = nil } }
-        return try await body()
+        try await $sink.withValue(capture) { try await body() }
     }
 
     /// The one-line message of a library error (`AutoInterpError`, `LLMError`), with the CLI's

@@ -11,9 +11,10 @@ import Testing
 /// Issue 12, problem 2: every numeric and range option of every command, given a hostile value,
 /// ends in one error line and exit status 1: never a signal, a huge allocation or silent
 /// acceptance. The commands run in process (``AutoInterpTool/execute(_:)``, the lines captured
-/// through ``Console/capturing(_:_:)``); a few spawn the real binary for the stderr contract itself. One case at
-/// a time: the parses are CPU-bound, and the timing-sensitive client suites run beside them.
-@Suite(.serialized) struct HostileOptionTests {
+/// through ``Console/capturing(_:_:)``); a few spawn the real binary for the stderr contract itself. The parses
+/// are CPU-bound, and the timing-sensitive client suites run beside them: the cases run side by side, but in two
+/// lanes of their own (``lanes``), off the cooperative pool.
+@Suite struct HostileOptionTests {
     /// One option and the values it must refuse; `expect` is a fragment the error must hold
     /// (default: the option itself).
     struct Case: CustomTestStringConvertible, Sendable {
@@ -125,6 +126,10 @@ import Testing
         }
     }
 
+    /// The two serial queues the in-process parses run on, taken in turn by the cases.
+    static let lanes = [QueueExecutor(label: "hostile-options-1"), QueueExecutor(label: "hostile-options-2")]
+    static let nextLane = Atomic<Int>(0)
+
     /// Runs the command in process and returns its status and the error lines it wrote.
     static func execute(_ arguments: [String]) async -> (status: Int32, lines: [String]) {
         let lines = Mutex<[String]>([])
@@ -158,14 +163,17 @@ import Testing
     }
 
     @Test(arguments: cases) func hostileValueIsOneLineAndExitOne(_ testCase: Case) async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        for arguments in try Self.arguments(testCase, dir) {
-            let (status, lines) = await Self.execute(arguments)
-            let line = "\(arguments.joined(separator: " ")) → status \(status), lines: \(lines)"
-            #expect(status == 1, "\(line)")
-            #expect(lines.count == 1 && lines.allSatisfy { $0.hasPrefix("autointerp: error: ") }, "\(line)")
-            #expect(lines.first?.contains(testCase.expect ?? testCase.option) == true, "\(line)")
+        let lane = Self.lanes[Self.nextLane.add(1, ordering: .relaxed).oldValue % Self.lanes.count]
+        try await withTaskExecutorPreference(lane) {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            for arguments in try Self.arguments(testCase, dir) {
+                let (status, lines) = await Self.execute(arguments)
+                let line = "\(arguments.joined(separator: " ")) → status \(status), lines: \(lines)"
+                #expect(status == 1, "\(line)")
+                #expect(lines.count == 1 && lines.allSatisfy { $0.hasPrefix("autointerp: error: ") }, "\(line)")
+                #expect(lines.first?.contains(testCase.expect ?? testCase.option) == true, "\(line)")
+            }
         }
     }
 

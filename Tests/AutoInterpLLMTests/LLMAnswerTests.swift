@@ -49,7 +49,7 @@ private func eventually(_ seconds: Double = 15, _ condition: () -> Bool) async -
 
 // MARK: - Bounded answers
 
-struct LLMBoundedAnswerTests {
+@Suite(.ownLane("LLMBoundedAnswerTests")) struct LLMBoundedAnswerTests {
     @Test(arguments: [false, true])
     func fiftyMegabyteAnswerFailsClearlyAndIsNotCached(declareLength: Bool) async throws {
         let f = try AnswerFixture(faults: .at([1: .hugeBody(bytes: 50 << 20, declareLength: declareLength)]))
@@ -91,7 +91,7 @@ struct LLMBoundedAnswerTests {
 
 // MARK: - Cut-off answers and discarded answers
 
-struct LLMCutOffAndDiscardTests {
+@Suite(.ownLane("LLMCutOffAndDiscardTests")) struct LLMCutOffAndDiscardTests {
     @Test func cutOffAnswerIsRecognisedReturnedAndNeverCached() async throws {
         let f = try AnswerFixture { _ in
             TestReply(content: "the\nfox\nthe\nfox", completionTokens: 16, finishReason: "length")
@@ -142,7 +142,7 @@ struct LLMCutOffAndDiscardTests {
 
 // MARK: - Accounting
 
-struct LLMAccountingTests {
+@Suite(.ownLane("LLMAccountingTests")) struct LLMAccountingTests {
     @Test func unitAndStageComeFromTheTaskContextAndReachTheDatabase() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -264,7 +264,7 @@ struct LLMAbandonedRequestTests {
 
 // MARK: - Structured outputs
 
-struct LLMStructuredOutputTests {
+@Suite(.ownLane("LLMStructuredOutputTests")) struct LLMStructuredOutputTests {
     @Test func jsonSchemaFormatEncodesCanonically() throws {
         let schema = JSONSchemaValue.object(properties: [
             "tokens": .array(items: .object(properties: ["i": .integer(minimum: 1), "v": .integer(minimum: 0, maximum: 10)]), maxItems: 8),
@@ -346,7 +346,7 @@ struct LLMStructuredOutputTests {
 /// An answer with several choices (`n`): prompt tokens once, completion tokens of every choice
 /// (llama.cpp reports the first choice's only: the others counted at its tokens per character),
 /// cached whole unless every choice was cut off.
-struct LLMChoicesTests {
+@Suite(.ownLane("LLMChoicesTests")) struct LLMChoicesTests {
     static func reply(
         _ contents: [String], llamaUsage: Bool, finish: [String] = [], timings: Bool? = nil
     ) -> @Sendable (ChatRequestSeen) -> TestReply {

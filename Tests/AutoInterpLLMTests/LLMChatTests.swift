@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import AutoInterpLLM
 
-struct LLMChatTests {
+@Suite(.ownLane("LLMChatTests")) struct LLMChatTests {
     // MARK: - SHA-256
 
     @Test(arguments: [

@@ -6,7 +6,7 @@ import Testing
 
 // MARK: - Probe, benchmark and the test endpoint itself
 
-struct LLMEndpointTests {
+@Suite(.ownLane("LLMEndpointTests")) struct LLMEndpointTests {
     private func client(_ endpoint: TestEndpoint, _ configure: (inout LLMEndpointConfig) -> Void = { _ in }) throws -> LLMClient {
         var config = LLMEndpointConfig(
             baseURL: endpoint.baseURL, model: "probe", apiKeyEnv: "AUTOINTERP_TEST_UNSET", requestTimeout: 5,

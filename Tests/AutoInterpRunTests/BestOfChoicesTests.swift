@@ -12,7 +12,7 @@ extension PipelineSuites {
     /// one is a recorded candidate failure), tokens counted over every choice, nothing asked again
     /// on a rerun; an endpoint that ignores `n` (one choice) or refuses it above a bound (llama.cpp:
     /// at most its slots) costs no extra call, and the run remembers it; batch lines carry `n`.
-    struct BestOfChoicesTests {
+    @Suite(.serialized) struct BestOfChoicesTests {
         /// How the scripted endpoint treats `n`.
         enum Choices: Sendable {
             case honoured

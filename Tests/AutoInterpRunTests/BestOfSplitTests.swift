@@ -28,7 +28,7 @@ struct BestOfSplitTests {
 }
 
 extension PipelineSuites {
-    struct BestOfSplitRunTests {
+    @Suite(.serialized) struct BestOfSplitRunTests {
         /// The scripted simulator's prediction for an explanation: 9 on the words it names, else 0.
         static func simulated(_ explanation: String, _ records: [HeldOutRecord]) -> [StoredSimulation] {
             let words = ScriptedLLM.words(for: explanation) ?? []

@@ -9,7 +9,7 @@ import Testing
 /// the default 10) on the scripted endpoint, and the explainer asked once when its first answer
 /// is good.
 extension PipelineSuites {
-struct ClassifyPerCallTests {
+@Suite(.serialized) struct ClassifyPerCallTests {
     /// Per scorer and unit: each example's predicted label, keyed by example id.
     static func answers(_ result: RunResult) throws -> [String: Int] {
         var answers: [String: Int] = [:]

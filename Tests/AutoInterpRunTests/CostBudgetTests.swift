@@ -13,7 +13,7 @@ import Testing
 /// and 7.7k, so the budget here is 18 calls and 8.5k tokens, under the real-server target of 25
 /// and 12k (measured there: README, "Calls and tokens per unit").
 extension PipelineSuites {
-struct CostBudgetTests {
+@Suite(.serialized) struct CostBudgetTests {
     @Test func theDefaultEvaluationStaysWithinTwentyFiveCallsPerUnit() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

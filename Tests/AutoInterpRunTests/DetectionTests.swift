@@ -10,7 +10,7 @@ import Testing
 /// scores high, an inverted scorer low), bad answers stored as failures and retried, resume
 /// after kill -9, the LLM-free baseline, and stored metrics equal to a recomputation.
 extension PipelineSuites {
-struct DetectionTests {
+@Suite(.serialized) struct DetectionTests {
     static func quietLogger() -> Logger {
         var logger = Logger(label: "test.detection")
         logger.logLevel = .critical

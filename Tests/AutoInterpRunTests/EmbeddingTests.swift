@@ -87,7 +87,7 @@ import Testing
 
 extension PipelineSuites {
     /// The embedding stage in runs of the LLM-free baseline on the planted dataset.
-    struct EmbeddingRunTests {
+    @Suite(.serialized) struct EmbeddingRunTests {
         static func request(
             _ dir: TemporaryDirectory, embedder: URL?, stages: Set<StageName>? = [.explain, .embedding], contexts: Int = 200
         ) throws -> RunRequest {

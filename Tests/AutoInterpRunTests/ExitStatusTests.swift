@@ -6,7 +6,7 @@ import Testing
 /// Issue 12, problem 4: `autointerp run` exits 0 only when every unit is complete, 3 when the
 /// run finished with failed or incomplete units, 4 when it stopped early (a 401, …).
 extension PipelineSuites {
-struct ExitStatusTests {
+@Suite(.serialized) struct ExitStatusTests {
     static func run(_ dir: TemporaryDirectory, faults: TestFaultPlan, name: String) throws -> (CLIRunner.Result, TestEndpoint) {
         let (dataset, _) = try ScriptedRun.writeDataset(in: dir, contexts: 40)
         let endpoint = try TestEndpoint(TestEndpoint.Configuration(faults: faults, handler: ScriptedLLM().handler))

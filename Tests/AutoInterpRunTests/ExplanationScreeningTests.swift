@@ -102,7 +102,7 @@ import Testing
 extension PipelineSuites {
 /// Hostile explainer answers on the local test endpoint: refused with the reason, kept in
 /// `explanation_failures`, counted in the summary and the report, and asked again on the next run.
-struct ExplanationScreeningTests {
+@Suite(.serialized) struct ExplanationScreeningTests {
     /// What the scripted endpoint's explainer answers.
     final class Script: Sendable {
         /// While set, every explainer answer is this.

@@ -7,7 +7,7 @@ import Testing
 
 /// Detection and fuzzing with hard negatives end to end on the scripted endpoint.
 extension PipelineSuites {
-    struct HardNegativeRunTests {
+    @Suite(.serialized) struct HardNegativeRunTests {
         @Test func detectionAndFuzzingStoreMetricsPerSubsetAndResume() async throws {
             let dir = try TemporaryDirectory()
             defer { dir.remove() }

@@ -93,7 +93,7 @@ import Testing
 
 extension PipelineSuites {
     /// The intruder stage in runs on a dataset with one planted neuron and noise neurons.
-    struct IntruderRunTests {
+    @Suite(.serialized) struct IntruderRunTests {
         static let noiseUnits = 8
 
         /// Neuron 0 fires on the animal word of a context (about half of them), exactly 0 elsewhere;

@@ -9,7 +9,7 @@ import Testing
 /// run's explanations, scores them with every scorer the run has, reports per scorer the share
 /// of units whose score drops, and keeps the variants out of every headline.
 extension PipelineSuites {
-struct MetricAuditTests {
+@Suite(.serialized) struct MetricAuditTests {
     /// A unit's own score and each variant's, by scorer name.
     static func scores(_ store: RunStore, runID: Int64, unit: UnitRef, scorers: [ReportScorer]) throws
         -> (own: [String: Double], variants: [String: [String: Double]])

@@ -6,13 +6,14 @@ import Testing
 
 @testable import AutoInterp
 
-/// The heavy pipeline suites, one test at a time: they send hundreds of requests and spawn
-/// processes, and several side by side would starve each other's endpoints on a small machine.
-@Suite(.serialized) struct PipelineSuites {}
+/// The heavy pipeline suites. Each suite runs its tests one at a time (they send hundreds of
+/// requests and spawn processes), but the suites run side by side with each other and the rest of
+/// the run: one chain of them all was the test run's critical path (issue 24).
+@Suite struct PipelineSuites {}
 
 /// `autointerp run` end to end in process, against the local test endpoint scripted by ``ScriptedLLM``.
 extension PipelineSuites {
-struct PipelineTests {
+@Suite(.serialized) struct PipelineTests {
     static func quietLogger() -> Logger {
         var logger = Logger(label: "test.pipeline")
         logger.logLevel = .critical

@@ -8,7 +8,7 @@ import Testing
 /// Killing `autointerp run` (kill -9) and running the same command again finishes the run with
 /// no duplicate rows, no lost rows and no network request for work answered before the kill.
 extension PipelineSuites {
-struct ResumeTests {
+@Suite(.serialized) struct ResumeTests {
     @Test func killedRunResumesWithoutDuplicatesOrRepeatedCalls() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

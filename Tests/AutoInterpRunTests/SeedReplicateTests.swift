@@ -8,7 +8,7 @@ import Testing
 /// Issue 22, item 2: `compare` over runs that differ only in their seed reports per scorer the
 /// across-seed SD of each headline and the smallest difference the setup resolves.
 extension PipelineSuites {
-struct SeedReplicateTests {
+@Suite(.serialized) struct SeedReplicateTests {
     @Test func threeScriptedSeedsGiveTheHandComputedSDAndResolution() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -8,7 +8,7 @@ import Testing
 /// own unit (`neuron N (−)`), with its own examples, explanation and scores, labelled in every
 /// report; a positive run's identity is as before signed neurons, and a v14 database resumes.
 extension PipelineSuites {
-    struct SignedNeuronRunTests {
+    @Suite(.serialized) struct SignedNeuronRunTests {
         static func request(_ dir: TemporaryDirectory, dataset: URL, neurons: String = "0-2", sign: NeuronSign) throws -> RunRequest {
             var setup = RunSetup.Request(
                 name: "signed", resultsFolder: dir.path("results"), activations: dataset, features: .indices([]),
