@@ -104,7 +104,7 @@ struct LLMClientTests {
         let elapsed = seconds(ContinuousClock.now - start)
         #expect(answer.attempts == 2)
         #expect(elapsed >= 1.0)
-        #expect(elapsed < 10, "bounded well above 1 s so a loaded CI machine cannot fail it")
+        #expect(elapsed < 30, "bounded well above 1 s so a loaded CI machine cannot fail it")
     }
 
     @Test func hangTimesOutAndIsRetried() async throws {
@@ -115,7 +115,7 @@ struct LLMClientTests {
         let elapsed = seconds(ContinuousClock.now - start)
         #expect(answer.attempts == 2)
         #expect(elapsed >= 0.3)
-        #expect(elapsed < 10, "the hang itself never ends; only the timeout can stop it")
+        #expect(elapsed < 30, "the hang itself never ends; only the timeout can stop it")
         #expect(f.logs.all.contains { $0.contains("retrying") && $0.contains("imeout") })
     }
 
@@ -131,7 +131,7 @@ struct LLMClientTests {
         #expect(error?.isTimeout == true)
         #expect(error?.isFatalForRun == false)
         #expect(error?.description.contains(f.endpoint.baseURL) == true)
-        #expect(elapsed >= 0.3 && elapsed < 10)
+        #expect(elapsed >= 0.3 && elapsed < 30)
         #expect(f.store.calls.first?.error?.contains("timed out") == true)
         #expect(f.store.calls.first?.statusCode == nil)
     }
