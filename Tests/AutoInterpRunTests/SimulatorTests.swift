@@ -143,7 +143,7 @@ struct SimulatorTests {
         }
     }
 
-    /// A batch larger than `splitBelow` that fails its call and its retry is asked again in two
+    /// A batch larger than `largestUnsplitBatch` that fails its call and its retry is asked again in two
     /// halves; a batch at or under it is not split.
     @Test func aBatchThatStillFailsIsAskedAgainInHalves() async throws {
         let records = (0..<10).map { i in ["the", SyntheticDataset.animals[i % 8], "runs", "in", "the", "park"] }

@@ -6,7 +6,7 @@ import Foundation
 /// Records are sent ``recordsPerCall`` at a time (batches run concurrently; the client caps
 /// requests in flight). When any record of a reply does not parse, the batch is asked once more
 /// with the bad answer and the reason shown back. When records are still unusable after that and
-/// the batch holds more than ``splitBelow`` records, those records are asked again in two halves,
+/// the batch holds more than ``largestUnsplitBatch`` records, those records are asked again in two halves,
 /// each with its own call and retry (a model that loses its place in ten excerpts often keeps it
 /// in five); records unusable after that are `.failed` with the reason. Requests are
 /// deterministic (temperature 0), so a rerun is answered from the response cache.
@@ -14,7 +14,7 @@ public struct LLMSimulator: ActivationSimulator {
     /// The default number of records per call; see the README ("Simulator batching").
     public static let defaultRecordsPerCall = 10
     /// A batch of at most this many records that still fails after its retry is not split.
-    public static let splitBelow = 5
+    public static let largestUnsplitBatch = 5
     /// `top_logprobs` asked for in logprob mode when the endpoint allows it.
     public static let defaultTopLogprobs = 20
 
@@ -92,11 +92,11 @@ public struct LLMSimulator: ActivationSimulator {
     }
 
     /// One batch; when records still fail after the retry and the batch is larger than
-    /// ``splitBelow``, the failed records are asked again once, in two halves (not split further).
+    /// ``largestUnsplitBatch``, the failed records are asked again once, in two halves (not split further).
     private func simulateSplitting(explanation: String, records: [[String]]) async throws -> [SimulationOutcome] {
         var outcomes = try await simulateBatch(explanation: explanation, records: records)
         let failed = outcomes.indices.filter { outcomes[$0].values == nil }
-        guard records.count > Self.splitBelow, !failed.isEmpty else { return outcomes }
+        guard records.count > Self.largestUnsplitBatch, !failed.isEmpty else { return outcomes }
         let half = (failed.count + 1) / 2
         let first = Array(failed[..<half]), second = Array(failed[half...])
         async let firstAgain = simulateBatch(explanation: explanation, records: first.map { records[$0] })
